@@ -1,0 +1,186 @@
+"""What the server needs from one hosted database: the swap point between the network layer and
+the host (`spacetimedb.host`) plus query engine (`spacetimedb.query`).
+
+The server only ever talks to a `DatabaseBackend`. `spacetimedb.server.host_backend` implements it
+over the real ModuleHost and query plans; tests implement it with small fakes. Every method is
+synchronous and called from the database's single worker task, one at a time.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TableChanges:
+    """One table's rows inserted and deleted by one transaction (set semantics, already netted)."""
+
+    inserts: Sequence[Row] = ()
+    deletes: Sequence[Row] = ()
+
+
+#: A transaction's effect, by canonical table name.
+Changes = Mapping[str, TableChanges]
+
+
+class CallStatus(enum.Enum):
+    COMMITTED = "committed"
+    #: The reducer returned an error or raised SenderError: rolled back, the text goes to the caller.
+    FAILED_USER = "failed_user"
+    #: The reducer crashed (any other exception) or the host failed: rolled back.
+    FAILED_INTERNAL = "failed_internal"
+    #: Rejected before running (the request itself is wrong).
+    NO_SUCH_REDUCER = "no_such_reducer"
+    BAD_ARGS = "bad_args"
+    LIFECYCLE = "lifecycle"
+
+
+@dataclass(slots=True)
+class CallResult:
+    status: CallStatus
+    timestamp_us: int
+    error: str = ""
+    changes: Changes = field(default_factory=dict)
+    #: BSATN of the reducer's ok value (unit: empty).
+    ret_value: bytes = b""
+    #: Commit log offset of the transaction, if it committed and durability is on.
+    tx_offset: int | None = None
+
+    @property
+    def committed(self) -> bool:
+        return self.status is CallStatus.COMMITTED
+
+
+@dataclass(frozen=True, slots=True)
+class TableInfo:
+    name: str
+    public: bool
+    is_event: bool
+    #: BSATN of one row tuple (the table's row product).
+    encode_row: Callable[[Row], bytes]
+
+
+class QueryRejected(Exception):
+    """A subscription or SQL query that does not parse, type-check or plan; the text goes to the client."""
+
+
+class SubscriptionPlan(Protocol):
+    """One compiled subscription query whose result is the rows of one table."""
+
+    @property
+    def key(self) -> Hashable:
+        """Equal keys evaluate identically for every subscriber (includes :sender if it is used)."""
+        ...
+
+    @property
+    def table_name(self) -> str: ...
+
+    @property
+    def reads(self) -> frozenset[str]:
+        """Canonical names of every table the query reads."""
+        ...
+
+    def initial_rows(self) -> Sequence[Row]:
+        """The current result (a bag)."""
+        ...
+
+    def delta(self, changes: Changes) -> tuple[Sequence[Row], Sequence[Row]]:
+        """(inserts, deletes) of the result caused by one committed transaction (a bag)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SqlStatementResult:
+    """One statement's answer in the /sql JSON shape (`SqlStmtResult` upstream)."""
+
+    schema: dict[str, Any]
+    rows: list[list[Any]]
+    total_duration_micros: int = 0
+    rows_inserted: int = 0
+    rows_deleted: int = 0
+    rows_updated: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LogRecord:
+    level: str  # Error | Warn | Info | Debug | Trace | Panic
+    ts_us: int
+    message: str
+    target: str | None = None
+    filename: str | None = None
+    line_number: int | None = None
+    function: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"level": self.level, "ts": self.ts_us}
+        for key in ("target", "filename", "line_number", "function"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        out["message"] = self.message
+        return out
+
+
+class DatabaseBackend(Protocol):
+    """One database running one module. Identities are 32 big-endian bytes."""
+
+    def tables(self) -> Mapping[str, TableInfo]: ...
+
+    def call_reducer(
+        self,
+        name: str,
+        args: bytes | Any,
+        *,
+        caller: bytes,
+        connection_id: int | None,
+        timestamp_us: int,
+        args_format: str = "bsatn",
+        is_owner: bool = False,
+    ) -> CallResult:
+        """Run a client-callable reducer; `args` is BSATN bytes or decoded JSON (args_format 'json')."""
+        ...
+
+    def client_connected(self, caller: bytes, connection_id: int, timestamp_us: int) -> CallResult: ...
+
+    def client_disconnected(self, caller: bytes, connection_id: int, timestamp_us: int) -> CallResult: ...
+
+    def compile_subscription(self, sql: str, caller: bytes, is_owner: bool) -> list[SubscriptionPlan]:
+        """Plans for one subscription query string (`SELECT * FROM *` gives one per readable table)."""
+        ...
+
+    def run_sql(
+        self, sql: str, caller: bytes, is_owner: bool, timestamp_us: int
+    ) -> tuple[list[SqlStatementResult], CallResult | None]:
+        """Ad-hoc SQL; DML also returns the committed transaction's CallResult for fan-out."""
+        ...
+
+    def module_def_json(self, version: int) -> dict[str, Any]:
+        """SATS-JSON of RawModuleDefV9 or V10, unwrapped."""
+        ...
+
+    def next_due_us(self) -> int | None:
+        """When the next scheduled reducer is due (µs since the epoch), or None."""
+        ...
+
+    def run_due(self, now_us: int) -> list[CallResult]:
+        """Run every scheduled reducer due at `now_us`; each committed transaction's result."""
+        ...
+
+    def logs(self, num_lines: int | None) -> list[LogRecord]: ...
+
+    def subscribe_logs(self, listener: Callable[[LogRecord], None]) -> Callable[[], None]:
+        """Call `listener` for each new log record; returns an unsubscribe function."""
+        ...
+
+    def durable_offset_waiter(self) -> Callable[[int], Any] | None:
+        """An async function that returns once the given tx offset is durable, or None (no durability)."""
+        ...
+
+    def close(self) -> None:
+        """Flush and release resources (durability, files)."""
+        ...

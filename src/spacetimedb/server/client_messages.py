@@ -1,0 +1,141 @@
+"""Decoding ClientMessage frames (v2: one message per frame; v3: one or more back to back).
+
+Layouts: crates/client-api-messages/src/websocket/v2.rs. Decoding is strict: unknown tags,
+nonzero call flags, bad UTF-8, truncated or trailing bytes are all `MalformedMessage`.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+_U32 = struct.Struct("<I")
+
+
+class MalformedMessage(ValueError):
+    """A client frame that is not a valid BSATN ClientMessage; the socket is closed with this text."""
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribe:
+    request_id: int
+    query_set_id: int
+    query_strings: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Unsubscribe:
+    request_id: int
+    query_set_id: int
+    send_dropped_rows: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OneOffQuery:
+    request_id: int
+    query_string: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallReducer:
+    request_id: int
+    reducer: str
+    args: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CallProcedure:
+    request_id: int
+    procedure: str
+    args: bytes
+
+
+ClientMessage = Subscribe | Unsubscribe | OneOffQuery | CallReducer | CallProcedure
+
+
+class _Reader:
+    __slots__ = ("buf", "pos")
+
+    def __init__(self, buf: bytes) -> None:
+        self.buf = buf
+        self.pos = 0
+
+    def take(self, n: int) -> bytes:
+        end = self.pos + n
+        if end > len(self.buf):
+            raise MalformedMessage(f"message truncated: needed {n} bytes at offset {self.pos}")
+        out = self.buf[self.pos : end]
+        self.pos = end
+        return out
+
+    def u8(self) -> int:
+        if self.pos >= len(self.buf):
+            raise MalformedMessage(f"message truncated at offset {self.pos}")
+        v = self.buf[self.pos]
+        self.pos += 1
+        return v
+
+    def u32(self) -> int:
+        end = self.pos + 4
+        if end > len(self.buf):
+            raise MalformedMessage(f"message truncated: needed a u32 at offset {self.pos}")
+        (v,) = _U32.unpack_from(self.buf, self.pos)
+        self.pos = end
+        return v
+
+    def string(self) -> str:
+        raw = self.take(self.u32())
+        try:
+            return raw.decode()
+        except UnicodeDecodeError as e:
+            raise MalformedMessage(f"invalid UTF-8 in string at offset {self.pos - len(raw)}") from e
+
+    def bytes_(self) -> bytes:
+        return self.take(self.u32())
+
+
+def _flags(r: _Reader, what: str) -> None:
+    flags = r.u8()
+    if flags != 0:
+        raise MalformedMessage(f"invalid {what} flags {flags}: only 0 is defined")
+
+
+def _decode_one(r: _Reader) -> ClientMessage:
+    tag = r.u8()
+    if tag == 3:
+        rid = r.u32()
+        _flags(r, "CallReducer")
+        return CallReducer(rid, r.string(), r.bytes_())
+    if tag == 0:
+        rid, qs = r.u32(), r.u32()
+        count = r.u32()
+        if count > len(r.buf):
+            raise MalformedMessage(f"query count {count} exceeds the message size")
+        return Subscribe(rid, qs, tuple(r.string() for _ in range(count)))
+    if tag == 1:
+        rid, qs = r.u32(), r.u32()
+        flag = r.u8()
+        if flag > 1:
+            raise MalformedMessage(f"invalid UnsubscribeFlags tag {flag}")
+        return Unsubscribe(rid, qs, flag == 1)
+    if tag == 2:
+        return OneOffQuery(r.u32(), r.string())
+    if tag == 4:
+        rid = r.u32()
+        _flags(r, "CallProcedure")
+        return CallProcedure(rid, r.string(), r.bytes_())
+    raise MalformedMessage(f"unknown ClientMessage tag {tag}")
+
+
+def decode_frame(frame: bytes, *, many: bool) -> list[ClientMessage]:
+    """All messages in one binary frame. `many` (v3) loops until the frame is used up."""
+    if not frame:
+        raise MalformedMessage("empty frame: expected at least one ClientMessage")
+    r = _Reader(frame)
+    out = [_decode_one(r)]
+    if many:
+        while r.pos < len(frame):
+            out.append(_decode_one(r))
+    elif r.pos != len(frame):
+        raise MalformedMessage(f"{len(frame) - r.pos} trailing bytes after the ClientMessage (v2 allows one per frame)")
+    return out

@@ -1,0 +1,56 @@
+"""Server -> client frame compression: one tag byte (0 none, 1 brotli, 2 gzip), then the body.
+
+As upstream (`decide_compression`), bodies of 1024 bytes or less are always sent uncompressed;
+brotli at quality 1 and gzip at level 1, the fast settings.
+"""
+
+from __future__ import annotations
+
+import enum
+import zlib
+
+import brotli
+
+COMPRESS_THRESHOLD = 1024
+
+
+class Compression(enum.Enum):
+    NONE = "None"
+    BROTLI = "Brotli"
+    GZIP = "Gzip"
+
+    @classmethod
+    def from_query(cls, value: str | None) -> Compression:
+        """The `compression` query parameter; absent means Brotli as upstream. Case-sensitive."""
+        if value is None:
+            return cls.BROTLI
+        for c in cls:
+            if c.value == value:
+                return c
+        raise ValueError(f"unknown compression {value!r}: use None, Gzip or Brotli")
+
+
+def _gzip(body: bytes) -> bytes:
+    c = zlib.compressobj(1, zlib.DEFLATED, 31)
+    return c.compress(body) + c.flush()
+
+
+def frame(body: bytes, compression: Compression) -> bytes:
+    """The binary WebSocket message for an encoded body of one or more ServerMessages."""
+    if compression is Compression.NONE or len(body) <= COMPRESS_THRESHOLD:
+        return b"\x00" + body
+    if compression is Compression.GZIP:
+        return b"\x02" + _gzip(body)
+    return b"\x01" + brotli.compress(body, quality=1)
+
+
+def unframe(message: bytes) -> bytes:
+    """Inverse of `frame` (for tests and our own client)."""
+    tag, body = message[0], message[1:]
+    if tag == 0:
+        return body
+    if tag == 1:
+        return bytes(brotli.decompress(body))
+    if tag == 2:
+        return zlib.decompress(body, 31)
+    raise ValueError(f"unknown compression tag {tag}")

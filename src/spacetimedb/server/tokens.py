@@ -1,0 +1,160 @@
+"""ES256 JSON Web Tokens minted and checked the way SpacetimeDB's standalone server does.
+
+Claims (crates/auth/src/identity.rs, SpacetimeIdentityClaims) in this key order:
+`hex_identity, sub, iss, aud, iat, exp` (+ any extra claims of an incoming token). Anonymous
+tokens have `exp: null`; websocket tokens re-sign the same claims with exp = iat + 60 s.
+The signing key lives in the data dir so saved client tokens stay valid across restarts.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from spacetimedb.server.identity import identity_from_claims, identity_hex
+
+LOCAL_ISSUER = "localhost"
+DEFAULT_AUDIENCE = ("spacetimedb",)
+WEBSOCKET_TOKEN_SECONDS = 60
+MAX_CLAIM_BYTES = 128
+_KNOWN_CLAIMS = frozenset({"hex_identity", "sub", "iss", "aud", "iat", "exp"})
+
+
+class TokenRejected(Exception):
+    """A presented token is not one this server accepts (bad signature, expired, malformed claims)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who made a request: the validated claims and the token to hand back."""
+
+    identity: bytes  # 32 bytes, big-endian
+    issuer: str
+    subject: str
+    audience: tuple[str, ...]
+    token: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def identity_hex(self) -> str:
+        return identity_hex(self.identity)
+
+
+class TokenAuthority:
+    """Holds the server's ES256 key pair; mints and validates tokens."""
+
+    def __init__(self, private_key: ec.EllipticCurvePrivateKey, issuer: str = LOCAL_ISSUER) -> None:
+        self._private = private_key
+        self._public = private_key.public_key()
+        self.issuer = issuer
+        self.public_key_pem: bytes = self._public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+    @classmethod
+    def load_or_create(cls, key_dir: Path, issuer: str = LOCAL_ISSUER) -> TokenAuthority:
+        """Load `id_ecdsa` (PKCS#8 PEM) from `key_dir`, creating it (mode 0600) on first start."""
+        key_dir.mkdir(parents=True, exist_ok=True)
+        private_path = key_dir / "id_ecdsa"
+        if private_path.exists():
+            loaded = serialization.load_pem_private_key(private_path.read_bytes(), password=None)
+            if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+                raise ValueError(f"{private_path} is not an EC private key; delete it to mint a new key pair")
+            return cls(loaded, issuer)
+        key = ec.generate_private_key(ec.SECP256R1())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem)
+        authority = cls(key, issuer)
+        (key_dir / "id_ecdsa.pub").write_bytes(authority.public_key_pem)
+        return authority
+
+    # ---- minting ------------------------------------------------------------------------
+
+    def _sign(
+        self,
+        issuer: str,
+        subject: str,
+        audience: tuple[str, ...],
+        extra: dict[str, Any],
+        expires_in: int | None,
+    ) -> Caller:
+        identity = identity_from_claims(issuer, subject)
+        iat = int(time.time())
+        claims: dict[str, Any] = {
+            "hex_identity": identity_hex(identity),
+            "sub": subject,
+            "iss": issuer,
+            "aud": list(audience),
+            "iat": iat,
+            "exp": None if expires_in is None else iat + expires_in,
+        }
+        claims.update(extra)
+        token = jwt.encode(claims, self._private, algorithm="ES256")
+        return Caller(identity, issuer, subject, audience, token, dict(extra))
+
+    def mint_anonymous(self) -> Caller:
+        """A new identity: random UUIDv4 subject, our issuer, no expiry."""
+        return self._sign(self.issuer, str(uuid.uuid4()), DEFAULT_AUDIENCE, {}, None)
+
+    def websocket_token(self, caller: Caller) -> str:
+        """The caller's claims re-signed with a 60 second expiry (for the WebSocket `?token=`)."""
+        return self._sign(
+            caller.issuer, caller.subject, caller.audience, caller.extra, WEBSOCKET_TOKEN_SECONDS
+        ).token
+
+    # ---- validation ---------------------------------------------------------------------
+
+    def validate(self, token: str) -> Caller:
+        """The caller a token names; raises TokenRejected with the reason otherwise."""
+        try:
+            # exp may be null (anonymous tokens), which PyJWT's own check rejects: checked below.
+            claims = jwt.decode(
+                token,
+                self._public,
+                algorithms=["ES256"],
+                options={"verify_exp": False, "verify_aud": False, "verify_iat": False, "verify_sub": False},
+            )
+        except jwt.InvalidSignatureError as e:
+            raise TokenRejected("Authorization failed: token not signed by this instance") from e
+        except jwt.PyJWTError as e:
+            raise TokenRejected(f"Authorization failed: malformed token ({e})") from e
+        return self._claims_to_caller(claims, token)
+
+    @staticmethod
+    def _claims_to_caller(claims: dict[str, Any], token: str) -> Caller:
+        issuer, subject = claims.get("iss"), claims.get("sub")
+        if not isinstance(issuer, str) or not isinstance(subject, str):
+            raise TokenRejected("Authorization failed: token needs string `iss` and `sub` claims")
+        for name, value in (("Issuer", issuer), ("Subject", subject)):
+            if not value:
+                raise TokenRejected(f"Authorization failed: {name} empty")
+            if len(value.encode()) > MAX_CLAIM_BYTES:
+                raise TokenRejected(f"Authorization failed: {name} too long (max {MAX_CLAIM_BYTES} bytes)")
+        if not isinstance(claims.get("iat"), int | float):
+            raise TokenRejected("Authorization failed: token needs a numeric `iat` claim")
+        exp = claims.get("exp")
+        if exp is not None:
+            if not isinstance(exp, int | float):
+                raise TokenRejected("Authorization failed: `exp` must be a number or null")
+            if exp < time.time():
+                raise TokenRejected("Authorization failed: token expired")
+        identity = identity_from_claims(issuer, subject)
+        claimed = claims.get("hex_identity")
+        if claimed is not None and (not isinstance(claimed, str) or claimed.lower().removeprefix("0x") != identity_hex(identity)):
+            raise TokenRejected("Authorization failed: hex_identity does not match the token's issuer and subject")
+        aud = claims.get("aud", [])
+        audience = (aud,) if isinstance(aud, str) else tuple(str(a) for a in aud or ())
+        extra = {k: v for k, v in claims.items() if k not in _KNOWN_CLAIMS}
+        return Caller(identity, issuer, subject, audience, token, extra)

@@ -1,0 +1,141 @@
+"""BSATN building blocks for the WebSocket protocol messages (hand-rolled for the hot path).
+
+Layouts from crates/client-api-messages/src/websocket/{common,v2}.rs; see docs/http-api.md.
+Everything here returns `bytes` pieces that callers join; nothing interprets row contents.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+
+_U8 = struct.Struct("<B")
+_U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
+_I64 = struct.Struct("<q")
+_U64 = struct.Struct("<Q")
+_TAG_U32 = struct.Struct("<BI")
+
+pack_u32 = _U32.pack
+pack_i64 = _I64.pack
+
+
+def pack_str(text: str) -> bytes:
+    raw = text.encode()
+    return _U32.pack(len(raw)) + raw
+
+
+def pack_bytes(raw: bytes) -> bytes:
+    return _U32.pack(len(raw)) + raw
+
+
+def pack_array(items: Sequence[bytes]) -> bytes:
+    return _U32.pack(len(items)) + b"".join(items)
+
+
+#: An empty BsatnRowList: RowOffsets([]) with no data (never FixedSize(0)).
+EMPTY_ROW_LIST = b"\x01" + _U32.pack(0) + _U32.pack(0)
+
+
+def row_list(rows: Sequence[bytes]) -> bytes:
+    """A BsatnRowList of already-encoded rows, with the size hint the real server would pick.
+
+    FixedSize(n) when every row has the same nonzero length n <= 65535, else RowOffsets.
+    """
+    if not rows:
+        return EMPTY_ROW_LIST
+    data = b"".join(rows)
+    first = len(rows[0])
+    if 0 < first <= 0xFFFF and len(data) == first * len(rows) and all(len(r) == first for r in rows):
+        return b"\x00" + _U16.pack(first) + _U32.pack(len(data)) + data
+    offsets = bytearray()
+    pos = 0
+    for r in rows:
+        offsets += _U64.pack(pos)
+        pos += len(r)
+    return b"\x01" + _U32.pack(len(rows)) + bytes(offsets) + _U32.pack(len(data)) + data
+
+
+def persistent_table_rows(inserts: bytes, deletes: bytes) -> bytes:
+    """TableUpdateRows::PersistentTable{inserts, deletes} from two encoded row lists."""
+    return b"\x00" + inserts + deletes
+
+
+def event_table_rows(events: bytes) -> bytes:
+    return b"\x01" + events
+
+
+def table_update(table_name: str, rows: Sequence[bytes]) -> bytes:
+    """TableUpdate{table_name, rows: [TableUpdateRows]}."""
+    return pack_str(table_name) + pack_array(rows)
+
+
+def query_set_update(query_set_id: int, tables: Sequence[bytes]) -> bytes:
+    return _U32.pack(query_set_id) + pack_array(tables)
+
+
+def single_table_rows(table_name: str, encoded_row_list: bytes) -> bytes:
+    return pack_str(table_name) + encoded_row_list
+
+
+# ---- ServerMessage variants (tag = variant index in v2.rs) -----------------------------------
+
+
+def initial_connection(identity_wire: bytes, connection_id: int, token: str) -> bytes:
+    return b"\x00" + identity_wire + connection_id.to_bytes(16, "little") + pack_str(token)
+
+
+def subscribe_applied(request_id: int, query_set_id: int, tables: Sequence[bytes]) -> bytes:
+    return b"\x01" + _U32.pack(request_id) + _U32.pack(query_set_id) + pack_array(tables)
+
+
+def unsubscribe_applied(request_id: int, query_set_id: int, tables: Sequence[bytes] | None) -> bytes:
+    head = b"\x02" + _U32.pack(request_id) + _U32.pack(query_set_id)
+    if tables is None:
+        return head + b"\x01"
+    return head + b"\x00" + pack_array(tables)
+
+
+def subscription_error(request_id: int | None, query_set_id: int, error: str) -> bytes:
+    rid = b"\x01" if request_id is None else b"\x00" + _U32.pack(request_id)
+    return b"\x03" + rid + _U32.pack(query_set_id) + pack_str(error)
+
+
+def transaction_update(query_sets: Sequence[bytes]) -> bytes:
+    return b"\x04" + pack_array(query_sets)
+
+
+def one_off_query_ok(request_id: int, tables: Sequence[bytes]) -> bytes:
+    return b"\x05" + _U32.pack(request_id) + b"\x00" + pack_array(tables)
+
+
+def one_off_query_err(request_id: int, error: str) -> bytes:
+    return b"\x05" + _U32.pack(request_id) + b"\x01" + pack_str(error)
+
+
+def reducer_ok(request_id: int, timestamp_us: int, ret_value: bytes, query_sets: Sequence[bytes]) -> bytes:
+    return (
+        b"\x06"
+        + _U32.pack(request_id)
+        + _I64.pack(timestamp_us)
+        + b"\x00"
+        + pack_bytes(ret_value)
+        + pack_array(query_sets)
+    )
+
+
+def reducer_err(request_id: int, timestamp_us: int, message: str) -> bytes:
+    """ReducerOutcome::Err: the bytes field holds a BSATN string (two length prefixes)."""
+    return b"\x06" + _U32.pack(request_id) + _I64.pack(timestamp_us) + b"\x02" + pack_bytes(pack_str(message))
+
+
+def reducer_internal_error(request_id: int, timestamp_us: int, message: str) -> bytes:
+    return b"\x06" + _U32.pack(request_id) + _I64.pack(timestamp_us) + b"\x03" + pack_str(message)
+
+
+def procedure_internal_error(request_id: int, timestamp_us: int, message: str) -> bytes:
+    return b"\x07" + b"\x01" + pack_str(message) + _I64.pack(timestamp_us) + _I64.pack(0) + _U32.pack(request_id)
+
+
+def procedure_returned(request_id: int, timestamp_us: int, duration_us: int, value: bytes) -> bytes:
+    return b"\x07" + b"\x00" + pack_bytes(value) + _I64.pack(timestamp_us) + _I64.pack(duration_us) + _U32.pack(request_id)
