@@ -1,0 +1,195 @@
+"""Commands on one database: publish, delete, call, sql, logs, describe, list."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from spacetimedb.cli.api_client import ApiClient
+from spacetimedb.cli.commands_server import server_option
+from spacetimedb.cli.config import CliConfig
+from spacetimedb.cli.module_archive import build_module_archive
+
+console = Console(highlight=False)
+
+
+def _client(server: str | None) -> ApiClient:
+    cfg = CliConfig.load()
+    return ApiClient(cfg.resolve(server), cfg)
+
+
+@click.command("publish")
+@click.argument("name")
+@click.option(
+    "-p",
+    "--module-path",
+    type=click.Path(exists=True, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="The module: a .py file or a package directory.",
+)
+@click.option("-c", "--delete-data", is_flag=True, help="Delete the database's data before publishing (asks first).")
+@click.option("-y", "--yes", is_flag=True, help="Answer yes to every confirmation.")
+@server_option
+def publish(name: str, module_path: Path, delete_data: bool, yes: bool, server: str | None) -> None:
+    """Create database NAME from a Python module, or update it (keeping its data).
+
+    \b
+    Examples:
+      spacetimedb publish chat --module-path examples/quickstart_chat.py
+      spacetimedb publish chat -p my_game/ --delete-data -y
+    """
+    if delete_data and not yes:
+        click.confirm(f"This deletes all data of database {name!r}. Continue?", abort=True)
+    archive = build_module_archive(module_path)
+    client = _client(server)
+    with console.status(f"Publishing {module_path} to {name} on {client.base} ..."):
+        result = client.publish(name, archive, clear=delete_data)
+    verb = "Created" if result.get("created") else "Updated"
+    ident = result.get("database_identity") or result.get("identity") or ""
+    console.print(f"[green]{verb}[/green] database [bold]{name}[/bold]" + (f" (identity {ident})" if ident else ""))
+
+
+@click.command("delete")
+@click.argument("name")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@server_option
+def delete(name: str, yes: bool, server: str | None) -> None:
+    """Delete database NAME and all its data (owner only)."""
+    if not yes:
+        click.confirm(f"Delete database {name!r} and all its data?", abort=True)
+    _client(server).delete(name)
+    console.print(f"Deleted database [bold]{name}[/bold]")
+
+
+def _parse_args(raw: tuple[str, ...]) -> list[Any]:
+    args = []
+    for i, text in enumerate(raw, 1):
+        try:
+            args.append(json.loads(text))
+        except ValueError:
+            raise click.UsageError(
+                f"argument {i} ({text!r}) is not JSON. Arguments are JSON values: strings need quotes, "
+                f"e.g. '\"{text}\"'"
+            ) from None
+    return args
+
+
+@click.command("call")
+@click.argument("name")
+@click.argument("reducer")
+@click.argument("arguments", nargs=-1)
+@server_option
+def call(name: str, reducer: str, arguments: tuple[str, ...], server: str | None) -> None:
+    """Call REDUCER on database NAME with JSON ARGUMENTS.
+
+    \b
+    Examples:
+      spacetimedb call chat set_name '"Ada"'
+      spacetimedb call bank transfer 1 2 100
+    """
+    resp = _client(server).call(name, reducer, _parse_args(arguments))
+    if resp.body:
+        click.echo(resp.text)
+
+
+def _render_value(v: Any) -> str:
+    return v if isinstance(v, str) else json.dumps(v)
+
+
+@click.command("sql")
+@click.argument("name")
+@click.argument("query")
+@click.option("--json", "as_json", is_flag=True, help="Print the raw JSON result.")
+@server_option
+def sql(name: str, query: str, as_json: bool, server: str | None) -> None:
+    """Run SQL QUERY on database NAME and print the rows as a table.
+
+    \b
+    Examples:
+      spacetimedb sql chat "SELECT * FROM user"
+      spacetimedb sql chat "SELECT COUNT(*) AS n FROM message" --json
+    """
+    results = _client(server).sql(name, query)
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+        return
+    for stmt in results:
+        elements = stmt.get("schema", {}).get("elements", [])
+        if not elements and not stmt.get("rows"):
+            stats = stmt.get("stats") or {}
+            changed = {k: v for k, v in stats.items() if v}
+            console.print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in changed.items()) or "OK")
+            continue
+        table = Table(show_edge=False, header_style="bold")
+        for i, e in enumerate(elements):
+            name_opt = e.get("name")
+            col = name_opt.get("some") if isinstance(name_opt, dict) else name_opt
+            table.add_column(col or f"column {i}")
+        for row in stmt.get("rows", []):
+            table.add_row(*(_render_value(v) for v in row))
+        console.print(table)
+        n = len(stmt.get("rows", []))
+        console.print(f"({n} row{'s' if n != 1 else ''})", style="dim")
+
+
+LEVELS = ["trace", "debug", "info", "warn", "error", "panic"]
+LEVEL_STYLE = {"error": "red", "panic": "bold red", "warn": "yellow", "debug": "dim", "trace": "dim"}
+
+
+@click.command("logs")
+@click.argument("name")
+@click.option("-n", "--num-lines", type=int, default=None, help="How many of the latest lines to print.")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines as they are logged.")
+@click.option("-l", "--level", type=click.Choice(LEVELS, case_sensitive=False), default=None, help="Minimum level.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@server_option
+def logs(name: str, num_lines: int | None, follow: bool, level: str | None, fmt: str, server: str | None) -> None:
+    """Print the logs of database NAME (owner only).
+
+    \b
+    Examples:
+      spacetimedb logs chat -n 20
+      spacetimedb logs chat -f --level warn
+    """
+    min_level = LEVELS.index(level.lower()) if level else 0
+    for rec in _client(server).logs(name, num_lines=num_lines, follow=follow):
+        lvl = str(rec.get("level", "info")).lower()
+        if lvl in LEVELS and LEVELS.index(lvl) < min_level:
+            continue
+        if fmt == "json":
+            click.echo(json.dumps(rec))
+            continue
+        from datetime import datetime
+
+        ts = rec.get("ts")
+        when = datetime.fromtimestamp(ts / 1e6, tz=UTC).isoformat(timespec="milliseconds") if ts else ""
+        style = LEVEL_STYLE.get(lvl, "")
+        prefix = f"{when} {lvl.upper():>5}"
+        target = f" {rec['target']}:" if rec.get("target") else ""
+        console.print(f"[{style}]{prefix}[/{style}]{target} {rec.get('message', '')}" if style else f"{prefix}{target} {rec.get('message', '')}")
+
+
+@click.command("list")
+@server_option
+def list_databases(server: str | None) -> None:
+    """List the databases owned by your identity on the server."""
+    client = _client(server)
+    client.ensure_token()
+    identity = client.server.identity
+    if not identity:
+        raise click.ClickException("the saved token has no known identity; run `spacetimedb login` first")
+    names = client.databases_of(identity)
+    if not names:
+        console.print(f"No databases owned by {identity}")
+    for n in names:
+        console.print(n)
+
+
+COMMANDS = [publish, delete, call, sql, logs, list_databases]

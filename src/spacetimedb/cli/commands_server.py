@@ -1,0 +1,120 @@
+"""`server ...`, `login`, `logout`: which servers the CLI knows and the identity it uses on each."""
+
+from __future__ import annotations
+
+import click
+
+from spacetimedb.cli.api_client import ApiClient
+from spacetimedb.cli.config import CliConfig
+
+server_option = click.option(
+    "-s", "--server", default=None, help="The nickname, host name or URL of the server (default: the default server)."
+)
+
+
+@click.group("server")
+def server_group() -> None:
+    """Manage the servers this CLI knows about (saved in the user's config dir).
+
+    \b
+    Examples:
+      spacetimedb server add prod --url https://db.example.com --default
+      spacetimedb server list
+      spacetimedb server set-default local
+    """
+
+
+@server_group.command("add")
+@click.argument("name")
+@click.option("--url", required=True, help="The URL of the server, e.g. http://127.0.0.1:3000")
+@click.option("-d", "--default", "make_default", is_flag=True, help="Make it the default server.")
+def server_add(name: str, url: str, make_default: bool) -> None:
+    """Add a server under a nickname."""
+    cfg = CliConfig.load()
+    entry = cfg.add_server(name, url, default=make_default)
+    cfg.save()
+    click.echo(f"Added server {name} at {entry.url}" + (" (default)" if make_default else ""))
+
+
+@server_group.command("list")
+def server_list() -> None:
+    """List the known servers; the default is marked with *."""
+    cfg = CliConfig.load()
+    for name, entry in sorted(cfg.servers.items()):
+        mark = "*" if name == cfg.default_server else " "
+        ident = f"  identity {entry.identity}" if entry.identity else ""
+        click.echo(f"{mark} {name:<16} {entry.url}{ident}")
+
+
+@server_group.command("set-default")
+@click.argument("name")
+def server_set_default(name: str) -> None:
+    """Make NAME the server commands use when -s is not given."""
+    cfg = CliConfig.load()
+    cfg.resolve(name)
+    if name not in cfg.servers:
+        raise click.ClickException(f"{name!r} is not a saved server nickname; add it with `spacetimedb server add`")
+    cfg.default_server = name
+    cfg.save()
+    click.echo(f"Default server: {name}")
+
+
+@server_group.command("remove")
+@click.argument("name")
+def server_remove(name: str) -> None:
+    """Forget a server and its saved token."""
+    cfg = CliConfig.load()
+    cfg.remove_server(name)
+    cfg.save()
+    click.echo(f"Removed server {name}")
+
+
+@server_group.command("ping")
+@click.argument("name", required=False)
+def server_ping(name: str | None) -> None:
+    """Check that a server answers."""
+    cfg = CliConfig.load()
+    entry = cfg.resolve(name)
+    if not ApiClient(entry).ping():
+        raise click.ClickException(f"{entry.url} does not answer; is `spacetimedb start` running?")
+    click.echo(f"{entry.url} is up")
+
+
+@click.command("login")
+@server_option
+@click.option("--token", default=None, help="Use this token instead of asking the server for a new identity.")
+@click.option("--server-issued-login", is_flag=True, help="Ask the server for a new identity (the default).")
+def login(server: str | None, token: str | None, server_issued_login: bool) -> None:
+    """Save the identity (token) the CLI uses on a server.
+
+    \b
+    Examples:
+      spacetimedb login                       # a new identity issued by the default server
+      spacetimedb login --token eyJhbGciOi... # an identity you already have
+    """
+    cfg = CliConfig.load()
+    entry = cfg.resolve(server)
+    client = ApiClient(entry, cfg)
+    if token:
+        entry.token = token
+        entry.identity = None
+    else:
+        data = client.new_identity()
+        entry.token, entry.identity = data["token"], data["identity"]
+    if entry.name in cfg.servers:
+        cfg.save()
+    click.echo(f"Logged in to {entry.url}" + (f" as {entry.identity}" if entry.identity else ""))
+
+
+@click.command("logout")
+@server_option
+def logout(server: str | None) -> None:
+    """Forget the token saved for a server."""
+    cfg = CliConfig.load()
+    entry = cfg.resolve(server)
+    entry.token = entry.identity = None
+    cfg.save()
+    click.echo(f"Logged out of {entry.url}")
+
+
+COMMANDS = [server_group, login, logout]

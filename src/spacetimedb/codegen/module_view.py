@@ -1,0 +1,215 @@
+"""A read-only view of a module definition (RawModuleDefV10 in SATS-JSON) for codegen and `describe`.
+
+Codegen works from the JSON form so that it serves both a local module (`--module-path`, whose
+definition we export ourselves) and a published database (`GET /v1/database/:name/schema?version=10`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from spacetimedb.sats.algebraic_type import (
+    AlgebraicType,
+    ArrayType,
+    Primitive,
+    PrimitiveType,
+    ProductType,
+    ProductTypeElement,
+    RefType,
+    SumType,
+    SumTypeVariant,
+)
+
+
+class ModuleDefFormatError(ValueError):
+    """The module definition JSON is not a RawModuleDefV10 this tool understands."""
+
+
+def _variant(obj: Any, what: str) -> tuple[str, Any]:
+    """A SATS-JSON sum value `{"Name": payload}` as (name, payload)."""
+    if isinstance(obj, dict) and len(obj) == 1:
+        ((k, v),) = obj.items()
+        return str(k), v
+    raise ModuleDefFormatError(f"expected a one-key object for {what}, got {obj!r:.80}")
+
+
+def _opt(obj: Any) -> Any:
+    """SATS-JSON Option: {"some": v} -> v, {"none": []} -> None (a bare value is accepted too)."""
+    if isinstance(obj, dict) and len(obj) == 1:
+        if "some" in obj:
+            return obj["some"]
+        if "none" in obj:
+            return None
+    return obj
+
+
+def type_from_json(obj: Any) -> AlgebraicType:
+    tag, payload = _variant(obj, "AlgebraicType")
+    if tag == "Ref":
+        return RefType(int(payload))
+    if tag == "Array":
+        return ArrayType(type_from_json(payload))
+    if tag == "Product":
+        return ProductType(
+            tuple(ProductTypeElement(_opt(e.get("name")), type_from_json(e["algebraic_type"])) for e in payload["elements"])
+        )
+    if tag == "Sum":
+        return SumType(
+            tuple(SumTypeVariant(_opt(v.get("name")), type_from_json(v["algebraic_type"])) for v in payload["variants"])
+        )
+    try:
+        return PrimitiveType(Primitive[tag])
+    except KeyError:
+        raise ModuleDefFormatError(f"unknown AlgebraicType variant {tag!r}") from None
+
+
+@dataclass
+class ColumnView:
+    name: str
+    type: AlgebraicType
+
+
+@dataclass
+class IndexView:
+    name: str | None
+    accessor: str | None
+    algorithm: str  # "btree" | "hash" | "direct"
+    columns: list[int]
+
+
+@dataclass
+class TableView:
+    name: str
+    row_ref: int
+    columns: list[ColumnView]
+    primary_key: list[int]
+    indexes: list[IndexView]
+    unique_constraints: list[tuple[str | None, list[int]]]
+    sequences: list[int]
+    public: bool
+    is_event: bool
+    schedule_reducer: str | None = None
+
+
+@dataclass
+class ReducerView:
+    name: str
+    params: list[ColumnView]
+    lifecycle: str | None = None
+    client_callable: bool = True
+
+
+@dataclass
+class ModuleView:
+    types: list[AlgebraicType]
+    #: typespace index -> declared type name (PascalCase as the module defines it)
+    type_names: dict[int, str]
+    tables: list[TableView] = field(default_factory=list)
+    reducers: list[ReducerView] = field(default_factory=list)
+
+    def resolve(self, ty: AlgebraicType) -> AlgebraicType:
+        while isinstance(ty, RefType):
+            ty = self.types[ty.idx]
+        return ty
+
+    @property
+    def callable_reducers(self) -> list[ReducerView]:
+        return [r for r in self.reducers if r.lifecycle is None and r.client_callable]
+
+
+def _columns(product: AlgebraicType, what: str) -> list[ColumnView]:
+    if not isinstance(product, ProductType):
+        raise ModuleDefFormatError(f"{what} is not a product type")
+    return [ColumnView(e.name or f"_{i}", e.algebraic_type) for i, e in enumerate(product.elements)]
+
+
+def snake_case(name: str) -> str:
+    """`PlayerScore` / `playerScore` -> `player_score` (already snake_case names are unchanged)."""
+    out: list[str] = []
+    for i, ch in enumerate(name):
+        if ch.isupper():
+            prev = name[i - 1] if i else ""
+            nxt = name[i + 1] if i + 1 < len(name) else ""
+            if i and prev != "_" and (prev.islower() or prev.isdigit() or (nxt.islower() and prev.isupper())):
+                out.append("_")
+            out.append(ch.lower())
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def load_module_view(raw: dict[str, Any]) -> ModuleView:
+    """Parse RawModuleDefV10 JSON (also accepts the `{"V10": {...}}` wrapper)."""
+    if "V10" in raw and len(raw) == 1:
+        raw = raw["V10"]
+    if "sections" not in raw:
+        raise ModuleDefFormatError("not a RawModuleDefV10: no 'sections' (only V10 definitions are supported)")
+    sections: dict[str, Any] = {}
+    for sec in raw["sections"]:
+        tag, payload = _variant(sec, "RawModuleDefV10Section")
+        sections[tag] = payload
+    types = [type_from_json(t) for t in sections.get("Typespace", {}).get("types", [])]
+    type_names: dict[int, str] = {}
+    for td in sections.get("Types", []):
+        name = td["source_name"]
+        type_names[int(td["ty"])] = name["source_name"] if isinstance(name, dict) else str(name)
+    view = ModuleView(types, type_names)
+    policy, _ = _variant(sections.get("CaseConversionPolicy", {"SnakeCase": []}), "CaseConversionPolicy")
+    explicit: dict[tuple[str, str], str] = {}
+    for entry in sections.get("ExplicitNames", {}).get("entries", []):
+        kind, mapping = _variant(entry, "ExplicitNameEntry")
+        explicit[(kind, mapping["source_name"])] = mapping["canonical_name"]
+
+    def canonical(kind: str, source: str) -> str:
+        if (kind, source) in explicit:
+            return explicit[(kind, source)]
+        return snake_case(source) if policy == "SnakeCase" else source
+
+    schedules = {
+        canonical("Table", s["table_name"]): canonical("Function", s["function_name"])
+        for s in sections.get("Schedules", [])
+    }
+    for t in sections.get("Tables", []):
+        ref = int(t["product_type_ref"])
+        indexes = []
+        for ix in t.get("indexes", []):
+            alg, cols = _variant(ix["algorithm"], "RawIndexAlgorithm")
+            cols = cols if isinstance(cols, list) else [cols]
+            indexes.append(IndexView(_opt(ix.get("source_name")), _opt(ix.get("accessor_name")), alg.lower(), cols))
+        uniques = []
+        for c in t.get("constraints", []):
+            kind, data = _variant(c["data"], "RawConstraintData")
+            if kind == "Unique":
+                uniques.append((_opt(c.get("source_name")), list(data["columns"])))
+        access, _ = _variant(t["table_access"], "TableAccess")
+        view.tables.append(
+            TableView(
+                name=canonical("Table", t["source_name"]),
+                row_ref=ref,
+                columns=_columns(view.resolve(RefType(ref)), f"table {t['source_name']}"),
+                primary_key=list(t.get("primary_key", [])),
+                indexes=indexes,
+                unique_constraints=uniques,
+                sequences=[int(s["column"]) for s in t.get("sequences", [])],
+                public=access == "Public",
+                is_event=bool(t.get("is_event", False)),
+                schedule_reducer=schedules.get(canonical("Table", t["source_name"])),
+            )
+        )
+    lifecycles = {}
+    for lc in sections.get("LifeCycleReducers", []):
+        kind, _ = _variant(lc["lifecycle_spec"], "Lifecycle")
+        lifecycles[canonical("Function", lc["function_name"])] = kind
+    for r in sections.get("Reducers", []):
+        vis, _ = _variant(r.get("visibility", {"ClientCallable": []}), "FunctionVisibility")
+        params = type_from_json({"Product": r["params"]})
+        view.reducers.append(
+            ReducerView(
+                name=canonical("Function", r["source_name"]),
+                params=_columns(params, f"reducer {r['source_name']}"),
+                lifecycle=lifecycles.get(r["source_name"]),
+                client_callable=vis == "ClientCallable",
+            )
+        )
+    return view

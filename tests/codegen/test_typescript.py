@@ -1,0 +1,71 @@
+"""TypeScript codegen: the bindings compile with tsc against the pinned SDK and load in Node."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from tests.codegen.chat_module_def import chat_module_def
+from tests.codegen.ts_project import compile_project, run_node, ts_project
+
+from spacetimedb.codegen.module_view import load_module_view
+from spacetimedb.codegen.typescript import CodegenError, camel_case, generate_typescript, pascal_case
+from spacetimedb.sats.algebraic_type import U8, product, sum_of
+
+INSPECT = """
+import { DbConnection, reducers, tables } from './bindings';
+const conn = DbConnection.builder();
+const mod = (conn as any).remoteModule ?? (conn as any).__remoteModule;
+const out: any = { reducers: Object.keys(reducers), tables: Object.keys(tables) };
+console.log(JSON.stringify(out));
+"""
+
+
+def test_layout_matches_the_official_generator() -> None:
+    files = generate_typescript(load_module_view(chat_module_def()))
+    assert set(files) == {
+        "user_table.ts",
+        "message_table.ts",
+        "set_name_reducer.ts",
+        "send_message_reducer.ts",
+        "types.ts",
+        "types/reducers.ts",
+        "types/procedures.ts",
+        "index.ts",
+    }
+    # Lifecycle reducers are not callable by clients, so they get no bindings.
+    assert "identity_connected" not in files["index.ts"]
+    assert "identity: __t.identity().primaryKey()" in files["user_table.ts"]
+    assert "__t.option(__t.string())" in files["user_table.ts"]
+    assert "__reducerSchema('set_name', SetNameReducer)" in files["index.ts"]
+
+
+def test_names_follow_the_official_case_rules() -> None:
+    assert camel_case("user_id") == "userId"
+    assert camel_case("LeaderboardEntry") == "leaderboardEntry"
+    assert pascal_case("send_message") == "SendMessage"
+
+
+def test_anonymous_products_are_refused_with_the_field_named() -> None:
+    from spacetimedb.codegen.typescript import TypeScriptGenerator
+
+    view = load_module_view(chat_module_def())
+    gen = TypeScriptGenerator(view)
+    with pytest.raises(CodegenError, match=r"t\.pos"):
+        gen.builder(product(("x", U8)), "t.pos")
+    with pytest.raises(CodegenError):
+        gen.builder(sum_of(("a", U8), ("b", U8)), "t.kind")
+
+
+@pytest.mark.node
+def test_bindings_compile_and_load_with_the_sdk() -> None:
+    files = {f"bindings/{k}": v for k, v in generate_typescript(load_module_view(chat_module_def())).items()}
+    files["inspect.ts"] = INSPECT
+    with ts_project(files) as root:
+        result = compile_project(root)
+        assert result.returncode == 0, result.stdout + result.stderr
+        run = run_node(root / "out" / "inspect.js")
+        assert run.returncode == 0, run.stderr
+        out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["reducers"] == ["setName", "sendMessage"]
+    assert sorted(out["tables"]) == ["message", "user"]
