@@ -61,7 +61,13 @@ def publish(name: str, module_path: Path, delete_data: bool, yes: bool, server: 
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @server_option
 def delete(name: str, yes: bool, server: str | None) -> None:
-    """Delete database NAME and all its data (owner only)."""
+    """Delete database NAME and all its data (owner only).
+
+    \b
+    Examples:
+      spacetimedb delete chat
+      spacetimedb delete chat -y -s prod
+    """
     if not yes:
         click.confirm(f"Delete database {name!r} and all its data?", abort=True)
     _client(server).delete(name)
