@@ -1,0 +1,361 @@
+"""The commit log writer: append records, group-commit them on a writer thread, report durability.
+
+`append(offset, payload)` only queues (the caller never waits for the disk). The writer thread
+takes everything queued while the previous write+fsync ran and writes it with one write and one
+fsync per segment touched. `durable_offset` is the highest tx offset known to be on disk; waiters
+(asyncio futures, threads, callbacks) are woken when it passes their offset.
+
+A failed write or fsync is never reported as durable: the log enters a failed state, the
+unconfirmed bytes are cut off the segment (best effort), every pending and later commit gets
+`LogFailedError`, and the failure listeners are told so the host stops accepting writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+
+from spacetimedb.durability.errors import LogClosedError, LogFailedError
+from spacetimedb.durability.files import REAL_FILE_OPS, FileOps
+from spacetimedb.durability.log_tail import LogTail
+from spacetimedb.durability.policy import FsyncPolicy
+from spacetimedb.durability.segment_format import (
+    SEGMENT_HEADER_SIZE,
+    encode_record,
+    segment_file_name,
+    segment_header,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_SEGMENT_BYTES = 64 * 1024 * 1024
+_AsyncWaiter = tuple[int, int, "asyncio.Future[None]", asyncio.AbstractEventLoop]
+
+
+class CommitLog:
+    def __init__(
+        self,
+        directory: str,
+        tail: LogTail | None = None,
+        *,
+        policy: FsyncPolicy | None = None,
+        max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES,
+        file_ops: FileOps = REAL_FILE_OPS,
+    ) -> None:
+        """Continue the log in `directory` from `tail` (as returned by recovery; empty if None)."""
+        tail = tail or LogTail.empty()
+        self.directory = directory
+        self.policy = policy or FsyncPolicy.every_batch()
+        self.max_segment_bytes = max_segment_bytes
+        self._ops = file_ops
+        self._cond = threading.Condition(threading.Lock())
+        self._queue: list[tuple[int, bytes]] = []
+        self._last_appended = tail.last_offset
+        self._durable = tail.last_offset
+        self._failure: LogFailedError | None = None
+        self._closing = False
+        self._closed = False
+        self._force_sync = False
+        self._writer_idle = False
+        self._async_waiters: list[_AsyncWaiter] = []
+        self._seq = itertools.count()
+        self._durable_listeners: list[Callable[[int], None]] = []
+        self._failure_listeners: list[Callable[[LogFailedError], None]] = []
+        # Writer-thread state: the open segment and how much of it is known to be on disk.
+        self._fd: int | None = None
+        self._seg_path = ""
+        self._seg_size = 0
+        self._synced_size = 0
+        self._unsynced_written = -1  # highest offset written but not yet fsynced (-1: none)
+        self._last_sync = time.monotonic()
+        self.segments_created = 0
+        self.fsync_count = 0
+        os.makedirs(directory, exist_ok=True)
+        if tail.segment_first_offset is not None:
+            self._seg_path = os.path.join(directory, segment_file_name(tail.segment_first_offset))
+            self._fd = self._ops.open_append(self._seg_path)
+            self._seg_size = self._synced_size = tail.segment_size
+        self._thread = threading.Thread(target=self._run, name=f"commitlog:{os.path.basename(directory)}", daemon=True)
+        self._thread.start()
+
+    # ---- the caller's side -------------------------------------------------------------------
+
+    @property
+    def durable_offset(self) -> int:
+        """The highest tx offset on disk (-1 if none). Never includes a commit whose write failed."""
+        return self._durable
+
+    @property
+    def last_appended(self) -> int:
+        return self._last_appended
+
+    @property
+    def failure(self) -> LogFailedError | None:
+        """The error that put the log in its failed state, or None while it is healthy."""
+        return self._failure
+
+    def append(self, tx_offset: int, payload: bytes) -> None:
+        """Queue one committed transaction; returns at once. Raises if the log failed or closed."""
+        with self._cond:
+            if self._failure is not None:
+                raise self._failure
+            if self._closing:
+                raise LogClosedError("the commit log is closed; reopen the database to write again")
+            if tx_offset <= self._last_appended:
+                raise ValueError(f"tx offset {tx_offset} must be greater than the last appended {self._last_appended}")
+            self._last_appended = tx_offset
+            self._queue.append((tx_offset, payload))
+            if self._writer_idle:
+                self._cond.notify()
+
+    def add_durable_listener(self, callback: Callable[[int], None]) -> None:
+        """Call `callback(durable_offset)` on the writer thread each time durability advances."""
+        self._durable_listeners.append(callback)
+
+    def add_failure_listener(self, callback: Callable[[LogFailedError], None]) -> None:
+        """Call `callback(error)` once, on the writer thread, when the log fails."""
+        self._failure_listeners.append(callback)
+
+    def durable_future(self, tx_offset: int) -> asyncio.Future[None]:
+        """A future on the running loop that completes when `tx_offset` is durable (or fails)."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        with self._cond:
+            if self._failure is not None and tx_offset > self._durable:
+                fut.set_exception(self._failure)
+            elif tx_offset <= self._durable:
+                fut.set_result(None)
+            else:
+                heapq.heappush(self._async_waiters, (tx_offset, next(self._seq), fut, loop))
+        return fut
+
+    async def wait_durable(self, tx_offset: int) -> None:
+        """Return once `tx_offset` is durable; raises LogFailedError if it never will be."""
+        if tx_offset <= self._durable:
+            return
+        await self.durable_future(tx_offset)
+
+    def wait_durable_blocking(self, tx_offset: int, timeout: float | None = None) -> bool:
+        """From a thread: block until `tx_offset` is durable. False on timeout; raises on failure."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self._durable < tx_offset:
+                if self._failure is not None:
+                    raise self._failure
+                if self._closed:
+                    raise LogClosedError(f"the commit log closed before tx offset {tx_offset} was durable")
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+        return True
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Write and fsync everything appended so far (whatever the policy) and wait for it."""
+        with self._cond:
+            target = self._last_appended
+            self._force_sync = True
+            self._cond.notify()
+        self.wait_durable_blocking(target, timeout)
+
+    def close(self) -> None:
+        """Write out what is queued (fsynced unless the policy is off), stop the writer, close files."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closing = True
+            self._cond.notify()
+        self._thread.join()
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        if self._fd is not None:
+            self._ops.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> CommitLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- the writer thread -------------------------------------------------------------------
+
+    def _sync_wanted(self, now: float, force: bool) -> bool:
+        if self._unsynced_written < 0:
+            return False
+        if force:
+            return True
+        if self._closing:
+            return self.policy.mode != "off"
+        if self.policy.mode == "interval":
+            return (now - self._last_sync) * 1000.0 >= self.policy.interval_ms
+        return False
+
+    def _run(self) -> None:
+        interval = self.policy.interval_ms / 1000.0 if self.policy.mode == "interval" else None
+        while True:
+            with self._cond:
+                while not self._queue and not self._closing and not self._force_sync:
+                    self._writer_idle = True
+                    timeout = None
+                    if interval is not None and self._unsynced_written >= 0:
+                        timeout = max(0.0, self._last_sync + interval - time.monotonic())
+                        if timeout == 0.0:
+                            break
+                    self._cond.wait(timeout)
+                self._writer_idle = False
+                batch, self._queue = self._queue, []
+                closing = self._closing
+                force, self._force_sync = self._force_sync, False
+            try:
+                if batch:
+                    self._write_batch(batch)
+                if self.policy.mode == "every_batch" and batch:
+                    self._sync()
+                elif self._sync_wanted(time.monotonic(), force):
+                    self._sync()
+                elif self.policy.mode == "off" and self._unsynced_written >= 0:
+                    self._advance(self._unsynced_written)
+                    self._unsynced_written = -1
+                    self._synced_size = self._seg_size
+            except OSError as e:
+                self._fail(e, batch)
+                return
+            if closing:
+                with self._cond:
+                    if not self._queue:
+                        return
+
+    def _write_batch(self, batch: list[tuple[int, bytes]]) -> None:
+        chunk: list[bytes] = []
+        chunk_size = 0
+        for offset, payload in batch:
+            rec = encode_record(offset, payload)
+            if self._fd is None or (
+                self._seg_size + chunk_size + len(rec) > self.max_segment_bytes
+                and self._seg_size + chunk_size > SEGMENT_HEADER_SIZE
+            ):
+                if chunk:
+                    self._write(b"".join(chunk))
+                    chunk, chunk_size = [], 0
+                self._roll_segment(offset)
+            chunk.append(rec)
+            chunk_size += len(rec)
+            last = offset
+        if chunk:
+            self._write(b"".join(chunk))
+        self._unsynced_written = last
+
+    def _write(self, data: bytes) -> None:
+        assert self._fd is not None
+        self._ops.write(self._fd, data, self._seg_path)
+        self._seg_size += len(data)
+
+    def _roll_segment(self, first_offset: int) -> None:
+        """Finish the current segment (fsynced unless the policy is off) and start a new one."""
+        if self._fd is not None:
+            if self.policy.mode != "off" and self._seg_size != self._synced_size:
+                self._ops.fsync(self._fd, self._seg_path)
+                self._synced_size = self._seg_size
+            self._ops.close(self._fd)
+            self._fd = None
+        path = os.path.join(self.directory, segment_file_name(first_offset))
+        self._fd = self._ops.open_new(path)
+        self._seg_path = path
+        self._seg_size = self._synced_size = 0
+        self._write(segment_header())
+        self.segments_created += 1
+        if self.policy.mode != "off":
+            # The new file's directory entry must be durable before its records can count.
+            self._ops.fsync(self._fd, path)
+            self._synced_size = self._seg_size
+            self._ops.fsync_dir(self.directory)
+
+    def _sync(self) -> None:
+        if self._fd is not None and self._unsynced_written >= 0:
+            self._ops.fsync(self._fd, self._seg_path)
+            self.fsync_count += 1
+            self._synced_size = self._seg_size
+            self._last_sync = time.monotonic()
+            self._advance(self._unsynced_written)
+            self._unsynced_written = -1
+
+    def _advance(self, offset: int) -> None:
+        ready: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+        with self._cond:
+            self._durable = offset
+            waiters = self._async_waiters
+            while waiters and waiters[0][0] <= offset:
+                _, _, fut, loop = heapq.heappop(waiters)
+                ready.setdefault(loop, []).append(fut)
+            self._cond.notify_all()
+        for loop, futs in ready.items():
+            _call_on_loop(loop, _resolve, futs, None)
+        for cb in self._durable_listeners:
+            try:
+                cb(offset)
+            except Exception:
+                log.exception("durable listener failed")
+
+    def _fail(self, error: OSError, batch: list[tuple[int, bytes]]) -> None:
+        first = batch[0][0] if batch else self._durable + 1
+        failure = LogFailedError(
+            f"commit log write to {self._seg_path or self.directory} failed ({error}); transactions from tx "
+            f"offset {self._durable + 1} on are not durable and the database must stop accepting writes. "
+            f"Fix the disk (space, permissions, hardware) and restart the database: everything confirmed "
+            f"up to tx offset {self._durable} is on disk.",
+            error,
+        )
+        log.error("commit log failed at tx offset %d: %s", first, error)
+        self._cut_unconfirmed()
+        with self._cond:
+            self._failure = failure
+            self._queue.clear()
+            waiters, self._async_waiters = self._async_waiters, []
+            self._cond.notify_all()
+        by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+        for _, _, fut, loop in waiters:
+            by_loop.setdefault(loop, []).append(fut)
+        for loop, futs in by_loop.items():
+            _call_on_loop(loop, _resolve, futs, failure)
+        for cb in self._failure_listeners:
+            try:
+                cb(failure)
+            except Exception:
+                log.exception("failure listener failed")
+
+    def _cut_unconfirmed(self) -> None:
+        """Best effort: drop bytes written after the last fsync, so a restart sees only confirmed commits."""
+        if self._fd is None:
+            return
+        try:
+            if self._seg_size != self._synced_size:
+                self._ops.truncate(self._fd, self._synced_size, self._seg_path)
+                self._ops.fsync(self._fd, self._seg_path)
+                self._seg_size = self._synced_size
+        except OSError as e:
+            log.error("could not cut unconfirmed records off %s: %s", self._seg_path, e)
+
+
+def _call_on_loop(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *args: object) -> None:
+    try:
+        loop.call_soon_threadsafe(fn, *args)
+    except RuntimeError:
+        pass  # the loop is closed: nobody is waiting any more
+
+
+def _resolve(futs: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    for fut in futs:
+        if fut.done():
+            continue
+        if error is None:
+            fut.set_result(None)
+        else:
+            fut.set_exception(error)

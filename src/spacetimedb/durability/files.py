@@ -1,0 +1,67 @@
+"""The file operations the durability layer uses, behind one seam so faults can be injected.
+
+Everything that touches the disk (open, write, fsync, rename, truncate, remove) goes through a
+`FileOps`; `RealFileOps` does it with `os`, `spacetimedb.durability.faults.FaultyFileOps` fails
+chosen calls the way a full or broken disk would.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+class FileOps:
+    """Real file operations on raw descriptors (no userspace buffering: a write is a syscall)."""
+
+    def open_append(self, path: str) -> int:
+        """Open (creating if missing) for writing at the end; returns a descriptor."""
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0), 0o644)
+        os.lseek(fd, 0, os.SEEK_END)
+        return fd
+
+    def open_new(self, path: str) -> int:
+        """Create a new file for writing; fails if it exists."""
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
+
+    def write(self, fd: int, data: bytes, path: str = "") -> None:
+        """Write all of `data`; a short write is continued, an error raises OSError."""
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+
+    def fsync(self, fd: int, path: str = "") -> None:
+        os.fsync(fd)
+
+    def truncate(self, fd: int, length: int, path: str = "") -> None:
+        os.ftruncate(fd, length)
+        os.lseek(fd, length, os.SEEK_SET)
+
+    def close(self, fd: int) -> None:
+        os.close(fd)
+
+    def rename(self, src: str, dst: str) -> None:
+        os.replace(src, dst)
+
+    def remove(self, path: str) -> None:
+        os.remove(path)
+
+    def fsync_dir(self, directory: str) -> None:
+        """Make a create/rename/remove in `directory` durable (no-op where dirs cannot be opened)."""
+        try:
+            fd = os.open(directory, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass  # some filesystems refuse fsync on directories; nothing more we can do
+        finally:
+            os.close(fd)
+
+    def read_file(self, path: str) -> bytes:
+        with open(path, "rb") as f:
+            return f.read()
+
+
+REAL_FILE_OPS = FileOps()

@@ -1,0 +1,129 @@
+import asyncio
+import os
+import threading
+
+import pytest
+
+from spacetimedb.durability.commit_log import CommitLog
+from spacetimedb.durability.errors import LogClosedError
+from spacetimedb.durability.log_reader import replay_log
+from spacetimedb.durability.policy import FsyncPolicy
+from spacetimedb.durability.segment_format import SEGMENT_HEADER_SIZE, list_segments, segment_file_name
+
+from .log_helpers import payload, read_log, write_log
+
+
+@pytest.mark.parametrize("policy", [FsyncPolicy.every_batch(), FsyncPolicy.every(5), FsyncPolicy.off()])
+def test_appended_records_read_back_in_order(tmp_path, policy: FsyncPolicy) -> None:
+    d = str(tmp_path)
+    with CommitLog(d, policy=policy) as log:
+        for i in range(50):
+            log.append(i, payload(i))
+        log.flush()
+        assert log.durable_offset == 49
+    got, result = read_log(d)
+    assert got == [(i, payload(i)) for i in range(50)]
+    assert result.tail.last_offset == 49 and result.truncated is None
+
+
+def test_offsets_must_increase(tmp_path) -> None:
+    with CommitLog(str(tmp_path), policy=FsyncPolicy.off()) as log:
+        log.append(3, b"x")
+        with pytest.raises(ValueError, match="greater than"):
+            log.append(3, b"y")
+
+
+def test_append_after_close_is_refused(tmp_path) -> None:
+    log = CommitLog(str(tmp_path), policy=FsyncPolicy.off())
+    log.close()
+    with pytest.raises(LogClosedError):
+        log.append(0, b"x")
+
+
+def test_segments_roll_over_at_the_size_limit_and_are_named_by_first_offset(tmp_path) -> None:
+    d = str(tmp_path)
+    write_log(d, 200, max_segment_bytes=512)
+    segs = list_segments(d)
+    assert len(segs) > 5
+    for first, name in segs:
+        assert name == segment_file_name(first)
+        assert os.path.getsize(os.path.join(d, name)) <= 512 + 64
+    got, _ = read_log(d)
+    assert [o for o, _ in got] == list(range(200))
+
+
+def test_reopened_log_continues_the_last_segment(tmp_path) -> None:
+    d = str(tmp_path)
+    write_log(d, 10)
+    _, result = read_log(d)
+    with CommitLog(d, result.tail, policy=FsyncPolicy.every_batch()) as log:
+        assert log.durable_offset == 9
+        log.append(10, b"more")
+        log.flush()
+    assert len(list_segments(d)) == 1
+    got, _ = read_log(d)
+    assert got[-1] == (10, b"more") and len(got) == 11
+
+
+def test_group_commit_batches_many_appends_into_few_fsyncs(tmp_path) -> None:
+    with CommitLog(str(tmp_path), policy=FsyncPolicy.every_batch()) as log:
+        for i in range(2000):
+            log.append(i, b"p" * 20)
+        log.flush()
+        # One fsync per batch, not per record: batches form while the previous fsync runs.
+        assert log.fsync_count < 2000
+        assert log.durable_offset == 1999
+
+
+def test_wait_durable_from_asyncio(tmp_path) -> None:
+    async def main() -> None:
+        with CommitLog(str(tmp_path), policy=FsyncPolicy.every_batch()) as log:
+            for i in range(100):
+                log.append(i, b"x")
+            await asyncio.wait_for(log.wait_durable(99), 10)
+            assert log.durable_offset >= 99
+            fut = log.durable_future(50)
+            await fut  # already durable: completes at once
+
+    asyncio.run(main())
+
+
+def test_wait_durable_from_threads_and_listeners(tmp_path) -> None:
+    seen: list[int] = []
+    with CommitLog(str(tmp_path), policy=FsyncPolicy.every(2)) as log:
+        log.add_durable_listener(seen.append)
+        results: list[bool] = []
+        t = threading.Thread(target=lambda: results.append(log.wait_durable_blocking(4, timeout=10)))
+        t.start()
+        for i in range(5):
+            log.append(i, b"y")
+        t.join()
+        assert results == [True]
+    assert seen and seen[-1] == 4 and seen == sorted(seen)
+
+
+def test_interval_policy_eventually_syncs_without_flush(tmp_path) -> None:
+    with CommitLog(str(tmp_path), policy=FsyncPolicy.every(1)) as log:
+        log.append(0, b"z")
+        assert log.wait_durable_blocking(0, timeout=10)
+
+
+def test_empty_last_segment_header_only_is_fine(tmp_path) -> None:
+    d = str(tmp_path)
+    write_log(d, 3)
+    with open(os.path.join(d, segment_file_name(3)), "wb") as f:
+        from spacetimedb.durability.segment_format import segment_header
+
+        f.write(segment_header())
+    got, result = read_log(d)
+    assert len(got) == 3
+    assert result.tail.segment_first_offset == 3 and result.tail.segment_size == SEGMENT_HEADER_SIZE
+
+
+def test_replay_after_offset_skips_earlier_segments(tmp_path) -> None:
+    d = str(tmp_path)
+    write_log(d, 100, max_segment_bytes=300)
+    got: list[int] = []
+    result = replay_log(d, lambda o, p: got.append(o), after_offset=60)
+    assert got == list(range(61, 100))
+    assert result.segments_read < len(list_segments(d))

@@ -1,0 +1,60 @@
+from hypothesis import given
+from hypothesis import strategies as st
+
+from spacetimedb.durability.tx_payload import (
+    ReducerCallInfo,
+    SequenceState,
+    TableDelta,
+    TxPayload,
+    decode_tx_payload,
+    encode_tx_payload,
+)
+from spacetimedb.sats.errors import ConversionError
+
+rows = st.lists(st.binary(max_size=40), max_size=5)
+reducers = st.none() | st.builds(
+    ReducerCallInfo,
+    name=st.text(max_size=20),
+    caller_identity=st.integers(0, (1 << 256) - 1),
+    caller_connection_id=st.integers(0, (1 << 128) - 1),
+    timestamp_us=st.integers(-(1 << 63), (1 << 63) - 1),
+    args=st.binary(max_size=30),
+)
+tables = st.builds(TableDelta, table_id=st.integers(0, (1 << 32) - 1), name=st.text(max_size=12), deletes=rows, inserts=rows)
+sequences = st.builds(
+    SequenceState, table_id=st.integers(0, 2**32 - 1), column=st.integers(0, 2**16 - 1), value=st.integers(-(2**127), 2**127 - 1)
+)
+payloads = st.builds(TxPayload, tables=st.lists(tables, max_size=4), reducer=reducers, sequences=st.lists(sequences, max_size=3))
+
+
+@given(payloads)
+def test_payload_round_trips(p: TxPayload) -> None:
+    assert decode_tx_payload(encode_tx_payload(p)) == p
+
+
+def test_payload_layout_is_bsatn_of_the_declared_type() -> None:
+    p = TxPayload(
+        [TableDelta(7, "t", [b"\x01"], [b"\x02\x03"])],
+        ReducerCallInfo("r", 1, 2, 3, b"\x09"),
+        [SequenceState(7, 0, 5)],
+    )
+    expected = (
+        b"\x00" + b"\x01\x00\x00\x00r" + (1).to_bytes(32, "little") + (2).to_bytes(16, "little")
+        + (3).to_bytes(8, "little") + b"\x01\x00\x00\x00\x09"
+        + b"\x01\x00\x00\x00" + b"\x07\x00\x00\x00\x00\x00" + (5).to_bytes(16, "little")
+        + b"\x01\x00\x00\x00" + b"\x07\x00\x00\x00" + b"\x01\x00\x00\x00t"
+        + b"\x01\x00\x00\x00" + b"\x01\x00\x00\x00\x01"
+        + b"\x01\x00\x00\x00" + b"\x02\x00\x00\x00\x02\x03"
+    )
+    assert encode_tx_payload(p) == expected
+
+
+@given(payloads, st.data())
+def test_truncated_payload_is_a_conversion_error(p: TxPayload, data: st.DataObject) -> None:
+    raw = encode_tx_payload(p)
+    cut = data.draw(st.integers(0, len(raw) - 1))
+    try:
+        decode_tx_payload(raw[:cut])
+    except ConversionError:
+        return
+    raise AssertionError("a truncated payload decoded")
