@@ -1,1 +1,43 @@
-"""The module layer."""
+"""The module authoring API: declare tables and reducers in plain Python.
+
+    from spacetimedb import table, reducer, ReducerContext, primary_key, u32
+
+See docs/modules.md.
+"""
+
+from spacetimedb.module.context import ModuleLog, ReducerContext
+from spacetimedb.module.errors import ModuleLoadError, SenderError
+from spacetimedb.module.handles import IndexHandle, NoTransactionError, TableHandle, UniqueIndexHandle
+from spacetimedb.module.loader import load_module
+from spacetimedb.module.markers import IndexDecl, auto_inc, index, primary_key, unique
+from spacetimedb.module.module_def import ModuleDef, ReducerDef, TableDef
+from spacetimedb.module.ranges import Range
+from spacetimedb.module.reducer import client_connected, client_disconnected, init, reducer, scheduled
+from spacetimedb.module.table import table
+
+__all__ = [
+    "IndexDecl",
+    "IndexHandle",
+    "ModuleDef",
+    "ModuleLoadError",
+    "ModuleLog",
+    "NoTransactionError",
+    "Range",
+    "ReducerContext",
+    "ReducerDef",
+    "SenderError",
+    "TableDef",
+    "TableHandle",
+    "UniqueIndexHandle",
+    "auto_inc",
+    "client_connected",
+    "client_disconnected",
+    "index",
+    "init",
+    "load_module",
+    "primary_key",
+    "reducer",
+    "scheduled",
+    "table",
+    "unique",
+]

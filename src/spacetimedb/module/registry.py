@@ -1,0 +1,29 @@
+"""Collects `@table` and `@reducer` declarations while a module's code runs.
+
+`load_module` imports the author's file inside `collecting()`; every declaration made during the
+import, in any file of a package, lands in that collector in declaration order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+_active: list[list[Any]] = []
+
+
+def record(decl: Any) -> None:
+    for collector in _active:
+        collector.append(decl)
+
+
+@contextmanager
+def collecting() -> Iterator[list[Any]]:
+    """Collect the declarations made inside the block (nestable)."""
+    found: list[Any] = []
+    _active.append(found)
+    try:
+        yield found
+    finally:
+        _active.remove(found)
