@@ -1,0 +1,174 @@
+"""The tables of one database in memory, with serial transactions that yield deltas."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from spacetimedb.engine.delta import DatabaseImage, TxDelta
+from spacetimedb.engine.errors import ReplayMismatch, TransactionStateError, UniqueConstraintViolation
+from spacetimedb.engine.index import Index
+from spacetimedb.engine.reads import TableReads
+from spacetimedb.engine.sequence import Sequence, SequenceKey
+from spacetimedb.engine.table import Table
+from spacetimedb.engine.transaction import MutTx
+from spacetimedb.module.schema import IndexSchema, TableSchema
+from spacetimedb.sats.errors import SchemaError
+
+
+class Database(TableReads):
+    """All tables of one database. One transaction at a time: `begin()` while one is open raises.
+
+    Outside a transaction, the read methods (scan, count, index_find, index_filter, index_range)
+    read the committed state; during one they raise, as the tables then hold uncommitted writes.
+    """
+
+    def __init__(self, schemas: Iterable[TableSchema] = ()) -> None:
+        self._tables: dict[int, Table] = {}
+        self._indexes: dict[int, tuple[Index, Table]] = {}
+        self._sequences: dict[SequenceKey, Sequence] = {}
+        self._advanced: set[Sequence] = set()
+        self._tx: MutTx | None = None
+        self._reads_blocked = False
+        for schema in schemas:
+            self.add_table(schema)
+
+    # ---- schema ---------------------------------------------------------------------------------
+
+    def add_table(self, schema: TableSchema) -> None:
+        """Create an empty table (at construction, or later when a module is republished)."""
+        self._require_idle("add a table")
+        if schema.table_id in self._tables:
+            raise SchemaError(
+                f"table id {schema.table_id} ('{schema.name}') is already used in this database"
+            )
+        table = Table(schema, self._advanced)
+        for ix in table.indexes:
+            if ix.index_id < 0:
+                continue  # an implicit primary-key index the module did not declare
+            if ix.index_id in self._indexes:
+                raise SchemaError(
+                    f"index id {ix.index_id} ('{ix.name}') is used twice; index ids are module-wide"
+                )
+        self._tables[schema.table_id] = table
+        for ix in table.indexes:
+            if ix.index_id >= 0:
+                self._indexes[ix.index_id] = (ix, table)
+        for seq in table.sequences:
+            self._sequences[seq.key] = seq
+
+    def add_index(self, table_id: int, index: IndexSchema) -> None:
+        """Seam for republish: adding an index to a table with rows is not built yet."""
+        raise NotImplementedError("adding an index to an existing table is not supported yet")
+
+    def table_schema(self, table_id: int) -> TableSchema:
+        return self._table(table_id).schema
+
+    def schemas(self) -> list[TableSchema]:
+        return [t.schema for t in self._tables.values()]
+
+    def table(self, table_id: int) -> Table:
+        """The live table (for layers that need its indexes); do not mutate it."""
+        return self._table(table_id)
+
+    # ---- transactions ---------------------------------------------------------------------------
+
+    def begin(self) -> MutTx:
+        if self._tx is not None:
+            raise TransactionStateError(
+                "a transaction is already open on this database; commit or roll it back first "
+                "(reducer calls on one database run one at a time)"
+            )
+        tx = self._tx = MutTx(self)
+        self._reads_blocked = True
+        return tx
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._tx is not None
+
+    def _end_transaction(self, tx: MutTx) -> None:
+        assert self._tx is tx
+        self._tx = None
+        self._reads_blocked = False
+
+    def _take_sequence_advances(self) -> dict[SequenceKey, int]:
+        if not self._advanced:
+            return {}
+        advanced = {seq.key: seq.next_value for seq in self._advanced}
+        self._advanced.clear()
+        return advanced
+
+    def _blocked_error(self) -> TransactionStateError:
+        return TransactionStateError(
+            "the committed state cannot be read while a transaction is open; read through the "
+            "transaction, or read after it commits or rolls back"
+        )
+
+    def _require_idle(self, what: str) -> None:
+        if self._tx is not None:
+            raise TransactionStateError(f"cannot {what} while a transaction is open")
+
+    # ---- sequences, replay, snapshots -----------------------------------------------------------
+
+    def sequence_state(self) -> dict[SequenceKey, int]:
+        """(table_id, column) -> the next value each sequence will hand out."""
+        return {key: seq.next_value for key, seq in self._sequences.items()}
+
+    def restore_sequences(self, state: dict[SequenceKey, int], *, monotonic: bool = True) -> None:
+        """Set sequence positions from persisted state (by default never moving one backwards)."""
+        for key, next_value in state.items():
+            seq = self._sequences.get(key)
+            if seq is None:
+                raise ReplayMismatch(
+                    f"persisted sequence {key} (table_id, column) has no auto_inc column here"
+                )
+            seq.restore(next_value, monotonic=monotonic)
+
+    def apply_delta(self, delta: TxDelta) -> None:
+        """Replay a committed delta (crash recovery): deletes, then inserts, then sequences."""
+        self._require_idle("apply a delta")
+        for table_id, change in delta.tables.items():
+            table = self._table(table_id)
+            for row in change.deletes:
+                stored = table.find_same(row)
+                if stored is None:
+                    raise ReplayMismatch(f"replayed delete of a row not in table '{table.name}': {row!r}")
+                table.remove(stored)
+            for row in change.inserts:
+                try:
+                    table.check_insert(row)
+                except UniqueConstraintViolation as e:
+                    raise ReplayMismatch(f"replayed insert clashes with a present row: {e}") from e
+                table.add(row)
+        self.restore_sequences(delta.sequences)
+        self._advanced.difference_update(s for s in self._sequences.values() if s.key in delta.sequences)
+
+    def snapshot_image(self) -> DatabaseImage:
+        """Every table's rows and every sequence position, as of now (between transactions)."""
+        self._require_idle("take a snapshot image")
+        return DatabaseImage(
+            {tid: list(t.store.values()) for tid, t in self._tables.items()},
+            self.sequence_state(),
+        )
+
+    def load_image(self, image: DatabaseImage) -> None:
+        """Replace all rows and sequence positions with those of `image`."""
+        self._require_idle("load an image")
+        unknown = set(image.tables) - set(self._tables)
+        if unknown:
+            raise ReplayMismatch(f"image holds tables {sorted(unknown)} that this database does not have")
+        for table_id, table in self._tables.items():
+            rows = image.tables.get(table_id, [])
+            table.load(rows)
+            if len(table.store) != len(rows) or any(len(ix.map) != len(rows) for ix in table.uniques):
+                raise ReplayMismatch(
+                    f"image of table '{table.name}' holds duplicate rows or duplicate unique keys"
+                )
+        self.restore_sequences(image.sequences, monotonic=False)
+        self._advanced.clear()
+
+    def check_invariants(self) -> None:
+        """Verify every index and store against the rows; raises AssertionError naming the fault."""
+        from spacetimedb.engine.invariants import check_invariants
+
+        check_invariants(self)

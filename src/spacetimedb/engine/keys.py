@@ -1,0 +1,105 @@
+"""Hashable, ordered forms of column values, for index keys and row identity.
+
+Columns of primitive type (integers, floats, bool, string) hold plain Python values that are
+already hashable and totally ordered within one column: they are used as keys unchanged, which is
+the fast path. Every other column type (arrays, products, sums, options, special types such as
+Identity) goes through `key_form`, which builds a form that is hashable and ordered:
+
+* `None` (an Option's none) becomes `(0,)`; any other value `v` becomes `(1, form)`, so none sorts
+  before every some, as SpacetimeDB orders sums by tag (some = 0 is listed first there, but only
+  equality and a consistent total order matter for indexes, and none-first matches SQL NULLS FIRST).
+* lists and tuples become tuples of the forms of their elements (so `[1, 2]` and `(1, 2)` are the
+  same key: a column's values all have one type, so this never merges distinct values);
+* hashable values are kept as they are (their own `__eq__`/`__hash__`/`__lt__` decide);
+* unhashable dataclass instances become `(class name, forms of fields)`, dicts and sets sorted
+  tuples of item forms, bytearrays bytes.
+
+Rows of a table whose columns are all primitive are their own identity; others use the tuple of
+the forms of their values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import operator
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from spacetimedb.engine.errors import UnindexableValue
+from spacetimedb.module.datastore import Row
+from spacetimedb.sats.algebraic_type import AlgebraicType, PrimitiveType
+
+KeyFn = Callable[[Row], Hashable]
+NormFn = Callable[[Any], Hashable]
+
+_NONE_FORM: tuple[int] = (0,)
+
+
+def key_form(value: Any) -> Hashable:
+    """The hashable, ordered form of a value of a non-primitive column (see module doc)."""
+    if value is None:
+        return _NONE_FORM
+    kind = type(value)
+    if kind is list or kind is tuple:
+        return (1, tuple(map(key_form, value)))
+    try:
+        hash(value)
+    except TypeError:
+        return (1, _unhashable_form(value))
+    return (1, value)
+
+
+def _unhashable_form(value: Any) -> Hashable:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = tuple(key_form(getattr(value, f.name)) for f in dataclasses.fields(value))
+        return (type(value).__qualname__, fields)
+    if isinstance(value, dict):
+        return tuple(sorted(((key_form(k), key_form(v)) for k, v in value.items()), key=repr))
+    if isinstance(value, (set, frozenset)):
+        return tuple(sorted(map(key_form, value), key=repr))
+    if isinstance(value, bytearray):
+        return bytes(value)
+    raise UnindexableValue(
+        f"cannot index a value of type {type(value).__name__} ({value!r}): it is not hashable; "
+        "represent it as a tuple, list, frozen dataclass or other hashable value"
+    )
+
+
+def is_raw_column(ty: AlgebraicType) -> bool:
+    """True when values of this type can be used as keys unchanged (primitive types)."""
+    return isinstance(ty, PrimitiveType)
+
+
+def row_form(row: Row) -> Hashable:
+    """The identity of a row that may hold unhashable values."""
+    return tuple(map(key_form, row))
+
+
+def make_key_fn(columns: tuple[int, ...], raw: tuple[bool, ...]) -> KeyFn:
+    """Row -> index key: the column value for one column, a tuple of values for several."""
+    if all(raw):
+        # itemgetter runs in C: a bare value for one column, a tuple for several.
+        return operator.itemgetter(*columns)
+    if len(columns) == 1:
+        col = columns[0]
+        return lambda row: key_form(row[col])
+    forms: tuple[tuple[int, bool], ...] = tuple(zip(columns, raw, strict=True))
+    return lambda row: tuple(row[c] if r else key_form(row[c]) for c, r in forms)
+
+
+def make_norm_fn(raw: tuple[bool, ...]) -> NormFn | None:
+    """User key -> index key (None when keys are used unchanged)."""
+    if all(raw):
+        return None
+    if len(raw) == 1:
+        return key_form
+    return lambda key: tuple(v if r else key_form(v) for v, r in zip(key, raw, strict=False))
+
+
+def norm_prefix(prefix: tuple[Any, ...], raw: tuple[bool, ...]) -> tuple[Any, ...]:
+    """Normalise the first len(prefix) values of a multi-column key."""
+    return tuple(v if r else key_form(v) for v, r in zip(prefix, raw, strict=False))
+
+
+def norm_value(value: Any, raw: bool) -> Any:
+    return value if raw else key_form(value)

@@ -1,0 +1,151 @@
+"""One table: its rows, its indexes and its sequences.
+
+Rows live in one dict, the *store*. When the table has a unique index (the primary key if there
+is one, else its first unique index), that index's key -> row dict is the store, so a primary-key
+table keeps each row exactly once plus one dict entry. A table without any unique index keys its
+store by the row itself (set semantics need that lookup anyway).
+
+The mutators here are blind: `add`, `remove` and `replace` trust the caller (`MutTx`) to have
+checked constraints with `find_same`, `check_insert` and `check_update` first, so that a failing
+write changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable
+from typing import Any
+
+from spacetimedb.engine.errors import UniqueConstraintViolation
+from spacetimedb.engine.index import Index, MultiIndex, UniqueIndex
+from spacetimedb.engine.keys import KeyFn, is_raw_column, row_form
+from spacetimedb.engine.sequence import Sequence
+from spacetimedb.module.datastore import Row
+from spacetimedb.module.schema import IndexSchema, TableSchema
+from spacetimedb.sats.errors import SchemaError
+
+
+def _same_object(row: Row) -> Hashable:
+    return row
+
+
+class Table:
+    def __init__(self, schema: TableSchema, dirty_sequences: set[Sequence]) -> None:
+        self.schema = schema
+        self.table_id = schema.table_id
+        self.name = schema.name
+        self.ncols = len(schema.columns)
+        self.raw = tuple(is_raw_column(c.algebraic_type) for c in schema.columns)
+        #: Rows are hashable and compare equal exactly when identical (all columns primitive).
+        self.raw_rows = all(self.raw)
+        self.indexes: list[Index] = []
+        self.primary: UniqueIndex | None = None
+        self.store: dict[Hashable, Row] = {}
+        self.identity: KeyFn = _same_object if self.raw_rows else row_form
+
+        index_schemas = list(schema.indexes)
+        pk = schema.primary_key
+        if pk is not None and schema.primary_index is None:
+            # Primary keys are always unique; index them even if the module listed no index.
+            index_schemas.insert(0, IndexSchema(-1, f"{schema.name}_pk_implicit", "", (pk,), True, "hash"))
+        uniques = [ix for ix in index_schemas if ix.unique]
+        primary_schema = next((ix for ix in uniques if ix.columns == (pk,)), uniques[0] if uniques else None)
+        if primary_schema is not None:
+            primary = self._make_index(primary_schema)
+            assert isinstance(primary, UniqueIndex)
+            self.primary = primary
+            self.indexes.append(primary)
+            self.store = primary.map
+            self.identity = primary.key_of
+        for ix_schema in index_schemas:
+            if ix_schema is not primary_schema:
+                self.indexes.append(self._make_index(ix_schema))
+        self.uniques: list[UniqueIndex] = [ix for ix in self.indexes if isinstance(ix, UniqueIndex)]
+        self.secondary: list[Index] = [ix for ix in self.indexes if ix is not self.primary]
+        self.sequences = [Sequence(schema, s, dirty_sequences) for s in schema.sequences]
+
+    def _make_index(self, ix: IndexSchema) -> Index:
+        for c in ix.columns:
+            if not 0 <= c < self.ncols:
+                raise SchemaError(
+                    f"index '{ix.name}' on table '{self.name}' names column {c}, which does not exist"
+                )
+        if not ix.columns:
+            raise SchemaError(f"index '{ix.name}' on table '{self.name}' has no columns")
+        names = tuple(self.schema.columns[c].name for c in ix.columns)
+        raw = tuple(self.raw[c] for c in ix.columns)
+        if ix.unique:
+            return UniqueIndex(ix, self.name, names, raw)
+        return MultiIndex(ix, self.name, names, raw, self.identity)
+
+    # ---- reads ----------------------------------------------------------------------------------
+
+    def rows(self) -> Iterable[Row]:
+        return self.store.values()
+
+    def same_row(self, a: Row, b: Row) -> bool:
+        return a == b or (not self.raw_rows and row_form(a) == row_form(b))
+
+    def find_same(self, row: Row) -> Row | None:
+        """The stored row identical to `row`, if any."""
+        if self.primary is None:
+            return self.store.get(self.identity(row))
+        stored = self.store.get(self.primary.key_of(row))
+        if stored is not None and (stored == row or self.same_row(stored, row)):
+            return stored
+        return None
+
+    # ---- constraint checks (raise before anything changes) -------------------------------------
+
+    def check_insert(self, row: Row) -> None:
+        for ix in self.uniques:
+            if ix.key_of(row) in ix.map:
+                raise self.violation(ix, row)
+
+    def check_update(self, old: Row, new: Row, through: Index) -> None:
+        for ix in self.uniques:
+            if ix is not through:
+                hit = ix.map.get(ix.key_of(new))
+                if hit is not None and hit is not old:
+                    raise self.violation(ix, new)
+
+    def violation(self, ix: Index, row: Row) -> UniqueConstraintViolation:
+        value: Any = row[ix.columns[0]] if len(ix.columns) == 1 else tuple(row[c] for c in ix.columns)
+        return UniqueConstraintViolation(self.name, ix.name, ix.column_names, value)
+
+    # ---- blind mutators -------------------------------------------------------------------------
+
+    def add(self, row: Row) -> None:
+        if self.primary is None:
+            self.store[self.identity(row)] = row
+        for ix in self.indexes:
+            ix.add(row)
+
+    def remove(self, row: Row) -> None:
+        if self.primary is None:
+            del self.store[self.identity(row)]
+        for ix in self.indexes:
+            ix.remove(row)
+
+    def replace(self, old: Row, new: Row) -> None:
+        """Swap `old` (stored) for `new`; only tables with a unique index get here (via update)."""
+        for ix in self.indexes:
+            ix.replace(old, new)
+
+    def fill_sequences(self, row: Row) -> Row:
+        """Replace 0 in every auto_inc column with the column's next value."""
+        for seq in self.sequences:
+            col = seq.column
+            if row[col] == 0:
+                row = (*row[:col], seq.take(), *row[col + 1 :])
+        return row
+
+    def load(self, rows: Iterable[Row]) -> None:
+        """Replace every row, rebuilding all indexes (no constraint checks)."""
+        rows = list(rows)
+        for ix in self.indexes:
+            ix.build(rows)
+        if self.primary is not None:
+            self.store = self.primary.map
+        else:
+            identity = self.identity
+            self.store = {identity(r): r for r in rows}

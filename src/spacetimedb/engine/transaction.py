@@ -1,0 +1,148 @@
+"""A mutable transaction: writes go straight into the committed tables, logged for undo.
+
+Reducer calls on one database run one at a time, so there is never a second reader or writer to
+isolate from: applying writes in place makes reads see the transaction's own writes for free and
+makes commit cheap (fold the log into a delta). Rollback replays the log backwards. Every write
+checks its constraints before changing anything, so a failed write (e.g. a unique violation)
+leaves the transaction as it was and usable.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from spacetimedb.engine.delta import LogEntry, TxDelta, net_delta
+from spacetimedb.engine.errors import (
+    IndexScanUnsupported,
+    RowNotFound,
+    TransactionStateError,
+    UnknownTableOrIndex,
+)
+from spacetimedb.engine.reads import TableReads
+from spacetimedb.module.datastore import Row
+
+if TYPE_CHECKING:
+    from spacetimedb.engine.database import Database
+
+
+class MutTx(TableReads):
+    """Implements `spacetimedb.module.datastore.Datastore`, plus `commit` and `rollback`."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._tables = db._tables
+        self._indexes = db._indexes
+        self._log: list[LogEntry] = []
+        self._reads_blocked = False
+
+    def _blocked_error(self) -> TransactionStateError:
+        return TransactionStateError(
+            "this transaction has already been committed or rolled back; begin a new one"
+        )
+
+    @property
+    def is_open(self) -> bool:
+        return not self._reads_blocked
+
+    def insert(self, table_id: int, row: Row) -> Row:
+        if self._reads_blocked:
+            raise self._blocked_error()
+        try:
+            table = self._tables[table_id]
+        except KeyError:
+            raise UnknownTableOrIndex(f"no table with id {table_id} in this database") from None
+        if type(row) is not tuple:
+            row = tuple(row)
+        if len(row) != table.ncols:
+            raise ValueError(
+                f"table '{table.name}' has {table.ncols} columns but the row has {len(row)}: {row!r}"
+            )
+        if table.sequences:
+            row = table.fill_sequences(row)
+        existing = table.find_same(row)
+        if existing is not None:
+            return existing  # set semantics: inserting a present row is a no-op
+        table.check_insert(row)
+        table.add(row)
+        self._log.append((table, None, row))
+        return row
+
+    def delete(self, table_id: int, row: Row) -> bool:
+        if self._reads_blocked:
+            raise self._blocked_error()
+        table = self._table(table_id)
+        stored = table.find_same(tuple(row))
+        if stored is None:
+            return False
+        table.remove(stored)
+        self._log.append((table, stored, None))
+        return True
+
+    def update(self, index_id: int, row: Row) -> Row:
+        """Replace the row with the same key in unique index `index_id`; returns the stored row."""
+        if self._reads_blocked:
+            raise self._blocked_error()
+        try:
+            ix, table = self._indexes[index_id]
+        except KeyError:
+            raise UnknownTableOrIndex(f"no index with id {index_id} in this database") from None
+        if not ix.unique:
+            raise IndexScanUnsupported(
+                f"update needs a unique index, but index '{ix.name}' on table '{table.name}' is not unique"
+            )
+        if type(row) is not tuple:
+            row = tuple(row)
+        if len(row) != table.ncols:
+            raise ValueError(
+                f"table '{table.name}' has {table.ncols} columns but the row has {len(row)}: {row!r}"
+            )
+        if table.sequences:
+            row = table.fill_sequences(row)
+        old = ix.map.get(ix.key_of(row))
+        if old is None:
+            key: Any = row[ix.columns[0]] if len(ix.columns) == 1 else tuple(row[c] for c in ix.columns)
+            raise RowNotFound(table.name, ix.name, key)
+        if old == row or (not table.raw_rows and table.same_row(old, row)):
+            return old  # identical: the delete and re-insert would cancel
+        table.check_update(old, row, ix)
+        table.replace(old, row)
+        self._log.append((table, old, row))
+        return row
+
+    def index_delete(self, index_id: int, prefix: tuple[Any, ...]) -> int:
+        """Delete the rows `index_filter` would yield; returns how many."""
+        if self._reads_blocked:
+            raise self._blocked_error()
+        ix, table = self._index(index_id)
+        rows = ix.filter(prefix)
+        log = self._log
+        for row in rows:
+            table.remove(row)
+            log.append((table, row, None))
+        return len(rows)
+
+    # ---- ending -----------------------------------------------------------------------------------
+
+    def commit(self) -> TxDelta:
+        """Make the writes permanent and return their net effect."""
+        if self._reads_blocked:
+            raise self._blocked_error()
+        self._reads_blocked = True
+        db = self._db
+        db._end_transaction(self)
+        return net_delta(self._log, db._take_sequence_advances())
+
+    def rollback(self) -> None:
+        """Undo every write of this transaction (sequence values taken stay taken)."""
+        if self._reads_blocked:
+            raise self._blocked_error()
+        self._reads_blocked = True
+        for table, old, new in reversed(self._log):
+            if new is None:
+                table.add(old)  # type: ignore[arg-type]
+            elif old is None:
+                table.remove(new)
+            else:
+                table.replace(new, old)
+        self._log.clear()
+        self._db._end_transaction(self)
