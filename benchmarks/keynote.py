@@ -1,0 +1,122 @@
+"""The keynote transfer benchmark: our server against the JSON-RPC peers a Python developer would build.
+
+Every system runs the same workload, one after another, on this machine: 100,000 accounts seeded with
+1,000,000,000 each, then `transfer(from, to, 1)` between account pairs drawn from a Zipf distribution
+(alpha 0 = uniform, alpha 1.5 = heavy contention), from `--clients` connections with `--inflight` calls
+in flight on each. It prints TPS, p50/p99 latency, failures, the CPU used by the load generator and the
+server, checks that the sum of balances is unchanged, and gives the ratio of our TPS to the best peer's
+at each alpha (the goal is at least 3x).
+
+  python benchmarks/keynote.py                                  # all systems, both alphas, 10 s windows
+  python benchmarks/keynote.py --seconds 30 --protocol v2       # the upstream-comparable profile
+  python benchmarks/keynote.py --systems spacetimedb,sqlite --alphas 1.5
+
+Needs Node 20 with the npm SDK in tests/node (`npm ci` there); PostgreSQL and asyncpg for the postgres
+peer (benchmarks/keynote/setup.sh installs both). A system whose dependency is missing is skipped.
+Everything listens on 127.0.0.1 and is stopped on exit, Ctrl-C included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "keynote"))
+
+from keynote_bench.config import RunConfig
+from keynote_bench.loadgen_runner import NodeMissing, node_binary
+from keynote_bench.report import as_json, render
+from keynote_bench.runner import run_benchmark
+from keynote_bench.systems import SYSTEMS
+
+
+def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+
+    return parse
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seconds", type=_positive(float), default=10.0, help="timed window per alpha (default 10)")
+    p.add_argument("--warmup", type=float, default=2.0, help="warmup before each window (default 2)")
+    p.add_argument("--clients", type=_positive(int), default=16, help="connections (default 16)")
+    p.add_argument("--inflight", type=_positive(int), default=40, help="calls in flight per connection (default 40)")
+    p.add_argument("--peer-inflight", type=_positive(int), default=None,
+                   help="calls in flight per client for the peers (default: same as --inflight)")
+    p.add_argument("--alphas", default="0,1.5", help="comma-separated Zipf alphas (default 0,1.5)")
+    p.add_argument("--systems", default=",".join(SYSTEMS), help=f"comma-separated, of: {', '.join(SYSTEMS)}")
+    p.add_argument("--protocol", choices=["v2", "v3"], default="v3",
+                   help="WebSocket subprotocol for our server: v3 (the SDK's default) or v2 (upstream's profile)")
+    p.add_argument("--accounts", type=_positive(int), default=100_000, help="accounts seeded (default 100000)")
+    p.add_argument("--pg-pool", type=_positive(int), default=64, help="PostgreSQL peer's pool size (default 64)")
+    p.add_argument("--http-client", choices=["request", "fetch"], default="request",
+                   help="undici API the peers' generator uses (default request, the cheaper one)")
+    p.add_argument("--pairs", type=_positive(int), default=1_000_000, help="precomputed account pairs")
+    p.add_argument("--module", type=Path, default=None, help="the bank module (default examples/bank.py)")
+    p.add_argument("--json", type=Path, default=None, help="also write the results as JSON to this file")
+    p.add_argument("--keep", action="store_true", help="keep the run's temp dir (logs, data)")
+    return p.parse_args(argv)
+
+
+def config_from(args: argparse.Namespace) -> RunConfig:
+    cfg = RunConfig(
+        accounts=args.accounts,
+        clients=args.clients,
+        inflight=args.inflight,
+        peer_inflight=args.peer_inflight,
+        seconds=args.seconds,
+        warmup=max(0.0, args.warmup),
+        alphas=[float(a) for a in args.alphas.split(",") if a.strip()],
+        protocol=args.protocol,
+        pg_pool=args.pg_pool,
+        http_client=args.http_client,
+        pairs=args.pairs,
+    )
+    if args.module is not None:
+        cfg.module = args.module.resolve()
+    return cfg
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # unwinds through every ProcessGroup, stopping its servers
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    unknown = [s for s in systems if s not in SYSTEMS]
+    if unknown:
+        print(f"unknown system(s) {', '.join(unknown)}; choose from {', '.join(SYSTEMS)}", file=sys.stderr)
+        return 2
+    try:
+        node_binary()
+    except NodeMissing as err:
+        print(err, file=sys.stderr)
+        return 2
+    cfg = config_from(args)
+    signal.signal(signal.SIGTERM, _terminate)
+    say = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    try:
+        outcomes = run_benchmark(cfg, systems, say, keep_dir=args.keep)
+    except KeyboardInterrupt:
+        say("interrupted: every server has been stopped")
+        return 130
+    print(render(outcomes))
+    if args.json is not None:
+        args.json.write_text(json.dumps(as_json(outcomes), indent=2))
+    broken = [o for o in outcomes if o.failed or (o.sum_check or "").startswith("MISMATCH")]
+    return 1 if broken else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

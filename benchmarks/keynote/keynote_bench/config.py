@@ -1,0 +1,36 @@
+"""The knobs of one keynote run (defaults follow the keynote workload spec)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+BENCH_DIR = Path(__file__).resolve().parents[1]  # benchmarks/keynote
+DEFAULT_MODULE = REPO_ROOT / "examples" / "bank.py"
+
+
+@dataclass
+class RunConfig:
+    accounts: int = 100_000
+    balance: int = 1_000_000_000
+    clients: int = 16
+    inflight: int = 40
+    peer_inflight: int | None = None  # None: same as inflight
+    seconds: float = 10.0
+    warmup: float = 2.0
+    alphas: list[float] = field(default_factory=lambda: [0.0, 1.5])
+    protocol: str = "v3"
+    pg_pool: int = 64
+    http_client: str = "request"
+    pairs: int = 1_000_000
+    module: Path = DEFAULT_MODULE
+    database: str = "bank"
+
+    @property
+    def effective_peer_inflight(self) -> int:
+        return self.inflight if self.peer_inflight is None else self.peer_inflight
+
+    def loadgen_timeout_s(self) -> float:
+        """Bound on one generator run: connect, precompute, warmup, window, drain, slack."""
+        return self.warmup + self.seconds + 120.0

@@ -1,0 +1,95 @@
+"""Runs one Node load generator (loadgen/*.mjs) and collects its JSON-line events and result.
+
+While the generator runs, the server's CPU time is sampled when the generator announces the start and
+the end of its timed window, so the report can show how the 2 cores were split between the two.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from keynote_bench.cpu_usage import tree_cpu_seconds
+from keynote_bench.processes import ProcessGroup
+
+LOADGEN_DIR = Path(__file__).resolve().parent.parent / "loadgen"
+
+
+class LoadGeneratorFailed(Exception):
+    """The Node load generator reported an error, timed out, or printed no result."""
+
+
+class NodeMissing(Exception):
+    """`node` is not on PATH; the load generators need Node 20 and the npm SDK in tests/node."""
+
+
+@dataclass
+class LoadgenOutcome:
+    result: dict[str, Any]
+    events: list[dict[str, Any]] = field(default_factory=list)
+    server_cpu_s: float | None = None
+
+
+def node_binary() -> str:
+    node = shutil.which("node")
+    if node is None:
+        raise NodeMissing("node not found on PATH: install Node 20 and run `npm ci` in tests/node")
+    return node
+
+
+def run_loadgen(
+    group: ProcessGroup,
+    script: str,
+    mode: str,
+    options: dict[str, object],
+    timeout_s: float,
+    server_pids: Sequence[int] = (),
+) -> LoadgenOutcome:
+    argv = [node_binary(), str(LOADGEN_DIR / script), mode]
+    for key, value in options.items():
+        argv += [f"--{key}", str(value)]
+    proc = group.start_piped(argv)
+    timed_out = threading.Event()
+
+    def kill() -> None:
+        timed_out.set()
+        group.stop(proc)
+
+    timer = threading.Timer(timeout_s, kill)
+    timer.start()
+    events: list[dict[str, Any]] = []
+    cpu_start: float | None = None
+    server_cpu: float | None = None
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a library's own log line
+            if not isinstance(event, dict):
+                continue
+            events.append(event)
+            if event.get("event") == "window_start" and server_pids:
+                cpu_start = tree_cpu_seconds(server_pids)
+            elif event.get("event") == "window_end" and cpu_start is not None:
+                server_cpu = tree_cpu_seconds(server_pids) - cpu_start
+        proc.wait(timeout=10)
+    finally:
+        timer.cancel()
+        group.stop(proc)
+    if timed_out.is_set():
+        raise LoadGeneratorFailed(f"{script} {mode} did not finish within {timeout_s:.0f} s")
+    errors = [e for e in events if e.get("event") == "error"]
+    if errors:
+        raise LoadGeneratorFailed(f"{script} {mode}: {errors[-1].get('message')}")
+    results = [e for e in events if e.get("event") == "result"]
+    if not results or proc.returncode != 0:
+        raise LoadGeneratorFailed(f"{script} {mode} exited with {proc.returncode} and no result")
+    return LoadgenOutcome(result=results[-1], events=events, server_cpu_s=server_cpu)
+

@@ -1,0 +1,26 @@
+"""Starts our server (spacetimedb.server.app.run_server) with the bank module published, for the benchmark.
+
+Run: python -m keynote_bench.ours_server --listen 127.0.0.1:P --data-dir DIR --module examples/bank.py --name bank
+Durability is left at the server's default (on), as a user would run it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--listen", required=True)
+    parser.add_argument("--data-dir", required=True, type=Path)
+    parser.add_argument("--module", required=True, type=Path)
+    parser.add_argument("--name", default="bank")
+    opts = parser.parse_args(argv)
+    from spacetimedb.server.app import run_server
+
+    run_server(opts.listen, opts.data_dir, publish=[(opts.name, opts.module)])
+
+
+if __name__ == "__main__":
+    main()

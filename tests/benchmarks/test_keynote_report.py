@@ -1,0 +1,64 @@
+"""The report's ratio of our TPS to the best peer's, and the process helpers the orchestrator relies on."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from keynote_bench.cpu_usage import tree_cpu_seconds
+from keynote_bench.processes import ProcessGroup
+from keynote_bench.report import as_json, ratios, render
+from keynote_bench.runner import Measurement, SystemOutcome
+
+
+def _m(system: str, alpha: float, tps: float, ours: bool) -> Measurement:
+    result = {"tps": tps, "window_s": 1.0, "p50_ms": 1.0, "p99_ms": 2.0, "failed": 0, "stuck": 0, "gen_cores": 0.5}
+    return Measurement(system, alpha, result, server_cpu_s=0.8, is_ours=ours)
+
+
+def test_ratio_is_against_the_best_peer_at_each_alpha() -> None:
+    outcomes = [
+        SystemOutcome("ours", [_m("ours", 0, 9000, True), _m("ours", 1.5, 2000, True)]),
+        SystemOutcome("sqlite", [_m("sqlite", 0, 1000, False), _m("sqlite", 1.5, 1000, False)]),
+        SystemOutcome("postgres", [_m("postgres", 0, 3000, False), _m("postgres", 1.5, 500, False)]),
+    ]
+    rows = {r["alpha"]: r for r in ratios(outcomes)}
+    assert rows[0]["best_peer"] == "postgres" and rows[0]["ratio"] == 3.0 and rows[0]["meets_goal"]
+    assert rows[1.5]["best_peer"] == "sqlite" and rows[1.5]["ratio"] == 2.0 and not rows[1.5]["meets_goal"]
+    text = render(outcomes)
+    assert "3.00x (meets" in text and "2.00x (BELOW" in text
+
+
+def test_no_ratio_without_our_server_and_skips_are_reported() -> None:
+    outcomes = [
+        SystemOutcome("spacetimedb", skipped="not built"),
+        SystemOutcome("sqlite", [_m("sqlite", 0, 1000, False)]),
+    ]
+    assert ratios(outcomes)[0]["ratio"] is None
+    text = render(outcomes)
+    assert "spacetimedb: SKIPPED: not built" in text and "no ratio" in text
+    assert as_json(outcomes)["systems"][0]["skipped"] == "not built"
+
+
+def test_process_group_stops_its_children_and_runs_cleanups(tmp_path: Path) -> None:
+    cleaned: list[str] = []
+    with ProcessGroup(tmp_path) as group:
+        proc, _log = group.start("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"])
+        group.on_exit(lambda: cleaned.append("done"))
+        assert proc.poll() is None
+    assert proc.poll() is not None and cleaned == ["done"]
+
+
+def test_tree_cpu_counts_children() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "sum(range(3_000_000)); import time; time.sleep(5)"])
+    try:
+        for _ in range(100):
+            if tree_cpu_seconds([os.getpid()]) >= tree_cpu_seconds([child.pid]) > 0:
+                break
+            subprocess.run([sys.executable, "-c", "pass"], check=True)
+        assert tree_cpu_seconds([os.getpid()]) >= tree_cpu_seconds([child.pid]) > 0
+    finally:
+        child.kill()
+        child.wait()
