@@ -1,0 +1,73 @@
+"""Reading committed state and transaction deltas.
+
+The state is anything with the read half of `Datastore` (scan, index_filter, ...). A delta is
+the engine's per-table record of a commit: a mapping (or an object with a `.tables` mapping) from
+table id to either an `(inserts, deletes)` pair or an object with `inserts`/`deletes` attributes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol
+
+from spacetimedb.module.datastore import Row
+from spacetimedb.module.schema import TableSchema
+from spacetimedb.query.catalog import Catalog
+
+_EMPTY: tuple[Row, ...] = ()
+
+
+class ReadState(Protocol):
+    """The read half of `Datastore` that query evaluation uses."""
+
+    def scan(self, table_id: int) -> Iterable[Row]: ...
+
+    def index_filter(self, index_id: int, prefix: tuple[Any, ...]) -> Iterable[Row]: ...
+
+
+def delta_tables(delta: Any) -> Mapping[int, Any]:
+    """The per-table-id mapping inside a delta."""
+    tables = getattr(delta, "tables", None)
+    if tables is not None and not callable(tables):
+        return tables
+    return delta
+
+
+def table_changes(entry: Any) -> tuple[Sequence[Row], Sequence[Row]]:
+    """(inserts, deletes) of one table's entry in a delta."""
+    if entry is None:
+        return _EMPTY, _EMPTY
+    if isinstance(entry, tuple | list):
+        return entry[0], entry[1]
+    ins: Sequence[Row] | None = getattr(entry, "inserts", None)
+    if ins is None:
+        ins = getattr(entry, "inserted", _EMPTY)
+    dels: Sequence[Row] | None = getattr(entry, "deletes", None)
+    if dels is None:
+        dels = getattr(entry, "deleted", _EMPTY)
+    return ins or _EMPTY, dels or _EMPTY
+
+
+Probe = Callable[[Any], Iterable[Row]]
+
+
+def make_probe(state: ReadState, table: TableSchema, col: int) -> Probe:
+    """value -> the rows of `table` whose column `col` equals value, through an index if there is one.
+
+    Without an index the table is scanned once, on first use, into a hash table.
+    """
+    ix = Catalog.index_on_column(table, col)
+    if ix is not None:
+        index_id, index_filter = ix.index_id, state.index_filter
+        return lambda value: index_filter(index_id, (value,))
+    built: dict[Any, list[Row]] | None = None
+
+    def probe(value: Any) -> Iterable[Row]:
+        nonlocal built
+        if built is None:
+            built = {}
+            for row in state.scan(table.table_id):
+                built.setdefault(row[col], []).append(row)
+        return built.get(value, _EMPTY)
+
+    return probe
