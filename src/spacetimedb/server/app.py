@@ -1,0 +1,131 @@
+"""The server process: one asyncio loop hosting many databases behind one HTTP/WebSocket port.
+
+`run_server(listen_addr, data_dir, publish=[(name, module_path)])` is what the CLI calls.
+`Server` is the embeddable form tests use (start on a free port, publish, stop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Sequence
+from pathlib import Path
+
+from aiohttp import web
+
+from spacetimedb.server import routes_database, routes_identity
+from spacetimedb.server.http_auth import AUTHORITY_KEY, anon_auth_middleware, cors_middleware
+from spacetimedb.server.registry import BackendFactory, Registry, copy_module
+from spacetimedb.server.routes_identity import REGISTRY_KEY
+from spacetimedb.server.tokens import Caller, TokenAuthority
+from spacetimedb.server.ws_routes import PROTOCOLS_KEY, SESSIONS_KEY, V2, V3
+from spacetimedb.server.ws_session import ClientSession
+
+log = logging.getLogger("spacetimedb.server")
+
+
+def default_backend_factory() -> BackendFactory:
+    """The real host (spacetimedb.host + spacetimedb.query) behind the server."""
+    from spacetimedb.server.host_backend import host_backend_factory
+
+    return host_backend_factory
+
+
+class Server:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        backend_factory: BackendFactory | None = None,
+        protocols: tuple[str, ...] = (V3, V2),
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.authority = TokenAuthority.load_or_create(self.data_dir / "keys")
+        self.registry = Registry(self.data_dir, backend_factory or default_backend_factory())
+        self.app = web.Application(middlewares=[cors_middleware, anon_auth_middleware], client_max_size=routes_database.MAX_UPLOAD_BYTES)
+        self.app[AUTHORITY_KEY] = self.authority
+        self.app[REGISTRY_KEY] = self.registry
+        self.app[PROTOCOLS_KEY] = protocols
+        sessions: set[ClientSession] = set()
+        self.app[SESSIONS_KEY] = sessions
+        routes_identity.add_routes(self.app)
+        routes_database.add_routes(self.app)
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+        self.owner = self._owner_caller()
+
+    def _owner_caller(self) -> Caller:
+        """The identity that owns databases published at startup; its token is kept in keys/."""
+        path = self.data_dir / "keys" / "owner.token"
+        if path.exists():
+            return self.authority.validate(path.read_text().strip())
+        caller = self.authority.mint_anonymous()
+        path.write_text(caller.token)
+        path.chmod(0o600)
+        return caller
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        self.registry.load_existing()
+        self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None, shutdown_timeout=2.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port, reuse_address=True)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else port
+        return self.port
+
+    async def publish_path(self, name: str, module_path: Path, *, clear: bool = False) -> None:
+        """Publish a module from disk, owned by the server's owner identity."""
+        source = Path(module_path).resolve()
+        await self.registry.publish(name, self.owner.identity, lambda d: copy_module(source, d), clear=clear)
+
+    async def stop(self) -> None:
+        """Close client sockets, stop every database (flushing durability), stop listening."""
+        sessions: set[ClientSession] = self.app[SESSIONS_KEY]
+        for session in sessions.copy():
+            session.fail(1001, "server shutting down")
+        await self.registry.stop_all()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+
+def _split_addr(listen_addr: str) -> tuple[str, int]:
+    host, _, port = listen_addr.rpartition(":")
+    return (host or "127.0.0.1").strip("[]"), int(port)
+
+
+async def serve(listen_addr: str, data_dir: Path, publish: Sequence[tuple[str, Path | str]] = ()) -> None:
+    server = Server(Path(data_dir))
+    host, port = _split_addr(listen_addr)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except NotImplementedError:  # pragma: no cover - Windows
+            pass
+    await server.start(host, port)
+    for name, path in publish:
+        await server.publish_path(name, Path(path))
+        log.info("published %s from %s", name, path)
+    print(f"spacetimedb server listening on http://{host}:{server.port}", flush=True)
+    print(f"owner identity {server.owner.identity_hex}; token in {Path(data_dir) / 'keys' / 'owner.token'}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
+
+
+def run_server(listen_addr: str, data_dir: Path | str, publish: Sequence[tuple[str, Path | str]] = ()) -> None:
+    """Run until SIGINT/SIGTERM: the CLI's `start` command."""
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - Windows
+        pass
+    asyncio.run(serve(listen_addr, Path(data_dir), publish))

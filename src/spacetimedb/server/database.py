@@ -1,0 +1,295 @@
+"""One hosted database: its backend, its subscribers, and the single worker that runs its work.
+
+Everything that touches the database (reducer calls, subscribes, SQL, lifecycle, the scheduler)
+is a job on one queue, run by one worker task in arrival order, so reducers run one at a time
+and a subscription's initial rows are consistent with the deltas that follow. The worker drains
+every waiting job per wake-up (batching), then flushes each touched client once, so the replies
+to a v3 frame of pipelined calls leave in one frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from spacetimedb.server import wire
+from spacetimedb.server.backend import CallResult, CallStatus, DatabaseBackend, QueryRejected
+from spacetimedb.server.client_messages import CallProcedure, CallReducer, OneOffQuery, Subscribe, Unsubscribe
+from spacetimedb.server.subscriptions import (
+    DuplicateQuerySet,
+    SubscriptionManager,
+    UnknownQuerySet,
+    query_set_updates,
+)
+
+log = logging.getLogger("spacetimedb.server")
+T = TypeVar("T")
+
+#: Jobs run per worker turn before yielding to the event loop so sockets keep moving.
+MAX_JOBS_PER_TURN = 2048
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+class Subscriber(Protocol):
+    """A connected WebSocket client as the database sees it."""
+
+    identity: bytes
+    connection_id: int
+
+    def enqueue(self, message: bytes, tx_offset: int | None = None) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def fail(self, code: int, reason: str) -> None:
+        """Close this client's socket with a reason (protocol misuse)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseInfo:
+    name: str
+    identity: bytes  # 32 big-endian bytes
+    owner: bytes
+
+
+class Database:
+    def __init__(self, info: DatabaseInfo, backend: DatabaseBackend) -> None:
+        self.info = info
+        self.backend = backend
+        self.subscriptions = SubscriptionManager(backend.tables)
+        self.subscribers: set[Subscriber] = set()
+        self._jobs: deque[Callable[[], None]] = deque()
+        self._wake = asyncio.Event()
+        self._touched: set[Subscriber] = set()
+        self._worker: asyncio.Task[None] | None = None
+        self._closed = False
+
+    # ---- lifecycle of the worker --------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._worker is None:
+            self._worker = asyncio.get_running_loop().create_task(self._run(), name=f"db:{self.info.name}")
+
+    async def stop(self) -> None:
+        """Finish queued work, stop the worker, close the backend (flushes durability)."""
+        for sub in list(self.subscribers):
+            sub.fail(1001, "database is shutting down or being updated")
+        if self._worker is not None:
+            await self.call(lambda: None)
+            self._closed = True
+            self._wake.set()
+            await self._worker
+            self._worker = None
+        self.backend.close()
+
+    def is_owner(self, identity: bytes) -> bool:
+        return identity == self.info.owner
+
+    # ---- submitting work ----------------------------------------------------------------------
+
+    def submit(self, job: Callable[[], None]) -> None:
+        """Queue a job for the worker without waiting (the reader side of sockets uses this)."""
+        self._jobs.append(job)
+        self._wake.set()
+
+    async def call(self, fn: Callable[[], T]) -> T:
+        """Run `fn` on the worker, in order with everything else, and return its result."""
+        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+
+        def job() -> None:
+            if fut.cancelled():
+                return
+            try:
+                fut.set_result(fn())
+            except BaseException as e:  # handed to the awaiting request
+                fut.set_exception(e)
+
+        self.submit(job)
+        return await fut
+
+    async def _run(self) -> None:
+        while not self._closed:
+            timeout = self._scheduler_timeout()
+            if not self._jobs:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+                except TimeoutError:
+                    pass
+            self._wake.clear()
+            try:
+                self._run_scheduled()
+                for _ in range(min(len(self._jobs), MAX_JOBS_PER_TURN)):
+                    job = self._jobs.popleft()
+                    try:
+                        job()
+                    except Exception:
+                        log.exception("database %s: job failed", self.info.name)
+            finally:
+                self._flush_touched()
+            if self._jobs:
+                await asyncio.sleep(0)
+
+    def _scheduler_timeout(self) -> float | None:
+        due = self.backend.next_due_us()
+        if due is None:
+            return None
+        return max(0.0, (due - now_us()) / 1e6)
+
+    def _run_scheduled(self) -> None:
+        due = self.backend.next_due_us()
+        if due is None or due > now_us():
+            return
+        for result in self.backend.run_due(now_us()):
+            self.broadcast(result)
+
+    def _flush_touched(self) -> None:
+        touched, self._touched = self._touched, set()
+        for sub in touched:
+            sub.flush()
+
+    def _send(self, sub: Subscriber, message: bytes, tx_offset: int | None = None) -> None:
+        sub.enqueue(message, tx_offset)
+        self._touched.add(sub)
+
+    def touch(self, sub: Subscriber) -> None:
+        """Flush `sub` at the end of the current worker turn."""
+        self._touched.add(sub)
+
+    def handle_all(self, sub: Subscriber, messages: list[Any]) -> None:
+        """Handle every message of one client frame, in order."""
+        for msg in messages:
+            self.handle(sub, msg)
+
+    # ---- fan-out ------------------------------------------------------------------------------
+
+    def broadcast(self, result: CallResult, caller: Subscriber | None = None, request_id: int = 0) -> None:
+        """Send a transaction's effects: the caller's ReducerResult and others' TransactionUpdate."""
+        fanout = self.subscriptions.evaluate(result.changes) if result.committed and result.changes else {}
+        for sub, sets in fanout.items():
+            if sub is caller:
+                continue
+            self._send(sub, wire.transaction_update(query_set_updates(sets)), result.tx_offset)  # type: ignore[arg-type]
+        if caller is None:
+            return
+        own = fanout.get(caller) or {}
+        self._send(caller, reducer_result_message(request_id, result, own), result.tx_offset)
+
+    # ---- WebSocket operations (run on the worker) ------------------------------------------
+
+    def connect(self, sub: Subscriber) -> CallResult:
+        result = self.backend.client_connected(sub.identity, sub.connection_id, now_us())
+        if result.committed:
+            self.subscribers.add(sub)
+            self.broadcast(result)
+        return result
+
+    def disconnect(self, sub: Subscriber) -> None:
+        if sub not in self.subscribers:
+            return
+        self.subscribers.discard(sub)
+        self._touched.discard(sub)
+        self.subscriptions.remove_subscriber(sub)
+        result = self.backend.client_disconnected(sub.identity, sub.connection_id, now_us())
+        self.broadcast(result)
+
+    def handle(self, sub: Subscriber, msg: Any) -> None:
+        if sub not in self.subscribers:
+            return  # disconnected while its messages were queued
+        if isinstance(msg, CallReducer):
+            result = self.backend.call_reducer(
+                msg.reducer,
+                msg.args,
+                caller=sub.identity,
+                connection_id=sub.connection_id,
+                timestamp_us=now_us(),
+                is_owner=self.is_owner(sub.identity),
+            )
+            self.broadcast(result, sub, msg.request_id)
+        elif isinstance(msg, Subscribe):
+            self._subscribe(sub, msg)
+        elif isinstance(msg, Unsubscribe):
+            self._unsubscribe(sub, msg)
+        elif isinstance(msg, OneOffQuery):
+            self._one_off(sub, msg)
+        elif isinstance(msg, CallProcedure):
+            self._send(
+                sub,
+                wire.procedure_internal_error(msg.request_id, now_us(), f"no such procedure `{msg.procedure}`"),
+            )
+
+    def _subscribe(self, sub: Subscriber, msg: Subscribe) -> None:
+        if self.subscriptions.has_set(sub, msg.query_set_id):
+            sub.fail(1011, f"query set {msg.query_set_id} is already subscribed")
+            return
+        owner = self.is_owner(sub.identity)
+        try:
+            plans = [p for q in msg.query_strings for p in self.backend.compile_subscription(q.strip(), sub.identity, owner)]
+            pieces = self.subscriptions.add(sub, msg.query_set_id, plans)
+        except (QueryRejected, DuplicateQuerySet) as e:
+            self._send(sub, wire.subscription_error(msg.request_id, msg.query_set_id, str(e)))
+            return
+        except Exception as e:  # evaluation failed: the set is not kept
+            if self.subscriptions.has_set(sub, msg.query_set_id):
+                self.subscriptions.remove(sub, msg.query_set_id, with_rows=False)
+            log.exception("subscribe failed")
+            self._send(sub, wire.subscription_error(msg.request_id, msg.query_set_id, f"internal error: {e}"))
+            return
+        self._send(sub, wire.subscribe_applied(msg.request_id, msg.query_set_id, pieces))
+
+    def _unsubscribe(self, sub: Subscriber, msg: Unsubscribe) -> None:
+        try:
+            rows = self.subscriptions.remove(sub, msg.query_set_id, with_rows=msg.send_dropped_rows)
+        except UnknownQuerySet as e:
+            self._send(sub, wire.subscription_error(msg.request_id, msg.query_set_id, str(e)))
+            return
+        self._send(sub, wire.unsubscribe_applied(msg.request_id, msg.query_set_id, rows))
+
+    def _one_off(self, sub: Subscriber, msg: OneOffQuery) -> None:
+        try:
+            plans = self.backend.compile_subscription(msg.query_string.strip(), sub.identity, self.is_owner(sub.identity))
+            scratch = SubscriptionManager(self.backend.tables)
+            pieces = scratch.add(_OneOff(), 0, plans)
+        except QueryRejected as e:
+            self._send(sub, wire.one_off_query_err(msg.request_id, str(e)))
+            return
+        self._send(sub, wire.one_off_query_ok(msg.request_id, pieces))
+
+    # ---- HTTP operations (wrapped in a transient connection, as upstream) -------------------
+
+    def http_session(self, caller: bytes, connection_id: int, body: Callable[[], T]) -> T:
+        """OnConnect, `body`, OnDisconnect; raises ConnectRejected if OnConnect fails."""
+        connected = self.backend.client_connected(caller, connection_id, now_us())
+        if not connected.committed:
+            raise ConnectRejected(connected.error or "rejected by client_connected")
+        self.broadcast(connected)
+        try:
+            return body()
+        finally:
+            self.broadcast(self.backend.client_disconnected(caller, connection_id, now_us()))
+
+
+class ConnectRejected(Exception):
+    """The module's client_connected reducer refused this caller."""
+
+
+class _OneOff:
+    """A throwaway subscriber key for one-off queries."""
+
+
+def reducer_result_message(request_id: int, result: CallResult, own_sets: dict[int, list[bytes]]) -> bytes:
+    if result.status is CallStatus.COMMITTED:
+        return wire.reducer_ok(request_id, result.timestamp_us, result.ret_value, query_set_updates(own_sets))
+    if result.status is CallStatus.FAILED_USER:
+        return wire.reducer_err(request_id, result.timestamp_us, result.error)
+    return wire.reducer_internal_error(request_id, result.timestamp_us, result.error or result.status.value)
+
+
+__all__ = ["ConnectRejected", "Database", "DatabaseInfo", "Hashable", "Subscriber", "now_us"]

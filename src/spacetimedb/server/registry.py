@@ -1,0 +1,228 @@
+"""The databases this server hosts, by name, and their data directory layout.
+
+    <data_dir>/keys/id_ecdsa            the token signing key (see tokens.py)
+    <data_dir>/databases/<name>/meta.json   {name, identity, owner, entry, program_hash, created_us}
+    <data_dir>/databases/<name>/module/     the published module source (a file or a package dir)
+    <data_dir>/databases/<name>/data/       the backend's durable state (commit log, snapshots)
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+import tarfile
+import uuid
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from blake3 import blake3
+
+from spacetimedb.server.backend import DatabaseBackend
+from spacetimedb.server.database import Database, DatabaseInfo, now_us
+from spacetimedb.server.identity import identity_from_claims, parse_identity_hex
+from spacetimedb.server.tokens import LOCAL_ISSUER
+
+_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9_-]{0,62}[a-z0-9])?$")
+
+
+class PublishError(Exception):
+    """An upload that cannot become a database (bad name, bad archive, module failed to load)."""
+
+
+class NotOwner(Exception):
+    """The caller is not the database's owner."""
+
+
+@dataclass(frozen=True, slots=True)
+class BackendSpec:
+    """What a backend factory gets: where the module is and where to keep data."""
+
+    info: DatabaseInfo
+    module_path: Path
+    data_dir: Path
+    #: True when the database is new (or cleared): the module's `init` reducer must run.
+    fresh: bool
+
+
+BackendFactory = Callable[[BackendSpec], DatabaseBackend]
+
+
+def validate_name(name: str) -> None:
+    if not _NAME_RE.match(name) or parse_identity_hex(name) is not None:
+        raise PublishError(
+            f"invalid database name {name!r}: use 1-64 lowercase letters, digits, '-' or '_', "
+            "starting and ending with a letter or digit"
+        )
+
+
+def unpack_upload(body: bytes, module_dir: Path, entry: str | None) -> Path:
+    """Write an uploaded module into `module_dir`; returns the path to load.
+
+    A zip or (gzipped) tar is a package directory: its entry is `entry` if given, else the root
+    `__init__.py` (the directory is loaded as a package), else the only top-level `.py` file.
+    Anything else is one Python source file.
+    """
+    if module_dir.exists():
+        shutil.rmtree(module_dir)
+    module_dir.mkdir(parents=True)
+    if body[:4] == b"PK\x03\x04":
+        with zipfile.ZipFile(io.BytesIO(body)) as zf:
+            for member in zf.namelist():
+                _check_member(member)
+            zf.extractall(module_dir)
+    elif body[:2] == b"\x1f\x8b" or body[257:262] == b"ustar":
+        try:
+            with tarfile.open(fileobj=io.BytesIO(body)) as tf:
+                for m in tf.getmembers():
+                    _check_member(m.name)
+                    if not (m.isfile() or m.isdir()):
+                        raise PublishError(f"archive member {m.name!r} is not a regular file or directory")
+                tf.extractall(module_dir, filter="data")
+        except tarfile.TarError as e:
+            raise PublishError(f"upload is not a valid tar archive: {e}") from e
+    else:
+        try:
+            body.decode()
+        except UnicodeDecodeError as e:
+            raise PublishError("upload is neither a zip/tar archive nor UTF-8 Python source") from e
+        target = module_dir / "module.py"
+        target.write_bytes(body)
+        return target
+    if entry:
+        _check_member(entry)
+        path = module_dir / entry
+        if not path.exists():
+            raise PublishError(f"entry {entry!r} is not in the uploaded archive")
+        return path
+    if (module_dir / "__init__.py").exists():
+        return module_dir
+    top = [p for p in module_dir.iterdir() if p.suffix == ".py"]
+    if len(top) == 1:
+        return top[0]
+    raise PublishError("archive has no root __init__.py and not exactly one top-level .py file: pass ?entry=<path>")
+
+
+def _check_member(name: str) -> None:
+    if name.startswith("/") or ".." in Path(name).parts:
+        raise PublishError(f"archive member {name!r} escapes the module directory")
+
+
+def copy_module(source: Path, module_dir: Path) -> Path:
+    """Copy a module file or package directory from disk into `module_dir` (startup publishing)."""
+    if module_dir.exists():
+        shutil.rmtree(module_dir)
+    if source.is_dir():
+        shutil.copytree(source, module_dir, ignore=shutil.ignore_patterns("__pycache__"))
+        return module_dir
+    module_dir.mkdir(parents=True)
+    target = module_dir / source.name
+    shutil.copy2(source, target)
+    return target
+
+
+class Registry:
+    def __init__(self, data_dir: Path, factory: BackendFactory) -> None:
+        self.root = data_dir / "databases"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.factory = factory
+        self.databases: dict[str, Database] = {}
+        self.on_removed: list[Callable[[Database], None]] = []
+
+    def resolve(self, name_or_identity: str) -> Database | None:
+        db = self.databases.get(name_or_identity)
+        if db is not None:
+            return db
+        ident = parse_identity_hex(name_or_identity)
+        if ident is None:
+            return None
+        return next((d for d in self.databases.values() if d.info.identity == ident), None)
+
+    def load_existing(self) -> None:
+        """Start every database found in the data dir (after a restart)."""
+        for meta_path in sorted(self.root.glob("*/meta.json")):
+            meta = json.loads(meta_path.read_text())
+            info = DatabaseInfo(meta["name"], bytes.fromhex(meta["identity"]), bytes.fromhex(meta["owner"]))
+            directory = meta_path.parent
+            spec = BackendSpec(info, directory / meta["entry"], directory / "data", fresh=False)
+            self._start(Database(info, self.factory(spec)))
+
+    def _start(self, db: Database) -> None:
+        self.databases[db.info.name] = db
+        db.start()
+
+    async def publish(
+        self, name: str, owner: bytes, write_module: Callable[[Path], Path], *, clear: bool = False
+    ) -> tuple[str, Database]:
+        """Create or update database `name`; returns ("created" | "updated", database)."""
+        validate_name(name)
+        existing = self.databases.get(name)
+        if existing is not None and existing.info.owner != owner:
+            raise NotOwner(f"database {name!r} belongs to another identity; only its owner can publish over it")
+        directory = self.root / name
+        staging = directory / "module.new"
+        entry_path = write_module(staging)
+        info = existing.info if existing else DatabaseInfo(name, _new_database_identity(name), owner)
+        if existing is not None:
+            await self._stop(existing)
+        module_dir = directory / "module"
+        if module_dir.exists():
+            shutil.rmtree(module_dir)
+        staging.rename(module_dir)
+        entry_path = module_dir / entry_path.relative_to(staging)
+        data_dir = directory / "data"
+        fresh = existing is None or clear
+        if clear and data_dir.exists():
+            shutil.rmtree(data_dir)
+        try:
+            backend = self.factory(BackendSpec(info, entry_path, data_dir, fresh=fresh))
+        except Exception as e:
+            if existing is None:
+                shutil.rmtree(directory, ignore_errors=True)
+            raise PublishError(f"module failed to load: {e}") from e
+        meta = {
+            "name": name,
+            "identity": info.identity.hex(),
+            "owner": info.owner.hex(),
+            "entry": str(entry_path.relative_to(directory)),
+            "program_hash": _program_hash(entry_path),
+            "created_us": now_us(),
+        }
+        (directory / "meta.json").write_text(json.dumps(meta, indent=1))
+        self._start(Database(info, backend))
+        return ("updated" if existing else "created"), self.databases[name]
+
+    def meta(self, db: Database) -> dict[str, object]:
+        result: dict[str, object] = json.loads((self.root / db.info.name / "meta.json").read_text())
+        return result
+
+    async def delete(self, db: Database, caller: bytes) -> None:
+        if db.info.owner != caller:
+            raise NotOwner(f"only the owner of {db.info.name!r} can delete it")
+        await self._stop(db)
+        shutil.rmtree(self.root / db.info.name, ignore_errors=True)
+
+    async def _stop(self, db: Database) -> None:
+        self.databases.pop(db.info.name, None)
+        for hook in self.on_removed:
+            hook(db)
+        await db.stop()
+
+    async def stop_all(self) -> None:
+        for db in list(self.databases.values()):
+            await self._stop(db)
+
+
+def _new_database_identity(name: str) -> bytes:
+    return identity_from_claims(LOCAL_ISSUER, f"database:{name}:{uuid.uuid4()}")
+
+
+def _program_hash(path: Path) -> str:
+    h = blake3()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        h.update(f.read_bytes())
+    return h.hexdigest()

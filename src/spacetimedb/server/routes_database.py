@@ -1,0 +1,255 @@
+"""`/v1/database/...`: publish, delete, call, sql, schema, logs, info (routes/database.rs)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from functools import partial
+from typing import Any
+
+from aiohttp import web
+
+from spacetimedb.server.backend import CallResult, CallStatus, LogRecord, QueryRejected
+from spacetimedb.server.database import ConnectRejected, Database, now_us
+from spacetimedb.server.http_auth import caller_of
+from spacetimedb.server.identity import new_connection_id
+from spacetimedb.server.registry import NotOwner, PublishError, unpack_upload
+from spacetimedb.server.routes_identity import REGISTRY_KEY
+
+#: Largest module upload accepted by publish.
+MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+
+
+def database_of(request: web.Request) -> Database:
+    db = request.app[REGISTRY_KEY].resolve(request.match_info["name"])
+    if db is None:
+        raise web.HTTPNotFound(text="No such database.")
+    return db
+
+
+def _flag(request: web.Request, name: str) -> bool:
+    value = request.query.get(name, "false").lower()
+    if value not in ("true", "false"):
+        raise web.HTTPBadRequest(text=f"query parameter {name} must be true or false")
+    return value == "true"
+
+
+# ---- publish / delete ------------------------------------------------------------------------
+
+
+async def publish(request: web.Request) -> web.Response:
+    name = request.match_info.get("name") or request.query.get("name")
+    if not name:
+        raise web.HTTPBadRequest(text="give the database name: PUT /v1/database/<name>")
+    body = await request.read()
+    if not body:
+        raise web.HTTPBadRequest(text="empty body: upload a Python module file or a zip/tar of a package")
+    entry = request.query.get("entry")
+    clear = _flag(request, "clear")
+    caller = caller_of(request)
+    try:
+        op, db = await request.app[REGISTRY_KEY].publish(
+            name, caller.identity, partial(unpack_upload, body, entry=entry), clear=clear
+        )
+    except NotOwner as e:
+        raise web.HTTPForbidden(text=str(e)) from e
+    except PublishError as e:
+        raise web.HTTPBadRequest(text=str(e)) from e
+    return web.json_response(
+        {"Success": {"domain": name, "database_identity": db.info.identity.hex(), "op": op}}
+    )
+
+
+async def delete_database(request: web.Request) -> web.Response:
+    db = database_of(request)
+    try:
+        await request.app[REGISTRY_KEY].delete(db, caller_of(request).identity)
+    except NotOwner as e:
+        raise web.HTTPForbidden(text=str(e)) from e
+    return web.Response(status=200)
+
+
+# ---- info --------------------------------------------------------------------------------------
+
+
+async def info(request: web.Request) -> web.Response:
+    db = database_of(request)
+    meta = request.app[REGISTRY_KEY].meta(db)
+    return web.json_response(
+        {
+            "database_identity": db.info.identity.hex(),
+            "owner_identity": db.info.owner.hex(),
+            "host_type": {"Python": []},
+            "initial_program": meta.get("program_hash", ""),
+        }
+    )
+
+
+async def identity(request: web.Request) -> web.Response:
+    return web.Response(text=database_of(request).info.identity.hex())
+
+
+async def names(request: web.Request) -> web.Response:
+    return web.json_response({"names": [database_of(request).info.name]})
+
+
+async def schema(request: web.Request) -> web.Response:
+    db = database_of(request)
+    version = request.query.get("version")
+    if version not in ("9", "10"):
+        raise web.HTTPBadRequest(text="query parameter `version` is required: 9 or 10")
+    try:
+        doc = await db.call(lambda: db.backend.module_def_json(int(version)))
+    except NotImplementedError as e:
+        raise web.HTTPBadRequest(text=f"schema version {version} is not available: {e}") from e
+    return web.json_response(doc)
+
+
+# ---- call / sql ------------------------------------------------------------------------------
+
+
+_CALL_STATUS = {
+    CallStatus.FAILED_USER: 530,
+    CallStatus.FAILED_INTERNAL: 530,
+    CallStatus.NO_SUCH_REDUCER: 404,
+    CallStatus.BAD_ARGS: 400,
+    CallStatus.LIFECYCLE: 400,
+}
+
+
+async def call_reducer(request: web.Request) -> web.Response:
+    db = database_of(request)
+    if request.content_type != "application/json":
+        raise web.HTTPBadRequest(text="Content-Type must be application/json (SATS-JSON arguments)")
+    try:
+        args: Any = json.loads(await request.read() or b"[]")
+    except (ValueError, UnicodeDecodeError) as e:
+        raise web.HTTPBadRequest(text=f"request body is not JSON: {e}") from e
+    reducer = request.match_info["reducer"]
+    caller = caller_of(request)
+
+    def run() -> CallResult:
+        result = db.backend.call_reducer(
+            reducer,
+            args,
+            caller=caller.identity,
+            connection_id=conn_id,
+            timestamp_us=now_us(),
+            args_format="json",
+            is_owner=db.is_owner(caller.identity),
+        )
+        db.broadcast(result)
+        return result
+
+    conn_id = new_connection_id()
+    try:
+        result = await db.call(lambda: db.http_session(caller.identity, conn_id, run))
+    except ConnectRejected as e:
+        raise web.HTTPForbidden(text=str(e)) from e
+    headers = {"spacetime-energy-used": "0", "spacetime-execution-duration-micros": str(max(0, now_us() - result.timestamp_us))}
+    if result.committed:
+        return web.Response(status=200, headers=headers)
+    text = result.error or result.status.value
+    return web.Response(status=_CALL_STATUS[result.status], text=text, headers=headers)
+
+
+async def sql(request: web.Request) -> web.Response:
+    db = database_of(request)
+    try:
+        text = (await request.read()).decode()
+    except UnicodeDecodeError as e:
+        raise web.HTTPBadRequest(text="SQL must be UTF-8 text") from e
+    caller = caller_of(request)
+
+    def run() -> list[dict[str, Any]]:
+        statements, tx = db.backend.run_sql(text, caller.identity, db.is_owner(caller.identity), now_us())
+        if tx is not None:
+            db.broadcast(tx)
+        return [
+            {
+                "schema": s.schema,
+                "rows": s.rows,
+                "total_duration_micros": s.total_duration_micros,
+                "stats": {
+                    "rows_inserted": s.rows_inserted,
+                    "rows_deleted": s.rows_deleted,
+                    "rows_updated": s.rows_updated,
+                },
+            }
+            for s in statements
+        ]
+
+    try:
+        out = await db.call(lambda: db.http_session(caller.identity, new_connection_id(), run))
+    except ConnectRejected as e:
+        raise web.HTTPForbidden(text=str(e)) from e
+    except QueryRejected as e:
+        raise web.HTTPBadRequest(text=str(e)) from e
+    except PermissionError as e:
+        raise web.HTTPForbidden(text=str(e)) from e
+    return web.json_response(out)
+
+
+# ---- logs ------------------------------------------------------------------------------------
+
+
+async def logs(request: web.Request) -> web.StreamResponse:
+    db = database_of(request)
+    if not db.is_owner(caller_of(request).identity):
+        raise web.HTTPForbidden(text="only the database owner can read its logs")
+    raw_lines = request.query.get("num_lines")
+    try:
+        num_lines = int(raw_lines) if raw_lines is not None else None
+    except ValueError as e:
+        raise web.HTTPBadRequest(text="num_lines must be an integer") from e
+    follow = _flag(request, "follow")
+    queue: asyncio.Queue[LogRecord | None] = asyncio.Queue(maxsize=10_000)
+
+    def listener(record: LogRecord) -> None:
+        if not queue.full():
+            queue.put_nowait(record)
+
+    def snapshot() -> tuple[list[LogRecord], Any]:
+        records = db.backend.logs(num_lines)
+        return records, (db.backend.subscribe_logs(listener) if follow else None)
+
+    records, unsubscribe = await db.call(snapshot)
+    response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+    await response.prepare(request)
+    try:
+        await response.write(b"".join(_ndjson(r) for r in records))
+        while unsubscribe is not None:
+            record = await queue.get()
+            if record is None:
+                break
+            await response.write(_ndjson(record))
+    except (ConnectionError, asyncio.CancelledError):
+        pass
+    finally:
+        if unsubscribe is not None:
+            unsubscribe()
+    return response
+
+
+def _ndjson(record: LogRecord) -> bytes:
+    return json.dumps(record.to_json(), separators=(",", ":")).encode() + b"\n"
+
+
+def add_routes(app: web.Application) -> None:
+    from spacetimedb.server.ws_routes import subscribe
+
+    r = app.router
+    r.add_post("/v1/database", publish)
+    r.add_put("/v1/database/{name}", publish)
+    r.add_post("/v1/database/{name}", publish)
+    r.add_delete("/v1/database/{name}", delete_database)
+    r.add_get("/v1/database/{name}", info)
+    r.add_get("/v1/database/{name}/identity", identity)
+    r.add_get("/v1/database/{name}/names", names)
+    r.add_get("/v1/database/{name}/schema", schema)
+    r.add_get("/v1/database/{name}/logs", logs)
+    r.add_post("/v1/database/{name}/call/{reducer}", call_reducer)
+    r.add_post("/v1/database/{name}/sql", sql)
+    r.add_get("/v1/database/{name}/subscribe", subscribe)
+
+

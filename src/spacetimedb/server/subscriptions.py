@@ -1,0 +1,151 @@
+"""Who is subscribed to what, and the per-commit fan-out with shared encodings.
+
+Identical queries (equal plan keys) across all clients are one `QueryEntry`: after a commit each
+affected entry is evaluated once and its encoded `TableUpdateRows` bytes are shared by every
+subscriber. A client's query set may hold several queries; the same query in two sets of one
+client counts twice (the client cache is reference counted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from spacetimedb.server import wire
+from spacetimedb.server.backend import Changes, Row, SubscriptionPlan, TableInfo
+
+SetKey = tuple[object, int]  # (subscriber, query_set_id)
+
+
+class DuplicateQuerySet(Exception):
+    """A client reused a query_set_id that is still subscribed."""
+
+
+class UnknownQuerySet(Exception):
+    """Unsubscribe named a query set the client does not have."""
+
+
+@dataclass(eq=False, slots=True)
+class QueryEntry:
+    plan: SubscriptionPlan
+    subscribers: dict[SetKey, int] = field(default_factory=dict)
+
+
+#: Per subscriber: query_set_id -> encoded TableUpdate pieces for that set.
+FanOut = dict[object, dict[int, list[bytes]]]
+
+
+class SubscriptionManager:
+    def __init__(self, tables: Callable[[], Mapping[str, TableInfo]]) -> None:
+        self._tables = tables
+        self._entries: dict[Hashable, QueryEntry] = {}
+        self._by_table: dict[str, set[QueryEntry]] = {}
+        self._sets: dict[SetKey, list[QueryEntry]] = {}
+
+    # ---- bookkeeping ----------------------------------------------------------------------
+
+    def has_set(self, subscriber: object, query_set_id: int) -> bool:
+        return (subscriber, query_set_id) in self._sets
+
+    def add(self, subscriber: object, query_set_id: int, plans: Sequence[SubscriptionPlan]) -> list[bytes]:
+        """Register a query set; returns its SubscribeApplied `SingleTableRows` pieces (current rows)."""
+        key = (subscriber, query_set_id)
+        if key in self._sets:
+            raise DuplicateQuerySet(f"query set {query_set_id} is already subscribed; unsubscribe it first")
+        entries: list[QueryEntry] = []
+        seen: set[Hashable] = set()
+        for plan in plans:
+            if plan.key in seen:  # identical queries within one Subscribe count once
+                continue
+            seen.add(plan.key)
+            entry = self._entries.get(plan.key)
+            if entry is None:
+                entry = QueryEntry(plan)
+                self._entries[plan.key] = entry
+                for table in plan.reads:
+                    self._by_table.setdefault(table, set()).add(entry)
+            entry.subscribers[key] = entry.subscribers.get(key, 0) + 1
+            entries.append(entry)
+        self._sets[key] = entries
+        return [self._current_rows(e) for e in entries]
+
+    def remove(self, subscriber: object, query_set_id: int, *, with_rows: bool) -> list[bytes] | None:
+        """Drop a query set; returns its current rows (for UnsubscribeApplied) when asked."""
+        key = (subscriber, query_set_id)
+        entries = self._sets.pop(key, None)
+        if entries is None:
+            raise UnknownQuerySet(f"no query set {query_set_id} is subscribed on this connection")
+        rows = [self._current_rows(e) for e in entries] if with_rows else None
+        for entry in entries:
+            self._release(entry, key)
+        return rows
+
+    def remove_subscriber(self, subscriber: object) -> None:
+        for key in [k for k in self._sets if k[0] == subscriber]:
+            for entry in self._sets.pop(key):
+                self._release(entry, key)
+
+    def _release(self, entry: QueryEntry, key: SetKey) -> None:
+        count = entry.subscribers.pop(key, 0) - 1
+        if count > 0:
+            entry.subscribers[key] = count
+        if not entry.subscribers:
+            del self._entries[entry.plan.key]
+            for table in entry.plan.reads:
+                bucket = self._by_table.get(table)
+                if bucket is not None:
+                    bucket.discard(entry)
+                    if not bucket:
+                        del self._by_table[table]
+
+    @property
+    def query_count(self) -> int:
+        return len(self._entries)
+
+    # ---- evaluation -------------------------------------------------------------------------
+
+    def _encode(self, table: str, rows: Sequence[Row]) -> bytes:
+        if not rows:
+            return wire.EMPTY_ROW_LIST
+        encode = self._tables()[table].encode_row
+        return wire.row_list([encode(r) for r in rows])
+
+    def _current_rows(self, entry: QueryEntry) -> bytes:
+        plan = entry.plan
+        info = self._tables()[plan.table_name]
+        rows: Sequence[Row] = () if info.is_event else plan.initial_rows()
+        return wire.single_table_rows(plan.table_name, self._encode(plan.table_name, rows))
+
+    def evaluate(self, changes: Changes) -> FanOut:
+        """Every affected subscriber's query-set updates for one committed transaction."""
+        affected: set[QueryEntry] = set()
+        for table, delta in changes.items():
+            if delta.inserts or delta.deletes:
+                affected |= self._by_table.get(table, set())
+        if not affected:
+            return {}
+        tables = self._tables()
+        # subscriber -> qs -> table name -> [TableUpdateRows bytes]
+        grouped: dict[object, dict[int, dict[str, list[bytes]]]] = {}
+        for entry in affected:
+            plan = entry.plan
+            inserts, deletes = plan.delta(changes)
+            if not inserts and not deletes:
+                continue
+            name = plan.table_name
+            if tables[name].is_event:
+                piece = wire.event_table_rows(self._encode(name, inserts))
+            else:
+                piece = wire.persistent_table_rows(self._encode(name, inserts), self._encode(name, deletes))
+            for (subscriber, qs), count in entry.subscribers.items():
+                by_table = grouped.setdefault(subscriber, {}).setdefault(qs, {})
+                by_table.setdefault(name, []).extend([piece] * count)
+        return {
+            subscriber: {qs: [wire.table_update(t, pieces) for t, pieces in by_table.items()] for qs, by_table in sets.items()}
+            for subscriber, sets in grouped.items()
+        }
+
+
+def query_set_updates(sets: Mapping[int, list[bytes]]) -> list[bytes]:
+    """Encoded QuerySetUpdate list, in query-set order."""
+    return [wire.query_set_update(qs, sets[qs]) for qs in sorted(sets)]

@@ -1,0 +1,85 @@
+"""`GET /v1/database/:name/subscribe`: the WebSocket handshake (routes/subscribe.rs)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from spacetimedb.server.compression import Compression
+from spacetimedb.server.http_auth import caller_of
+from spacetimedb.server.identity import new_connection_id
+from spacetimedb.server.routes_database import database_of
+from spacetimedb.server.ws_session import ClientSession
+
+V3 = "v3.bsatn.spacetimedb"
+V2 = "v2.bsatn.spacetimedb"
+#: Incoming message limit, as upstream (0x2000000 bytes).
+MAX_INCOMING_MESSAGE = 32 * 1024 * 1024
+HEARTBEAT_SECONDS = 15.0
+
+#: Server setting: the subprotocols offered, most preferred first (a test flag forces v2).
+PROTOCOLS_KEY: web.AppKey[tuple[str, ...]] = web.AppKey("ws_protocols", tuple)
+
+
+def choose_protocol(header: str, supported: tuple[str, ...]) -> str | None:
+    offered = {p.strip() for p in header.split(",") if p.strip()}
+    return next((p for p in supported if p in offered), None)
+
+
+def _bool_param(request: web.Request, name: str, default: bool) -> bool:
+    value = request.query.get(name)
+    if value is None:
+        return default
+    if value not in ("true", "false"):
+        raise web.HTTPBadRequest(text=f"query parameter {name} must be true or false")
+    return value == "true"
+
+
+async def subscribe(request: web.Request) -> web.StreamResponse:
+    db = database_of(request)
+    caller = caller_of(request)
+    supported = request.app.get(PROTOCOLS_KEY, (V3, V2))
+    protocol = choose_protocol(request.headers.get("Sec-WebSocket-Protocol", ""), supported)
+    if protocol is None:
+        raise web.HTTPBadRequest(text="no valid protocol selected: offer v3.bsatn.spacetimedb or v2.bsatn.spacetimedb")
+    try:
+        compression = Compression.from_query(request.query.get("compression"))
+    except ValueError as e:
+        raise web.HTTPBadRequest(text=str(e)) from e
+    confirmed = _bool_param(request, "confirmed", True)
+    _bool_param(request, "light", False)  # v1 only: accepted and ignored
+    connection_id = new_connection_id()
+    if "connection_id" in request.query:
+        try:
+            connection_id = int(request.query["connection_id"], 16)
+        except ValueError as e:
+            raise web.HTTPBadRequest(text="connection_id must be 32 hex digits") from e
+        if connection_id == 0 or connection_id >= 1 << 128:
+            raise web.HTTPBadRequest(text="connection_id must be a nonzero 128-bit hex value")
+    ws = web.WebSocketResponse(
+        protocols=(protocol,),
+        max_msg_size=MAX_INCOMING_MESSAGE,
+        heartbeat=HEARTBEAT_SECONDS,
+        compress=False,
+    )
+    ws.headers.update({"spacetime-identity": caller.identity_hex, "spacetime-identity-token": caller.token})
+    await ws.prepare(request)
+    transport = request.transport
+    session = ClientSession(
+        ws,
+        db,
+        caller,
+        connection_id,
+        v3=protocol == V3,
+        compression=compression,
+        confirmed=confirmed,
+        abort=transport.abort if transport is not None else None,
+    )
+    request.app[SESSIONS_KEY].add(session)
+    try:
+        await session.serve()
+    finally:
+        request.app[SESSIONS_KEY].discard(session)
+    return ws
+
+
+SESSIONS_KEY: web.AppKey[set[ClientSession]] = web.AppKey("ws_sessions")

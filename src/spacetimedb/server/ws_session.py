@@ -1,0 +1,183 @@
+"""One WebSocket client: reads frames into database jobs, writes batched replies.
+
+Outgoing messages collect in an outbox while the database worker runs a batch; `flush` turns
+them into frames (v3: as few as possible, each at most 512 KiB uncompressed unless one message
+is bigger; v2: one message per frame) and hands them to a sender task through a bounded queue.
+A client that stops reading fills the queue and is disconnected; nobody else waits for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections import deque
+from collections.abc import Callable
+
+from aiohttp import WSMsgType, web
+
+from spacetimedb.server import wire
+from spacetimedb.server.client_messages import MalformedMessage, decode_frame
+from spacetimedb.server.compression import Compression, frame
+from spacetimedb.server.database import Database
+from spacetimedb.server.identity import identity_wire
+from spacetimedb.server.tokens import Caller
+
+log = logging.getLogger("spacetimedb.server")
+
+V3_MAX_FRAME_BODY = 512 * 1024
+#: Bytes of frames waiting for a slow client before it is disconnected.
+MAX_PENDING_SEND_BYTES = 64 * 1024 * 1024
+#: WebSocket close codes (RFC 6455).
+CLOSE_POLICY = 1008
+CLOSE_ERROR = 1011
+CLOSE_AWAY = 1001
+
+
+def _reason(text: str) -> bytes:
+    """A close reason: at most 123 bytes of UTF-8."""
+    raw = text.encode()
+    if len(raw) <= 123:
+        return raw
+    return raw[:120].decode(errors="ignore").encode() + b"..."
+
+
+class ClientSession:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        database: Database,
+        caller: Caller,
+        connection_id: int,
+        *,
+        v3: bool,
+        compression: Compression,
+        confirmed: bool,
+        abort: Callable[[], None] | None = None,
+    ) -> None:
+        self.ws = ws
+        #: Drops the TCP connection at once (for a client whose send queue is full).
+        self.abort = abort
+        self.database = database
+        self.caller = caller
+        self.identity = caller.identity
+        self.connection_id = connection_id
+        self.v3 = v3
+        self.compression = compression
+        self.confirmed = confirmed
+        self._outbox: list[bytes] = []
+        self._frames: deque[bytes] = deque()
+        self._pending_bytes = 0
+        self._has_frames = asyncio.Event()
+        self._closing = False
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    # ---- Subscriber interface (called on the database worker) -------------------------------
+
+    def enqueue(self, message: bytes, tx_offset: int | None = None) -> None:
+        if not self._closing:
+            self._outbox.append(message)
+
+    def flush(self) -> None:
+        if not self._outbox or self._closing:
+            return
+        messages, self._outbox = self._outbox, []
+        if self.v3:
+            body: list[bytes] = []
+            size = 0
+            for m in messages:
+                if body and size + len(m) > V3_MAX_FRAME_BODY:
+                    self._push(frame(b"".join(body), self.compression))
+                    body, size = [], 0
+                body.append(m)
+                size += len(m)
+            self._push(frame(b"".join(body), self.compression))
+        else:
+            for m in messages:
+                self._push(frame(m, self.compression))
+
+    def _push(self, data: bytes) -> None:
+        if self._closing:
+            return
+        self._frames.append(data)
+        self._pending_bytes += len(data)
+        self._has_frames.set()
+        if self._pending_bytes > MAX_PENDING_SEND_BYTES:
+            # A graceful close would queue behind the unread data: drop the connection instead.
+            log.info("dropping client %s: it is not reading its messages", self.caller.identity_hex)
+            self._closing = True
+            self._frames.clear()
+            self._has_frames.set()
+            if self.abort is not None:
+                self.abort()
+
+    def fail(self, code: int, reason: str) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        self._frames.clear()
+        self._outbox.clear()
+        self._has_frames.set()
+        asyncio.get_running_loop().create_task(self.ws.close(code=code, message=_reason(reason)))
+
+    # ---- the socket -----------------------------------------------------------------------
+
+    def initial_connection(self) -> bytes:
+        return wire.initial_connection(identity_wire(self.identity), self.connection_id, self.caller.token)
+
+    async def _sender(self) -> None:
+        while True:
+            await self._has_frames.wait()
+            self._has_frames.clear()
+            if self._closing:
+                return
+            while self._frames:
+                data = self._frames.popleft()
+                self._pending_bytes -= len(data)
+                try:
+                    await self.ws.send_bytes(data)
+                except (ConnectionError, RuntimeError):
+                    return
+
+    async def serve(self) -> None:
+        """Admit the client (OnConnect, InitialConnection), then pump frames until it leaves."""
+        db = self.database
+
+        def admit() -> str | None:
+            result = db.connect(self)
+            if not result.committed:
+                return result.error or "rejected by client_connected"
+            self._outbox.insert(0, self.initial_connection())
+            db.touch(self)
+            return None
+
+        rejected = await db.call(admit)
+        if rejected is not None:
+            await self.ws.close(code=CLOSE_POLICY, message=_reason(f"connection refused: {rejected}"))
+            return
+        sender = asyncio.get_running_loop().create_task(self._sender())
+        try:
+            await self._read_loop()
+        finally:
+            self._closing = True
+            self._has_frames.set()
+            await db.call(lambda: db.disconnect(self))
+            sender.cancel()
+
+    async def _read_loop(self) -> None:
+        db = self.database
+        async for msg in self.ws:
+            if msg.type == WSMsgType.BINARY:
+                try:
+                    messages = decode_frame(msg.data, many=self.v3)
+                except MalformedMessage as e:
+                    self.fail(CLOSE_ERROR, f"malformed message: {e}")
+                    continue
+                db.submit(functools.partial(db.handle_all, self, messages))
+            elif msg.type == WSMsgType.TEXT:
+                self.fail(CLOSE_ERROR, "text frames are not supported: send binary BSATN ClientMessages")
+            elif msg.type == WSMsgType.ERROR:
+                log.info("websocket error from %s: %s", self.caller.identity_hex, self.ws.exception())
+                break

@@ -1,0 +1,167 @@
+"""Bad client input: each gets a clear error or close, and nobody else is affected."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import socket
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from spacetimedb.server import ws_session
+from spacetimedb.server.app import Server
+from spacetimedb.server.client_messages import MalformedMessage, decode_frame
+from spacetimedb.server.wire import pack_str
+
+from .harness import RawClient, backend_of, call, run_scenario, subscribe
+
+
+@pytest.mark.parametrize(
+    "frame,needle",
+    [
+        (b"", "empty frame"),
+        (b"\x09", "unknown ClientMessage tag 9"),
+        (b"\x03\x00\x00\x00\x00\x01" + pack_str("add") + b"\x00\x00\x00\x00", "flags"),
+        (b"\x03\x00\x00", "truncated"),
+        (b"\x02\x00\x00\x00\x00\x02\x00\x00\x00\xff\xfe", "UTF-8"),
+        (b"\x01\x00\x00\x00\x00\x00\x00\x00\x00\x07", "UnsubscribeFlags"),
+        (b"\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff\xff\xff\xff", "query count"),
+    ],
+)
+def test_decoder_rejects(frame: bytes, needle: str) -> None:
+    with pytest.raises(MalformedMessage, match=needle):
+        decode_frame(frame, many=True)
+
+
+def test_decoder_v3_loops_and_v2_forbids_trailing() -> None:
+    two = b"\x02\x00\x00\x00\x00" + pack_str("a") + b"\x02\x01\x00\x00\x00" + pack_str("b")
+    assert len(decode_frame(two, many=True)) == 2
+    with pytest.raises(MalformedMessage, match="trailing"):
+        decode_frame(two, many=False)
+
+
+async def _expect_close(c: RawClient, code: int, needle: str) -> None:
+    msg = await c.ws.receive(5)
+    assert msg.type == aiohttp.WSMsgType.CLOSE, msg
+    assert msg.data == code, (msg.data, msg.extra)
+    assert needle in (msg.extra or ""), msg.extra
+
+
+async def _healthy(s: aiohttp.ClientSession, base: str, bystander: RawClient) -> None:
+    """The bystander still gets updates and the database still takes calls."""
+    await bystander.send(call(99, "add", pack_str("still fine")))
+    result = await bystander.next()
+    assert "ok" in result
+    async with s.post(f"{base}/v1/database/test/call/add", json=["http ok"]) as r:
+        assert r.status == 200
+
+
+@pytest.mark.parametrize(
+    "payload,code,needle",
+    [
+        (b"\x07garbage", 1011, "unknown ClientMessage tag"),
+        (b"\x03\x01\x00\x00\x00\x00" + pack_str("add"), 1011, "truncated"),
+        ("a text frame", 1011, "text frames"),
+    ],
+)
+def test_malformed_frames_close_only_that_client(tmp_path: Path, payload: bytes | str, code: int, needle: str) -> None:
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            bystander = await RawClient.connect(s, base)
+            await bystander.next()
+            await bystander.send(subscribe(0, 0, "SELECT * FROM person"))
+            await bystander.next()
+            bad = await RawClient.connect(s, base)
+            await bad.next()
+            if isinstance(payload, str):
+                await bad.ws.send_str(payload)
+            else:
+                await bad.ws.send_bytes(payload)
+            await _expect_close(bad, code, needle)
+            await _healthy(s, base, bystander)
+            assert len(backend_of(server).rows["person"]) == 2
+
+    run_scenario(tmp_path, scenario)
+
+
+def test_oversized_message_closes_with_1009(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from spacetimedb.server import ws_routes
+
+    monkeypatch.setattr(ws_routes, "MAX_INCOMING_MESSAGE", 1024)
+
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            bystander = await RawClient.connect(s, base)
+            await bystander.next()
+            bad = await RawClient.connect(s, base)
+            await bad.next()
+            await bad.send(call(0, "add", pack_str("x" * 2000)))
+            msg = await bad.ws.receive(5)
+            assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1009
+            await _healthy(s, base, bystander)
+            assert all(r[1] != "x" * 2000 for r in backend_of(server).rows["person"].values())
+
+    run_scenario(tmp_path, scenario)
+
+
+async def _raw_upgrade(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A WebSocket handshake over a bare TCP stream that we then never read from."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        (
+            "GET /v1/database/test/subscribe?compression=None HTTP/1.1\r\n"
+            f"Host: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Protocol: v2.bsatn.spacetimedb\r\n\r\n"
+        ).encode()
+    )
+    head = await reader.readuntil(b"\r\n\r\n")
+    assert b" 101 " in head.split(b"\r\n")[0]
+    # Subscribe (masked client frame), then never read again.
+    payload = subscribe(0, 0, "SELECT * FROM person")
+    mask = os.urandom(4)
+    writer.write(bytes([0x82, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+    await writer.drain()
+    return reader, writer
+
+
+def test_client_that_stops_reading_is_disconnected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ws_session, "MAX_PENDING_SEND_BYTES", 256 * 1024)
+
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            bystander = await RawClient.connect(s, base)
+            await bystander.next()
+            _, writer = await _raw_upgrade(server.port or 0)
+            db = server.registry.databases["test"]
+            for _ in range(100):
+                if len(db.subscriptions._sets) == 1:
+                    break
+                await asyncio.sleep(0.01)
+            big = "y" * 20_000
+            for i in range(300):  # bounded: at most ~6 MB of updates for the slow client
+                async with s.post(f"{base}/v1/database/test/call/add", json=[f"{big}{i}"]) as r:
+                    assert r.status == 200
+                if len(db.subscribers) == 1:
+                    break
+            assert len(db.subscribers) == 1  # only the bystander is left
+            await _healthy(s, base, bystander)
+            writer.close()
+
+    run_scenario(tmp_path, scenario)
+
+
+def test_unknown_database_and_bad_params_do_not_upgrade(tmp_path: Path) -> None:
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            with pytest.raises(aiohttp.WSServerHandshakeError):
+                await RawClient.connect(s, base, query="confirmed=maybe")
+            await asyncio.sleep(0)
+
+    run_scenario(tmp_path, scenario)

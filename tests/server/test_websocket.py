@@ -1,0 +1,308 @@
+"""The WebSocket protocol against the fake backend, with a raw client (no SDK)."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from spacetimedb.server.app import Server
+from spacetimedb.server.identity import identity_from_claims
+from spacetimedb.server.wire import pack_str
+
+from .fake_backend import encode_person
+from .harness import RawClient, backend_of, call, one_off, run_scenario, subscribe, unsubscribe
+from .server_messages import decode_frame
+
+
+def person(pid: int, name: str) -> bytes:
+    return encode_person((pid, name))
+
+
+def test_handshake_initial_connection_first(tmp_path: Path) -> None:
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            c = await RawClient.connect(s, base)
+            assert c.ws.protocol == "v3.bsatn.spacetimedb"
+            first = await c.next()
+            assert first["type"] == "InitialConnection"
+            caller = server.authority.validate(first["token"])
+            assert first["identity"] == caller.identity_hex
+            assert first["connection_id"] != 0
+            assert backend_of(server).connected == [(caller.identity, first["connection_id"])]
+            await c.ws.close()
+            for _ in range(50):
+                if backend_of(server).disconnected:
+                    break
+                await asyncio.sleep(0.02)
+            assert backend_of(server).disconnected == backend_of(server).connected
+
+    run_scenario(tmp_path, scenario)
+
+
+def test_reconnect_with_token_keeps_identity_new_connection_id(tmp_path: Path) -> None:
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            c1 = await RawClient.connect(s, base)
+            init1 = await c1.next()
+            await c1.ws.close()
+            async with s.post(f"{base}/v1/identity/websocket-token", headers={"Authorization": f"Bearer {init1['token']}"}) as r:
+                ws_token = (await r.json())["token"]
+            c2 = await RawClient.connect(s, base, query=f"compression=None&token={ws_token}")
+            init2 = await c2.next()
+            assert init2["identity"] == init1["identity"]
+            assert init2["connection_id"] != init1["connection_id"]
+            assert init2["token"] == ws_token
+            c3 = await RawClient.connect(s, base, headers={"Authorization": f"Bearer {init1['token']}"})
+            assert (await c3.next())["identity"] == init1["identity"]
+
+    run_scenario(tmp_path, scenario)
+
+
+def test_handshake_rejections(tmp_path: Path) -> None:
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            for kwargs, status in [
+                ({"protocols": ("v1.json.spacetimedb",)}, 400),
+                ({"protocols": ()}, 400),
+                ({"query": "compression=zstd"}, 400),
+                ({"query": "compression=None&token=bad"}, 401),
+                ({"query": "connection_id=" + "0" * 32}, 400),
+                ({"db": "missing"}, 404),
+            ]:
+                with pytest.raises(aiohttp.WSServerHandshakeError) as e:
+                    await RawClient.connect(s, base, **kwargs)  # type: ignore[arg-type]
+                assert e.value.status == status, kwargs
+
+    run_scenario(tmp_path, scenario)
+
+
+def test_v2_negotiated_when_only_v2_offered_or_forced(tmp_path: Path) -> None:
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            c = await RawClient.connect(s, base, protocols=("v2.bsatn.spacetimedb",))
+            assert c.ws.protocol == "v2.bsatn.spacetimedb"
+            await c.next()
+            # v2: two messages in one frame is malformed.
+            await c.send(subscribe(0, 0, "SELECT * FROM person"), call(1, "add", pack_str("a")))
+            msg = await c.ws.receive(5)
+            assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1011
+            assert "trailing bytes" in msg.extra
+
+    run_scenario(tmp_path, scenario)
+
+    async def forced(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            c = await RawClient.connect(s, base)
+            assert c.ws.protocol == "v2.bsatn.spacetimedb"
+
+    run_scenario(tmp_path / "forced", forced, protocols=("v2.bsatn.spacetimedb",))
+
+
+def test_subscribe_call_and_fanout(tmp_path: Path) -> None:
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            alice = await RawClient.connect(s, base)
+            bob = await RawClient.connect(s, base)
+            carol = await RawClient.connect(s, base)  # subscribed to something else
+            for c in (alice, bob, carol):
+                await c.next()
+            await alice.send(subscribe(0, 0, "SELECT * FROM person"))
+            applied = await alice.next()
+            assert applied == {"type": "SubscribeApplied", "request_id": 0, "qs": 0, "tables": [{"table": "person", "rows": []}]}
+            await bob.send(subscribe(0, 5, 'SELECT * FROM "person"'))
+            await bob.next()
+            await carol.send(subscribe(0, 0, "SELECT * FROM person WHERE name = 'zed'"))
+            await carol.next()
+            # alice calls: she gets a ReducerResult holding her own rows, bob a TransactionUpdate.
+            await alice.send(call(1, "add", pack_str("ann")))
+            result = await alice.next()
+            assert result["type"] == "ReducerResult" and result["request_id"] == 1
+            assert result["ok"]["query_sets"] == [
+                {"qs": 0, "tables": [{"table": "person", "rows": [{"inserts": [person(1, "ann")], "deletes": []}]}]}
+            ]
+            update = await bob.next()
+            assert update == {
+                "type": "TransactionUpdate",
+                "query_sets": [{"qs": 5, "tables": [{"table": "person", "rows": [{"inserts": [person(1, "ann")], "deletes": []}]}]}],
+            }
+            # An update of a PK row arrives as delete + insert in one message.
+            await bob.send(call(9, "rename", struct.pack("<Q", 1) + pack_str("anna")))
+            assert (await bob.next())["ok"]["query_sets"][0]["tables"][0]["rows"] == [
+                {"inserts": [person(1, "anna")], "deletes": [person(1, "ann")]}
+            ]
+            assert (await alice.next())["type"] == "TransactionUpdate"
+            # Failures: sender error as Err(string), crash as InternalError, nobody else hears.
+            await alice.send(call(2, "fail", b""), call(3, "crash", b""), call(4, "nope", b""), call(5, "add", b"\x01"))
+            frame = await alice.frame()
+            assert [m["request_id"] for m in frame] == [2, 3, 4, 5]  # one frame for one frame of calls
+            assert frame[0]["err"] == "this reducer always fails"
+            assert "crashed" in frame[1]["internal_error"]
+            assert frame[2]["internal_error"] == "no such reducer"
+            assert "invalid arguments" in frame[3]["internal_error"]
+            # A call that commits with nothing subscribed still answers Ok with no query sets.
+            await carol.send(call(0, "add_secret", struct.pack("<Q", 3)))
+            assert (await carol.next())["ok"] == {"ret": b"", "query_sets": []}
+            await bob.send(call(10, "add", pack_str("zed")))
+            await bob.next()
+            assert (await carol.next())["query_sets"][0]["tables"][0]["rows"][0]["inserts"] == [person(2, "zed")]
+            assert (await alice.next())["type"] == "TransactionUpdate"
+            with pytest.raises(asyncio.TimeoutError):
+                await bob.ws.receive(0.2)
+
+    run_scenario(tmp_path, scenario)
+
+
+def test_identical_queries_are_evaluated_once_per_commit(tmp_path: Path) -> None:
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            clients = [await RawClient.connect(s, base) for _ in range(4)]
+            for c in clients:
+                await c.next()
+                await c.send(subscribe(0, 0, "SELECT * FROM person"))
+                await c.next()
+            backend = backend_of(server)
+            before = backend.evaluations
+            await clients[0].send(call(1, "add", pack_str("x")))
+            for c in clients:
+                await c.next()
+            assert backend.evaluations - before == 1
+            assert server.registry.databases["test"].subscriptions.query_count == 1
+
+    run_scenario(tmp_path, scenario)
+
+
+def test_unsubscribe_returns_dropped_rows_and_errors(tmp_path: Path) -> None:
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            c = await RawClient.connect(s, base)
+            await c.next()
+            await c.send(call(0, "add", pack_str("a")), call(1, "add", pack_str("b")))
+            await c.frame()
+            # The same query in two sets is counted twice (bag semantics on the client).
+            await c.send(subscribe(2, 0, "SELECT * FROM person", "SELECT * FROM person"), subscribe(3, 1, "SELECT * FROM person WHERE name = 'a'"))
+            applied = await c.frame()
+            assert [len(m["tables"]) for m in applied] == [1, 1]
+            assert applied[0]["tables"][0]["rows"] == [person(1, "a"), person(2, "b")]
+            await c.send(unsubscribe(4, 1))
+            assert (await c.next())["tables"] == [{"table": "person", "rows": [person(1, "a")]}]
+            await c.send(unsubscribe(5, 0, send_rows=False))
+            assert (await c.next())["tables"] is None
+            await c.send(unsubscribe(6, 0))
+            err = await c.next()
+            assert err["type"] == "SubscriptionError" and err["request_id"] == 6
+            await c.send(subscribe(7, 2, "SELECT nonsense"), subscribe(8, 3, "SELECT * FROM secret"))
+            errs = await c.frame()
+            assert [e["type"] for e in errs] == ["SubscriptionError"] * 2
+            assert "no such table" in errs[1]["error"]
+            # After unsubscribing nothing more arrives.
+            await c.send(call(9, "add", pack_str("c")))
+            assert (await c.next())["ok"]["query_sets"] == []
+
+    run_scenario(tmp_path, scenario)
+
+
+def test_select_star_from_star_and_private_tables_for_owner(tmp_path: Path) -> None:
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            anon = await RawClient.connect(s, base)
+            owner = await RawClient.connect(s, base, headers={"Authorization": f"Bearer {server.owner.token}"})
+            await anon.next()
+            assert (await owner.next())["identity"] == server.owner.identity_hex
+            await anon.send(subscribe(0, 0, "SELECT * FROM *"))
+            await owner.send(subscribe(0, 0, "SELECT * FROM *"))
+            assert [t["table"] for t in (await anon.next())["tables"]] == ["person"]
+            assert sorted(t["table"] for t in (await owner.next())["tables"]) == ["person", "secret"]
+
+    run_scenario(tmp_path, scenario)
+
+
+def test_one_off_query(tmp_path: Path) -> None:
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            c = await RawClient.connect(s, base)
+            await c.next()
+            await c.send(call(0, "add", pack_str("q")))
+            await c.next()
+            await c.send(one_off(1, "SELECT * FROM person"), one_off(2, "DROP TABLE person"))
+            ok, err = await c.frame()
+            assert ok["ok"] == [{"table": "person", "rows": [person(1, "q")]}]
+            assert err["request_id"] == 2 and "unsupported" in err["err"]
+
+    run_scenario(tmp_path, scenario)
+
+
+@pytest.mark.parametrize("compression,tag", [("Gzip", 2), ("Brotli", 1), ("None", 0)])
+def test_large_frames_compressed(tmp_path: Path, compression: str, tag: int) -> None:
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            c = await RawClient.connect(s, base, query=f"compression={compression}")
+            init = await c.ws.receive(5)
+            assert init.data[0] == 0  # small: never compressed
+            await c.send(*[call(i, "add", pack_str("n" * 100)) for i in range(20)])
+            await c.send(subscribe(20, 0, "SELECT * FROM person"))
+            raw = b""
+            while not raw:
+                msg = await c.ws.receive(5)
+                if any(m["type"] == "SubscribeApplied" for m in decode_frame(msg.data)):
+                    raw = msg.data
+            assert raw[0] == tag
+
+    run_scenario(tmp_path, scenario)
+
+
+def test_on_connect_rejection_closes_socket(tmp_path: Path) -> None:
+    async def scenario(server: Server, base: str) -> None:
+        caller = server.authority.mint_anonymous()
+        backend_of(server).refuse.add(caller.identity)
+        async with aiohttp.ClientSession() as s:
+            c = await RawClient.connect(s, base, headers={"Authorization": f"Bearer {caller.token}"})
+            msg = await c.ws.receive(5)
+            assert msg.type == aiohttp.WSMsgType.CLOSE
+            assert "not welcome" in msg.extra
+
+    run_scenario(tmp_path, scenario)
+
+
+def test_reused_query_set_closes_connection(tmp_path: Path) -> None:
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            c = await RawClient.connect(s, base)
+            await c.next()
+            await c.send(subscribe(0, 0, "SELECT * FROM person"))
+            await c.next()
+            await c.send(subscribe(1, 0, "SELECT * FROM person"))
+            msg = await c.ws.receive(5)
+            assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1011
+
+    run_scenario(tmp_path, scenario)
+
+
+def test_scheduler_runs_due_reducers_and_broadcasts(tmp_path: Path) -> None:
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            c = await RawClient.connect(s, base)
+            await c.next()
+            await c.send(subscribe(0, 0, "SELECT * FROM person"))
+            await c.next()
+            db = server.registry.databases["test"]
+            backend_of(server).due_us = 0
+            db.submit(lambda: None)  # wake the worker so it re-reads next_due
+            update = await c.next()
+            assert update["query_sets"][0]["tables"][0]["rows"][0]["inserts"] == [person(1, "scheduled")]
+
+    run_scenario(tmp_path, scenario)
+
+
+def test_identity_in_initial_connection_matches_token_claims(tmp_path: Path) -> None:
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            c = await RawClient.connect(s, base)
+            init = await c.next()
+            caller = server.authority.validate(init["token"])
+            assert bytes.fromhex(init["identity"]) == identity_from_claims(caller.issuer, caller.subject)
+
+    run_scenario(tmp_path, scenario)
