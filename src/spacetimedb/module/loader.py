@@ -49,7 +49,9 @@ def load_module(path: str | Path, *, name: str | None = None) -> ModuleDef:
     if not decls:
         _forget(mod_name)
         raise ModuleLoadError(f"{p} declares no @table or @reducer; nothing to run")
-    return ModuleDef.build(decls, name=name or (p.stem if p.is_file() else p.name))
+    module_def = ModuleDef.build(decls, name=name or (p.stem if p.is_file() else p.name))
+    module_def.python_name = mod_name
+    return module_def
 
 
 def _forget(mod_name: str) -> None:

@@ -73,6 +73,8 @@ class ModuleDef:
     #: (type name, typespace index) for the RawTypeDefs.
     named_types: list[tuple[str, int]]
     init_schedules: list[InitSchedule] = field(default_factory=list)
+    #: The import name the module's code runs under (its loggers are named after it).
+    python_name: str | None = None
     _builder: TypespaceBuilder | None = None
 
     @property

@@ -1,0 +1,330 @@
+"""`ModuleHost`: runs one loaded module over one engine `Database`.
+
+Each reducer call is one transaction: decode the arguments, run the function with a fresh
+`ReducerContext`, commit (or roll back on any exception), then tell the scheduler and the commit
+listeners. The per-call path does no logging, no handle construction and no string formatting.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any, Literal
+
+from spacetimedb.engine.database import Database
+from spacetimedb.engine.delta import TxDelta
+from spacetimedb.host.args import ArgDecoder
+from spacetimedb.host.logs import DatabaseLog, LogRecord, install_logging_bridge, set_running_sink
+from spacetimedb.host.results import (
+    LifecycleReducerCallError,
+    ReducerArgumentsError,
+    ReducerCallResult,
+    ReducerStatus,
+    UnknownReducerError,
+)
+from spacetimedb.host.scheduler import Job, Scheduler
+from spacetimedb.module.context import ModuleLog, ReducerContext
+from spacetimedb.module.db_view import DbView
+from spacetimedb.module.errors import SenderError
+from spacetimedb.module.handles import _NO_TX, TableHandle, TxSlot
+from spacetimedb.module.module_def import ModuleDef, ReducerDef
+from spacetimedb.sats.special import ConnectionId, Identity, ScheduleAt, TimeDuration, Timestamp
+
+ArgsFormat = Literal["bsatn", "json", "python"]
+CommitListener = Callable[[ReducerCallResult], None]
+
+_COMMITTED = ReducerStatus.COMMITTED
+_USER_ERROR = ReducerStatus.USER_ERROR
+_INTERNAL_ERROR = ReducerStatus.INTERNAL_ERROR
+
+
+class _Reducer:
+    """A reducer ready to run: the function, its decoder, and how to call it."""
+
+    __slots__ = ("decoder", "fn", "lifecycle", "name", "takes_args")
+
+    def __init__(self, module: ModuleDef, rd: ReducerDef) -> None:
+        self.name = rd.name
+        self.fn = rd.fn
+        self.lifecycle = rd.lifecycle
+        self.takes_args = rd.takes_args
+        self.decoder = ArgDecoder(module, rd)
+
+
+class ModuleHost:
+    """One module running on one database.
+
+    `identity` is the database's own identity (`ctx.identity`, and the sender of scheduled
+    calls); `owner` is the identity that published it (the sender of `init`). `clock` gives "now"
+    for calls without an explicit timestamp (the testing harness passes a fake clock).
+    """
+
+    def __init__(
+        self,
+        module: ModuleDef,
+        db: Database | None = None,
+        *,
+        identity: Identity | None = None,
+        owner: Identity | None = None,
+        clock: Callable[[], Timestamp] = Timestamp.now,
+        log: DatabaseLog | None = None,
+        next_tx_offset: int = 0,
+    ) -> None:
+        self.module = module
+        self.db = db if db is not None else Database(module.table_schemas)
+        self.identity = identity if identity is not None else Identity(0)
+        self.owner = owner if owner is not None else self.identity
+        self.clock = clock
+        self.log = log if log is not None else DatabaseLog()
+        self._next_offset = next_tx_offset
+        self._listeners: list[CommitListener] = []
+        self._slot = TxSlot()
+        self._handles = [TableHandle(t.schema, t.converter, self._slot) for t in module.tables]
+        self.db_view = DbView(self._handles)
+        self._converters = {t.schema.table_id: t.converter for t in module.tables}
+        self._reducers = {rd.name: _Reducer(module, rd) for rd in module.reducers.values()}
+        self._running: str | None = None
+        self._running_ts: Timestamp = Timestamp(0)
+        self._module_log = ModuleLog(self._log_from_reducer)
+        schedule_tables = [t.schema for t in module.tables if t.schema.schedule_reducer is not None]
+        self.scheduler = Scheduler(schedule_tables)
+        self._schedule_reducer = {t.table_id: t.schedule_reducer for t in schedule_tables}
+        self._load_existing_schedules()
+        install_logging_bridge(module.python_name)
+
+    # ---- public API ----------------------------------------------------------------------------
+
+    def call_reducer(
+        self,
+        name: str,
+        args: Any = b"",
+        *,
+        caller: Identity,
+        connection_id: ConnectionId | None = None,
+        timestamp: Timestamp | None = None,
+        args_format: ArgsFormat = "bsatn",
+    ) -> ReducerCallResult:
+        """Run a client-callable reducer. Raises ReducerCallError subclasses (database unchanged)
+        for an unknown reducer, a lifecycle reducer, or arguments that do not fit."""
+        r = self._reducers.get(name)
+        if r is None:
+            raise UnknownReducerError(f"no reducer named {name!r}; reducers are {self.client_reducers()}")
+        if r.lifecycle is not None:
+            raise LifecycleReducerCallError(
+                f"{name!r} is the {r.lifecycle} lifecycle reducer; it runs on its event and cannot be called"
+            )
+        if args_format == "bsatn":
+            values = r.decoder.bsatn(args)
+        elif args_format == "python":
+            values = r.decoder.python(args)
+        elif args_format == "json":
+            values = r.decoder.json(args)
+        else:
+            raise ReducerArgumentsError(f"args_format must be 'bsatn', 'json' or 'python', not {args_format!r}")
+        if not r.takes_args:
+            values = ()
+        return self._run(r, values, args, caller, connection_id, timestamp or self.clock(), None)
+
+    def init(self, *, timestamp: Timestamp | None = None) -> ReducerCallResult:
+        """Create the `@scheduled` job rows and run the init reducer, in one transaction."""
+        ts = timestamp or self.clock()
+        r = self._lifecycle("init")
+        return self._run(r, (), b"", self.owner, None, ts, self._insert_init_schedules)
+
+    def client_connected(
+        self, identity: Identity, connection_id: ConnectionId | None, *, timestamp: Timestamp | None = None
+    ) -> ReducerCallResult:
+        """Run the client_connected reducer (if any); a failed result means: reject the client."""
+        return self._run(self._lifecycle("client_connected"), (), b"", identity, connection_id, timestamp or self.clock(), None)
+
+    def client_disconnected(
+        self, identity: Identity, connection_id: ConnectionId | None, *, timestamp: Timestamp | None = None
+    ) -> ReducerCallResult:
+        return self._run(
+            self._lifecycle("client_disconnected"), (), b"", identity, connection_id, timestamp or self.clock(), None
+        )
+
+    def next_due(self) -> Timestamp | None:
+        """When the earliest scheduled reducer falls due (None if nothing is scheduled)."""
+        return self.scheduler.next_due()
+
+    def run_due(self, now: Timestamp | None = None, *, limit: int = 10_000) -> list[ReducerCallResult]:
+        """Run every scheduled reducer due at or before `now`, earliest first (each at its intended
+        time); returns their results, plus the internal deletes of fired one-time rows."""
+        now = now or self.clock()
+        out: list[ReducerCallResult] = []
+        for _ in range(limit):
+            job = self.scheduler.pop_due(now)
+            if job is None:
+                break
+            out.extend(self._fire(job))
+        return out
+
+    def add_commit_listener(self, listener: CommitListener) -> None:
+        """Call `listener(result)` after every committed transaction, in commit order."""
+        self._listeners.append(listener)
+
+    def remove_commit_listener(self, listener: CommitListener) -> None:
+        self._listeners.remove(listener)
+
+    def client_reducers(self) -> list[str]:
+        return [n for n, r in self._reducers.items() if r.lifecycle is None]
+
+    @property
+    def next_tx_offset(self) -> int:
+        return self._next_offset
+
+    # ---- running ---------------------------------------------------------------------------------
+
+    def _run(
+        self,
+        r: _Reducer | None,
+        values: tuple[Any, ...],
+        raw_args: Any,
+        caller: Identity,
+        connection_id: ConnectionId | None,
+        ts: Timestamp,
+        before: Callable[[ReducerContext], None] | None,
+    ) -> ReducerCallResult:
+        name = r.name if r is not None else ""
+        if r is None and before is None:
+            # No lifecycle reducer declared: nothing to run, nothing to commit.
+            return ReducerCallResult(name, _COMMITTED, None, TxDelta(), ts, None, caller, connection_id, raw_args, 0)
+        start = time.perf_counter_ns()
+        tx = self.db.begin()
+        slot = self._slot
+        slot.ds = tx
+        ctx = ReducerContext(
+            sender=caller,
+            connection_id=connection_id,
+            timestamp=ts,
+            identity=self.identity,
+            db=self.db_view,
+            log=self._module_log,
+            seed=ts.micros ^ (self._next_offset << 20),
+        )
+        self._running = name
+        self._running_ts = ts
+        set_running_sink(self._log_from_reducer)
+        error: str | None = None
+        status = _COMMITTED
+        try:
+            if before is not None:
+                before(ctx)
+            if r is not None:
+                r.fn(ctx, *values)
+        except SenderError as e:
+            status, error = _USER_ERROR, e.message
+        except Exception as e:
+            status, error = _INTERNAL_ERROR, f"{type(e).__name__}: {e}"
+            self._host_log("error", f"reducer {name!r} failed:\n{traceback.format_exc()}", name, ts)
+        finally:
+            slot.ds = _NO_TX
+            set_running_sink(None)
+            self._running = None
+        delta: TxDelta | None = None
+        offset: int | None = None
+        if status is _COMMITTED:
+            delta = tx.commit()
+            offset = self._next_offset
+            self._next_offset = offset + 1
+        else:
+            tx.rollback()
+        result = ReducerCallResult(
+            reducer=name,
+            status=status,
+            error=error,
+            delta=delta,
+            timestamp=ts,
+            tx_offset=offset,
+            caller=caller,
+            connection_id=connection_id,
+            args=raw_args,
+            duration_micros=(time.perf_counter_ns() - start) // 1000,
+        )
+        if delta is not None:
+            self._after_commit(result, delta, ts)
+        return result
+
+    def _after_commit(self, result: ReducerCallResult, delta: TxDelta, ts: Timestamp) -> None:
+        if self._schedule_reducer and delta.tables:
+            self.scheduler.observe(delta, ts)
+        for listener in self._listeners:
+            listener(result)
+
+    def _fire(self, job: Job) -> list[ReducerCallResult]:
+        rname = self._schedule_reducer[job.table_id]
+        r = self._reducers.get(rname or "")
+        ts = Timestamp(job.due_micros)
+        if r is None:  # validated at build; kept defensive for republished modules
+            self.scheduler.forget(job)
+            return []
+        values = (self._converters[job.table_id].from_row(job.row),) if r.takes_args else ()
+        res = self._run(r, values, job.row, self.identity, None, ts, None)
+        out = [res]
+        if job.interval_micros is None:
+            self.scheduler.forget(job)
+            out.extend(self._delete_fired_row(job, ts))
+        else:
+            self.scheduler.reschedule(job)
+        return out
+
+    def _delete_fired_row(self, job: Job, ts: Timestamp) -> list[ReducerCallResult]:
+        """One-time rows are deleted after they fire, success or failure, in their own transaction."""
+        tx = self.db.begin()
+        start = time.perf_counter_ns()
+        if not tx.delete(job.table_id, job.row):
+            tx.rollback()
+            return []
+        delta = tx.commit()
+        offset = self._next_offset
+        self._next_offset += 1
+        result = ReducerCallResult(
+            reducer=self._schedule_reducer[job.table_id] or "",
+            status=_COMMITTED,
+            error=None,
+            delta=delta,
+            timestamp=ts,
+            tx_offset=offset,
+            caller=self.identity,
+            connection_id=None,
+            args=None,
+            duration_micros=(time.perf_counter_ns() - start) // 1000,
+            internal=True,
+        )
+        self._after_commit(result, delta, ts)
+        return [result]
+
+    def _insert_init_schedules(self, ctx: ReducerContext) -> None:
+        for s in self.module.init_schedules:
+            sugar = s.sugar
+            if sugar.interval_micros is not None:
+                at = ScheduleAt(TimeDuration(sugar.interval_micros))
+            elif sugar.delay_micros is not None:
+                at = ScheduleAt(Timestamp(ctx.timestamp.micros + sugar.delay_micros))
+            else:
+                at = ScheduleAt.time(sugar.at)
+            handle = self.db_view.get_table(s.table)
+            handle.insert(handle.row_class(scheduled_id=0, scheduled_at=at))
+
+    def _lifecycle(self, kind: str) -> _Reducer | None:
+        for r in self._reducers.values():
+            if r.lifecycle == kind:
+                return r
+        return None
+
+    def _load_existing_schedules(self) -> None:
+        """After recovery the schedule tables may hold jobs: queue them (interval ones from now)."""
+        now = self.clock()
+        for tid in self.scheduler.table_ids:
+            for row in self.db.scan(tid):
+                self.scheduler.add_row(tid, row, now)
+
+    # ---- logs ------------------------------------------------------------------------------------
+
+    def _log_from_reducer(self, level: str, message: str) -> None:
+        self.log.append(LogRecord(level, self._running_ts if self._running is not None else self.clock(), message, self._running))
+
+    def _host_log(self, level: str, message: str, reducer: str | None, ts: Timestamp) -> None:
+        self.log.append(LogRecord(level, ts, message, reducer))

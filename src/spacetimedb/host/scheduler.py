@@ -1,0 +1,105 @@
+"""Which schedule-table rows fire when.
+
+The host feeds every committed delta in (`observe`); the scheduler keeps a heap of due times
+keyed by (table id, scheduled_id). `ScheduleAt.Time` rows fire once at their time;
+`ScheduleAt.Interval` rows first fire one interval after the transaction that inserted them,
+then every interval after the *intended* time, so delays do not accumulate.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from dataclasses import dataclass
+
+from spacetimedb.engine.delta import TxDelta
+from spacetimedb.module.datastore import Row
+from spacetimedb.module.schema import TableSchema
+from spacetimedb.sats.special import ScheduleAt, TimeDuration, Timestamp
+
+
+@dataclass(slots=True)
+class Job:
+    table_id: int
+    scheduled_id: int
+    due_micros: int
+    #: The interval in microseconds, or None for a one-time job.
+    interval_micros: int | None
+    row: Row
+
+
+class Scheduler:
+    def __init__(self, schedule_tables: list[TableSchema]) -> None:
+        self._tables = {t.table_id: t for t in schedule_tables}
+        self._jobs: dict[tuple[int, int], Job] = {}
+        self._heap: list[tuple[int, int, tuple[int, int]]] = []
+        self._seq = itertools.count()
+
+    @property
+    def table_ids(self) -> set[int]:
+        return set(self._tables)
+
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+    def add_row(self, table_id: int, row: Row, inserted_at: Timestamp) -> None:
+        schema = self._tables[table_id]
+        assert schema.primary_key is not None and schema.schedule_at_column is not None
+        sid = row[schema.primary_key]
+        at: ScheduleAt = row[schema.schedule_at_column]
+        if isinstance(at.value, TimeDuration):
+            every = abs(at.value.micros)
+            job = Job(table_id, sid, inserted_at.micros + every, every, row)
+        else:
+            job = Job(table_id, sid, at.value.micros, None, row)
+        self._put(job)
+
+    def remove_row(self, table_id: int, row: Row) -> None:
+        schema = self._tables[table_id]
+        assert schema.primary_key is not None
+        self._jobs.pop((table_id, row[schema.primary_key]), None)
+
+    def observe(self, delta: TxDelta, committed_at: Timestamp) -> None:
+        """Track the schedule rows a commit removed and added."""
+        for tid, td in delta.tables.items():
+            if tid not in self._tables:
+                continue
+            for row in td.deletes:
+                self.remove_row(tid, row)
+            for row in td.inserts:
+                self.add_row(tid, row, committed_at)
+
+    def next_due(self) -> Timestamp | None:
+        while self._heap:
+            due, _, key = self._heap[0]
+            job = self._jobs.get(key)
+            if job is None or job.due_micros != due:
+                heapq.heappop(self._heap)  # stale entry: cancelled or rescheduled
+                continue
+            return Timestamp(due)
+        return None
+
+    def pop_due(self, now: Timestamp) -> Job | None:
+        """The earliest job due at or before `now` (removed from the queue), or None."""
+        nxt = self.next_due()
+        if nxt is None or nxt.micros > now.micros:
+            return None
+        _, _, key = heapq.heappop(self._heap)
+        return self._jobs[key]
+
+    def forget(self, job: Job) -> None:
+        if self._jobs.get((job.table_id, job.scheduled_id)) is job:
+            del self._jobs[(job.table_id, job.scheduled_id)]
+
+    def reschedule(self, job: Job) -> None:
+        """Put an interval job back, one interval after its intended time."""
+        assert job.interval_micros is not None
+        if self._jobs.get((job.table_id, job.scheduled_id)) is not job:
+            return  # the reducer deleted (cancelled) or replaced its own row
+        job.due_micros += max(job.interval_micros, 1)
+        self._put(job)
+
+    def _put(self, job: Job) -> None:
+        key = (job.table_id, job.scheduled_id)
+        self._jobs[key] = job
+        heapq.heappush(self._heap, (job.due_micros, next(self._seq), key))
