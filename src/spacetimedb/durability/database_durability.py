@@ -1,0 +1,262 @@
+"""`DatabaseDurability`: everything one database needs to survive a crash, behind one object.
+
+    dur = DatabaseDurability.open(directory, policy=FsyncPolicy.every_batch())  # recovers
+    dur.attach(engine, codecs)          # loads the recovered state into the engine
+    ...                                 # per committed transaction (host's commit listener):
+    dur.record_commit(tx_offset, delta, reducer_call)
+    await dur.wait_durable(tx_offset)   # before confirming the commit to the client
+    dur.close()
+
+Directory layout: `<directory>/log/*.stdb.log` (the commit log), `<directory>/snapshots/*.stdb.snap`,
+`<directory>/LOCK` (held while open, so two processes never write one database).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from spacetimedb.durability.commit_log import DEFAULT_MAX_SEGMENT_BYTES, CommitLog
+from spacetimedb.durability.dir_lock import DirectoryLock
+from spacetimedb.durability.errors import LogFailedError
+from spacetimedb.durability.files import REAL_FILE_OPS, FileOps
+from spacetimedb.durability.log_reader import replay_log
+from spacetimedb.durability.policy import FsyncPolicy
+from spacetimedb.durability.recovered_state import RecoveredState, Row, RowCodec, SequenceKey
+from spacetimedb.durability.snapshot_file import load_newest_snapshot
+from spacetimedb.durability.snapshot_writer import SnapshotRequest, SnapshotWriter
+from spacetimedb.durability.tx_payload import (
+    ReducerCallInfo,
+    SequenceState,
+    TableDelta,
+    TxPayload,
+    encode_tx_payload,
+)
+from spacetimedb.module.schema import TableSchema
+
+log = logging.getLogger(__name__)
+
+LOG_DIR = "log"
+SNAPSHOT_DIR = "snapshots"
+DEFAULT_SNAPSHOT_EVERY = 100_000
+DEFAULT_KEEP_SNAPSHOTS = 2
+
+
+class DeltaLike(Protocol):
+    """What the engine's TxDelta offers: per table id, rows inserted and deleted; sequence states."""
+
+    tables: Mapping[int, Any]  # each with .inserts and .deletes lists of row tuples
+    sequences: Mapping[SequenceKey, int]
+
+
+class ImageLike(Protocol):
+    tables: Mapping[int, list[Row]]
+    sequences: Mapping[SequenceKey, int]
+
+
+class EngineLike(Protocol):
+    """The engine operations durability uses (`spacetimedb.engine.Database` has them)."""
+
+    def schemas(self) -> list[TableSchema]: ...
+
+    def snapshot_image(self) -> Any: ...
+
+    def load_image(self, image: Any) -> None: ...
+
+
+class DatabaseDurability:
+    def __init__(
+        self,
+        directory: str,
+        commit_log: CommitLog,
+        recovered: RecoveredState,
+        snapshots: SnapshotWriter,
+        lock: DirectoryLock,
+        snapshot_every: int,
+    ) -> None:
+        self.directory = directory
+        self.log = commit_log
+        #: What recovery found; load it with `attach` (or read it directly).
+        self.recovered = recovered
+        self.snapshots = snapshots
+        self.snapshot_every = snapshot_every
+        self._lock = lock
+        self._engine: EngineLike | None = None
+        self._codecs: Mapping[int, RowCodec] = {}
+        self._names: dict[int, str] = {}
+        self._last_offset = recovered.tx_offset
+        self._snapshot_offset = recovered.snapshot_offset if recovered.snapshot_offset is not None else -1
+        self._since_snapshot = 0
+        self._closed = False
+
+    @classmethod
+    def open(
+        cls,
+        directory: str,
+        *,
+        policy: FsyncPolicy | None = None,
+        snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
+        keep_snapshots: int = DEFAULT_KEEP_SNAPSHOTS,
+        max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES,
+        allow_truncate: bool = False,
+        file_ops: FileOps = REAL_FILE_OPS,
+    ) -> DatabaseDurability:
+        """Recover the database in `directory` (created if missing) and open its log for appending.
+
+        Raises CorruptLogError (naming segment, byte and tx offset) if the log is damaged other
+        than at its torn tail; `allow_truncate=True` cuts the log there instead.
+        `snapshot_every`: take a snapshot every N commits (0: only on demand).
+        """
+        os.makedirs(directory, exist_ok=True)
+        lock = DirectoryLock(os.path.join(directory, "LOCK"))
+        try:
+            snap_dir = os.path.join(directory, SNAPSHOT_DIR)
+            snap = load_newest_snapshot(snap_dir, file_ops=file_ops)
+            state = RecoveredState.from_snapshot(snap) if snap is not None else RecoveredState()
+            replay = replay_log(
+                os.path.join(directory, LOG_DIR),
+                state.fold,
+                after_offset=None if snap is None else snap.tx_offset,
+                allow_truncate=allow_truncate,
+                file_ops=file_ops,
+            )
+            state.truncated = replay.truncated
+            commit_log = CommitLog(
+                os.path.join(directory, LOG_DIR),
+                replay.tail,
+                policy=policy,
+                max_segment_bytes=max_segment_bytes,
+                file_ops=file_ops,
+            )
+        except BaseException:
+            lock.release()
+            raise
+        log.info(
+            "recovered %s at tx offset %d (snapshot %s, %d log records replayed)",
+            directory, state.tx_offset, state.snapshot_offset, state.replayed,
+        )
+        snapshots = SnapshotWriter(
+            snap_dir, keep=keep_snapshots, wait_durable=commit_log.wait_durable_blocking, file_ops=file_ops
+        )
+        return cls(directory, commit_log, state, snapshots, lock, snapshot_every)
+
+    # ---- wiring to the engine -------------------------------------------------------------------
+
+    def attach(self, engine: EngineLike, codecs: Mapping[int, RowCodec], *, load: bool = True) -> None:
+        """Use `engine` for snapshots and (if `load`) load the recovered state into it.
+
+        `codecs` maps each table id to its row codec. Call again after a republish (keeps data).
+        """
+        schemas = engine.schemas()
+        self.set_tables({s.table_id: s.name for s in schemas}, codecs)
+        self._engine = engine
+        if load:
+            from spacetimedb.engine.delta import DatabaseImage
+
+            rows = self.recovered.decoded_rows(codecs, {s.name: s.table_id for s in schemas})
+            engine.load_image(DatabaseImage(rows, dict(self.recovered.sequences)))
+
+    def set_tables(self, names: Mapping[int, str], codecs: Mapping[int, RowCodec]) -> None:
+        """Table names and row codecs by table id (attach does this from the engine's schemas)."""
+        self._names = dict(names)
+        self._codecs = codecs
+
+    @property
+    def next_tx_offset(self) -> int:
+        """The offset the next committed transaction must carry."""
+        return self._last_offset + 1
+
+    # ---- the commit path ------------------------------------------------------------------------
+
+    def record_commit(self, tx_offset: int, delta: DeltaLike, reducer: ReducerCallInfo | None = None) -> None:
+        """Log one committed transaction (non-blocking). Raises LogFailedError once the log failed."""
+        names, codecs = self._names, self._codecs
+        tables = []
+        for tid, change in delta.tables.items():
+            enc = codecs[tid].encode
+            tables.append(TableDelta(tid, names[tid], [enc(r) for r in change.deletes], [enc(r) for r in change.inserts]))
+        seqs = [SequenceState(tid, col, v) for (tid, col), v in delta.sequences.items()]
+        self.log.append(tx_offset, encode_tx_payload(TxPayload(tables, reducer, seqs)))
+        self._last_offset = tx_offset
+        self._since_snapshot += 1
+        if self.snapshot_every and self._since_snapshot >= self.snapshot_every:
+            self.snapshot_now()
+
+    def snapshot_now(self) -> bool:
+        """Snapshot the attached engine as of the last recorded commit; call between transactions.
+
+        Returns False when skipped (no engine, or nothing new since the last snapshot).
+        """
+        if self._engine is None or self._last_offset <= self._snapshot_offset:
+            return False
+        image: ImageLike = self._engine.snapshot_image()
+        req = SnapshotRequest(self._last_offset, image.tables, image.sequences, self._names, self._codecs)
+        if not self.snapshots.submit(req):
+            return False
+        self._snapshot_offset = self._last_offset
+        self._since_snapshot = 0
+        return True
+
+    # ---- durability status ----------------------------------------------------------------------
+
+    @property
+    def durable_offset(self) -> int:
+        return self.log.durable_offset
+
+    @property
+    def failure(self) -> LogFailedError | None:
+        return self.log.failure
+
+    async def wait_durable(self, tx_offset: int) -> None:
+        await self.log.wait_durable(tx_offset)
+
+    def durable_future(self, tx_offset: int) -> asyncio.Future[None]:
+        return self.log.durable_future(tx_offset)
+
+    def wait_durable_blocking(self, tx_offset: int, timeout: float | None = None) -> bool:
+        return self.log.wait_durable_blocking(tx_offset, timeout)
+
+    def add_durable_listener(self, callback: Callable[[int], None]) -> None:
+        self.log.add_durable_listener(callback)
+
+    def add_failure_listener(self, callback: Callable[[LogFailedError], None]) -> None:
+        """Told once, on the log's writer thread, when a write/fsync fails: stop accepting writes."""
+        self.log.add_failure_listener(callback)
+        if self.log.failure is not None:
+            callback(self.log.failure)
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        self.log.flush()
+
+    def close(self) -> None:
+        """Make everything recorded durable, finish a snapshot in progress, release the directory."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self.log.failure is None:
+                self.log.flush()
+        finally:
+            self.snapshots.close()
+            self.log.close()
+            self._lock.release()
+
+    def __enter__(self) -> DatabaseDurability:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @staticmethod
+    def destroy(directory: str) -> None:
+        """Delete a database's data for good (`spacetime delete`); close it first."""
+        if os.path.isdir(directory):
+            with DirectoryLock(os.path.join(directory, "LOCK")):
+                pass  # refuses while another process has it open
+            shutil.rmtree(directory)
