@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from spacetimedb.module.datastore import Row
 from spacetimedb.module.schema import TableSchema
+from spacetimedb.query.bound import BCol, BCompare, BConst, BExpr
 from spacetimedb.query.catalog import Catalog
 
 _EMPTY: tuple[Row, ...] = ()
@@ -71,3 +72,26 @@ def make_probe(state: ReadState, table: TableSchema, col: int) -> Probe:
         return built.get(value, _EMPTY)
 
     return probe
+
+
+def const_eq(terms: list[BExpr], rel: int) -> tuple[int, Any] | None:
+    """(column, value) of a top-level `col = constant` conjunct on relation `rel`, if any."""
+    for t in terms:
+        if isinstance(t, BCompare) and t.op == "=" and isinstance(t.right, BConst):
+            left = t.left
+            if isinstance(left, BCol) and left.rel == rel:
+                try:
+                    hash(t.right.value)
+                except TypeError:
+                    continue
+                return left.col, t.right.value
+    return None
+
+
+def seek(state: ReadState, table: TableSchema, eq: tuple[int, Any] | None) -> Iterable[Row]:
+    """The rows of `table` (all, or through an index when `eq` names an indexed column)."""
+    if eq is not None:
+        ix = Catalog.index_on_column(table, eq[0])
+        if ix is not None:
+            return state.index_filter(ix.index_id, (eq[1],))
+    return state.scan(table.table_id)

@@ -20,9 +20,9 @@ from typing import Any
 from spacetimedb.module.datastore import Row
 from spacetimedb.module.schema import TableSchema
 from spacetimedb.query import ast
-from spacetimedb.query.access import ReadState, delta_tables, make_probe, table_changes
+from spacetimedb.query.access import ReadState, const_eq, delta_tables, make_probe, seek, table_changes
 from spacetimedb.query.binder import Binder
-from spacetimedb.query.bound import BCol, BCompare, BConst, BExpr, BSelect, and_all, conjuncts, rels_of
+from spacetimedb.query.bound import BExpr, BSelect, and_all, conjuncts, rels_of
 from spacetimedb.query.catalog import Catalog
 from spacetimedb.query.codegen import compile_predicate
 from spacetimedb.query.errors import SqlPlanError
@@ -42,29 +42,6 @@ def is_subscribe_all(sql: str) -> bool:
 def _row_pred(terms: list[BExpr], rel: int) -> RowPred | None:
     expr = and_all(terms)
     return None if expr is None else compile_predicate(expr, (rel,))
-
-
-def _const_eq(terms: list[BExpr], rel: int) -> tuple[int, Any] | None:
-    """(column, value) of a top-level `col = constant` conjunct on relation `rel`, if any."""
-    for t in terms:
-        if isinstance(t, BCompare) and t.op == "=" and isinstance(t.right, BConst):
-            left = t.left
-            if isinstance(left, BCol) and left.rel == rel:
-                try:
-                    hash(t.right.value)
-                except TypeError:
-                    continue
-                return left.col, t.right.value
-    return None
-
-
-def _seek(state: ReadState, table: TableSchema, eq: tuple[int, Any] | None) -> Iterable[Row]:
-    """The rows of `table` (all, or through an index when `eq` names an indexed column)."""
-    if eq is not None:
-        ix = Catalog.index_on_column(table, eq[0])
-        if ix is not None:
-            return state.index_filter(ix.index_id, (eq[1],))
-    return state.scan(table.table_id)
 
 
 class SubscriptionPlan:
@@ -110,14 +87,14 @@ class SingleTablePlan(SubscriptionPlan):
         terms = conjuncts(select.where)
         self.pred: RowPred | None = _row_pred(terms, 0)
         #: A `col = value` conjunct: used for index seeks and by the registry to route delta rows.
-        self.eq: tuple[int, Any] | None = _const_eq(terms, 0)
+        self.eq: tuple[int, Any] | None = const_eq(terms, 0)
 
     def filter_rows(self, rows: Iterable[Row]) -> list[Row]:
         pred = self.pred
         return list(rows) if pred is None else [r for r in rows if pred(r)]
 
     def initial_rows(self, state: ReadState) -> list[Row]:
-        return self.filter_rows(_seek(state, self.table, self.eq))
+        return self.filter_rows(seek(state, self.table, self.eq))
 
     def eval_delta(self, state_after: ReadState, delta: Any) -> tuple[list[Row], list[Row]]:
         ins, dels = table_changes(delta_tables(delta).get(self.table.table_id))
@@ -144,7 +121,7 @@ class SemiJoinPlan(SubscriptionPlan):
         self.pred01: Callable[[Row, Row], bool] | None = (
             None if both is None else compile_predicate(both, (0, 1))
         )
-        self.eq0, self.eq1 = _const_eq(t0, 0), _const_eq(t1, 1)
+        self.eq0, self.eq1 = const_eq(t0, 0), const_eq(t1, 1)
         self.lhs_indexed = Catalog.index_on_column(self.lhs, self.lcol) is not None
         self.rhs_indexed = Catalog.index_on_column(self.rhs, self.rcol) is not None
 
@@ -192,10 +169,10 @@ class SemiJoinPlan(SubscriptionPlan):
     def initial_rows(self, state: ReadState) -> list[Row]:
         out: list[Row] = []
         if self.rhs_indexed or not self.lhs_indexed:
-            outer = self._filter(_seek(state, self.lhs, self.eq0), self.pred0)
+            outer = self._filter(seek(state, self.lhs, self.eq0), self.pred0)
             self._pairs_probe_rhs(make_probe(state, self.rhs, self.rcol), outer, out)
         else:
-            outer = self._filter(_seek(state, self.rhs, self.eq1), self.pred1)
+            outer = self._filter(seek(state, self.rhs, self.eq1), self.pred1)
             self._pairs_probe_lhs(make_probe(state, self.lhs, self.lcol), outer, out)
         return out
 
