@@ -4,14 +4,80 @@ The public API is curated here; `tests/test_public_api.py` checks it. Each layer
 names in its own section below.
 """
 
-from spacetimedb.sats.errors import ConversionError, SchemaError, SpacetimeError
-
 # --- sats: types, widths, special types ------------------------------------------------------
+from spacetimedb.sats.algebraic_type import AlgebraicType, ProductType, SumType, Typespace
+from spacetimedb.sats.errors import ConversionError, SchemaError, SpacetimeError
+from spacetimedb.sats.infer import TypespaceBuilder, type_of
+from spacetimedb.sats.infer_value import infer_type
+from spacetimedb.sats.special import ConnectionId, Identity, ScheduleAt, TimeDuration, Timestamp, Uuid
+from spacetimedb.sats.sums import Sum
+from spacetimedb.sats.values import Some, SumValue
+from spacetimedb.sats.widths import f32, f64, i8, i16, i32, i64, i128, i256, u8, u16, u32, u64, u128, u256
 
 # --- module: authoring API -------------------------------------------------------------------
+from spacetimedb.module import (
+    Range,
+    ReducerContext,
+    SenderError,
+    auto_inc,
+    client_connected,
+    client_disconnected,
+    index,
+    init,
+    load_module,
+    primary_key,
+    reducer,
+    scheduled,
+    table,
+    unique,
+)
 
 __all__ = [
+    "Range",
+    "ReducerContext",
+    "SenderError",
+    "auto_inc",
+    "client_connected",
+    "client_disconnected",
+    "index",
+    "init",
+    "load_module",
+    "primary_key",
+    "reducer",
+    "scheduled",
+    "table",
+    "unique",
+    "AlgebraicType",
+    "ConnectionId",
     "ConversionError",
+    "Identity",
+    "ProductType",
+    "ScheduleAt",
     "SchemaError",
+    "Some",
     "SpacetimeError",
+    "Sum",
+    "SumType",
+    "SumValue",
+    "TimeDuration",
+    "Timestamp",
+    "Typespace",
+    "TypespaceBuilder",
+    "Uuid",
+    "f32",
+    "f64",
+    "i8",
+    "i16",
+    "i32",
+    "i64",
+    "i128",
+    "i256",
+    "infer_type",
+    "type_of",
+    "u8",
+    "u16",
+    "u32",
+    "u64",
+    "u128",
+    "u256",
 ]

@@ -1,0 +1,81 @@
+"""`Sum`: the base class for declaring a tagged union with named variants.
+
+    class Shape(Sum):
+        Circle: Circle      # variant with a payload (any supported annotation)
+        Square: f32
+        Empty: None         # unit variant
+
+    s = Shape.Circle(Circle(radius=1.0))   # or Shape("Circle", Circle(radius=1.0))
+    e = Shape.Empty()
+    s.tag == "Circle"; s.value.radius == 1.0
+
+Variant tags are the declaration order. A union of product classes (`Circle | Square`) and an
+`enum.Enum` are the other two ways to declare a sum (see docs/types.md).
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, ClassVar
+
+
+class _VariantConstructor:
+    """`Shape.Circle`: calling it builds a `Shape` with that tag."""
+
+    __slots__ = ("cls", "name")
+
+    def __init__(self, cls: type[Sum], name: str) -> None:
+        self.cls = cls
+        self.name = name
+
+    def __call__(self, value: Any = None) -> Any:
+        return self.cls(self.name, value)
+
+    def __repr__(self) -> str:
+        return f"{self.cls.__name__}.{self.name}"
+
+
+class Sum:
+    """A value of a user-declared sum type: `tag` is the variant name, `value` its payload (None for units)."""
+
+    __slots__ = ("tag", "value")
+    #: Variant names in declaration order (the BSATN tag is the index).
+    __variant_names__: ClassVar[tuple[str, ...]] = ()
+
+    tag: str
+    value: Any
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        names = tuple(n for n in inspect.get_annotations(cls) if not n.startswith("_"))
+        cls.__variant_names__ = names
+        for name in names:
+            setattr(cls, name, _VariantConstructor(cls, name))
+
+    def __init__(self, tag: str, value: Any = None) -> None:
+        if tag not in self.__variant_names__:
+            raise ValueError(
+                f"{type(self).__name__} has no variant {tag!r}; variants are {list(self.__variant_names__)}"
+            )
+        object.__setattr__(self, "tag", tag)
+        object.__setattr__(self, "value", value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} values are immutable")
+
+    @property
+    def tag_index(self) -> int:
+        return self.__variant_names__.index(self.tag)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, Sum)
+        return self.tag == other.tag and self.value == other.value
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.tag, self.value))
+
+    def __repr__(self) -> str:
+        inner = "" if self.value is None else repr(self.value)
+        return f"{type(self).__name__}.{self.tag}({inner})"
