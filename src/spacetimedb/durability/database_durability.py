@@ -14,6 +14,7 @@ Directory layout: `<directory>/log/*.stdb.log` (the commit log), `<directory>/sn
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import shutil
@@ -44,6 +45,17 @@ LOG_DIR = "log"
 SNAPSHOT_DIR = "snapshots"
 DEFAULT_SNAPSHOT_EVERY = 100_000
 DEFAULT_KEEP_SNAPSHOTS = 2
+
+
+def args_bytes(args: Any) -> bytes:
+    """Reducer arguments for the audit trail: BSATN bytes as received; JSON/Python values as JSON text."""
+    if args is None:
+        return b""
+    if isinstance(args, bytes | bytearray | memoryview):
+        return bytes(args)
+    if isinstance(args, str):
+        return args.encode()
+    return json.dumps(args, default=repr, separators=(",", ":")).encode()
 
 
 class DeltaLike(Protocol):
@@ -185,6 +197,23 @@ class DatabaseDurability:
         self._since_snapshot += 1
         if self.snapshot_every and self._since_snapshot >= self.snapshot_every:
             self.snapshot_now()
+
+    def on_reducer_result(self, result: Any) -> None:
+        """A `ModuleHost` commit listener: logs the committed call's delta and the call itself.
+
+        Takes the host's `ReducerCallResult` (reducer, delta, tx_offset, caller, connection_id,
+        timestamp, args). Every committed call is logged, even one that changed nothing, so the
+        log is a complete audit trail and every tx offset the host hands out becomes durable.
+        """
+        conn = result.connection_id
+        call = ReducerCallInfo(
+            result.reducer,
+            result.caller.value,
+            0 if conn is None else conn.value,
+            result.timestamp.micros,
+            args_bytes(result.args),
+        )
+        self.record_commit(result.tx_offset, result.delta, call)
 
     def snapshot_now(self) -> bool:
         """Snapshot the attached engine as of the last recorded commit; call between transactions.
