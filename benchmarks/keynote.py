@@ -63,6 +63,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="undici API the peers' generator uses (default request, the cheaper one)")
     p.add_argument("--pairs", type=_positive(int), default=1_000_000, help="precomputed account pairs")
     p.add_argument("--module", type=Path, default=None, help="the bank module (default examples/bank.py)")
+    p.add_argument("--profile-pyspy", default=None, metavar="PY_SPY",
+                   help="profile our server with this py-spy binary during each window; prints top frames")
+    p.add_argument("--profile-dir", type=Path, default=None, help="keep the py-spy profiles here")
     p.add_argument("--json", type=Path, default=None, help="also write the results as JSON to this file")
     p.add_argument("--keep", action="store_true", help="keep the run's temp dir (logs, data)")
     return p.parse_args(argv)
@@ -82,6 +85,8 @@ def config_from(args: argparse.Namespace) -> RunConfig:
         http_client=args.http_client,
         pairs=args.pairs,
     )
+    cfg.profile_pyspy = args.profile_pyspy
+    cfg.profile_dir = args.profile_dir.resolve() if args.profile_dir else None
     if args.module is not None:
         cfg.module = args.module.resolve()
     return cfg

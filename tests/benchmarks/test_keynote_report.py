@@ -62,3 +62,19 @@ def test_tree_cpu_counts_children() -> None:
     finally:
         child.kill()
         child.wait()
+
+
+def test_profile_summary_ranks_self_and_inclusive_frames(tmp_path: Path) -> None:
+    from keynote_bench.profiling import render_profile, top_frames
+
+    raw = tmp_path / "p.txt"
+    raw.write_text(
+        "main (/x/app/run.py:1);handle (/x/app/ws.py:10);decode (/x/app/bsatn.py:5) 30\n"
+        "main (/x/app/run.py:1);handle (/x/app/ws.py:10) 10\n"
+        "main (/x/app/run.py:1);commit (/x/app/log.py:3) 60\n"
+    )
+    total, own, inclusive = top_frames(raw)
+    assert total == 100
+    assert own[0] == ("commit (app/log.py:3)", 60)
+    assert dict(inclusive)["handle (app/ws.py:10)"] == 40 and dict(inclusive)["main (app/run.py:1)"] == 100
+    assert "60.0%  commit (app/log.py:3)" in render_profile("t", raw)

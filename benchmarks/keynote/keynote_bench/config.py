@@ -26,6 +26,8 @@ class RunConfig:
     pairs: int = 1_000_000
     module: Path = DEFAULT_MODULE
     database: str = "bank"
+    profile_pyspy: str | None = None  # py-spy binary: profile our server during each window
+    profile_dir: Path | None = None  # where the profiles go (default: the run's temp dir)
 
     @property
     def effective_peer_inflight(self) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,7 @@ def run_loadgen(
     options: dict[str, object],
     timeout_s: float,
     server_pids: Sequence[int] = (),
+    on_event: Callable[[dict[str, Any]], None] | None = None,
 ) -> LoadgenOutcome:
     argv = [node_binary(), str(LOADGEN_DIR / script), mode]
     for key, value in options.items():
@@ -75,6 +76,8 @@ def run_loadgen(
             if not isinstance(event, dict):
                 continue
             events.append(event)
+            if on_event is not None:
+                on_event(event)
             if event.get("event") == "window_start" and server_pids:
                 cpu_start = tree_cpu_seconds(server_pids)
             elif event.get("event") == "window_end" and cpu_start is not None:

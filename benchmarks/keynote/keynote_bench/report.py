@@ -66,6 +66,7 @@ def render(outcomes: list[SystemOutcome]) -> str:
             out.append(f"{o.system}: FAILED: {o.failed}")
         if o.sum_check:
             out.append(f"{o.system}: balance check {o.sum_check}")
+        out.extend(o.profiles)
     out.append("")
     for r in ratios(outcomes):
         if r["ratio"] is None:
