@@ -14,6 +14,7 @@ from spacetimedb.sats.sums import Sum
 from spacetimedb.sats.values import Some, SumValue
 from spacetimedb.sats.widths import f32, f64, i8, i16, i32, i64, i128, i256, u8, u16, u32, u64, u128, u256
 
+# isort: split
 # --- module: authoring API -------------------------------------------------------------------
 from spacetimedb.module import (
     Range,
@@ -33,27 +34,16 @@ from spacetimedb.module import (
 )
 
 __all__ = [
-    "Range",
-    "ReducerContext",
-    "SenderError",
-    "auto_inc",
-    "client_connected",
-    "client_disconnected",
-    "index",
-    "init",
-    "load_module",
-    "primary_key",
-    "reducer",
-    "scheduled",
-    "table",
-    "unique",
     "AlgebraicType",
     "ConnectionId",
     "ConversionError",
     "Identity",
     "ProductType",
+    "Range",
+    "ReducerContext",
     "ScheduleAt",
     "SchemaError",
+    "SenderError",
     "Some",
     "SpacetimeError",
     "Sum",
@@ -64,6 +54,9 @@ __all__ = [
     "Typespace",
     "TypespaceBuilder",
     "Uuid",
+    "auto_inc",
+    "client_connected",
+    "client_disconnected",
     "f32",
     "f64",
     "i8",
@@ -72,7 +65,14 @@ __all__ = [
     "i64",
     "i128",
     "i256",
+    "index",
     "infer_type",
+    "init",
+    "load_module",
+    "primary_key",
+    "reducer",
+    "scheduled",
+    "table",
     "type_of",
     "u8",
     "u16",
@@ -80,4 +80,5 @@ __all__ = [
     "u64",
     "u128",
     "u256",
+    "unique",
 ]

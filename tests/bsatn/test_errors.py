@@ -58,7 +58,7 @@ def test_unknown_tags() -> None:
 
 def test_invalid_utf8_and_bool() -> None:
     e = _decode_error(at.product(("name", at.STRING)), "02000000 c328")
-    assert "UTF-8" in str(e) and e.path == "name" or e.path.endswith(".name")
+    assert ("UTF-8" in str(e) and e.path == "name") or e.path.endswith(".name")
     assert e.offset == 4
     e = _decode_error(at.product(("a", at.U8), ("ok", at.BOOL)), "01 02")
     assert "invalid bool byte 0x02" in str(e) and e.offset == 1
