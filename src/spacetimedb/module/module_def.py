@@ -282,7 +282,7 @@ class _Assembler:
         return at_cols[0]
 
     def _reducer(self, r: ReducerDecl) -> ReducerDef:
-        params = r.resolve_params()
+        params = r.resolve_params({t.cls.__name__: t.cls for t in self.tables})
         elements = tuple(ProductTypeElement(p.name, self.builder.type_of(p.annotation)) for p in params)
         return ReducerDef(
             decl=r,

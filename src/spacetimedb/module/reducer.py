@@ -60,9 +60,10 @@ class ReducerDecl:
     params: list[ParamDecl] | None = None
     param_names: list[str] = field(default_factory=list)
 
-    def resolve_params(self) -> list[ParamDecl]:
+    def resolve_params(self, extra_names: dict[str, Any] | None = None) -> list[ParamDecl]:
+        """Parameter types; `extra_names` (e.g. the module's table classes) resolve forward references."""
         if self.params is None:
-            self.params = _params_of(self.fn, self.name, self.param_names, strict=True) or []
+            self.params = _params_of(self.fn, self.name, self.param_names, strict=True, localns=extra_names) or []
         return self.params
 
 
@@ -190,10 +191,12 @@ def _declare(
     return decl
 
 
-def _params_of(fn: Callable[..., Any], rname: str, names: list[str], *, strict: bool) -> list[ParamDecl] | None:
+def _params_of(
+    fn: Callable[..., Any], rname: str, names: list[str], *, strict: bool, localns: dict[str, Any] | None = None
+) -> list[ParamDecl] | None:
     """Parameter types; None (when not strict) if an annotation names something not defined yet."""
     try:
-        hints = typing.get_type_hints(fn, include_extras=True)
+        hints = typing.get_type_hints(fn, localns=localns, include_extras=True)
     except NameError as e:
         if not strict:
             return None

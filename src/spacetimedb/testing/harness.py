@@ -1,0 +1,180 @@
+"""`TestDatabase`: run a module in process, with a fake clock, for module authors' tests.
+
+    from spacetimedb.testing import TestDatabase, identity
+
+    def test_transfer():
+        db = TestDatabase.load("examples/bank.py")
+        db.call("seed", 2, 100)
+        db.call("transfer", 0, 1, 30)
+        assert [a.balance for a in db.table("accounts")] == [70, 130]
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from spacetimedb.host.logs import LogRecord
+from spacetimedb.host.module_host import ModuleHost
+from spacetimedb.host.results import ReducerCallResult, ReducerStatus
+from spacetimedb.module.loader import load_module
+from spacetimedb.module.module_def import ModuleDef
+from spacetimedb.sats.errors import SpacetimeError
+from spacetimedb.sats.special import ConnectionId, Identity, Timestamp
+
+#: The fake clock starts here unless told otherwise: 2025-01-01T00:00:00Z.
+DEFAULT_START = Timestamp(1_735_689_600_000_000)
+
+
+def identity(name: str) -> Identity:
+    """A stable Identity for a test user name (`identity("alice")` is the same in every run)."""
+    return Identity(int.from_bytes(hashlib.blake2b(name.encode(), digest_size=32).digest(), "little"))
+
+
+def connection_id(name: str) -> ConnectionId:
+    """A stable, nonzero ConnectionId for a test connection name."""
+    value = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=16).digest(), "little")
+    return ConnectionId(value or 1)
+
+
+class ReducerError(SpacetimeError):
+    """A reducer call failed; `message` is what the caller would see."""
+
+    def __init__(self, reducer: str, message: str, result: ReducerCallResult) -> None:
+        self.reducer = reducer
+        self.message = message
+        self.result = result
+        super().__init__(f"{reducer}: {message}")
+
+
+class ReducerUserError(ReducerError):
+    """The reducer raised SenderError (the caller's fault)."""
+
+
+class ReducerInternalError(ReducerError):
+    """The reducer raised any other exception (the module's fault); the traceback is in the logs."""
+
+
+def _raise_for(result: ReducerCallResult) -> ReducerCallResult:
+    if result.status is ReducerStatus.COMMITTED:
+        return result
+    cls = ReducerUserError if result.status is ReducerStatus.USER_ERROR else ReducerInternalError
+    raise cls(result.reducer, result.error or "", result)
+
+
+class TestDatabase:
+    """A module on a fresh in-memory database with a fake clock (that only `advance` moves).
+
+    Reducer calls raise `ReducerUserError`/`ReducerInternalError` when the reducer fails; bad
+    calls (unknown reducer, wrong arguments) raise the host's `ReducerCallError`s.
+    """
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    #: The sender of calls that do not pass `sender=`.
+    default_sender: Identity = identity("test-user")
+
+    def __init__(
+        self, module: ModuleDef, *, start: Timestamp = DEFAULT_START, owner: Identity | None = None, run_init: bool = True
+    ) -> None:
+        self._now = start
+        self.owner = owner if owner is not None else identity("owner")
+        self.host = ModuleHost(
+            module, identity=identity(f"database:{module.name}"), owner=self.owner, clock=self._clock
+        )
+        #: Every committed transaction, in order (including internal schedule-row deletes).
+        self.commits: list[ReducerCallResult] = []
+        self.host.add_commit_listener(self.commits.append)
+        if run_init:
+            _raise_for(self.host.init())
+
+    @classmethod
+    def load(cls, path: str | Path, **kwargs: Any) -> TestDatabase:
+        """Load a module file or package and run its init reducer (and `@scheduled` setup)."""
+        return cls(load_module(path), **kwargs)
+
+    @property
+    def module(self) -> ModuleDef:
+        return self.host.module
+
+    # ---- the clock ------------------------------------------------------------------------------
+
+    def _clock(self) -> Timestamp:
+        return self._now
+
+    @property
+    def now(self) -> Timestamp:
+        return self._now
+
+    def advance(self, seconds: float = 0.0, *, ms: int = 0) -> list[ReducerCallResult]:
+        """Move the clock forward and run every scheduled reducer that falls due, in time order.
+
+        Returns their results (failed scheduled calls do not raise; check `.ok` or the logs).
+        """
+        micros = round(seconds * 1_000_000) + ms * 1000
+        if micros < 0:
+            raise ValueError("the clock only moves forward")
+        self._now = Timestamp(self._now.micros + micros)
+        return self.host.run_due(self._now)
+
+    # ---- calls ----------------------------------------------------------------------------------
+
+    def call(
+        self, reducer: str, *args: Any, sender: Identity | None = None, connection_id: ConnectionId | None = None
+    ) -> ReducerCallResult:
+        """Call a reducer with Python arguments; returns the result, or raises its error."""
+        result = self.host.call_reducer(
+            reducer,
+            args,
+            caller=sender if sender is not None else self.default_sender,
+            connection_id=connection_id,
+            args_format="python",
+        )
+        return _raise_for(result)
+
+    def connect(self, who: Identity, conn: ConnectionId | None = None) -> ConnectionId:
+        """Run client_connected for `who`; returns the connection id (raises if the module refuses)."""
+        conn = conn if conn is not None else connection_id(f"{who.to_hex()}:{len(self.commits)}")
+        _raise_for(self.host.client_connected(who, conn))
+        return conn
+
+    def disconnect(self, who: Identity, conn: ConnectionId | None = None) -> None:
+        _raise_for(self.host.client_disconnected(who, conn))
+
+    # ---- reading --------------------------------------------------------------------------------
+
+    def table(self, table: str | type) -> list[Any]:
+        """Every committed row of a table (by name or row class), as row objects, in index order
+        of the primary key when there is one."""
+        tdef = self.module.table(table)
+        rows = list(self.host.db.scan(tdef.schema.table_id))
+        pk = tdef.schema.primary_key
+        if pk is not None:
+            try:
+                rows.sort(key=lambda r: r[pk])
+            except TypeError:
+                pass
+        from_row: Callable[[Any], Any] = tdef.converter.from_row
+        return [from_row(r) for r in rows]
+
+    def find(self, table: str | type, key: Any) -> Any | None:
+        """The committed row with this primary key, or None."""
+        tdef = self.module.table(table)
+        ix = tdef.schema.primary_index
+        if ix is None:
+            raise SpacetimeError(f"table {tdef.name!r} has no primary key")
+        row = self.host.db.index_find(ix.index_id, key)
+        return None if row is None else tdef.converter.from_row(row)
+
+    def count(self, table: str | type) -> int:
+        return self.host.db.count(self.module.table(table).schema.table_id)
+
+    @property
+    def logs(self) -> list[LogRecord]:
+        """The database log, oldest first."""
+        return self.host.log.records()
+
+    def log_messages(self, level: str | None = None) -> list[str]:
+        return [r.message for r in self.host.log.records(level=level)]
