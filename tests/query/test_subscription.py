@@ -168,6 +168,12 @@ QUERIES = [
     "SELECT y.* FROM a x JOIN a y ON x.k = y.k WHERE x.id < y.id",
     "SELECT a.* FROM a JOIN c ON a.k = c.k WHERE c.v >= 1",
     "SELECT c.* FROM c JOIN a ON c.k = a.k",
+    # Constants on the join column carry over to the other side (and make the plan routable).
+    "SELECT a.* FROM a JOIN b ON a.k = b.k WHERE a.k = 1",
+    "SELECT b.* FROM a JOIN b ON a.k = b.k WHERE b.k = 2 AND a.v <> 1",
+    "SELECT a.* FROM a JOIN b ON a.k = b.k WHERE a.id = 2 AND b.v = 1",
+    "SELECT x.* FROM a x JOIN a y ON x.k = y.k WHERE x.k = 2",
+    "SELECT x.* FROM a x JOIN a y ON x.k = y.v WHERE x.k = 1 AND y.id = 3",
 ]
 
 small = st.integers(0, 3)

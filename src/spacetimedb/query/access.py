@@ -74,8 +74,9 @@ def make_probe(state: ReadState, table: TableSchema, col: int) -> Probe:
     return probe
 
 
-def const_eq(terms: list[BExpr], rel: int) -> tuple[int, Any] | None:
-    """(column, value) of a top-level `col = constant` conjunct on relation `rel`, if any."""
+def const_eqs(terms: list[BExpr], rel: int) -> list[tuple[int, Any]]:
+    """(column, value) of each top-level `col = constant` conjunct on relation `rel` (hashable values)."""
+    out = []
     for t in terms:
         if isinstance(t, BCompare) and t.op == "=" and isinstance(t.right, BConst):
             left = t.left
@@ -84,8 +85,18 @@ def const_eq(terms: list[BExpr], rel: int) -> tuple[int, Any] | None:
                     hash(t.right.value)
                 except TypeError:
                     continue
-                return left.col, t.right.value
-    return None
+                out.append((left.col, t.right.value))
+    return out
+
+
+def const_eq(terms: list[BExpr], rel: int, table: TableSchema | None = None) -> tuple[int, Any] | None:
+    """One `col = constant` conjunct on relation `rel`, preferring an indexed column of `table`."""
+    eqs = const_eqs(terms, rel)
+    if table is not None:
+        for col, value in eqs:
+            if Catalog.index_on_column(table, col) is not None:
+                return col, value
+    return eqs[0] if eqs else None
 
 
 def seek(state: ReadState, table: TableSchema, eq: tuple[int, Any] | None) -> Iterable[Row]:

@@ -105,7 +105,9 @@ def _joined(select: BSelect, state: ReadState) -> Iterable[tuple[Row, ...]]:
     first_pred = and_all(first_terms)
     pred0 = compile_predicate(first_pred, (0,)) if first_pred is not None else None
     combos: list[tuple[Row, ...]] = [
-        (r,) for r in seek(state, select.tables[0], const_eq(first_terms, 0)) if pred0 is None or pred0(r)
+        (r,)
+        for r in seek(state, select.tables[0], const_eq(first_terms, 0, select.tables[0]))
+        if pred0 is None or pred0(r)
     ]
     for i in range(1, n):
         table = select.tables[i]

@@ -5,9 +5,11 @@ in spacing, quoting, aliases or operand order share a plan, and each plan is eva
 commit however many clients hold it. Queries using `:sender` bind the caller's identity into the
 key, so they are shared only among connections of the same identity.
 
-Single-table plans with a top-level `col = constant` term are routed: per (table, column) a dict
-maps the constant to the plans, so a commit costs one dict lookup per changed row, not one
-filter call per subscribed query (e.g. thousands of `SELECT * FROM player WHERE id = <n>`).
+Plans with a top-level `col = constant` term on every table they read are routed: per
+(table, column) a dict maps the constant to the plans, so a commit costs one dict lookup per
+changed row, not one evaluation per subscribed query (e.g. thousands of
+`SELECT * FROM player WHERE id = <n>`, or of a join filtered by `player.id = <n>`, whose
+constant carries through the join column to the other table).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from spacetimedb.query import ast
 from spacetimedb.query.access import ReadState, delta_tables, table_changes
 from spacetimedb.query.catalog import Catalog
 from spacetimedb.query.subscription import (
+    SemiJoinPlan,
     SingleTablePlan,
     SubscriptionPlan,
     bind_subscription,
@@ -37,8 +40,10 @@ class _Entry:
     plan_id: int
     plan: SubscriptionPlan
     refs: int
-    #: (table_id, column, value) when routed by an equality constant.
-    route: tuple[int, int, Any] | None
+    #: (table_id, column, value) per relation when routed by equality constants; empty otherwise.
+    routes: tuple[tuple[int, int, Any], ...]
+    #: A single-table plan: routed rows are filtered here, without calling `eval_delta`.
+    single: bool
 
 
 class QueryRegistry:
@@ -94,15 +99,18 @@ class QueryRegistry:
             return plan_id, entry.plan
         plan_id = self._next_id
         self._next_id += 1
-        route = None
+        single = isinstance(plan, SingleTablePlan)
+        routes: tuple[tuple[int, int, Any], ...] = ()
         if isinstance(plan, SingleTablePlan) and plan.eq is not None:
-            route = (plan.table.table_id, plan.eq[0], plan.eq[1])
-            cols = self._routes.setdefault(route[0], {})
-            cols.setdefault(route[1], {}).setdefault(route[2], set()).add(plan_id)
-        else:
+            routes = ((plan.table.table_id, *plan.eq),)
+        elif isinstance(plan, SemiJoinPlan) and plan.routes is not None:
+            routes = plan.routes
+        for tid, col, value in routes:
+            self._routes.setdefault(tid, {}).setdefault(col, {}).setdefault(value, set()).add(plan_id)
+        if not routes:
             for tid in plan.tables_read:
                 self._by_table.setdefault(tid, set()).add(plan_id)
-        self._entries[plan_id] = _Entry(plan_id, plan, 1, route)
+        self._entries[plan_id] = _Entry(plan_id, plan, 1, routes, single)
         self._by_key[plan.key] = plan_id
         return plan_id, plan
 
@@ -116,10 +124,11 @@ class QueryRegistry:
             return False
         del self._entries[plan_id]
         del self._by_key[entry.plan.key]
-        if entry.route is not None:
-            tid, col, value = entry.route
+        for tid, col, value in entry.routes:
             values = self._routes[tid][col]
-            ids = values[value]
+            ids = values.get(value)
+            if ids is None:
+                continue  # a self-join routed twice by the same (table, column, value)
             ids.discard(plan_id)
             if not ids:
                 del values[value]
@@ -127,7 +136,7 @@ class QueryRegistry:
                     del self._routes[tid][col]
                     if not self._routes[tid]:
                         del self._routes[tid]
-        else:
+        if not entry.routes:
             for tid in entry.plan.tables_read:
                 ids = self._by_table[tid]
                 ids.discard(plan_id)
@@ -161,6 +170,9 @@ class QueryRegistry:
                         ids = by_value.get(row[col])
                         if ids:
                             for pid in ids:
+                                if not entries[pid].single:
+                                    joined.add(pid)
+                                    continue
                                 pair = pending.get(pid)
                                 if pair is None:
                                     pair = pending[pid] = ([], [])

@@ -20,9 +20,17 @@ from typing import Any
 from spacetimedb.module.datastore import Row
 from spacetimedb.module.schema import TableSchema
 from spacetimedb.query import ast
-from spacetimedb.query.access import ReadState, const_eq, delta_tables, make_probe, seek, table_changes
+from spacetimedb.query.access import (
+    ReadState,
+    const_eq,
+    const_eqs,
+    delta_tables,
+    make_probe,
+    seek,
+    table_changes,
+)
 from spacetimedb.query.binder import Binder
-from spacetimedb.query.bound import BExpr, BSelect, and_all, conjuncts, rels_of
+from spacetimedb.query.bound import BCol, BCompare, BConst, BExpr, BSelect, and_all, conjuncts, rels_of
 from spacetimedb.query.catalog import Catalog
 from spacetimedb.query.codegen import compile_predicate
 from spacetimedb.query.errors import SqlPlanError
@@ -87,7 +95,7 @@ class SingleTablePlan(SubscriptionPlan):
         terms = conjuncts(select.where)
         self.pred: RowPred | None = _row_pred(terms, 0)
         #: A `col = value` conjunct: used for index seeks and by the registry to route delta rows.
-        self.eq: tuple[int, Any] | None = const_eq(terms, 0)
+        self.eq: tuple[int, Any] | None = const_eq(terms, 0, self.table)
 
     def filter_rows(self, rows: Iterable[Row]) -> list[Row]:
         pred = self.pred
@@ -115,15 +123,32 @@ class SemiJoinPlan(SubscriptionPlan):
         t0 = [t for t in terms if rels_of(t) <= {0}]
         t1 = [t for t in terms if rels_of(t) == {1}]
         t01 = [t for t in terms if rels_of(t) == {0, 1}]
+        # `l.a = c` with ON l.a = r.b implies `r.b = c` (and back): filter both deltas early and
+        # let the registry route the plan by both constants.
+        self._propagate(t0, t1, join.left, join.right)
+        self._propagate(t1, t0, join.right, join.left)
         self.pred0 = _row_pred(t0, 0)
         self.pred1 = _row_pred(t1, 1)
         both = and_all(t01)
         self.pred01: Callable[[Row, Row], bool] | None = (
             None if both is None else compile_predicate(both, (0, 1))
         )
-        self.eq0, self.eq1 = const_eq(t0, 0), const_eq(t1, 1)
+        self.eq0, self.eq1 = const_eq(t0, 0, self.lhs), const_eq(t1, 1, self.rhs)
+        #: (table_id, column, value) per relation when both have a `col = constant` term, else None.
+        self.routes: tuple[tuple[int, int, Any], ...] | None = None
+        e0, e1 = const_eq(t0, 0), const_eq(t1, 1)
+        if e0 is not None and e1 is not None:
+            self.routes = ((self.lhs.table_id, *e0), (self.rhs.table_id, *e1))
         self.lhs_indexed = Catalog.index_on_column(self.lhs, self.lcol) is not None
         self.rhs_indexed = Catalog.index_on_column(self.rhs, self.rcol) is not None
+
+    @staticmethod
+    def _propagate(src: list[BExpr], dst: list[BExpr], src_col: BCol, dst_col: BCol) -> None:
+        for col, value in const_eqs(src, src_col.rel):
+            if col == src_col.col:
+                if all(c != dst_col.col for c, _ in const_eqs(dst, dst_col.rel)):
+                    dst.append(BCompare("=", dst_col, BConst(value, dst_col.ty)))
+                return
 
     # ---- helpers -------------------------------------------------------------------------------
 
