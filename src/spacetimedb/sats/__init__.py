@@ -5,7 +5,7 @@ from spacetimedb.sats.errors import ConversionError, SchemaError
 from spacetimedb.sats.infer import TypespaceBuilder, type_of
 from spacetimedb.sats.infer_value import infer_type
 from spacetimedb.sats.special import ConnectionId, Identity, ScheduleAt, TimeDuration, Timestamp, Uuid
-from spacetimedb.sats.sums import Sum
+from spacetimedb.sats.sums import Sum, TypeName, UnitVariant, Variant
 from spacetimedb.sats.values import Some, SumValue
 from spacetimedb.sats.widths import f32, f64, i8, i16, i32, i64, i128, i256, u8, u16, u32, u64, u128, u256
 
@@ -23,9 +23,12 @@ __all__ = [
     "SumValue",
     "TimeDuration",
     "Timestamp",
+    "TypeName",
     "Typespace",
     "TypespaceBuilder",
+    "UnitVariant",
     "Uuid",
+    "Variant",
     "f32",
     "f64",
     "i8",

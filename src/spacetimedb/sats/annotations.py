@@ -9,6 +9,7 @@ import typing
 from typing import Any
 
 from spacetimedb.sats import algebraic_type as at
+from spacetimedb.sats import sums
 from spacetimedb.sats.builtin_nodes import META_CLASS_NODES, SPECIAL_CLASS_NODES
 from spacetimedb.sats.errors import SchemaError
 from spacetimedb.sats.from_type import nodes_from_type
@@ -30,7 +31,6 @@ from spacetimedb.sats.nodes import (
     SumNode,
     Variant,
 )
-from spacetimedb.sats.sums import Sum
 
 _SIMPLE: dict[Any, Node] = {
     bool: PrimNode(at.Primitive.Bool),
@@ -114,6 +114,11 @@ class AnnotationLowering:
                 return PrimNode(extra.kind)
             if isinstance(extra, at.AlgebraicType):
                 return nodes_from_type(extra)
+            if isinstance(extra, sums.TypeName):
+                origin = typing.get_origin(base)
+                if origin is not typing.Union and origin is not types.UnionType:
+                    raise SchemaError(f"{path}: TypeName names a union of classes, not {_name_of(base)}")
+                return self._union(base, path, extra.name)
         return self._lower(base, path)
 
     def _tuple(self, ann: Any, path: str) -> Node:
@@ -125,28 +130,28 @@ class AnnotationLowering:
         fields = [Field(None, None, self._lower(a, f"{path}[{i}]")) for i, a in enumerate(args)]
         return ProductNode(None, fields, TUPLE)
 
-    def _union(self, ann: Any, path: str) -> Node:
+    def _union(self, ann: Any, path: str, name: str | None = None) -> Node:
         args = [a for a in typing.get_args(ann) if a is not type(None)]
         optional = len(args) < len(typing.get_args(ann))
         if len(args) == 1:
             inner = self._lower(args[0], path)
         else:
-            inner = self._class_union(args, path)
+            inner = self._class_union(args, path, name)
         return OptionNode(inner) if optional else inner
 
-    def _class_union(self, args: list[Any], path: str) -> Node:
-        key = ("union", *args)
+    def _class_union(self, args: list[Any], path: str, name: str | None) -> Node:
+        key = ("union", name, *args)
         existing = self.classes.get(key)
         if existing is not None:
             return existing
         for a in args:
-            if not isinstance(a, type) or a in _SIMPLE or a is bytes or a in SPECIAL_CLASS_NODES or issubclass(a, enum.Enum | Sum):
+            if not isinstance(a, type) or a in _SIMPLE or a is bytes or a in SPECIAL_CLASS_NODES or issubclass(a, enum.Enum | sums.Sum):
                 raise SchemaError(
                     f"{path}: {' | '.join(_name_of(x) for x in args)} is not supported; a union must list "
                     "product classes only (each becomes a variant named after its class); for other payloads "
                     "declare a `class MySum(Sum)` with one annotated attribute per variant"
                 )
-        ref = RefNode("Or".join(a.__name__ for a in args))
+        ref = RefNode(name or "Or".join(a.__name__ for a in args))
         self.classes[key] = ref
         variants = []
         for a in args:
@@ -176,7 +181,7 @@ class AnnotationLowering:
                 members = list(cls)
                 variants = [Variant(m.name, UNIT_NODE, True) for m in members]
                 ref.target = SumNode(cls.__name__, variants, ENUM, members=members)
-            elif issubclass(cls, Sum):
+            elif issubclass(cls, sums.Sum):
                 ref.target = self._sum_class(cls)
             else:
                 ref.target = self._product_class(cls, path)
@@ -185,12 +190,14 @@ class AnnotationLowering:
             raise
         return ref
 
-    def _sum_class(self, cls: type[Sum]) -> SumNode:
+    def _sum_class(self, cls: type[sums.Sum]) -> SumNode:
         hints = _hints(cls)
         variants = []
         for name in cls.__variant_names__:
             ann = hints[name]
-            if ann is None or ann is type(None):
+            if typing.get_origin(ann) is sums.Variant:
+                (ann,) = typing.get_args(ann)
+            if ann is None or ann is type(None) or ann is sums.UnitVariant:
                 variants.append(Variant(name, UNIT_NODE, True))
             else:
                 variants.append(Variant(name, self._lower(ann, f"{cls.__name__}.{name}")))

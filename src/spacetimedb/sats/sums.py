@@ -2,8 +2,8 @@
 
     class Shape(Sum):
         Circle: Circle      # variant with a payload (any supported annotation)
-        Square: f32
-        Empty: None         # unit variant
+        Square: Variant[f32]    # the same, but mypy can check Shape.Square(1.0)
+        Empty: None         # unit variant (or `Empty: UnitVariant` for mypy)
 
     s = Shape.Circle(Circle(radius=1.0))   # or Shape("Circle", Circle(radius=1.0))
     e = Shape.Empty()
@@ -16,7 +16,34 @@ Variant tags are the declaration order. A union of product classes (`Circle | Sq
 from __future__ import annotations
 
 import inspect
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Variant(Generic[T]):
+    """Typed variant annotation: `Move: Variant[Pos]` lets mypy check `Command.Move(pos)`.
+
+    Plain annotations (`Move: Pos`) work the same at runtime; this only helps type checkers.
+    """
+
+    def __call__(self, value: T) -> Any:  # replaced by a constructor in every Sum subclass
+        raise NotImplementedError
+
+
+class UnitVariant:
+    """Typed unit variant annotation: `Quit: UnitVariant` lets mypy check `Command.Quit()`."""
+
+    def __call__(self) -> Any:  # replaced by a constructor in every Sum subclass
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class TypeName:
+    """Names a union of classes: `Shape = Annotated[Circle | Square, TypeName("Shape")]`."""
+
+    name: str
 
 
 class _VariantConstructor:
