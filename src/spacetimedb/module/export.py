@@ -1,0 +1,139 @@
+"""A ModuleDef as RawModuleDefV10 (what 2.x modules publish) and RawModuleDefV9 (`/schema?version=9`).
+
+Names are canonical (snake_case tables, columns and reducers, as SpacetimeDB's default
+`SnakeCase` policy derives them from Python's names); index source names are the generated
+`{table}_{cols}_idx_{algorithm}`; types keep their declared order (`custom_ordering = true`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from spacetimedb.bsatn import compile as compile_codec
+from spacetimedb.module import raw_def as r
+from spacetimedb.module.module_def import ModuleDef, TableDef
+from spacetimedb.sats import algebraic_type as at
+
+_LIFECYCLE = {"init": "Init", "client_connected": "OnConnect", "client_disconnected": "OnDisconnect"}
+
+
+def _algorithm(ix_kind: str, cols: tuple[int, ...]) -> r.RawIndexAlgorithm:
+    return r.RawIndexAlgorithm.Hash(list(cols)) if ix_kind == "hash" else r.RawIndexAlgorithm.BTree(list(cols))
+
+
+def _unique_constraints(t: TableDef) -> list[tuple[int, ...]]:
+    return [ix.columns for ix in t.schema.indexes if ix.unique]
+
+
+def _default_values(t: TableDef) -> list[tuple[int, bytes]]:
+    # Column defaults are a Python-side convenience (they fill in constructors); SpacetimeDB's
+    # default values exist for schema migration, which this server does not do. None exported.
+    return []
+
+
+def _table_v10(t: TableDef) -> r.RawTableDefV10:
+    s = t.schema
+    return r.RawTableDefV10(
+        source_name=s.name,
+        product_type_ref=s.product_type_ref or 0,
+        primary_key=[] if s.primary_key is None else [s.primary_key],
+        indexes=[r.RawIndexDefV10(ix.name, ix.accessor, _algorithm(ix.kind, ix.columns)) for ix in s.indexes],
+        constraints=[
+            r.RawConstraintDefV10(None, r.RawConstraintDataV9.Unique(r.RawUniqueConstraintDataV9(list(cols))))
+            for cols in _unique_constraints(t)
+        ],
+        sequences=[
+            r.RawSequenceDefV10(None, q.column, None, None, None, q.increment) for q in s.sequences
+        ],
+        table_type=r.TableType.User(),
+        table_access=r.TableAccess.Public() if s.public else r.TableAccess.Private(),
+        default_values=[r.RawColumnDefaultValueV10(c, v) for c, v in _default_values(t)],
+        is_event=s.is_event,
+    )
+
+
+def to_raw_v10(m: ModuleDef) -> r.RawModuleDefV10:
+    types = [r.RawTypeDefV10(r.RawScopedTypeNameV10([], name), idx, True) for name, idx in m.named_types]
+    reducers = [
+        r.RawReducerDefV10(
+            source_name=rd.name,
+            params=rd.params,
+            visibility=r.FunctionVisibility.Private() if rd.lifecycle else r.FunctionVisibility.ClientCallable(),
+            ok_return_type=at.UNIT,
+            err_return_type=at.STRING,
+        )
+        for rd in m.reducers.values()
+    ]
+    schedules = [
+        r.RawScheduleDefV10(None, t.name, t.schema.schedule_at_column or 0, t.schema.schedule_reducer or "")
+        for t in m.tables
+        if t.schema.schedule_reducer is not None
+    ]
+    lifecycles = [
+        r.RawLifeCycleReducerDefV10(r.Lifecycle(_LIFECYCLE[rd.lifecycle]), rd.name)
+        for rd in m.reducers.values()
+        if rd.lifecycle is not None
+    ]
+    S = r.RawModuleDefV10Section
+    sections = [
+        S.Typespace(at.Typespace(list(m.typespace.types))),
+        S.Types(types),
+        S.Tables([_table_v10(t) for t in m.tables]),
+        S.Reducers(reducers),
+        S.Schedules(schedules),
+        S.LifeCycleReducers(lifecycles),
+        S.CaseConversionPolicy(r.CaseConversionPolicy["SnakeCase"]),
+    ]
+    return r.RawModuleDefV10(sections)
+
+
+def to_raw_v9(m: ModuleDef) -> r.RawModuleDefV9:
+    tables = []
+    for t in m.tables:
+        s = t.schema
+        sched = (
+            r.RawScheduleDefV9(f"{s.name}_sched", s.schedule_reducer, s.schedule_at_column or 0)
+            if s.schedule_reducer is not None
+            else None
+        )
+        tables.append(
+            r.RawTableDefV9(
+                name=s.name,
+                product_type_ref=s.product_type_ref or 0,
+                primary_key=[] if s.primary_key is None else [s.primary_key],
+                indexes=[r.RawIndexDefV9(ix.name, ix.accessor, _algorithm(ix.kind, ix.columns)) for ix in s.indexes],
+                constraints=[
+                    r.RawConstraintDefV9(
+                        f"{s.name}_{'_'.join(s.columns[c].name for c in cols)}_key",
+                        r.RawConstraintDataV9.Unique(r.RawUniqueConstraintDataV9(list(cols))),
+                    )
+                    for cols in _unique_constraints(t)
+                ],
+                sequences=[
+                    r.RawSequenceDefV9(f"{s.name}_{s.columns[q.column].name}_seq", q.column, None, None, None, q.increment)
+                    for q in s.sequences
+                ],
+                schedule=sched,
+                table_type=r.TableType.User(),
+                table_access=r.TableAccess.Public() if s.public else r.TableAccess.Private(),
+            )
+        )
+    reducers = [
+        r.RawReducerDefV9(rd.name, rd.params, r.Lifecycle(_LIFECYCLE[rd.lifecycle]) if rd.lifecycle else None)
+        for rd in m.reducers.values()
+    ]
+    types = [r.RawTypeDefV9(r.RawScopedTypeNameV9([], name), idx, True) for name, idx in m.named_types]
+    return r.RawModuleDefV9(at.Typespace(list(m.typespace.types)), tables, reducers, types, [], [])
+
+
+def module_def_bsatn(m: ModuleDef, version: int = 10, *, wrapped: bool = False) -> bytes:
+    """BSATN of RawModuleDefV10 (or V9); `wrapped=True` encodes the versioned `RawModuleDef` sum."""
+    raw: Any = to_raw_v10(m) if version == 10 else to_raw_v9(m)
+    if wrapped:
+        return compile_codec(r.RawModuleDef).encode(r.RawModuleDef("V10" if version == 10 else "V9", raw))
+    return compile_codec(type(raw)).encode(raw)
+
+
+def decode_module_def_bsatn(data: bytes, version: int = 10) -> Any:
+    """The RawModuleDefV10/V9 object encoded in `data` (for round-trip checks and tools)."""
+    return compile_codec(r.RawModuleDefV10 if version == 10 else r.RawModuleDefV9).decode(data)
