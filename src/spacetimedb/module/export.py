@@ -18,7 +18,7 @@ _LIFECYCLE = {"init": "Init", "client_connected": "OnConnect", "client_disconnec
 
 
 def _algorithm(ix_kind: str, cols: tuple[int, ...]) -> r.RawIndexAlgorithm:
-    return r.RawIndexAlgorithm.Hash(list(cols)) if ix_kind == "hash" else r.RawIndexAlgorithm.BTree(list(cols))
+    return r.RawIndexAlgorithm("Hash", list(cols)) if ix_kind == "hash" else r.RawIndexAlgorithm("BTree", list(cols))
 
 
 def _unique_constraints(t: TableDef) -> list[tuple[int, ...]]:
@@ -39,14 +39,14 @@ def _table_v10(t: TableDef) -> r.RawTableDefV10:
         primary_key=[] if s.primary_key is None else [s.primary_key],
         indexes=[r.RawIndexDefV10(ix.name, ix.accessor, _algorithm(ix.kind, ix.columns)) for ix in s.indexes],
         constraints=[
-            r.RawConstraintDefV10(None, r.RawConstraintDataV9.Unique(r.RawUniqueConstraintDataV9(list(cols))))
+            r.RawConstraintDefV10(None, r.RawConstraintDataV9("Unique", r.RawUniqueConstraintDataV9(list(cols))))
             for cols in _unique_constraints(t)
         ],
         sequences=[
             r.RawSequenceDefV10(None, q.column, None, None, None, q.increment) for q in s.sequences
         ],
-        table_type=r.TableType.User(),
-        table_access=r.TableAccess.Public() if s.public else r.TableAccess.Private(),
+        table_type=r.TableType("User"),
+        table_access=r.TableAccess("Public") if s.public else r.TableAccess("Private"),
         default_values=[r.RawColumnDefaultValueV10(c, v) for c, v in _default_values(t)],
         is_event=s.is_event,
     )
@@ -58,7 +58,7 @@ def to_raw_v10(m: ModuleDef) -> r.RawModuleDefV10:
         r.RawReducerDefV10(
             source_name=rd.name,
             params=rd.params,
-            visibility=r.FunctionVisibility.Private() if rd.lifecycle else r.FunctionVisibility.ClientCallable(),
+            visibility=r.FunctionVisibility("Private") if rd.lifecycle else r.FunctionVisibility("ClientCallable"),
             ok_return_type=at.UNIT,
             err_return_type=at.STRING,
         )
@@ -76,13 +76,13 @@ def to_raw_v10(m: ModuleDef) -> r.RawModuleDefV10:
     ]
     S = r.RawModuleDefV10Section
     sections = [
-        S.Typespace(at.Typespace(list(m.typespace.types))),
-        S.Types(types),
-        S.Tables([_table_v10(t) for t in m.tables]),
-        S.Reducers(reducers),
-        S.Schedules(schedules),
-        S.LifeCycleReducers(lifecycles),
-        S.CaseConversionPolicy(r.CaseConversionPolicy["SnakeCase"]),
+        S("Typespace", at.Typespace(list(m.typespace.types))),
+        S("Types", types),
+        S("Tables", [_table_v10(t) for t in m.tables]),
+        S("Reducers", reducers),
+        S("Schedules", schedules),
+        S("LifeCycleReducers", lifecycles),
+        S("CaseConversionPolicy", r.CaseConversionPolicy["SnakeCase"]),
     ]
     return r.RawModuleDefV10(sections)
 
@@ -105,7 +105,7 @@ def to_raw_v9(m: ModuleDef) -> r.RawModuleDefV9:
                 constraints=[
                     r.RawConstraintDefV9(
                         f"{s.name}_{'_'.join(s.columns[c].name for c in cols)}_key",
-                        r.RawConstraintDataV9.Unique(r.RawUniqueConstraintDataV9(list(cols))),
+                        r.RawConstraintDataV9("Unique", r.RawUniqueConstraintDataV9(list(cols))),
                     )
                     for cols in _unique_constraints(t)
                 ],
@@ -114,8 +114,8 @@ def to_raw_v9(m: ModuleDef) -> r.RawModuleDefV9:
                     for q in s.sequences
                 ],
                 schedule=sched,
-                table_type=r.TableType.User(),
-                table_access=r.TableAccess.Public() if s.public else r.TableAccess.Private(),
+                table_type=r.TableType("User"),
+                table_access=r.TableAccess("Public") if s.public else r.TableAccess("Private"),
             )
         )
     reducers = [
