@@ -119,3 +119,26 @@ def test_list_valued_rows_are_stored_and_indexed() -> None:
     assert sorted(len(r[2]) for r in tx.index_filter(EVENTS_TS, (5,))) == [1, 2]
     assert tx.delete(EVENTS, (5, "x", ["p", "q"])) is True
     assert [r[2] for r in tx.scan(EVENTS)] == [["p"]]
+
+
+def test_key_forms_order_sums_options_and_special_types() -> None:
+    from spacetimedb.engine.keys import key_form, make_key_fn
+    from spacetimedb.sats.special import Identity
+    from spacetimedb.sats.values import SumValue
+
+    values = [SumValue(1, 5), SumValue(0, "z"), None, SumValue(1, 2)]
+    assert sorted(values, key=key_form) == [None, SumValue(0, "z"), SumValue(1, 2), SumValue(1, 5)]
+    assert key_form([1, [2]]) == key_form((1, (2,)))
+    # Identity is an ordered hashable class: used unchanged as a key.
+    assert make_key_fn((0,), (True,))((Identity(3),)) == Identity(3)
+
+
+def test_unhashable_foreign_value_is_reported() -> None:
+    from spacetimedb.engine import UnindexableValue
+    from spacetimedb.engine.keys import key_form
+
+    class Opaque:
+        __hash__ = None  # type: ignore[assignment]
+
+    with pytest.raises(UnindexableValue, match="Opaque"):
+        key_form(Opaque())

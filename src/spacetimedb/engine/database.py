@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from spacetimedb.engine.delta import DatabaseImage, TxDelta
 from spacetimedb.engine.errors import ReplayMismatch, TransactionStateError, UniqueConstraintViolation
@@ -11,6 +12,7 @@ from spacetimedb.engine.reads import TableReads
 from spacetimedb.engine.sequence import Sequence, SequenceKey
 from spacetimedb.engine.table import Table
 from spacetimedb.engine.transaction import MutTx
+from spacetimedb.module.datastore import Row
 from spacetimedb.module.schema import IndexSchema, TableSchema
 from spacetimedb.sats.errors import SchemaError
 
@@ -25,6 +27,7 @@ class Database(TableReads):
     def __init__(self, schemas: Iterable[TableSchema] = ()) -> None:
         self._tables: dict[int, Table] = {}
         self._indexes: dict[int, tuple[Index, Table]] = {}
+        self._finders: dict[int, Callable[[Any], Row | None]] = {}
         self._sequences: dict[SequenceKey, Sequence] = {}
         self._advanced: set[Sequence] = set()
         self._tx: MutTx | None = None
@@ -53,6 +56,7 @@ class Database(TableReads):
         for ix in table.indexes:
             if ix.index_id >= 0:
                 self._indexes[ix.index_id] = (ix, table)
+                self._finders[ix.index_id] = ix.finder()
         for seq in table.sequences:
             self._sequences[seq.key] = seq
 

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 class TableDelta:
     """Rows a transaction added to and removed from one table (set semantics: never both)."""
 
-    inserts: list[Row] = field(default_factory=list)
-    deletes: list[Row] = field(default_factory=list)
+    inserts: list[Row]
+    deletes: list[Row]
 
 
 @dataclass(slots=True)
@@ -58,16 +58,68 @@ LogEntry = tuple["Table", Row | None, Row | None]
 def net_delta(log: list[LogEntry], sequences: dict[SequenceKey, int]) -> TxDelta:
     """Fold a transaction's write log into per-table inserts and deletes.
 
-    A row deleted and then inserted again (or inserted then deleted) cancels: rows in the table
-    form a set, so each row's net count is -1, 0 or +1.
+    A row deleted and then inserted again (or inserted then deleted) cancels: rows in a table
+    form a set, so each row's net count is -1, 0 or +1. Cancelling needs some row to be both
+    inserted and deleted; when no row is (the usual case, e.g. a transfer), the per-table lists
+    of inserted and deleted rows already are the delta.
     """
-    net: dict[Table, tuple[dict[Hashable, Row], dict[Hashable, Row]]] = {}
+    if not log:
+        return TxDelta({}, sequences)
+    first = log[0][0]
+    inserts: list[Row] = []
+    deletes: list[Row] = []
     for table, old, new in log:
-        pair = net.get(table)
-        if pair is None:
-            pair = net[table] = ({}, {})
-        inserted, deleted = pair
-        raw = table.raw_rows
+        if table is not first:
+            return _multi_table(log, sequences)
+        if new is not None:
+            inserts.append(new)
+        if old is not None:
+            deletes.append(old)
+    change = _table_delta(first, log, inserts, deletes)
+    return TxDelta({} if change is None else {first.table_id: change}, sequences)
+
+
+def _multi_table(log: list[LogEntry], sequences: dict[SequenceKey, int]) -> TxDelta:
+    per_table: dict[Table, tuple[list[Row], list[Row]]] = {}
+    for table, old, new in log:
+        lists = per_table.get(table)
+        if lists is None:
+            lists = per_table[table] = ([], [])
+        if new is not None:
+            lists[0].append(new)
+        if old is not None:
+            lists[1].append(old)
+    tables: dict[int, TableDelta] = {}
+    for table, (inserts, deletes) in per_table.items():
+        change = _table_delta(table, log, inserts, deletes)
+        if change is not None:
+            tables[table.table_id] = change
+    return TxDelta(tables, sequences)
+
+
+def _table_delta(
+    table: Table, log: list[LogEntry], inserts: list[Row], deletes: list[Row]
+) -> TableDelta | None:
+    if inserts and deletes:
+        if table.raw_rows:
+            overlap = not set(deletes).isdisjoint(inserts)
+        else:
+            overlap = not {row_form(r) for r in deletes}.isdisjoint(map(row_form, inserts))
+        if overlap:
+            inserts, deletes = _cancel(table, log)
+            if not inserts and not deletes:
+                return None
+    return TableDelta(inserts, deletes)
+
+
+def _cancel(table: Table, log: list[LogEntry]) -> tuple[list[Row], list[Row]]:
+    """Replay `table`'s log entries in order, netting each row's +1/-1."""
+    inserted: dict[Hashable, Row] = {}
+    deleted: dict[Hashable, Row] = {}
+    raw = table.raw_rows
+    for t, old, new in log:
+        if t is not table:
+            continue
         if old is not None:
             key = old if raw else row_form(old)
             if key in inserted:
@@ -80,9 +132,4 @@ def net_delta(log: list[LogEntry], sequences: dict[SequenceKey, int]) -> TxDelta
                 del deleted[key]
             else:
                 inserted[key] = new
-    tables = {
-        table.table_id: TableDelta(list(ins.values()), list(dels.values()))
-        for table, (ins, dels) in net.items()
-        if ins or dels
-    }
-    return TxDelta(tables, sequences)
+    return list(inserted.values()), list(deleted.values())

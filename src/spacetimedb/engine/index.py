@@ -8,7 +8,7 @@ nothing for order (see docs/engine.md).
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import Any
 
 from sortedcontainers import SortedList
@@ -37,7 +37,11 @@ class Index:
         self.raw = raw
         self.key_of: KeyFn = make_key_fn(schema.columns, raw)
         self.norm = make_norm_fn(raw)
+        #: key -> row (unique) or bucket (non-unique). Never rebound, so its bound methods stay valid.
         self.map: dict[Hashable, Any] = {}
+        #: The table's other indexes, and those of them that are unique (set by the table).
+        self.siblings: list[Index] = []
+        self.unique_siblings: list[UniqueIndex] = []
         #: Sorted distinct keys, built on the first ordered scan (None until then).
         self.sorted_keys: SortedList | None = None
 
@@ -60,8 +64,8 @@ class Index:
         raise NotImplementedError
 
     def build(self, rows: Iterable[Row]) -> None:
-        """Index `rows` from scratch (no constraint checks)."""
-        self.map = {}
+        """Index `rows` from scratch (no constraint checks). The map object is kept: others hold it."""
+        self.map.clear()
         self.sorted_keys = None
         for row in rows:
             self.add(row)
@@ -70,6 +74,9 @@ class Index:
 
     def user_key(self, key: Any) -> Hashable:
         return key if self.norm is None else self.norm(key)
+
+    def finder(self) -> Callable[[Any], Row | None]:
+        raise NotImplementedError
 
     def filter(self, prefix: tuple[Any, ...]) -> list[Row]:
         """Rows whose first len(prefix) key columns equal `prefix`."""
@@ -182,6 +189,14 @@ class UniqueIndex(Index):
     def find(self, key: Any) -> Row | None:
         return self.map.get(key if self.norm is None else self.norm(key))
 
+    def finder(self) -> Callable[[Any], Row | None]:
+        """`find` with the dispatch resolved once: the dict's own `get` for plain keys."""
+        get = self.map.get
+        norm = self.norm
+        if norm is None:
+            return get
+        return lambda key: get(norm(key))
+
     def rows_at(self, key: Hashable) -> list[Row]:
         row = self.map.get(key)
         return [] if row is None else [row]
@@ -246,6 +261,9 @@ class MultiIndex(Index):
         raise IndexScanUnsupported(
             f"index '{self.name}' on table '{self.table_name}' is not unique; use filter to get its rows"
         )
+
+    def finder(self) -> Callable[[Any], Row | None]:
+        return self.find
 
     def rows_at(self, key: Hashable) -> list[Row]:
         bucket = self.map.get(key)

@@ -1,17 +1,20 @@
 """Hashable, ordered forms of column values, for index keys and row identity.
 
 Columns of primitive type (integers, floats, bool, string) hold plain Python values that are
-already hashable and totally ordered within one column: they are used as keys unchanged, which is
-the fast path. Every other column type (arrays, products, sums, options, special types such as
-Identity) goes through `key_form`, which builds a form that is hashable and ordered:
+already hashable and totally ordered within one column, and the special types (Identity,
+Timestamp, ...) are ordered hashable classes: both are used as keys unchanged, the fast path.
+Every other column type (arrays, products, sums, options) goes through `key_form`, which builds
+a form that is hashable and ordered:
 
 * `None` (an Option's none) becomes `(0,)`; any other value `v` becomes `(1, form)`, so none sorts
   before every some, as SpacetimeDB orders sums by tag (some = 0 is listed first there, but only
   equality and a consistent total order matter for indexes, and none-first matches SQL NULLS FIRST).
 * lists and tuples become tuples of the forms of their elements (so `[1, 2]` and `(1, 2)` are the
   same key: a column's values all have one type, so this never merges distinct values);
-* hashable values are kept as they are (their own `__eq__`/`__hash__`/`__lt__` decide);
-* unhashable dataclass instances become `(class name, forms of fields)`, dicts and sets sorted
+* dataclass instances that do not order themselves (`SumValue`, `ScheduleAt`, `Some`) become
+  `(class name, forms of fields)`, so sums order by tag, then payload;
+* other hashable values are kept as they are (their own `__eq__`/`__hash__`/`__lt__` decide);
+* unhashable dataclass instances are treated like unordered ones, dicts and sets become sorted
   tuples of item forms, bytearrays bytes.
 
 Rows of a table whose columns are all primitive are their own identity; others use the tuple of
@@ -27,7 +30,7 @@ from typing import Any
 
 from spacetimedb.engine.errors import UnindexableValue
 from spacetimedb.module.datastore import Row
-from spacetimedb.sats.algebraic_type import AlgebraicType, PrimitiveType
+from spacetimedb.sats.algebraic_type import SPECIAL_PRODUCTS, AlgebraicType, PrimitiveType, ProductType
 
 KeyFn = Callable[[Row], Hashable]
 NormFn = Callable[[Any], Hashable]
@@ -35,13 +38,22 @@ NormFn = Callable[[Any], Hashable]
 _NONE_FORM: tuple[int] = (0,)
 
 
+_PLAIN = frozenset({int, str, bool, float, bytes})
+_OBJECT_LT: Any = vars(object)["__lt__"]
+
+
 def key_form(value: Any) -> Hashable:
     """The hashable, ordered form of a value of a non-primitive column (see module doc)."""
     if value is None:
         return _NONE_FORM
     kind = type(value)
+    if kind in _PLAIN:
+        return (1, value)
     if kind is list or kind is tuple:
         return (1, tuple(map(key_form, value)))
+    if dataclasses.is_dataclass(kind) and getattr(kind, "__lt__") is _OBJECT_LT:  # noqa: B009
+        # Not ordered by itself (SumValue, ScheduleAt, Some): order by class, then field forms.
+        return (1, _fields_form(value))
     try:
         hash(value)
     except TypeError:
@@ -49,10 +61,14 @@ def key_form(value: Any) -> Hashable:
     return (1, value)
 
 
+def _fields_form(value: Any) -> Hashable:
+    fields = tuple(key_form(getattr(value, f.name)) for f in dataclasses.fields(value))
+    return (type(value).__qualname__, fields)
+
+
 def _unhashable_form(value: Any) -> Hashable:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = tuple(key_form(getattr(value, f.name)) for f in dataclasses.fields(value))
-        return (type(value).__qualname__, fields)
+        return _fields_form(value)
     if isinstance(value, dict):
         return tuple(sorted(((key_form(k), key_form(v)) for k, v in value.items()), key=repr))
     if isinstance(value, (set, frozenset)):
@@ -66,8 +82,12 @@ def _unhashable_form(value: Any) -> Hashable:
 
 
 def is_raw_column(ty: AlgebraicType) -> bool:
-    """True when values of this type can be used as keys unchanged (primitive types)."""
-    return isinstance(ty, PrimitiveType)
+    """True when values of this type can be used as keys unchanged.
+
+    Primitives are plain Python values; Identity, ConnectionId, Timestamp, TimeDuration and Uuid
+    are `spacetimedb.sats.special` classes that are hashable, ordered and never None.
+    """
+    return isinstance(ty, PrimitiveType) or (isinstance(ty, ProductType) and ty in SPECIAL_PRODUCTS)
 
 
 def row_form(row: Row) -> Hashable:

@@ -7,10 +7,10 @@ pattern) and an iterator held across transactions never sees later writes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from spacetimedb.engine.errors import IndexScanUnsupported, TransactionStateError, UnknownTableOrIndex
+from spacetimedb.engine.errors import TransactionStateError, UnknownTableOrIndex
 from spacetimedb.engine.index import Index
 from spacetimedb.engine.table import Table
 from spacetimedb.module.datastore import Bound, Row
@@ -19,9 +19,13 @@ from spacetimedb.module.datastore import Bound, Row
 class TableReads:
     """scan, count, index_find, index_filter, index_range over `_tables` / `_indexes`."""
 
+    __slots__ = ()
+
     _tables: dict[int, Table]
     #: index_id -> (index, its table)
     _indexes: dict[int, tuple[Index, Table]]
+    #: index_id -> key -> row or None (the unique index's lookup, prepared once)
+    _finders: dict[int, Callable[[Any], Row | None]]
     #: True while reads are not allowed (a closed transaction; committed state during a transaction).
     _reads_blocked: bool
 
@@ -55,14 +59,10 @@ class TableReads:
         if self._reads_blocked:
             raise self._blocked_error()
         try:
-            ix = self._indexes[index_id][0]
+            find = self._finders[index_id]
         except KeyError:
             raise UnknownTableOrIndex(f"no index with id {index_id} in this database") from None
-        if not ix.unique:
-            raise IndexScanUnsupported(
-                f"index '{ix.name}' on table '{ix.table_name}' is not unique; use index_filter to get its rows"
-            )
-        return ix.map.get(key if ix.norm is None else ix.norm(key))
+        return find(key)
 
     def index_filter(self, index_id: int, prefix: tuple[Any, ...]) -> Iterator[Row]:
         """Rows whose first len(prefix) index columns equal `prefix`."""

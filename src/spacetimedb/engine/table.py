@@ -60,7 +60,9 @@ class Table:
             if ix_schema is not primary_schema:
                 self.indexes.append(self._make_index(ix_schema))
         self.uniques: list[UniqueIndex] = [ix for ix in self.indexes if isinstance(ix, UniqueIndex)]
-        self.secondary: list[Index] = [ix for ix in self.indexes if ix is not self.primary]
+        for ix in self.indexes:
+            ix.siblings = [other for other in self.indexes if other is not ix]
+            ix.unique_siblings = [other for other in self.uniques if other is not ix]
         self.sequences = [Sequence(schema, s, dirty_sequences) for s in schema.sequences]
 
     def _make_index(self, ix: IndexSchema) -> Index:
@@ -102,11 +104,11 @@ class Table:
                 raise self.violation(ix, row)
 
     def check_update(self, old: Row, new: Row, through: Index) -> None:
-        for ix in self.uniques:
-            if ix is not through:
-                hit = ix.map.get(ix.key_of(new))
-                if hit is not None and hit is not old:
-                    raise self.violation(ix, new)
+        """Would replacing `old` by `new` (same key in `through`) collide in another unique index?"""
+        for ix in through.unique_siblings:
+            hit = ix.map.get(ix.key_of(new))
+            if hit is not None and hit is not old:
+                raise self.violation(ix, new)
 
     def violation(self, ix: Index, row: Row) -> UniqueConstraintViolation:
         value: Any = row[ix.columns[0]] if len(ix.columns) == 1 else tuple(row[c] for c in ix.columns)
@@ -144,8 +146,7 @@ class Table:
         rows = list(rows)
         for ix in self.indexes:
             ix.build(rows)
-        if self.primary is not None:
-            self.store = self.primary.map
-        else:
+        if self.primary is None:
             identity = self.identity
-            self.store = {identity(r): r for r in rows}
+            self.store.clear()
+            self.store.update((identity(r), r) for r in rows)

@@ -28,10 +28,13 @@ if TYPE_CHECKING:
 class MutTx(TableReads):
     """Implements `spacetimedb.module.datastore.Datastore`, plus `commit` and `rollback`."""
 
+    __slots__ = ("_db", "_finders", "_indexes", "_log", "_reads_blocked", "_tables")
+
     def __init__(self, db: Database) -> None:
         self._db = db
         self._tables = db._tables
         self._indexes = db._indexes
+        self._finders = db._finders
         self._log: list[LogEntry] = []
         self._reads_blocked = False
 
@@ -98,14 +101,20 @@ class MutTx(TableReads):
             )
         if table.sequences:
             row = table.fill_sequences(row)
-        old = ix.map.get(ix.key_of(row))
+        key = ix.key_of(row)
+        store = ix.map
+        old = store.get(key)
         if old is None:
-            key: Any = row[ix.columns[0]] if len(ix.columns) == 1 else tuple(row[c] for c in ix.columns)
-            raise RowNotFound(table.name, ix.name, key)
+            shown: Any = row[ix.columns[0]] if len(ix.columns) == 1 else tuple(row[c] for c in ix.columns)
+            raise RowNotFound(table.name, ix.name, shown)
         if old == row or (not table.raw_rows and table.same_row(old, row)):
             return old  # identical: the delete and re-insert would cancel
-        table.check_update(old, row, ix)
-        table.replace(old, row)
+        if ix.unique_siblings:
+            table.check_update(old, row, ix)
+        # The key in `ix` is unchanged by definition: swap the row in place, then fix the others.
+        store[key] = row
+        for other in ix.siblings:
+            other.replace(old, row)
         self._log.append((table, old, row))
         return row
 
@@ -130,7 +139,9 @@ class MutTx(TableReads):
         self._reads_blocked = True
         db = self._db
         db._end_transaction(self)
-        return net_delta(self._log, db._take_sequence_advances())
+        log = self._log
+        self._log = []  # the delta keeps what it needs; a held MutTx should not pin the log
+        return net_delta(log, db._take_sequence_advances())
 
     def rollback(self) -> None:
         """Undo every write of this transaction (sequence values taken stay taken)."""
