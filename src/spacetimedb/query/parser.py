@@ -7,6 +7,7 @@ grammar of `/sql` and OneOffQuery (projections, COUNT(*), ORDER BY, LIMIT, INSER
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 import sqlglot
@@ -357,7 +358,12 @@ def parse_sql(text: str, mode: Mode = "sql") -> ast.Statement:
         nodes = [n for n in sqlglot.parse(text, read="postgres") if isinstance(n, exp.Expression)]
     except ParseError as e:
         first = e.errors[0] if e.errors else {}
-        desc = str(first.get("description", str(e)))
+        desc = re.sub(r"<class '[\w.]+\.(\w+)'>", r"\1", str(first.get("description", str(e))))
+        desc = re.sub(r"<Token token_type: [\w.]+, text: (.*?), line: .*?>", r"`\1`", desc)
+        desc = desc.replace("`SENTINEL`", "the end of the query")
+        near = first.get("highlight")
+        if near:
+            desc = f"near `{near}`: {desc}"
         line, col = first.get("line"), first.get("col")
         pos = None
         if isinstance(line, int) and isinstance(col, int):
