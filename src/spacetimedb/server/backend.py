@@ -50,6 +50,8 @@ class CallResult:
     ret_value: bytes = b""
     #: Commit log offset of the transaction, if it committed and durability is on.
     tx_offset: int | None = None
+    #: Subscription updates evaluated at commit time through `commit_hook` (None: evaluate later).
+    fanout: Any = None
 
     @property
     def committed(self) -> bool:

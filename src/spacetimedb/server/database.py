@@ -65,6 +65,9 @@ class Database:
         self.info = info
         self.backend = backend
         self.subscriptions = SubscriptionManager(backend.tables)
+        if hasattr(backend, "commit_hook"):
+            # Evaluate subscriptions inside the commit, against exactly that commit's state.
+            backend.commit_hook = self.subscriptions.evaluate
         self.subscribers: set[Subscriber] = set()
         self._jobs: deque[Callable[[], None]] = deque()
         self._wake = asyncio.Event()
@@ -172,11 +175,14 @@ class Database:
 
     def broadcast(self, result: CallResult, caller: Subscriber | None = None, request_id: int = 0) -> None:
         """Send a transaction's effects: the caller's ReducerResult and others' TransactionUpdate."""
-        fanout = self.subscriptions.evaluate(result.changes) if result.committed and result.changes else {}
+        if result.fanout is not None:
+            fanout = result.fanout
+        else:
+            fanout = self.subscriptions.evaluate(result.changes) if result.committed and result.changes else {}
         for sub, sets in fanout.items():
             if sub is caller:
                 continue
-            self._send(sub, wire.transaction_update(query_set_updates(sets)), result.tx_offset)  # type: ignore[arg-type]
+            self._send(sub, wire.transaction_update(query_set_updates(sets)), result.tx_offset)
         if caller is None:
             return
         own = fanout.get(caller) or {}

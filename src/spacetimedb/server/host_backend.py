@@ -1,0 +1,312 @@
+"""`DatabaseBackend` over the real layers: module loading, ModuleHost, the query engine, durability.
+
+    load_module(path) -> ModuleHost(engine) + DatabaseDurability(data_dir) + query Catalog
+
+Subscription updates are evaluated in the host's commit listener, right after each commit, so
+every transaction (reducer, lifecycle, scheduled, SQL DML) is evaluated against exactly its own
+post-commit state, even when the host runs several scheduled jobs in one `run_due`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any
+
+from spacetimedb.bsatn import compile as compile_codec
+from spacetimedb.durability.database_durability import DatabaseDurability
+from spacetimedb.durability.policy import FsyncPolicy
+from spacetimedb.engine.database import Database as EngineDatabase
+from spacetimedb.host import (
+    LifecycleReducerCallError,
+    ModuleHost,
+    ReducerArgumentsError,
+    ReducerCallResult,
+    ReducerStatus,
+    UnknownReducerError,
+)
+from spacetimedb.host.logs import LogRecord as HostLogRecord
+from spacetimedb.module.loader import load_module
+from spacetimedb.query import (
+    Catalog,
+    SqlError,
+    SqlPermissionError,
+    compile_all_tables,
+    compile_subscription,
+    execute_sql,
+    is_subscribe_all,
+)
+from spacetimedb.sats.special import ConnectionId, Identity, Timestamp
+from spacetimedb.server.backend import (
+    CallResult,
+    CallStatus,
+    Changes,
+    LogRecord,
+    QueryRejected,
+    Row,
+    SqlStatementResult,
+    TableInfo,
+)
+from spacetimedb.server.registry import BackendSpec
+from spacetimedb.server.sats_json import product_type_json, value_json
+
+log = logging.getLogger("spacetimedb.server")
+
+_STATUS = {
+    ReducerStatus.COMMITTED: CallStatus.COMMITTED,
+    ReducerStatus.USER_ERROR: CallStatus.FAILED_USER,
+    ReducerStatus.INTERNAL_ERROR: CallStatus.FAILED_INTERNAL,
+}
+_LEVELS = {"trace": "Trace", "debug": "Debug", "info": "Info", "warn": "Warn", "error": "Error", "panic": "Panic"}
+
+
+class NamedChanges(dict[str, Any]):
+    """A commit's changes by table name, keeping the engine's by-id view for query plans."""
+
+    __slots__ = ("by_id",)
+
+    def __init__(self, by_name: dict[str, Any], by_id: Mapping[int, Any]) -> None:
+        super().__init__(by_name)
+        self.by_id = by_id
+
+
+class _Plan:
+    """A query-layer SubscriptionPlan seen through the server's SubscriptionPlan protocol."""
+
+    __slots__ = ("_ids", "_plan", "_state", "key", "reads", "table_name")
+
+    def __init__(self, plan: Any, state: Any, ids: Mapping[str, int]) -> None:
+        self._plan = plan
+        self._state = state
+        self._ids = ids
+        self.key: Hashable = plan.key
+        self.table_name: str = plan.return_table_name
+        self.reads: frozenset[str] = plan.table_names_read
+
+    def initial_rows(self) -> Sequence[Row]:
+        rows: Sequence[Row] = self._plan.initial_rows(self._state)
+        return rows
+
+    def delta(self, changes: Changes) -> tuple[Sequence[Row], Sequence[Row]]:
+        by_id = getattr(changes, "by_id", None)
+        if by_id is None:
+            by_id = {self._ids[name]: c for name, c in changes.items()}
+        ins, dels = self._plan.eval_delta(self._state, by_id)
+        return ins, dels
+
+
+def _identity(be: bytes) -> Identity:
+    return Identity(int.from_bytes(be, "big"))
+
+
+class HostBackend:
+    def __init__(self, spec: BackendSpec, *, fsync: FsyncPolicy | None = None) -> None:
+        self.spec = spec
+        self.module = load_module(spec.module_path)
+        schemas = list(self.module.table_schemas)
+        self.engine = EngineDatabase(schemas)
+        codecs = {s.table_id: compile_codec(s.row_type, self.module.typespace) for s in schemas}
+        self.durability: DatabaseDurability | None = None
+        next_offset = 0
+        if spec.data_dir is not None:
+            self.durability = DatabaseDurability.open(
+                str(spec.data_dir / "durability"), policy=fsync or FsyncPolicy.every_batch()
+            )
+            self.durability.attach(self.engine, codecs)
+            next_offset = self.durability.next_tx_offset
+        self.host = ModuleHost(
+            self.module,
+            self.engine,
+            identity=_identity(spec.info.identity),
+            owner=_identity(spec.info.owner),
+            next_tx_offset=next_offset,
+        )
+        self._names = {s.table_id: s.name for s in schemas}
+        self._ids = {s.name: s.table_id for s in schemas}
+        self._tables = {
+            s.name: TableInfo(s.name, s.public, s.is_event, codecs[s.table_id].encode) for s in schemas
+        }
+        self.catalog = Catalog(schemas, self.module.typespace)
+        #: Set by the server's Database: evaluates subscriptions for one commit's changes.
+        self.commit_hook: Callable[[Changes], Any] | None = None
+        self._evaluated: dict[int, tuple[NamedChanges, Any]] = {}
+        if self.durability is not None:
+            self.host.add_commit_listener(self.durability.on_reducer_result)
+        self.host.add_commit_listener(self._on_commit)
+        if spec.fresh:
+            init = self.host.init()
+            if not init.committed:
+                raise RuntimeError(f"init reducer failed: {init.error}")
+
+    # ---- commits ----------------------------------------------------------------------------------
+
+    def _on_commit(self, result: ReducerCallResult) -> None:
+        delta = result.delta
+        if delta is None:
+            return
+        names = self._names
+        changes = NamedChanges({names[tid]: c for tid, c in delta.tables.items()}, delta.tables)
+        fanout = self.commit_hook(changes) if self.commit_hook is not None and changes else None
+        self._evaluated[id(result)] = (changes, fanout)
+
+    def _convert(self, result: ReducerCallResult) -> CallResult:
+        changes, fanout = self._evaluated.pop(id(result), (NamedChanges({}, {}), None))
+        return CallResult(
+            _STATUS[result.status],
+            result.timestamp.micros,
+            result.error or "",
+            changes,
+            b"",
+            result.tx_offset,
+            fanout,
+        )
+
+    # ---- DatabaseBackend --------------------------------------------------------------------------
+
+    def tables(self) -> Mapping[str, TableInfo]:
+        return self._tables
+
+    def call_reducer(
+        self,
+        name: str,
+        args: bytes | Any,
+        *,
+        caller: bytes,
+        connection_id: int | None,
+        timestamp_us: int,
+        args_format: str = "bsatn",
+        is_owner: bool = False,
+    ) -> CallResult:
+        try:
+            result = self.host.call_reducer(
+                name,
+                args,
+                caller=_identity(caller),
+                connection_id=None if connection_id is None else ConnectionId(connection_id),
+                timestamp=Timestamp(timestamp_us),
+                args_format=args_format,  # type: ignore[arg-type]
+            )
+        except UnknownReducerError:
+            return CallResult(CallStatus.NO_SUCH_REDUCER, timestamp_us, "no such reducer")
+        except LifecycleReducerCallError as e:
+            return CallResult(CallStatus.LIFECYCLE, timestamp_us, str(e))
+        except ReducerArgumentsError as e:
+            return CallResult(CallStatus.BAD_ARGS, timestamp_us, f"invalid arguments for reducer {name}: {e}")
+        except Exception as e:  # a host failure, not the reducer's: report it, keep serving
+            log.exception("host failed calling reducer %s", name)
+            return CallResult(CallStatus.FAILED_INTERNAL, timestamp_us, f"host error calling {name}: {type(e).__name__}: {e}")
+        return self._convert(result)
+
+    def client_connected(self, caller: bytes, connection_id: int, timestamp_us: int) -> CallResult:
+        result = self.host.client_connected(_identity(caller), ConnectionId(connection_id), timestamp=Timestamp(timestamp_us))
+        return self._convert(result)
+
+    def client_disconnected(self, caller: bytes, connection_id: int, timestamp_us: int) -> CallResult:
+        result = self.host.client_disconnected(_identity(caller), ConnectionId(connection_id), timestamp=Timestamp(timestamp_us))
+        return self._convert(result)
+
+    def compile_subscription(self, sql: str, caller: bytes, is_owner: bool) -> list[Any]:
+        sender = _identity(caller)
+        try:
+            if is_subscribe_all(sql):
+                plans = compile_all_tables(self.catalog, sender=sender, is_owner=is_owner)
+            else:
+                plans = [compile_subscription(sql, self.catalog, sender=sender, is_owner=is_owner)]
+        except SqlError as e:
+            raise QueryRejected(str(e)) from e
+        return [_Plan(p, self.engine, self._ids) for p in plans]
+
+    def run_sql(
+        self, sql: str, caller: bytes, is_owner: bool, timestamp_us: int
+    ) -> tuple[list[SqlStatementResult], CallResult | None]:
+        sender = _identity(caller)
+        tx = self.engine.begin()
+        try:
+            results = execute_sql(sql, self.catalog, tx, sender=sender, is_owner=is_owner)
+        except SqlPermissionError as e:
+            tx.rollback()
+            raise PermissionError(str(e)) from e
+        except SqlError as e:
+            tx.rollback()
+            raise QueryRejected(str(e)) from e
+        except Exception:
+            tx.rollback()
+            raise
+        call: CallResult | None = None
+        if any(r.is_dml for r in results):
+            call = self._commit_sql(tx, sql, sender, timestamp_us)
+        else:
+            tx.rollback()
+        ts = self.module.typespace
+        return [
+            SqlStatementResult(
+                product_type_json(r.schema),
+                [[value_json(v, e.algebraic_type, ts) for v, e in zip(row, r.schema.elements, strict=False)] for row in r.rows],
+                r.total_duration_micros,
+                r.stats.rows_inserted,
+                r.stats.rows_deleted,
+                r.stats.rows_updated,
+            )
+            for r in results
+        ], call
+
+    def _commit_sql(self, tx: Any, sql: str, sender: Identity, timestamp_us: int) -> CallResult:
+        """Commit owner DML like a reducer's transaction: next tx offset, commit listeners, fan-out."""
+        delta = tx.commit()
+        host = self.host
+        offset = host._next_offset
+        host._next_offset = offset + 1
+        result = ReducerCallResult(
+            reducer="", status=ReducerStatus.COMMITTED, error=None, delta=delta, timestamp=Timestamp(timestamp_us),
+            tx_offset=offset, caller=sender, connection_id=None, args=sql, duration_micros=0,
+        )
+        host._after_commit(result, delta, result.timestamp)
+        return self._convert(result)
+
+    def module_def_json(self, version: int) -> dict[str, Any]:
+        export = getattr(self.module, "raw_module_def_json", None)
+        if export is None:
+            raise NotImplementedError("this module layer cannot export its definition yet")
+        try:
+            doc: dict[str, Any] = export(version=version)
+        except TypeError:
+            if version != 10:
+                raise NotImplementedError("only version=10 is exported") from None
+            doc = export()
+        return doc
+
+    def next_due_us(self) -> int | None:
+        due = self.host.next_due()
+        return None if due is None else due.micros
+
+    def run_due(self, now_us: int) -> list[CallResult]:
+        return [self._convert(r) for r in self.host.run_due(Timestamp(now_us))]
+
+    def logs(self, num_lines: int | None) -> list[LogRecord]:
+        records = self.host.log.tail(num_lines) if num_lines is not None else self.host.log.records()
+        return [_log_record(r) for r in records]
+
+    def subscribe_logs(self, listener: Callable[[LogRecord], None]) -> Callable[[], None]:
+        def forward(record: HostLogRecord) -> None:
+            listener(_log_record(record))
+
+        self.host.log.add_listener(forward)
+        return lambda: self.host.log.remove_listener(forward)
+
+    def durable_offset_waiter(self) -> Callable[[int], Any] | None:
+        return None if self.durability is None else self.durability.durable_future
+
+    def close(self) -> None:
+        if self.durability is not None:
+            self.durability.close()
+
+
+def _log_record(r: HostLogRecord) -> LogRecord:
+    return LogRecord(_LEVELS.get(r.level, r.level.capitalize()), r.timestamp.micros, r.message, function=r.reducer)
+
+
+def host_backend_factory(spec: BackendSpec) -> HostBackend:
+    return HostBackend(spec)
+
+
+__all__ = ["HostBackend", "host_backend_factory"]

@@ -1,0 +1,78 @@
+// Conformance scenarios of the pinned npm SDK against the chat module on the real host.
+// Usage: STDB_URI=ws://127.0.0.1:PORT STDB_DB=chat node conformance_chat.mjs <scenario>
+import { DbConnection } from './bindings_chat.mjs';
+import { check, checkEqual, connect, run, step, subscribe, waitFor } from './sdk_helpers.mjs';
+
+const me = (conn, identity) => conn.db.user.identity.find(identity);
+
+const scenarios = {
+  // The chat end to end: connect (client_connected adds the user), set a name, talk, see the other.
+  async chat() {
+    const a = await connect(DbConnection);
+    const b = await connect(DbConnection, { compression: 'none' });
+    await subscribe(a.conn, ['SELECT * FROM user', 'SELECT * FROM message']);
+    await subscribe(b.conn, 'SELECT * FROM *');
+    check(me(a.conn, a.identity)?.online === true, 'a is online after connecting');
+    const messagesSeenByB = [];
+    b.conn.db.message.onInsert((_ctx, m) => messagesSeenByB.push(m.text));
+    const renames = [];
+    b.conn.db.user.onUpdate((_ctx, oldU, newU) => renames.push([oldU.name ?? null, newU.name ?? null]));
+    await a.conn.reducers.setName({ name: 'alice' });
+    checkEqual(me(a.conn, a.identity).name, 'alice', 'own name set');
+    await a.conn.reducers.sendMessage({ text: 'hello bob' });
+    await waitFor(() => messagesSeenByB.includes('hello bob'), 'b sees the message');
+    await waitFor(() => renames.some(([, n]) => n === 'alice'), 'b sees the rename as an update');
+    const msg = [...b.conn.db.message.iter()].find(m => m.text === 'hello bob');
+    checkEqual(msg.sender.toHexString(), a.identity.toHexString(), 'message sender identity');
+    check(msg.sent.microsSinceUnixEpoch > 0n, 'timestamp set');
+    let err = null;
+    try { await a.conn.reducers.setName({ name: '' }); } catch (e) { err = e; }
+    checkEqual(err?.message, 'Names must not be empty', 'SenderError text');
+    err = null;
+    try { await a.conn.reducers.crash({}); } catch (e) { err = e; }
+    check(String(err?.message).includes('deliberate crash'), 'InternalError: ' + err);
+    // b sees a go offline when a disconnects.
+    a.conn.disconnect();
+    await waitFor(() => me(b.conn, a.identity)?.online === false, 'a offline for b');
+    b.conn.disconnect();
+  },
+
+  // A semijoin subscription: pets of online users only.
+  async join() {
+    const a = await connect(DbConnection);
+    const b = await connect(DbConnection);
+    await subscribe(b.conn, 'SELECT pet.* FROM pet JOIN user ON pet.owner = user.identity WHERE user.online = true');
+    await a.conn.reducers.adopt({ name: 'rex' });
+    await waitFor(() => [...b.conn.db.pet.iter()].some(p => p.name === 'rex'), 'b sees rex');
+    a.conn.disconnect();
+    await waitFor(() => b.conn.db.pet.count() === 0n, 'rex leaves when its owner goes offline');
+    b.conn.disconnect();
+  },
+
+  // Reconnecting with the saved token is the same user (the row is updated, not duplicated).
+  async reauth() {
+    const first = await connect(DbConnection);
+    await first.conn.reducers.setName({ name: 'carol' });
+    first.conn.disconnect();
+    const second = await connect(DbConnection, { token: first.token });
+    checkEqual(second.identity.toHexString(), first.identity.toHexString(), 'same identity');
+    await subscribe(second.conn, 'SELECT * FROM user');
+    checkEqual(me(second.conn, second.identity)?.name, 'carol', 'same user row');
+    check(me(second.conn, second.identity)?.online === true, 'online again');
+    second.conn.disconnect();
+  },
+
+  // A private table does not resolve for anyone but the owner.
+  async private_table() {
+    const { conn } = await connect(DbConnection);
+    let error = null;
+    try { await subscribe(conn, 'SELECT * FROM audit'); } catch (e) { error = e; }
+    check(error !== null, 'private table refused');
+    step('refused', { message: String(error?.message ?? error) });
+    conn.disconnect();
+  },
+};
+
+const name = process.argv[2];
+check(scenarios[name], 'unknown scenario ' + name);
+run(scenarios[name]);

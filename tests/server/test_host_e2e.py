@@ -1,0 +1,110 @@
+"""End to end on the real host: the chat test module published from disk, driven over HTTP,
+a raw WebSocket client and the pinned npm SDK."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from spacetimedb.server.app import Server
+from spacetimedb.server.host_backend import host_backend_factory
+from spacetimedb.server.wire import pack_str
+
+from .harness import RawClient, call, one_off, subscribe
+from .node_runner import needs_node, run_node_script
+
+CHAT = Path(__file__).parent / "modules" / "chat.py"
+
+
+def run_chat(tmp_path: Path, scenario, **kw):  # type: ignore[no-untyped-def]
+    import asyncio
+
+    async def main():  # type: ignore[no-untyped-def]
+        server = Server(tmp_path / "data", backend_factory=host_backend_factory, **kw)
+        port = await server.start()
+        try:
+            await server.publish_path("chat", CHAT)
+            return await asyncio.wait_for(scenario(server, f"http://127.0.0.1:{port}"), 90)
+        finally:
+            await server.stop()
+
+    return asyncio.run(main())
+
+
+def test_raw_ws_lifecycle_reducers_and_one_off(tmp_path: Path) -> None:
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            c = await RawClient.connect(s, base, db="chat")
+            init = await c.next()
+            await c.send(subscribe(0, 0, "SELECT * FROM user", "SELECT * FROM message"))
+            applied = await c.next()
+            users = [t for t in applied["tables"] if t["table"] == "user"][0]["rows"]
+            # client_connected inserted this client's user row: identity (32 LE bytes), none, true.
+            assert users == [bytes.fromhex(init["identity"])[::-1] + b"\x01" + b"\x01"]
+            await c.send(call(1, "send_message", pack_str("hi")), call(2, "set_name", pack_str("")), call(3, "crash", b""))
+            ok, err, internal = await c.frame()
+            [qs] = ok["ok"]["query_sets"]
+            [table] = qs["tables"]
+            assert table["table"] == "message" and len(table["rows"][0]["inserts"]) == 1
+            assert err["err"] == "Names must not be empty"
+            assert "deliberate crash" in internal["internal_error"]
+            await c.send(one_off(4, "SELECT * FROM message"), subscribe(5, 1, "SELECT * FROM audit"))
+            result, sub_err = await c.frame()
+            assert len(result["ok"][0]["rows"]) == 1
+            assert sub_err["type"] == "SubscriptionError" and "audit" in sub_err["error"]
+
+    run_chat(tmp_path, scenario)
+
+
+def test_owner_sees_private_table_and_data_survives_restart(tmp_path: Path) -> None:
+    async def first(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            c = await RawClient.connect(s, base, db="chat", headers={"Authorization": f"Bearer {server.owner.token}"})
+            await c.next()
+            await c.send(subscribe(0, 0, "SELECT * FROM audit"), call(1, "send_message", pack_str("persist me")))
+            frame = await c.frame()
+            assert frame[0]["type"] == "SubscribeApplied" and len(frame[0]["tables"][0]["rows"]) == 2  # init + connected
+
+    run_chat(tmp_path, first)
+
+    async def second(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            async with s.post(f"{base}/v1/database/chat/sql", data="SELECT text FROM message") as r:
+                assert (await r.json())[0]["rows"] == [["persist me"]]
+
+    # Publishing again over the existing database keeps its data (no clear).
+    run_chat(tmp_path, second)
+
+
+def test_reducer_args_errors_over_ws(tmp_path: Path) -> None:
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            c = await RawClient.connect(s, base, db="chat")
+            await c.next()
+            await c.send(call(1, "send_message", b"\x05\x00"), call(2, "nope", b""), call(3, "connected", b""))
+            bad_args, unknown, lifecycle = await c.frame()
+            assert "invalid arguments" in bad_args["internal_error"]
+            assert unknown["internal_error"] == "no such reducer"
+            assert "lifecycle" in lifecycle["internal_error"]
+            await c.send(call(4, "send_message", pack_str("still ok")))
+            assert "ok" in await c.next()
+            assert struct  # keep import
+
+    run_chat(tmp_path, scenario)
+
+
+pytestmark_node = [pytest.mark.node, needs_node]
+
+
+@pytest.mark.node
+@needs_node
+@pytest.mark.parametrize("scenario", ["chat", "join", "reauth", "private_table"])
+def test_sdk_chat(tmp_path: Path, scenario: str) -> None:
+    async def run(server: Server, base: str) -> None:
+        lines = await run_node_script("conformance_chat.mjs", scenario, base=base, db="chat")
+        assert lines[-1] == {"step": "done"}
+
+    run_chat(tmp_path, run)
