@@ -223,3 +223,28 @@ def test_delta_matches_recomputation(query: str, initial: list[tuple[int, Row]],
         # Netting: nothing is both inserted and deleted.
         assert not (set(ins) & set(dels))
         current = after
+
+
+def test_plans_read_engine_state_and_tx_deltas() -> None:
+    from spacetimedb.engine import Database
+
+    db = Database(ALL)
+    plan = compile_subscription(
+        "SELECT pet.* FROM person JOIN pet ON person.id = pet.person_id WHERE person.age > 35", catalog()
+    )
+    tx = db.begin()
+    tx.insert(PERSON.table_id, (1, "Ann", 30))
+    tx.insert(PERSON.table_id, (2, "Bob", 40))
+    tx.insert(PET.table_id, (10, 1, "cat"))
+    delta = tx.commit()
+    assert plan.eval_delta(db, delta) == ([], [])
+    tx = db.begin()
+    tx.insert(PET.table_id, (11, 2, "dog"))
+    tx.update(PERSON.primary_index.index_id, (1, "Ann", 36))  # type: ignore[union-attr]
+    delta = tx.commit()
+    ins, dels = plan.eval_delta(db, delta)
+    assert sorted(ins) == [(10, 1, "cat"), (11, 2, "dog")] and dels == []
+    assert sorted(plan.initial_rows(db)) == sorted(ins)
+    # The same delta by table id, as a plain mapping of (inserts, deletes) pairs.
+    by_id = {tid: (d.inserts, d.deletes) for tid, d in delta.tables.items()}
+    assert sorted(plan.eval_delta(db, by_id)[0]) == sorted(ins)

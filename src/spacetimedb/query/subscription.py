@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Hashable, Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from spacetimedb.module.datastore import Row
@@ -257,7 +258,9 @@ def plan_subscription(select: BSelect, sql: str, uses_sender: bool) -> Subscript
     return SemiJoinPlan(select, sql, uses_sender)
 
 
+@lru_cache(maxsize=4096)
 def parse_subscription(sql: str) -> ast.SelectStmt:
+    """Parse subscription SQL; cached by text (the tree is immutable), as many clients send the same queries."""
     stmt = parse_sql(sql, "subscription")
     assert isinstance(stmt, ast.SelectStmt)
     return stmt
