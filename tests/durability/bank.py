@@ -9,6 +9,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+from spacetimedb.durability.row_codecs import row_codecs
 from spacetimedb.engine import Database, TxDelta
 from spacetimedb.module.schema import ColumnSchema, IndexSchema, SequenceSchema, TableSchema
 from spacetimedb.sats.algebraic_type import I64, U64
@@ -42,7 +43,9 @@ class StructCodec:
         return self._s.unpack(data)
 
 
-CODECS = {ACCOUNT: StructCodec("<Qq"), TRANSFER: StructCodec("<QQQq")}
+#: The real BSATN row codecs (A's compiled codec); STRUCT_CODECS are the same bytes by hand.
+CODECS = row_codecs(SCHEMAS)
+STRUCT_CODECS = {ACCOUNT: StructCodec("<Qq"), TRANSFER: StructCodec("<QQQq")}
 NAMES = {ACCOUNT: "account", TRANSFER: "transfer"}
 
 

@@ -58,3 +58,35 @@ def test_truncated_payload_is_a_conversion_error(p: TxPayload, data: st.DataObje
     except ConversionError:
         return
     raise AssertionError("a truncated payload decoded")
+
+
+@given(payloads)
+def test_the_payload_is_exactly_bsatn_of_tx_payload_type(p: TxPayload) -> None:
+    from spacetimedb import bsatn
+    from spacetimedb.durability.tx_payload import TX_PAYLOAD_TYPE
+
+    raw = encode_tx_payload(p)
+    codec = bsatn.compile(TX_PAYLOAD_TYPE)
+    assert codec.encode(codec.decode(raw)) == raw
+
+
+def test_bank_struct_codecs_match_bsatn() -> None:
+    from .bank import ACCOUNT, CODECS, STRUCT_CODECS, TRANSFER
+
+    assert CODECS[ACCOUNT].encode((3, -5)) == STRUCT_CODECS[ACCOUNT].encode((3, -5))
+    assert CODECS[TRANSFER].encode((1, 2, 3, 4)) == STRUCT_CODECS[TRANSFER].encode((1, 2, 3, 4))
+
+
+@given(payloads)
+def test_the_commit_path_encoder_writes_the_same_bytes(p: TxPayload) -> None:
+    from types import SimpleNamespace
+
+    from spacetimedb.durability.tx_payload import CommitEncoder
+
+    # One table per id, as the engine's delta has (later duplicates dropped).
+    unique = {t.table_id: t for t in p.tables}
+    p = TxPayload(list(unique.values()), p.reducer, list({(s.table_id, s.column): s for s in p.sequences}.values()))
+    enc = CommitEncoder({t.table_id: t.name for t in p.tables}, {t.table_id: bytes for t in p.tables})
+    tables = {t.table_id: SimpleNamespace(deletes=t.deletes, inserts=t.inserts) for t in p.tables}
+    seqs = {(s.table_id, s.column): s.value for s in p.sequences}
+    assert enc.encode(tables, seqs, p.reducer) == encode_tx_payload(p)

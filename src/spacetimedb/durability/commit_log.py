@@ -26,8 +26,9 @@ from spacetimedb.durability.files import REAL_FILE_OPS, FileOps
 from spacetimedb.durability.log_tail import LogTail
 from spacetimedb.durability.policy import FsyncPolicy
 from spacetimedb.durability.segment_format import (
+    RECORD_HEADER_SIZE,
     SEGMENT_HEADER_SIZE,
-    encode_record,
+    record_header,
     segment_file_name,
     segment_header,
 )
@@ -236,22 +237,23 @@ class CommitLog:
     def _write_batch(self, batch: list[tuple[int, bytes]]) -> None:
         chunk: list[bytes] = []
         chunk_size = 0
+        limit = self.max_segment_bytes
         for offset, payload in batch:
-            rec = encode_record(offset, payload)
+            head = record_header(offset, payload)
+            size = RECORD_HEADER_SIZE + len(payload)
             if self._fd is None or (
-                self._seg_size + chunk_size + len(rec) > self.max_segment_bytes
-                and self._seg_size + chunk_size > SEGMENT_HEADER_SIZE
+                self._seg_size + chunk_size + size > limit and self._seg_size + chunk_size > SEGMENT_HEADER_SIZE
             ):
                 if chunk:
                     self._write(b"".join(chunk))
                     chunk, chunk_size = [], 0
                 self._roll_segment(offset)
-            chunk.append(rec)
-            chunk_size += len(rec)
-            last = offset
+            chunk.append(head)
+            chunk.append(payload)
+            chunk_size += size
         if chunk:
             self._write(b"".join(chunk))
-        self._unsynced_written = last
+        self._unsynced_written = batch[-1][0]
 
     def _write(self, data: bytes) -> None:
         assert self._fd is not None

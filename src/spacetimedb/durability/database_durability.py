@@ -30,13 +30,7 @@ from spacetimedb.durability.policy import FsyncPolicy
 from spacetimedb.durability.recovered_state import RecoveredState, Row, RowCodec, SequenceKey
 from spacetimedb.durability.snapshot_file import load_newest_snapshot
 from spacetimedb.durability.snapshot_writer import SnapshotRequest, SnapshotWriter
-from spacetimedb.durability.tx_payload import (
-    ReducerCallInfo,
-    SequenceState,
-    TableDelta,
-    TxPayload,
-    encode_tx_payload,
-)
+from spacetimedb.durability.tx_payload import CommitEncoder, ReducerCallInfo
 from spacetimedb.module.schema import TableSchema
 
 log = logging.getLogger(__name__)
@@ -51,6 +45,8 @@ def args_bytes(args: Any) -> bytes:
     """Reducer arguments for the audit trail: BSATN bytes as received; JSON/Python values as JSON text."""
     if args is None:
         return b""
+    if type(args) is bytes:
+        return args
     if isinstance(args, bytes | bytearray | memoryview):
         return bytes(args)
     if isinstance(args, str):
@@ -100,6 +96,7 @@ class DatabaseDurability:
         self._engine: EngineLike | None = None
         self._codecs: Mapping[int, RowCodec] = {}
         self._names: dict[int, str] = {}
+        self._encoder = CommitEncoder({}, {})
         self._last_offset = recovered.tx_offset
         self._snapshot_offset = recovered.snapshot_offset if recovered.snapshot_offset is not None else -1
         self._since_snapshot = 0
@@ -176,6 +173,7 @@ class DatabaseDurability:
         """Table names and row codecs by table id (attach does this from the engine's schemas)."""
         self._names = dict(names)
         self._codecs = codecs
+        self._encoder = CommitEncoder(self._names, {tid: c.encode for tid, c in codecs.items()})
 
     @property
     def next_tx_offset(self) -> int:
@@ -186,13 +184,10 @@ class DatabaseDurability:
 
     def record_commit(self, tx_offset: int, delta: DeltaLike, reducer: ReducerCallInfo | None = None) -> None:
         """Log one committed transaction (non-blocking). Raises LogFailedError once the log failed."""
-        names, codecs = self._names, self._codecs
-        tables = []
-        for tid, change in delta.tables.items():
-            enc = codecs[tid].encode
-            tables.append(TableDelta(tid, names[tid], [enc(r) for r in change.deletes], [enc(r) for r in change.inserts]))
-        seqs = [SequenceState(tid, col, v) for (tid, col), v in delta.sequences.items()]
-        self.log.append(tx_offset, encode_tx_payload(TxPayload(tables, reducer, seqs)))
+        self._append(tx_offset, self._encoder.encode(delta.tables, delta.sequences, reducer))
+
+    def _append(self, tx_offset: int, payload: bytes) -> None:
+        self.log.append(tx_offset, payload)
         self._last_offset = tx_offset
         self._since_snapshot += 1
         if self.snapshot_every and self._since_snapshot >= self.snapshot_every:
@@ -206,14 +201,16 @@ class DatabaseDurability:
         log is a complete audit trail and every tx offset the host hands out becomes durable.
         """
         conn = result.connection_id
-        call = ReducerCallInfo(
+        payload = self._encoder.encode_fields(
+            result.delta.tables,
+            result.delta.sequences,
             result.reducer,
             result.caller.value,
             0 if conn is None else conn.value,
             result.timestamp.micros,
             args_bytes(result.args),
         )
-        self.record_commit(result.tx_offset, result.delta, call)
+        self._append(result.tx_offset, payload)
 
     def snapshot_now(self) -> bool:
         """Snapshot the attached engine as of the last recorded commit; call between transactions.

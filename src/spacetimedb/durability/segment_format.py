@@ -58,6 +58,14 @@ def encode_record(tx_offset: int, payload: bytes) -> bytes:
     return head + struct.pack("<I", crc32c(payload, crc32c(head))) + payload
 
 
+def record_header(tx_offset: int, payload: bytes) -> bytes:
+    """The 16-byte header of a record carrying `payload` (write it, then the payload)."""
+    n = len(payload)
+    if n > MAX_PAYLOAD:
+        raise ValueError(f"transaction payload of {n} bytes exceeds the {MAX_PAYLOAD}-byte limit")
+    return RECORD_HEADER.pack(tx_offset, n, crc32c(payload, crc32c(_OFFSET_LEN.pack(tx_offset, n))))
+
+
 def record_crc(data: bytes, pos: int, payload_len: int) -> int:
     """The CRC32C a record at `pos` should carry (over its offset+length and payload)."""
     start = pos + RECORD_HEADER_SIZE

@@ -17,7 +17,9 @@ the replay path (a million records must replay in seconds).
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from spacetimedb.sats.algebraic_type import (
     BYTES,
@@ -217,3 +219,87 @@ def _decode(buf: bytes) -> TxPayload:
     if pos != len(buf):
         raise ConversionError(f"{len(buf) - pos} trailing bytes after the transaction payload", offset=pos)
     return TxPayload(tables, reducer, sequences)
+
+
+#: Packed u32 length prefixes for short rows (a tuple index is cheaper than a struct call).
+_LEN_PREFIX = tuple(_pack_u32(n) for n in range(1024))
+_TS_ARGLEN = struct.Struct("<qI")
+
+
+class CommitEncoder:
+    """Encodes committed transactions straight from the engine's delta (the commit hot path).
+
+    Produces exactly the bytes `encode_tx_payload` would for the same transaction, without
+    building the intermediate objects: table headers are cached, the caller's identity and
+    connection id bytes are cached per caller, rows are encoded by each table's codec.
+    """
+
+    def __init__(self, names: Mapping[int, str], encoders: Mapping[int, Callable[[Any], bytes]]) -> None:
+        self._heads = {tid: _pack_u32(tid) + _string(name) for tid, name in names.items()}
+        self._encoders = encoders
+        self._caller_key: tuple[str, int, int] | None = None
+        self._caller_head = b""
+
+    def encode(
+        self,
+        tables: Mapping[int, Any],
+        sequences: Mapping[tuple[int, int], int],
+        reducer: ReducerCallInfo | None,
+    ) -> bytes:
+        if reducer is None:
+            return self.encode_fields(tables, sequences, None, 0, 0, 0, b"")
+        return self.encode_fields(
+            tables, sequences, reducer.name, reducer.caller_identity, reducer.caller_connection_id,
+            reducer.timestamp_us, reducer.args,
+        )
+
+    def encode_fields(
+        self,
+        tables: Mapping[int, Any],
+        sequences: Mapping[tuple[int, int], int],
+        reducer: str | None,
+        caller_identity: int,
+        caller_connection_id: int,
+        timestamp_us: int,
+        args: bytes,
+    ) -> bytes:
+        """As `encode`, with the reducer call's fields passed directly (`reducer` None: no call)."""
+        out: list[bytes] = []
+        append = out.append
+        if reducer is None:
+            append(_NONE)
+        else:
+            key = (reducer, caller_identity, caller_connection_id)
+            if key != self._caller_key:
+                try:
+                    self._caller_head = (
+                        b"\x00" + _string(reducer) + caller_identity.to_bytes(32, "little")
+                        + caller_connection_id.to_bytes(16, "little")
+                    )
+                except OverflowError as e:
+                    raise ConversionError(f"reducer call info does not fit its type: {e}", path="reducer") from e
+                self._caller_key = key
+            append(self._caller_head)
+            append(_TS_ARGLEN.pack(timestamp_us, len(args)))
+            append(args)
+        if sequences:
+            append(_pack_u32(len(sequences)))
+            for (tid, col), value in sequences.items():
+                append(_SEQ.pack(tid, col) + value.to_bytes(16, "little", signed=True))
+        else:
+            append(_LEN_PREFIX[0])
+        append(_pack_u32(len(tables)))
+        heads = self._heads
+        encoders = self._encoders
+        prefixes = _LEN_PREFIX
+        for tid, change in tables.items():
+            append(heads[tid])
+            enc = encoders[tid]
+            for rows in (change.deletes, change.inserts):
+                append(_pack_u32(len(rows)))
+                for r in rows:
+                    b = enc(r)
+                    n = len(b)
+                    append(prefixes[n] if n < 1024 else _pack_u32(n))
+                    append(b)
+        return b"".join(out)
