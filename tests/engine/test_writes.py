@@ -209,3 +209,22 @@ def test_delete_while_scanning() -> None:
     assert tx.count(ACCOUNTS) == 10
     tx.commit()
     db.check_invariants()
+
+
+def test_insert_failing_in_a_secondary_index_leaves_nothing_behind() -> None:
+    from spacetimedb.engine import UnindexableValue
+
+    class Opaque:
+        __hash__ = None  # type: ignore[assignment]
+
+    db = new_db()
+    tx = db.begin()
+    # OPTS has a pk on a u32 and a btree on an Option column: the option's key cannot be formed.
+    from .schemas import OPTS, OPTS_PK
+
+    with pytest.raises(UnindexableValue):
+        tx.insert(OPTS, (1, Opaque(), b""))
+    assert tx.index_find(OPTS_PK, 1) is None
+    tx.insert(OPTS, (1, 3, b""))
+    tx.commit()
+    db.check_invariants()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -45,14 +46,19 @@ class Database(TableReads):
                 f"table id {schema.table_id} ('{schema.name}') is already used in this database"
             )
         table = Table(schema, self._advanced)
+        own: set[int] = set()
         for ix in table.indexes:
             if ix.index_id < 0:
                 continue  # an implicit primary-key index the module did not declare
-            if ix.index_id in self._indexes:
+            if ix.index_id in self._indexes or ix.index_id in own:
                 raise SchemaError(
                     f"index id {ix.index_id} ('{ix.name}') is used twice; index ids are module-wide"
                 )
+            own.add(ix.index_id)
         self._tables[schema.table_id] = table
+        self._register(table)
+
+    def _register(self, table: Table) -> None:
         for ix in table.indexes:
             if ix.index_id >= 0:
                 self._indexes[ix.index_id] = (ix, table)
@@ -60,9 +66,43 @@ class Database(TableReads):
         for seq in table.sequences:
             self._sequences[seq.key] = seq
 
-    def add_index(self, table_id: int, index: IndexSchema) -> None:
-        """Seam for republish: adding an index to a table with rows is not built yet."""
-        raise NotImplementedError("adding an index to an existing table is not supported yet")
+    def add_index(self, table_id: int, index: IndexSchema) -> TableSchema:
+        """Add an index to a table, keeping its rows (for republish); returns the new schema.
+
+        Raises SchemaError if the index id is taken or if a unique index would find rows
+        sharing a key. The table is rebuilt from its rows, so this costs O(rows).
+        """
+        self._require_idle("add an index")
+        old = self._table(table_id)
+        if index.index_id in self._indexes:
+            raise SchemaError(f"index id {index.index_id} ('{index.name}') is already used in this database")
+        schema = dataclasses.replace(old.schema, indexes=(*old.schema.indexes, index))
+        self._rebuild_table(old, schema)
+        return schema
+
+    def _rebuild_table(self, old: Table, schema: TableSchema) -> None:
+        """Swap `old` for a table built from `schema` holding the same rows and sequence positions."""
+        table = Table(schema, self._advanced)
+        rows = list(old.store.values())
+        table.load(rows)
+        for ix in table.uniques:
+            if len(ix.map) != len(rows):
+                raise SchemaError(
+                    f"cannot build unique index '{ix.name}' on table '{table.name}': "
+                    f"{len(rows) - len(ix.map)} row(s) share a key with another row"
+                )
+        for seq in table.sequences:
+            previous = self._sequences.get(seq.key)
+            if previous is not None:
+                seq.next_value = previous.next_value
+                if previous in self._advanced:
+                    self._advanced.discard(previous)
+                    self._advanced.add(seq)
+        for ix in old.indexes:
+            self._indexes.pop(ix.index_id, None)
+            self._finders.pop(ix.index_id, None)
+        self._tables[schema.table_id] = table
+        self._register(table)
 
     def table_schema(self, table_id: int) -> TableSchema:
         return self._table(table_id).schema

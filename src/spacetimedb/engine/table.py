@@ -119,8 +119,19 @@ class Table:
     def add(self, row: Row) -> None:
         if self.primary is None:
             self.store[self.identity(row)] = row
-        for ix in self.indexes:
-            ix.add(row)
+        done = 0
+        try:
+            for ix in self.indexes:
+                ix.add(row)
+                done += 1
+        except BaseException:
+            # A key that cannot be formed (an unhashable value in an indexed column): undo, so
+            # the failed write leaves nothing behind.
+            for ix in self.indexes[:done]:
+                ix.remove(row)
+            if self.primary is None:
+                del self.store[self.identity(row)]
+            raise
 
     def remove(self, row: Row) -> None:
         if self.primary is None:
