@@ -98,9 +98,9 @@ class Database(TableReads):
                 if previous in self._advanced:
                     self._advanced.discard(previous)
                     self._advanced.add(seq)
-        for ix in old.indexes:
-            self._indexes.pop(ix.index_id, None)
-            self._finders.pop(ix.index_id, None)
+        for stale in old.indexes:
+            self._indexes.pop(stale.index_id, None)
+            self._finders.pop(stale.index_id, None)
         self._tables[schema.table_id] = table
         self._register(table)
 
