@@ -107,6 +107,9 @@ class FakeBackend:
     evaluations: int = 0
     closed: bool = False
     due_us: int | None = None
+    #: When set, commits get tx offsets and become durable only once this event is set.
+    durability_gate: Any = None
+    next_offset: int = 0
 
     def tables(self) -> Mapping[str, TableInfo]:
         return {
@@ -137,7 +140,10 @@ class FakeBackend:
         is_owner: bool = False,
     ) -> CallResult:
         def result(status: CallStatus, error: str = "", changes: Changes | None = None) -> CallResult:
-            return CallResult(status, timestamp_us, error, dict(changes or {}))
+            offset = None
+            if status is CallStatus.COMMITTED and self.durability_gate is not None:
+                offset, self.next_offset = self.next_offset, self.next_offset + 1
+            return CallResult(status, timestamp_us, error, dict(changes or {}), tx_offset=offset)
 
         if name in ("client_connected", "client_disconnected", "init"):
             return result(CallStatus.LIFECYCLE, f"can't directly call special lifecycle reducer {name}")
@@ -234,8 +240,15 @@ class FakeBackend:
         self.log_listeners.append(listener)
         return lambda: self.log_listeners.remove(listener)
 
-    def durable_offset_waiter(self) -> None:
-        return None
+    def durable_offset_waiter(self) -> Callable[[int], Any] | None:
+        gate = self.durability_gate
+        if gate is None:
+            return None
+
+        async def wait(offset: int) -> None:
+            await gate.wait()
+
+        return wait
 
     def close(self) -> None:
         self.closed = True

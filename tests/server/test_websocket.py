@@ -306,3 +306,35 @@ def test_identity_in_initial_connection_matches_token_claims(tmp_path: Path) -> 
             assert bytes.fromhex(init["identity"]) == identity_from_claims(caller.issuer, caller.subject)
 
     run_scenario(tmp_path, scenario)
+
+
+def test_confirmed_reads_hold_updates_until_durable(tmp_path: Path) -> None:
+    gate = asyncio.Event()
+
+    def factory(spec):  # type: ignore[no-untyped-def]
+        from .fake_backend import FakeBackend
+
+        return FakeBackend(spec, durability_gate=gate)
+
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            confirmed = await RawClient.connect(s, base)  # confirmed=true is the default
+            fast = await RawClient.connect(s, base, query="compression=None&confirmed=false")
+            for c in (confirmed, fast):
+                await c.next()
+                await c.send(subscribe(0, 0, "SELECT * FROM person"))
+                await c.next()
+            async with s.post(f"{base}/v1/database/test/call/add", json=["d"]) as r:
+                assert r.status == 200
+            assert (await fast.next())["type"] == "TransactionUpdate"
+            with pytest.raises(asyncio.TimeoutError):
+                await confirmed.ws.receive(0.3)
+            # Replies that follow a held update wait behind it, in order.
+            await confirmed.send(subscribe(1, 1, "SELECT * FROM person WHERE name = 'd'"))
+            with pytest.raises(asyncio.TimeoutError):
+                await confirmed.ws.receive(0.2)
+            gate.set()
+            released = await confirmed.frame()  # v3: released together, in order
+            assert [m["type"] for m in released] == ["TransactionUpdate", "SubscribeApplied"]
+
+    run_scenario(tmp_path, scenario, factory=factory)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Hashable
@@ -74,6 +75,13 @@ class Database:
         self._touched: set[Subscriber] = set()
         self._worker: asyncio.Task[None] | None = None
         self._closed = False
+        # Confirmed reads: messages of a transaction wait until its commit is durable.
+        self._durable_waiter = backend.durable_offset_waiter()
+        #: Highest tx offset known durable (effectively infinite without durability).
+        self.durable_offset: float = -1 if self._durable_waiter is not None else math.inf
+        self._held: set[Subscriber] = set()
+        self._held_until: int = -1
+        self._waiting_for = -1
 
     # ---- lifecycle of the worker --------------------------------------------------------------
 
@@ -157,6 +165,36 @@ class Database:
         touched, self._touched = self._touched, set()
         for sub in touched:
             sub.flush()
+        if self._held:
+            self._await_durability()
+
+    def hold(self, sub: Subscriber, tx_offset: int) -> None:
+        """`sub` has messages waiting for `tx_offset` to be durable (called from its flush)."""
+        self._held.add(sub)
+        self._held_until = max(self._held_until, tx_offset)
+
+    def _await_durability(self) -> None:
+        """One waiter per batch: when the newest held offset is durable, flush the held clients."""
+        if self._durable_waiter is None or self._held_until <= self._waiting_for:
+            return
+        target = self._held_until
+        self._waiting_for = target
+        waiter = self._durable_waiter
+
+        async def wait() -> None:
+            try:
+                await waiter(target)
+            except Exception:
+                log.exception("database %s: durability failed; held messages are dropped", self.info.name)
+                return
+            self.durable_offset = max(self.durable_offset, target)
+            held, self._held = self._held, set()
+            for sub in held:
+                sub.flush()
+            if self._held:
+                self._await_durability()
+
+        asyncio.get_running_loop().create_task(wait())
 
     def _send(self, sub: Subscriber, message: bytes, tx_offset: int | None = None) -> None:
         sub.enqueue(message, tx_offset)

@@ -65,7 +65,8 @@ class ClientSession:
         self.v3 = v3
         self.compression = compression
         self.confirmed = confirmed
-        self._outbox: list[bytes] = []
+        #: (tx offset that must be durable first, or -1; encoded ServerMessage), in send order.
+        self._outbox: list[tuple[int, bytes]] = []
         self._frames: deque[bytes] = deque()
         self._pending_bytes = 0
         self._has_frames = asyncio.Event()
@@ -78,12 +79,23 @@ class ClientSession:
 
     def enqueue(self, message: bytes, tx_offset: int | None = None) -> None:
         if not self._closing:
-            self._outbox.append(message)
+            self._outbox.append((tx_offset if self.confirmed and tx_offset is not None else -1, message))
 
     def flush(self) -> None:
         if not self._outbox or self._closing:
             return
-        messages, self._outbox = self._outbox, []
+        durable = self.database.durable_offset
+        outbox = self._outbox
+        ready = len(outbox)
+        for i, (offset, _) in enumerate(outbox):
+            if offset > durable:  # confirmed reads: this and everything after it waits
+                ready = i
+                self.database.hold(self, max(o for o, _ in outbox[i:]))
+                break
+        if ready == 0:
+            return
+        messages = [m for _, m in outbox[:ready]]
+        self._outbox = outbox[ready:]
         if self.v3:
             body: list[bytes] = []
             size = 0
@@ -149,7 +161,7 @@ class ClientSession:
             result = db.connect(self)
             if not result.committed:
                 return result.error or "rejected by client_connected"
-            self._outbox.insert(0, self.initial_connection())
+            self._outbox.insert(0, (-1, self.initial_connection()))
             db.touch(self)
             return None
 
