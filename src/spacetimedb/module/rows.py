@@ -13,6 +13,7 @@ handed to a reducer never aliases stored state.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -258,7 +259,7 @@ def prim_check(kind: Primitive) -> Conv:
             return v
 
         return int_
-    if kind in (Primitive.F32, Primitive.F64):
+    if kind == Primitive.F64:
 
         def float_(v: Any, p: str) -> Any:
             if v.__class__ is float:
@@ -268,6 +269,19 @@ def prim_check(kind: Primitive) -> Conv:
             raise ConversionError(f"expected a float, got {_type_name(v)} {v!r}", path=p)
 
         return float_
+    if kind == Primitive.F32:
+        f32 = struct.Struct("<f")
+
+        def float32(v: Any, p: str) -> Any:
+            # Rounded to single precision now, so stored values equal what BSATN would give back.
+            if v.__class__ is not float and v.__class__ is not int:
+                raise ConversionError(f"expected a float, got {_type_name(v)} {v!r}", path=p)
+            try:
+                return f32.unpack(f32.pack(v))[0]
+            except (OverflowError, struct.error):
+                raise ConversionError(f"{v!r} is out of range for f32", path=p) from None
+
+        return float32
     if kind == Primitive.String:
 
         def str_(v: Any, p: str) -> Any:

@@ -39,6 +39,9 @@ def connection_id(name: str) -> ConnectionId:
     return ConnectionId(value or 1)
 
 
+_connection_for = connection_id  # the parameter of TestDatabase.call shadows the function
+
+
 class ReducerError(SpacetimeError):
     """A reducer call failed; `message` is what the caller would see."""
 
@@ -124,12 +127,16 @@ class TestDatabase:
     def call(
         self, reducer: str, *args: Any, sender: Identity | None = None, connection_id: ConnectionId | None = None
     ) -> ReducerCallResult:
-        """Call a reducer with Python arguments; returns the result, or raises its error."""
+        """Call a reducer with Python arguments; returns the result, or raises its error.
+
+        `connection_id` defaults to a stable id per sender, as if each sender had one connection.
+        """
+        who = sender if sender is not None else self.default_sender
         result = self.host.call_reducer(
             reducer,
             args,
-            caller=sender if sender is not None else self.default_sender,
-            connection_id=connection_id,
+            caller=who,
+            connection_id=connection_id if connection_id is not None else _connection_for(who.to_hex()),
             args_format="python",
         )
         return _raise_for(result)

@@ -1,0 +1,91 @@
+"""Bad input at the host: each is a clear error and leaves the database unchanged."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import pytest
+
+from spacetimedb.host import ModuleHost, ReducerArgumentsError, ReducerStatus, UnknownReducerError
+from spacetimedb.module import ModuleDef, primary_key, reducer, table
+from spacetimedb.module.registry import collecting
+from spacetimedb.sats.errors import SchemaError
+from spacetimedb.sats.special import Identity
+from spacetimedb.sats.widths import u8, u32
+
+with collecting() as _found:
+
+    @table
+    class Item:
+        id: Annotated[u32, primary_key]
+        qty: u8
+
+    @table
+    class Other:
+        id: u32
+
+    @reducer
+    def put(ctx: Any, id: u32, qty: u8) -> None:
+        ctx.db.item.insert(Item(id=id, qty=qty))
+
+    @reducer
+    def put_wrong_class(ctx: Any) -> None:
+        ctx.db.item.insert(Item(id=1, qty=1))
+        ctx.db.item.insert(Other(id=2))
+
+    @reducer
+    def put_wrong_field(ctx: Any) -> None:
+        ctx.db.item.insert(Item(id=1, qty=1))
+        ctx.db.item.insert(Item(id=2, qty=300))
+
+
+ME = Identity(1)
+
+
+@pytest.fixture
+def host() -> ModuleHost:
+    h = ModuleHost(ModuleDef.build(_found))
+    h.init()
+    return h
+
+
+def items(h: ModuleHost) -> list[Any]:
+    return list(h.db.scan(h.module.table("item").schema.table_id))
+
+
+def test_wrong_count_and_types(host: ModuleHost) -> None:
+    for args, match in [((1,), "takes 2"), ((1, 2, 3), "takes 2"), ((1, 256), "out of range for u8"), (("a", 1), "id")]:
+        with pytest.raises(ReducerArgumentsError, match=match):
+            host.call_reducer("put", args, caller=ME, args_format="python")
+    with pytest.raises(ReducerArgumentsError, match="tuple or list"):
+        host.call_reducer("put", 5, caller=ME, args_format="python")
+    with pytest.raises(ReducerArgumentsError, match="args_format"):
+        host.call_reducer("put", (1, 2), caller=ME, args_format="xml")  # type: ignore[arg-type]
+    assert items(host) == []
+
+
+def test_unknown_reducer(host: ModuleHost) -> None:
+    with pytest.raises(UnknownReducerError, match="reducers are"):
+        host.call_reducer("putt", (), caller=ME, args_format="python")
+
+
+def test_row_of_the_wrong_class_rolls_back(host: ModuleHost) -> None:
+    r = host.call_reducer("put_wrong_class", (), caller=ME, args_format="python")
+    assert r.status is ReducerStatus.INTERNAL_ERROR
+    assert r.error is not None and "expected a Item row, got Other" in r.error
+    assert items(host) == []
+
+
+def test_row_with_a_bad_field_rolls_back_and_names_it(host: ModuleHost) -> None:
+    r = host.call_reducer("put_wrong_field", (), caller=ME, args_format="python")
+    assert r.status is ReducerStatus.INTERNAL_ERROR
+    assert r.error is not None and "Item.qty" in r.error and "out of range for u8" in r.error
+    assert items(host) == []
+
+
+def test_unsupported_annotation_fails_at_decoration() -> None:
+    with pytest.raises(SchemaError, match=r"Bad\.tags: set\[str\]"):
+
+        @table
+        class Bad:
+            tags: set[str]
