@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from spacetimedb.engine import Database
+from spacetimedb.module.datastore import Row
 from spacetimedb.query.adhoc import execute_sql
+from spacetimedb.query.catalog import Catalog
 from spacetimedb.query.errors import (
     SqlExecutionError,
     SqlPermissionError,
@@ -11,9 +17,12 @@ from spacetimedb.query.errors import (
     SqlUnresolvedError,
     SqlUnsupportedError,
 )
+from spacetimedb.query.subscription import compile_subscription
 from spacetimedb.sats.algebraic_type import STRING, U8, U32, U64, ProductType, ProductTypeElement
 
+from .fakes import FakeState
 from .schemas import ALL, PERSON, PET, catalog
+from .test_subscription import PROP_TABLES, random_query, row_st, table_st
 
 
 @pytest.fixture
@@ -107,3 +116,21 @@ def test_dml_errors(db: Database) -> None:
     with pytest.raises(SqlTypeError, match="out of bounds"):
         execute_sql("UPDATE person SET age = 300", catalog(), tx, is_owner=True)
     tx.rollback()
+
+
+@settings(max_examples=100, deadline=None)
+@given(query=random_query(), initial=st.lists(st.tuples(table_st, row_st), max_size=14))
+def test_adhoc_select_agrees_with_subscription_initial_rows(
+    query: str, initial: list[tuple[int, Row]]
+) -> None:
+    """Two separate evaluation paths (ad-hoc joins and subscription plans) give the same bag."""
+    cat = Catalog(PROP_TABLES)
+    state = FakeState(PROP_TABLES)
+    seed: dict[int, list[Row]] = {}
+    for tid, row in initial:
+        seed.setdefault(tid, []).append(row)
+    state.commit(seed)
+    [result] = execute_sql(query, cat, state)
+    assert Counter(result.rows) == Counter(compile_subscription(query, cat).initial_rows(state))
+    [count] = execute_sql(query.replace(query.split(" FROM ")[0], "SELECT COUNT(*) AS n", 1), cat, state)
+    assert count.rows == [(len(result.rows),)]
