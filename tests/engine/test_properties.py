@@ -44,6 +44,7 @@ op = st.one_of(
     st.tuples(st.just("update"), st.sampled_from(sorted(UNIQUE_INDEX)), st.one_of(user_row, grid_row)),
     st.tuples(st.just("index_delete"), st.sampled_from(sorted(SCAN_INDEX)), small),
     st.tuples(st.just("range"), st.sampled_from(sorted(SCAN_INDEX)), bound, bound),
+    st.tuples(st.just("grid_prefix_range"), small, bound, bound),
     st.just(("commit",)),
     st.just(("rollback",)),
 )
@@ -139,6 +140,12 @@ def run_op(tx: MutTx, model: Model, step: tuple[Any, ...]) -> None:
         assert sorted(got) == sorted(want)
         firsts = [r[cols[0]] for r in got]
         assert firsts == sorted(firsts)
+    elif name == "grid_prefix_range":
+        x, lo, hi = step[1], step[2], step[3]
+        got = list(tx.index_range(GRID_XY, (x,), lo, hi))
+        want = [r for r in model.tables[GRID] if r[0] == x and in_bounds(r[1], lo, hi)]
+        assert sorted(got) == sorted(want)
+        assert [r[1] for r in got] == sorted(r[1] for r in got)
 
 
 def contents(tx_or_db: Any) -> dict[int, set[Row]]:
@@ -149,6 +156,7 @@ def contents(tx_or_db: Any) -> dict[int, set[Row]]:
 @given(st.lists(op, max_size=40))
 def test_random_operations_match_the_model(steps: list[tuple[Any, ...]]) -> None:
     db = new_db()
+    replica = new_db()  # follows db by replaying each commit's delta, as crash recovery would
     model = Model()
     tx = db.begin()
     start = model.copy()
@@ -164,6 +172,7 @@ def test_random_operations_match_the_model(steps: list[tuple[Any, ...]]) -> None
                     assert deleted == start[t] - model.tables[t]
                     if change:
                         assert len(change.inserts) == len(inserted) and len(change.deletes) == len(deleted)
+                replica.apply_delta(delta)
             else:
                 tx.rollback()
                 model.tables = start
@@ -178,3 +187,9 @@ def test_random_operations_match_the_model(steps: list[tuple[Any, ...]]) -> None
     tx.rollback()
     db.check_invariants()
     assert contents(db) == start
+    replica.check_invariants()
+    assert contents(replica) == start
+    restored = new_db()
+    restored.load_image(db.snapshot_image())
+    restored.check_invariants()
+    assert contents(restored) == start
