@@ -287,3 +287,20 @@ def test_plans_read_engine_state_and_tx_deltas() -> None:
     # The same delta by table id, as a plain mapping of (inserts, deletes) pairs.
     by_id = {tid: (d.inserts, d.deletes) for tid, d in delta.tables.items()}
     assert sorted(plan.eval_delta(db, by_id)[0]) == sorted(ins)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        # Shapes the TypeScript query builder emits (`lib/query.ts`: quoted names, parenthesised
+        # clauses, `<>`, `0x` hex for Identity/Uuid, ISO timestamps with milliseconds).
+        'SELECT "pet".* FROM "person" JOIN "pet" ON "person"."id" = "pet"."person_id" '
+        'WHERE (("person"."age" > 18) AND ("person"."name" <> \'x\')) AND ("pet"."species" = \'cat\')',
+        'SELECT * FROM "types" WHERE ("types"."ts" >= \'2025-02-10T15:45:30.000Z\') '
+        'OR ("types"."uid" = 0x0123456789abcdef0123456789abcdef)',
+        'SELECT * FROM "types" WHERE ("types"."f64" = 1e+21) OR ("types"."i64" = -5) OR ("types"."b" = FALSE)',
+        'SELECT * FROM "types" WHERE "types"."ident" = 0x' + "ab" * 32,
+    ],
+)
+def test_query_builder_shapes_compile(sql: str) -> None:
+    assert compile_subscription(sql, catalog()).return_table.name in ("pet", "types")
