@@ -160,3 +160,30 @@ def test_primary_key_without_declared_index_is_still_unique() -> None:
     tx.insert(1, (1, 1))
     with pytest.raises(UniqueConstraintViolation):
         tx.insert(1, (1, 2))
+
+
+def test_event_table_rows_reach_the_delta_but_not_the_state() -> None:
+    schema = TableSchema(
+        70,
+        "pings",
+        (ColumnSchema("id", U32), ColumnSchema("n", U32)),
+        primary_key=0,
+        indexes=(IndexSchema(700, "pings_id_idx_btree", "id", (0,), True),),
+        is_event=True,
+    )
+    db = Database([schema])
+    tx = db.begin()
+    tx.insert(70, (1, 1))
+    tx.insert(70, (2, 2))
+    tx.delete(70, (2, 2))
+    assert tx.index_find(700, 1) == (1, 1)  # visible inside its own transaction
+    delta = tx.commit()
+    assert delta.tables == {70: TableDelta([(1, 1)], [])}
+    assert db.count(70) == 0 and db.index_find(700, 1) is None
+    tx = db.begin()
+    tx.insert(70, (1, 1))  # the same row again is a fresh insert
+    assert tx.commit().tables == {70: TableDelta([(1, 1)], [])}
+    replica = Database([schema])
+    replica.apply_delta(delta)
+    assert replica.count(70) == 0
+    db.check_invariants()

@@ -31,6 +31,8 @@ class Database(TableReads):
         self._finders: dict[int, Callable[[Any], Row | None]] = {}
         self._sequences: dict[SequenceKey, Sequence] = {}
         self._advanced: set[Sequence] = set()
+        #: Tables whose rows live only for the transaction that inserts them (`is_event`).
+        self._event_tables: list[Table] = []
         self._tx: MutTx | None = None
         self._reads_blocked = False
         for schema in schemas:
@@ -59,6 +61,7 @@ class Database(TableReads):
         self._register(table)
 
     def _register(self, table: Table) -> None:
+        self._event_tables = [t for t in self._tables.values() if t.schema.is_event]
         for ix in table.indexes:
             if ix.index_id >= 0:
                 self._indexes[ix.index_id] = (ix, table)
@@ -173,6 +176,8 @@ class Database(TableReads):
         self._require_idle("apply a delta")
         for table_id, change in delta.tables.items():
             table = self._table(table_id)
+            if table.schema.is_event:
+                continue  # event rows never stay in the state
             for row in change.deletes:
                 stored = table.find_same(row)
                 if stored is None:

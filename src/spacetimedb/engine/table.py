@@ -152,6 +152,13 @@ class Table:
                 row = (*row[:col], seq.take(), *row[col + 1 :])
         return row
 
+    def clear(self) -> None:
+        """Remove every row (no log: for event tables at commit)."""
+        for ix in self.indexes:
+            ix.build(())
+        if self.primary is None:
+            self.store.clear()
+
     def load(self, rows: Iterable[Row]) -> None:
         """Replace every row, rebuilding all indexes (no constraint checks)."""
         rows = list(rows)

@@ -141,7 +141,11 @@ class MutTx(TableReads):
         db._end_transaction(self)
         log = self._log
         self._log = []  # the delta keeps what it needs; a held MutTx should not pin the log
-        return net_delta(log, db._take_sequence_advances())
+        delta = net_delta(log, db._take_sequence_advances())
+        for table in db._event_tables:
+            if table.store:
+                table.clear()  # event rows reach the delta (subscribers, log), never the state
+        return delta
 
     def rollback(self) -> None:
         """Undo every write of this transaction (sequence values taken stay taken)."""
