@@ -37,6 +37,27 @@ const scenarios = {
     b.conn.disconnect();
   },
 
+  // examples/quickstart_chat.py with the official template's flow: two users, names, messages.
+  async quickstart() {
+    const a = await connect(DbConnection);
+    const b = await connect(DbConnection);
+    await subscribe(a.conn, 'SELECT * FROM *');
+    await subscribe(b.conn, ['SELECT * FROM user', 'SELECT * FROM message']);
+    const seen = [];
+    b.conn.db.message.onInsert((_ctx, m) => seen.push(m.text));
+    await a.conn.reducers.setName({ name: 'alice' });
+    await b.conn.reducers.setName({ name: 'bob' });
+    await a.conn.reducers.sendMessage({ text: 'hi bob' });
+    await waitFor(() => seen.includes('hi bob'), 'b receives the message');
+    await waitFor(() => me(a.conn, b.identity)?.name === 'bob', 'a sees b named');
+    let err = null;
+    try { await b.conn.reducers.sendMessage({ text: '' }); } catch (e) { err = e; }
+    checkEqual(err?.message, 'Messages must not be empty', 'SenderError');
+    b.conn.disconnect();
+    await waitFor(() => me(a.conn, b.identity)?.online === false, 'b offline');
+    a.conn.disconnect();
+  },
+
   // A semijoin subscription: pets of online users only.
   async join() {
     const a = await connect(DbConnection);

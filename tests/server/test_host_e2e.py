@@ -18,14 +18,17 @@ from .node_runner import needs_node, run_node_script
 CHAT = Path(__file__).parent / "modules" / "chat.py"
 
 
-def run_chat(tmp_path: Path, scenario, **kw):  # type: ignore[no-untyped-def]
+QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart_chat.py"
+
+
+def run_chat(tmp_path: Path, scenario, module: Path = CHAT, **kw):  # type: ignore[no-untyped-def]
     import asyncio
 
     async def main():  # type: ignore[no-untyped-def]
         server = Server(tmp_path / "data", backend_factory=host_backend_factory, **kw)
         port = await server.start()
         try:
-            await server.publish_path("chat", CHAT)
+            await server.publish_path("chat", module)
             return await asyncio.wait_for(scenario(server, f"http://127.0.0.1:{port}"), 90)
         finally:
             await server.stop()
@@ -103,3 +106,14 @@ def test_sdk_chat(tmp_path: Path, scenario: str) -> None:
         assert lines[-1] == {"step": "done"}
 
     run_chat(tmp_path, run)
+
+
+@pytest.mark.node
+@needs_node
+@pytest.mark.skipif(not QUICKSTART.exists(), reason="examples/quickstart_chat.py is not in this checkout")
+def test_sdk_quickstart_chat_example(tmp_path: Path) -> None:
+    async def run(server: Server, base: str) -> None:
+        lines = await run_node_script("conformance_chat.mjs", "quickstart", base=base, db="chat")
+        assert lines[-1] == {"step": "done"}
+
+    run_chat(tmp_path, run, module=QUICKSTART)
