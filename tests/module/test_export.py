@@ -73,3 +73,30 @@ def test_v9_round_trip_and_generated_names() -> None:
     assert [q.name for q in job.sequences] == ["job_scheduled_id_seq"]
     lifecycles = {x.name: x.lifecycle for x in raw.reducers}
     assert lifecycles["hello"] == r.Lifecycle.OnConnect() and lifecycles["add"] is None
+
+
+def test_v10_json_matches_the_documented_shape_and_round_trips() -> None:
+    from spacetimedb.module.sats_json import from_json
+    from spacetimedb.sats.infer import node_of
+
+    m = load_module(COUNTER)
+    doc = m.raw_module_def_json()
+    assert [next(iter(s)) for s in doc["sections"]][:4] == ["Typespace", "Types", "Tables", "Reducers"]
+    tables = next(s["Tables"] for s in doc["sections"] if "Tables" in s)
+    counter = next(t for t in tables if t["source_name"] == "counter")
+    assert counter["table_access"] == {"Public": []}
+    assert counter["indexes"][0]["algorithm"] == {"BTree": [0]}
+    assert counter["indexes"][0]["accessor_name"] == {"some": "name"}
+    reducers = next(s["Reducers"] for s in doc["sections"] if "Reducers" in s)
+    add = next(r for r in reducers if r["source_name"] == "add")
+    assert add["params"] == {
+        "elements": [
+            {"name": {"some": "name"}, "algebraic_type": {"String": []}},
+            {"name": {"some": "amount"}, "algebraic_type": {"U32": []}},
+        ]
+    }
+    assert add["visibility"] == {"ClientCallable": []}
+    assert next(s for s in doc["sections"] if "CaseConversionPolicy" in s) == {"CaseConversionPolicy": {"SnakeCase": []}}
+    assert from_json(doc, node_of(r.RawModuleDefV10)) == to_raw_v10(m)
+    assert m.raw_module_def_json(9, wrapped=True)["V9"]["tables"][0]["name"] == "counter"
+    assert m.raw_module_def_bsatn() == module_def_bsatn(m)

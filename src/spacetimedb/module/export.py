@@ -12,7 +12,9 @@ from typing import Any
 from spacetimedb.bsatn import compile as compile_codec
 from spacetimedb.module import raw_def as r
 from spacetimedb.module.module_def import ModuleDef, TableDef
+from spacetimedb.module.sats_json import to_json
 from spacetimedb.sats import algebraic_type as at
+from spacetimedb.sats.infer import node_of
 
 _LIFECYCLE = {"init": "Init", "client_connected": "OnConnect", "client_disconnected": "OnDisconnect"}
 
@@ -128,10 +130,21 @@ def to_raw_v9(m: ModuleDef) -> r.RawModuleDefV9:
 
 def module_def_bsatn(m: ModuleDef, version: int = 10, *, wrapped: bool = False) -> bytes:
     """BSATN of RawModuleDefV10 (or V9); `wrapped=True` encodes the versioned `RawModuleDef` sum."""
+    if version not in (9, 10):
+        raise ValueError(f"module definitions are exported as version 9 or 10, not {version}")
     raw: Any = to_raw_v10(m) if version == 10 else to_raw_v9(m)
     if wrapped:
         return compile_codec(r.RawModuleDef).encode(r.RawModuleDef("V10" if version == 10 else "V9", raw))
     return compile_codec(type(raw)).encode(raw)
+
+
+def module_def_json(m: ModuleDef, version: int = 10, *, wrapped: bool = False) -> dict[str, Any]:
+    """SATS-JSON of RawModuleDefV10 (or V9); `wrapped=True` gives `{"V10": {...}}`."""
+    if version not in (9, 10):
+        raise ValueError(f"module definitions are exported as version 9 or 10, not {version}")
+    raw: Any = to_raw_v10(m) if version == 10 else to_raw_v9(m)
+    doc: dict[str, Any] = to_json(raw, node_of(type(raw)))
+    return {"V10" if version == 10 else "V9": doc} if wrapped else doc
 
 
 def decode_module_def_bsatn(data: bytes, version: int = 10) -> Any:

@@ -93,6 +93,19 @@ class ModuleDef:
                 return r
         return None
 
+    def raw_module_def_bsatn(self, version: int = 10, *, wrapped: bool = False) -> bytes:
+        """BSATN of RawModuleDefV10 (or V9); `wrapped` adds the versioned RawModuleDef tag."""
+        from spacetimedb.module.export import module_def_bsatn
+
+        return module_def_bsatn(self, version, wrapped=wrapped)
+
+    def raw_module_def_json(self, version: int = 10, *, wrapped: bool = False) -> dict[str, Any]:
+        """SATS-JSON of RawModuleDefV10 (or V9), as `/schema?version=` serves it (unwrapped by
+        default; `wrapped` gives `{"V10": {...}}` for `spacetime generate --module-def`)."""
+        from spacetimedb.module.export import module_def_json
+
+        return module_def_json(self, version, wrapped=wrapped)
+
     def node_of(self, annotation: Any) -> Node:
         """The codec node graph of an annotation, sharing this module's named types."""
         assert self._builder is not None
