@@ -338,3 +338,27 @@ def test_confirmed_reads_hold_updates_until_durable(tmp_path: Path) -> None:
             assert [m["type"] for m in released] == ["TransactionUpdate", "SubscribeApplied"]
 
     run_scenario(tmp_path, scenario, factory=factory)
+
+
+def test_failing_evaluation_drops_the_set_with_an_error_without_request_id(tmp_path: Path) -> None:
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            c = await RawClient.connect(s, base)
+            other = await RawClient.connect(s, base)
+            await c.next()
+            await other.next()
+            await c.send(subscribe(0, 0, "SELECT * FROM person"), subscribe(1, 1, "SELECT * FROM person WHERE name = 'explode'"))
+            await c.frame()
+            await other.send(subscribe(0, 0, "SELECT * FROM person WHERE name = 'explode'"))
+            await other.next()
+            await c.send(call(2, "add", pack_str("x")))
+            err, result = await c.frame()
+            assert err == {"type": "SubscriptionError", "request_id": None, "qs": 1, "error": err["error"]}
+            assert "explodes" in err["error"]
+            assert [q["qs"] for q in result["ok"]["query_sets"]] == [0]
+            assert (await other.next())["request_id"] is None
+            # The failed sets are gone: the next commit reports nothing for them.
+            await c.send(call(3, "add", pack_str("y")))
+            assert [q["qs"] for q in (await c.next())["ok"]["query_sets"]] == [0]
+
+    run_scenario(tmp_path, scenario)

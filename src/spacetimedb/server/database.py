@@ -217,6 +217,9 @@ class Database:
             fanout = result.fanout
         else:
             fanout = self.subscriptions.evaluate(result.changes) if result.committed and result.changes else {}
+        if self.subscriptions.failures:
+            for sub, qs, error in self.subscriptions.take_failures():
+                self._send(sub, wire.subscription_error(None, qs, error), result.tx_offset)  # type: ignore[arg-type]
         for sub, sets in fanout.items():
             if sub is caller:
                 continue

@@ -146,7 +146,12 @@ class HostBackend:
             return
         names = self._names
         changes = NamedChanges({names[tid]: c for tid, c in delta.tables.items()}, delta.tables)
-        fanout = self.commit_hook(changes) if self.commit_hook is not None and changes else None
+        fanout = None
+        if self.commit_hook is not None and changes:
+            try:
+                fanout = self.commit_hook(changes)
+            except Exception:  # never let fan-out turn a commit into a failed call
+                log.exception("subscription fan-out failed for %s", result.reducer)
         self._evaluated[id(result)] = (changes, fanout)
 
     def _convert(self, result: ReducerCallResult) -> CallResult:

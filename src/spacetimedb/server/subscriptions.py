@@ -8,11 +8,14 @@ client counts twice (the client cache is reference counted).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from spacetimedb.server import wire
 from spacetimedb.server.backend import Changes, Row, SubscriptionPlan, TableInfo
+
+log = logging.getLogger("spacetimedb.server")
 
 SetKey = tuple[object, int]  # (subscriber, query_set_id)
 
@@ -41,6 +44,8 @@ class SubscriptionManager:
         self._entries: dict[Hashable, QueryEntry] = {}
         self._by_table: dict[str, set[QueryEntry]] = {}
         self._sets: dict[SetKey, list[QueryEntry]] = {}
+        #: Query sets dropped because their evaluation failed: (subscriber, qs, error text).
+        self.failures: list[tuple[object, int, str]] = []
 
     # ---- bookkeeping ----------------------------------------------------------------------
 
@@ -127,9 +132,14 @@ class SubscriptionManager:
         tables = self._tables()
         # subscriber -> qs -> table name -> [TableUpdateRows bytes]
         grouped: dict[object, dict[int, dict[str, list[bytes]]]] = {}
-        for entry in affected:
+        for entry in list(affected):
             plan = entry.plan
-            inserts, deletes = plan.delta(changes)
+            try:
+                inserts, deletes = plan.delta(changes)
+            except Exception as e:  # drop every set using this query; the client is told
+                log.exception("subscription query failed after a commit: %r", plan)
+                self._fail(entry, f"subscription evaluation failed: {type(e).__name__}: {e}")
+                continue
             if not inserts and not deletes:
                 continue
             name = plan.table_name
@@ -144,6 +154,16 @@ class SubscriptionManager:
             subscriber: {qs: [wire.table_update(t, pieces) for t, pieces in by_table.items()] for qs, by_table in sets.items()}
             for subscriber, sets in grouped.items()
         }
+
+
+    def _fail(self, entry: QueryEntry, error: str) -> None:
+        for subscriber, qs in list(entry.subscribers):
+            self.failures.append((subscriber, qs, error))
+            self.remove(subscriber, qs, with_rows=False)
+
+    def take_failures(self) -> list[tuple[object, int, str]]:
+        failures, self.failures = self.failures, []
+        return failures
 
 
 def query_set_updates(sets: Mapping[int, list[bytes]]) -> list[bytes]:
