@@ -233,3 +233,15 @@ def test_schedules_survive_a_host_restart(host: ModuleHost, clock: Clock) -> Non
     again = ModuleHost(host.module, host.db, clock=clock)
     results = again.run_due(Timestamp(T0.micros + 2_000_000))
     assert any(r.reducer == "fire_job" and not r.internal for r in results)
+
+
+def test_record_commit_of_an_external_transaction(host: ModuleHost) -> None:
+    got: list[ReducerCallResult] = []
+    host.add_commit_listener(got.append)
+    tid = host.module.table("counter").schema.table_id
+    tx = host.db.begin()
+    tx.insert(tid, ("sql", 1))
+    before = host.next_tx_offset
+    r = host.record_commit(tx.commit(), caller=ALICE, timestamp=T0, args="INSERT ...")
+    assert r.ok and r.internal and r.tx_offset == before and host.next_tx_offset == before + 1
+    assert got == [r] and counters(host)["sql"] == 1

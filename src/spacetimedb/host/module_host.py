@@ -168,6 +168,25 @@ class ModuleHost:
     def remove_commit_listener(self, listener: CommitListener) -> None:
         self._listeners.remove(listener)
 
+    def record_commit(
+        self,
+        delta: TxDelta,
+        *,
+        caller: Identity,
+        timestamp: Timestamp,
+        reducer: str = "",
+        args: Any = None,
+    ) -> ReducerCallResult:
+        """Account for a transaction committed outside a reducer (e.g. owner SQL DML): give it the
+        next tx offset, let the scheduler see schedule rows it changed, and tell the commit listeners."""
+        offset = self._next_offset
+        self._next_offset = offset + 1
+        result = ReducerCallResult(
+            reducer, _COMMITTED, None, delta, timestamp, offset, caller, None, args, 0, internal=True
+        )
+        self._after_commit(result, delta, timestamp)
+        return result
+
     def client_reducers(self) -> list[str]:
         return [n for n, r in self._reducers.items() if r.lifecycle is None]
 
