@@ -19,6 +19,7 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 from spacetimedb.durability.errors import LogClosedError, LogFailedError
@@ -56,7 +57,9 @@ class CommitLog:
         self.max_segment_bytes = max_segment_bytes
         self._ops = file_ops
         self._cond = threading.Condition(threading.Lock())
-        self._queue: list[tuple[int, bytes]] = []
+        # Appends go to a deque without taking the lock (deque.append is atomic); the writer is
+        # notified only when it is idle, so a busy writer costs the committing thread nothing.
+        self._queue: deque[tuple[int, bytes]] = deque()
         self._last_appended = tail.last_offset
         self._durable = tail.last_offset
         self._failure: LogFailedError | None = None
@@ -102,17 +105,20 @@ class CommitLog:
         return self._failure
 
     def append(self, tx_offset: int, payload: bytes) -> None:
-        """Queue one committed transaction; returns at once. Raises if the log failed or closed."""
-        with self._cond:
-            if self._failure is not None:
-                raise self._failure
-            if self._closing:
-                raise LogClosedError("the commit log is closed; reopen the database to write again")
-            if tx_offset <= self._last_appended:
-                raise ValueError(f"tx offset {tx_offset} must be greater than the last appended {self._last_appended}")
-            self._last_appended = tx_offset
-            self._queue.append((tx_offset, payload))
-            if self._writer_idle:
+        """Queue one committed transaction; returns at once. Raises if the log failed or closed.
+
+        Call from one thread at a time (the database's commit path is serial).
+        """
+        if self._failure is not None:
+            raise self._failure
+        if self._closing:
+            raise LogClosedError("the commit log is closed; reopen the database to write again")
+        if tx_offset <= self._last_appended:
+            raise ValueError(f"tx offset {tx_offset} must be greater than the last appended {self._last_appended}")
+        self._last_appended = tx_offset
+        self._queue.append((tx_offset, payload))
+        if self._writer_idle:
+            with self._cond:
                 self._cond.notify()
 
     def add_durable_listener(self, callback: Callable[[int], None]) -> None:
@@ -203,8 +209,8 @@ class CommitLog:
         interval = self.policy.interval_ms / 1000.0 if self.policy.mode == "interval" else None
         while True:
             with self._cond:
+                self._writer_idle = True  # before looking at the queue: see append()
                 while not self._queue and not self._closing and not self._force_sync:
-                    self._writer_idle = True
                     timeout = None
                     if interval is not None and self._unsynced_written >= 0:
                         timeout = max(0.0, self._last_sync + interval - time.monotonic())
@@ -212,7 +218,9 @@ class CommitLog:
                             break
                     self._cond.wait(timeout)
                 self._writer_idle = False
-                batch, self._queue = self._queue, []
+                queue = self._queue
+                popleft = queue.popleft
+                batch = [popleft() for _ in range(len(queue))]
                 closing = self._closing
                 force, self._force_sync = self._force_sync, False
             try:
