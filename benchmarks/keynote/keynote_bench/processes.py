@@ -12,6 +12,8 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -120,3 +122,23 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path, timeout_s
                 return
         time.sleep(0.05)
     raise ServerDidNotStart(f"did not listen on 127.0.0.1:{port} within {timeout_s:.0f} s; log tail:\n{log_tail(log)}")
+
+
+def wait_for_http_ok(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float = 60.0) -> None:
+    """Returns once GET `url` answers 200 (e.g. a database that is published); raises like wait_for_port."""
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise ServerDidNotStart(f"exited with status {proc.returncode}; log tail:\n{log_tail(log)}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+                last = f"HTTP {resp.status}"
+        except urllib.error.HTTPError as err:
+            last = f"HTTP {err.code}"
+        except OSError as err:
+            last = str(err)
+        time.sleep(0.1)
+    raise ServerDidNotStart(f"GET {url} did not answer 200 within {timeout_s:.0f} s ({last}); log tail:\n{log_tail(log)}")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from keynote_bench.config import BENCH_DIR, REPO_ROOT, RunConfig
 from keynote_bench.postgres_cluster import PostgresUnavailable, new_cluster
-from keynote_bench.processes import ProcessGroup, free_port, wait_for_port
+from keynote_bench.processes import ProcessGroup, free_port, wait_for_http_ok, wait_for_port
 
 
 class SystemUnavailable(Exception):
@@ -49,6 +49,8 @@ def start_ours(group: ProcessGroup, cfg: RunConfig, workdir: Path) -> RunningSys
     argv += ["--data-dir", str(data_dir), "--module", str(cfg.module), "--name", cfg.database]
     proc, log = group.start("spacetimedb", argv, env=_python_env())
     wait_for_port(port, proc, log, timeout_s=60)
+    # The server listens before it has published the module: wait for the database itself.
+    wait_for_http_ok(f"http://127.0.0.1:{port}/v1/database/{cfg.database}", proc, log, timeout_s=120)
     return RunningSystem(
         name="spacetimedb-py",
         script="stdb_loadgen.mjs",
