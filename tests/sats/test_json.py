@@ -1,0 +1,141 @@
+"""SATS-JSON of values (typed and positional) and of types themselves."""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+
+from sats.strategies import algebraic_types, typed_values
+from sats.test_infer import Color, Shape
+from spacetimedb import (
+    AlgebraicType,
+    ConversionError,
+    Identity,
+    Some,
+    SumValue,
+    Timestamp,
+    Typespace,
+    Uuid,
+    bsatn,
+    u8,
+)
+from spacetimedb.sats import algebraic_type as at
+from spacetimedb.sats.json import f32_shortest, from_json, to_json
+
+
+def test_type_json_matches_the_spec_example() -> None:
+    ty = at.product(("id", at.U32))
+    assert to_json(ty, AlgebraicType) == {
+        "Product": {"elements": [{"name": {"some": "id"}, "algebraic_type": {"U32": []}}]}
+    }
+    assert to_json(at.BYTES, AlgebraicType) == {"Array": {"U8": []}}
+    assert to_json(at.RefType(2), AlgebraicType) == {"Ref": 2}
+    assert to_json(at.option(at.I8), AlgebraicType)["Sum"]["variants"][1] == {
+        "name": {"some": "none"},
+        "algebraic_type": {"Product": {"elements": []}},
+    }
+    assert to_json(at.product((None, at.BOOL)), AlgebraicType)["Product"]["elements"][0]["name"] == {"none": []}
+    ts = Typespace([ty])
+    assert to_json(ts, Typespace) == {"types": [to_json(ty, AlgebraicType)]}
+    assert from_json(to_json(ts, Typespace), Typespace) == ts
+
+
+@settings(max_examples=100, deadline=None)
+@given(algebraic_types())
+def test_types_round_trip_through_json(ty: at.AlgebraicType) -> None:
+    data = json.loads(json.dumps(to_json(ty, AlgebraicType)))
+    assert from_json(data, AlgebraicType) == ty
+
+
+def test_leaves() -> None:
+    assert to_json(255, at.U8) == 255
+    assert to_json(1 << 100, at.U128) == 1 << 100
+    assert to_json(1, at.U256) == "0x1"
+    assert to_json(-255, at.I256) == "-0xff"
+    assert to_json(0.1, at.F32) == 0.1 and to_json(bsatn.decode(bsatn.encode(0.1, at.F32), at.F32), at.F32) == 0.1
+    assert to_json(float("nan"), at.F64) is None and to_json(float("inf"), at.F32) is None
+    assert to_json(b"\x01\xab", at.BYTES) == "01ab"
+    assert to_json((), at.UNIT) == []
+    assert f32_shortest(594806.56) == 594806.56
+
+
+def test_typed_and_positional_products_and_sums() -> None:
+    row = at.product(("id", at.IDENTITY), ("ts", at.TIMESTAMP), ("tag", at.option(at.STRING)), ("s", at.sum_of(("A", at.UNIT), ("B", at.U8))))
+    value = (Identity(1), Timestamp(5), None, SumValue(1, 7))
+    assert to_json(value, row) == {
+        "id": {"__identity__": "0x1"},
+        "ts": {"__timestamp_micros_since_unix_epoch__": 5},
+        "tag": {"none": []},
+        "s": {"B": 7},
+    }
+    assert to_json(value, row, positional=True) == [["0x1"], [5], [1, []], [1, 7]]
+    for form in (to_json(value, row), to_json(value, row, positional=True)):
+        assert from_json(form, row) == value
+    assert to_json(SumValue(0, 3), at.sum_of((None, at.U8))) == [0, 3]
+
+
+@dataclass
+class Item:
+    name: str
+    count: u8
+    color: Color
+    shape: Shape
+
+
+def test_class_annotations() -> None:
+    item = Item("x", 3, Color.GREEN, Shape.Empty())
+    data = to_json(item, Item)
+    assert data == {"name": "x", "count": 3, "color": {"GREEN": []}, "shape": {"Empty": []}}
+    assert from_json(data, Item) == item
+    assert from_json(["x", 3, [1, []], [2, []]], Item) == item
+
+
+def test_reader_leniency() -> None:
+    assert from_json("0x" + "00" * 31 + "01", at.IDENTITY) == Identity(1)
+    assert from_json("01234567-89ab-cdef-0123-456789abcdef", at.UUID) == Uuid(0x0123456789ABCDEF0123456789ABCDEF)
+    assert from_json("1970-01-01T00:00:01Z", at.TIMESTAMP) == Timestamp(1_000_000)
+    assert from_json(None, at.option(at.U8)) is None
+    assert from_json({"some": {"none": []}}, at.option(at.option(at.U8))) == Some(None)
+    assert from_json("18446744073709551615", at.U64) == (1 << 64) - 1
+    assert from_json("-0x10", at.I256) == -16
+    assert from_json(None, at.F64) != from_json(None, at.F64)  # NaN
+    assert from_json("A", at.sum_of(("A", at.UNIT), ("B", at.U8))) == SumValue(0, ())
+    assert from_json({}, at.UNIT) == ()
+
+
+@pytest.mark.parametrize(
+    ("data", "ty", "message"),
+    [
+        ({"id": 1}, at.product(("id", at.U32), ("name", at.STRING)), "missing field 'name'"),
+        ({"id": 1, "x": 2}, at.product(("id", at.U32)), "unknown field"),
+        ([1], at.product(("id", at.U32), ("name", at.STRING)), "expected 2 fields"),
+        (256, at.U8, "out of range"),
+        ("abc", at.U8, "expected an integer"),
+        ({"C": 1}, at.sum_of(("A", at.UNIT), ("B", at.U8)), "unknown variant 'C'"),
+        ([5, 1], at.sum_of(("A", at.UNIT), ("B", at.U8)), "unknown sum tag 5"),
+        ("zz", at.BYTES, "invalid hex"),
+        (1, at.STRING, "expected a string"),
+        (True, at.I32, "got boolean"),
+    ],
+)
+def test_reader_errors(data: Any, ty: at.AlgebraicType, message: str) -> None:
+    with pytest.raises(ConversionError, match=message):
+        from_json(data, ty)
+
+
+def test_writer_errors_name_the_path() -> None:
+    with pytest.raises(ConversionError) as info:
+        to_json(("x", [1, "two"]), at.product(("a", at.STRING), ("b", at.array(at.U16))))
+    assert info.value.path == "value.b[1]"
+
+
+@settings(max_examples=200, deadline=None)
+@given(typed_values())
+def test_values_round_trip_through_json(pair: tuple[at.AlgebraicType, Any]) -> None:
+    ty, value = pair
+    for positional in (False, True):
+        data = json.loads(json.dumps(to_json(value, ty, positional=positional)))
+        back = from_json(data, ty)
+        assert bsatn.encode(back, ty) == bsatn.encode(value, ty)  # f32s print shorter, bytes agree
