@@ -205,3 +205,16 @@ def test_from_namespace_finds_decorated_objects() -> None:
 
     m = ModuleDef.from_namespace({"Thing": Thing, "poke": poke, "other": 3})
     assert [t.name for t in m.tables] == ["thing"] and list(m.reducers) == ["poke"]
+
+
+def test_nested_collectors_are_kept_apart() -> None:
+    with collecting() as outer:
+        with collecting() as inner:
+            pass
+        assert inner == [] and outer == []
+
+        @table
+        class Late:
+            x: u32
+
+    assert [getattr(d, "name", None) for d in outer] == ["late"]

@@ -26,4 +26,8 @@ def collecting() -> Iterator[list[Any]]:
     try:
         yield found
     finally:
-        _active.remove(found)
+        # By identity: two collectors holding equal lists must not be confused.
+        for i in range(len(_active) - 1, -1, -1):
+            if _active[i] is found:
+                del _active[i]
+                break
