@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from spacetimedb.engine.delta import DatabaseImage, TxDelta
-from spacetimedb.engine.errors import ReplayMismatch, TransactionStateError, UniqueConstraintViolation
+from spacetimedb.engine.errors import ReplayMismatch, TransactionStateError
 from spacetimedb.engine.index import Index
 from spacetimedb.engine.reads import TableReads
 from spacetimedb.engine.sequence import Sequence, SequenceKey
@@ -178,19 +178,10 @@ class Database(TableReads):
             table = self._table(table_id)
             if table.schema.is_event:
                 continue  # event rows never stay in the state
-            for row in change.deletes:
-                stored = table.find_same(row)
-                if stored is None:
-                    raise ReplayMismatch(f"replayed delete of a row not in table '{table.name}': {row!r}")
-                table.remove(stored)
-            for row in change.inserts:
-                try:
-                    table.check_insert(row)
-                except UniqueConstraintViolation as e:
-                    raise ReplayMismatch(f"replayed insert clashes with a present row: {e}") from e
-                table.add(row)
-        self.restore_sequences(delta.sequences)
-        self._advanced.difference_update(s for s in self._sequences.values() if s.key in delta.sequences)
+            table.replay(change.deletes, change.inserts)
+        if delta.sequences:
+            self.restore_sequences(delta.sequences)
+            self._advanced.difference_update(self._sequences[k] for k in delta.sequences)
 
     def snapshot_image(self) -> DatabaseImage:
         """Every table's rows and every sequence position, as of now (between transactions)."""

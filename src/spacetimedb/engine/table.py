@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable
 from typing import Any
 
-from spacetimedb.engine.errors import UniqueConstraintViolation
+from spacetimedb.engine.errors import ReplayMismatch, UniqueConstraintViolation
 from spacetimedb.engine.index import Index, MultiIndex, UniqueIndex
 from spacetimedb.engine.keys import KeyFn, is_raw_column, row_form
 from spacetimedb.engine.sequence import Sequence
@@ -143,6 +143,44 @@ class Table:
         """Swap `old` (stored) for `new`; only tables with a unique index get here (via update)."""
         for ix in self.indexes:
             ix.replace(old, new)
+
+    def replay(self, deletes: list[Row], inserts: list[Row]) -> None:
+        """Apply a committed delta's rows (recovery). Raises ReplayMismatch if they do not fit."""
+        primary = self.primary
+        if primary is None or len(self.indexes) > 1 or primary.sorted_keys is not None:
+            for row in deletes:
+                stored = self.find_same(row)
+                if stored is None:
+                    raise ReplayMismatch(f"replayed delete of a row not in table '{self.name}': {row!r}")
+                self.remove(stored)
+            for row in inserts:
+                try:
+                    self.check_insert(row)
+                except UniqueConstraintViolation as e:
+                    raise ReplayMismatch(f"replayed insert clashes with a present row: {e}") from e
+                self.add(row)
+            return
+        # Only a hash-ordered primary key: swap rows in place, as an update would.
+        store = self.store
+        key_of = primary.key_of
+        vacated = set()
+        for row in deletes:
+            key = key_of(row)
+            stored = store.get(key)
+            if stored is None or (stored != row and not self.same_row(stored, row)):
+                raise ReplayMismatch(f"replayed delete of a row not in table '{self.name}': {row!r}")
+            vacated.add(key)
+        for row in inserts:
+            key = key_of(row)
+            if key in vacated:
+                vacated.discard(key)
+            elif key in store:
+                raise ReplayMismatch(
+                    f"replayed insert into table '{self.name}' clashes with a present row: {row!r}"
+                )
+            store[key] = row
+        for key in vacated:
+            del store[key]
 
     def fill_sequences(self, row: Row) -> Row:
         """Replace 0 in every auto_inc column with the column's next value."""

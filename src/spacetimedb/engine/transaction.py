@@ -138,13 +138,15 @@ class MutTx(TableReads):
             raise self._blocked_error()
         self._reads_blocked = True
         db = self._db
-        db._end_transaction(self)
+        db._tx = None  # inlined Database._end_transaction: this is on every reducer call's path
+        db._reads_blocked = False
         log = self._log
         self._log = []  # the delta keeps what it needs; a held MutTx should not pin the log
-        delta = net_delta(log, db._take_sequence_advances())
-        for table in db._event_tables:
-            if table.store:
-                table.clear()  # event rows reach the delta (subscribers, log), never the state
+        delta = net_delta(log, db._take_sequence_advances() if db._advanced else {})
+        if db._event_tables:
+            for table in db._event_tables:
+                if table.store:
+                    table.clear()  # event rows reach the delta (subscribers, log), never the state
         return delta
 
     def rollback(self) -> None:
