@@ -117,3 +117,48 @@ def test_sdk_quickstart_chat_example(tmp_path: Path) -> None:
         assert lines[-1] == {"step": "done"}
 
     run_chat(tmp_path, run, module=QUICKSTART)
+
+
+def test_scheduled_reducer_fires_from_the_event_loop(tmp_path: Path) -> None:
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            c = await RawClient.connect(s, base, db="chat")
+            await c.next()
+            await c.send(subscribe(0, 0, "SELECT * FROM message", "SELECT * FROM reminder"))
+            await c.next()
+            await c.send(call(1, "remind_me", pack_str("tea") + (50_000).to_bytes(8, "little")))
+            result = await c.next()
+            assert [t["table"] for t in result["ok"]["query_sets"][0]["tables"]] == ["reminder"]
+            # The job fires ~50 ms later: its message arrives, then the one-shot row is deleted.
+            seen: list[tuple[str, int, int]] = []
+            while len(seen) < 2:
+                for msg in await c.frame(5):
+                    assert msg["type"] == "TransactionUpdate"
+                    for t in msg["query_sets"][0]["tables"]:
+                        rows = t["rows"][0]
+                        seen.append((t["table"], len(rows["inserts"]), len(rows["deletes"])))
+            assert seen == [("message", 1, 0), ("reminder", 0, 1)]
+
+    run_chat(tmp_path, scenario)
+
+
+def test_http_call_with_json_args_on_the_real_host(tmp_path: Path) -> None:
+    pytest.importorskip("spacetimedb.host.json_args", reason="the host's SATS-JSON argument decoder is not in yet")
+
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            url = f"{base}/v1/database/chat/call"
+            async with s.post(f"{url}/send_message", json=["from http"]) as r:
+                assert r.status == 200, await r.text()
+            async with s.post(f"{url}/send_message", json={"text": "by name"}) as r:
+                assert r.status == 200, await r.text()
+            async with s.post(f"{url}/set_name", json=[""]) as r:
+                assert r.status == 530 and await r.text() == "Names must not be empty"
+            async with s.post(f"{url}/send_message", json=[1, 2]) as r:
+                assert r.status == 400
+            async with s.post(f"{url}/nope", json=[]) as r:
+                assert r.status == 404
+            async with s.post(f"{base}/v1/database/chat/sql", data="SELECT text FROM message") as r:
+                assert sorted(row[0] for row in (await r.json())[0]["rows"]) == ["by name", "from http"]
+
+    run_chat(tmp_path, scenario)

@@ -75,6 +75,8 @@ class Database:
         self._touched: set[Subscriber] = set()
         self._worker: asyncio.Task[None] | None = None
         self._closed = False
+        #: Set once the database stops (log followers and other streams end then).
+        self.stopped = asyncio.Event()
         # Confirmed reads: messages of a transaction wait until its commit is durable.
         self._durable_waiter = backend.durable_offset_waiter()
         #: Highest tx offset known durable (effectively infinite without durability).
@@ -91,6 +93,7 @@ class Database:
 
     async def stop(self) -> None:
         """Finish queued work, stop the worker, close the backend (flushes durability)."""
+        self.stopped.set()
         for sub in list(self.subscribers):
             sub.fail(1001, "database is shutting down or being updated")
         if self._worker is not None:

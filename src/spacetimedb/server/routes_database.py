@@ -218,11 +218,20 @@ async def logs(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     try:
         await response.write(b"".join(_ndjson(r) for r in records))
-        while unsubscribe is not None:
-            record = await queue.get()
-            if record is None:
-                break
-            await response.write(_ndjson(record))
+        stopped = asyncio.ensure_future(db.stopped.wait())
+        try:
+            while unsubscribe is not None and not db.stopped.is_set():
+                getter = asyncio.ensure_future(queue.get())
+                await asyncio.wait((getter, stopped), return_when=asyncio.FIRST_COMPLETED)
+                if not getter.done():
+                    getter.cancel()
+                    break
+                record = getter.result()
+                if record is None:
+                    break
+                await response.write(_ndjson(record))
+        finally:
+            stopped.cancel()
     except (ConnectionError, asyncio.CancelledError):
         pass
     finally:

@@ -9,6 +9,8 @@ from typing import Annotated
 from spacetimedb import (
     Identity,
     ReducerContext,
+    ScheduleAt,
+    TimeDuration,
     SenderError,
     Timestamp,
     client_connected,
@@ -102,3 +104,22 @@ def disconnected(ctx: ReducerContext) -> None:
     if user is not None:
         user.online = False
         ctx.db.user.identity.update(user)
+
+
+@reducer
+def remind(ctx: ReducerContext, job: "Reminder") -> None:
+    ctx.db.message.insert(Message(sender=ctx.sender, sent=ctx.timestamp, text=f"reminder: {job.text}"))
+
+
+@table(scheduled=remind, public=True)
+class Reminder:
+    scheduled_id: Annotated[u64, primary_key, auto_inc]
+    scheduled_at: ScheduleAt
+    text: str = ""
+
+
+@reducer
+def remind_me(ctx: ReducerContext, text: str, delay_micros: u64) -> None:
+    at = ScheduleAt(Timestamp(ctx.timestamp.micros + delay_micros))
+    ctx.db.reminder.insert(Reminder(scheduled_id=0, scheduled_at=at, text=text))
+    assert TimeDuration  # imported for modules that schedule intervals
