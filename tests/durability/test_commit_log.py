@@ -127,3 +127,14 @@ def test_replay_after_offset_skips_earlier_segments(tmp_path) -> None:
     result = replay_log(d, lambda o, p: got.append(o), after_offset=60)
     assert got == list(range(61, 100))
     assert result.segments_read < len(list_segments(d))
+
+
+def test_close_fails_waiters_for_offsets_never_appended(tmp_path) -> None:
+    async def main() -> None:
+        log = CommitLog(str(tmp_path), policy=FsyncPolicy.off())
+        fut = log.durable_future(5)
+        log.close()
+        with pytest.raises(LogClosedError):
+            await asyncio.wait_for(fut, 10)
+
+    asyncio.run(main())

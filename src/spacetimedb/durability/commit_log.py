@@ -182,6 +182,11 @@ class CommitLog:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+            waiters, self._async_waiters = self._async_waiters, []
+        if waiters:  # offsets that were never appended (or not written before a failure)
+            closed = LogClosedError("the commit log closed before this tx offset became durable")
+            for _, _, fut, loop in waiters:
+                _call_on_loop(loop, _resolve, [fut], self._failure or closed)
         if self._fd is not None:
             self._ops.close(self._fd)
             self._fd = None
