@@ -162,3 +162,21 @@ def test_http_call_with_json_args_on_the_real_host(tmp_path: Path) -> None:
                 assert sorted(row[0] for row in (await r.json())[0]["rows"]) == ["by name", "from http"]
 
     run_chat(tmp_path, scenario)
+
+
+def test_schema_endpoint_serves_the_module_definition(tmp_path: Path) -> None:
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            async with s.get(f"{base}/v1/database/chat/schema?version=10") as r:
+                assert r.status == 200, await r.text()
+                v10 = await r.json()
+                assert r.headers["spacetime-identity"]
+            assert "sections" in v10 and "V10" not in v10
+            async with s.get(f"{base}/v1/database/chat/schema?version=9") as r:
+                assert r.status == 200, await r.text()
+                v9 = await r.json()
+            assert {t["name"] for t in v9["tables"]} >= {"user", "message", "pet", "audit", "reminder"}
+            async with s.get(f"{base}/v1/database/chat/schema?version=8") as r:
+                assert r.status == 400
+
+    run_chat(tmp_path, scenario)
