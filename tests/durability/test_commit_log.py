@@ -138,3 +138,12 @@ def test_close_fails_waiters_for_offsets_never_appended(tmp_path) -> None:
             await asyncio.wait_for(fut, 10)
 
     asyncio.run(main())
+
+
+def test_interval_policy_claims_nothing_before_its_fsync(tmp_path) -> None:
+    with CommitLog(str(tmp_path), policy=FsyncPolicy.every(60_000)) as log:
+        log.append(0, b"a")
+        assert not log.wait_durable_blocking(0, timeout=0.2)
+        assert log.durable_offset == -1 and log.fsync_count == 0
+        log.flush()
+        assert log.durable_offset == 0 and log.fsync_count == 1

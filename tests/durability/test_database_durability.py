@@ -185,3 +185,31 @@ def test_crash_at_any_byte_recovers_exactly_a_committed_prefix(n: int, seed: int
         dur2.close()
     finally:
         shutil.rmtree(d)
+
+
+def test_corruption_refuses_to_open_then_allow_truncate_recovers_the_prefix(tmp_path) -> None:
+    from spacetimedb.durability.errors import CorruptLogError
+    from spacetimedb.durability.segment_format import SEGMENT_HEADER_SIZE
+
+    d = str(tmp_path)
+    dur, db = open_attached(d, policy=FsyncPolicy.off())
+    states = {}
+    dur.record_commit(0, open_accounts(db, 4, 100))
+    states[0] = state_of(db)
+    for off in range(1, 20):
+        dur.record_commit(off, transfer(db, off % 4, (off + 1) % 4, 3))
+        states[off] = state_of(db)
+    dur.close()
+    seg = os.path.join(d, LOG_DIR, list_segments(os.path.join(d, LOG_DIR))[0][1])
+    data = bytearray(open(seg, "rb").read())
+    pos = SEGMENT_HEADER_SIZE
+    for _ in range(7):  # skip 7 records: damage tx offset 7
+        pos += 16 + int.from_bytes(data[pos + 8 : pos + 12], "little")
+    data[pos + 20] ^= 0xFF
+    open(seg, "wb").write(bytes(data))
+    with pytest.raises(CorruptLogError) as e:
+        DatabaseDurability.open(d)
+    assert e.value.tx_offset == 7 and e.value.position == pos
+    dur2, db2 = open_attached(d, allow_truncate=True)  # the failed open released the lock
+    assert dur2.recovered.tx_offset == 6 and state_of(db2) == states[6]
+    dur2.close()
