@@ -7,15 +7,16 @@ listeners. The per-call path does no logging, no handle construction and no stri
 
 from __future__ import annotations
 
-import time
 import traceback
 from collections.abc import Callable
+from time import perf_counter_ns
 from typing import Any, Literal
 
 from spacetimedb.engine.database import Database
 from spacetimedb.engine.delta import TxDelta
 from spacetimedb.host.args import ArgDecoder
-from spacetimedb.host.logs import DatabaseLog, LogRecord, install_logging_bridge, set_running_sink
+from spacetimedb.host.logs import DatabaseLog, LogRecord, install_logging_bridge
+from spacetimedb.host.logs import _running as _running_thread
 from spacetimedb.host.results import (
     LifecycleReducerCallError,
     ReducerArgumentsError,
@@ -87,6 +88,15 @@ class ModuleHost:
         self._running: str | None = None
         self._running_ts: Timestamp = Timestamp(0)
         self._module_log = ModuleLog(self._log_from_reducer)
+        self._ctx = ReducerContext(
+            sender=self.identity,
+            connection_id=None,
+            timestamp=Timestamp(0),
+            identity=self.identity,
+            db=self.db_view,
+            log=self._module_log,
+            seed=0,
+        )
         schedule_tables = [t.schema for t in module.tables if t.schema.schedule_reducer is not None]
         self.scheduler = Scheduler(schedule_tables)
         self._schedule_reducer = {t.table_id: t.schedule_reducer for t in schedule_tables}
@@ -210,22 +220,22 @@ class ModuleHost:
         if r is None and before is None:
             # No lifecycle reducer declared: nothing to run, nothing to commit.
             return ReducerCallResult(name, _COMMITTED, None, TxDelta(), ts, None, caller, connection_id, raw_args, 0)
-        start = time.perf_counter_ns()
+        start = perf_counter_ns()
         tx = self.db.begin()
         slot = self._slot
         slot.ds = tx
-        ctx = ReducerContext(
-            sender=caller,
-            connection_id=connection_id,
-            timestamp=ts,
-            identity=self.identity,
-            db=self.db_view,
-            log=self._module_log,
-            seed=ts.micros ^ (self._next_offset << 20),
-        )
+        # One context object per host, refilled per call: reducers run one at a time, and
+        # building a fresh object costs more than a simple reducer's body.
+        ctx = self._ctx
+        ctx.sender = caller
+        ctx.connection_id = connection_id
+        ctx.timestamp = ts
+        ctx._seed = ts.micros ^ (self._next_offset << 20)
+        ctx._rng = None
         self._running = name
         self._running_ts = ts
-        set_running_sink(self._log_from_reducer)
+        running = _running_thread
+        running.sink = self._log_from_reducer
         error: str | None = None
         status = _COMMITTED
         try:
@@ -240,29 +250,19 @@ class ModuleHost:
             self._host_log("error", f"reducer {name!r} failed:\n{traceback.format_exc()}", name, ts)
         finally:
             slot.ds = _NO_TX
-            set_running_sink(None)
+            running.sink = None
             self._running = None
-        delta: TxDelta | None = None
-        offset: int | None = None
         if status is _COMMITTED:
-            delta = tx.commit()
-            offset = self._next_offset
-            self._next_offset = offset + 1
+            delta: TxDelta | None = tx.commit()
+            offset: int | None = self._next_offset
+            self._next_offset = offset + 1  # type: ignore[operator]
         else:
             tx.rollback()
+            delta = offset = None
         result = ReducerCallResult(
-            reducer=name,
-            status=status,
-            error=error,
-            delta=delta,
-            timestamp=ts,
-            tx_offset=offset,
-            caller=caller,
-            connection_id=connection_id,
-            args=raw_args,
-            duration_micros=(time.perf_counter_ns() - start) // 1000,
+            name, status, error, delta, ts, offset, caller, connection_id, raw_args, (perf_counter_ns() - start) // 1000
         )
-        if delta is not None:
+        if delta is not None and (self._listeners or self._schedule_reducer):
             self._after_commit(result, delta, ts)
         return result
 
@@ -292,7 +292,7 @@ class ModuleHost:
     def _delete_fired_row(self, job: Job, ts: Timestamp) -> list[ReducerCallResult]:
         """One-time rows are deleted after they fire, success or failure, in their own transaction."""
         tx = self.db.begin()
-        start = time.perf_counter_ns()
+        start = perf_counter_ns()
         if not tx.delete(job.table_id, job.row):
             tx.rollback()
             return []
@@ -309,7 +309,7 @@ class ModuleHost:
             caller=self.identity,
             connection_id=None,
             args=None,
-            duration_micros=(time.perf_counter_ns() - start) // 1000,
+            duration_micros=(perf_counter_ns() - start) // 1000,
             internal=True,
         )
         self._after_commit(result, delta, ts)

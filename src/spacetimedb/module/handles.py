@@ -41,7 +41,7 @@ _NO_TX: Any = _NoTx()
 class RowConverter:
     """Compiled row <-> tuple conversion for one table (see `rows.compile_row_converter`)."""
 
-    __slots__ = ("cls", "from_row", "key_converters", "to_row")
+    __slots__ = ("cls", "exact", "from_row", "key_converters", "to_row")
 
     def __init__(
         self,
@@ -49,12 +49,16 @@ class RowConverter:
         to_row: Callable[[Any], Row],
         from_row: Callable[[Row], Any],
         key_converters: dict[int, Callable[[Any], Any]],
+        exact: bool = False,
     ) -> None:
         self.cls = cls
         self.to_row = to_row
         self.from_row = from_row
         #: Per column: user value -> stored value (only for columns that need converting).
         self.key_converters = key_converters
+        #: True when `to_row` stores every attribute unchanged (no float coercion), so a row
+        #: object whose tuple was stored as is may be handed back instead of a rebuilt copy.
+        self.exact = exact
 
 
 _RESERVED = frozenset(
@@ -72,6 +76,7 @@ class TableHandle:
         self._slot = slot
         self._to_row = conv.to_row
         self._from_row = conv.from_row
+        self._exact = conv.exact
         self._indexes: dict[str, IndexHandle] = {}
         for ix in schema.indexes:
             h: IndexHandle = (
@@ -94,7 +99,10 @@ class TableHandle:
 
     def insert(self, row: Any) -> Any:
         """Insert `row`; returns the stored row (auto-increment columns given as 0 are filled in)."""
-        return self._from_row(self._slot.ds.insert(self._tid, self._to_row(row)))
+        tup = self._to_row(row)
+        stored = self._slot.ds.insert(self._tid, tup)
+        # The caller's own object is not stored state, so it may be returned when nothing changed.
+        return row if (stored is tup and self._exact) else self._from_row(stored)
 
     def delete(self, row: Any) -> bool:
         """Delete the row equal to `row`; False if there was none."""
@@ -208,6 +216,7 @@ class UniqueIndexHandle(IndexHandle):
     def __init__(self, table: TableHandle, ix: IndexSchema, conv: RowConverter) -> None:
         super().__init__(table, ix, conv)
         self._to_row = conv.to_row
+        self._exact = conv.exact
         single = self._key_conv[0] if not self._multi else None
         self._single_conv = single
 
@@ -222,7 +231,9 @@ class UniqueIndexHandle(IndexHandle):
 
     def update(self, row: Any) -> Any:
         """Replace the stored row that has `row`'s key with `row`; returns the stored row."""
-        return self._from_row(self._slot.ds.update(self._iid, self._to_row(row)))
+        tup = self._to_row(row)
+        stored = self._slot.ds.update(self._iid, tup)
+        return row if (stored is tup and self._exact) else self._from_row(stored)
 
     def delete(self, key: Any) -> int:
         """Delete the row with this key; returns 1 if there was one, else 0 (truthy as a bool)."""

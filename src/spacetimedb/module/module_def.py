@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from spacetimedb.module.handles import RowConverter
 from spacetimedb.module.markers import auto_inc, primary_key
 from spacetimedb.module.reducer import LIFECYCLES, ReducerDecl, ScheduleSugar, reducer_decl
-from spacetimedb.module.rows import compile_row_converter
+from spacetimedb.module.rows import compile_row_converter, is_exact
 from spacetimedb.module.schema import ColumnSchema, IndexSchema, SequenceSchema, TableSchema
 from spacetimedb.module.table import TABLE_ATTR, TableDecl, _declare
 from spacetimedb.sats.algebraic_type import U64, ProductType, ProductTypeElement, RefType, Typespace
@@ -237,8 +237,9 @@ class _Assembler:
             product_type_ref=ref.idx,
         )
         nodes = [f.node for f in pnode.fields]
-        to_row, from_row, keys = compile_row_converter(d.cls, list(zip(col_names, nodes, strict=True)))
-        return TableDef(d, schema, nodes, RowConverter(d.cls, to_row, from_row, keys))
+        cols = list(zip(col_names, nodes, strict=True))
+        to_row, from_row, keys = compile_row_converter(d.cls, cols)
+        return TableDef(d, schema, nodes, RowConverter(d.cls, to_row, from_row, keys, is_exact(cols)))
 
     def _indexes(self, d: TableDecl, col: dict[str, int]) -> list[IndexSchema]:
         uniques = {tuple(u) for u in d.unique}

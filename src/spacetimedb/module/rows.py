@@ -302,6 +302,19 @@ def prim_check(kind: Primitive) -> Conv:
 # ---- whole rows --------------------------------------------------------------------------------
 
 
+def is_exact(columns: list[tuple[str, Node]]) -> bool:
+    """True when storing a row keeps every attribute value as is (ints, strings, bools, special
+    types only: no float coercion, no nested conversion)."""
+    for _, node in columns:
+        n = node.resolved() if isinstance(node, RefNode) else node
+        if id(n) in _SPECIAL_NODES and _SPECIAL_BY_NODE[id(n)].__name__ != "ScheduleAt":
+            continue
+        if isinstance(n, PrimNode) and n.kind not in (Primitive.F32, Primitive.F64):
+            continue
+        return False
+    return True
+
+
 def compile_row_converter(
     cls: type, columns: list[tuple[str, Node]]
 ) -> tuple[Callable[[Any], Row], Callable[[Row], Any], dict[int, Callable[[Any], Any]]]:
@@ -317,7 +330,7 @@ def compile_row_converter(
         "    if o.__class__ is not _cls:",
         "        _err(_cls, o)",
     ]
-    from_items: list[str] = []
+    from_items: list[tuple[str, str]] = []
     key_convs: dict[int, Callable[[Any], Any]] = {}
     for i, (name, node) in enumerate(columns):
         path = f"{cls.__name__}.{name}"
@@ -341,26 +354,23 @@ def compile_row_converter(
                 key_convs[i] = _key_converter(conv, path)
         back = comp.from_bare(node)
         if back is _identity:
-            from_items.append(f"{name!r}: r[{i}]")
+            from_items.append((name, f"r[{i}]"))
         else:
             env[f"_f{i}"] = back
-            from_items.append(f"{name!r}: _f{i}(r[{i}])")
+            from_items.append((name, f"_f{i}(r[{i}])"))
     to_lines.append(f"    return ({''.join(f'v{i}, ' for i in range(len(columns)))})")
-    if _has_dict(cls):
-        from_src = "def from_row(r):\n    o = _new(_cls)\n    o.__dict__.update({" + ", ".join(from_items) + "})\n    return o"
-    else:  # slotted (e.g. @dataclass(slots=True)): set attributes one by one
-        env["_set"] = object.__setattr__
-        sets = "".join(f"    _set(o, {it.split(':', 1)[0]}, {it.split(':', 1)[1].strip()})\n" for it in from_items)
-        from_src = "def from_row(r):\n    o = _new(_cls)\n" + sets + "    return o"
+    # Plain attribute stores are the fastest way to fill a new instance (faster than replacing or
+    # updating its __dict__), and keep CPython's shared-key instance dicts. Classes that forbid
+    # assignment (frozen dataclasses, a custom __setattr__) go through object.__setattr__.
+    env["_set"] = object.__setattr__
+    direct = getattr(cls, "__setattr__", object.__setattr__) is object.__setattr__
+    body = "".join(
+        f"    o.{name} = {expr}\n" if direct else f"    _set(o, {name!r}, {expr})\n" for name, expr in from_items
+    )
+    from_src = "def from_row(r):\n    o = _new(_cls)\n" + body + "    return o"
     exec("\n".join(to_lines), env)
     exec(from_src, env)
     return env["to_row"], env["from_row"], key_convs
-
-
-def _has_dict(cls: type) -> bool:
-    return all("__slots__" not in c.__dict__ for c in cls.__mro__[:-1]) or any(
-        "__dict__" in c.__dict__.get("__slots__", ()) for c in cls.__mro__
-    )
 
 
 def _key_converter(conv: Conv, path: str) -> Callable[[Any], Any]:
