@@ -16,6 +16,7 @@ for orientation only (they move with the machine's load; the ratios much less).
     allocated and still holds after commit: rows, ints, dicts; not allocator slack or RSS).
 (d) transfers through the host's reducer call path (examples/bank.py `transfer`, Python args),
     when `spacetimedb.host` can load the module.
+(e) replaying transfer deltas with `apply_delta` (crash recovery), vs applying them to a dict.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from spacetimedb.engine import Database
+from spacetimedb.engine import Database, TableDelta, TxDelta
 from spacetimedb.module.schema import ColumnSchema, IndexSchema, TableSchema
 from spacetimedb.sats.algebraic_type import I32, I64, U32
 
@@ -229,6 +230,41 @@ def bench_memory(count: int) -> tuple[float, float]:
     return engine_bytes / count, dict_bytes / count
 
 
+# ---- (e) replay ----------------------------------------------------------------------------------
+
+
+def bench_replay(n: int, count: int, repeats: int) -> tuple[float, float]:
+    """Replaying committed transfer deltas (crash recovery) vs applying them to a dict."""
+    db, _ = engine_transfers(n)
+    seed = TxDelta({1: TableDelta(list(db.scan(1)), [])})
+    deltas = []
+    for a, b in zipf_pairs(n, count, 0.0, random.Random(13)):
+        tx = db.begin()
+        src = tx.index_find(1, a)
+        dst = tx.index_find(1, b)
+        assert src is not None and dst is not None
+        tx.update(1, (a, src[1] - 1))
+        tx.update(1, (b, dst[1] + 1))
+        deltas.append(tx.commit())
+
+    def engine_replay() -> None:
+        replica = Database([ACCOUNTS])
+        replica.apply_delta(seed)
+        for delta in deltas:
+            replica.apply_delta(delta)
+
+    def dict_replay() -> None:
+        table = {row[0]: row for row in seed.tables[1].inserts}
+        for delta in deltas:
+            for change in delta.tables.values():
+                for row in change.deletes:
+                    del table[row[0]]
+                for row in change.inserts:
+                    table[row[0]] = row
+
+    return best_of(repeats, engine_replay) / count, best_of(repeats, dict_replay) / count
+
+
 # ---- (d) through the host ----------------------------------------------------------------------
 
 
@@ -308,6 +344,13 @@ def main(argv: list[str] | None = None) -> None:
             f"  uniform    ratio {host_t / dict_t:5.2f}x   "
             f"(host {host_t * 1e6:.2f} us = {1 / host_t:,.0f}/s; dict {dict_t * 1e6:.2f} us)"
         )
+
+    print(f"\n(e) replaying {transfers:,} transfer deltas onto {accounts:,} accounts (ratio = engine / dict)")
+    engine_t, dict_t = bench_replay(accounts, transfers, repeats)
+    print(
+        f"  apply_delta ratio {engine_t / dict_t:5.2f}x   "
+        f"(engine {engine_t * 1e6:.2f} us = {1 / engine_t:,.0f}/s; dict {dict_t * 1e6:.2f} us)"
+    )
 
 
 if __name__ == "__main__":

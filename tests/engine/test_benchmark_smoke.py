@@ -38,3 +38,8 @@ def test_inserts_and_memory_run(bench: ModuleType) -> None:
     assert len(bench.bench_inserts(2000, 1)) == 2
     engine_b, dict_b = bench.bench_memory(2000)
     assert engine_b > 0 and dict_b > 0
+
+
+def test_replay_runs(bench: ModuleType) -> None:
+    engine_t, dict_t = bench.bench_replay(200, 300, 1)
+    assert engine_t > 0 and dict_t > 0
