@@ -213,3 +213,16 @@ def test_corruption_refuses_to_open_then_allow_truncate_recovers_the_prefix(tmp_
     dur2, db2 = open_attached(d, allow_truncate=True)  # the failed open released the lock
     assert dur2.recovered.tx_offset == 6 and state_of(db2) == states[6]
     dur2.close()
+
+
+def test_republish_reattaches_without_reloading_and_keeps_data(tmp_path) -> None:
+    d = str(tmp_path)
+    dur, db = open_attached(d)
+    run_transfers(dur, db, 5)
+    dur.attach(db, CODECS, load=False)  # a republish with the same tables: names/codecs refreshed
+    run_transfers(dur, db, 5, seed=2)
+    expected = state_of(db)
+    dur.close()
+    dur2, db2 = open_attached(d)
+    assert state_of(db2) == expected and dur2.recovered.tx_offset == 10
+    dur2.close()
