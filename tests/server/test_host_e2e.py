@@ -180,3 +180,25 @@ def test_schema_endpoint_serves_the_module_definition(tmp_path: Path) -> None:
                 assert r.status == 400
 
     run_chat(tmp_path, scenario)
+
+
+def test_failed_republish_keeps_the_old_module_and_data(tmp_path: Path) -> None:
+    async def scenario(server: Server, base: str) -> None:
+        owner = {"Authorization": f"Bearer {server.owner.token}"}
+        async with aiohttp.ClientSession() as s:
+            c = await RawClient.connect(s, base, db="chat")
+            await c.next()
+            await c.send(call(1, "send_message", pack_str("survivor")))
+            await c.next()
+            for query in ("", "?clear=true"):
+                async with s.put(f"{base}/v1/database/chat{query}", data=b"this is not python(", headers=owner) as r:
+                    assert r.status == 400 and "failed to load" in await r.text()
+                async with s.post(f"{base}/v1/database/chat/sql", data="SELECT text FROM message") as r:
+                    assert r.status == 200 and (await r.json())[0]["rows"] == [["survivor"]]
+            # A good republish over it works, and keeps the data.
+            async with s.put(f"{base}/v1/database/chat", data=CHAT.read_bytes(), headers=owner) as r:
+                assert (await r.json())["Success"]["op"] == "updated"
+            async with s.post(f"{base}/v1/database/chat/sql", data="SELECT text FROM message") as r:
+                assert (await r.json())[0]["rows"] == [["survivor"]]
+
+    run_chat(tmp_path, scenario)

@@ -8,8 +8,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import logging
 import re
 import shutil
 import tarfile
@@ -25,6 +27,8 @@ from spacetimedb.server.backend import DatabaseBackend
 from spacetimedb.server.database import Database, DatabaseInfo, now_us
 from spacetimedb.server.identity import identity_from_claims, parse_identity_hex
 from spacetimedb.server.tokens import LOCAL_ISSUER
+
+log = logging.getLogger("spacetimedb.server")
 
 _NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9_-]{0,62}[a-z0-9])?$")
 
@@ -131,6 +135,7 @@ class Registry:
         self.factory = factory
         self.databases: dict[str, Database] = {}
         self.on_removed: list[Callable[[Database], None]] = []
+        self._lock = asyncio.Lock()
 
     def resolve(self, name_or_identity: str) -> Database | None:
         db = self.databases.get(name_or_identity)
@@ -157,43 +162,75 @@ class Registry:
     async def publish(
         self, name: str, owner: bytes, write_module: Callable[[Path], Path], *, clear: bool = False
     ) -> tuple[str, Database]:
-        """Create or update database `name`; returns ("created" | "updated", database)."""
+        """Create or update database `name`; returns ("created" | "updated", database).
+
+        If the new module fails to load, everything is put back: the old module keeps running
+        on its data (a republish with a typo must not take the database down).
+        """
         validate_name(name)
-        existing = self.databases.get(name)
-        if existing is not None and existing.info.owner != owner:
-            raise NotOwner(f"database {name!r} belongs to another identity; only its owner can publish over it")
-        directory = self.root / name
-        staging = directory / "module.new"
-        entry_path = write_module(staging)
-        info = existing.info if existing else DatabaseInfo(name, _new_database_identity(name), owner)
-        if existing is not None:
-            await self._stop(existing)
-        module_dir = directory / "module"
-        if module_dir.exists():
-            shutil.rmtree(module_dir)
-        staging.rename(module_dir)
-        entry_path = module_dir / entry_path.relative_to(staging)
-        data_dir = directory / "data"
-        fresh = existing is None or clear
-        if clear and data_dir.exists():
-            shutil.rmtree(data_dir)
+        async with self._lock:
+            existing = self.databases.get(name)
+            if existing is not None and existing.info.owner != owner:
+                raise NotOwner(f"database {name!r} belongs to another identity; only its owner can publish over it")
+            directory = self.root / name
+            staging = directory / "module.new"
+            entry_path = write_module(staging)
+            info = existing.info if existing else DatabaseInfo(name, _new_database_identity(name), owner)
+            module_dir, old_module = directory / "module", directory / "module.old"
+            data_dir, old_data = directory / "data", directory / "data.old"
+            for leftover in (old_module, old_data):
+                shutil.rmtree(leftover, ignore_errors=True)
+            old_entry = self._entry_of(directory) if existing else None
+            if existing is not None:
+                await self._stop(existing)
+            if module_dir.exists():
+                module_dir.rename(old_module)
+            staging.rename(module_dir)
+            entry_path = module_dir / entry_path.relative_to(staging)
+            if clear and data_dir.exists():
+                data_dir.rename(old_data)
+            try:
+                backend = self.factory(BackendSpec(info, entry_path, data_dir, fresh=existing is None or clear))
+            except Exception as e:
+                self._roll_back(directory, info, old_entry)
+                raise PublishError(f"module failed to load: {type(e).__name__}: {e}") from e
+            shutil.rmtree(old_module, ignore_errors=True)
+            shutil.rmtree(old_data, ignore_errors=True)
+            meta = {
+                "name": name,
+                "identity": info.identity.hex(),
+                "owner": info.owner.hex(),
+                "entry": str(entry_path.relative_to(directory)),
+                "program_hash": _program_hash(entry_path),
+                "created_us": now_us(),
+            }
+            (directory / "meta.json").write_text(json.dumps(meta, indent=1))
+            self._start(Database(info, backend))
+            return ("updated" if existing else "created"), self.databases[name]
+
+    def _entry_of(self, directory: Path) -> Path | None:
         try:
-            backend = self.factory(BackendSpec(info, entry_path, data_dir, fresh=fresh))
-        except Exception as e:
-            if existing is None:
-                shutil.rmtree(directory, ignore_errors=True)
-            raise PublishError(f"module failed to load: {e}") from e
-        meta = {
-            "name": name,
-            "identity": info.identity.hex(),
-            "owner": info.owner.hex(),
-            "entry": str(entry_path.relative_to(directory)),
-            "program_hash": _program_hash(entry_path),
-            "created_us": now_us(),
-        }
-        (directory / "meta.json").write_text(json.dumps(meta, indent=1))
-        self._start(Database(info, backend))
-        return ("updated" if existing else "created"), self.databases[name]
+            return directory / json.loads((directory / "meta.json").read_text())["entry"]
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def _roll_back(self, directory: Path, info: DatabaseInfo, old_entry: Path | None) -> None:
+        """Undo a failed publish: restore the old module and data and restart it, or remove the new one."""
+        module_dir, old_module = directory / "module", directory / "module.old"
+        data_dir, old_data = directory / "data", directory / "data.old"
+        if old_entry is None:
+            shutil.rmtree(directory, ignore_errors=True)
+            return
+        shutil.rmtree(module_dir, ignore_errors=True)
+        if old_module.exists():
+            old_module.rename(module_dir)
+        if old_data.exists():
+            shutil.rmtree(data_dir, ignore_errors=True)
+            old_data.rename(data_dir)
+        try:
+            self._start(Database(info, self.factory(BackendSpec(info, old_entry, data_dir, fresh=False))))
+        except Exception:
+            log.exception("could not restart %s with its previous module", info.name)
 
     def meta(self, db: Database) -> dict[str, object]:
         result: dict[str, object] = json.loads((self.root / db.info.name / "meta.json").read_text())
@@ -202,8 +239,9 @@ class Registry:
     async def delete(self, db: Database, caller: bytes) -> None:
         if db.info.owner != caller:
             raise NotOwner(f"only the owner of {db.info.name!r} can delete it")
-        await self._stop(db)
-        shutil.rmtree(self.root / db.info.name, ignore_errors=True)
+        async with self._lock:
+            await self._stop(db)
+            shutil.rmtree(self.root / db.info.name, ignore_errors=True)
 
     async def _stop(self, db: Database) -> None:
         self.databases.pop(db.info.name, None)
