@@ -187,3 +187,18 @@ def test_event_table_rows_reach_the_delta_but_not_the_state() -> None:
     replica.apply_delta(delta)
     assert replica.count(70) == 0
     db.check_invariants()
+
+
+def test_primary_key_declared_with_non_unique_index_is_still_unique() -> None:
+    schema = TableSchema(
+        1,
+        "t",
+        (ColumnSchema("a", U32), ColumnSchema("b", U32)),
+        primary_key=0,
+        indexes=(IndexSchema(10, "t_a_idx_btree", "a", (0,), False),),
+    )
+    tx = Database([schema]).begin()
+    tx.insert(1, (1, 1))
+    with pytest.raises(UniqueConstraintViolation):
+        tx.insert(1, (1, 2))
+    assert list(tx.index_filter(10, (1,))) == [(1, 1)]

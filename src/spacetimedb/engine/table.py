@@ -44,7 +44,7 @@ class Table:
 
         index_schemas = list(schema.indexes)
         pk = schema.primary_key
-        if pk is not None and schema.primary_index is None:
+        if pk is not None and not any(ix.unique and ix.columns == (pk,) for ix in index_schemas):
             # Primary keys are always unique; index them even if the module listed no index.
             index_schemas.insert(0, IndexSchema(-1, f"{schema.name}_pk_implicit", "", (pk,), True, "hash"))
         uniques = [ix for ix in index_schemas if ix.unique]
@@ -160,7 +160,7 @@ class Table:
                     raise ReplayMismatch(f"replayed insert clashes with a present row: {e}") from e
                 self.add(row)
             return
-        # Only a hash-ordered primary key: swap rows in place, as an update would.
+        # The primary key is the only index and has no sorted keys: swap rows in place, as update does.
         store = self.store
         key_of = primary.key_of
         vacated = set()

@@ -20,6 +20,7 @@ from spacetimedb.engine.errors import (
 )
 from spacetimedb.engine.reads import TableReads
 from spacetimedb.module.datastore import Row
+from spacetimedb.sats.errors import ConversionError
 
 if TYPE_CHECKING:
     from spacetimedb.engine.database import Database
@@ -57,7 +58,7 @@ class MutTx(TableReads):
         if type(row) is not tuple:
             row = tuple(row)
         if len(row) != table.ncols:
-            raise ValueError(
+            raise ConversionError(
                 f"table '{table.name}' has {table.ncols} columns but the row has {len(row)}: {row!r}"
             )
         if table.sequences:
@@ -96,7 +97,7 @@ class MutTx(TableReads):
         if type(row) is not tuple:
             row = tuple(row)
         if len(row) != table.ncols:
-            raise ValueError(
+            raise ConversionError(
                 f"table '{table.name}' has {table.ncols} columns but the row has {len(row)}: {row!r}"
             )
         if table.sequences:
