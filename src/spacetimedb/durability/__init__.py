@@ -10,6 +10,7 @@
     await dur.wait_durable(result.tx_offset)                                     # confirmed reads
 """
 
+from spacetimedb.durability.audit import read_transactions
 from spacetimedb.durability.commit_log import CommitLog
 from spacetimedb.durability.database_durability import DatabaseDurability
 from spacetimedb.durability.dir_lock import DatabaseLockedError
@@ -46,5 +47,6 @@ __all__ = [
     "ReducerCallInfo",
     "TxPayload",
     "decode_tx_payload",
+    "read_transactions",
     "row_codecs",
 ]

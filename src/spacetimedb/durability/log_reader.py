@@ -43,8 +43,12 @@ def replay_log(
     after_offset: int | None = None,
     allow_truncate: bool = False,
     file_ops: FileOps = REAL_FILE_OPS,
+    read_only: bool = False,
 ) -> LogReplay:
     """Call `on_record(tx_offset, payload)` for every verified record with offset > `after_offset`.
+
+    `read_only=True` (for readers of a log another process may be writing, e.g. an audit) stops
+    at a torn tail without cutting it; corruption still raises.
 
     `after_offset` is the snapshot's tx offset (None without a snapshot: replay everything).
     Returns where the writer continues from.
@@ -85,8 +89,12 @@ def replay_log(
             tail = LogTail(first, scan.end, scan.last_offset)
             prev_offset = scan.last_offset
             continue
-        if not problem.torn and not allow_truncate:
+        if not problem.torn and (not allow_truncate or read_only):
             raise CorruptLogError(problem.segment, problem.position, problem.tx_offset, problem.reason)
+        if read_only:
+            result.truncated = problem
+            tail = LogTail(first, problem.position, scan.last_offset) if problem.position else tail
+            break
         if problem.torn:
             log.warning(
                 "commit log: cutting a torn last record off segment %s at byte %d (tx offset %d): %s; "
