@@ -202,3 +202,18 @@ def test_failed_republish_keeps_the_old_module_and_data(tmp_path: Path) -> None:
                 assert (await r.json())[0]["rows"] == [["survivor"]]
 
     run_chat(tmp_path, scenario)
+
+
+def test_sender_parameter_is_per_client(tmp_path: Path) -> None:
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            clients = [await RawClient.connect(s, base, db="chat") for _ in range(2)]
+            inits = [await c.next() for c in clients]
+            for c in clients:
+                await c.send(subscribe(0, 0, "SELECT * FROM user WHERE identity = :sender"))
+            for c, init in zip(clients, inits, strict=True):
+                [table] = (await c.next())["tables"]
+                assert [r[:32] for r in table["rows"]] == [bytes.fromhex(init["identity"])[::-1]]
+            assert server.registry.databases["chat"].subscriptions.query_count == 2
+
+    run_chat(tmp_path, scenario)

@@ -362,3 +362,25 @@ def test_failing_evaluation_drops_the_set_with_an_error_without_request_id(tmp_p
             assert [q["qs"] for q in (await c.next())["ok"]["query_sets"]] == [0]
 
     run_scenario(tmp_path, scenario)
+
+
+def test_durability_failure_closes_clients_waiting_for_confirmed_reads(tmp_path: Path) -> None:
+    class FailingGate:
+        async def wait(self) -> None:
+            raise OSError("disk on fire")
+
+    def factory(spec):  # type: ignore[no-untyped-def]
+        from .fake_backend import FakeBackend
+
+        return FakeBackend(spec, durability_gate=FailingGate())
+
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            c = await RawClient.connect(s, base)
+            await c.next()
+            await c.send(call(1, "add", pack_str("lost")))
+            msg = await c.ws.receive(5)
+            assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1011
+            assert "durable" in msg.extra
+
+    run_scenario(tmp_path, scenario, factory=factory)

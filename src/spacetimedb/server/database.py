@@ -188,7 +188,10 @@ class Database:
             try:
                 await waiter(target)
             except Exception:
-                log.exception("database %s: durability failed; held messages are dropped", self.info.name)
+                log.exception("database %s: a commit could not be made durable", self.info.name)
+                held, self._held = self._held, set()
+                for sub in held:  # their confirmed reads can never be released
+                    sub.fail(1011, "the database could not make a commit durable; reconnect later")
                 return
             self.durable_offset = max(self.durable_offset, target)
             held, self._held = self._held, set()
