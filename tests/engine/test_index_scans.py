@@ -101,12 +101,12 @@ def test_range_prefix_too_long_and_find_on_non_unique_raise() -> None:
         tx.index_filter(GRID_XY, (1, 2, 3))
 
 
-def test_option_column_orders_none_first_and_mixes_with_values() -> None:
+def test_option_column_orders_none_last_and_mixes_with_values() -> None:
     tx = new_db().begin()
     tx.insert(OPTS, (1, 5, [1]))
     tx.insert(OPTS, (2, None, [2]))
     tx.insert(OPTS, (3, 1, [3]))
-    assert [r[0] for r in tx.index_range(OPTS_MAYBE, (), None, None)] == [2, 3, 1]
+    assert [r[0] for r in tx.index_range(OPTS_MAYBE, (), None, None)] == [3, 1, 2]
     assert [r[0] for r in tx.index_filter(OPTS_MAYBE, (None,))] == [2]
     assert [r[0] for r in tx.index_range(OPTS_MAYBE, (), (1, True), (5, False))] == [3]
     assert tx.index_find(OPTS_PK, 2) == (2, None, [2])
@@ -127,7 +127,7 @@ def test_key_forms_order_sums_options_and_special_types() -> None:
     from spacetimedb.sats.values import SumValue
 
     values = [SumValue(1, 5), SumValue(0, "z"), None, SumValue(1, 2)]
-    assert sorted(values, key=key_form) == [None, SumValue(0, "z"), SumValue(1, 2), SumValue(1, 5)]
+    assert sorted(values, key=key_form) == [SumValue(0, "z"), SumValue(1, 2), SumValue(1, 5), None]
     assert key_form([1, [2]]) == key_form((1, (2,)))
     # Identity is an ordered hashable class: used unchanged as a key.
     assert make_key_fn((0,), (True,))((Identity(3),)) == Identity(3)

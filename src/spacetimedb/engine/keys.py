@@ -6,9 +6,8 @@ Timestamp, ...) are ordered hashable classes: both are used as keys unchanged, t
 Every other column type (arrays, products, sums, options) goes through `key_form`, which builds
 a form that is hashable and ordered:
 
-* `None` (an Option's none) becomes `(0,)`; any other value `v` becomes `(1, form)`, so none sorts
-  before every some, as SpacetimeDB orders sums by tag (some = 0 is listed first there, but only
-  equality and a consistent total order matter for indexes, and none-first matches SQL NULLS FIRST).
+* any value `v` other than None becomes `(1, form)` and `None` (an Option's none) becomes `(2,)`,
+  so none sorts after every some, as upstream orders sums by tag (some = 0, none = 1).
 * lists and tuples become tuples of the forms of their elements (so `[1, 2]` and `(1, 2)` are the
   same key: a column's values all have one type, so this never merges distinct values);
 * dataclass instances that do not order themselves (`SumValue`, `ScheduleAt`, `Some`) become
@@ -35,7 +34,7 @@ from spacetimedb.sats.algebraic_type import SPECIAL_PRODUCTS, AlgebraicType, Pri
 KeyFn = Callable[[Row], Hashable]
 NormFn = Callable[[Any], Hashable]
 
-_NONE_FORM: tuple[int] = (0,)
+_NONE_FORM: tuple[int] = (2,)
 
 
 _PLAIN = frozenset({int, str, bool, float, bytes})
