@@ -51,8 +51,9 @@ def publish(name: str, module_path: Path, delete_data: bool, yes: bool, server: 
     client = _client(server)
     with console.status(f"Publishing {module_path} to {name} on {client.base} ..."):
         result = client.publish(name, archive, clear=delete_data)
-    verb = "Created" if result.get("created") else "Updated"
-    ident = result.get("database_identity") or result.get("identity") or ""
+    success = result.get("Success", result)
+    verb = "Created" if success.get("op") == "created" else "Updated"
+    ident = success.get("database_identity", "")
     console.print(f"[green]{verb}[/green] database [bold]{name}[/bold]" + (f" (identity {ident})" if ident else ""))
 
 

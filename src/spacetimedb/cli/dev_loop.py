@@ -37,7 +37,7 @@ def _publish_and_generate(
     except ApiError as e:
         console.print(f"[red]publish failed:[/red] {e.text.strip()}")
         return
-    verb = "created" if result.get("created") else "updated"
+    verb = result.get("Success", result).get("op", "published")
     console.print(f"[green]{verb}[/green] {name} from {module_path}")
     if bindings_dir is not None:
         raw = client.schema(name, version=10)
