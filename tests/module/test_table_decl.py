@@ -157,3 +157,21 @@ def test_duplicate_index_accessor_rejected() -> None:
         class T:
             a: u32
             b: u32
+
+
+@pytest.mark.parametrize("bad", ["", "9lives", "has space", "dash-ed"])
+def test_names_must_be_identifiers(bad: str) -> None:
+    with pytest.raises(SchemaError, match="table name"):
+
+        @table(name=bad)
+        class T:
+            a: u32
+
+
+def test_snake_case_names() -> None:
+    from spacetimedb.module.naming import pascal_case, snake_case
+
+    assert snake_case("LeaderboardEntry") == "leaderboard_entry"
+    assert snake_case("HTTPRequest") == "http_request"
+    assert snake_case("already_snake") == "already_snake"
+    assert pascal_case("leaderboard_entry") == "LeaderboardEntry"

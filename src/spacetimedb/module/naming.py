@@ -20,3 +20,21 @@ def pascal_case(name: str) -> str:
     if "_" not in name:
         return name[:1].upper() + name[1:]
     return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part)
+
+
+def check_identifier(name: str, what: str) -> str:
+    """`name` if SpacetimeDB accepts it as an identifier (NFC, XID_Start or `_`, then XID_Continue)."""
+    import unicodedata
+
+    from spacetimedb.sats.errors import SchemaError
+
+    if not name:
+        raise SchemaError(f"{what} name must not be empty")
+    if unicodedata.normalize("NFC", name) != name:
+        raise SchemaError(f"{what} name {name!r} is not in Unicode NFC form")
+    if not name.isidentifier():
+        raise SchemaError(
+            f"{what} name {name!r} is not a valid identifier: start with a letter or '_', "
+            "then letters, digits or '_'"
+        )
+    return name

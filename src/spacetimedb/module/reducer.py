@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, overload
 
 from spacetimedb.module import registry
-from spacetimedb.module.naming import snake_case
+from spacetimedb.module.naming import check_identifier, snake_case
 from spacetimedb.module.types import column_type
 from spacetimedb.sats.algebraic_type import AlgebraicType
 from spacetimedb.sats.errors import SchemaError
@@ -172,7 +172,7 @@ def _declare(
         raise SchemaError("reducer decorators apply to functions")
     if hasattr(fn, REDUCER_ATTR):
         raise SchemaError(f"{fn.__name__!r} is declared as a reducer twice; use one decorator")
-    rname = name or snake_case(fn.__name__)
+    rname = check_identifier(name if name is not None else snake_case(fn.__name__), "reducer")
     sig = inspect.signature(fn)
     ps = list(sig.parameters.values())
     if not ps or ps[0].kind not in (ps[0].POSITIONAL_ONLY, ps[0].POSITIONAL_OR_KEYWORD):

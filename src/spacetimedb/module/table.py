@@ -21,7 +21,7 @@ from typing import Any, TypeVar, overload
 
 from spacetimedb.module import registry
 from spacetimedb.module.markers import ColumnMarker, IndexDecl, auto_inc, index, primary_key, unique
-from spacetimedb.module.naming import snake_case
+from spacetimedb.module.naming import check_identifier, snake_case
 from spacetimedb.module.rowclass import MISSING, install_dataclass_methods
 from spacetimedb.module.types import column_type
 from spacetimedb.sats.algebraic_type import AlgebraicType
@@ -145,7 +145,7 @@ def _declare(
     scheduled: Callable[..., Any] | str | None,
     event: bool,
 ) -> TableDecl:
-    table_name = name or snake_case(cls.__name__)
+    table_name = check_identifier(name if name is not None else snake_case(cls.__name__), "table")
     try:
         hints = typing.get_type_hints(cls, include_extras=True)
     except NameError as e:
@@ -234,6 +234,7 @@ def _check(decl: TableDecl) -> None:
     for ix in decl.indexes:
         for c in ix.columns:
             decl.column(c)
+        check_identifier(ix.accessor, f"table {decl.name!r}: index accessor")
         if ix.accessor in accessors:
             raise SchemaError(f"table {decl.name!r} declares index accessor {ix.accessor!r} twice")
         accessors.add(ix.accessor)
