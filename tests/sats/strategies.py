@@ -51,11 +51,11 @@ def algebraic_types(max_leaves: int = 8) -> st.SearchStrategy[at.AlgebraicType]:
     )
 
 
-def _float(width: int, allow_nan: bool) -> st.SearchStrategy[float]:
-    return st.floats(width=width, allow_nan=allow_nan)  # type: ignore[arg-type]
+def _float(width: int, allow_nan: bool, allow_infinity: bool = True) -> st.SearchStrategy[float]:
+    return st.floats(width=width, allow_nan=allow_nan, allow_infinity=allow_infinity)  # type: ignore[arg-type]
 
 
-def values_of(ty: at.AlgebraicType, allow_nan: bool = False) -> st.SearchStrategy[Any]:
+def values_of(ty: at.AlgebraicType, allow_nan: bool = False, allow_infinity: bool = True) -> st.SearchStrategy[Any]:
     """Values of `ty` in the bare-type representation."""
     if isinstance(ty, at.PrimitiveType):
         k = ty.kind
@@ -64,26 +64,26 @@ def values_of(ty: at.AlgebraicType, allow_nan: bool = False) -> st.SearchStrateg
         if k is at.Primitive.String:
             return st.text(max_size=12)
         if k is at.Primitive.F32:
-            return _float(32, allow_nan)
+            return _float(32, allow_nan, allow_infinity)
         if k is at.Primitive.F64:
-            return _float(64, allow_nan)
+            return _float(64, allow_nan, allow_infinity)
         lo, hi = at.int_range(k)
         return st.one_of(st.integers(lo, hi), st.sampled_from([lo, hi, 0]).filter(lambda v: lo <= v <= hi))
     if isinstance(ty, at.ArrayType):
         if ty.elem_ty == at.U8:
             return st.binary(max_size=16)
-        return st.lists(values_of(ty.elem_ty, allow_nan), max_size=4)
+        return st.lists(values_of(ty.elem_ty, allow_nan, allow_infinity), max_size=4)
     special = at.special_name(ty)
     if special is not None:
         return _special_values(special)
     if isinstance(ty, at.ProductType):
-        return st.tuples(*(values_of(e.algebraic_type, allow_nan) for e in ty.elements))
+        return st.tuples(*(values_of(e.algebraic_type, allow_nan, allow_infinity) for e in ty.elements))
     assert isinstance(ty, at.SumType)
     if at.is_option(ty):
-        inner = values_of(ty.variants[0].algebraic_type, allow_nan)
+        inner = values_of(ty.variants[0].algebraic_type, allow_nan, allow_infinity)
         return st.one_of(st.none(), inner.map(lambda v: Some(v) if v is None or isinstance(v, Some) else v))
     return st.one_of(
-        *(values_of(v.algebraic_type, allow_nan).map(lambda p, i=i: SumValue(i, p)) for i, v in enumerate(ty.variants))
+        *(values_of(v.algebraic_type, allow_nan, allow_infinity).map(lambda p, i=i: SumValue(i, p)) for i, v in enumerate(ty.variants))
     )
 
 
@@ -102,6 +102,10 @@ def _special_values(name: str) -> st.SearchStrategy[Any]:
     return st.one_of(i64.map(lambda m: ScheduleAt(TimeDuration(m))), i64.map(lambda m: ScheduleAt(Timestamp(m))))
 
 
-def typed_values(max_leaves: int = 8, allow_nan: bool = False) -> st.SearchStrategy[tuple[at.AlgebraicType, Any]]:
+def typed_values(
+    max_leaves: int = 8, allow_nan: bool = False, allow_infinity: bool = True
+) -> st.SearchStrategy[tuple[at.AlgebraicType, Any]]:
     """(type, value) pairs."""
-    return algebraic_types(max_leaves).flatmap(lambda t: st.tuples(st.just(t), values_of(t, allow_nan)))
+    return algebraic_types(max_leaves).flatmap(
+        lambda t: st.tuples(st.just(t), values_of(t, allow_nan, allow_infinity))
+    )

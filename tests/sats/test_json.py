@@ -132,7 +132,7 @@ def test_writer_errors_name_the_path() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(typed_values())
+@given(typed_values(allow_infinity=False))  # serde_json writes NaN and infinities as null
 def test_values_round_trip_through_json(pair: tuple[at.AlgebraicType, Any]) -> None:
     ty, value = pair
     for positional in (False, True):

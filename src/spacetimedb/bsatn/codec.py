@@ -76,7 +76,11 @@ def _generate(node: Node) -> tuple[str, dict[str, Any]]:
     if single is not None:
         out += [f"        return {single}"]
     else:
-        out += ["        buf = bytearray()", *enc.lines, "        return bytes(buf)"]
+        parts = EncoderGen(ns, table, parts=True)
+        parts.depth = 2
+        parts.gen(node, "v", ())
+        parts.flush()
+        out += ["        _parts = []; _ap = _parts.append", *parts.lines, "        return b''.join(_parts)"]
     out += ["    except Exception as exc:", "        _fail_encode(v, exc)"]
 
     # decode(data): the whole input
@@ -87,20 +91,23 @@ def _generate(node: Node) -> tuple[str, dict[str, Any]]:
     expr = dec.gen(node, ())
     dec.flush()
     out += ["def decode(data):", "    try:"]
-    if fixed and len(dec.lines) == 1 and dec.lines[0].strip() == f"{expr[1:-2]}, = {_struct_of(dec.lines[0])}.unpack(data)":
-        out += [f"        return {_struct_of(dec.lines[0])}.unpack(data)"]
+    if fixed and len(dec.lines) == 1 and dec.lines[0].strip() == f"{expr[1:-2]}, = {_callee(dec.lines[0])}(data)":
+        out += [f"        return {_callee(dec.lines[0])}(data)"]
     elif fixed:
         out += [*dec.lines, f"        return {expr}"]
     else:
-        out += ["        ln = len(data); off = 0", *dec.lines, "        if off != ln: raise _Bad", f"        return {expr}"]
+        end = f"off + {dec.delta}" if dec.delta else "off"
+        out += ["        if data.__class__ is memoryview: data = data.tobytes()", "        ln = len(data); off = 0"]
+        out += [*dec.lines, f"        if {end} != ln: raise _Bad", f"        return {expr}"]
     out += ["    except Exception as exc:", "        _fail_decode(data, 0, True, exc)"]
 
     # decode_from(data, off)
     dec = DecoderGen(ns, table)
     dec.depth = 2
     expr = dec.gen(node, ())
-    dec.flush()
-    out += ["def decode_from(data, off):", "    off0 = off", "    try:", "        ln = len(data)", *dec.lines]
+    dec.sync()
+    out += ["def decode_from(data, off):", "    off0 = off", "    try:"]
+    out += ["        if data.__class__ is memoryview: data = data.tobytes()", "        ln = len(data)", *dec.lines]
     out += [f"        return {expr}, off", "    except Exception as exc:", "        _fail_decode(data, off0, False, exc)"]
 
     # the separately compiled functions of recursive types
@@ -114,14 +121,14 @@ def _generate(node: Node) -> tuple[str, dict[str, Any]]:
         else:
             d = DecoderGen(ns, table)
             e = d.gen(ref.resolved(), (ref,))
-            d.flush()
+            d.sync()
             out += [f"def {table.dec_names[id(ref)]}(data, off):", "    ln = len(data)", *d.lines, f"    return {e}, off"]
     ns["__table__"] = table
     return "\n".join(out) + "\n", ns
 
 
-def _struct_of(line: str) -> str:
-    return line.split("=", 1)[1].strip().split(".")[0]
+def _callee(line: str) -> str:
+    return line.split("=", 1)[1].strip().split("(")[0]
 
 
 def _single_pack(lines: list[str]) -> str | None:
@@ -130,8 +137,8 @@ def _single_pack(lines: list[str]) -> str | None:
     if len(body) == 3 and body[0].startswith("if v.__class__ is not _tuple") and body[2].startswith("buf += "):
         names = body[1].split("=")[0].strip().rstrip(",")
         call = body[2][len("buf += ") :]
-        if call.endswith(f".pack({names})"):
-            return call.replace(f".pack({names})", ".pack(*v)")
+        if call.endswith(f"({names})"):
+            return call.replace(f"({names})", "(*v)")
     return None
 
 

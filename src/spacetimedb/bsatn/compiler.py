@@ -52,6 +52,8 @@ WIDE: dict[Primitive, tuple[int, bool]] = {
 #: array typecodes with the same width as the struct codes (for bulk numeric arrays).
 ARRAY_CODES: dict[str, str] = {"b": "b", "B": "B", "h": "h", "H": "H", "i": "i", "I": "I", "q": "q", "Q": "Q", "f": "f", "d": "d"}
 LITTLE_ENDIAN = sys.byteorder == "little"
+#: The u32 length prefixes of short strings and arrays, precomputed.
+LENGTH_PREFIXES: tuple[bytes, ...] = tuple(struct.pack("<I", n) for n in range(4096))
 
 
 class Bad(Exception):
@@ -128,6 +130,16 @@ class _Source:
             structs[fmt] = self.const(struct.Struct(fmt))
         return structs[fmt]
 
+    def method_const(self, fmt: str, method: str) -> str:
+        """A pre-bound `Struct(fmt).<method>`: saves an attribute lookup per call."""
+        key = f"{fmt}.{method}"
+        structs: dict[str, str] = self.ns["__structs__"]
+        if key not in structs:
+            st = struct.Struct(fmt)
+            structs[key] = self.const(getattr(st, method))
+            self.ns.setdefault("__keep__", []).append(st)
+        return structs[key]
+
     def stmt(self, code: str) -> None:
         self.lines.append("    " * self.depth + code)
 
@@ -151,6 +163,7 @@ def new_namespace() -> dict[str, Any]:
         "_set": object.__setattr__,
         "_isinstance": isinstance,
         "_BOOLS": (False, True),
+        "_LEN": LENGTH_PREFIXES,
     }
 
 

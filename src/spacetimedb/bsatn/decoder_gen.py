@@ -53,8 +53,14 @@ class DecoderGen(_Source):
         super().__init__(ns)
         self.table = table
         self.pending: list[tuple[str, str]] = []  # (struct code, target variable)
+        #: Bytes read since `off` was last updated: `off` is only written when something needs it.
+        self.delta = 0
         #: When set, the first flush reads the whole input with an exact-length `unpack`.
         self.exact_first = False
+
+    @property
+    def pos(self) -> str:
+        return f"off + {self.delta}" if self.delta else "off"
 
     def flush(self) -> None:
         if not self.pending:
@@ -62,13 +68,19 @@ class DecoderGen(_Source):
         fmt = "<" + "".join(c for c, _ in self.pending)
         names = ", ".join(n for _, n in self.pending)
         self.pending = []
-        s = self.struct_const(fmt)
         if self.exact_first:
             self.exact_first = False
-            self.stmt(f"{names}, = {s}.unpack(data)")
-            return
-        self.stmt(f"{names}, = {s}.unpack_from(data, off)")
-        self.stmt(f"off += {struct.calcsize(fmt)}")
+            self.stmt(f"{names}, = {self.method_const(fmt, 'unpack')}(data)")
+        else:
+            self.stmt(f"{names}, = {self.method_const(fmt, 'unpack_from')}(data, {self.pos})")
+        self.delta += struct.calcsize(fmt)
+
+    def sync(self) -> None:
+        """Flush pending reads and bring `off` up to date."""
+        self.flush()
+        if self.delta:
+            self.stmt(f"off += {self.delta}")
+            self.delta = 0
 
     def emit(self, code: str) -> None:
         self.flush()
@@ -80,10 +92,12 @@ class DecoderGen(_Source):
         return v
 
     def block(self, header: str, body: Any) -> None:
-        self.emit(header)
+        self.sync()
+        self.stmt(header)
         self.depth += 1
         body()
-        self.flush()
+        self.sync()
+        self.stmt("pass")
         self.depth -= 1
 
     # -- nodes
@@ -93,7 +107,8 @@ class DecoderGen(_Source):
             if node in stack:
                 fn = self.table.dec_fn(node, self)
                 v = self.name("_x")
-                self.emit(f"{v}, off = {fn}(data, off)")
+                self.sync()
+                self.stmt(f"{v}, off = {fn}(data, off)")
                 return v
             return self.gen(node.resolved(), (*stack, node))
         if isinstance(node, PrimNode):
@@ -119,44 +134,45 @@ class DecoderGen(_Source):
             return f"_from_bytes({self.read(f'{size}s')}, 'little', signed={signed})"
         if kind is Primitive.Bool:
             return f"_BOOLS[{self.read('B')}]"
-        return self.sized("_str({}, 'utf-8')")
+        return self.sized("{}.decode()")
 
     def sized(self, wrap: str) -> str:
         """A u32 length then that many bytes, converted by `wrap` (a format with one {})."""
         n = self.read("I")
         self.flush()
-        end = self.name("_e")
+        start = self.name("_p")
         v = self.name("_s")
-        self.stmt(f"{end} = off + {n}")
-        self.stmt(f"if {end} > ln: raise _Bad")
-        self.stmt(f"{v} = {wrap.format(f'data[off:{end}]')}")
-        self.stmt(f"off = {end}")
+        self.stmt(f"{start} = {self.pos}")
+        self.stmt(f"off = {start} + {n}")
+        self.delta = 0
+        self.stmt("if off > ln: raise _Bad")
+        self.stmt(f"{v} = {wrap.format(f'data[{start}:off]')}")
         return v
 
     def array(self, node: ArrayNode, stack: tuple[Node, ...]) -> str:
         n = self.read("I")
-        self.flush()
+        self.sync()
         items = self.name("_a")
         elem = node.elem
         while isinstance(elem, RefNode) and elem not in stack:
             elem = elem.resolved()
         if isinstance(elem, PrimNode) and elem.kind in NATIVE and LITTLE_ENDIAN:
             size = struct.calcsize("<" + NATIVE[elem.kind])
-            end = self.name("_e")
-            self.stmt(f"{end} = off + {n} * {size}")
-            self.stmt(f"if {end} > ln: raise _Bad")
+            start = self.name("_p")
+            self.stmt(f"{start} = off; off += {n} * {size}")
+            self.stmt("if off > ln: raise _Bad")
             fn = self.const(_numeric_list)
-            self.stmt(f"{items} = {fn}({ARRAY_CODES[NATIVE[elem.kind]]!r}, data[off:{end}])")
-            self.stmt(f"off = {end}")
+            self.stmt(f"{items} = {fn}({ARRAY_CODES[NATIVE[elem.kind]]!r}, data[{start}:off])")
         else:
             smallest = min_size(node.elem)
             if smallest:
                 self.stmt(f"if off + {n} * {smallest} > ln: raise _Bad")
-            self.stmt(f"{items} = []")
+            append = self.name("_ap")
+            self.stmt(f"{items} = []; {append} = {items}.append")
 
             def body() -> None:
                 value = self.gen(node.elem, stack)
-                self.emit(f"{items}.append({value})")
+                self.emit(f"{append}({value})")
 
             self.block(f"for _ in range({n}):", body)
         return f"_tuple({items})" if node.as_tuple else items

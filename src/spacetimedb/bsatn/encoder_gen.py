@@ -25,10 +25,13 @@ from spacetimedb.sats.nodes import (
 
 
 class EncoderGen(_Source):
-    def __init__(self, ns: dict[str, Any], table: FunctionTable) -> None:
+    def __init__(self, ns: dict[str, Any], table: FunctionTable, parts: bool = False) -> None:
         super().__init__(ns)
         self.table = table
         self.pending: list[tuple[str, str]] = []  # (struct code, expression) not yet written
+        #: Output sink: False appends to the bytearray `buf`; True appends pieces with `_ap`
+        #: (a list's append, joined once at the end: cheaper than growing a bytearray).
+        self.parts = parts
 
     # -- plumbing
 
@@ -38,12 +41,20 @@ class EncoderGen(_Source):
         fmt = "<" + "".join(c for c, _ in self.pending)
         args = ", ".join(e for _, e in self.pending)
         self.pending = []
-        self.stmt(f"buf += {self.struct_const(fmt)}.pack({args})")
+        self.out(f"{self.method_const(fmt, 'pack')}({args})")
+
+    def out(self, expr: str) -> None:
+        """Emit bytes (nothing may be pending)."""
+        self.stmt(f"_ap({expr})" if self.parts else f"buf += {expr}")
 
     def write(self, code: str) -> None:
-        """A statement that touches buf (or branches): everything pending goes first."""
+        """A statement that touches the output (or branches): everything pending goes first."""
         self.flush()
         self.stmt(code)
+
+    def emit_bytes(self, expr: str) -> None:
+        self.flush()
+        self.out(expr)
 
     def bind(self, expr: str) -> str:
         if expr.isidentifier():
@@ -66,7 +77,12 @@ class EncoderGen(_Source):
         if isinstance(node, RefNode):
             if node in stack:
                 fn = self.table.enc_fn(node, self)
-                self.write(f"{fn}(buf, {expr})")
+                self.flush()
+                if self.parts:  # recursive encoders append to a bytearray
+                    tmp = self.name("_b")
+                    self.stmt(f"{tmp} = bytearray(); {fn}({tmp}, {expr}); _ap({tmp})")
+                else:
+                    self.stmt(f"{fn}(buf, {expr})")
             else:
                 self.gen(node.resolved(), expr, (*stack, node))
         elif isinstance(node, PrimNode):
@@ -75,7 +91,7 @@ class EncoderGen(_Source):
             x = self.bind(expr)
             self.stmt(f"if {x}.__class__ is not _bytes and not _isinstance({x}, (bytearray, memoryview)): raise _Bad")
             self.pending.append(("I", f"len({x})"))
-            self.write(f"buf += {x}")
+            self.emit_bytes(x)
         elif isinstance(node, ArrayNode):
             self.array(node, expr, stack)
         elif isinstance(node, OptionNode):
@@ -100,10 +116,14 @@ class EncoderGen(_Source):
             self.pending.append(("?", x))
         else:  # String
             s = self.name("_s")
-            self.stmt(f"{s} = {expr}.encode()")
-            self.stmt(f"if {s}.__class__ is not _bytes: raise _Bad")
-            self.pending.append(("I", f"len({s})"))
-            self.write(f"buf += {s}")
+            n = self.name("_n")
+            self.stmt(f"{s} = {expr}.encode(); {n} = len({s})")  # non-str values fail here (no .encode)
+            if self.pending:
+                self.pending.append(("I", n))
+                self.emit_bytes(s)
+            else:  # a precomputed prefix is cheaper than a pack call
+                self.out(f"_LEN[{n}] if {n} < 4096 else {self.method_const('<I', 'pack')}({n})")
+                self.out(s)
 
     def array(self, node: ArrayNode, expr: str, stack: tuple[Node, ...]) -> None:
         x = self.bind(expr)
@@ -114,7 +134,7 @@ class EncoderGen(_Source):
             elem = elem.resolved()
         if isinstance(elem, PrimNode) and elem.kind in NATIVE and LITTLE_ENDIAN:
             arr = self.const(__import__("array").array)
-            self.write(f"buf += {arr}({ARRAY_CODES[NATIVE[elem.kind]]!r}, {x})")
+            self.emit_bytes(f"{arr}({ARRAY_CODES[NATIVE[elem.kind]]!r}, {x}).tobytes()")
             return
         it = self.name("_i")
         self.block(f"for {it} in {x}:", lambda: self.gen(node.elem, it, stack))
