@@ -89,3 +89,41 @@ def test_unsupported_annotation_fails_at_decoration() -> None:
         @table
         class Bad:
             tags: set[str]
+
+
+def test_async_and_generator_reducers_are_rejected() -> None:
+    with pytest.raises(SchemaError, match="plain function"):
+
+        @reducer
+        async def later(ctx: Any) -> None: ...
+
+    with pytest.raises(SchemaError, match="plain function"):
+
+        @reducer
+        def gen(ctx: Any) -> Any:
+            yield 1
+
+
+def test_base_exceptions_roll_back_and_propagate() -> None:
+    with collecting() as found:
+
+        @table
+        class Row:
+            id: Annotated[u32, primary_key]
+
+        @reducer
+        def stop(ctx: Any) -> None:
+            ctx.db.row.insert(Row(id=1))
+            raise KeyboardInterrupt
+
+    h = ModuleHost(ModuleDef.build(found))
+    with pytest.raises(KeyboardInterrupt):
+        h.call_reducer("stop", (), caller=ME, args_format="python")
+    assert h.db.count(h.module.table("row").schema.table_id) == 0
+    assert not h.db.in_transaction
+
+
+def test_sender_error_message_is_text() -> None:
+    from spacetimedb.module import SenderError
+
+    assert SenderError(42).message == "42"

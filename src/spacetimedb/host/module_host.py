@@ -248,6 +248,11 @@ class ModuleHost:
         except Exception as e:
             status, error = _INTERNAL_ERROR, f"{type(e).__name__}: {e}"
             self._host_log("error", f"reducer {name!r} failed:\n{traceback.format_exc()}", name, ts)
+        except BaseException:
+            # KeyboardInterrupt, SystemExit, ...: undo the writes, then let it through.
+            slot.ds = _NO_TX
+            tx.rollback()
+            raise
         finally:
             slot.ds = _NO_TX
             running.sink = None

@@ -12,9 +12,9 @@ class SenderError(SpacetimeError):
     any other exception is reported as an internal error of the module.
     """
 
-    def __init__(self, message: str) -> None:
-        self.message = message
-        super().__init__(message)
+    def __init__(self, message: object) -> None:
+        self.message = str(message)
+        super().__init__(self.message)
 
 
 class ModuleLoadError(SpacetimeError):

@@ -172,6 +172,11 @@ def _declare(
         raise SchemaError("reducer decorators apply to functions")
     if hasattr(fn, REDUCER_ATTR):
         raise SchemaError(f"{fn.__name__!r} is declared as a reducer twice; use one decorator")
+    if inspect.iscoroutinefunction(fn) or inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+        raise SchemaError(
+            f"reducer {fn.__name__!r} must be a plain function (not async, not a generator): "
+            "a reducer runs to completion inside one transaction"
+        )
     rname = check_identifier(name if name is not None else snake_case(fn.__name__), "reducer")
     sig = inspect.signature(fn)
     ps = list(sig.parameters.values())
