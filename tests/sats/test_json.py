@@ -85,7 +85,11 @@ class Item:
 
 
 def test_class_annotations() -> None:
+    from spacetimedb.sats.infer import TypespaceBuilder
+
+    node = TypespaceBuilder().node_of(Item)
     item = Item("x", 3, Color.GREEN, Shape.Empty())
+    assert to_json(item, node) == to_json(item, Item) and from_json(to_json(item, node), node) == item
     data = to_json(item, Item)
     assert data == {"name": "x", "count": 3, "color": {"GREEN": []}, "shape": {"Empty": []}}
     assert from_json(data, Item) == item
@@ -97,6 +101,8 @@ def test_reader_leniency() -> None:
     assert from_json("01234567-89ab-cdef-0123-456789abcdef", at.UUID) == Uuid(0x0123456789ABCDEF0123456789ABCDEF)
     assert from_json("1970-01-01T00:00:01Z", at.TIMESTAMP) == Timestamp(1_000_000)
     assert from_json(None, at.option(at.U8)) is None
+    assert from_json(5, at.option(at.U8)) == 5
+    assert from_json([1, []], at.option(at.U8)) is None
     assert from_json({"some": {"none": []}}, at.option(at.option(at.U8))) == Some(None)
     assert from_json("18446744073709551615", at.U64) == (1 << 64) - 1
     assert from_json("-0x10", at.I256) == -16

@@ -102,7 +102,9 @@ _node_cache: dict[Any, Node] = {}
 
 
 def node_of(t: Any, typespace: at.Typespace | None = None) -> Node:
-    """The (cached) node graph of an annotation or a bare AlgebraicType."""
+    """The (cached) node graph of an annotation or a bare AlgebraicType (a Node is returned as is)."""
+    if isinstance(t, Node):
+        return t
     key: Any = (t, tuple(typespace.types)) if typespace is not None else t
     try:
         node = _node_cache.get(key)

@@ -14,7 +14,8 @@ become `null` (serde_json); Array<U8> is lowercase hex without `0x`. The special
 special JSON upstream: Identity is `{"__identity__": "0x..."}` (typed) or `["0x..."]` (positional).
 
 `from_json(data, T)` accepts all of the above and more: products as objects or arrays, sums by
-name or as `[tag, payload]`, `null` for an Option's none, ints as numbers or decimal/hex strings,
+name or as `[tag, payload]`, `null` for an Option's none and a bare payload for its some (when it
+is not itself in sum form), ints as numbers or decimal/hex strings,
 and a bare string for Identity/ConnectionId (hex), Uuid (canonical) and Timestamp (RFC 3339).
 """
 
@@ -51,7 +52,7 @@ _F32 = struct.Struct("<f")
 
 
 def to_json(value: Any, t: Any, *, positional: bool = False, typespace: at.Typespace | None = None) -> Any:
-    """SATS-JSON data for `value` of type `t` (an annotation or an AlgebraicType)."""
+    """SATS-JSON data for `value` of type `t` (an annotation, an AlgebraicType or a type Node)."""
     return _Writer(positional).write(node_of(t, typespace), value, _root(t))
 
 
@@ -61,7 +62,8 @@ def from_json(data: Any, t: Any, *, typespace: at.Typespace | None = None) -> An
 
 
 def _root(t: Any) -> str:
-    return getattr(t, "__name__", None) or "value"
+    name = getattr(t, "__name__", None) or getattr(t, "name", None)
+    return name if isinstance(name, str) else "value"
 
 
 def f32_shortest(x: float) -> float:
@@ -227,7 +229,10 @@ class _Reader:
     def _option(self, node: OptionNode, j: Any, path: str) -> Any:
         if j is None:
             return None
-        tag, payload = _sum_entry(j, ("some", "none"), path)
+        try:
+            tag, payload = _sum_entry(j, ("some", "none"), path)
+        except ConversionError:  # a bare payload means some(payload)
+            tag, payload = 0, j
         if tag == 1:
             return None
         inner = self.read(node.inner, payload, path)
