@@ -14,8 +14,9 @@ from spacetimedb.bsatn import compile_node
 from spacetimedb.host.results import ReducerArgumentsError
 from spacetimedb.module.module_def import ModuleDef, ReducerDef
 from spacetimedb.module.rows import value_converters
+from spacetimedb.sats.algebraic_type import INT_KINDS, Primitive, int_range
 from spacetimedb.sats.errors import ConversionError
-from spacetimedb.sats.nodes import TUPLE, Field, Node, ProductNode
+from spacetimedb.sats.nodes import TUPLE, Field, Node, PrimNode, ProductNode, resolve
 
 
 class ArgDecoder:
@@ -29,6 +30,7 @@ class ArgDecoder:
         codec = compile_node(self.product)
         self._decode_bsatn: Callable[[Any], Any] = codec.decode
         self._py = [value_converters(n) for n in self.nodes]
+        self._python_fast = _compile_python_args(self.names, self.nodes)
         self._json: list[Callable[[Any], Any]] | None = None
 
     def bsatn(self, data: bytes | bytearray | memoryview) -> tuple[Any, ...]:
@@ -43,6 +45,9 @@ class ArgDecoder:
         if not isinstance(args, (tuple, list)):
             raise ReducerArgumentsError(f"reducer {self.reducer!r}: pass arguments as a tuple or list")
         self._check_count(len(args))
+        fast = self._python_fast(args)
+        if fast is not None:
+            return fast
         out = []
         for name, (to_bare, from_bare), v in zip(self.names, self._py, args, strict=True):
             try:
@@ -91,3 +96,27 @@ class ArgDecoder:
 
     def _sig(self) -> str:
         return ", ".join(self.names)
+
+
+def _compile_python_args(names: list[str], nodes: list[Node]) -> Callable[[Any], tuple[Any, ...] | None]:
+    """A generated check for the common case (plain ints, strings, bools): returns the arguments
+    as a tuple when they all fit, or None to fall back to the general path (which also explains
+    what does not fit)."""
+    lines = ["def fast(a):"]
+    for i, node in enumerate(nodes):
+        r = resolve(node)
+        if isinstance(r, PrimNode) and r.kind in INT_KINDS:
+            lo, hi = int_range(r.kind)
+            lines.append(f"    v = a[{i}]")
+            lines.append(f"    if v.__class__ is not int or not ({lo} <= v <= {hi}): return None")
+        elif isinstance(r, PrimNode) and r.kind == Primitive.String:
+            lines.append(f"    if a[{i}].__class__ is not str: return None")
+        elif isinstance(r, PrimNode) and r.kind == Primitive.Bool:
+            lines.append(f"    if a[{i}].__class__ is not bool: return None")
+        else:
+            return lambda a: None
+    lines.append("    return tuple(a)")
+    env: dict[str, Any] = {}
+    exec("\n".join(lines), env)
+    fn: Callable[[Any], tuple[Any, ...] | None] = env["fast"]
+    return fn
