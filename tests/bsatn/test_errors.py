@@ -105,3 +105,28 @@ def test_encode_missing_fields_and_shape_errors() -> None:
     assert "expected one of" in str(_encode_error(__import__("sats.test_infer").test_infer.Circle | Pos, Identity(1)))
     assert "member of Color" in str(_encode_error(Color, 1))
     assert "surrogate" in str(_encode_error(at.STRING, "\ud800"))
+
+
+def test_lengths_past_the_end_are_rejected_early() -> None:
+    e = _decode_error(at.array(at.STRING), "ffffffff")
+    assert e.offset == 4 and "truncated" in str(e)
+    e = _decode_error(at.array(at.U64), "02000000 0100000000000000")
+    assert "truncated" in str(e)
+    e = _decode_error(at.STRING, "05000000 6869")
+    assert e.offset == 4
+
+
+def test_encode_into_leaves_the_buffer_unchanged_on_error() -> None:
+    buf = bytearray(b"keep")
+    with pytest.raises(ConversionError):
+        bsatn.compile(Bag).encode_into(buf, Bag("me", ["a", 5], 1))  # type: ignore[list-item]
+    assert buf == b"keep"
+
+
+def test_typespace_ref_cycles_are_schema_errors() -> None:
+    from spacetimedb import SchemaError
+
+    with pytest.raises(SchemaError, match="cycle"):
+        bsatn.compile(at.RefType(0), typespace=at.Typespace([at.RefType(1), at.RefType(0)]))
+    with pytest.raises(SchemaError, match="no typespace"):
+        bsatn.compile(at.RefType(0))

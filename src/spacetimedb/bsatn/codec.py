@@ -69,8 +69,8 @@ def _generate(node: Node) -> tuple[str, dict[str, Any]]:
     enc.depth = 2
     enc.gen(node, "v", ())
     enc.flush()
-    out += ["def encode_into(buf, v):", "    try:", *enc.lines, "        pass"]
-    out += ["    except Exception as exc:", "        _fail_encode(v, exc)"]
+    out += ["def encode_into(buf, v):", "    start = len(buf)", "    try:", *enc.lines, "        pass"]
+    out += ["    except Exception as exc:", "        del buf[start:]  # leave buf as it was", "        _fail_encode(v, exc)"]
     single = _single_pack(enc.lines)
     out += ["def encode(v):", "    try:"]
     if single is not None:

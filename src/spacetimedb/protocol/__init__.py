@@ -75,6 +75,8 @@ def decode_client_frame(data: bytes | bytearray | memoryview) -> list[ClientMess
     """One or more messages back to back (v3 framing); an empty frame is an error."""
     if not data:
         raise ConversionError("empty client frame: a v3 frame holds at least one message")
+    if isinstance(data, memoryview):
+        data = data.tobytes()  # once, not per message
     decode_from = compile(ClientMessage).decode_from
     out: list[ClientMessage] = []
     off = 0

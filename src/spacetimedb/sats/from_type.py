@@ -66,5 +66,15 @@ class _Lowering:
             raise SchemaError(f"Ref({idx}) is outside the typespace of {len(self.typespace.types)} types")
         node = RefNode(f"Ref({idx})", idx=idx)
         self.refs[idx] = node
-        node.target = self.lower(self.typespace.types[idx])
+        target = self.lower(self.typespace.types[idx])
+        seen = {id(node)}
+        probe = target
+        while isinstance(probe, RefNode):  # Ref(0) -> Ref(1) -> Ref(0) describes no type at all
+            if id(probe) in seen:
+                raise SchemaError(f"typespace refs form a cycle through Ref({idx}) with no product, sum or array")
+            seen.add(id(probe))
+            if probe.target is None:
+                break
+            probe = probe.target
+        node.target = target
         return node
