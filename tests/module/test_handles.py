@@ -169,3 +169,33 @@ def test_handles_outside_a_transaction_raise() -> None:
     h = TableHandle(t.schema, t.converter, slot)
     with pytest.raises(NoTransactionError):
         h.count()
+
+
+def test_unique_index_also_filters_ranges_and_product_keys(db: Any) -> None:
+    for n in ("a", "b", "c", "d"):
+        db.player.insert(Player(name=n))
+    assert [p.id for p in db.player.id.filter(range(2, 4))] == [2, 3]
+    assert [p.name for p in db.player.name.filter(slice("b", "d"))] == ["b", "c"]
+    assert db.player.id.delete(range(1, 3)) == 2
+    assert sorted(p.id for p in db.player) == [3, 4]
+
+
+def test_index_on_a_product_column_takes_objects_as_keys() -> None:
+    with collecting() as found:
+
+        @table
+        class Spot:
+            id: Annotated[u32, primary_key]
+            at: Annotated[Position, index]
+
+    m = ModuleDef.build(found)
+    database = Database(m.table_schemas)
+    slot = TxSlot()
+    view: Any = DbView([TableHandle(t.schema, t.converter, slot) for t in m.tables])
+    slot.ds = database.begin()
+    view.spot.insert(Spot(id=1, at=Position(1.0, 2.0)))
+    view.spot.insert(Spot(id=2, at=Position(3.0, 4.0)))
+    assert [s.id for s in view.spot.at.filter(Position(3.0, 4.0))] == [2]
+    assert view.spot.at.delete(Position(1.0, 2.0)) == 1
+    with pytest.raises(ConversionError, match="expected Position"):
+        list(view.spot.at.filter("nope"))
