@@ -53,6 +53,8 @@ class BsatnRowList:
                 raise ValueError("FixedSize(0) row hint is invalid")
             return [data[i : i + size] for i in range(0, len(data), size)]
         offsets: list[int] = self.size_hint.value
+        if not offsets:
+            return []
         ends = [*offsets[1:], len(data)]
         return [data[a:b] for a, b in zip(offsets, ends, strict=True)]
 
