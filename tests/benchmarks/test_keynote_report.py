@@ -64,17 +64,22 @@ def test_tree_cpu_counts_children() -> None:
         child.wait()
 
 
-def test_profile_summary_ranks_self_and_inclusive_frames(tmp_path: Path) -> None:
-    from keynote_bench.profiling import render_profile, top_frames
+def test_profile_summary_is_per_thread_with_self_and_inclusive_frames(tmp_path: Path) -> None:
+    from keynote_bench.profiling import parse_collapsed, render_profile
 
     raw = tmp_path / "p.txt"
     raw.write_text(
-        "main (/x/app/run.py:1);handle (/x/app/ws.py:10);decode (/x/app/bsatn.py:5) 30\n"
-        "main (/x/app/run.py:1);handle (/x/app/ws.py:10) 10\n"
-        "main (/x/app/run.py:1);commit (/x/app/log.py:3) 60\n"
+        "thread (1): MainThread;main (/x/app/run.py:1);handle (/x/app/ws.py:10);decode (/x/app/bsatn.py:5) 30\n"
+        "thread (1): MainThread;main (/x/app/run.py:1);handle (/x/app/ws.py:10) 10\n"
+        "thread (1): MainThread;main (/x/app/run.py:1);commit (/x/app/log.py:3) 60\n"
+        "thread (2): Thread-1 (_run);write (/x/app/log.py:9);fsync (/x/app/files.py:3) 25\n"
     )
-    total, own, inclusive = top_frames(raw)
-    assert total == 100
-    assert own[0] == ("commit (app/log.py:3)", 60)
-    assert dict(inclusive)["handle (app/ws.py:10)"] == 40 and dict(inclusive)["main (app/run.py:1)"] == 100
-    assert "60.0%  commit (app/log.py:3)" in render_profile("t", raw)
+    threads = parse_collapsed(raw)
+    main = threads["MainThread"]
+    assert main.samples == 100 and threads["Thread-1 (_run)"].samples == 25
+    assert main.own.most_common(1)[0] == ("commit (app/log.py:3)", 60)
+    assert main.inclusive["handle (app/ws.py:10)"] == 40
+    text = render_profile("t", raw)
+    assert "by thread: MainThread 80%, Thread-1 (_run) 20%" in text
+    assert "60.0%  commit (app/log.py:3)" in text and "100.0%  fsync (app/files.py:3)" in text
+    assert "main (app/run.py:1)" not in text.split("inclusive:")[1].split("Thread-1")[0]  # on every stack

@@ -1,23 +1,27 @@
 """Optional py-spy profile of our server during a timed window, summarised as its top frames.
 
-Samples are of the busy main thread only (py-spy leaves idle samples out), aggregated per function.
-
 py-spy is not a project dependency: install it anywhere (e.g. a scratch venv) and pass its path
-with --profile-pyspy. The raw output is py-spy's collapsed-stack format, one `a;b;c count` per line.
+with --profile-pyspy. Samples are per thread (the event loop's MainThread apart from helper threads
+such as a commit-log writer), aggregated per function; py-spy leaves idle samples out, but a thread
+blocked in a system call such as fsync counts as busy. The raw output is py-spy's collapsed-stack
+format, one `thread (tid): name;frame;frame count` per line.
 """
 
 from __future__ import annotations
 
 import subprocess
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from keynote_bench.processes import ProcessGroup
 
+MAIN_THREAD = "MainThread"
+
 
 def start_pyspy(group: ProcessGroup, pyspy: str, pid: int, seconds: float, out: Path) -> subprocess.Popen[str]:
     argv = [pyspy, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))), "--rate", "250",
-            "--format", "raw", "--function", "--output", str(out), "--nonblocking"]
+            "--format", "raw", "--function", "--threads", "--output", str(out), "--nonblocking"]
     return group.start_piped(argv)
 
 
@@ -30,30 +34,51 @@ def short_frame(frame: str) -> str:
     return f"{name} ({'/'.join(parts[-2:])})"
 
 
-def top_frames(collapsed: Path, limit: int = 15) -> tuple[int, list[tuple[str, int]], list[tuple[str, int]]]:
-    """(samples, top frames by self samples, top frames by inclusive samples) from a collapsed-stack file."""
-    own: Counter[str] = Counter()
-    inclusive: Counter[str] = Counter()
-    total = 0
+@dataclass
+class ThreadProfile:
+    samples: int = 0
+    own: Counter[str] = field(default_factory=Counter)
+    inclusive: Counter[str] = field(default_factory=Counter)
+
+
+def parse_collapsed(collapsed: Path) -> dict[str, ThreadProfile]:
+    """Per thread name ('MainThread', 'Thread-1 (_run)', ...; '' without --threads): samples and frame counts."""
+    threads: dict[str, ThreadProfile] = {}
     for line in collapsed.read_text(errors="replace").splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
-        total += count
-        frames = [short_frame(f) for f in stack.split(";")]
-        own[frames[-1]] += count
+        frames = stack.split(";")
+        thread = ""
+        if frames[0].startswith("thread (") and "): " in frames[0]:
+            thread = frames.pop(0).split("): ", 1)[1]
+        if frames and frames[0].startswith("process "):
+            frames.pop(0)
+        frames = [short_frame(f) for f in frames]
+        prof = threads.setdefault(thread, ThreadProfile())
+        prof.samples += count
+        if frames:
+            prof.own[frames[-1]] += count
         for frame in set(frames):
-            inclusive[frame] += count
-    return total, own.most_common(limit), inclusive.most_common(limit)
+            prof.inclusive[frame] += count
+    return threads
 
 
-def render_profile(title: str, collapsed: Path, limit: int = 15) -> str:
-    total, own, inclusive = top_frames(collapsed, limit)
+def render_profile(title: str, collapsed: Path, limit: int = 12) -> str:
+    threads = parse_collapsed(collapsed)
+    total = sum(t.samples for t in threads.values())
     if total == 0:
         return f"{title}: no samples in {collapsed}"
-    lines = [f"{title}: {total} samples ({collapsed})", "  self time:"]
-    lines += [f"    {100 * n / total:5.1f}%  {frame}" for frame, n in own]
-    lines.append("  inclusive:")
-    lines += [f"    {100 * n / total:5.1f}%  {frame}" for frame, n in inclusive]
+    shares = ", ".join(f"{name or 'all'} {100 * t.samples / total:.0f}%"
+                       for name, t in sorted(threads.items(), key=lambda kv: -kv[1].samples))
+    lines = [f"{title}: {total} busy samples ({collapsed}); by thread: {shares}"]
+    for name, prof in sorted(threads.items(), key=lambda kv: (kv[0] != MAIN_THREAD, -kv[1].samples)):
+        label = name or "all threads"
+        lines.append(f"  {label}, self time (% of its samples):")
+        lines += [f"    {100 * n / prof.samples:5.1f}%  {frame}" for frame, n in prof.own.most_common(limit)]
+        # Frames on every stack of the thread (runpy, asyncio.run, ...) say nothing: leave them out.
+        telling = [(f, n) for f, n in prof.inclusive.most_common() if n < prof.samples][:limit]
+        lines.append(f"  {label}, inclusive:")
+        lines += [f"    {100 * n / prof.samples:5.1f}%  {frame}" for frame, n in telling]
     return "\n".join(lines)
