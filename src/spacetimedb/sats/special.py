@@ -13,7 +13,7 @@ import time
 import uuid as _uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import ClassVar
+from typing import ClassVar, overload
 
 from spacetimedb.sats.errors import ConversionError
 
@@ -247,7 +247,11 @@ class Timestamp:
             return NotImplemented
         return Timestamp(self.micros + other.micros)
 
-    def __sub__(self, other: object) -> object:
+    @overload
+    def __sub__(self, other: TimeDuration) -> Timestamp: ...
+    @overload
+    def __sub__(self, other: Timestamp) -> TimeDuration: ...
+    def __sub__(self, other: TimeDuration | Timestamp) -> Timestamp | TimeDuration:
         if isinstance(other, TimeDuration):
             return Timestamp(self.micros - other.micros)
         if isinstance(other, Timestamp):
