@@ -384,3 +384,20 @@ def test_durability_failure_closes_clients_waiting_for_confirmed_reads(tmp_path:
             assert "durable" in msg.extra
 
     run_scenario(tmp_path, scenario, factory=factory)
+
+
+def test_frames_of_every_length_class_reach_the_client(tmp_path: Path) -> None:
+    """Short (<126), medium (<65536) and long frames, written in batches straight to the socket."""
+
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            c = await RawClient.connect(s, base, protocols=("v2.bsatn.spacetimedb",), max_msg_size=0)
+            await c.next()
+            for i, size in enumerate((10, 1000, 70_000)):
+                await c.send(call(i, "add", pack_str("z" * size)))
+                assert "ok" in await c.next()
+            await c.send(subscribe(9, 0, "SELECT * FROM person"))
+            applied = await c.next()
+            assert [len(r) for r in applied["tables"][0]["rows"]] == [8 + 4 + n for n in (10, 1000, 70_000)]
+
+    run_scenario(tmp_path, scenario)
