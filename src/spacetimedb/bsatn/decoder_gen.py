@@ -71,6 +71,8 @@ class DecoderGen(_Source):
         if self.exact_first:
             self.exact_first = False
             self.stmt(f"{names}, = {self.method_const(fmt, 'unpack')}(data)")
+        elif fmt == "<B":  # a lone tag byte: indexing is cheaper than a struct call
+            self.stmt(f"{names} = data[{self.pos}]")
         else:
             self.stmt(f"{names}, = {self.method_const(fmt, 'unpack_from')}(data, {self.pos})")
         self.delta += struct.calcsize(fmt)

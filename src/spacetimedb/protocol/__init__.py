@@ -52,22 +52,32 @@ from spacetimedb.protocol.server_messages import (
 )
 from spacetimedb.sats.errors import ConversionError
 
+_client_codec: Codec | None = None
+_server_codec: Codec | None = None
+
 
 def client_message_codec() -> Codec:
-    return compile(ClientMessage)
+    """The codec of ClientMessage (compiled once; hashing the annotation per call would cost more)."""
+    global _client_codec
+    if _client_codec is None:
+        _client_codec = compile(ClientMessage)
+    return _client_codec
 
 
 def server_message_codec() -> Codec:
-    return compile(ServerMessage)
+    global _server_codec
+    if _server_codec is None:
+        _server_codec = compile(ServerMessage)
+    return _server_codec
 
 
 def encode_client_message(msg: ClientMessage) -> bytes:
-    return compile(ClientMessage).encode(msg)
+    return (_client_codec or client_message_codec()).encode(msg)
 
 
 def decode_client_message(data: bytes | bytearray | memoryview) -> ClientMessage:
     """Exactly one message (v2 framing)."""
-    msg: ClientMessage = compile(ClientMessage).decode(data)
+    msg: ClientMessage = (_client_codec or client_message_codec()).decode(data)
     return msg
 
 
@@ -77,7 +87,7 @@ def decode_client_frame(data: bytes | bytearray | memoryview) -> list[ClientMess
         raise ConversionError("empty client frame: a v3 frame holds at least one message")
     if isinstance(data, memoryview):
         data = data.tobytes()  # once, not per message
-    decode_from = compile(ClientMessage).decode_from
+    decode_from = (_client_codec or client_message_codec()).decode_from
     out: list[ClientMessage] = []
     off = 0
     end = len(data)
@@ -89,11 +99,11 @@ def decode_client_frame(data: bytes | bytearray | memoryview) -> list[ClientMess
 
 def encode_server_message(msg: ServerMessage) -> bytes:
     """The BSATN body of one server message (the frame adds a compression tag byte in front)."""
-    return compile(ServerMessage).encode(msg)
+    return (_server_codec or server_message_codec()).encode(msg)
 
 
 def decode_server_message(data: bytes | bytearray | memoryview) -> Any:
-    return compile(ServerMessage).decode(data)
+    return (_server_codec or server_message_codec()).decode(data)
 
 
 __all__ = [
