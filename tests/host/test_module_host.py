@@ -196,13 +196,28 @@ def test_commit_listeners_see_every_commit_in_order(host: ModuleHost) -> None:
     assert [r.tx_offset for r in got] == sorted(r.tx_offset for r in got)  # type: ignore[type-var]
 
 
+def step(host: ModuleHost, until: Timestamp) -> list[ReducerCallResult]:
+    """Run due jobs with the clock stepping through each due time (as the testing harness does)."""
+    out: list[ReducerCallResult] = []
+    while (due := host.next_due()) is not None and due.micros <= until.micros:
+        out.extend(host.run_due(due))
+    return out
+
+
 def test_scheduled_sugar_fires_every_interval_from_the_intended_time(host: ModuleHost) -> None:
     assert host.next_due() == Timestamp(T0.micros + 1_000_000)
-    results = host.run_due(Timestamp(T0.micros + 3_500_000))
+    results = step(host, Timestamp(T0.micros + 3_500_000))
     beats = [r for r in results if r.reducer == "heartbeat"]
     assert [r.timestamp.micros - T0.micros for r in beats] == [1_000_000, 2_000_000, 3_000_000]
     assert all(r.caller == Identity(0xDB) and r.connection_id is None for r in beats)
     assert host.next_due() == Timestamp(T0.micros + 4_000_000)
+
+
+def test_a_late_run_fires_once_and_skips_missed_ticks(host: ModuleHost) -> None:
+    late = Timestamp(T0.micros + 3_500_000)
+    beats = [r for r in host.run_due(late) if r.reducer == "heartbeat"]
+    assert [r.timestamp for r in beats] == [late]  # ctx.timestamp = max(intended, now)
+    assert host.next_due() == Timestamp(T0.micros + 4_000_000)  # still on the 1 s grid
 
 
 def test_one_time_rows_fire_once_and_are_deleted_even_on_failure(host: ModuleHost) -> None:
@@ -221,10 +236,10 @@ def test_one_time_rows_fire_once_and_are_deleted_even_on_failure(host: ModuleHos
 
 def test_interval_rows_repeat_and_deleting_cancels(host: ModuleHost) -> None:
     call(host, "schedule", "tick", 250, False)
-    host.run_due(Timestamp(T0.micros + 999_999))
+    step(host, Timestamp(T0.micros + 999_999))
     assert events(host).count("job:tick") == 3
     call(host, "cancel", "tick")
-    host.run_due(Timestamp(T0.micros + 5_000_000))
+    step(host, Timestamp(T0.micros + 5_000_000))
     assert events(host).count("job:tick") == 3
 
 

@@ -160,15 +160,20 @@ class ModuleHost:
         return self.scheduler.next_due()
 
     def run_due(self, now: Timestamp | None = None, *, limit: int = 10_000) -> list[ReducerCallResult]:
-        """Run every scheduled reducer due at or before `now`, earliest first (each at its intended
-        time); returns their results, plus the internal deletes of fired one-time rows."""
+        """Run every scheduled reducer due at or before `now`, earliest first; returns their results,
+        plus the internal deletes of fired one-time rows.
+
+        Each runs with `ctx.timestamp = max(its intended time, now)` (as upstream). Interval jobs
+        are then due on their next tick after `now`; ticks already missed are skipped. A caller
+        simulating time (the testing harness) steps `now` through each due time instead.
+        """
         now = now or self.clock()
         out: list[ReducerCallResult] = []
         for _ in range(limit):
             job = self.scheduler.pop_due(now)
             if job is None:
                 break
-            out.extend(self._fire(job))
+            out.extend(self._fire(job, now))
         return out
 
     def add_commit_listener(self, listener: CommitListener) -> None:
@@ -277,10 +282,10 @@ class ModuleHost:
         for listener in self._listeners:
             listener(result)
 
-    def _fire(self, job: Job) -> list[ReducerCallResult]:
+    def _fire(self, job: Job, now: Timestamp) -> list[ReducerCallResult]:
         rname = self._schedule_reducer[job.table_id]
         r = self._reducers.get(rname or "")
-        ts = Timestamp(job.due_micros)
+        ts = Timestamp(max(job.due_micros, now.micros))
         if r is None:  # validated at build; kept defensive for republished modules
             self.scheduler.forget(job)
             return []
@@ -291,7 +296,7 @@ class ModuleHost:
             self.scheduler.forget(job)
             out.extend(self._delete_fired_row(job, ts))
         else:
-            self.scheduler.reschedule(job)
+            self.scheduler.reschedule(job, now)
         return out
 
     def _delete_fired_row(self, job: Job, ts: Timestamp) -> list[ReducerCallResult]:

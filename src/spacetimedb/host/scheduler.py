@@ -3,7 +3,9 @@
 The host feeds every committed delta in (`observe`); the scheduler keeps a heap of due times
 keyed by (table id, scheduled_id). `ScheduleAt.Time` rows fire once at their time;
 `ScheduleAt.Interval` rows first fire one interval after the transaction that inserted them,
-then every interval after the *intended* time, so delays do not accumulate.
+then on the next tick of their grid (intended time + k * interval) after the time they actually
+ran: delays do not accumulate, and ticks missed while the server was busy or down are skipped
+rather than replayed in a burst (as upstream's `next_interval_tick_after`).
 """
 
 from __future__ import annotations
@@ -91,12 +93,15 @@ class Scheduler:
         if self._jobs.get((job.table_id, job.scheduled_id)) is job:
             del self._jobs[(job.table_id, job.scheduled_id)]
 
-    def reschedule(self, job: Job) -> None:
-        """Put an interval job back, one interval after its intended time."""
+    def reschedule(self, job: Job, now: Timestamp) -> None:
+        """Put an interval job back at the first tick of its grid after `now`."""
         assert job.interval_micros is not None
         if self._jobs.get((job.table_id, job.scheduled_id)) is not job:
             return  # the reducer deleted (cancelled) or replaced its own row
-        job.due_micros += max(job.interval_micros, 1)
+        every = max(job.interval_micros, 1)
+        late = now.micros - job.due_micros
+        ticks = 1 if late < 0 else late // every + 1
+        job.due_micros += every * ticks
         self._put(job)
 
     def _put(self, job: Job) -> None:
