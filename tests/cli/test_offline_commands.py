@@ -17,7 +17,8 @@ def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
 
 
 @pytest.mark.parametrize(
-    "command", ["start", "publish", "delete", "call", "sql", "logs", "describe", "generate", "dev", "list", "login"]
+    "command",
+    ["start", "publish", "delete", "call", "sql", "logs", "describe", "generate", "dev", "list", "login"],
 )
 def test_every_command_has_help_with_examples(runner: CliRunner, command: str) -> None:
     result = runner.invoke(cli, [command, "--help"])
@@ -36,7 +37,7 @@ def test_server_add_list_set_default(runner: CliRunner) -> None:
 def test_call_rejects_non_json_arguments_with_a_hint(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["call", "chat", "set_name", "Ada", "-s", "127.0.0.1:9"])
     assert result.exit_code != 0
-    assert "is not JSON" in result.output and '\'"Ada"\'' in result.output
+    assert "is not JSON" in result.output and "'\"Ada\"'" in result.output
 
 
 def test_an_unreachable_server_gets_one_clear_line(runner: CliRunner) -> None:

@@ -24,7 +24,9 @@ def chat_module_def() -> dict[str, Any]:
     user = _product(_elem("identity", IDENTITY), _elem("name", OPTION_STRING), _elem("online", _t("Bool")))
     message = _product(_elem("sender", IDENTITY), _elem("sent", TIMESTAMP), _elem("text", _t("String")))
 
-    def table(name: str, ref: int, pk: list[int], indexes: list[Any], constraints: list[Any]) -> dict[str, Any]:
+    def table(
+        name: str, ref: int, pk: list[int], indexes: list[Any], constraints: list[Any]
+    ) -> dict[str, Any]:
         return {
             "source_name": name,
             "product_type_ref": ref,
@@ -53,7 +55,11 @@ def chat_module_def() -> dict[str, Any]:
             {
                 "Types": [
                     {"source_name": {"scope": [], "source_name": "User"}, "ty": 0, "custom_ordering": True},
-                    {"source_name": {"scope": [], "source_name": "Message"}, "ty": 1, "custom_ordering": True},
+                    {
+                        "source_name": {"scope": [], "source_name": "Message"},
+                        "ty": 1,
+                        "custom_ordering": True,
+                    },
                 ]
             },
             {
@@ -69,7 +75,12 @@ def chat_module_def() -> dict[str, Any]:
                                 "algorithm": {"BTree": [0]},
                             }
                         ],
-                        [{"source_name": {"some": "user_identity_key"}, "data": {"Unique": {"columns": [0]}}}],
+                        [
+                            {
+                                "source_name": {"some": "user_identity_key"},
+                                "data": {"Unique": {"columns": [0]}},
+                            }
+                        ],
                     ),
                     table("message", 1, [], [], []),
                 ]

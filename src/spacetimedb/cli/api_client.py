@@ -138,7 +138,9 @@ class ApiClient:
         )
 
     def sql(self, name: str, query: str) -> list[dict[str, Any]]:
-        resp = self.request("POST", f"/v1/database/{_q(name)}/sql", body=query.encode(), content_type="text/plain")
+        resp = self.request(
+            "POST", f"/v1/database/{_q(name)}/sql", body=query.encode(), content_type="text/plain"
+        )
         result: list[dict[str, Any]] = resp.json()
         return result
 
@@ -156,11 +158,22 @@ class ApiClient:
         data = self.request("GET", f"/v1/identity/{_q(identity)}/databases").json()
         return list(data.get("identities", data.get("names", [])))
 
-    def logs(self, name: str, *, num_lines: int | None = None, follow: bool = False) -> Iterator[dict[str, Any]]:
+    def names_of(self, database: str) -> list[str]:
+        data = self.request("GET", f"/v1/database/{_q(database)}/names").json()
+        return list(data.get("names", []))
+
+    def logs(
+        self, name: str, *, num_lines: int | None = None, follow: bool = False
+    ) -> Iterator[dict[str, Any]]:
         query: dict[str, str] = {"follow": "true" if follow else "false"}
         if num_lines is not None:
             query["num_lines"] = str(num_lines)
-        resp = self._open("GET", f"/v1/database/{_q(name)}/logs", query=query, timeout=FOLLOW_TIMEOUT if follow else self.timeout)
+        resp = self._open(
+            "GET",
+            f"/v1/database/{_q(name)}/logs",
+            query=query,
+            timeout=FOLLOW_TIMEOUT if follow else self.timeout,
+        )
         with resp:
             for line in resp:
                 line = line.strip()

@@ -34,7 +34,9 @@ def _client(server: str | None) -> ApiClient:
     show_default=True,
     help="The module: a .py file or a package directory.",
 )
-@click.option("-c", "--delete-data", is_flag=True, help="Delete the database's data before publishing (asks first).")
+@click.option(
+    "-c", "--delete-data", is_flag=True, help="Delete the database's data before publishing (asks first)."
+)
 @click.option("-y", "--yes", is_flag=True, help="Answer yes to every confirmation.")
 @server_option
 def publish(name: str, module_path: Path, delete_data: bool, yes: bool, server: str | None) -> None:
@@ -54,7 +56,9 @@ def publish(name: str, module_path: Path, delete_data: bool, yes: bool, server: 
     success = result.get("Success", result)
     verb = "Created" if success.get("op") == "created" else "Updated"
     ident = success.get("database_identity", "")
-    console.print(f"[green]{verb}[/green] database [bold]{name}[/bold]" + (f" (identity {ident})" if ident else ""))
+    console.print(
+        f"[green]{verb}[/green] database [bold]{name}[/bold]" + (f" (identity {ident})" if ident else "")
+    )
 
 
 @click.command("delete")
@@ -154,10 +158,14 @@ LEVEL_STYLE = {"error": "red", "panic": "bold red", "warn": "yellow", "debug": "
 @click.argument("name")
 @click.option("-n", "--num-lines", type=int, default=None, help="How many of the latest lines to print.")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines as they are logged.")
-@click.option("-l", "--level", type=click.Choice(LEVELS, case_sensitive=False), default=None, help="Minimum level.")
+@click.option(
+    "-l", "--level", type=click.Choice(LEVELS, case_sensitive=False), default=None, help="Minimum level."
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @server_option
-def logs(name: str, num_lines: int | None, follow: bool, level: str | None, fmt: str, server: str | None) -> None:
+def logs(
+    name: str, num_lines: int | None, follow: bool, level: str | None, fmt: str, server: str | None
+) -> None:
     """Print the logs of database NAME (owner only).
 
     \b
@@ -180,7 +188,11 @@ def logs(name: str, num_lines: int | None, follow: bool, level: str | None, fmt:
         style = LEVEL_STYLE.get(lvl, "")
         prefix = f"{when} {lvl.upper():>5}"
         target = f" {rec['target']}:" if rec.get("target") else ""
-        console.print(f"[{style}]{prefix}[/{style}]{target} {rec.get('message', '')}" if style else f"{prefix}{target} {rec.get('message', '')}")
+        console.print(
+            f"[{style}]{prefix}[/{style}]{target} {rec.get('message', '')}"
+            if style
+            else f"{prefix}{target} {rec.get('message', '')}"
+        )
 
 
 @click.command("list")
@@ -192,11 +204,16 @@ def list_databases(server: str | None) -> None:
     identity = client.server.identity
     if not identity:
         raise click.ClickException("the saved token has no known identity; run `spacetimedb login` first")
-    names = client.databases_of(identity)
-    if not names:
+    databases = client.databases_of(identity)
+    if not databases:
         console.print(f"No databases owned by {identity}")
-    for n in names:
-        console.print(n)
+        return
+    table = Table(show_edge=False, header_style="bold")
+    table.add_column("name")
+    table.add_column("database identity")
+    for db in databases:
+        table.add_row(", ".join(client.names_of(db)), db)
+    console.print(table)
 
 
 COMMANDS = [publish, delete, call, sql, logs, list_databases]

@@ -38,12 +38,29 @@ def _module_def(module_path: Path | None, name: str | None, server: str | None) 
 @click.command("generate")
 @click.argument("name", required=False)
 @click.option(
-    "-l", "--lang", type=click.Choice(["typescript", "python"], case_sensitive=False), required=True, help="Client language."
+    "-l",
+    "--lang",
+    type=click.Choice(["typescript", "python"], case_sensitive=False),
+    required=True,
+    help="Client language.",
 )
-@click.option("-o", "--out-dir", type=click.Path(path_type=Path), required=True, help="Where to write the bindings.")
-@click.option("-p", "--module-path", type=click.Path(exists=True, path_type=Path), default=None, help="A module on disk.")
-@click.option("--module-def", "module_def_out", type=click.Path(path_type=Path), default=None,
-              help="Also write the module definition as JSON (the form `spacetime generate --module-def` reads).")
+@click.option(
+    "-o", "--out-dir", type=click.Path(path_type=Path), required=True, help="Where to write the bindings."
+)
+@click.option(
+    "-p",
+    "--module-path",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="A module on disk.",
+)
+@click.option(
+    "--module-def",
+    "module_def_out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write the module definition as JSON (the form `spacetime generate --module-def` reads).",
+)
 @click.option("--include-private", is_flag=True, help="Also generate bindings for private tables.")
 @server_option
 def generate(
@@ -115,8 +132,16 @@ def print_description(view: ModuleView) -> None:
 
 @click.command("describe")
 @click.argument("name", required=False)
-@click.option("-p", "--module-path", type=click.Path(exists=True, path_type=Path), default=None, help="A module on disk.")
-@click.option("--json", "as_json", is_flag=True, help="Print the module definition (RawModuleDefV10) as JSON.")
+@click.option(
+    "-p",
+    "--module-path",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="A module on disk.",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the module definition (RawModuleDefV10) as JSON."
+)
 @server_option
 def describe(name: str | None, module_path: Path | None, as_json: bool, server: str | None) -> None:
     """Describe the tables and reducers of database NAME (or of a module on disk).

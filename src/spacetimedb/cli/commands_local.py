@@ -34,7 +34,9 @@ def _parse_publish(values: tuple[str, ...]) -> list[tuple[str, Path]]:
     default=None,
     help="Where databases keep their data [default: the user's data dir].",
 )
-@click.option("--publish", "publish", multiple=True, metavar="NAME=PATH", help="Publish a module at start (repeatable).")
+@click.option(
+    "--publish", "publish", multiple=True, metavar="NAME=PATH", help="Publish a module at start (repeatable)."
+)
 def start(listen_addr: str, data_dir: Path | None, publish: tuple[str, ...]) -> None:
     """Run the server. Stop it with Ctrl-C; commits are flushed before it exits.
 
@@ -54,14 +56,34 @@ COMMANDS = [start]
 
 @click.command("dev")
 @click.argument("name")
-@click.option("-p", "--module-path", type=click.Path(exists=True, path_type=Path), required=True, help="The module.")
-@click.option("-l", "--listen-addr", default=DEFAULT_LISTEN, show_default=True, help="Address for the server.")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="The server's data dir.")
-@click.option("--module-bindings-path", type=click.Path(path_type=Path), default=None,
-              help="Regenerate client bindings here after every publish.")
-@click.option("--client-lang", type=click.Choice(["typescript", "python"]), default="typescript", show_default=True)
-@click.option("-c", "--delete-data", is_flag=True, help="Start from empty data, and republish with --delete-data "
-              "when a change is not an automatic migration.")
+@click.option(
+    "-p", "--module-path", type=click.Path(exists=True, path_type=Path), required=True, help="The module."
+)
+@click.option(
+    "-l", "--listen-addr", default=DEFAULT_LISTEN, show_default=True, help="Address for the server."
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The server's data dir.",
+)
+@click.option(
+    "--module-bindings-path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Regenerate client bindings here after every publish.",
+)
+@click.option(
+    "--client-lang", type=click.Choice(["typescript", "python"]), default="typescript", show_default=True
+)
+@click.option(
+    "-c",
+    "--delete-data",
+    is_flag=True,
+    help="Start from empty data, and republish with --delete-data "
+    "when a change is not an automatic migration.",
+)
 def dev(
     name: str,
     module_path: Path,

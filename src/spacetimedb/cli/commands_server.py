@@ -8,7 +8,10 @@ from spacetimedb.cli.api_client import ApiClient
 from spacetimedb.cli.config import CliConfig
 
 server_option = click.option(
-    "-s", "--server", default=None, help="The nickname, host name or URL of the server (default: the default server)."
+    "-s",
+    "--server",
+    default=None,
+    help="The nickname, host name or URL of the server (default: the default server).",
 )
 
 
@@ -53,7 +56,9 @@ def server_set_default(name: str) -> None:
     cfg = CliConfig.load()
     cfg.resolve(name)
     if name not in cfg.servers:
-        raise click.ClickException(f"{name!r} is not a saved server nickname; add it with `spacetimedb server add`")
+        raise click.ClickException(
+            f"{name!r} is not a saved server nickname; add it with `spacetimedb server add`"
+        )
     cfg.default_server = name
     cfg.save()
     click.echo(f"Default server: {name}")

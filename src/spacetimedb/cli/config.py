@@ -97,13 +97,17 @@ class CliConfig:
             # An ad-hoc URL: usable without saving it.
             return ServerEntry(url, url)
         known = ", ".join(sorted(self.servers))
-        raise ConfigError(f"unknown server {key!r}; known servers: {known}. Add it with `spacetimedb server add`")
+        raise ConfigError(
+            f"unknown server {key!r}; known servers: {known}. Add it with `spacetimedb server add`"
+        )
 
     def add_server(self, name: str, url: str, *, default: bool = False) -> ServerEntry:
         if "://" not in url:
             url = f"http://{url}"
         if name in self.servers and self.servers[name].url != url:
-            raise ConfigError(f"a server named {name!r} already exists ({self.servers[name].url}); remove it first")
+            raise ConfigError(
+                f"a server named {name!r} already exists ({self.servers[name].url}); remove it first"
+            )
         entry = self.servers.get(name) or ServerEntry(name, url.rstrip("/"))
         self.servers[name] = entry
         if default:

@@ -58,7 +58,16 @@ def run_dev(
 ) -> None:
     from watchfiles import watch
 
-    cmd = [sys.executable, "-m", "spacetimedb.cli.main", "start", "--listen-addr", listen_addr, "--data-dir", str(data_dir)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "spacetimedb.cli.main",
+        "start",
+        "--listen-addr",
+        listen_addr,
+        "--data-dir",
+        str(data_dir),
+    ]
     proc = subprocess.Popen(cmd)
     client = ApiClient(ServerEntry("dev", f"http://{listen_addr}"))
     try:
@@ -68,7 +77,9 @@ def run_dev(
         watch_root = module_path if module_path.is_dir() else module_path.parent
         console.print(f"watching {watch_root} (Ctrl-C to stop)")
         for changes in watch(watch_root, watch_filter=lambda _c, p: p.endswith(".py")):
-            if module_path.is_file() and not any(Path(p).resolve() == module_path.resolve() for _, p in changes):
+            if module_path.is_file() and not any(
+                Path(p).resolve() == module_path.resolve() for _, p in changes
+            ):
                 continue
             _publish_and_generate(client, name, module_path, bindings_dir, lang, False)
     except KeyboardInterrupt:

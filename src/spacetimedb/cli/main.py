@@ -38,9 +38,15 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from spacetimedb.cli import commands_database, commands_generate, commands_local, commands_server
+    from spacetimedb.cli import (
+        commands_database,
+        commands_generate,
+        commands_local,
+        commands_server,
+        commands_subscribe,
+    )
 
-    for module in (commands_server, commands_database, commands_generate, commands_local):
+    for module in (commands_server, commands_database, commands_subscribe, commands_generate, commands_local):
         for command in module.COMMANDS:
             cli.add_command(command)
 

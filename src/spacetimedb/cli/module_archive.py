@@ -37,5 +37,7 @@ def build_module_archive(path: Path) -> bytes:
                     zf.write(f, rel.as_posix())
     data = buf.getvalue()
     if len(data) > MAX_ARCHIVE_BYTES:
-        raise click.UsageError(f"the module archive is {len(data)} bytes, over the {MAX_ARCHIVE_BYTES} byte limit")
+        raise click.UsageError(
+            f"the module archive is {len(data)} bytes, over the {MAX_ARCHIVE_BYTES} byte limit"
+        )
     return data

@@ -36,5 +36,7 @@ def describe_type(view: ModuleView, ty: AlgebraicType) -> str:
             return f"Option<{describe_type(view, ty.variants[0].algebraic_type)}>"
         return " | ".join(f"{v.name}({describe_type(view, v.algebraic_type)})" for v in ty.variants)
     if isinstance(ty, ProductType):
-        return "{" + ", ".join(f"{e.name}: {describe_type(view, e.algebraic_type)}" for e in ty.elements) + "}"
+        return (
+            "{" + ", ".join(f"{e.name}: {describe_type(view, e.algebraic_type)}" for e in ty.elements) + "}"
+        )
     return repr(ty)

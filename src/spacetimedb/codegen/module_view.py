@@ -52,11 +52,17 @@ def type_from_json(obj: Any) -> AlgebraicType:
         return ArrayType(type_from_json(payload))
     if tag == "Product":
         return ProductType(
-            tuple(ProductTypeElement(_opt(e.get("name")), type_from_json(e["algebraic_type"])) for e in payload["elements"])
+            tuple(
+                ProductTypeElement(_opt(e.get("name")), type_from_json(e["algebraic_type"]))
+                for e in payload["elements"]
+            )
         )
     if tag == "Sum":
         return SumType(
-            tuple(SumTypeVariant(_opt(v.get("name")), type_from_json(v["algebraic_type"])) for v in payload["variants"])
+            tuple(
+                SumTypeVariant(_opt(v.get("name")), type_from_json(v["algebraic_type"]))
+                for v in payload["variants"]
+            )
         )
     try:
         return PrimitiveType(Primitive[tag])
@@ -144,7 +150,9 @@ def load_module_view(raw: dict[str, Any]) -> ModuleView:
     if "V10" in raw and len(raw) == 1:
         raw = raw["V10"]
     if "sections" not in raw:
-        raise ModuleDefFormatError("not a RawModuleDefV10: no 'sections' (only V10 definitions are supported)")
+        raise ModuleDefFormatError(
+            "not a RawModuleDefV10: no 'sections' (only V10 definitions are supported)"
+        )
     sections: dict[str, Any] = {}
     for sec in raw["sections"]:
         tag, payload = _variant(sec, "RawModuleDefV10Section")
@@ -176,7 +184,9 @@ def load_module_view(raw: dict[str, Any]) -> ModuleView:
         for ix in t.get("indexes", []):
             alg, cols = _variant(ix["algorithm"], "RawIndexAlgorithm")
             cols = cols if isinstance(cols, list) else [cols]
-            indexes.append(IndexView(_opt(ix.get("source_name")), _opt(ix.get("accessor_name")), alg.lower(), cols))
+            indexes.append(
+                IndexView(_opt(ix.get("source_name")), _opt(ix.get("accessor_name")), alg.lower(), cols)
+            )
         uniques = []
         for c in t.get("constraints", []):
             kind, data = _variant(c["data"], "RawConstraintData")

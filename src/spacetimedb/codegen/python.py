@@ -59,7 +59,9 @@ class PythonGenerator:
             return f"list[{self.annotation(ty.elem_ty, where + '[]')}]"
         if isinstance(ty, SumType) and is_option(ty):
             return f"{self.annotation(ty.variants[0].algebraic_type, where)} | None"
-        raise CodegenError(f"{where}: an anonymous {type(ty).__name__} cannot appear in client bindings; name it")
+        raise CodegenError(
+            f"{where}: an anonymous {type(ty).__name__} cannot appear in client bindings; name it"
+        )
 
     def dataclass(self, name: str, fields: list[ColumnView], doc: str) -> str:
         lines = ["@dataclass", f"class {name}:", f'    """{doc}"""', ""]
@@ -75,7 +77,7 @@ class PythonGenerator:
             return self.dataclass(name, cols, f"The module type `{name}`.")
         if isinstance(ty, SumType) and all(v.algebraic_type == UNIT for v in ty.variants):
             members = "\n".join(f"    {v.name} = {i}" for i, v in enumerate(ty.variants))
-            return f"class {name}(enum.Enum):\n    \"\"\"The module enum `{name}`.\"\"\"\n\n{members}\n"
+            return f'class {name}(enum.Enum):\n    """The module enum `{name}`."""\n\n{members}\n'
         raise CodegenError(f"type {name}: sums with payloads are not supported by the Python bindings yet")
 
     def generate(self, *, include_private: bool = False) -> dict[str, str]:
@@ -86,14 +88,19 @@ class PythonGenerator:
                 body.append(self.named_type(idx, name))
         reducers = self.m.callable_reducers
         for r in reducers:
-            body.append(self.dataclass(f"{pascal_case(r.name)}Args", r.params, f"Arguments of reducer `{r.name}`."))
+            body.append(
+                self.dataclass(f"{pascal_case(r.name)}Args", r.params, f"Arguments of reducer `{r.name}`.")
+            )
         table_entries = []
         for t in tables:
             row = self.type_names.get(t.row_ref) or pascal_case(t.name)
             pk = repr(t.columns[t.primary_key[0]].name) if t.primary_key else "None"
-            table_entries.append(f"    {t.name!r}: TableInfo(name={t.name!r}, row_type={row}, primary_key={pk}),")
+            table_entries.append(
+                f"    {t.name!r}: TableInfo(name={t.name!r}, row_type={row}, primary_key={pk}),"
+            )
         reducer_entries = [
-            f"    {r.name!r}: ReducerInfo(name={r.name!r}, args_type={pascal_case(r.name)}Args)," for r in reducers
+            f"    {r.name!r}: ReducerInfo(name={r.name!r}, args_type={pascal_case(r.name)}Args),"
+            for r in reducers
         ]
         methods = []
         for r in reducers:

@@ -104,7 +104,9 @@ class TypeScriptGenerator:
             if is_result(ty):
                 ok = self.builder(ty.variants[0].algebraic_type, where)
                 return f"__t.result({ok}, {self.builder(ty.variants[1].algebraic_type, where)})"
-        raise CodegenError(f"{where}: an anonymous {type(ty).__name__} cannot appear in client bindings; name it")
+        raise CodegenError(
+            f"{where}: an anonymous {type(ty).__name__} cannot appear in client bindings; name it"
+        )
 
     @staticmethod
     def _contains_ref(ty: AlgebraicType) -> bool:
@@ -116,7 +118,9 @@ class TypeScriptGenerator:
             return any(TypeScriptGenerator._contains_ref(v.algebraic_type) for v in ty.variants)
         return False
 
-    def fields(self, columns: list[ColumnView], where: str, *, pk: int | None = None, convert: bool = True) -> str:
+    def fields(
+        self, columns: list[ColumnView], where: str, *, pk: int | None = None, convert: bool = True
+    ) -> str:
         out = []
         for i, col in enumerate(columns):
             key = camel_case(col.name) if convert else col.name
@@ -172,7 +176,10 @@ class TypeScriptGenerator:
                 body = self.fields(cols, name)
                 out.append(f"export const {name} = __t.object('{name}', {{\n{body}\n}});\n")
             elif isinstance(ty, SumType):
-                cols = [ColumnView(pascal_case(v.name or f"v{i}"), v.algebraic_type) for i, v in enumerate(ty.variants)]
+                cols = [
+                    ColumnView(pascal_case(v.name or f"v{i}"), v.algebraic_type)
+                    for i, v in enumerate(ty.variants)
+                ]
                 body = self.fields(cols, name, convert=False)
                 out.append(f"// The tagged union or sum type for the algebraic type `{name}`.\n")
                 out.append(f"export const {name} = __t.enum('{name}', {{\n{body}\n}});\n")
@@ -187,7 +194,9 @@ class TypeScriptGenerator:
             lines.append(f"import {pascal_case(r.name)}Reducer from '../{snake_case(r.name)}_reducer';\n")
         lines.append("\n")
         for r in self.m.callable_reducers:
-            lines.append(f"export type {pascal_case(r.name)}Params = __Infer<typeof {pascal_case(r.name)}Reducer>;\n")
+            lines.append(
+                f"export type {pascal_case(r.name)}Params = __Infer<typeof {pascal_case(r.name)}Reducer>;\n"
+            )
         return "".join(lines)
 
     def procedure_types_file(self) -> str:
@@ -200,11 +209,15 @@ class TypeScriptGenerator:
             cols = ", ".join(f"'{col[c]}'" for c in ix.columns)
             name = ix.name or f"{table.name}_{'_'.join(table.columns[c].name for c in ix.columns)}_idx_btree"
             accessor = ix.accessor or name
-            idx.append(f"        {{ accessor: '{accessor}', name: '{name}', algorithm: 'btree', columns: [{cols}] }},")
+            idx.append(
+                f"        {{ accessor: '{accessor}', name: '{name}', algorithm: 'btree', columns: [{cols}] }},"
+            )
         cons = []
         for cname, ccols in table.unique_constraints:
             name = cname or f"{table.name}_{'_'.join(table.columns[c].name for c in ccols)}_key"
-            cons.append(f"        {{ name: '{name}', constraint: 'unique', columns: [{', '.join(repr(col[c]) for c in ccols)}] }},")
+            cons.append(
+                f"        {{ name: '{name}', constraint: 'unique', columns: [{', '.join(repr(col[c]) for c in ccols)}] }},"
+            )
         event = "\n      event: true," if table.is_event else ""
         return (
             f"      name: '{table.name}',\n"
@@ -215,7 +228,9 @@ class TypeScriptGenerator:
     def index_file(self, tables: list[TableView]) -> str:
         red = self.m.callable_reducers
         imports = [HEADER, INDEX_IMPORTS % SDK_IMPORT, "\n// Import all reducer arg schemas\n"]
-        imports += [f"import {pascal_case(r.name)}Reducer from './{snake_case(r.name)}_reducer';\n" for r in red]
+        imports += [
+            f"import {pascal_case(r.name)}Reducer from './{snake_case(r.name)}_reducer';\n" for r in red
+        ]
         imports.append("\n// Import all table schema definitions\n")
         imports += [f"import {pascal_case(t.name)}Row from './{snake_case(t.name)}_table';\n" for t in tables]
         table_defs = "".join(

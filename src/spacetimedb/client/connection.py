@@ -1,0 +1,169 @@
+"""A small asyncio WebSocket client for the v2/v3 protocol: what `spacetimedb subscribe` and tests use.
+
+It speaks the same protocol as the official SDKs: `InitialConnection` first, then Subscribe,
+CallReducer and OneOffQuery with request ids; server frames carry a compression tag byte, and on
+v3 one frame may hold several messages.
+"""
+
+from __future__ import annotations
+
+import gzip
+import urllib.parse
+from collections import deque
+from typing import Any
+
+import aiohttp
+import brotli
+
+from spacetimedb import protocol
+from spacetimedb.protocol import (
+    CallReducer,
+    InitialConnection,
+    OneOffQuery,
+    QuerySetId,
+    Subscribe,
+)
+
+V2 = "v2.bsatn.spacetimedb"
+V3 = "v3.bsatn.spacetimedb"
+
+
+class ClientError(Exception):
+    """The connection failed or the server closed it; the message says why."""
+
+
+def decompress_frame(frame: bytes) -> bytes:
+    """Strip the server frame's compression tag (0 none, 1 brotli, 2 gzip) and decompress."""
+    if not frame:
+        raise ClientError("empty server frame")
+    tag, body = frame[0], frame[1:]
+    if tag == 0:
+        return body
+    if tag == 1:
+        return bytes(brotli.decompress(body))
+    if tag == 2:
+        return gzip.decompress(body)
+    raise ClientError(f"unknown compression tag {tag} in a server frame")
+
+
+def split_server_frame(body: bytes) -> list[Any]:
+    """One or more BSATN server messages back to back (v2 frames hold exactly one)."""
+    codec = protocol.server_message_codec()
+    out = []
+    off = 0
+    while off < len(body):
+        msg, off = codec.decode_from(body, off)
+        out.append(msg)
+    return out
+
+
+class Connection:
+    identity: Any
+    connection_id: Any
+    token: str
+
+    def __init__(self, session: aiohttp.ClientSession, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """Use `await Connection.connect(...)`, which also reads `InitialConnection`."""
+        self._session = session
+        self._ws = ws
+        self.protocol = ws.protocol
+        self._pending: deque[Any] = deque()
+        self._next_request = 0
+        self._next_query_set = 0
+
+    @classmethod
+    async def connect(
+        cls,
+        base_url: str,
+        database: str,
+        *,
+        token: str | None = None,
+        protocols: tuple[str, ...] = (V3, V2),
+        compression: str = "None",
+        confirmed: bool | None = None,
+        timeout: float = 10.0,
+    ) -> Connection:
+        """Open `/v1/database/<db>/subscribe` and wait for `InitialConnection`."""
+        ws_base = base_url.replace("https://", "wss://").replace("http://", "ws://").rstrip("/")
+        query = {"compression": compression}
+        if confirmed is not None:
+            query["confirmed"] = "true" if confirmed else "false"
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        url = f"{ws_base}/v1/database/{urllib.parse.quote(database, safe='')}/subscribe?{urllib.parse.urlencode(query)}"
+        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout))
+        try:
+            ws = await session.ws_connect(
+                url, protocols=protocols, headers=headers, max_msg_size=0, heartbeat=None
+            )
+        except aiohttp.WSServerHandshakeError as e:
+            await session.close()
+            raise ClientError(f"the server refused the WebSocket ({e.status}): {e.message}") from None
+        except aiohttp.ClientError as e:
+            await session.close()
+            raise ClientError(f"cannot connect to {ws_base}: {e}") from None
+        conn = cls(session, ws)
+        try:
+            first = await conn.recv(timeout)
+        except BaseException:
+            await conn.close()
+            raise
+        if not isinstance(first, InitialConnection):
+            await conn.close()
+            raise ClientError(f"expected InitialConnection first, got {type(first).__name__}")
+        conn.identity, conn.connection_id, conn.token = first.identity, first.connection_id, first.token
+        return conn
+
+    async def recv(self, timeout: float | None = None) -> Any:
+        """The next server message (frames holding several are queued)."""
+        while not self._pending:
+            msg = await self._ws.receive(timeout=timeout)
+            if msg.type == aiohttp.WSMsgType.BINARY:
+                self._pending.extend(split_server_frame(decompress_frame(msg.data)))
+            elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
+                code = self._ws.close_code
+                raise ClientError(
+                    f"the server closed the connection (code {code}: {msg.extra or ''})".strip()
+                )
+            elif msg.type == aiohttp.WSMsgType.ERROR:
+                raise ClientError(f"connection error: {self._ws.exception()}")
+            else:
+                raise ClientError(f"unexpected {msg.type.name} frame from the server")
+        return self._pending.popleft()
+
+    async def send(self, *messages: Any) -> None:
+        """Send messages; on v3 several go in one frame, as the SDK coalesces them."""
+        encode = protocol.client_message_codec().encode
+        if self.protocol == V3:
+            await self._ws.send_bytes(b"".join(encode(m) for m in messages))
+        else:
+            for m in messages:
+                await self._ws.send_bytes(encode(m))
+
+    def _request_id(self) -> int:
+        rid = self._next_request
+        self._next_request += 1
+        return rid
+
+    async def subscribe(self, queries: list[str]) -> tuple[int, int]:
+        """Send Subscribe; returns (request_id, query_set_id). Read the answer with `recv`."""
+        qs = self._next_query_set
+        self._next_query_set += 1
+        rid = self._request_id()
+        await self.send(Subscribe(rid, QuerySetId(qs), queries))
+        return rid, qs
+
+    async def call_reducer(self, reducer: str, args: bytes) -> int:
+        rid = self._request_id()
+        await self.send(CallReducer(rid, 0, reducer, args))
+        return rid
+
+    async def one_off_query(self, query: str) -> int:
+        rid = self._request_id()
+        await self.send(OneOffQuery(rid, query))
+        return rid
+
+    async def close(self) -> None:
+        try:
+            await self._ws.close()
+        finally:
+            await self._session.close()

@@ -1,0 +1,155 @@
+"""The CLI driven as a user would: subprocesses against a real server started by `spacetimedb start`."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHAT = ROOT / "examples" / "quickstart_chat.py"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Cli:
+    def __init__(self, env: dict[str, str], server: str) -> None:
+        self.env = env
+        self.server = server
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "spacetimedb.cli.main", *args],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def run(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "spacetimedb.cli.main", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if ok:
+            assert result.returncode == 0, f"{args}: {result.stdout}{result.stderr}"
+        return result
+
+
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
+    tmp = tmp_path_factory.mktemp("cli")
+    port = _free_port()
+    env = {**os.environ, "SPACETIMEDB_CLI_CONFIG": str(tmp / "cli.json"), "NO_COLOR": "1", "COLUMNS": "200"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "spacetimedb.cli.main", "start", "--listen-addr", f"127.0.0.1:{port}",
+         "--data-dir", str(tmp / "data")],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = server.stdout.readline()
+            if "listening on" in line:
+                break
+            if server.poll() is not None:
+                raise AssertionError(f"server exited: {server.stdout.read()}")
+        c = Cli(env, f"127.0.0.1:{port}")
+        c.run("server", "add", "test", "--url", f"http://127.0.0.1:{port}", "--default")
+        c.run("publish", "chat", "--module-path", str(CHAT), "-y")
+        yield c
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def test_call_then_sql_shows_the_row(cli: Cli) -> None:
+    cli.run("call", "chat", "set_name", '"Ada"')
+    out = cli.run("sql", "chat", "SELECT name, online FROM user").stdout
+    assert "Ada" in out and "(1 row)" in out
+
+
+def test_a_reducer_error_is_one_line_and_a_failing_exit(cli: Cli) -> None:
+    result = cli.run("call", "chat", "send_message", '""', ok=False)
+    assert result.returncode == 1
+    assert "HTTP 530" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_sql_json_output(cli: Cli) -> None:
+    out = json.loads(cli.run("sql", "chat", "SELECT COUNT(*) AS n FROM user", "--json").stdout)
+    assert out[0]["rows"] == [[1]]
+
+
+def test_subscribe_prints_updates_as_they_arrive(cli: Cli) -> None:
+    sub = cli.popen("subscribe", "chat", "SELECT * FROM message", "-n", "1", "-t", "30")
+    try:
+        time.sleep(1.5)  # let it subscribe; the update below must arrive after SubscribeApplied
+        cli.run("call", "chat", "send_message", '"hello from the cli"')
+        out, err = sub.communicate(timeout=40)
+    finally:
+        sub.kill()
+    assert sub.returncode == 0, err
+    update = json.loads(out.strip().splitlines()[-1])
+    assert update["message"]["inserts"][0]["text"] == "hello from the cli"
+    assert update["message"]["deletes"] == []
+
+
+def test_describe_lists_tables_and_reducers(cli: Cli) -> None:
+    out = cli.run("describe", "chat").stdout
+    assert "table user (public)" in out and "reducer set_name(name: String)" in out
+    raw = json.loads(cli.run("describe", "chat", "--json").stdout)
+    assert "sections" in raw
+
+
+def test_logs_are_readable_by_the_owner(cli: Cli) -> None:
+    result = cli.run("logs", "chat", "-n", "50", "--format", "json")
+    for line in result.stdout.splitlines():
+        assert "message" in json.loads(line)
+
+
+def test_generate_from_a_database_equals_generate_from_disk(cli: Cli, tmp_path: Path) -> None:
+    cli.run("generate", "chat", "--lang", "typescript", "--out-dir", str(tmp_path / "a"))
+    cli.run("generate", "--lang", "typescript", "--out-dir", str(tmp_path / "b"), "-p", str(CHAT))
+    a = {p.relative_to(tmp_path / "a"): p.read_text() for p in (tmp_path / "a").rglob("*.ts")}
+    b = {p.relative_to(tmp_path / "b"): p.read_text() for p in (tmp_path / "b").rglob("*.ts")}
+    assert a == b and Path("index.ts") in a
+
+
+def test_python_bindings_import_and_describe_the_module(cli: Cli, tmp_path: Path) -> None:
+    cli.run("generate", "chat", "--lang", "python", "--out-dir", str(tmp_path))
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import module_bindings as m; "
+        "print(sorted(m.TABLES), sorted(m.REDUCERS), m.TABLES['user'].primary_key)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "['message', 'user'] ['send_message', 'set_name'] identity"
+
+
+def test_list_shows_owned_databases_and_delete_removes_one(cli: Cli) -> None:
+    cli.run("publish", "scratch", "--module-path", str(CHAT))
+    assert "scratch" in cli.run("list").stdout
+    cli.run("delete", "scratch", "-y")
+    result = cli.run("sql", "scratch", "SELECT * FROM user", ok=False)
+    assert result.returncode == 1 and "404" in result.stderr
