@@ -182,12 +182,30 @@ def compile_node(node: Node) -> Codec:
     return codec
 
 
+#: id(t) -> (t, codec) for the exact objects seen last: skips hashing typing constructs, which is
+#: slow (~0.4 us for a union). Bounded, since `list[int]` written in a loop is a new object each time.
+_by_identity: dict[int, tuple[Any, Codec]] = {}
+_BY_IDENTITY_MAX = 4096
+
+
 def compile(t: Any, typespace: at.Typespace | None = None) -> Codec:
-    """The codec of `t`: an annotation (class, list[...], u32, ...) or a bare AlgebraicType."""
-    key: Any = (t, tuple(typespace.types)) if typespace is not None else t
+    """The codec of `t`: an annotation (class, list[...], u32, ...), a bare AlgebraicType or a Node."""
+    if typespace is not None:
+        return _compile_keyed((t, tuple(typespace.types)), t, typespace)
+    hit = _by_identity.get(id(t))
+    if hit is not None and hit[0] is t:
+        return hit[1]
+    codec = _compile_keyed(t, t, None)
+    if len(_by_identity) < _BY_IDENTITY_MAX:
+        with _lock:
+            _by_identity[id(t)] = (t, codec)  # holding t keeps its id from being reused
+    return codec
+
+
+def _compile_keyed(key: Any, t: Any, typespace: at.Typespace | None) -> Codec:
     try:
         codec = _codecs.get(key)
-    except TypeError:
+    except TypeError:  # an unhashable annotation: compile, do not cache
         return Codec(node_of(t, typespace))
     if codec is None:
         codec = Codec(node_of(t, typespace))
