@@ -18,12 +18,12 @@ from typing import Any
 
 from spacetimedb.module.datastore import Row
 from spacetimedb.module.value_conv import (
-    _SPECIAL_BY_NODE,
-    _SPECIAL_NODES,
+    SPECIAL_BY_NODE,
+    SPECIAL_NODES,
     Conv,
-    _Compiler,
-    _identity,
+    ValueCompiler,
     prim_check,
+    same_value,
     value_converters,
 )
 from spacetimedb.sats.algebraic_type import INT_KINDS, Primitive, int_range
@@ -38,7 +38,7 @@ def is_exact(columns: list[tuple[str, Node]]) -> bool:
     types only: no float coercion, no nested conversion)."""
     for _, node in columns:
         n = node.resolved() if isinstance(node, RefNode) else node
-        if id(n) in _SPECIAL_NODES and _SPECIAL_BY_NODE[id(n)].__name__ != "ScheduleAt":
+        if id(n) in SPECIAL_NODES and SPECIAL_BY_NODE[id(n)].__name__ != "ScheduleAt":
             continue
         if isinstance(n, PrimNode) and n.kind not in (Primitive.F32, Primitive.F64):
             continue
@@ -54,7 +54,7 @@ def compile_row_converter(
     The row-level functions are generated source so a table of plain columns costs one attribute
     read and one type check per column.
     """
-    comp = _Compiler()
+    comp = ValueCompiler()
     env: dict[str, Any] = {"_cls": cls, "_new": object.__new__, "_err": _wrong_class, "_CE": ConversionError}
     to_lines = [
         "def to_row(o):",
@@ -81,10 +81,10 @@ def compile_row_converter(
             conv = comp.to_bare(node)
             env[f"_c{i}"] = conv
             to_lines.append(f"    v{i} = _c{i}(v{i}, {path!r})")
-            if not (isinstance(resolved, PrimNode) or id(resolved) in _SPECIAL_NODES):
+            if not (isinstance(resolved, PrimNode) or id(resolved) in SPECIAL_NODES):
                 key_convs[i] = _key_converter(conv, path)
         back = comp.from_bare(node)
-        if back is _identity:
+        if back is same_value:
             from_items.append((name, f"r[{i}]"))
         else:
             env[f"_f{i}"] = back

@@ -34,15 +34,15 @@ from spacetimedb.sats.nodes import (
 from spacetimedb.sats.values import Some, SumValue
 
 Conv = Callable[[Any, str], Any]  # (value, path) -> converted value
-_SPECIAL_NODES = {id(n) for n in SPECIAL_CLASS_NODES.values()}
-_SPECIAL_BY_NODE = {id(n): cls for cls, n in SPECIAL_CLASS_NODES.items()}
+SPECIAL_NODES = {id(n) for n in SPECIAL_CLASS_NODES.values()}
+SPECIAL_BY_NODE = {id(n): cls for cls, n in SPECIAL_CLASS_NODES.items()}
 
 
 def _type_name(v: Any) -> str:
     return type(v).__name__
 
 
-class _Compiler:
+class ValueCompiler:
     """Builds (to_bare, from_bare) converter pairs per node; memoised so recursive types work."""
 
     def __init__(self) -> None:
@@ -86,8 +86,8 @@ class _Compiler:
                 raise ConversionError(f"expected bytes, got {_type_name(v)}", path=p)
 
             return to_bytes
-        if id(node) in _SPECIAL_NODES:
-            cls = _SPECIAL_BY_NODE[id(node)]
+        if id(node) in SPECIAL_NODES:
+            cls = SPECIAL_BY_NODE[id(node)]
 
             def special(v: Any, p: str) -> Any:
                 if v.__class__ is not cls:
@@ -187,16 +187,16 @@ class _Compiler:
         return lambda v, p: v
 
     def _from_bare(self, node: Node) -> Callable[[Any], Any]:
-        if isinstance(node, (PrimNode, BytesNode)) or id(node) in _SPECIAL_NODES:
-            return _identity
+        if isinstance(node, (PrimNode, BytesNode)) or id(node) in SPECIAL_NODES:
+            return same_value
         if isinstance(node, OptionNode):
             inner = self.from_bare(node.inner)
-            if inner is _identity:
-                return _identity
+            if inner is same_value:
+                return same_value
             return lambda v: None if v is None else (Some(inner(v.value)) if isinstance(v, Some) else inner(v))
         if isinstance(node, ArrayNode):
             elem = self.from_bare(node.elem)
-            if elem is _identity:
+            if elem is same_value:
                 return list
             return lambda v: [elem(x) for x in v]
         if isinstance(node, ProductNode):
@@ -229,10 +229,10 @@ class _Compiler:
                 return lambda v: convs[v.tag](v.value)
             if node.repr == SUM_VALUE:
                 return lambda v: SumValue(v.tag, () if units[v.tag] else convs[v.tag](v.value))
-        return _identity
+        return same_value
 
 
-def _identity(v: Any) -> Any:
+def same_value(v: Any) -> Any:
     return v
 
 
@@ -292,5 +292,5 @@ def prim_check(kind: Primitive) -> Conv:
 
 def value_converters(node: Node) -> tuple[Conv, Callable[[Any], Any]]:
     """(to_bare, from_bare) for one value of type `node` (reducer arguments, index keys)."""
-    comp = _Compiler()
+    comp = ValueCompiler()
     return comp.to_bare(node), comp.from_bare(node)
