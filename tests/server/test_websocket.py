@@ -401,3 +401,20 @@ def test_frames_of_every_length_class_reach_the_client(tmp_path: Path) -> None:
             assert [len(r) for r in applied["tables"][0]["rows"]] == [8 + 4 + n for n in (10, 1000, 70_000)]
 
     run_scenario(tmp_path, scenario)
+
+
+def test_republish_disconnects_clients_after_client_disconnected(tmp_path: Path) -> None:
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            c = await RawClient.connect(s, base)
+            init = await c.next()
+            old = backend_of(server)
+            await server.publish_path("test", tmp_path / "module.py")
+            msg = await c.ws.receive(5)
+            assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1001
+            assert [cid for _, cid in old.disconnected] == [init["connection_id"]]
+            assert old.closed and backend_of(server) is not old
+            c2 = await RawClient.connect(s, base)
+            assert (await c2.next())["type"] == "InitialConnection"
+
+    run_scenario(tmp_path, scenario)

@@ -15,7 +15,12 @@ from pathlib import Path
 from aiohttp import web
 
 from spacetimedb.server import routes_database, routes_identity
-from spacetimedb.server.http_auth import AUTHORITY_KEY, anon_auth_middleware, cors_middleware
+from spacetimedb.server.http_auth import (
+    AUTHORITY_KEY,
+    anon_auth_middleware,
+    cors_middleware,
+    stopped_database_middleware,
+)
 from spacetimedb.server.registry import BackendFactory, Registry, copy_module
 from spacetimedb.server.routes_identity import REGISTRY_KEY
 from spacetimedb.server.tokens import Caller, TokenAuthority
@@ -44,7 +49,7 @@ class Server:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.authority = TokenAuthority.load_or_create(self.data_dir / "keys")
         self.registry = Registry(self.data_dir, backend_factory or default_backend_factory())
-        self.app = web.Application(middlewares=[cors_middleware, anon_auth_middleware], client_max_size=routes_database.MAX_UPLOAD_BYTES)
+        self.app = web.Application(middlewares=[cors_middleware, anon_auth_middleware, stopped_database_middleware], client_max_size=routes_database.MAX_UPLOAD_BYTES)
         self.app[AUTHORITY_KEY] = self.authority
         self.app[REGISTRY_KEY] = self.registry
         self.app[PROTOCOLS_KEY] = protocols

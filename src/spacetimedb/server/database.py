@@ -10,6 +10,7 @@ to a v3 frame of pipelined calls leave in one frame.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import time
@@ -92,14 +93,15 @@ class Database:
             self._worker = asyncio.get_running_loop().create_task(self._run(), name=f"db:{self.info.name}")
 
     async def stop(self) -> None:
-        """Finish queued work, stop the worker, close the backend (flushes durability)."""
+        """Disconnect every client (running client_disconnected), finish queued work, stop the
+        worker, close the backend (flushes durability). Later calls raise DatabaseStopped."""
         self.stopped.set()
         for sub in list(self.subscribers):
             sub.fail(1001, "database is shutting down or being updated")
+            self.submit(functools.partial(self.disconnect, sub))
+        self._closed = True
+        self._wake.set()
         if self._worker is not None:
-            await self.call(lambda: None)
-            self._closed = True
-            self._wake.set()
             await self._worker
             self._worker = None
         self.backend.close()
@@ -111,6 +113,8 @@ class Database:
 
     def submit(self, job: Callable[[], None]) -> None:
         """Queue a job for the worker without waiting (the reader side of sockets uses this)."""
+        if self._closed:
+            raise DatabaseStopped(f"database {self.info.name!r} has stopped")
         self._jobs.append(job)
         self._wake.set()
 
@@ -130,9 +134,9 @@ class Database:
         return await fut
 
     async def _run(self) -> None:
-        while not self._closed:
+        while not (self._closed and not self._jobs):
             timeout = self._scheduler_timeout()
-            if not self._jobs:
+            if not self._jobs and not self._closed:
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout)
                 except TimeoutError:
@@ -327,6 +331,10 @@ class Database:
             return body()
         finally:
             self.broadcast(self.backend.client_disconnected(caller, connection_id, now_us()))
+
+
+class DatabaseStopped(Exception):
+    """The database stopped (deleted, republished, server shutting down) before the request ran."""
 
 
 class ConnectRejected(Exception):

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from spacetimedb.server.database import DatabaseStopped
 from spacetimedb.server.tokens import Caller, TokenAuthority, TokenRejected
 
 CALLER_KEY: web.RequestKey[Caller] = web.RequestKey("caller", Caller)
@@ -81,3 +82,12 @@ async def anon_auth_middleware(request: web.Request, handler: Handler) -> web.St
     if not response.prepared:
         response.headers.update(headers)
     return response
+
+
+@web.middleware
+async def stopped_database_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A request that raced a database's shutdown or republish: 503, try again."""
+    try:
+        return await handler(request)
+    except DatabaseStopped as e:
+        raise web.HTTPServiceUnavailable(text=f"{e}; retry shortly") from e

@@ -9,6 +9,7 @@ A client that stops reading fills the queue and is disconnected; nobody else wai
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections import deque
@@ -19,7 +20,7 @@ from aiohttp import WSMsgType, web
 from spacetimedb.server import wire
 from spacetimedb.server.client_messages import MalformedMessage, decode_frame
 from spacetimedb.server.compression import Compression, frame
-from spacetimedb.server.database import Database
+from spacetimedb.server.database import Database, DatabaseStopped
 from spacetimedb.server.identity import identity_wire
 from spacetimedb.server.tokens import Caller
 
@@ -175,7 +176,8 @@ class ClientSession:
         finally:
             self._closing = True
             self._has_frames.set()
-            await db.call(lambda: db.disconnect(self))
+            with contextlib.suppress(DatabaseStopped):  # then stop() already disconnected us
+                await db.call(lambda: db.disconnect(self))
             sender.cancel()
 
     async def _read_loop(self) -> None:
@@ -187,7 +189,10 @@ class ClientSession:
                 except MalformedMessage as e:
                     self.fail(CLOSE_ERROR, f"malformed message: {e}")
                     continue
-                db.submit(functools.partial(db.handle_all, self, messages))
+                try:
+                    db.submit(functools.partial(db.handle_all, self, messages))
+                except DatabaseStopped:
+                    break
             elif msg.type == WSMsgType.TEXT:
                 self.fail(CLOSE_ERROR, "text frames are not supported: send binary BSATN ClientMessages")
             elif msg.type == WSMsgType.ERROR:
