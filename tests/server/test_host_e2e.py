@@ -16,6 +16,8 @@ from .harness import RawClient, call, one_off, subscribe
 from .node_runner import needs_node, run_node_script
 
 CHAT = Path(__file__).parent / "modules" / "chat.py"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+V3_V2 = ("v3.bsatn.spacetimedb", "v2.bsatn.spacetimedb")
 
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart_chat.py"
@@ -99,13 +101,22 @@ def test_reducer_args_errors_over_ws(tmp_path: Path) -> None:
 
 @pytest.mark.node
 @needs_node
-@pytest.mark.parametrize("scenario", ["chat", "join", "reauth", "private_table"])
-def test_sdk_chat(tmp_path: Path, scenario: str) -> None:
+@pytest.mark.parametrize(
+    "scenario,protocols",
+    [
+        ("chat", V3_V2),
+        ("chat", ("v2.bsatn.spacetimedb",)),
+        ("join", V3_V2),
+        ("reauth", V3_V2),
+        ("private_table", V3_V2),
+    ],
+)
+def test_sdk_chat(tmp_path: Path, scenario: str, protocols: tuple[str, ...]) -> None:
     async def run(server: Server, base: str) -> None:
         lines = await run_node_script("conformance_chat.mjs", scenario, base=base, db="chat")
         assert lines[-1] == {"step": "done"}
 
-    run_chat(tmp_path, run)
+    run_chat(tmp_path, run, protocols=protocols)
 
 
 @pytest.mark.node
@@ -217,3 +228,21 @@ def test_sender_parameter_is_per_client(tmp_path: Path) -> None:
             assert server.registry.databases["chat"].subscriptions.query_count == 2
 
     run_chat(tmp_path, scenario)
+
+
+@pytest.mark.skipif(not (EXAMPLES / "simple_game.py").exists(), reason="examples/simple_game.py is not in this checkout")
+def test_simple_game_example_serves_a_raw_client(tmp_path: Path) -> None:
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            c = await RawClient.connect(s, base, db="chat")
+            await c.next()
+            await c.send(subscribe(0, 0, "SELECT * FROM *"))
+            tables = {t["table"]: t["rows"] for t in (await c.next())["tables"]}
+            assert len(tables["game_state"]) == 1 and tables["player"] == []
+            await c.send(call(1, "join_game", pack_str("ada")), call(2, "join_game", pack_str("ada")))
+            ok, again = await c.frame()
+            changed = {t["table"] for t in ok["ok"]["query_sets"][0]["tables"]}
+            assert "player" in changed
+            assert again["err"] == "You have already joined"
+
+    run_chat(tmp_path, scenario, module=EXAMPLES / "simple_game.py")
