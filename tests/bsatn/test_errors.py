@@ -109,7 +109,10 @@ def test_encode_missing_fields_and_shape_errors() -> None:
 
 def test_lengths_past_the_end_are_rejected_early() -> None:
     e = _decode_error(at.array(at.STRING), "ffffffff")
-    assert e.offset == 4 and "truncated" in str(e)
+    assert e.offset == 0 and "truncated" in str(e)
+    e = _decode_error(at.array(at.UNIT), "ffffffff")
+    assert "zero-size" in str(e)
+    assert bsatn.decode(bytes.fromhex("03000000"), at.array(at.UNIT)) == [(), (), ()]
     e = _decode_error(at.array(at.U64), "02000000 0100000000000000")
     assert "truncated" in str(e)
     e = _decode_error(at.STRING, "05000000 6869")

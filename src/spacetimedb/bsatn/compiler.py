@@ -52,6 +52,8 @@ WIDE: dict[Primitive, tuple[int, bool]] = {
 #: array typecodes with the same width as the struct codes (for bulk numeric arrays).
 ARRAY_CODES: dict[str, str] = {"b": "b", "B": "B", "h": "h", "H": "H", "i": "i", "I": "I", "q": "q", "Q": "Q", "f": "f", "d": "d"}
 LITTLE_ENDIAN = sys.byteorder == "little"
+#: Most elements an array of zero-size values (units, empty products) may claim when decoding.
+MAX_ZERO_SIZE_ELEMENTS = 1 << 20
 #: The u32 length prefixes of short strings and arrays, precomputed.
 LENGTH_PREFIXES: tuple[bytes, ...] = tuple(struct.pack("<I", n) for n in range(4096))
 

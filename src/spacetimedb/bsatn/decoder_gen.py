@@ -14,6 +14,7 @@ from typing import Any
 from spacetimedb.bsatn.compiler import (
     ARRAY_CODES,
     LITTLE_ENDIAN,
+    MAX_ZERO_SIZE_ELEMENTS,
     NATIVE,
     WIDE,
     FunctionTable,
@@ -169,6 +170,8 @@ class DecoderGen(_Source):
             smallest = min_size(node.elem)
             if smallest:
                 self.stmt(f"if off + {n} * {smallest} > ln: raise _Bad")
+            else:  # zero-size elements: bound the count so a hostile length cannot hang us
+                self.stmt(f"if {n} > {MAX_ZERO_SIZE_ELEMENTS}: raise _Bad")
             append = self.name("_ap")
             self.stmt(f"{items} = []; {append} = {items}.append")
 

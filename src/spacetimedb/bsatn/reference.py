@@ -11,6 +11,7 @@ import math
 import struct
 from typing import Any
 
+from spacetimedb.bsatn.compiler import MAX_ZERO_SIZE_ELEMENTS, min_size
 from spacetimedb.sats.algebraic_type import INT_KINDS, Primitive, int_range
 from spacetimedb.sats.errors import ConversionError
 from spacetimedb.sats.nodes import (
@@ -236,6 +237,16 @@ def decode(node: Node, r: Reader, off: int, path: str) -> tuple[Any, int]:
         return r.take(off + 4, n, path, f"bytes of length {n}"), off + 4 + n
     if isinstance(node, ArrayNode):
         n = _U32.unpack(r.take(off, 4, path, "an array length"))[0]
+        smallest = min_size(node.elem)
+        if (off + 4 + n * smallest > r.end) if smallest else n > MAX_ZERO_SIZE_ELEMENTS:
+            raise ConversionError(
+                f"array length {n} needs at least {n * smallest} byte(s), {r.end - off - 4} left; "
+                "the data is truncated or the length is wrong"
+                if smallest
+                else f"array of {n} zero-size elements exceeds the limit of {MAX_ZERO_SIZE_ELEMENTS}",
+                path=path,
+                offset=off,
+            )
         off += 4
         items = []
         for i in range(n):
