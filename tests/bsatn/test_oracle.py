@@ -137,3 +137,15 @@ def test_protocol_messages_match_the_sdk(bsatn_oracle: BsatnOracle, ann: Any, ms
     bare = bsatn.decode(ours, ty)  # the same value as tuples / SumValues, for the oracle's JSON
     assert bsatn_oracle.encode(ty, [bare]) == [ours]
     assert bsatn_oracle.decode(ty, [ours]) == [bare]
+
+
+def test_the_sdk_decoder_is_more_lenient_than_ours(bsatn_oracle: BsatnOracle) -> None:
+    """Spec 4 caveat: the SDK reads bool 02 as true and invalid UTF-8 as U+FFFD; we reject both."""
+    from spacetimedb import ConversionError
+
+    assert bsatn_oracle.decode(at.BOOL, [b"\x02"]) == [True]
+    with pytest.raises(ConversionError):
+        bsatn.decode(b"\x02", at.BOOL)
+    assert bsatn_oracle.decode(at.STRING, [b"\x01\x00\x00\x00\xff"]) == ["\ufffd"]
+    with pytest.raises(ConversionError):
+        bsatn.decode(b"\x01\x00\x00\x00\xff", at.STRING)
