@@ -127,3 +127,4 @@ def test_sender_error_message_is_text() -> None:
     from spacetimedb.module import SenderError
 
     assert SenderError(42).message == "42"
+
