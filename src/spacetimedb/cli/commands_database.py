@@ -15,6 +15,7 @@ from spacetimedb.cli.api_client import ApiClient
 from spacetimedb.cli.commands_server import server_option
 from spacetimedb.cli.config import CliConfig
 from spacetimedb.cli.module_archive import build_module_archive
+from spacetimedb.cli.sql_format import cell, column_types
 
 console = Console(highlight=False)
 
@@ -110,10 +111,6 @@ def call(name: str, reducer: str, arguments: tuple[str, ...], server: str | None
         click.echo(resp.text)
 
 
-def _render_value(v: Any) -> str:
-    return v if isinstance(v, str) else json.dumps(v)
-
-
 @click.command("sql")
 @click.argument("name")
 @click.argument("query")
@@ -139,12 +136,11 @@ def sql(name: str, query: str, as_json: bool, server: str | None) -> None:
             console.print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in changed.items()) or "OK")
             continue
         table = Table(show_edge=False, header_style="bold")
-        for i, e in enumerate(elements):
-            name_opt = e.get("name")
-            col = name_opt.get("some") if isinstance(name_opt, dict) else name_opt
-            table.add_column(col or f"column {i}")
+        columns = column_types(stmt.get("schema", {}))
+        for name, _ in columns:
+            table.add_column(name)
         for row in stmt.get("rows", []):
-            table.add_row(*(_render_value(v) for v in row))
+            table.add_row(*(cell(v, ty) for v, (_, ty) in zip(row, columns, strict=False)))
         console.print(table)
         n = len(stmt.get("rows", []))
         console.print(f"({n} row{'s' if n != 1 else ''})", style="dim")
