@@ -103,8 +103,13 @@ def _split_addr(listen_addr: str) -> tuple[str, int]:
     return (host or "127.0.0.1").strip("[]"), int(port)
 
 
-async def serve(listen_addr: str, data_dir: Path, publish: Sequence[tuple[str, Path | str]] = ()) -> None:
-    server = Server(Path(data_dir))
+async def serve(
+    listen_addr: str,
+    data_dir: Path,
+    publish: Sequence[tuple[str, Path | str]] = (),
+    protocols: Sequence[str] | None = None,
+) -> None:
+    server = Server(Path(data_dir), protocols=tuple(protocols) if protocols else (V3, V2))
     host, port = _split_addr(listen_addr)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -125,12 +130,21 @@ async def serve(listen_addr: str, data_dir: Path, publish: Sequence[tuple[str, P
         await server.stop()
 
 
-def run_server(listen_addr: str, data_dir: Path | str, publish: Sequence[tuple[str, Path | str]] = ()) -> None:
-    """Run until SIGINT/SIGTERM: the CLI's `start` command."""
+def run_server(
+    listen_addr: str,
+    data_dir: Path | str,
+    publish: Sequence[tuple[str, Path | str]] = (),
+    protocols: Sequence[str] | None = None,
+) -> None:
+    """Run until SIGINT/SIGTERM: the CLI's `start` command.
+
+    `protocols` restricts the WebSocket subprotocols offered, most preferred first (e.g.
+    `["v2.bsatn.spacetimedb"]` to make every client speak v2); default v3 then v2.
+    """
     try:
         import uvloop
 
         uvloop.install()
     except ImportError:  # pragma: no cover - Windows
         pass
-    asyncio.run(serve(listen_addr, Path(data_dir), publish))
+    asyncio.run(serve(listen_addr, Path(data_dir), publish, protocols))

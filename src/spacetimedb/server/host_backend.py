@@ -130,6 +130,8 @@ class HostBackend:
         #: Set by the server's Database: evaluates subscriptions for one commit's changes.
         self.commit_hook: Callable[[Changes], Any] | None = None
         self._evaluated: dict[int, tuple[NamedChanges, Any]] = {}
+        self._identity_cache: dict[bytes, Identity] = {}
+        self._connection_cache: dict[int, ConnectionId] = {}
         if self.durability is not None:
             self.host.add_commit_listener(self.durability.on_reducer_result)
         self.host.add_commit_listener(self._on_commit)
@@ -166,6 +168,24 @@ class HostBackend:
             fanout,
         )
 
+    # ---- per-call value objects, cached (callers repeat: one per connection) ------------------
+
+    def _identity_of(self, be: bytes) -> Identity:
+        ident = self._identity_cache.get(be)
+        if ident is None:
+            if len(self._identity_cache) > 50_000:
+                self._identity_cache.clear()
+            ident = self._identity_cache[be] = _identity(be)
+        return ident
+
+    def _connection_of(self, value: int) -> ConnectionId:
+        conn = self._connection_cache.get(value)
+        if conn is None:
+            if len(self._connection_cache) > 50_000:
+                self._connection_cache.clear()
+            conn = self._connection_cache[value] = ConnectionId(value)
+        return conn
+
     # ---- DatabaseBackend --------------------------------------------------------------------------
 
     def tables(self) -> Mapping[str, TableInfo]:
@@ -186,8 +206,8 @@ class HostBackend:
             result = self.host.call_reducer(
                 name,
                 args,
-                caller=_identity(caller),
-                connection_id=None if connection_id is None else ConnectionId(connection_id),
+                caller=self._identity_of(caller),
+                connection_id=None if connection_id is None else self._connection_of(connection_id),
                 timestamp=Timestamp(timestamp_us),
                 args_format=args_format,  # type: ignore[arg-type]
             )
