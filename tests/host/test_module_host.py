@@ -260,3 +260,11 @@ def test_record_commit_of_an_external_transaction(host: ModuleHost) -> None:
     r = host.record_commit(tx.commit(), caller=ALICE, timestamp=T0, args="INSERT ...")
     assert r.ok and r.internal and r.tx_offset == before and host.next_tx_offset == before + 1
     assert got == [r] and counters(host)["sql"] == 1
+
+
+def test_scheduled_call_args_are_the_row_in_bsatn(host: ModuleHost) -> None:
+    call(host, "schedule", "once", 10, True)
+    (fired, _) = host.run_due(Timestamp(T0.micros + 10_000))
+    t = host.module.table("job")
+    codec = bsatn.compile(t.schema.row_type, host.module.typespace)
+    assert codec.decode(fired.args)[2] == "once"

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from time import perf_counter_ns
 from typing import Any, Literal
 
+from spacetimedb.bsatn import compile as compile_codec
 from spacetimedb.engine.database import Database
 from spacetimedb.engine.delta import TxDelta
 from spacetimedb.host.args import ArgDecoder
@@ -100,6 +101,8 @@ class ModuleHost:
         schedule_tables = [t.schema for t in module.tables if t.schema.schedule_reducer is not None]
         self.scheduler = Scheduler(schedule_tables)
         self._schedule_reducer = {t.table_id: t.schedule_reducer for t in schedule_tables}
+        # A scheduled call's arguments are its row, in BSATN (as upstream passes them).
+        self._schedule_row_codecs = {t.table_id: compile_codec(t.row_type, module.typespace) for t in schedule_tables}
         self._load_existing_schedules()
         install_logging_bridge(module.python_name)
 
@@ -290,7 +293,8 @@ class ModuleHost:
             self.scheduler.forget(job)
             return []
         values = (self._converters[job.table_id].from_row(job.row),) if r.takes_args else ()
-        res = self._run(r, values, job.row, self.identity, None, ts, None)
+        raw_args = self._schedule_row_codecs[job.table_id].encode(job.row)
+        res = self._run(r, values, raw_args, self.identity, None, ts, None)
         out = [res]
         if job.interval_micros is None:
             self.scheduler.forget(job)
