@@ -215,7 +215,11 @@ class FakeBackend:
                 raise PermissionError("only the owner can run DML")
             changes = self._insert("person", (int(m.group(1)), m.group(2)))
             schema: dict[str, Any] = {"elements": []}
-            return [SqlStatementResult(schema, [], rows_inserted=1)], CallResult(CallStatus.COMMITTED, timestamp_us, changes=changes)
+            offset = None
+            if self.durability_gate is not None:
+                offset, self.next_offset = self.next_offset, self.next_offset + 1
+            tx = CallResult(CallStatus.COMMITTED, timestamp_us, changes=changes, tx_offset=offset)
+            return [SqlStatementResult(schema, [], rows_inserted=1)], tx
         plans = self.compile_subscription(sql, caller, is_owner)
         out = []
         for plan in plans:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import zipfile
@@ -11,6 +12,7 @@ import aiohttp
 
 from spacetimedb.server.app import Server
 
+from .fake_backend import FakeBackend
 from .harness import backend_of, run_scenario
 
 
@@ -215,3 +217,26 @@ def test_databases_survive_restart(tmp_path: Path) -> None:
         assert backend_of(server).spec is not None and not backend_of(server).spec.fresh  # type: ignore[union-attr]
 
     run_scenario(tmp_path, second, publish=None)
+
+
+def test_sql_dml_answers_once_durable_unless_confirmed_false(tmp_path: Path) -> None:
+    gate = asyncio.Event()
+
+    def factory(spec):  # type: ignore[no-untyped-def]
+        return FakeBackend(spec, durability_gate=gate)
+
+    async def scenario(server: Server, base: str) -> None:
+        owner = {"Authorization": f"Bearer {server.owner.token}"}
+        url = f"{base}/v1/database/test/sql"
+        async with aiohttp.ClientSession() as s:
+            async with s.post(f"{url}?confirmed=false", data="INSERT INTO person VALUES (1, 'a')", headers=owner) as r:
+                assert r.status == 200
+            pending = asyncio.ensure_future(s.post(url, data="INSERT INTO person VALUES (2, 'b')", headers=owner))
+            await asyncio.sleep(0.2)
+            assert not pending.done()
+            gate.set()
+            r = await asyncio.wait_for(pending, 5)
+            assert r.status == 200
+            r.release()
+
+    run_scenario(tmp_path, scenario, factory=factory)

@@ -175,6 +175,12 @@ class Database:
         if self._held:
             self._await_durability()
 
+    async def wait_durable(self, tx_offset: int | None) -> None:
+        """Return once `tx_offset` is durable (at once without durability or without an offset)."""
+        if tx_offset is None or self._durable_waiter is None or tx_offset <= self.durable_offset:
+            return
+        await self._durable_waiter(tx_offset)
+
     def hold(self, sub: Subscriber, tx_offset: int) -> None:
         """`sub` has messages waiting for `tx_offset` to be durable (called from its flush)."""
         self._held.add(sub)

@@ -137,6 +137,7 @@ class HostBackend:
         self.host.add_commit_listener(self._on_commit)
         if spec.fresh:
             init = self.host.init()
+            self._evaluated.pop(id(init), None)
             if not init.committed:
                 raise RuntimeError(f"init reducer failed: {init.error}")
 

@@ -34,6 +34,10 @@ def _flag(request: web.Request, name: str) -> bool:
     return value == "true"
 
 
+def _flag_default(request: web.Request, name: str, default: bool) -> bool:
+    return _flag(request, name) if name in request.query else default
+
+
 # ---- publish / delete ------------------------------------------------------------------------
 
 
@@ -161,10 +165,13 @@ async def sql(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text="SQL must be UTF-8 text") from e
     caller = caller_of(request)
 
+    committed: list[int | None] = []
+
     def run() -> list[dict[str, Any]]:
         statements, tx = db.backend.run_sql(text, caller.identity, db.is_owner(caller.identity), now_us())
         if tx is not None:
             db.broadcast(tx)
+            committed.append(tx.tx_offset)
         return [
             {
                 "schema": s.schema,
@@ -187,6 +194,8 @@ async def sql(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text=str(e)) from e
     except PermissionError as e:
         raise web.HTTPForbidden(text=str(e)) from e
+    if committed and _flag_default(request, "confirmed", True):
+        await db.wait_durable(committed[0])  # confirmed (the default): DML answered once durable
     return web.json_response(out)
 
 
