@@ -170,3 +170,21 @@ def test_unsupported_annotations_name_path_and_alternative() -> None:
         type_of(__import__("typing").Annotated[str, at.U32])
     with pytest.raises(SchemaError, match="bare list"):
         type_of(list)
+
+
+def test_sum_values_match_and_reserved_names() -> None:
+    match Shape.Side(1.5):
+        case Shape("Side", side):
+            assert side == 1.5
+        case _:
+            raise AssertionError("no match")
+    assert Shape.Empty() == Shape("Empty") and hash(Shape.Empty()) == hash(Shape("Empty"))
+    assert repr(Shape.Side(1.5)) == "Shape.Side(1.5)"
+    with pytest.raises(ValueError, match="no variant 'Nope'"):
+        Shape("Nope")
+    with pytest.raises(AttributeError):
+        Shape.Empty().tag = "Side"  # type: ignore[misc]
+    with pytest.raises(SchemaError, match="reserved"):
+
+        class Bad(Sum):
+            value: int

@@ -72,9 +72,18 @@ class Sum:
     tag: str
     value: Any
 
+    __match_args__ = ("tag", "value")
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         names = tuple(n for n in inspect.get_annotations(cls) if not n.startswith("_"))
+        reserved = [n for n in names if n in ("tag", "value", "tag_index")]
+        if reserved:
+            from spacetimedb.sats.errors import SchemaError
+
+            raise SchemaError(
+                f"{cls.__name__}: variant name {reserved[0]!r} is reserved by Sum (tag, value, tag_index); rename it"
+            )
         cls.__variant_names__ = names
         for name in names:
             setattr(cls, name, _VariantConstructor(cls, name))
