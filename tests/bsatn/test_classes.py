@@ -1,5 +1,6 @@
 """Class annotations: instances of the user's classes, enums, unions and Sum subclasses."""
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,3 +103,22 @@ def test_meta_annotations_round_trip() -> None:
 @pytest.mark.parametrize("ann", [Player, Tree, Shape, Color, Circle | Square])
 def test_codec_is_cached(ann: Any) -> None:
     assert bsatn.compile(ann) is bsatn.compile(ann)
+
+
+@dataclass(kw_only=True)
+class KwOnly:
+    a: u8
+    b: str = "x"
+
+
+@dataclass
+class WithInitFalse:
+    a: u8
+    b: str = dataclasses.field(init=False, default="fixed")
+
+
+def test_dataclasses_whose_init_does_not_take_the_fields_positionally() -> None:
+    _round_trip(KwOnly(a=1, b="y"), KwOnly)
+    w = WithInitFalse(3)
+    w.b = "changed"
+    assert bsatn.decode(bsatn.encode(w, WithInitFalse), WithInitFalse).b == "changed"

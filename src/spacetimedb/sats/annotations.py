@@ -231,5 +231,6 @@ def _positional_init(cls: type, names: list[str]) -> bool:
     """Can decoded fields be passed as `cls(*values)`? Only when a dataclass __init__ takes exactly them."""
     if not dataclasses.is_dataclass(cls):
         return False
-    init_names = [f.name for f in dataclasses.fields(cls) if f.init]
-    return init_names == names and all(f.init for f in dataclasses.fields(cls))
+    fields = dataclasses.fields(cls)
+    init_names = [f.name for f in fields if f.init]
+    return init_names == names and all(f.init and f.kw_only is not True for f in fields)
