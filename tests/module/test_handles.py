@@ -199,3 +199,36 @@ def test_index_on_a_product_column_takes_objects_as_keys() -> None:
     assert view.spot.at.delete(Position(1.0, 2.0)) == 1
     with pytest.raises(ConversionError, match="expected Position"):
         list(view.spot.at.filter("nope"))
+
+
+def test_frozen_and_slotted_dataclass_rows() -> None:
+    import dataclasses
+
+    with collecting() as found:
+
+        @table
+        @dataclass(frozen=True)
+        class Frozen:
+            id: Annotated[u32, primary_key]
+            label: str
+
+        @table
+        @dataclass(slots=True)
+        class Slotted:
+            id: Annotated[u32, primary_key]
+            tags: list[str]
+
+    m = ModuleDef.build(found)
+    database = Database(m.table_schemas)
+    slot = TxSlot()
+    view: Any = DbView([TableHandle(t.schema, t.converter, slot) for t in m.tables])
+    slot.ds = database.begin()
+    view.frozen.insert(Frozen(1, "a"))
+    got = view.frozen.id.find(1)
+    assert got == Frozen(1, "a")
+    view.frozen.id.update(dataclasses.replace(got, label="b"))
+    assert view.frozen.id.find(1).label == "b"
+    view.slotted.insert(Slotted(1, ["x"]))
+    s = view.slotted.id.find(1)
+    s.tags.append("y")
+    assert view.slotted.id.find(1) == Slotted(1, ["x"])

@@ -12,7 +12,7 @@ from spacetimedb.module.reducer import LIFECYCLES, ReducerDecl
 from spacetimedb.module.rows import compile_row_converter, is_exact
 from spacetimedb.module.schema import ColumnSchema, IndexSchema, SequenceSchema, TableSchema
 from spacetimedb.module.table import TABLE_ATTR, TableDecl, _declare
-from spacetimedb.sats.algebraic_type import U64, ProductType, ProductTypeElement, RefType
+from spacetimedb.sats.algebraic_type import SCHEDULE_AT, U64, ProductType, ProductTypeElement, RefType
 from spacetimedb.sats.errors import SchemaError
 from spacetimedb.sats.infer import TypespaceBuilder
 from spacetimedb.sats.nodes import ProductNode, RefNode
@@ -161,7 +161,7 @@ class Assembler:
         return out
 
     def _check_schedule_table(self, d: TableDecl, product: ProductType, col: dict[str, int]) -> int:
-        at_cols = [i for i, c in enumerate(d.columns) if c.annotation is ScheduleAt]
+        at_cols = [i for i, c in enumerate(d.columns) if c.algebraic_type == SCHEDULE_AT]
         if len(at_cols) != 1:
             raise SchemaError(
                 f"schedule table {d.name!r} needs exactly one ScheduleAt column (e.g. `scheduled_at: ScheduleAt`)"
