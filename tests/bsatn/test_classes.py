@@ -122,3 +122,20 @@ def test_dataclasses_whose_init_does_not_take_the_fields_positionally() -> None:
     w = WithInitFalse(3)
     w.b = "changed"
     assert bsatn.decode(bsatn.encode(w, WithInitFalse), WithInitFalse).b == "changed"
+
+
+@dataclass
+class Positive:
+    n: i128
+
+    def __post_init__(self) -> None:
+        if self.n <= 0:
+            raise ValueError("n must be positive")
+
+
+def test_errors_raised_by_user_classes_become_conversion_errors() -> None:
+    from spacetimedb import ConversionError
+
+    data = bsatn.encode((-1,), __import__("spacetimedb").sats.algebraic_type.product(("n", at.I128)))
+    with pytest.raises(ConversionError, match="n must be positive"):
+        bsatn.decode(data, Positive)

@@ -145,7 +145,12 @@ def _single_pack(lines: list[str]) -> str | None:
 def _fail_encode(node: Node, root: str, value: Any, exc: BaseException) -> None:
     if isinstance(exc, ConversionError):
         raise exc
-    reference.encode(node, value, root, bytearray())  # raises the explained error
+    try:
+        reference.encode(node, value, root, bytearray())  # raises the explained error
+    except ConversionError:
+        raise
+    except Exception as e:  # e.g. a property of the user's class raised
+        raise ConversionError(f"could not encode the value: {e!r}", path=root) from e
     raise ConversionError(f"could not encode the value ({exc!r})", path=root) from exc
 
 
@@ -155,7 +160,12 @@ def _fail_decode(node: Node, root: str, data: Any, off: int, whole: bool, exc: B
     if not isinstance(data, bytes | bytearray | memoryview):
         raise ConversionError(f"expected bytes to decode, got {type(data).__name__}", path=root) from None
     r = reference.Reader(data)
-    _, end = reference.decode(node, r, off, root)
+    try:
+        _, end = reference.decode(node, r, off, root)
+    except ConversionError:
+        raise
+    except Exception as e:  # e.g. the user's class rejected the decoded fields in __init__
+        raise ConversionError(f"could not build the decoded value: {e!r}", path=root) from e
     if whole and end != r.end:
         raise ConversionError(
             f"{r.end - end} trailing byte(s) after the value; the data holds more than one {root}",
