@@ -175,3 +175,12 @@ def test_snake_case_names() -> None:
     assert snake_case("HTTPRequest") == "http_request"
     assert snake_case("already_snake") == "already_snake"
     assert pascal_case("leaderboard_entry") == "LeaderboardEntry"
+
+
+def test_a_field_named_self() -> None:
+    @table
+    class Odd:
+        self: int
+        other: str = "x"
+
+    assert Odd(self=3).self == 3 and Odd(4, "y").other == "y"

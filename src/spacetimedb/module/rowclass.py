@@ -33,16 +33,16 @@ def install_dataclass_methods(cls: type, fields: Sequence[tuple[str, Any]]) -> N
             env[f"_d_{name}"] = default
             params.append(f"{name}=_d_{name}")
             if isinstance(default, _IMMUTABLE) and not isinstance(default, tuple):
-                body.append(f"    self.{name} = {name}")
+                body.append(f"    _stdb_self.{name} = {name}")
             else:
                 # Mutable (or possibly mutable) default: each row gets its own copy.
-                body.append(f"    self.{name} = _deepcopy({name}) if {name} is _d_{name} else {name}")
+                body.append(f"    _stdb_self.{name} = _deepcopy({name}) if {name} is _d_{name} else {name}")
         else:
             params.append(name)
-            body.append(f"    self.{name} = {name}")
-    src = f"def __init__(self, {', '.join(params)}) -> None:\n" + ("\n".join(body) or "    pass")
+            body.append(f"    _stdb_self.{name} = {name}")
+    src = f"def __init__(_stdb_self, {', '.join(params)}) -> None:\n" + ("\n".join(body) or "    pass")
     if not names:
-        src = "def __init__(self) -> None:\n    pass"
+        src = "def __init__(_stdb_self) -> None:\n    pass"
     exec(src, env)
     init = env["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
