@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import math
 import time
 from collections import deque
 from collections.abc import Callable, Hashable
@@ -22,6 +21,7 @@ from typing import Any, Protocol, TypeVar
 from spacetimedb.server import wire
 from spacetimedb.server.backend import CallResult, CallStatus, DatabaseBackend, QueryRejected
 from spacetimedb.server.client_messages import CallProcedure, CallReducer, OneOffQuery, Subscribe, Unsubscribe
+from spacetimedb.server.confirmed_reads import ConfirmedReads
 from spacetimedb.server.subscriptions import (
     DuplicateQuerySet,
     SubscriptionManager,
@@ -78,13 +78,7 @@ class Database:
         self._closed = False
         #: Set once the database stops (log followers and other streams end then).
         self.stopped = asyncio.Event()
-        # Confirmed reads: messages of a transaction wait until its commit is durable.
-        self._durable_waiter = backend.durable_offset_waiter()
-        #: Highest tx offset known durable (effectively infinite without durability).
-        self.durable_offset: float = -1 if self._durable_waiter is not None else math.inf
-        self._held: set[Subscriber] = set()
-        self._held_until: int = -1
-        self._waiting_for = -1
+        self.confirmed_reads = ConfirmedReads(backend.durable_offset_waiter(), info.name)
 
     # ---- lifecycle of the worker --------------------------------------------------------------
 
@@ -172,45 +166,18 @@ class Database:
         touched, self._touched = self._touched, set()
         for sub in touched:
             sub.flush()
-        if self._held:
-            self._await_durability()
+        self.confirmed_reads.after_turn()
 
-    async def wait_durable(self, tx_offset: int | None) -> None:
-        """Return once `tx_offset` is durable (at once without durability or without an offset)."""
-        if tx_offset is None or self._durable_waiter is None or tx_offset <= self.durable_offset:
-            return
-        await self._durable_waiter(tx_offset)
+    @property
+    def durable_offset(self) -> float:
+        return self.confirmed_reads.durable_offset
 
     def hold(self, sub: Subscriber, tx_offset: int) -> None:
         """`sub` has messages waiting for `tx_offset` to be durable (called from its flush)."""
-        self._held.add(sub)
-        self._held_until = max(self._held_until, tx_offset)
+        self.confirmed_reads.hold(sub, tx_offset)
 
-    def _await_durability(self) -> None:
-        """One waiter per batch: when the newest held offset is durable, flush the held clients."""
-        if self._durable_waiter is None or self._held_until <= self._waiting_for:
-            return
-        target = self._held_until
-        self._waiting_for = target
-        waiter = self._durable_waiter
-
-        async def wait() -> None:
-            try:
-                await waiter(target)
-            except Exception:
-                log.exception("database %s: a commit could not be made durable", self.info.name)
-                held, self._held = self._held, set()
-                for sub in held:  # their confirmed reads can never be released
-                    sub.fail(1011, "the database could not make a commit durable; reconnect later")
-                return
-            self.durable_offset = max(self.durable_offset, target)
-            held, self._held = self._held, set()
-            for sub in held:
-                sub.flush()
-            if self._held:
-                self._await_durability()
-
-        asyncio.get_running_loop().create_task(wait())
+    async def wait_durable(self, tx_offset: int | None) -> None:
+        await self.confirmed_reads.wait_durable(tx_offset)
 
     def _send(self, sub: Subscriber, message: bytes, tx_offset: int | None = None) -> None:
         sub.enqueue(message, tx_offset)

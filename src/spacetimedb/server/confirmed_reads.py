@@ -1,0 +1,67 @@
+"""Confirmed reads: a transaction's messages leave only once its commit is durable.
+
+Clients flush what they can and report the offset they wait for (`hold`). After each worker turn
+one durability waiter is started for the newest held offset (group commit makes one fsync cover
+the batch); when it completes the held clients flush again, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+log = logging.getLogger("spacetimedb.server")
+
+
+class Holder(Protocol):
+    def flush(self) -> None: ...
+
+    def fail(self, code: int, reason: str) -> None: ...
+
+
+class ConfirmedReads:
+    def __init__(self, waiter: Callable[[int], Awaitable[Any]] | None, name: str) -> None:
+        self._waiter = waiter
+        self._name = name
+        #: Highest tx offset known durable (infinite without durability: nothing is ever held).
+        self.durable_offset: float = -1 if waiter is not None else math.inf
+        self._held: set[Holder] = set()
+        self._held_until = -1
+        self._waiting_for = -1
+
+    def hold(self, client: Holder, tx_offset: int) -> None:
+        """`client` has messages waiting for `tx_offset` (called from its flush)."""
+        self._held.add(client)
+        self._held_until = max(self._held_until, tx_offset)
+
+    async def wait_durable(self, tx_offset: int | None) -> None:
+        """Return once `tx_offset` is durable (at once without durability or without an offset)."""
+        if tx_offset is None or self._waiter is None or tx_offset <= self.durable_offset:
+            return
+        await self._waiter(tx_offset)
+
+    def after_turn(self) -> None:
+        """Start one waiter for the newest held offset, if none covers it yet."""
+        if not self._held or self._waiter is None or self._held_until <= self._waiting_for:
+            return
+        target = self._held_until
+        self._waiting_for = target
+        asyncio.get_running_loop().create_task(self._release_when_durable(self._waiter, target))
+
+    async def _release_when_durable(self, waiter: Callable[[int], Awaitable[Any]], target: int) -> None:
+        try:
+            await waiter(target)
+        except Exception:
+            log.exception("database %s: a commit could not be made durable", self._name)
+            held, self._held = self._held, set()
+            for client in held:  # their confirmed reads can never be released
+                client.fail(1011, "the database could not make a commit durable; reconnect later")
+            return
+        self.durable_offset = max(self.durable_offset, target)
+        held, self._held = self._held, set()
+        for client in held:
+            client.flush()
+        self.after_turn()
