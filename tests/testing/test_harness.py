@@ -90,3 +90,18 @@ def test_advance_moves_the_clock_and_runs_due_reducers(db: TestDatabase) -> None
 def test_logs_are_readable(db: TestDatabase) -> None:
     db.call("chatty", "x")
     assert [r.message for r in db.logs if r.reducer == "chatty"] == ["plain x", "warned x", "stdlib x"]
+
+
+def test_run_executes_setup_code_in_a_transaction(db: TestDatabase) -> None:
+    Counter = db.module.table("counter").row_class
+    stored = db.run(lambda ctx: ctx.db.counter.insert(Counter(name="fixture", value=7)))
+    assert stored.value == 7 and db.find("counter", "fixture").value == 7
+
+    def boom(ctx: object) -> None:
+        ctx.db.counter.insert(Counter(name="never"))  # type: ignore[attr-defined]
+        raise RuntimeError("setup failed")
+
+    with pytest.raises(ReducerInternalError, match="setup failed"):
+        db.run(boom)
+    assert db.find("counter", "never") is None
+    assert db.commits[-1].reducer == "<run>"

@@ -158,6 +158,22 @@ class ModuleHost:
             self._lifecycle("client_disconnected"), (), b"", identity, connection_id, timestamp or self.clock(), None
         )
 
+    def run_transaction(
+        self,
+        fn: Callable[[ReducerContext], Any],
+        *,
+        caller: Identity | None = None,
+        connection_id: ConnectionId | None = None,
+        timestamp: Timestamp | None = None,
+        label: str = "",
+    ) -> ReducerCallResult:
+        """Run `fn(ctx)` as an ad-hoc reducer: one transaction, committed unless it raises (then
+        rolled back and reported like a reducer's error). For setup code, tools and tests."""
+        return self._run(
+            None, (), None, caller if caller is not None else self.owner, connection_id,
+            timestamp or self.clock(), fn, label,
+        )
+
     def next_due(self) -> Timestamp | None:
         """When the earliest scheduled reducer falls due (None if nothing is scheduled)."""
         return self.scheduler.next_due()
@@ -222,9 +238,10 @@ class ModuleHost:
         caller: Identity,
         connection_id: ConnectionId | None,
         ts: Timestamp,
-        before: Callable[[ReducerContext], None] | None,
+        before: Callable[[ReducerContext], Any] | None,
+        label: str = "",
     ) -> ReducerCallResult:
-        name = r.name if r is not None else ""
+        name = r.name if r is not None else label
         if r is None and before is None:
             # No lifecycle reducer declared: nothing to run, nothing to commit.
             return ReducerCallResult(name, _COMMITTED, None, TxDelta(), ts, None, caller, connection_id, raw_args, 0)

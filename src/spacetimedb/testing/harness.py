@@ -148,6 +148,17 @@ class TestDatabase:
         )
         return _raise_for(result)
 
+    def run(self, fn: Callable[[Any], Any], *, sender: Identity | None = None) -> Any:
+        """Run `fn(ctx)` in one transaction, like a reducer that is not part of the module (e.g. to
+        insert fixtures: `db.run(lambda ctx: ctx.db.player.insert(Player(...)))`). Returns what
+        `fn` returned; raises like `call` if it fails (and then nothing is written)."""
+        out: list[Any] = []
+        result = self.host.run_transaction(
+            lambda ctx: out.append(fn(ctx)), caller=sender if sender is not None else self.owner, label="<run>"
+        )
+        _raise_for(result)
+        return out[0]
+
     def connect(self, who: Identity, conn: ConnectionId | None = None) -> ConnectionId:
         """Run client_connected for `who`; returns the connection id (raises if the module refuses)."""
         conn = conn if conn is not None else connection_id(f"{who.to_hex()}:{len(self.commits)}")
