@@ -165,3 +165,21 @@ def test_unknown_database_and_bad_params_do_not_upgrade(tmp_path: Path) -> None:
             await asyncio.sleep(0)
 
     run_scenario(tmp_path, scenario)
+
+
+def test_flooding_client_is_closed_with_1013(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ws_session, "MAX_QUEUED_INCOMING", 5)
+
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            bystander = await RawClient.connect(s, base)
+            await bystander.next()
+            flood = await RawClient.connect(s, base)
+            await flood.next()
+            await flood.send(*[call(i, "add", pack_str("f")) for i in range(3)])
+            assert len(await flood.frame()) == 3  # under the limit: served
+            await flood.send(*[call(i, "add", pack_str("f")) for i in range(10)])
+            await _expect_close(flood, 1013, "too many requests")
+            await _healthy(s, base, bystander)
+
+    run_scenario(tmp_path, scenario)

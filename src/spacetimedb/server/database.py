@@ -32,8 +32,9 @@ from spacetimedb.server.subscriptions import (
 log = logging.getLogger("spacetimedb.server")
 T = TypeVar("T")
 
-#: Jobs run per worker turn before yielding to the event loop so sockets keep moving.
+#: A worker turn ends after this many jobs or this much time, so sockets keep moving.
 MAX_JOBS_PER_TURN = 2048
+MAX_TURN_SECONDS = 0.02
 
 
 def now_us() -> int:
@@ -52,6 +53,10 @@ class Subscriber(Protocol):
 
     def fail(self, code: int, reason: str) -> None:
         """Close this client's socket with a reason (protocol misuse)."""
+        ...
+
+    def handled(self, count: int) -> None:
+        """`count` of its queued messages have been handled (incoming flow control)."""
         ...
 
 
@@ -138,12 +143,15 @@ class Database:
             self._wake.clear()
             try:
                 self._run_scheduled()
+                deadline = time.perf_counter() + MAX_TURN_SECONDS
                 for _ in range(min(len(self._jobs), MAX_JOBS_PER_TURN)):
                     job = self._jobs.popleft()
                     try:
                         job()
                     except Exception:
                         log.exception("database %s: job failed", self.info.name)
+                    if time.perf_counter() > deadline:
+                        break
             finally:
                 self._flush_touched()
             if self._jobs:
@@ -191,6 +199,7 @@ class Database:
         """Handle every message of one client frame, in order."""
         for msg in messages:
             self.handle(sub, msg)
+        sub.handled(len(messages))
 
     # ---- fan-out ------------------------------------------------------------------------------
 

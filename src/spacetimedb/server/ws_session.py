@@ -33,6 +33,9 @@ MAX_PENDING_SEND_BYTES = 64 * 1024 * 1024
 CLOSE_POLICY = 1008
 CLOSE_ERROR = 1011
 CLOSE_AWAY = 1001
+CLOSE_TRY_AGAIN = 1013
+#: Client messages read but not yet handled before the client is closed (as upstream).
+MAX_QUEUED_INCOMING = 16384
 
 
 def _reason(text: str) -> bytes:
@@ -72,6 +75,7 @@ class ClientSession:
         self._pending_bytes = 0
         self._has_frames = asyncio.Event()
         self._closing = False
+        self._queued_in = 0
 
     def __hash__(self) -> int:
         return id(self)
@@ -110,6 +114,9 @@ class ClientSession:
         else:
             for m in messages:
                 self._push(frame(m, self.compression))
+
+    def handled(self, count: int) -> None:
+        self._queued_in -= count
 
     def _push(self, data: bytes) -> None:
         if self._closing:
@@ -188,6 +195,10 @@ class ClientSession:
                     messages = decode_frame(msg.data, many=self.v3)
                 except MalformedMessage as e:
                     self.fail(CLOSE_ERROR, f"malformed message: {e}")
+                    continue
+                self._queued_in += len(messages)
+                if self._queued_in > MAX_QUEUED_INCOMING:
+                    self.fail(CLOSE_TRY_AGAIN, "too many requests: the client sent messages faster than they were handled")
                     continue
                 try:
                     db.submit(functools.partial(db.handle_all, self, messages))
