@@ -108,7 +108,8 @@ def _generate(node: Node) -> tuple[str, dict[str, Any]]:
     dec.sync()
     out += ["def decode_from(data, off):", "    off0 = off", "    try:"]
     out += ["        if data.__class__ is memoryview: data = data.tobytes()", "        ln = len(data)", *dec.lines]
-    out += [f"        return {expr}, off", "    except Exception as exc:", "        _fail_decode(data, off0, False, exc)"]
+    out += ["        if off > ln: raise _Bad", f"        return {expr}, off"]
+    out += ["    except Exception as exc:", "        _fail_decode(data, off0, False, exc)"]
 
     # the separately compiled functions of recursive types
     while table.pending:
