@@ -77,14 +77,16 @@ def zipf_pairs(n: int, count: int, alpha: float, rng: random.Random) -> list[tup
     return out
 
 
-def best_of(repeats: int, fn: Callable[[], Any]) -> float:
-    """The fastest of `repeats` runs, in seconds (the least disturbed by other load)."""
-    best = float("inf")
+def paired_best(repeats: int, *fns: Callable[[], Any]) -> list[float]:
+    """Best time of each function over `repeats` rounds, the functions taking turns in each round,
+    so that load from other processes falls on the workload and its baseline alike."""
+    best = [float("inf")] * len(fns)
     for _ in range(repeats):
-        gc.collect()
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
+        for i, fn in enumerate(fns):
+            gc.collect()
+            start = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - start)
     return best
 
 
@@ -137,8 +139,11 @@ def bench_transfers(n: int, count: int, repeats: int) -> list[tuple[str, float, 
     rows = []
     for label, alpha in (("uniform", 0.0), ("zipf 1.5", 1.5)):
         pairs = zipf_pairs(n, count, alpha, rng)
-        engine_s = best_of(repeats, lambda p=pairs: engine_run(p))  # type: ignore[misc]
-        dict_s = best_of(repeats, lambda p=pairs: dict_run(p))  # type: ignore[misc]
+        engine_s, dict_s = paired_best(
+            repeats,
+            lambda p=pairs: engine_run(p),  # type: ignore[misc]
+            lambda p=pairs: dict_run(p),  # type: ignore[misc]
+        )
         rows.append((label, engine_s / count, dict_s / count))
     total = sum(r[1] for r in db.scan(1))
     assert total == n * BALANCE, "transfers must conserve the sum of balances"
@@ -178,13 +183,13 @@ def bench_inserts(count: int, repeats: int, batch: int = 1000) -> list[tuple[str
                 pk[row[0]] = row
                 by_score.setdefault(row[1], []).append(row)
 
-    dict_s = best_of(repeats, dict_insert)
     out = []
     for label, ordered in (
         ("btree keys not yet sorted", False),
         ("btree keys sorted (after a range scan)", True),
     ):
-        out.append((label, best_of(repeats, engine_insert(ordered)) / count, dict_s / count))
+        engine_s, dict_s = paired_best(repeats, engine_insert(ordered), dict_insert)
+        out.append((label, engine_s / count, dict_s / count))
     return out
 
 
@@ -262,7 +267,8 @@ def bench_replay(n: int, count: int, repeats: int) -> tuple[float, float]:
                 for row in change.inserts:
                     table[row[0]] = row
 
-    return best_of(repeats, engine_replay) / count, best_of(repeats, dict_replay) / count
+    engine_s, dict_s = paired_best(repeats, engine_replay, dict_replay)
+    return engine_s / count, dict_s / count
 
 
 # ---- (d) through the host ----------------------------------------------------------------------
@@ -286,8 +292,7 @@ def bench_host(n: int, count: int, repeats: int) -> tuple[float, float] | str:
             call("transfer", (a, b, 1), caller=caller, args_format="python")
 
     _, dict_run = dict_transfers(n)
-    host_s = best_of(repeats, run)
-    dict_s = best_of(repeats, lambda: dict_run(pairs))
+    host_s, dict_s = paired_best(repeats, run, lambda: dict_run(pairs))
     return host_s / count, dict_s / count
 
 
