@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from spacetimedb.server.app import Server
 
@@ -240,3 +241,30 @@ def test_sql_dml_answers_once_durable_unless_confirmed_false(tmp_path: Path) -> 
             r.release()
 
     run_scenario(tmp_path, scenario, factory=factory)
+
+
+def test_unpack_upload_formats_and_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tarfile
+
+    from spacetimedb.server import registry
+    from spacetimedb.server.registry import PublishError, unpack_upload
+
+    assert unpack_upload(b"x = 1\n", tmp_path / "a", None).name == "module.py"
+    assert unpack_upload(_zip({"pkg.py": "", "data.txt": ""}), tmp_path / "b", None).name == "pkg.py"
+    assert unpack_upload(_zip({"__init__.py": "", "sub/x.py": ""}), tmp_path / "c", None) == tmp_path / "c"
+    assert unpack_upload(_zip({"a.py": "", "b.py": ""}), tmp_path / "d", "b.py").name == "b.py"
+    with pytest.raises(PublishError, match="entry"):
+        unpack_upload(_zip({"a.py": "", "b.py": ""}), tmp_path / "e", None)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        info = tarfile.TarInfo("game.py")
+        info.size = 3
+        tf.addfile(info, io.BytesIO(b"x=1"))
+    assert unpack_upload(buf.getvalue(), tmp_path / "f", None).read_text() == "x=1"
+    with pytest.raises(PublishError, match="neither"):
+        unpack_upload(b"\xff\xfe\x00garbage", tmp_path / "g", None)
+    with pytest.raises(PublishError, match="zip"):
+        unpack_upload(b"PK\x03\x04broken", tmp_path / "h", None)
+    monkeypatch.setattr(registry, "MAX_UNPACKED_BYTES", 10)
+    with pytest.raises(PublishError, match="limit"):
+        unpack_upload(_zip({"big.py": "#" * 100}), tmp_path / "i", None)

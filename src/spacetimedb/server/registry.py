@@ -74,17 +74,23 @@ def unpack_upload(body: bytes, module_dir: Path, entry: str | None) -> Path:
         shutil.rmtree(module_dir)
     module_dir.mkdir(parents=True)
     if body[:4] == b"PK\x03\x04":
-        with zipfile.ZipFile(io.BytesIO(body)) as zf:
-            for member in zf.namelist():
-                _check_member(member)
-            zf.extractall(module_dir)
+        try:
+            with zipfile.ZipFile(io.BytesIO(body)) as zf:
+                for member in zf.namelist():
+                    _check_member(member)
+                _check_size(sum(i.file_size for i in zf.infolist()))
+                zf.extractall(module_dir)
+        except zipfile.BadZipFile as e:
+            raise PublishError(f"upload is not a valid zip archive: {e}") from e
     elif body[:2] == b"\x1f\x8b" or body[257:262] == b"ustar":
         try:
             with tarfile.open(fileobj=io.BytesIO(body)) as tf:
-                for m in tf.getmembers():
+                members = tf.getmembers()
+                for m in members:
                     _check_member(m.name)
                     if not (m.isfile() or m.isdir()):
                         raise PublishError(f"archive member {m.name!r} is not a regular file or directory")
+                _check_size(sum(m.size for m in members))
                 tf.extractall(module_dir, filter="data")
         except tarfile.TarError as e:
             raise PublishError(f"upload is not a valid tar archive: {e}") from e
@@ -108,6 +114,15 @@ def unpack_upload(body: bytes, module_dir: Path, entry: str | None) -> Path:
     if len(top) == 1:
         return top[0]
     raise PublishError("archive has no root __init__.py and not exactly one top-level .py file: pass ?entry=<path>")
+
+
+#: Largest total size of an unpacked module archive.
+MAX_UNPACKED_BYTES = 256 * 1024 * 1024
+
+
+def _check_size(total: int) -> None:
+    if total > MAX_UNPACKED_BYTES:
+        raise PublishError(f"the archive unpacks to {total} bytes, over the {MAX_UNPACKED_BYTES} byte limit")
 
 
 def _check_member(name: str) -> None:
