@@ -102,3 +102,19 @@ def test_other_server_messages_round_trip() -> None:
         assert p.decode_server_message(p.encode_server_message(msg)) == msg
     assert p.encode_server_message(msgs[2]) == _h("03 01 03000000 09000000") + b"bad query"
     assert p.encode_server_message(msgs[5])[:6] == _h("05 01000000 01")
+
+
+def test_row_list_encode_picks_the_same_hint_as_from_rows() -> None:
+    from spacetimedb import bsatn
+    from spacetimedb.sats import algebraic_type as at
+
+    fixed = bsatn.compile(at.product(("id", at.U32), ("x", at.F32)))
+    rows = [(1, 1.0), (2, 2.0)]
+    assert p.BsatnRowList.encode(rows, fixed) == p.BsatnRowList.from_rows([fixed.encode(r) for r in rows])
+    assert p.BsatnRowList.encode(rows, fixed).size_hint == p.RowSizeHint.FixedSize(8)
+    var = bsatn.compile(at.product(("name", at.STRING),))
+    names = [("a",), ("bcd",), ("",)]
+    assert p.BsatnRowList.encode(names, var) == p.BsatnRowList.from_rows([var.encode(r) for r in names])
+    assert p.BsatnRowList.encode([], var) == p.BsatnRowList.from_rows([])
+    same = [("ab",), ("cd",)]
+    assert p.BsatnRowList.encode(same, var).size_hint == p.RowSizeHint.FixedSize(6)

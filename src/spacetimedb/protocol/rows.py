@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from spacetimedb.sats.sums import Sum, Variant
 from spacetimedb.sats.widths import u16, u32, u64
+
+if TYPE_CHECKING:
+    from spacetimedb.bsatn.codec import Codec
 
 
 @dataclass(slots=True)
@@ -43,6 +47,24 @@ class BsatnRowList:
             offsets.append(pos)
             pos += len(r)
         return cls(RowSizeHint.RowOffsets(offsets), b"".join(rows))
+
+    @classmethod
+    def encode(cls, rows: Iterable[Any], codec: Codec) -> BsatnRowList:
+        """Encode row values with `codec` straight into one buffer, with the hint `from_rows` would pick."""
+        buf = bytearray()
+        offsets: list[int] = []
+        note, encode_into = offsets.append, codec.encode_into
+        for row in rows:
+            note(len(buf))
+            encode_into(buf, row)
+        data = bytes(buf)
+        if offsets:
+            size = len(data) // len(offsets)
+            if 0 < size <= 0xFFFF and size * len(offsets) == len(data) and all(
+                o == i * size for i, o in enumerate(offsets)
+            ):
+                return cls(RowSizeHint.FixedSize(size), data)
+        return cls(RowSizeHint.RowOffsets(offsets), data)
 
     def rows(self) -> list[bytes]:
         """Split `rows_data` back into the encoded rows, using the hint."""
