@@ -186,6 +186,13 @@ class UniqueIndex(Index):
             self.remove(old)
             self.add(new)
 
+    def build(self, rows: Iterable[Row]) -> None:
+        """Index `rows` from scratch in one C-level pass (duplicate keys keep the last row)."""
+        rows = rows if isinstance(rows, list) else list(rows)
+        self.map.clear()
+        self.sorted_keys = None
+        self.map.update(zip(map(self.key_of, rows), rows, strict=True))
+
     def find(self, key: Any) -> Row | None:
         return self.map.get(key if self.norm is None else self.norm(key))
 
