@@ -77,8 +77,8 @@ def render_profile(title: str, collapsed: Path, limit: int = 12) -> str:
         label = name or "all threads"
         lines.append(f"  {label}, self time (% of its samples):")
         lines += [f"    {100 * n / prof.samples:5.1f}%  {frame}" for frame, n in prof.own.most_common(limit)]
-        # Frames on every stack of the thread (runpy, asyncio.run, ...) say nothing: leave them out.
-        telling = [(f, n) for f, n in prof.inclusive.most_common() if n < prof.samples][:limit]
+        # Frames on (nearly) every stack of the thread (runpy, asyncio.run, ...) say nothing: leave them out.
+        telling = [(f, n) for f, n in prof.inclusive.most_common() if n < 0.9 * prof.samples][:limit]
         lines.append(f"  {label}, inclusive:")
         lines += [f"    {100 * n / prof.samples:5.1f}%  {frame}" for frame, n in telling]
     return "\n".join(lines)
