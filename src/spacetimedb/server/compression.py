@@ -35,13 +35,27 @@ def _gzip(body: bytes) -> bytes:
     return c.compress(body) + c.flush()
 
 
+#: Recently compressed bodies: a commit fanned out to many clients usually gives each of them the
+#: same bytes, which are then compressed once. Small, and cleared when full.
+_recent: dict[tuple[Compression, bytes], bytes] = {}
+_RECENT_MAX = 32
+
+
 def frame(body: bytes, compression: Compression) -> bytes:
     """The binary WebSocket message for an encoded body of one or more ServerMessages."""
     if compression is Compression.NONE or len(body) <= COMPRESS_THRESHOLD:
         return b"\x00" + body
-    if compression is Compression.GZIP:
-        return b"\x02" + _gzip(body)
-    return b"\x01" + brotli.compress(body, quality=1)
+    key = (compression, body)
+    out = _recent.get(key)
+    if out is None:
+        if compression is Compression.GZIP:
+            out = b"\x02" + _gzip(body)
+        else:
+            out = b"\x01" + brotli.compress(body, quality=1)
+        if len(_recent) >= _RECENT_MAX:
+            _recent.clear()
+        _recent[key] = out
+    return out
 
 
 def unframe(message: bytes) -> bytes:
