@@ -110,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     cfg = config_from(args)
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
     say = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     try:
         outcomes = run_benchmark(cfg, systems, say, keep_dir=args.keep)

@@ -7,9 +7,12 @@ no timing is asserted, only that transfers succeeded and the balance sum held.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -42,3 +45,40 @@ def test_tiny_keynote_run_measures_every_available_system(tmp_path: Path) -> Non
         assert [m["alpha"] for m in s["measurements"]] == [0.0, 1.5]
         assert all(m["ok"] > 0 for m in s["measurements"]), s
     assert "alpha 0:" in proc.stdout and "alpha 1.5:" in proc.stdout
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if text in cmdline:
+                found.append(cmdline)
+    return found
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_mid_run_stops_every_server_and_removes_temp_dirs(tmp_path: Path, sig: signal.Signals) -> None:
+    argv = [sys.executable, str(REPO / "benchmarks" / "keynote.py"), "--systems", "sqlite", "--seconds", "60",
+            "--warmup", "0", "--clients", "1", "--inflight", "1", "--accounts", "200", "--pairs", "1000"]
+    env = {**os.environ, "TMPDIR": str(tmp_path)}  # every temp dir of the run, and so every server, names it
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # wait until the load is running
+            if "alpha 0:" in line:
+                break
+        time.sleep(1.0)
+        assert _processes_mentioning(str(tmp_path)), "the peer server should be running"
+        proc.send_signal(sig)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130
+    assert _processes_mentioning(str(tmp_path)) == []
+    assert list(tmp_path.iterdir()) == []
