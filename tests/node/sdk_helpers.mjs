@@ -57,7 +57,7 @@ export function subscribe(conn, queries) {
 }
 
 /** Resolve when `pred()` is true (polled), reject after `ms`. */
-export function waitFor(pred, what, ms = 5000) {
+export function waitFor(pred, what, ms = 10000) {
   return new Promise((resolve, reject) => {
     const start = Date.now();
     const tick = () => {
