@@ -14,7 +14,7 @@ from keynote_bench.runner import Measurement, SystemOutcome
 
 
 def _m(system: str, alpha: float, tps: float, ours: bool) -> Measurement:
-    result = {"tps": tps, "window_s": 1.0, "p50_ms": 1.0, "p99_ms": 2.0, "failed": 0, "stuck": 0, "gen_cores": 0.5}
+    result = {"tps": tps, "ok": int(tps), "window_s": 1.0, "p50_ms": 1.0, "p99_ms": 2.0, "failed": 0, "stuck": 0, "gen_cores": 0.5}
     return Measurement(system, alpha, result, server_cpu_s=0.8, is_ours=ours)
 
 
@@ -29,6 +29,8 @@ def test_ratio_is_against_the_best_peer_at_each_alpha() -> None:
     assert rows[1.5]["best_peer"] == "sqlite" and rows[1.5]["ratio"] == 2.0 and not rows[1.5]["meets_goal"]
     text = render(outcomes)
     assert "3.00x (meets" in text and "2.00x (BELOW" in text
+    # server CPU per call: 0.8 s of server CPU over 9000 calls
+    assert as_json(outcomes)["systems"][0]["measurements"][0]["server_us_per_call"] == 0.8e6 / 9000
 
 
 def test_no_ratio_without_our_server_and_skips_are_reported() -> None:

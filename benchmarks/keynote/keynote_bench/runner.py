@@ -36,6 +36,14 @@ class Measurement:
         return float(self.result["tps"])
 
     @property
+    def server_us_per_call(self) -> float | None:
+        """Server CPU per successful call, in microseconds: comparable across machine load."""
+        ok = int(self.result.get("ok", 0))
+        if self.server_cpu_s is None or ok == 0:
+            return None
+        return self.server_cpu_s * 1e6 / ok
+
+    @property
     def server_cores(self) -> float | None:
         if self.server_cpu_s is None:
             return None
