@@ -105,8 +105,8 @@ def test_bad_json_args(host: ModuleHost, args: Any, match: str) -> None:
 
 
 def test_timestamps_from_json() -> None:
-    from spacetimedb.module.sats_json import from_json
     from spacetimedb.sats.infer import node_of
+    from spacetimedb.sats.json import from_json
 
     node = node_of(Timestamp)
     assert from_json(1_000_000, node) == Timestamp(1_000_000)

@@ -76,8 +76,8 @@ def test_v9_round_trip_and_generated_names() -> None:
 
 
 def test_v10_json_matches_the_documented_shape_and_round_trips() -> None:
-    from spacetimedb.module.sats_json import from_json
     from spacetimedb.sats.infer import node_of
+    from spacetimedb.sats.json import from_json
 
     m = load_module(COUNTER)
     doc = m.raw_module_def_json()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from spacetimedb.module.sats_json import from_json
+from spacetimedb.sats.json import from_json
 from spacetimedb.sats.nodes import Node
 
 

@@ -12,9 +12,9 @@ from typing import Any
 from spacetimedb.bsatn import compile as compile_codec
 from spacetimedb.module import raw_def as r
 from spacetimedb.module.module_def import ModuleDef, TableDef
-from spacetimedb.module.sats_json import to_json
 from spacetimedb.sats import algebraic_type as at
 from spacetimedb.sats.infer import node_of
+from spacetimedb.sats.json import to_json
 
 _LIFECYCLE = {"init": "Init", "client_connected": "OnConnect", "client_disconnected": "OnDisconnect"}
 

@@ -23,7 +23,7 @@ from spacetimedb.sats.nodes import (
     RefNode,
     SumNode,
 )
-from spacetimedb.sats.special import ConnectionId, Identity, Timestamp, Uuid
+from spacetimedb.sats.special import ConnectionId, Identity, TimeDuration, Timestamp, Uuid
 from spacetimedb.sats.values import Some, SumValue
 
 P = at.Primitive
@@ -34,6 +34,8 @@ def _fpath(path: str, name: str | None, i: int) -> str:
 
 
 _SPECIAL_FROM_STRING = {Identity: Identity.from_hex, ConnectionId: ConnectionId.from_hex, Uuid: Uuid.parse, Timestamp: Timestamp.parse}
+#: Special types that also read from their bare inner integer (micros for times, the u128/u256 for ids).
+_SPECIAL_FROM_INT = (Identity, ConnectionId, Uuid, Timestamp, TimeDuration)
 
 
 class Reader:
@@ -83,6 +85,8 @@ class Reader:
                 return _SPECIAL_FROM_STRING[node.cls](j)
             except ConversionError as e:
                 raise ConversionError(e.message, path=path) from None
+        if node.repr == CLASS and node.cls in _SPECIAL_FROM_INT and type(j) is int:
+            j = [j]
         n = len(node.fields)
         if isinstance(j, list):
             if len(j) != n:
@@ -140,8 +144,10 @@ def _sum_entry(j: Any, names: tuple[str | None, ...], path: str) -> tuple[int, A
         if not 0 <= j[0] < len(names):
             raise ConversionError(f"unknown sum tag {j[0]} (it has {len(names)} variants)", path=path)
         return j[0], j[1]
-    if isinstance(j, str) and j in names:  # a bare variant name for a unit variant
-        return names.index(j), []
+    if isinstance(j, str):  # a bare variant name for a unit variant
+        if j in names:
+            return names.index(j), []
+        raise ConversionError(f"no unit variant {j!r}; expected one of {[n for n in names if n]}", path=path)
     raise ConversionError(f'expected a sum as {{"variant": payload}} or [tag, payload], got {_jtype(j)}', path=path)
 
 
