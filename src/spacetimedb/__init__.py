@@ -32,6 +32,7 @@ from spacetimedb.module import (
     table,
     unique,
 )
+from spacetimedb.module.datastore_errors import RowNotFound, UniqueConstraintViolation
 
 __all__ = [
     "AlgebraicType",
@@ -41,6 +42,7 @@ __all__ = [
     "ProductType",
     "Range",
     "ReducerContext",
+    "RowNotFound",
     "ScheduleAt",
     "SchemaError",
     "SenderError",
@@ -53,6 +55,7 @@ __all__ = [
     "Timestamp",
     "Typespace",
     "TypespaceBuilder",
+    "UniqueConstraintViolation",
     "Uuid",
     "auto_inc",
     "client_connected",
