@@ -54,6 +54,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--peer-inflight", type=_positive(int), default=None,
                    help="calls in flight per client for the peers (default: same as --inflight)")
     p.add_argument("--alphas", default="0,1.5", help="comma-separated Zipf alphas (default 0,1.5)")
+    p.add_argument("--repeat", type=_positive(int), default=1,
+                   help="rounds over the alphas per system; the report shows each median and range (default 1)")
     p.add_argument("--systems", default=",".join(SYSTEMS), help=f"comma-separated, of: {', '.join(SYSTEMS)}")
     p.add_argument("--protocol", choices=["v2", "v3"], default="v3",
                    help="WebSocket subprotocol for our server: v3 (the SDK's default) or v2 (upstream's profile)")
@@ -80,6 +82,7 @@ def config_from(args: argparse.Namespace) -> RunConfig:
         seconds=args.seconds,
         warmup=max(0.0, args.warmup),
         alphas=[float(a) for a in args.alphas.split(",") if a.strip()],
+        repeat=int(args.repeat),
         protocol=args.protocol,
         pg_pool=args.pg_pool,
         http_client=args.http_client,

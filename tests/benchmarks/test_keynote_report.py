@@ -85,3 +85,13 @@ def test_profile_summary_is_per_thread_with_self_and_inclusive_frames(tmp_path: 
     assert "by thread: MainThread 80%, Thread-1 (_run) 20%" in text
     assert "60.0%  commit (app/log.py:3)" in text and "100.0%  fsync (app/files.py:3)" in text
     assert "main (app/run.py:1)" not in text.split("inclusive:")[1].split("Thread-1")[0]  # on every stack
+
+
+def test_repeated_rounds_report_the_median_and_range() -> None:
+    ours = [_m("ours", 0, tps, True) for tps in (9000, 3000, 6000)]
+    peer = [_m("sqlite", 0, tps, False) for tps in (1000, 2000, 1500)]
+    outcomes = [SystemOutcome("ours", ours), SystemOutcome("sqlite", peer)]
+    row = ratios(outcomes)[0]
+    assert (row["ours_tps"], row["best_peer_tps"], row["ratio"]) == (6000, 1500, 4.0)
+    text = render(outcomes)
+    assert "6,000 (3,000-9,000)" in text and "1,500 (1,000-2,000)" in text

@@ -20,6 +20,7 @@ class RunConfig:
     seconds: float = 10.0
     warmup: float = 2.0
     alphas: list[float] = field(default_factory=lambda: [0.0, 1.5])
+    repeat: int = 1  # rounds over the alphas per system; the report takes each median
     protocol: str = "v3"
     pg_pool: int = 64
     http_client: str = "request"
@@ -32,6 +33,10 @@ class RunConfig:
     @property
     def effective_peer_inflight(self) -> int:
         return self.inflight if self.peer_inflight is None else self.peer_inflight
+
+    def __post_init__(self) -> None:
+        if self.repeat < 1:
+            raise ValueError(f"repeat must be at least 1, got {self.repeat}")
 
     def loadgen_timeout_s(self) -> float:
         """Bound on one generator run: connect, precompute, warmup, window, drain, slack."""

@@ -13,12 +13,25 @@ def _fmt(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
+def medians(outcomes: list[SystemOutcome]) -> list[tuple[Measurement, list[Measurement]]]:
+    """Per system and alpha (in run order): the median-TPS round and all its rounds (one with --repeat 1)."""
+    out = []
+    for o in outcomes:
+        alphas = list(dict.fromkeys(m.alpha for m in o.measurements))
+        for alpha in alphas:
+            rounds = [m for m in o.measurements if m.alpha == alpha]
+            by_tps = sorted(rounds, key=lambda m: m.tps)
+            out.append((by_tps[(len(by_tps) - 1) // 2], rounds))
+    return out
+
+
 def ratios(outcomes: list[SystemOutcome]) -> list[dict[str, Any]]:
-    """Per alpha: our TPS, the best peer's, and their ratio (None where either side is missing)."""
+    """Per alpha: our (median) TPS, the best peer's, and their ratio (None where either side is missing)."""
     alphas = sorted({m.alpha for o in outcomes for m in o.measurements})
+    picked = [median for median, _rounds in medians(outcomes)]
     rows = []
     for alpha in alphas:
-        at = [m for o in outcomes for m in o.measurements if m.alpha == alpha]
+        at = [m for m in picked if m.alpha == alpha]
         ours = next((m for m in at if m.is_ours), None)
         peers = [m for m in at if not m.is_ours]
         best = max(peers, key=lambda m: m.tps, default=None)
@@ -34,12 +47,15 @@ def ratios(outcomes: list[SystemOutcome]) -> list[dict[str, Any]]:
     return rows
 
 
-def _row(m: Measurement) -> list[str]:
+def _row(m: Measurement, rounds: list[Measurement]) -> list[str]:
     r = m.result
+    tps = f"{m.tps:,.0f}"
+    if len(rounds) > 1:
+        tps += f" ({min(x.tps for x in rounds):,.0f}-{max(x.tps for x in rounds):,.0f})"
     return [
         m.system,
         f"{m.alpha:g}",
-        f"{m.tps:,.0f}",
+        tps,
         _fmt(r.get("p50_ms"), ".2f"),
         _fmt(r.get("p99_ms"), ".2f"),
         str(int(r.get("failed", 0)) + int(r.get("stuck", 0))),
@@ -52,14 +68,14 @@ def _row(m: Measurement) -> list[str]:
 
 def render(outcomes: list[SystemOutcome]) -> str:
     header = ["system", "alpha", "TPS", "p50 ms", "p99 ms", "failures", "gen CPU", "server CPU", "srv us/call", "protocol"]
-    rows = [_row(m) for o in outcomes for m in o.measurements]
+    rows = [_row(m, rounds) for m, rounds in medians(outcomes)]
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
     line = lambda cells: "  ".join(c.rjust(w) if i in (1, 2, 3, 4, 5, 6, 7, 8) else c.ljust(w)  # noqa: E731
                                    for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
     out = [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows), ""]
     out.append("gen CPU / server CPU: cores used during the window (of 2) by the load generator / the server")
     out.append("processes (PostgreSQL: aiohttp peer + postmaster and its backends); srv us/call: server CPU")
-    out.append("time per successful call.")
+    out.append("time per successful call. With --repeat: the median round, TPS range over the rounds in brackets.")
     out.append("")
     for o in outcomes:
         if o.skipped:

@@ -118,9 +118,9 @@ def run_system(name: str, cfg: RunConfig, workdir: Path, say: Callable[[str], No
         try:
             say(f"[{running.name}] seeding {cfg.accounts} accounts")
             run_loadgen(group, running.script, "seed", {**running.options, **common}, timeout_s=SEED_TIMEOUT_S)
-            for alpha in cfg.alphas:
+            for rep, alpha in ((r, a) for r in range(cfg.repeat) for a in cfg.alphas):
                 say(f"[{running.name}] alpha {alpha:g}: {cfg.clients} clients x {running.inflight} in flight, "
-                    f"{cfg.warmup:g} s warmup + {cfg.seconds:g} s")
+                    f"{cfg.warmup:g} s warmup + {cfg.seconds:g} s" + (f" (round {rep + 1})" if cfg.repeat > 1 else ""))
                 options = {
                     **running.options,
                     **common,
