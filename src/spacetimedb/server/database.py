@@ -72,9 +72,10 @@ class Database:
         self.info = info
         self.backend = backend
         self.subscriptions = SubscriptionManager(backend.tables)
-        if hasattr(backend, "commit_hook"):
+        if hasattr(backend, "commit_hook") and hasattr(backend, "fanout_active"):
             # Evaluate subscriptions inside the commit, against exactly that commit's state.
             backend.commit_hook = self.subscriptions.evaluate
+            backend.fanout_active = lambda: self.subscriptions.query_count > 0
         self.subscribers: set[Subscriber] = set()
         self._jobs: deque[Callable[[], None]] = deque()
         self._wake = asyncio.Event()

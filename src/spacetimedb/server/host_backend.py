@@ -95,6 +95,10 @@ class _Plan:
         return ins, dels
 
 
+_NO_CHANGES = NamedChanges({}, {})
+_NO_FANOUT: dict[object, Any] = {}
+
+
 def _identity(be: bytes) -> Identity:
     return Identity(int.from_bytes(be, "big"))
 
@@ -127,8 +131,10 @@ class HostBackend:
             s.name: TableInfo(s.name, s.public, s.is_event, codecs[s.table_id].encode) for s in schemas
         }
         self.catalog = Catalog(schemas, self.module.typespace)
-        #: Set by the server's Database: evaluates subscriptions for one commit's changes.
+        #: Set by the server's Database: evaluates subscriptions for one commit's changes, and
+        #: says whether any subscription exists (when none does, commits skip fan-out entirely).
         self.commit_hook: Callable[[Changes], Any] | None = None
+        self.fanout_active: Callable[[], bool] = lambda: True
         self._evaluated: dict[int, tuple[NamedChanges, Any]] = {}
         self._identity_cache: dict[bytes, Identity] = {}
         self._connection_cache: dict[int, ConnectionId] = {}
@@ -147,6 +153,9 @@ class HostBackend:
         delta = result.delta
         if delta is None:
             return
+        if self.commit_hook is None or not self.fanout_active():
+            self._evaluated[id(result)] = (_NO_CHANGES, _NO_FANOUT)  # nobody subscribed: nothing to send
+            return
         names = self._names
         changes = NamedChanges({names[tid]: c for tid, c in delta.tables.items()}, delta.tables)
         fanout = None
@@ -158,7 +167,7 @@ class HostBackend:
         self._evaluated[id(result)] = (changes, fanout)
 
     def _convert(self, result: ReducerCallResult) -> CallResult:
-        changes, fanout = self._evaluated.pop(id(result), (NamedChanges({}, {}), None))
+        changes, fanout = self._evaluated.pop(id(result), (_NO_CHANGES, None))
         return CallResult(
             _STATUS[result.status],
             result.timestamp.micros,

@@ -113,7 +113,14 @@ def one_off_query_err(request_id: int, error: str) -> bytes:
     return b"\x05" + _U32.pack(request_id) + b"\x01" + pack_str(error)
 
 
+_RESULT_HEAD = struct.Struct("<BIq")
+#: ReducerOutcome::Ok{ret_value: empty, transaction_update: no query sets}.
+_OK_NOTHING = b"\x00" + _U32.pack(0) + _U32.pack(0)
+
+
 def reducer_ok(request_id: int, timestamp_us: int, ret_value: bytes, query_sets: Sequence[bytes]) -> bytes:
+    if not query_sets and not ret_value:
+        return _RESULT_HEAD.pack(6, request_id, timestamp_us) + _OK_NOTHING
     return (
         b"\x06"
         + _U32.pack(request_id)
