@@ -58,6 +58,21 @@ const scenarios = {
     a.conn.disconnect();
   },
 
+  // Event table rows fire onInsert on every subscriber and are never stored in the cache.
+  async event_table() {
+    const a = await connect(DbConnection);
+    const b = await connect(DbConnection);
+    const heard = [];
+    b.conn.db.ping.onInsert((_ctx, row) => heard.push(row.text));
+    await subscribe(a.conn, 'SELECT * FROM ping');
+    await subscribe(b.conn, 'SELECT * FROM ping');
+    await a.conn.reducers.ping({ text: 'boo' });
+    await waitFor(() => heard.includes('boo'), 'b hears the ping');
+    checkEqual(b.conn.db.ping.count(), 0n, 'event rows are not cached');
+    a.conn.disconnect();
+    b.conn.disconnect();
+  },
+
   // A semijoin subscription: pets of online users only.
   async join() {
     const a = await connect(DbConnection);

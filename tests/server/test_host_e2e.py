@@ -109,6 +109,7 @@ def test_reducer_args_errors_over_ws(tmp_path: Path) -> None:
         ("join", V3_V2),
         ("reauth", V3_V2),
         ("private_table", V3_V2),
+        ("event_table", V3_V2),
     ],
 )
 def test_sdk_chat(tmp_path: Path, scenario: str, protocols: tuple[str, ...]) -> None:
@@ -246,3 +247,23 @@ def test_simple_game_example_serves_a_raw_client(tmp_path: Path) -> None:
             assert again["err"] == "You have already joined"
 
     run_chat(tmp_path, scenario, module=EXAMPLES / "simple_game.py")
+
+
+def test_event_table_rows_reach_subscribers_and_are_never_stored(tmp_path: Path) -> None:
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            a = await RawClient.connect(s, base, db="chat")
+            b = await RawClient.connect(s, base, db="chat")
+            for c in (a, b):
+                await c.next()
+                await c.send(subscribe(0, 0, "SELECT * FROM ping"))
+                assert (await c.next())["tables"] == [{"table": "ping", "rows": []}]
+            await a.send(call(1, "ping", pack_str("boo")))
+            mine = await a.next()
+            assert mine["ok"]["query_sets"][0]["tables"] == [{"table": "ping", "rows": [{"events": [pack_str("boo")]}]}]
+            theirs = await b.next()
+            assert theirs["query_sets"][0]["tables"][0]["rows"] == [{"events": [pack_str("boo")]}]
+            await b.send(subscribe(1, 1, "SELECT * FROM ping"))
+            assert (await b.next())["tables"] == [{"table": "ping", "rows": []}]  # never stored
+
+    run_chat(tmp_path, scenario)

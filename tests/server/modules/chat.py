@@ -123,3 +123,13 @@ def remind_me(ctx: ReducerContext, text: str, delay_micros: u64) -> None:
     at = ScheduleAt(Timestamp(ctx.timestamp.micros + delay_micros))
     ctx.db.reminder.insert(Reminder(scheduled_id=0, scheduled_at=at, text=text))
     assert TimeDuration  # imported for modules that schedule intervals
+
+
+@table(public=True, event=True)
+class Ping:
+    text: str
+
+
+@reducer
+def ping(ctx: ReducerContext, text: str) -> None:
+    ctx.db.ping.insert(Ping(text=text))
