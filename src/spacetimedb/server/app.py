@@ -98,6 +98,19 @@ class Server:
             self._runner = None
 
 
+def _configure_logging() -> None:
+    """Server and aiohttp errors to stderr. The host puts a reducer-log handler on the root
+    logger, which would otherwise swallow records logged outside reducers."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name, level in (("spacetimedb.server", logging.INFO), ("aiohttp", logging.WARNING)):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            logger.addHandler(handler)
+            logger.setLevel(level)
+            logger.propagate = False
+
+
 def _split_addr(listen_addr: str) -> tuple[str, int]:
     host, _, port = listen_addr.rpartition(":")
     return (host or "127.0.0.1").strip("[]"), int(port)
@@ -141,6 +154,7 @@ def run_server(
     `protocols` restricts the WebSocket subprotocols offered, most preferred first (e.g.
     `["v2.bsatn.spacetimedb"]` to make every client speak v2); default v3 then v2.
     """
+    _configure_logging()
     try:
         import uvloop
 
