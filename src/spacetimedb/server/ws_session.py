@@ -173,7 +173,11 @@ class ClientSession:
             db.touch(self)
             return None
 
-        rejected = await db.call(admit)
+        try:
+            rejected = await db.call(admit)
+        except DatabaseStopped:
+            await self.ws.close(code=CLOSE_AWAY, message=b"database is shutting down or being updated")
+            return
         if rejected is not None:
             await self.ws.close(code=CLOSE_POLICY, message=_reason(f"connection refused: {rejected}"))
             return
