@@ -26,7 +26,6 @@ from spacetimedb.server.subscriptions import (
     DuplicateQuerySet,
     SubscriptionManager,
     UnknownQuerySet,
-    query_set_updates,
 )
 
 log = logging.getLogger("spacetimedb.server")
@@ -213,13 +212,18 @@ class Database:
         if self.subscriptions.failures:
             for sub, qs, error in self.subscriptions.take_failures():
                 self._send(sub, wire.subscription_error(None, qs, error), result.tx_offset)  # type: ignore[arg-type]
-        for sub, sets in fanout.items():
+        shared: dict[tuple[int, ...], bytes] = {}
+        for sub, set_updates in fanout.items():
             if sub is caller:
                 continue
-            self._send(sub, wire.transaction_update(query_set_updates(sets)), result.tx_offset)
+            key = tuple(map(id, set_updates))
+            message = shared.get(key)
+            if message is None:  # identical for everyone subscribed to the same queries
+                message = shared[key] = wire.transaction_update(set_updates)
+            self._send(sub, message, result.tx_offset)
         if caller is None:
             return
-        own = fanout.get(caller) or {}
+        own = fanout.get(caller) or []
         self._send(caller, reducer_result_message(request_id, result, own), result.tx_offset)
 
     # ---- WebSocket operations (run on the worker) ------------------------------------------
@@ -328,9 +332,9 @@ class _OneOff:
     """A throwaway subscriber key for one-off queries."""
 
 
-def reducer_result_message(request_id: int, result: CallResult, own_sets: dict[int, list[bytes]]) -> bytes:
+def reducer_result_message(request_id: int, result: CallResult, own_sets: list[bytes]) -> bytes:
     if result.status is CallStatus.COMMITTED:
-        return wire.reducer_ok(request_id, result.timestamp_us, result.ret_value, query_set_updates(own_sets))
+        return wire.reducer_ok(request_id, result.timestamp_us, result.ret_value, own_sets)
     if result.status is CallStatus.FAILED_USER:
         return wire.reducer_err(request_id, result.timestamp_us, result.error)
     return wire.reducer_internal_error(request_id, result.timestamp_us, result.error or result.status.value)

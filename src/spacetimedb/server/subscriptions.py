@@ -34,8 +34,8 @@ class QueryEntry:
     subscribers: dict[SetKey, int] = field(default_factory=dict)
 
 
-#: Per subscriber: query_set_id -> encoded TableUpdate pieces for that set.
-FanOut = dict[object, dict[int, list[bytes]]]
+#: Per subscriber: its encoded QuerySetUpdates for one transaction, in query-set order.
+FanOut = dict[object, list[bytes]]
 
 
 class SubscriptionManager:
@@ -150,10 +150,7 @@ class SubscriptionManager:
             for (subscriber, qs), count in entry.subscribers.items():
                 by_table = grouped.setdefault(subscriber, {}).setdefault(qs, {})
                 by_table.setdefault(name, []).extend([piece] * count)
-        return {
-            subscriber: {qs: [wire.table_update(t, pieces) for t, pieces in by_table.items()] for qs, by_table in sets.items()}
-            for subscriber, sets in grouped.items()
-        }
+        return _encode_fanout(grouped)
 
 
     def _fail(self, entry: QueryEntry, error: str) -> None:
@@ -166,6 +163,27 @@ class SubscriptionManager:
         return failures
 
 
-def query_set_updates(sets: Mapping[int, list[bytes]]) -> list[bytes]:
-    """Encoded QuerySetUpdate list, in query-set order."""
-    return [wire.query_set_update(qs, sets[qs]) for qs in sorted(sets)]
+def _encode_fanout(grouped: dict[object, dict[int, dict[str, list[bytes]]]]) -> FanOut:
+    """Each subscriber's QuerySetUpdates, in query-set order. Subscribers with the same sets of the
+    same queries (the common case: everyone on query set 0) share the very same bytes objects, so
+    the messages built from them are built (and compressed) once."""
+    table_updates: dict[tuple[object, ...], bytes] = {}
+    set_updates: dict[tuple[object, ...], bytes] = {}
+    out: FanOut = {}
+    for subscriber, sets in grouped.items():
+        encoded = []
+        for qs in sorted(sets):
+            tus = []
+            for table, pieces in sets[qs].items():
+                key = (table, *map(id, pieces))
+                tu = table_updates.get(key)
+                if tu is None:
+                    tu = table_updates[key] = wire.table_update(table, pieces)
+                tus.append(tu)
+            skey = (qs, *map(id, tus))
+            qsu = set_updates.get(skey)
+            if qsu is None:
+                qsu = set_updates[skey] = wire.query_set_update(qs, tus)
+            encoded.append(qsu)
+        out[subscriber] = encoded
+    return out
