@@ -267,3 +267,26 @@ def test_event_table_rows_reach_subscribers_and_are_never_stored(tmp_path: Path)
             assert (await b.next())["tables"] == [{"table": "ping", "rows": []}]  # never stored
 
     run_chat(tmp_path, scenario)
+
+
+def test_owner_sql_dml_commits_and_reaches_subscribers(tmp_path: Path) -> None:
+    async def scenario(server: Server, base: str) -> None:
+        owner = {"Authorization": f"Bearer {server.owner.token}"}
+        async with aiohttp.ClientSession() as s:
+            c = await RawClient.connect(s, base, db="chat", headers=owner)
+            await c.next()
+            await c.send(subscribe(0, 0, "SELECT * FROM audit WHERE event = 'from sql'"))
+            await c.next()
+            sql = f"{base}/v1/database/chat/sql"
+            async with s.post(sql, data="INSERT INTO audit (id, event) VALUES (100, 'from sql')") as r:
+                assert r.status == 403  # anonymous: not the owner
+            async with s.post(sql, data="INSERT INTO audit (id, event) VALUES (100, 'from sql')", headers=owner) as r:
+                assert r.status == 200, await r.text()
+                assert (await r.json())[0]["stats"]["rows_inserted"] == 1
+            update = await c.next()
+            [table] = update["query_sets"][0]["tables"]
+            assert table["table"] == "audit" and len(table["rows"][0]["inserts"]) == 1
+            async with s.post(sql, data="SELECT event FROM audit WHERE id = 100", headers=owner) as r:
+                assert (await r.json())[0]["rows"] == [["from sql"]]
+
+    run_chat(tmp_path, scenario)

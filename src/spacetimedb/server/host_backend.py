@@ -288,14 +288,7 @@ class HostBackend:
     def _commit_sql(self, tx: Any, sql: str, sender: Identity, timestamp_us: int) -> CallResult:
         """Commit owner DML like a reducer's transaction: next tx offset, commit listeners, fan-out."""
         delta = tx.commit()
-        host = self.host
-        offset = host._next_offset
-        host._next_offset = offset + 1
-        result = ReducerCallResult(
-            reducer="", status=ReducerStatus.COMMITTED, error=None, delta=delta, timestamp=Timestamp(timestamp_us),
-            tx_offset=offset, caller=sender, connection_id=None, args=sql, duration_micros=0,
-        )
-        host._after_commit(result, delta, result.timestamp)
+        result = self.host.record_commit(delta, caller=sender, timestamp=Timestamp(timestamp_us), args=sql)
         return self._convert(result)
 
     def module_def_json(self, version: int) -> dict[str, Any]:
