@@ -233,11 +233,17 @@ class HostBackend:
         return self._convert(result)
 
     def client_connected(self, caller: bytes, connection_id: int, timestamp_us: int) -> CallResult:
-        result = self.host.client_connected(_identity(caller), ConnectionId(connection_id), timestamp=Timestamp(timestamp_us))
-        return self._convert(result)
+        return self._lifecycle(self.host.client_connected, caller, connection_id, timestamp_us)
 
     def client_disconnected(self, caller: bytes, connection_id: int, timestamp_us: int) -> CallResult:
-        result = self.host.client_disconnected(_identity(caller), ConnectionId(connection_id), timestamp=Timestamp(timestamp_us))
+        return self._lifecycle(self.host.client_disconnected, caller, connection_id, timestamp_us)
+
+    def _lifecycle(self, run: Callable[..., ReducerCallResult], caller: bytes, connection_id: int, timestamp_us: int) -> CallResult:
+        try:
+            result = run(self._identity_of(caller), self._connection_of(connection_id), timestamp=Timestamp(timestamp_us))
+        except Exception as e:  # a host failure: refuse the connection rather than crash the request
+            log.exception("host failed running a lifecycle reducer")
+            return CallResult(CallStatus.FAILED_INTERNAL, timestamp_us, f"host error: {type(e).__name__}: {e}")
         return self._convert(result)
 
     def compile_subscription(self, sql: str, caller: bytes, is_owner: bool) -> list[Any]:
