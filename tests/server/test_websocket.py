@@ -418,3 +418,14 @@ def test_republish_disconnects_clients_after_client_disconnected(tmp_path: Path)
             assert (await c2.next())["type"] == "InitialConnection"
 
     run_scenario(tmp_path, scenario)
+
+
+def test_subscribe_by_database_identity(tmp_path: Path) -> None:
+    async def scenario(server: Server, base: str) -> None:
+        ident = server.registry.databases["test"].info.identity.hex()
+        async with aiohttp.ClientSession() as s:
+            c = await RawClient.connect(s, base, db=ident)
+            assert (await c.next())["type"] == "InitialConnection"
+            assert backend_of(server).connected
+
+    run_scenario(tmp_path, scenario)
