@@ -58,6 +58,26 @@ const scenarios = {
     a.conn.disconnect();
   },
 
+  // subscribeToAllTables() (one unquoted SELECT per table of the bindings) and the quoted SQL the
+  // SDK's query builder writes.
+  async all_tables() {
+    const { conn } = await connect(DbConnection);
+    await new Promise((resolve, reject) => {
+      conn.subscriptionBuilder().onApplied(() => resolve()).onError((_c, e) => reject(e)).subscribeToAllTables();
+    });
+    check(conn.db.user.count() >= 1n, 'own user row through subscribeToAllTables');
+    const quoted = [];
+    const { conn: other } = await connect(DbConnection);
+    other.db.message.onInsert((_ctx, m) => quoted.push(m.text));
+    await subscribe(other, `SELECT * FROM "message" WHERE "message"."text" = 'quoted ''ok'''`);
+    await conn.reducers.sendMessage({ text: "quoted 'ok'" });
+    await conn.reducers.sendMessage({ text: 'not this one' });
+    await waitFor(() => [...conn.db.message.iter()].length === 2, 'both messages reach the all-tables client');
+    checkEqual(quoted, ["quoted 'ok'"], 'only the matching message');
+    conn.disconnect();
+    other.disconnect();
+  },
+
   // Event table rows fire onInsert on every subscriber and are never stored in the cache.
   async event_table() {
     const a = await connect(DbConnection);

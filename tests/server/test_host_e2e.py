@@ -110,6 +110,7 @@ def test_reducer_args_errors_over_ws(tmp_path: Path) -> None:
         ("reauth", V3_V2),
         ("private_table", V3_V2),
         ("event_table", V3_V2),
+        ("all_tables", V3_V2),
     ],
 )
 def test_sdk_chat(tmp_path: Path, scenario: str, protocols: tuple[str, ...]) -> None:
