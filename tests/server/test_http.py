@@ -268,3 +268,16 @@ def test_unpack_upload_formats_and_limits(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setattr(registry, "MAX_UNPACKED_BYTES", 10)
     with pytest.raises(PublishError, match="limit"):
         unpack_upload(_zip({"big.py": "#" * 100}), tmp_path / "i", None)
+
+
+def test_a_database_that_fails_to_load_at_start_does_not_stop_the_others(tmp_path: Path) -> None:
+    async def first(server: Server, base: str) -> None:
+        await server.publish_path("other", tmp_path / "module.py")
+
+    run_scenario(tmp_path, first)
+    (tmp_path / "data" / "databases" / "other" / "meta.json").write_text("{broken")
+
+    async def second(server: Server, base: str) -> None:
+        assert sorted(server.registry.databases) == ["test"]
+
+    run_scenario(tmp_path, second, publish=None)

@@ -164,11 +164,16 @@ class Registry:
     def load_existing(self) -> None:
         """Start every database found in the data dir (after a restart)."""
         for meta_path in sorted(self.root.glob("*/meta.json")):
-            meta = json.loads(meta_path.read_text())
-            info = DatabaseInfo(meta["name"], bytes.fromhex(meta["identity"]), bytes.fromhex(meta["owner"]))
-            directory = meta_path.parent
-            spec = BackendSpec(info, directory / meta["entry"], directory / "data", fresh=False)
-            self._start(Database(info, self.factory(spec)))
+            try:
+                meta = json.loads(meta_path.read_text())
+                info = DatabaseInfo(meta["name"], bytes.fromhex(meta["identity"]), bytes.fromhex(meta["owner"]))
+                directory = meta_path.parent
+                spec = BackendSpec(info, directory / meta["entry"], directory / "data", fresh=False)
+                backend = self.factory(spec)
+            except Exception:  # one broken database must not keep the others down
+                log.exception("database in %s could not be loaded; it is not served", meta_path.parent)
+                continue
+            self._start(Database(info, backend))
 
     def _start(self, db: Database) -> None:
         self.databases[db.info.name] = db
