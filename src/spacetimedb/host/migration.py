@@ -116,9 +116,10 @@ def _plan_table(
         missing = [
             c.name for c, d in zip(added, new.decl.columns[len(oc) :], strict=True) if d.default is MISSING
         ]
-        for col in missing:
+        for col_name in missing:
             plan.errors.append(
-                f"adding column {col!r} to table {name!r} requires a default value (e.g. `{col}: int = 0`)"
+                f"adding column {col_name!r} to table {name!r} requires a default value "
+                f"(e.g. `{col_name}: int = 0`)"
             )
         if not missing:
             plan.steps.append(
