@@ -429,3 +429,19 @@ def test_subscribe_by_database_identity(tmp_path: Path) -> None:
             assert backend_of(server).connected
 
     run_scenario(tmp_path, scenario)
+
+
+def test_batched_socket_writes_are_in_use_with_the_pinned_aiohttp(tmp_path: Path) -> None:
+    """Guards the v2 optimisation: an aiohttp upgrade that drops its flow-control hooks would
+    silently fall back to one write per frame."""
+    from spacetimedb.server.ws_routes import SESSIONS_KEY
+
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            c = await RawClient.connect(s, base)
+            await c.next()
+            [session] = server.app[SESSIONS_KEY]
+            assert session.transport is not None
+            assert hasattr(session.protocol, "_paused") and hasattr(session.protocol, "_drain_helper")
+
+    run_scenario(tmp_path, scenario)

@@ -73,6 +73,8 @@ async def subscribe(request: web.Request) -> web.StreamResponse:
         compression=compression,
         confirmed=confirmed,
         abort=transport.abort if transport is not None else None,
+        transport=transport,
+        protocol=request.protocol,
     )
     request.app[SESSIONS_KEY].add(session)
     try:
