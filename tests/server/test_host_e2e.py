@@ -291,3 +291,68 @@ def test_owner_sql_dml_commits_and_reaches_subscribers(tmp_path: Path) -> None:
                 assert (await r.json())[0]["rows"] == [["from sql"]]
 
     run_chat(tmp_path, scenario)
+
+
+def _chat_variant(tmp_path: Path, name: str, old: str, new: str) -> Path:
+    text = CHAT.read_text()
+    assert old in text
+    path = tmp_path / name
+    path.write_text(text.replace(old, new))
+    return path
+
+
+MESSAGE_FIELDS = "    sender: Identity\n    sent: Timestamp\n    text: str\n"
+
+
+def test_republish_migrates_data_to_a_compatible_schema(tmp_path: Path) -> None:
+    added_column = _chat_variant(tmp_path, "v2.py", MESSAGE_FIELDS, MESSAGE_FIELDS + "    likes: u64 = 0\n")
+    owner_hdr: dict[str, str] = {}
+
+    async def scenario(server: Server, base: str) -> None:
+        owner_hdr["Authorization"] = f"Bearer {server.owner.token}"
+        async with aiohttp.ClientSession() as s:
+            c = await RawClient.connect(s, base, db="chat")
+            await c.next()
+            await c.send(call(1, "send_message", pack_str("before")))
+            await c.next()
+            async with s.put(f"{base}/v1/database/chat", data=added_column.read_bytes(), headers=owner_hdr) as r:
+                assert r.status == 200, await r.text()
+            async with s.post(f"{base}/v1/database/chat/sql", data="SELECT text, likes FROM message") as r:
+                assert (await r.json())[0]["rows"] == [["before", 0]]
+            c = await RawClient.connect(s, base, db="chat")
+            await c.next()
+            await c.send(call(2, "send_message", pack_str("after")))
+            assert "ok" in await c.next()
+
+    run_chat(tmp_path, scenario)
+
+    async def after_restart(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            async with s.post(f"{base}/v1/database/chat/sql", data="SELECT text, likes FROM message") as r:
+                assert sorted((await r.json())[0]["rows"]) == [["after", 0], ["before", 0]]
+
+    # Restarted on the migrated data (the startup publish of the same module is a no-op change).
+    run_chat(tmp_path, after_restart, module=added_column)
+
+
+def test_republish_needing_a_manual_migration_is_refused_and_changes_nothing(tmp_path: Path) -> None:
+    dropped_column = _chat_variant(tmp_path, "v2.py", MESSAGE_FIELDS, "    sender: Identity\n    text: str\n")
+
+    async def scenario(server: Server, base: str) -> None:
+        owner = {"Authorization": f"Bearer {server.owner.token}"}
+        async with aiohttp.ClientSession() as s:
+            c = await RawClient.connect(s, base, db="chat")
+            await c.next()
+            await c.send(call(1, "send_message", pack_str("kept")))
+            await c.next()
+            async with s.put(f"{base}/v1/database/chat", data=dropped_column.read_bytes(), headers=owner) as r:
+                text = await r.text()
+                assert r.status == 400 and "manual migration" in text and "delete-data" in text, text
+            async with s.post(f"{base}/v1/database/chat/sql", data="SELECT text FROM message") as r:
+                assert (await r.json())[0]["rows"] == [["kept"]]
+            async with s.put(f"{base}/v1/database/chat?clear=true", data=dropped_column.read_bytes(), headers=owner) as r:
+                assert r.status == 200, await r.text()
+            async with s.post(f"{base}/v1/database/chat/sql", data="SELECT * FROM message") as r:
+                assert (await r.json())[0]["rows"] == []
+
+    run_chat(tmp_path, scenario)

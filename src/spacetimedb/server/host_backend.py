@@ -17,6 +17,7 @@ from spacetimedb.bsatn import compile as compile_codec
 from spacetimedb.durability.database_durability import DatabaseDurability
 from spacetimedb.durability.policy import FsyncPolicy
 from spacetimedb.engine.database import Database as EngineDatabase
+from spacetimedb.engine.delta import TxDelta
 from spacetimedb.host import (
     LifecycleReducerCallError,
     ModuleHost,
@@ -48,6 +49,7 @@ from spacetimedb.server.backend import (
     TableInfo,
 )
 from spacetimedb.server.registry import BackendSpec
+from spacetimedb.server.republish import finish_migration, load_under_new_module
 from spacetimedb.server.sats_json import product_type_json, value_json
 
 log = logging.getLogger("spacetimedb.server")
@@ -111,12 +113,27 @@ class HostBackend:
         self.engine = EngineDatabase(schemas)
         codecs = {s.table_id: compile_codec(s.row_type, self.module.typespace) for s in schemas}
         self.durability: DatabaseDurability | None = None
-        next_offset = 0
         if spec.data_dir is not None:
             self.durability = DatabaseDurability.open(
                 str(spec.data_dir / "durability"), policy=fsync or FsyncPolicy.every_batch()
             )
-            self.durability.attach(self.engine, codecs)
+        try:
+            self._start(spec, schemas, codecs)
+        except BaseException:
+            # Release the data directory, so the previous module can be restarted on it.
+            if self.durability is not None:
+                self.durability.close()
+            raise
+
+    def _start(self, spec: BackendSpec, schemas: list[Any], codecs: dict[int, Any]) -> None:
+        migrated = False
+        next_offset = 0
+        if self.durability is not None:
+            if spec.previous_module_path is not None and not spec.fresh:
+                previous = load_module(spec.previous_module_path)
+                migrated = load_under_new_module(self.durability, self.engine, codecs, previous, self.module)
+            else:
+                self.durability.attach(self.engine, codecs)
             next_offset = self.durability.next_tx_offset
         self.host = ModuleHost(
             self.module,
@@ -141,6 +158,13 @@ class HostBackend:
         if self.durability is not None:
             self.host.add_commit_listener(self.durability.on_reducer_result)
         self.host.add_commit_listener(self._on_commit)
+        if migrated and self.durability is not None:
+            # One commit in the new layout, then a snapshot of it: recovery starts from there.
+            marker = self.host.record_commit(
+                TxDelta(), caller=self.host.owner, timestamp=Timestamp.now(), reducer="__migration__"
+            )
+            self._evaluated.pop(id(marker), None)
+            finish_migration(self.durability)
         if spec.fresh:
             init = self.host.init()
             self._evaluated.pop(id(init), None)

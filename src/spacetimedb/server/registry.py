@@ -37,6 +37,11 @@ class PublishError(Exception):
     """An upload that cannot become a database (bad name, bad archive, module failed to load)."""
 
 
+class PublishRefused(Exception):
+    """Raised by a backend factory when the module loads but cannot take over the database's data
+    (e.g. a schema change that needs a manual migration); the message says what to do."""
+
+
 class NotOwner(Exception):
     """The caller is not the database's owner."""
 
@@ -50,6 +55,8 @@ class BackendSpec:
     data_dir: Path
     #: True when the database is new (or cleared): the module's `init` reducer must run.
     fresh: bool
+    #: On a republish over existing data: the module the data was written by (for migrations).
+    previous_module_path: Path | None = None
 
 
 BackendFactory = Callable[[BackendSpec], DatabaseBackend]
@@ -209,8 +216,16 @@ class Registry:
             entry_path = module_dir / entry_path.relative_to(staging)
             if clear and data_dir.exists():
                 data_dir.rename(old_data)
+            previous = None
+            if old_entry is not None and not clear:
+                previous = old_module / old_entry.relative_to(module_dir)
             try:
-                backend = self.factory(BackendSpec(info, entry_path, data_dir, fresh=existing is None or clear))
+                backend = self.factory(
+                    BackendSpec(info, entry_path, data_dir, fresh=existing is None or clear, previous_module_path=previous)
+                )
+            except PublishRefused as e:
+                self._roll_back(directory, info, old_entry)
+                raise PublishError(str(e)) from e
             except Exception as e:
                 self._roll_back(directory, info, old_entry)
                 raise PublishError(f"module failed to load: {type(e).__name__}: {e}") from e
