@@ -13,8 +13,11 @@ import subprocess
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from keynote_bench.config import RunConfig
 from keynote_bench.processes import ProcessGroup
+from keynote_bench.systems import RunningSystem
 
 MAIN_THREAD = "MainThread"
 
@@ -82,3 +85,31 @@ def render_profile(title: str, collapsed: Path, limit: int = 12) -> str:
         lines.append(f"  {label}, inclusive:")
         lines += [f"    {100 * n / prof.samples:5.1f}%  {frame}" for frame, n in telling]
     return "\n".join(lines)
+
+
+class WindowProfiler:
+    """Starts py-spy on our server when the window opens (if asked for), and summarises it afterwards."""
+
+    def __init__(self, group: ProcessGroup, cfg: RunConfig, running: RunningSystem, label: str, sysdir: Path):
+        self.enabled = cfg.profile_pyspy is not None and running.is_ours
+        self.group, self.cfg, self.running, self.label = group, cfg, running, label
+        self.out = (cfg.profile_dir or sysdir) / f"pyspy-{running.name}-{label}.txt"
+        self.proc: subprocess.Popen[str] | None = None
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        if self.enabled and event.get("event") == "window_start" and self.cfg.profile_pyspy:
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+            pid = self.running.server_pids[0]
+            self.proc = start_pyspy(self.group, self.cfg.profile_pyspy, pid, self.cfg.seconds, self.out)
+
+    def finish(self) -> str | None:
+        if self.proc is None:
+            return None
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.group.stop(self.proc)
+        if not self.out.exists():
+            return f"py-spy wrote no profile (exit {self.proc.returncode}); is it allowed to ptrace?"
+        title = f"py-spy {self.running.name} {self.label}"
+        return render_profile(title, self.out)

@@ -6,7 +6,6 @@ Systems run one after another (never side by side) so each gets the same 2 cores
 from __future__ import annotations
 
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from keynote_bench.config import RunConfig
 from keynote_bench.loadgen_runner import LoadGeneratorFailed, run_loadgen
 from keynote_bench.postgres_cluster import PostgresFailed
 from keynote_bench.processes import ProcessGroup, ServerDidNotStart
-from keynote_bench.profiling import render_profile, start_pyspy
+from keynote_bench.profiling import WindowProfiler
 from keynote_bench.systems import SYSTEMS, RunningSystem, SystemUnavailable
 
 SEED_TIMEOUT_S = 300.0
@@ -58,35 +57,6 @@ class SystemOutcome:
     failed: str | None = None  # why it stopped part-way
     sum_check: str | None = None  # "ok ..." or what was wrong
     profiles: list[str] = field(default_factory=list)  # rendered py-spy summaries
-
-
-class _Profiler:
-    """Starts py-spy on our server when the window opens (if asked for), and summarises it afterwards."""
-
-    def __init__(self, group: ProcessGroup, cfg: RunConfig, running: RunningSystem, alpha: float, sysdir: Path):
-        self.enabled = cfg.profile_pyspy is not None and running.is_ours
-        self.group, self.cfg, self.running, self.alpha = group, cfg, running, alpha
-        out_dir = cfg.profile_dir or sysdir
-        self.out = out_dir / f"pyspy-{running.name}-alpha{alpha:g}-{cfg.protocol}.txt"
-        self.proc: subprocess.Popen[str] | None = None
-
-    def on_event(self, event: dict[str, Any]) -> None:
-        if self.enabled and event.get("event") == "window_start" and self.cfg.profile_pyspy:
-            self.out.parent.mkdir(parents=True, exist_ok=True)
-            pid = self.running.server_pids[0]
-            self.proc = start_pyspy(self.group, self.cfg.profile_pyspy, pid, self.cfg.seconds, self.out)
-
-    def finish(self) -> str | None:
-        if self.proc is None:
-            return None
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.group.stop(self.proc)
-        if not self.out.exists():
-            return f"py-spy wrote no profile (exit {self.proc.returncode}); is it allowed to ptrace?"
-        title = f"py-spy {self.running.name} alpha {self.alpha:g} {self.cfg.protocol}"
-        return render_profile(title, self.out)
 
 
 def _check_sum(running: RunningSystem, group: ProcessGroup, cfg: RunConfig) -> str:
@@ -131,7 +101,7 @@ def run_system(name: str, cfg: RunConfig, workdir: Path, say: Callable[[str], No
                     "seconds": cfg.seconds,
                     "pairs": cfg.pairs,
                 }
-                profiler = _Profiler(group, cfg, running, alpha, sysdir)
+                profiler = WindowProfiler(group, cfg, running, f"alpha{alpha:g}-{cfg.protocol}-round{rep + 1}", sysdir)
                 run = run_loadgen(
                     group,
                     running.script,
