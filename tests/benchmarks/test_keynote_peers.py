@@ -76,7 +76,8 @@ def test_sqlite_bank_runs_in_wal_mode(tmp_path: Path) -> None:
     bank = SqliteBank(str(tmp_path / "w.sqlite"))
     mode = bank._db.execute("PRAGMA journal_mode").fetchone()[0]
     sync = bank._db.execute("PRAGMA synchronous").fetchone()[0]
-    assert (mode, sync) == ("wal", 1)  # 1 = NORMAL
+    cache = bank._db.execute("PRAGMA cache_size").fetchone()[0]
+    assert (mode, sync, cache) == ("wal", 1, -64000)  # 1 = NORMAL; negative = KiB
     asyncio.run(bank.close())
 
 
