@@ -153,3 +153,104 @@ def test_list_shows_owned_databases_and_delete_removes_one(cli: Cli) -> None:
     cli.run("delete", "scratch", "-y")
     result = cli.run("sql", "scratch", "SELECT * FROM user", ok=False)
     assert result.returncode == 1 and "404" in result.stderr
+
+
+CHAT_CLIENT = """
+import { DbConnection } from './bindings';
+
+declare const process: { argv: string[]; exit(code: number): never };
+
+const [uri, db] = process.argv.slice(2);
+const seen: string[] = [];
+const timer = setTimeout(() => { console.error('TIMEOUT', seen); process.exit(4); }, 20000);
+DbConnection.builder()
+  .withUri(uri)
+  .withDatabaseName(db)
+  .withCompression('gzip')
+  .onConnect((conn, identity) => {
+    conn.db.message.onInsert((_ctx, m) => {
+      seen.push(m.text);
+      if (m.text === 'typed hello') {
+        const me = conn.db.user.identity.find(identity);
+        console.log(JSON.stringify({ name: me?.name, online: me?.online, texts: seen }));
+        clearTimeout(timer);
+        conn.disconnect();
+        process.exit(0);
+      }
+    });
+    conn.subscriptionBuilder()
+      .onApplied(async () => {
+        await conn.reducers.setName({ name: 'Grace' });
+        try {
+          await conn.reducers.sendMessage({ text: '' });
+          console.error('empty message accepted');
+          process.exit(3);
+        } catch (e) {
+          seen.push('refused: ' + (e as Error).message);
+        }
+        await conn.reducers.sendMessage({ text: 'typed hello' });
+      })
+      .subscribe(['SELECT * FROM user', 'SELECT * FROM message']);
+  })
+  .onConnectError((_ctx, e) => { console.error('CONNECT ERROR', e); process.exit(2); })
+  .build();
+"""
+
+
+@pytest.mark.node
+def test_generated_typescript_bindings_drive_the_chat_through_the_sdk(cli: Cli, tmp_path: Path) -> None:
+    from tests.codegen.ts_project import compile_project, run_node, ts_project
+
+    cli.run("generate", "--lang", "typescript", "--out-dir", str(tmp_path / "b"), "-p", str(CHAT))
+    files = {f"bindings/{p.relative_to(tmp_path / 'b')}": p.read_text() for p in (tmp_path / "b").rglob("*.ts")}
+    files["client.ts"] = CHAT_CLIENT
+    with ts_project(files) as root:
+        compiled = compile_project(root)
+        assert compiled.returncode == 0, compiled.stdout + compiled.stderr
+        run = run_node(root / "out" / "client.js", f"ws://{cli.server}", "chat", timeout=60)
+    assert run.returncode == 0, run.stdout + run.stderr
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["name"] == "Grace" and out["online"] is True
+    assert "refused: Messages must not be empty" in " ".join(out["texts"])
+    assert out["texts"][-1] == "typed hello"
+
+
+MIGRATING = """
+from spacetimedb import ReducerContext, reducer, table
+
+
+@table(public=True)
+class Note:
+    text: str
+{extra}
+
+@reducer
+def add(ctx: ReducerContext, text: str) -> None:
+    ctx.db.note.insert(Note(text=text))
+"""
+
+
+def test_republish_migrates_compatible_changes_and_refuses_the_rest(cli: Cli, tmp_path: Path) -> None:
+    module = tmp_path / "notes.py"
+    module.write_text(MIGRATING.format(extra=""))
+    cli.run("publish", "notes", "-p", str(module))
+    cli.run("call", "notes", "add", '"kept"')
+
+    # Allowed: a column added at the end with a default. The row stays, filled with the default.
+    module.write_text(MIGRATING.format(extra="    stars: int = 3\n"))
+    assert "Updated database notes" in cli.run("publish", "notes", "-p", str(module)).stdout
+    out = json.loads(cli.run("sql", "notes", "SELECT * FROM note", "--json").stdout)
+    assert out[0]["rows"] == [["kept", 3]]
+
+    # Refused: a new column without a default; the plan names it and the escape hatch.
+    module.write_text(MIGRATING.format(extra="    stars: int = 3\n    owner: str\n"))
+    refused = cli.run("publish", "notes", "-p", str(module), ok=False)
+    assert refused.returncode == 1
+    assert "'owner'" in refused.stderr and "--delete-data" in refused.stderr
+    out = json.loads(cli.run("sql", "notes", "SELECT * FROM note", "--json").stdout)
+    assert out[0]["rows"] == [["kept", 3]], "a refused publish must leave the database as it was"
+
+    # The escape hatch: start from empty tables.
+    cli.run("publish", "notes", "-p", str(module), "--delete-data", "-y")
+    out = json.loads(cli.run("sql", "notes", "SELECT * FROM note", "--json").stdout)
+    assert out[0]["rows"] == []
