@@ -356,3 +356,30 @@ def test_republish_needing_a_manual_migration_is_refused_and_changes_nothing(tmp
                 assert (await r.json())[0]["rows"] == []
 
     run_chat(tmp_path, scenario)
+
+
+def test_sql_rows_write_identity_as_hex_and_keep_the_positional_shapes(tmp_path: Path) -> None:
+    """/sql rows are positional SATS-JSON from spacetimedb.sats.json: an Identity (u256) is
+    `["0x..."]` as upstream, an option `[tag, payload]`, a Timestamp `[micros]`."""
+
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            c = await RawClient.connect(s, base, db="chat")
+            init = await c.next()
+            await c.send(call(1, "send_message", pack_str("hex me")))
+            await c.next()
+            async with s.post(f"{base}/v1/database/chat/sql", data="SELECT * FROM user") as r:
+                [result] = await r.json()
+            names = [e["name"]["some"] for e in result["schema"]["elements"]]
+            assert names == ["identity", "name", "online"]
+            identity = ["0x" + init["identity"].lstrip("0")]
+            # The /sql request itself connected as another (anonymous) user, now offline again.
+            [[name, online]] = [row[1:] for row in result["rows"] if row[0] == identity]
+            assert name == [1, []] and online is True
+            assert all(isinstance(row[0], list) and row[0][0].startswith("0x") for row in result["rows"])
+            async with s.post(f"{base}/v1/database/chat/sql", data="SELECT * FROM message") as r:
+                [[sender, sent, text]] = (await r.json())[0]["rows"]
+            assert sender == identity and text == "hex me"
+            assert isinstance(sent, list) and len(sent) == 1 and isinstance(sent[0], int)
+
+    run_chat(tmp_path, scenario)

@@ -37,6 +37,8 @@ from spacetimedb.query import (
     execute_sql,
     is_subscribe_all,
 )
+from spacetimedb.sats.algebraic_type import ProductType
+from spacetimedb.sats.json import to_json
 from spacetimedb.sats.special import ConnectionId, Identity, Timestamp
 from spacetimedb.server.backend import (
     CallResult,
@@ -50,7 +52,6 @@ from spacetimedb.server.backend import (
 )
 from spacetimedb.server.registry import BackendSpec
 from spacetimedb.server.republish import finish_migration, load_under_new_module
-from spacetimedb.server.sats_json import product_type_json, value_json
 
 log = logging.getLogger("spacetimedb.server")
 
@@ -305,8 +306,8 @@ class HostBackend:
         ts = self.module.typespace
         return [
             SqlStatementResult(
-                product_type_json(r.schema),
-                [[value_json(v, e.algebraic_type, ts) for v, e in zip(row, r.schema.elements, strict=False)] for row in r.rows],
+                to_json(r.schema, ProductType),
+                [_row_json(row, r.schema, ts) for row in r.rows],
                 r.total_duration_micros,
                 r.stats.rows_inserted,
                 r.stats.rows_deleted,
@@ -357,6 +358,11 @@ class HostBackend:
     def close(self) -> None:
         if self.durability is not None:
             self.durability.close()
+
+
+def _row_json(row: Row, schema: ProductType, typespace: Any) -> list[Any]:
+    """One /sql result row: each column in positional SATS-JSON (u256 as "0x..." hex, as upstream)."""
+    return [to_json(v, e.algebraic_type, positional=True, typespace=typespace) for v, e in zip(row, schema.elements, strict=False)]
 
 
 def _log_record(r: HostLogRecord) -> LogRecord:
