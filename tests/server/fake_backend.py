@@ -8,6 +8,7 @@ connects and can refuse an identity. Queries: `SELECT * FROM <t> [WHERE name = '
 
 from __future__ import annotations
 
+import asyncio
 import re
 import struct
 from collections.abc import Callable, Mapping, Sequence
@@ -94,6 +95,23 @@ class FakePlan:
         if c is None:
             return (), ()
         return [r for r in c.inserts if self._match(r)], [r for r in c.deletes if self._match(r)]
+
+
+class OffsetGate:
+    """A fake commit log whose durable offset the test moves by hand (`release`)."""
+
+    def __init__(self) -> None:
+        self.durable = -1
+        #: Every offset the server waited for, in order.
+        self.waited: list[int] = []
+
+    def release(self, upto: int) -> None:
+        self.durable = max(self.durable, upto)
+
+    async def wait_for(self, offset: int) -> None:
+        self.waited.append(offset)
+        while self.durable < offset:
+            await asyncio.sleep(0.005)
 
 
 @dataclass
@@ -188,11 +206,18 @@ class FakeBackend:
         if caller in self.refuse:
             return CallResult(CallStatus.FAILED_USER, timestamp_us, "you are not welcome here")
         self.connected.append((caller, connection_id))
-        return CallResult(CallStatus.COMMITTED, timestamp_us)
+        return CallResult(CallStatus.COMMITTED, timestamp_us, tx_offset=self._lifecycle_offset())
 
     def client_disconnected(self, caller: bytes, connection_id: int, timestamp_us: int) -> CallResult:
         self.disconnected.append((caller, connection_id))
-        return CallResult(CallStatus.COMMITTED, timestamp_us)
+        return CallResult(CallStatus.COMMITTED, timestamp_us, tx_offset=self._lifecycle_offset())
+
+    def _lifecycle_offset(self) -> int | None:
+        """Lifecycle commits get tx offsets too, but only with an OffsetGate (old tests count offsets)."""
+        if not isinstance(self.durability_gate, OffsetGate):
+            return None
+        offset, self.next_offset = self.next_offset, self.next_offset + 1
+        return offset
 
     def compile_subscription(self, sql: str, caller: bytes, is_owner: bool) -> list[Any]:
         m = _QUERY.match(sql.strip())
@@ -250,6 +275,8 @@ class FakeBackend:
         gate = self.durability_gate
         if gate is None:
             return None
+        if isinstance(gate, OffsetGate):
+            return gate.wait_for
 
         async def wait(offset: int) -> None:
             await gate.wait()

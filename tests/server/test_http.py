@@ -13,7 +13,7 @@ import pytest
 
 from spacetimedb.server.app import Server
 
-from .fake_backend import FakeBackend
+from .fake_backend import FakeBackend, OffsetGate
 from .harness import backend_of, run_scenario
 
 
@@ -239,6 +239,44 @@ def test_sql_dml_answers_once_durable_unless_confirmed_false(tmp_path: Path) -> 
             r = await asyncio.wait_for(pending, 5)
             assert r.status == 200
             r.release()
+
+    run_scenario(tmp_path, scenario, factory=factory)
+
+
+async def _until(condition, what: str) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(2000):
+        if condition():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_call_answers_once_its_last_commit_is_durable(tmp_path: Path) -> None:
+    """connect (offset 0), the reducer (1), disconnect (2): the answer waits for 2, not just 1."""
+    gate = OffsetGate()
+
+    def factory(spec):  # type: ignore[no-untyped-def]
+        return FakeBackend(spec, durability_gate=gate)
+
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            pending = asyncio.ensure_future(s.post(f"{base}/v1/database/test/call/add", json=["a"]))
+            await _until(lambda: gate.waited, "the call to wait for durability")
+            assert gate.waited == [2]
+            gate.release(1)  # the reducer's own commit is durable, its disconnect is not
+            for _ in range(20):
+                await asyncio.sleep(0)
+            assert not pending.done()
+            gate.release(2)
+            async with await asyncio.wait_for(pending, 5) as r:
+                assert r.status == 200
+            # A failed reducer still committed connect/disconnect: it waits for them too.
+            pending = asyncio.ensure_future(s.post(f"{base}/v1/database/test/call/fail", json=[]))
+            await _until(lambda: len(gate.waited) == 2, "the failed call to wait")
+            assert gate.waited[1] == 4 and not pending.done()
+            gate.release(4)
+            async with await asyncio.wait_for(pending, 5) as r:
+                assert r.status == 530
 
     run_scenario(tmp_path, scenario, factory=factory)
 

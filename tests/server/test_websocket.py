@@ -324,8 +324,8 @@ def test_confirmed_reads_hold_updates_until_durable(tmp_path: Path) -> None:
                 await c.next()
                 await c.send(subscribe(0, 0, "SELECT * FROM person"))
                 await c.next()
-            async with s.post(f"{base}/v1/database/test/call/add", json=["d"]) as r:
-                assert r.status == 200
+            # The HTTP call itself answers only once durable: it waits with the confirmed client.
+            call_done = asyncio.ensure_future(s.post(f"{base}/v1/database/test/call/add", json=["d"]))
             assert (await fast.next())["type"] == "TransactionUpdate"
             with pytest.raises(asyncio.TimeoutError):
                 await confirmed.ws.receive(0.3)
@@ -333,9 +333,12 @@ def test_confirmed_reads_hold_updates_until_durable(tmp_path: Path) -> None:
             await confirmed.send(subscribe(1, 1, "SELECT * FROM person WHERE name = 'd'"))
             with pytest.raises(asyncio.TimeoutError):
                 await confirmed.ws.receive(0.2)
+            assert not call_done.done()
             gate.set()
             released = await confirmed.frame()  # v3: released together, in order
             assert [m["type"] for m in released] == ["TransactionUpdate", "SubscribeApplied"]
+            async with await call_done as r:
+                assert r.status == 200
 
     run_scenario(tmp_path, scenario, factory=factory)
 

@@ -308,16 +308,30 @@ class Database:
 
     # ---- HTTP operations (wrapped in a transient connection, as upstream) -------------------
 
-    def http_session(self, caller: bytes, connection_id: int, body: Callable[[], T]) -> T:
-        """OnConnect, `body`, OnDisconnect; raises ConnectRejected if OnConnect fails."""
+    def http_session(
+        self, caller: bytes, connection_id: int, body: Callable[[], T], committed: list[int] | None = None
+    ) -> T:
+        """OnConnect, `body`, OnDisconnect; raises ConnectRejected if OnConnect fails.
+
+        The tx offsets of the lifecycle commits are appended to `committed` (if given), so the
+        request can answer once the last of its transactions is durable.
+        """
         connected = self.backend.client_connected(caller, connection_id, now_us())
         if not connected.committed:
             raise ConnectRejected(connected.error or "rejected by client_connected")
         self.broadcast(connected)
+        _note_offset(committed, connected)
         try:
             return body()
         finally:
-            self.broadcast(self.backend.client_disconnected(caller, connection_id, now_us()))
+            disconnected = self.backend.client_disconnected(caller, connection_id, now_us())
+            self.broadcast(disconnected)
+            _note_offset(committed, disconnected)
+
+
+def _note_offset(committed: list[int] | None, result: CallResult) -> None:
+    if committed is not None and result.committed and result.tx_offset is not None:
+        committed.append(result.tx_offset)
 
 
 class DatabaseStopped(Exception):

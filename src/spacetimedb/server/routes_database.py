@@ -132,6 +132,8 @@ async def call_reducer(request: web.Request) -> web.Response:
     reducer = request.match_info["reducer"]
     caller = caller_of(request)
 
+    committed: list[int] = []
+
     def run() -> CallResult:
         result = db.backend.call_reducer(
             reducer,
@@ -143,13 +145,17 @@ async def call_reducer(request: web.Request) -> web.Response:
             is_owner=db.is_owner(caller.identity),
         )
         db.broadcast(result)
+        if result.committed and result.tx_offset is not None:
+            committed.append(result.tx_offset)
         return result
 
     conn_id = new_connection_id()
     try:
-        result = await db.call(lambda: db.http_session(caller.identity, conn_id, run))
+        result = await db.call(lambda: db.http_session(caller.identity, conn_id, run, committed))
     except ConnectRejected as e:
         raise web.HTTPForbidden(text=str(e)) from e
+    if committed:  # answered once every transaction of the request (lifecycle ones too) is durable
+        await db.wait_durable(max(committed))
     headers = {"spacetime-energy-used": "0", "spacetime-execution-duration-micros": str(max(0, now_us() - result.timestamp_us))}
     if result.committed:
         return web.Response(status=200, headers=headers)
