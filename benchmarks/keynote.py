@@ -59,6 +59,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--systems", default=",".join(SYSTEMS), help=f"comma-separated, of: {', '.join(SYSTEMS)}")
     p.add_argument("--protocol", choices=["v2", "v3"], default="v3",
                    help="WebSocket subprotocol for our server: v3 (the SDK's default) or v2 (upstream's profile)")
+    p.add_argument("--unconfirmed-reads", action="store_true",
+                   help="diagnostic: our clients do not ask for confirmed reads (the workload asks for them)")
     p.add_argument("--accounts", type=_positive(int), default=100_000, help="accounts seeded (default 100000)")
     p.add_argument("--pg-pool", type=_positive(int), default=64, help="PostgreSQL peer's pool size (default 64)")
     p.add_argument("--http-client", choices=["request", "fetch"], default="request",
@@ -83,6 +85,7 @@ def config_from(args: argparse.Namespace) -> RunConfig:
         warmup=max(0.0, args.warmup),
         alphas=[float(a) for a in args.alphas.split(",") if a.strip()],
         repeat=int(args.repeat),
+        confirmed_reads=not args.unconfirmed_reads,
         protocol=args.protocol,
         pg_pool=args.pg_pool,
         http_client=args.http_client,

@@ -22,6 +22,7 @@ class RunConfig:
     alphas: list[float] = field(default_factory=lambda: [0.0, 1.5])
     repeat: int = 1  # rounds over the alphas per system; the report takes each median
     protocol: str = "v3"
+    confirmed_reads: bool = True  # the workload's setting; False only to diagnose the durability wait
     pg_pool: int = 64
     http_client: str = "request"
     pairs: int = 1_000_000

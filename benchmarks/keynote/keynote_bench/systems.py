@@ -54,7 +54,12 @@ def start_ours(group: ProcessGroup, cfg: RunConfig, workdir: Path) -> RunningSys
     return RunningSystem(
         name="spacetimedb-py",
         script="stdb_loadgen.mjs",
-        options={"url": f"ws://127.0.0.1:{port}", "db": cfg.database, "protocol": cfg.protocol},
+        options={
+            "url": f"ws://127.0.0.1:{port}",
+            "db": cfg.database,
+            "protocol": cfg.protocol,
+            "confirmed": "true" if cfg.confirmed_reads else "false",
+        },
         inflight=cfg.inflight,
         server_pids=[proc.pid],
         is_ours=True,

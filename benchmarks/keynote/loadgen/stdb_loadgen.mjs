@@ -20,6 +20,7 @@ const opts = parseOptions(process.argv.slice(3), {
   seconds: 10,
   pairs: 1_000_000,
   protocol: 'v3',
+  confirmed: 'true', // 'false' is a diagnostic: replies no longer wait for durability
   connectTimeout: 15,
   drain: 10,
 });
@@ -35,7 +36,7 @@ function connect() {
       .withUri(opts.url)
       .withDatabaseName(opts.db)
       .withCompression('none')
-      .withConfirmedReads(true)
+      .withConfirmedReads(opts.confirmed !== 'false')
       .onConnect((conn) => {
         clearTimeout(timer);
         resolve(conn);
