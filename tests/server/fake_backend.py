@@ -130,6 +130,7 @@ class FakeBackend:
     #: When set, commits get tx offsets and become durable only once this event is set.
     durability_gate: Any = None
     next_offset: int = 0
+    log_failure_listeners: list[Callable[[str], None]] = field(default_factory=list)
 
     def tables(self) -> Mapping[str, TableInfo]:
         return {
@@ -282,6 +283,9 @@ class FakeBackend:
             await gate.wait()
 
         return wait
+
+    def on_log_failure(self, callback: Callable[[str], None]) -> None:
+        self.log_failure_listeners.append(callback)
 
     def close(self) -> None:
         self.closed = True

@@ -183,6 +183,11 @@ class DatabaseBackend(Protocol):
         """An async function that returns once the given tx offset is durable, or None (no durability)."""
         ...
 
+    def on_log_failure(self, callback: Callable[[str], None]) -> None:
+        """Call `callback(error text)` once when the commit log fails (from any thread; also at once
+        if it already has). A backend without durability never calls it."""
+        ...
+
     def close(self) -> None:
         """Flush and release resources (durability, files)."""
         ...

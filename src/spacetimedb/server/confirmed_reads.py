@@ -15,6 +15,9 @@ from typing import Any, Protocol
 
 log = logging.getLogger("spacetimedb.server")
 
+#: WebSocket close reason (1011) for every client of a database whose commit log failed (<= 123 bytes).
+LOG_FAILED_CLOSE_REASON = "commit log failed: commits are no longer durable; restart the server once the disk is fixed"
+
 
 class Holder(Protocol):
     def flush(self) -> None: ...
@@ -58,7 +61,7 @@ class ConfirmedReads:
             log.exception("database %s: a commit could not be made durable", self._name)
             held, self._held = self._held, set()
             for client in held:  # their confirmed reads can never be released
-                client.fail(1011, "the database could not make a commit durable; reconnect later")
+                client.fail(1011, LOG_FAILED_CLOSE_REASON)
             return
         self.durable_offset = max(self.durable_offset, target)
         held, self._held = self._held, set()

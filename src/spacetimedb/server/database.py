@@ -21,7 +21,7 @@ from typing import Any, Protocol, TypeVar
 from spacetimedb.server import wire
 from spacetimedb.server.backend import CallResult, CallStatus, DatabaseBackend, QueryRejected
 from spacetimedb.server.client_messages import CallProcedure, CallReducer, OneOffQuery, Subscribe, Unsubscribe
-from spacetimedb.server.confirmed_reads import ConfirmedReads
+from spacetimedb.server.confirmed_reads import LOG_FAILED_CLOSE_REASON, ConfirmedReads
 from spacetimedb.server.subscriptions import (
     DuplicateQuerySet,
     SubscriptionManager,
@@ -84,12 +84,47 @@ class Database:
         #: Set once the database stops (log followers and other streams end then).
         self.stopped = asyncio.Event()
         self.confirmed_reads = ConfirmedReads(backend.durable_offset_waiter(), info.name)
+        #: Why the database is out of service (its commit log failed), or None while it serves.
+        self.failure: str | None = None
 
     # ---- lifecycle of the worker --------------------------------------------------------------
 
     def start(self) -> None:
         if self._worker is None:
-            self._worker = asyncio.get_running_loop().create_task(self._run(), name=f"db:{self.info.name}")
+            loop = asyncio.get_running_loop()
+            self._worker = loop.create_task(self._run(), name=f"db:{self.info.name}")
+            self.backend.on_log_failure(functools.partial(self._log_failed, loop))
+
+    def _log_failed(self, loop: asyncio.AbstractEventLoop, error: str) -> None:
+        """The commit log failed (told on its writer thread). Setting `failure` is atomic, so no job
+        that starts after this point runs; the clients are closed on the loop."""
+        self.failure = self._out_of_service(error)
+        try:
+            loop.call_soon_threadsafe(self._take_out_of_service)
+        except RuntimeError:
+            pass  # the loop is closed: the server is gone already
+
+    def _out_of_service(self, error: str) -> str:
+        return (
+            f"database {self.info.name!r} is out of service: its commit log failed, so it accepts no "
+            f"writes and serves no reads until the server is restarted. Fix the disk (space, "
+            f"permissions, hardware) and restart the server: it recovers every durable transaction. "
+            f"Cause: {error}"
+        )
+
+    def _take_out_of_service(self) -> None:
+        log.error("%s", self.failure)
+        for sub in list(self.subscribers):
+            sub.fail(1011, LOG_FAILED_CLOSE_REASON)
+            self.subscriptions.remove_subscriber(sub)
+        self.subscribers.clear()
+        self._touched.clear()
+        self.stopped.set()  # log followers and other streams end
+
+    def check_serving(self) -> None:
+        """Raise DatabaseOutOfService once the commit log failed."""
+        if self.failure is not None:
+            raise DatabaseOutOfService(self.failure)
 
     async def stop(self) -> None:
         """Disconnect every client (running client_disconnected), finish queued work, stop the
@@ -97,7 +132,7 @@ class Database:
         self.stopped.set()
         for sub in list(self.subscribers):
             sub.fail(1001, "database is shutting down or being updated")
-            self.submit(functools.partial(self.disconnect, sub))
+            self.submit(functools.partial(self.disconnect, sub))  # a no-op once out of service
         self._closed = True
         self._wake.set()
         if self._worker is not None:
@@ -123,6 +158,9 @@ class Database:
 
         def job() -> None:
             if fut.cancelled():
+                return
+            if self.failure is not None:  # checked when it runs: nothing runs after a log failure
+                fut.set_exception(DatabaseOutOfService(self.failure))
                 return
             try:
                 fut.set_result(fn())
@@ -164,6 +202,8 @@ class Database:
         return max(0.0, (due - now_us()) / 1e6)
 
     def _run_scheduled(self) -> None:
+        if self.failure is not None:
+            return
         due = self.backend.next_due_us()
         if due is None or due > now_us():
             return
@@ -185,7 +225,13 @@ class Database:
         self.confirmed_reads.hold(sub, tx_offset)
 
     async def wait_durable(self, tx_offset: int | None) -> None:
-        await self.confirmed_reads.wait_durable(tx_offset)
+        """Return once `tx_offset` is durable; DatabaseOutOfService if it never will be."""
+        try:
+            await self.confirmed_reads.wait_durable(tx_offset)
+        except Exception as e:  # the log failed; its listener may not have told us yet
+            if self.failure is None:
+                self._log_failed(asyncio.get_running_loop(), str(e))
+            raise DatabaseOutOfService(self.failure or self._out_of_service(str(e))) from e
 
     def _send(self, sub: Subscriber, message: bytes, tx_offset: int | None = None) -> None:
         sub.enqueue(message, tx_offset)
@@ -241,12 +287,14 @@ class Database:
         self.subscribers.discard(sub)
         self._touched.discard(sub)
         self.subscriptions.remove_subscriber(sub)
+        if self.failure is not None:
+            return  # no more commits: the disconnect is not recorded
         result = self.backend.client_disconnected(sub.identity, sub.connection_id, now_us())
         self.broadcast(result)
 
     def handle(self, sub: Subscriber, msg: Any) -> None:
-        if sub not in self.subscribers:
-            return  # disconnected while its messages were queued
+        if sub not in self.subscribers or self.failure is not None:
+            return  # disconnected while its messages were queued, or out of service
         if isinstance(msg, CallReducer):
             result = self.backend.call_reducer(
                 msg.reducer,
@@ -338,6 +386,10 @@ class DatabaseStopped(Exception):
     """The database stopped (deleted, republished, server shutting down) before the request ran."""
 
 
+class DatabaseOutOfService(DatabaseStopped):
+    """The database's commit log failed: it runs nothing more until the server is restarted."""
+
+
 class ConnectRejected(Exception):
     """The module's client_connected reducer refused this caller."""
 
@@ -354,4 +406,4 @@ def reducer_result_message(request_id: int, result: CallResult, own_sets: list[b
     return wire.reducer_internal_error(request_id, result.timestamp_us, result.error or result.status.value)
 
 
-__all__ = ["ConnectRejected", "Database", "DatabaseInfo", "Hashable", "Subscriber", "now_us"]
+__all__ = ["ConnectRejected", "Database", "DatabaseInfo", "DatabaseOutOfService", "Hashable", "Subscriber", "now_us"]

@@ -15,6 +15,7 @@ from typing import Any
 
 from spacetimedb.bsatn import compile as compile_codec
 from spacetimedb.durability.database_durability import DatabaseDurability
+from spacetimedb.durability.files import REAL_FILE_OPS, FileOps
 from spacetimedb.durability.policy import FsyncPolicy
 from spacetimedb.engine.database import Database as EngineDatabase
 from spacetimedb.engine.delta import TxDelta
@@ -107,7 +108,10 @@ def _identity(be: bytes) -> Identity:
 
 
 class HostBackend:
-    def __init__(self, spec: BackendSpec, *, fsync: FsyncPolicy | None = None) -> None:
+    def __init__(
+        self, spec: BackendSpec, *, fsync: FsyncPolicy | None = None, file_ops: FileOps = REAL_FILE_OPS
+    ) -> None:
+        """`file_ops`: the file layer under the commit log and snapshots (tests inject faults)."""
         self.spec = spec
         self.module = load_module(spec.module_path)
         schemas = list(self.module.table_schemas)
@@ -116,7 +120,7 @@ class HostBackend:
         self.durability: DatabaseDurability | None = None
         if spec.data_dir is not None:
             self.durability = DatabaseDurability.open(
-                str(spec.data_dir / "durability"), policy=fsync or FsyncPolicy.every_batch()
+                str(spec.data_dir / "durability"), policy=fsync or FsyncPolicy.every_batch(), file_ops=file_ops
             )
         try:
             self._start(spec, schemas, codecs)
@@ -354,6 +358,10 @@ class HostBackend:
 
     def durable_offset_waiter(self) -> Callable[[int], Any] | None:
         return None if self.durability is None else self.durability.durable_future
+
+    def on_log_failure(self, callback: Callable[[str], None]) -> None:
+        if self.durability is not None:
+            self.durability.add_failure_listener(lambda error: callback(str(error)))
 
     def close(self) -> None:
         if self.durability is not None:

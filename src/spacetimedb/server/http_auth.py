@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from spacetimedb.server.database import DatabaseStopped
+from spacetimedb.server.database import DatabaseOutOfService, DatabaseStopped
 from spacetimedb.server.tokens import Caller, TokenAuthority, TokenRejected
 
 CALLER_KEY: web.RequestKey[Caller] = web.RequestKey("caller", Caller)
@@ -86,8 +86,11 @@ async def anon_auth_middleware(request: web.Request, handler: Handler) -> web.St
 
 @web.middleware
 async def stopped_database_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A request that raced a database's shutdown or republish: 503, try again."""
+    """A request that raced a database's shutdown or republish: 503, try again. A database whose
+    commit log failed: 503 with the reason (retrying does not help until the server restarts)."""
     try:
         return await handler(request)
+    except DatabaseOutOfService as e:
+        raise web.HTTPServiceUnavailable(text=str(e)) from e
     except DatabaseStopped as e:
         raise web.HTTPServiceUnavailable(text=f"{e}; retry shortly") from e

@@ -27,6 +27,13 @@ def database_of(request: web.Request) -> Database:
     return db
 
 
+def serving_database_of(request: web.Request) -> Database:
+    """The database, if it is in service (503 with the reason once its commit log failed)."""
+    db = database_of(request)
+    db.check_serving()
+    return db
+
+
 def _flag(request: web.Request, name: str) -> bool:
     value = request.query.get(name, "false").lower()
     if value not in ("true", "false"):
@@ -122,7 +129,7 @@ _CALL_STATUS = {
 
 
 async def call_reducer(request: web.Request) -> web.Response:
-    db = database_of(request)
+    db = serving_database_of(request)
     if request.content_type != "application/json":
         raise web.HTTPBadRequest(text="Content-Type must be application/json (SATS-JSON arguments)")
     try:
@@ -164,7 +171,7 @@ async def call_reducer(request: web.Request) -> web.Response:
 
 
 async def sql(request: web.Request) -> web.Response:
-    db = database_of(request)
+    db = serving_database_of(request)
     try:
         text = (await request.read()).decode()
     except UnicodeDecodeError as e:

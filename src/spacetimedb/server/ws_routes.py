@@ -7,7 +7,7 @@ from aiohttp import web
 from spacetimedb.server.compression import Compression
 from spacetimedb.server.http_auth import caller_of
 from spacetimedb.server.identity import new_connection_id
-from spacetimedb.server.routes_database import database_of
+from spacetimedb.server.routes_database import serving_database_of
 from spacetimedb.server.ws_session import ClientSession
 
 V3 = "v3.bsatn.spacetimedb"
@@ -35,7 +35,7 @@ def _bool_param(request: web.Request, name: str, default: bool) -> bool:
 
 
 async def subscribe(request: web.Request) -> web.StreamResponse:
-    db = database_of(request)
+    db = serving_database_of(request)
     caller = caller_of(request)
     supported = request.app.get(PROTOCOLS_KEY, (V3, V2))
     protocol = choose_protocol(request.headers.get("Sec-WebSocket-Protocol", ""), supported)

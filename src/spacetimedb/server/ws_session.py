@@ -22,7 +22,8 @@ from aiohttp import WSMsgType, web
 from spacetimedb.server import wire
 from spacetimedb.server.client_messages import MalformedMessage, decode_frame
 from spacetimedb.server.compression import Compression, frame
-from spacetimedb.server.database import Database, DatabaseStopped
+from spacetimedb.server.confirmed_reads import LOG_FAILED_CLOSE_REASON
+from spacetimedb.server.database import Database, DatabaseOutOfService, DatabaseStopped
 from spacetimedb.server.identity import identity_wire
 from spacetimedb.server.tokens import Caller
 
@@ -221,6 +222,9 @@ class ClientSession:
 
         try:
             rejected = await db.call(admit)
+        except DatabaseOutOfService:
+            await self.ws.close(code=CLOSE_ERROR, message=_reason(LOG_FAILED_CLOSE_REASON))
+            return
         except DatabaseStopped:
             await self.ws.close(code=CLOSE_AWAY, message=b"database is shutting down or being updated")
             return
