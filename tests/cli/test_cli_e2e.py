@@ -147,6 +147,31 @@ def test_python_bindings_import_and_describe_the_module(cli: Cli, tmp_path: Path
     assert out.stdout.strip() == "['message', 'user'] ['send_message', 'set_name'] identity"
 
 
+def test_sql_renders_identity_columns_as_hex(cli: Cli) -> None:
+    """The server writes u256 as "0x..." (SATS-JSON); the table shows the full 64-digit identity."""
+    raw = json.loads(cli.run("sql", "chat", "SELECT identity FROM user", "--json").stdout)
+    assert all(row[0][0].startswith("0x") for row in raw[0]["rows"])
+    out = cli.run("sql", "chat", "SELECT identity FROM user").stdout
+    hexes = [w for w in out.split() if w.startswith("0x")]
+    assert hexes and all(len(h) == 66 for h in hexes), out
+
+
+def test_snapshot_is_written_before_the_command_returns_and_is_owner_only(cli: Cli) -> None:
+    from spacetimedb.durability.snapshot_file import list_snapshots
+
+    assert "spacetimedb snapshot chat" in cli.run("snapshot", "--help").stdout
+    cli.run("call", "chat", "send_message", '"before the snapshot"')
+    out = cli.run("snapshot", "chat").stdout
+    assert "written at tx offset" in out, out
+    offset = int(out.split()[-1])
+    snapshots = Path(cli.env["SPACETIMEDB_CLI_CONFIG"]).parent / "data" / "databases" / "chat" / "data" / "durability" / "snapshots"
+    assert offset in [o for o, _ in list_snapshots(str(snapshots))]
+    stranger = Cli({**cli.env, "SPACETIMEDB_CLI_CONFIG": cli.env["SPACETIMEDB_CLI_CONFIG"] + ".stranger"}, cli.server)
+    stranger.run("server", "add", "test", "--url", f"http://{cli.server}", "--default")
+    refused = stranger.run("snapshot", "chat", ok=False)
+    assert refused.returncode == 1 and "403" in refused.stderr and "owner" in refused.stderr
+
+
 def test_list_shows_owned_databases_and_delete_removes_one(cli: Cli) -> None:
     cli.run("publish", "scratch", "--module-path", str(CHAT))
     assert "scratch" in cli.run("list").stdout

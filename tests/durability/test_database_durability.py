@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from spacetimedb.durability.database_durability import LOG_DIR, SNAPSHOT_DIR, DatabaseDurability
 from spacetimedb.durability.dir_lock import DatabaseLockedError
-from spacetimedb.durability.errors import LogFailedError
+from spacetimedb.durability.errors import DurabilityError, LogFailedError
 from spacetimedb.durability.faults import FaultyFileOps
 from spacetimedb.durability.policy import FsyncPolicy
 from spacetimedb.durability.segment_format import list_segments
@@ -109,6 +109,29 @@ def test_snapshot_on_demand(tmp_path) -> None:
     assert not dur.snapshot_now(), "nothing new since the last snapshot"
     dur.close()
     assert [o for o, _ in list_snapshots(os.path.join(d, SNAPSHOT_DIR))] == [5]
+
+
+def test_request_snapshot_waits_for_the_file_and_retries_one_that_failed(tmp_path) -> None:
+    d = str(tmp_path)
+    ops = FaultyFileOps()
+    dur, db = open_attached(d, snapshot_every=0, file_ops=ops)
+    assert dur.request_snapshot() is None, "nothing committed yet"
+    run_transfers(dur, db, 3)
+    ops.fail("rename", path_contains=SNAPSHOT_DIR)  # the first snapshot file never lands
+    offset = dur.request_snapshot()
+    assert offset == 3
+    with pytest.raises(DurabilityError, match="tx offset 3 was not written"):
+        dur.wait_snapshot(offset, 10)
+    assert dur.request_snapshot() == 3, "the failed snapshot is taken again"
+    dur.wait_snapshot(3, 10)
+    assert dur.request_snapshot() == 3  # already on disk: nothing new is written
+    dur.wait_snapshot(3, 10)
+    dur.close()
+    assert [o for o, _ in list_snapshots(os.path.join(d, SNAPSHOT_DIR))] == [3]
+    dur, db = open_attached(d, snapshot_every=0)
+    assert dur.request_snapshot() == 3  # the recovered snapshot counts as written
+    dur.wait_snapshot(3, 10)
+    dur.close()
 
 
 def test_a_second_open_of_the_same_directory_is_refused(tmp_path) -> None:

@@ -284,6 +284,12 @@ class FakeBackend:
 
         return wait
 
+    def request_snapshot(self) -> int | None:
+        raise NotImplementedError("the fake backend keeps no durable state")
+
+    def wait_snapshot(self, tx_offset: int, timeout: float | None = None) -> None:
+        raise NotImplementedError("the fake backend keeps no durable state")
+
     def on_log_failure(self, callback: Callable[[str], None]) -> None:
         self.log_failure_listeners.append(callback)
 

@@ -383,3 +383,39 @@ def test_sql_rows_write_identity_as_hex_and_keep_the_positional_shapes(tmp_path:
             assert isinstance(sent, list) and len(sent) == 1 and isinstance(sent[0], int)
 
     run_chat(tmp_path, scenario)
+
+
+def test_snapshot_on_demand_is_owner_only_and_answers_once_written(tmp_path: Path) -> None:
+    from spacetimedb.durability.snapshot_file import list_snapshots
+
+    snap_dir = tmp_path / "data" / "databases" / "chat" / "data" / "durability" / "snapshots"
+
+    async def scenario(server: Server, base: str) -> None:
+        url = f"{base}/v1/database/chat/snapshot"
+        owner = {"Authorization": f"Bearer {server.owner.token}"}
+        async with aiohttp.ClientSession() as s:
+            async with s.post(url) as r:
+                assert r.status == 403 and "owner" in await r.text()
+            assert list_snapshots(str(snap_dir)) == []
+            async with s.post(f"{base}/v1/database/chat/call/send_message", json=["in the snapshot"]) as r:
+                assert r.status == 200
+            async with s.post(url, headers=owner) as r:
+                assert r.status == 200, await r.text()
+                offset = (await r.json())["tx_offset"]
+            # Written before the answer: init, then connect/send_message/disconnect of two requests.
+            assert [o for o, _ in list_snapshots(str(snap_dir))] == [offset]
+            assert offset == server.registry.databases["chat"].backend.durability.durable_offset  # type: ignore[attr-defined]
+
+    run_chat(tmp_path, scenario)
+
+
+def test_snapshot_without_durability_answers_400(tmp_path: Path) -> None:
+    from .harness import run_scenario
+
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            headers = {"Authorization": f"Bearer {server.owner.token}"}
+            async with s.post(f"{base}/v1/database/test/snapshot", headers=headers) as r:
+                assert r.status == 400 and "no durable state" in await r.text()
+
+    run_scenario(tmp_path, scenario)

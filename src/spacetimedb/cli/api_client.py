@@ -14,6 +14,8 @@ from spacetimedb.cli.config import CliConfig, ServerEntry
 
 #: Reads of a followed log stream may wait this long for the next line.
 FOLLOW_TIMEOUT = 24 * 3600.0
+#: The server waits up to 120 s for a snapshot file to be written.
+SNAPSHOT_TIMEOUT = 150.0
 
 
 class ApiError(Exception):
@@ -143,6 +145,12 @@ class ApiClient:
         )
         result: list[dict[str, Any]] = resp.json()
         return result
+
+    def snapshot(self, name: str) -> int | None:
+        """Snapshot database `name` now (owner only); the snapshot's tx offset once it is written."""
+        data = self.request("POST", f"/v1/database/{_q(name)}/snapshot", timeout=SNAPSHOT_TIMEOUT).json()
+        offset = data.get("tx_offset")
+        return None if offset is None else int(offset)
 
     def schema(self, name: str, version: int = 10) -> dict[str, Any]:
         result: dict[str, Any] = self.request(

@@ -1,4 +1,4 @@
-"""Commands on one database: publish, delete, call, sql, logs, describe, list."""
+"""Commands on one database: publish, delete, call, sql, logs, snapshot, list."""
 
 from __future__ import annotations
 
@@ -191,6 +191,26 @@ def logs(
         )
 
 
+@click.command("snapshot")
+@click.argument("name")
+@server_option
+def snapshot(name: str, server: str | None) -> None:
+    """Snapshot database NAME now and wait until the file is written (owner only).
+
+    Recovery after a restart starts from the newest snapshot, so a snapshot shortens the next start.
+
+    \b
+    Examples:
+      spacetimedb snapshot chat
+      spacetimedb snapshot chat -s prod
+    """
+    offset = _client(server).snapshot(name)
+    if offset is None:
+        console.print(f"Database [bold]{name}[/bold] has no commits yet: nothing to snapshot")
+    else:
+        console.print(f"Snapshot of [bold]{name}[/bold] written at tx offset {offset}")
+
+
 @click.command("list")
 @server_option
 def list_databases(server: str | None) -> None:
@@ -212,4 +232,4 @@ def list_databases(server: str | None) -> None:
     console.print(table)
 
 
-COMMANDS = [publish, delete, call, sql, logs, list_databases]
+COMMANDS = [publish, delete, call, sql, logs, snapshot, list_databases]

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from spacetimedb.durability.commit_log import DEFAULT_MAX_SEGMENT_BYTES, CommitLog
 from spacetimedb.durability.dir_lock import DirectoryLock
-from spacetimedb.durability.errors import LogFailedError
+from spacetimedb.durability.errors import DurabilityError, LogFailedError
 from spacetimedb.durability.files import REAL_FILE_OPS, FileOps
 from spacetimedb.durability.log_reader import replay_log
 from spacetimedb.durability.policy import FsyncPolicy
@@ -226,6 +226,34 @@ class DatabaseDurability:
         self._snapshot_offset = self._last_offset
         self._since_snapshot = 0
         return True
+
+    def request_snapshot(self) -> int | None:
+        """On demand (`spacetimedb snapshot`): snapshot as of the last commit unless that snapshot
+        is already written or on its way; returns the tx offset to pass to `wait_snapshot` (None:
+        nothing was ever committed). Call between transactions, like `snapshot_now`."""
+        if self._engine is None:
+            raise DurabilityError("no engine is attached to this database's durability; nothing to snapshot")
+        if self._last_offset < 0:
+            return None
+        if self._last_offset == self._snapshot_offset and not self._snapshot_on_disk(self._snapshot_offset):
+            if self.snapshots.wait_idle(0):  # that snapshot failed to write: take it again
+                self._snapshot_offset = -1
+        self.snapshot_now()
+        return self._last_offset
+
+    def wait_snapshot(self, tx_offset: int, timeout: float | None = None) -> None:
+        """Block until a snapshot at `tx_offset` or newer is on disk; raises DurabilityError if it
+        could not be written, TimeoutError after `timeout` seconds."""
+        if not self.snapshots.wait_idle(timeout):
+            raise TimeoutError(f"the snapshot at tx offset {tx_offset} is still being written")
+        if not self._snapshot_on_disk(tx_offset):
+            raise DurabilityError(
+                f"the snapshot at tx offset {tx_offset} was not written: {self.snapshots.last_error or 'it was abandoned'}"
+            )
+
+    def _snapshot_on_disk(self, tx_offset: int) -> bool:
+        written = self.snapshots.last_written
+        return (written is not None and written >= tx_offset) or self.recovered.snapshot_offset == tx_offset
 
     # ---- durability status ----------------------------------------------------------------------
 

@@ -183,6 +183,16 @@ class DatabaseBackend(Protocol):
         """An async function that returns once the given tx offset is durable, or None (no durability)."""
         ...
 
+    def request_snapshot(self) -> int | None:
+        """Start a snapshot as of the last commit (runs on the worker, between transactions); returns
+        its tx offset (None: nothing committed). NotImplementedError without durability."""
+        ...
+
+    def wait_snapshot(self, tx_offset: int, timeout: float | None = None) -> None:
+        """Block (off the worker) until the snapshot of `tx_offset` or newer is on disk; raises if
+        it could not be written, TimeoutError after `timeout` seconds."""
+        ...
+
     def on_log_failure(self, callback: Callable[[str], None]) -> None:
         """Call `callback(error text)` once when the commit log fails (from any thread; also at once
         if it already has). A backend without durability never calls it."""

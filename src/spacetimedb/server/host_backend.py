@@ -359,6 +359,15 @@ class HostBackend:
     def durable_offset_waiter(self) -> Callable[[int], Any] | None:
         return None if self.durability is None else self.durability.durable_future
 
+    def request_snapshot(self) -> int | None:
+        if self.durability is None:
+            raise NotImplementedError("this database keeps no durable state, so it has no snapshots")
+        return self.durability.request_snapshot()
+
+    def wait_snapshot(self, tx_offset: int, timeout: float | None = None) -> None:
+        if self.durability is not None:
+            self.durability.wait_snapshot(tx_offset, timeout)
+
     def on_log_failure(self, callback: Callable[[str], None]) -> None:
         if self.durability is not None:
             self.durability.add_failure_listener(lambda error: callback(str(error)))

@@ -212,6 +212,31 @@ async def sql(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
+# ---- snapshot ----------------------------------------------------------------------------------
+
+#: How long a snapshot request waits for the file to be written.
+SNAPSHOT_TIMEOUT_S = 120.0
+
+
+async def snapshot(request: web.Request) -> web.Response:
+    """Owner only: snapshot the database now; answers `{"tx_offset": N}` once the file is written."""
+    db = serving_database_of(request)
+    if not db.is_owner(caller_of(request).identity):
+        raise web.HTTPForbidden(text="only the database owner can take a snapshot")
+    try:
+        offset = await db.call(db.backend.request_snapshot)
+    except NotImplementedError as e:
+        raise web.HTTPBadRequest(text=str(e)) from e
+    if offset is not None:
+        try:
+            await asyncio.to_thread(db.backend.wait_snapshot, offset, SNAPSHOT_TIMEOUT_S)
+        except TimeoutError as e:
+            raise web.HTTPServiceUnavailable(text=f"{e}; ask again later") from e
+        except Exception as e:
+            raise web.HTTPInternalServerError(text=f"the snapshot could not be written: {e}") from e
+    return web.json_response({"tx_offset": offset})
+
+
 # ---- logs ------------------------------------------------------------------------------------
 
 
@@ -281,6 +306,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/v1/database/{name}/logs", logs)
     r.add_post("/v1/database/{name}/call/{reducer}", call_reducer)
     r.add_post("/v1/database/{name}/sql", sql)
+    r.add_post("/v1/database/{name}/snapshot", snapshot)
     r.add_get("/v1/database/{name}/subscribe", subscribe)
 
 
