@@ -70,7 +70,8 @@ class Database:
     def __init__(self, info: DatabaseInfo, backend: DatabaseBackend) -> None:
         self.info = info
         self.backend = backend
-        self.subscriptions = SubscriptionManager(backend.tables)
+        # The real host routes commits to only the queries they can affect (QueryRegistry).
+        self.subscriptions = SubscriptionManager(backend.tables, getattr(backend, "plan_router", None))
         if hasattr(backend, "commit_hook") and hasattr(backend, "fanout_active"):
             # Evaluate subscriptions inside the commit, against exactly that commit's state.
             backend.commit_hook = self.subscriptions.evaluate

@@ -51,6 +51,7 @@ from spacetimedb.server.backend import (
     SqlStatementResult,
     TableInfo,
 )
+from spacetimedb.server.query_router import QueryRegistryRouter
 from spacetimedb.server.registry import BackendSpec
 from spacetimedb.server.republish import finish_migration, load_under_new_module
 
@@ -77,12 +78,16 @@ class NamedChanges(dict[str, Any]):
 class _Plan:
     """A query-layer SubscriptionPlan seen through the server's SubscriptionPlan protocol."""
 
-    __slots__ = ("_ids", "_plan", "_state", "key", "reads", "table_name")
+    __slots__ = ("_ids", "_plan", "_state", "is_owner", "key", "reads", "sender", "sql", "table_name")
 
-    def __init__(self, plan: Any, state: Any, ids: Mapping[str, int]) -> None:
+    def __init__(self, plan: Any, state: Any, ids: Mapping[str, int], sender: Identity, is_owner: bool) -> None:
         self._plan = plan
         self._state = state
         self._ids = ids
+        #: What the plan was compiled from, so the QueryRegistryRouter can register it.
+        self.sql: str = plan.sql
+        self.sender = sender
+        self.is_owner = is_owner
         self.key: Hashable = plan.key
         self.table_name: str = plan.return_table_name
         self.reads: frozenset[str] = plan.table_names_read
@@ -153,6 +158,8 @@ class HostBackend:
             s.name: TableInfo(s.name, s.public, s.is_event, codecs[s.table_id].encode) for s in schemas
         }
         self.catalog = Catalog(schemas, self.module.typespace)
+        #: The server's SubscriptionManager evaluates commits through this (only plans a commit can affect).
+        self.plan_router = QueryRegistryRouter(self.catalog, self.engine, self._ids)
         #: Set by the server's Database: evaluates subscriptions for one commit's changes, and
         #: says whether any subscription exists (when none does, commits skip fan-out entirely).
         self.commit_hook: Callable[[Changes], Any] | None = None
@@ -284,7 +291,7 @@ class HostBackend:
                 plans = [compile_subscription(sql, self.catalog, sender=sender, is_owner=is_owner)]
         except SqlError as e:
             raise QueryRejected(str(e)) from e
-        return [_Plan(p, self.engine, self._ids) for p in plans]
+        return [_Plan(p, self.engine, self._ids, sender, is_owner) for p in plans]
 
     def run_sql(
         self, sql: str, caller: bytes, is_owner: bool, timestamp_us: int

@@ -4,6 +4,10 @@ Identical queries (equal plan keys) across all clients are one `QueryEntry`: aft
 affected entry is evaluated once and its encoded `TableUpdateRows` bytes are shared by every
 subscriber. A client's query set may hold several queries; the same query in two sets of one
 client counts twice (the client cache is reference counted).
+
+With a `PlanRouter` (the real host offers one over `spacetimedb.query.QueryRegistry`) a commit is
+evaluated only for the queries whose tables and `col = constant` filters match its rows; without
+one (or if the router fails on a commit) every query reading a changed table is evaluated.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from spacetimedb.server import wire
 from spacetimedb.server.backend import Changes, Row, SubscriptionPlan, TableInfo
@@ -28,10 +33,26 @@ class UnknownQuerySet(Exception):
     """Unsubscribe named a query set the client does not have."""
 
 
+class PlanRouter(Protocol):
+    """Evaluates a commit for only the registered plans it can affect."""
+
+    def register(self, plan: Any) -> Hashable:
+        """Register one distinct query; returns the handle `evaluate` reports it by."""
+        ...
+
+    def unregister(self, handle: Any) -> None: ...
+
+    def evaluate(self, changes: Changes) -> Mapping[Any, tuple[Sequence[Row], Sequence[Row]]]:
+        """{handle: (inserts, deletes)} of every plan whose result the commit changed."""
+        ...
+
+
 @dataclass(eq=False, slots=True)
 class QueryEntry:
     plan: SubscriptionPlan
     subscribers: dict[SetKey, int] = field(default_factory=dict)
+    #: The router's handle, None when the plan is evaluated directly.
+    handle: Hashable | None = None
 
 
 #: Per subscriber: its encoded QuerySetUpdates for one transaction, in query-set order.
@@ -39,10 +60,13 @@ FanOut = dict[object, list[bytes]]
 
 
 class SubscriptionManager:
-    def __init__(self, tables: Callable[[], Mapping[str, TableInfo]]) -> None:
+    def __init__(self, tables: Callable[[], Mapping[str, TableInfo]], router: PlanRouter | None = None) -> None:
         self._tables = tables
+        self._router = router
         self._entries: dict[Hashable, QueryEntry] = {}
+        #: Entries evaluated directly (every one without a router), by the tables they read.
         self._by_table: dict[str, set[QueryEntry]] = {}
+        self._routed: dict[Hashable, QueryEntry] = {}
         self._sets: dict[SetKey, list[QueryEntry]] = {}
         #: Query sets dropped because their evaluation failed: (subscriber, qs, error text).
         self.failures: list[tuple[object, int, str]] = []
@@ -65,14 +89,26 @@ class SubscriptionManager:
             seen.add(plan.key)
             entry = self._entries.get(plan.key)
             if entry is None:
-                entry = QueryEntry(plan)
-                self._entries[plan.key] = entry
-                for table in plan.reads:
-                    self._by_table.setdefault(table, set()).add(entry)
+                entry = self._new_entry(plan)
             entry.subscribers[key] = entry.subscribers.get(key, 0) + 1
             entries.append(entry)
         self._sets[key] = entries
         return [self._current_rows(e) for e in entries]
+
+    def _new_entry(self, plan: SubscriptionPlan) -> QueryEntry:
+        entry = QueryEntry(plan)
+        if self._router is not None:
+            try:
+                entry.handle = self._router.register(plan)
+            except Exception:  # evaluated directly instead
+                log.exception("subscription router refused %r", plan)
+        if entry.handle is not None:
+            self._routed[entry.handle] = entry
+        else:
+            for table in plan.reads:
+                self._by_table.setdefault(table, set()).add(entry)
+        self._entries[plan.key] = entry
+        return entry
 
     def remove(self, subscriber: object, query_set_id: int, *, with_rows: bool) -> list[bytes] | None:
         """Drop a query set; returns its current rows (for UnsubscribeApplied) when asked."""
@@ -96,6 +132,11 @@ class SubscriptionManager:
             entry.subscribers[key] = count
         if not entry.subscribers:
             del self._entries[entry.plan.key]
+            if entry.handle is not None:
+                del self._routed[entry.handle]
+                assert self._router is not None
+                self._router.unregister(entry.handle)
+                return
             for table in entry.plan.reads:
                 bucket = self._by_table.get(table)
                 if bucket is not None:
@@ -123,16 +164,30 @@ class SubscriptionManager:
 
     def evaluate(self, changes: Changes) -> FanOut:
         """Every affected subscriber's query-set updates for one committed transaction."""
-        affected: set[QueryEntry] = set()
-        for table, delta in changes.items():
-            if delta.inserts or delta.deletes:
-                affected |= self._by_table.get(table, set())
-        if not affected:
+        changed = [table for table, delta in changes.items() if delta.inserts or delta.deletes]
+        if not changed:
+            return {}
+        direct: set[QueryEntry] = set()
+        routed: Mapping[Any, tuple[Sequence[Row], Sequence[Row]]] = {}
+        if self._routed:
+            assert self._router is not None
+            try:
+                routed = self._router.evaluate(changes)
+            except Exception:  # evaluate each query on its own, so only a failing one is dropped
+                log.exception("subscription router failed on a commit; evaluating each query")
+                direct = {e for e in self._routed.values() if not e.plan.reads.isdisjoint(changed)}
+        for table in changed:
+            direct |= self._by_table.get(table, set())
+        if not direct and not routed:
             return {}
         tables = self._tables()
         # subscriber -> qs -> table name -> [TableUpdateRows bytes]
         grouped: dict[object, dict[int, dict[str, list[bytes]]]] = {}
-        for entry in list(affected):
+        for handle, (inserts, deletes) in routed.items():
+            entry = self._routed.get(handle)
+            if entry is not None:
+                self._add_piece(grouped, tables, entry, inserts, deletes)
+        for entry in list(direct):
             plan = entry.plan
             try:
                 inserts, deletes = plan.delta(changes)
@@ -140,17 +195,28 @@ class SubscriptionManager:
                 log.exception("subscription query failed after a commit: %r", plan)
                 self._fail(entry, f"subscription evaluation failed: {type(e).__name__}: {e}")
                 continue
-            if not inserts and not deletes:
-                continue
-            name = plan.table_name
-            if tables[name].is_event:
-                piece = wire.event_table_rows(self._encode(name, inserts))
-            else:
-                piece = wire.persistent_table_rows(self._encode(name, inserts), self._encode(name, deletes))
-            for (subscriber, qs), count in entry.subscribers.items():
-                by_table = grouped.setdefault(subscriber, {}).setdefault(qs, {})
-                by_table.setdefault(name, []).extend([piece] * count)
+            self._add_piece(grouped, tables, entry, inserts, deletes)
         return _encode_fanout(grouped)
+
+    def _add_piece(
+        self,
+        grouped: dict[object, dict[int, dict[str, list[bytes]]]],
+        tables: Mapping[str, TableInfo],
+        entry: QueryEntry,
+        inserts: Sequence[Row],
+        deletes: Sequence[Row],
+    ) -> None:
+        """One query's update, encoded once, added for each of its subscribers' query sets."""
+        if not inserts and not deletes:
+            return
+        name = entry.plan.table_name
+        if tables[name].is_event:
+            piece = wire.event_table_rows(self._encode(name, inserts))
+        else:
+            piece = wire.persistent_table_rows(self._encode(name, inserts), self._encode(name, deletes))
+        for (subscriber, qs), count in entry.subscribers.items():
+            by_table = grouped.setdefault(subscriber, {}).setdefault(qs, {})
+            by_table.setdefault(name, []).extend([piece] * count)
 
 
     def _fail(self, entry: QueryEntry, error: str) -> None:
