@@ -122,7 +122,16 @@ def test_a_commit_that_cannot_become_durable_takes_the_database_out_of_service(t
             assert status == 503 and "commit log failed" in text and "disk on fire" in text
             async with s.post(f"{base}/v1/database/test/sql", data="SELECT * FROM person") as r:
                 assert r.status == 503 and "out of service" in await r.text()
-            assert server.registry.databases["test"].failure is not None
+            db = server.registry.databases["test"]
+            assert db.failure is not None
+            backend = db.backend
+            assert isinstance(backend, FakeBackend)
+            backend.due_us = 0  # a scheduled reducer that is due: it must not run, nor wake the worker
+            assert db._scheduler_timeout() is None
+            turn_done = asyncio.Event()
+            db.submit(turn_done.set)  # a worker turn runs due reducers first, then its jobs
+            await turn_done.wait()
+            assert backend.due_us == 0, "run_due ran on a database out of service"
 
     run_scenario(tmp_path, scenario, factory=factory)
 

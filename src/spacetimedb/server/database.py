@@ -197,6 +197,8 @@ class Database:
                 await asyncio.sleep(0)
 
     def _scheduler_timeout(self) -> float | None:
+        if self.failure is not None:
+            return None  # scheduled reducers no longer run: do not wake up for them
         due = self.backend.next_due_us()
         if due is None:
             return None
