@@ -139,3 +139,25 @@ def test_a_commit_that_cannot_become_durable_takes_the_database_out_of_service(t
 async def _post_message_to(s: aiohttp.ClientSession, url: str, args: list[str]) -> tuple[int, str]:
     async with s.post(url, json=args) as r:
         return r.status, await r.text()
+
+
+def test_a_log_closed_under_a_waiting_call_is_a_stop_not_a_failure(tmp_path: Path) -> None:
+    from spacetimedb.durability import LogClosedError
+
+    from .fake_backend import FakeBackend
+    from .harness import run_scenario
+
+    class ClosingGate:
+        async def wait(self) -> None:
+            raise LogClosedError("the commit log closed before this tx offset became durable")
+
+    def factory(spec: BackendSpec) -> FakeBackend:
+        return FakeBackend(spec, durability_gate=ClosingGate())
+
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            status, text = await _post_message_to(s, f"{base}/v1/database/test/call/add", ["x"])
+            assert status == 503 and "stopped before the commit was durable" in text and "retry" in text
+            assert server.registry.databases["test"].failure is None
+
+    run_scenario(tmp_path, scenario, factory=factory)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from spacetimedb.durability.errors import LogClosedError
 from spacetimedb.server import wire
 from spacetimedb.server.backend import CallResult, CallStatus, DatabaseBackend, QueryRejected
 from spacetimedb.server.client_messages import CallProcedure, CallReducer, OneOffQuery, Subscribe, Unsubscribe
@@ -231,6 +232,8 @@ class Database:
         """Return once `tx_offset` is durable; DatabaseOutOfService if it never will be."""
         try:
             await self.confirmed_reads.wait_durable(tx_offset)
+        except LogClosedError as e:  # stopped (republish, delete, shutdown) before it was written
+            raise DatabaseStopped(f"database {self.info.name!r} stopped before the commit was durable") from e
         except Exception as e:  # the log failed; its listener may not have told us yet
             if self.failure is None:
                 self._log_failed(asyncio.get_running_loop(), str(e))
