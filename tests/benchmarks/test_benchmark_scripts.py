@@ -1,0 +1,38 @@
+"""Every benchmark script runs in its smallest configuration, so none of them rots between releases.
+
+No timing assertions: only that each finishes and prints ratios (the scripts' only results).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["bsatn.py", "--quick"],
+        ["engine.py", "--quick"],
+        ["durability.py", "--quick"],
+        ["subscriptions.py", "--quick"],
+        ["server_overhead.py", "--calls", "100", "--repeats", "2"],
+    ],
+    ids=lambda a: a[0],
+)
+def test_benchmark_runs_and_prints_ratios(args: list[str], tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / args[0]), *args[1:]],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert re.search(r"\d+(\.\d+)?x", result.stdout), result.stdout[-2000:]
