@@ -406,19 +406,25 @@ def test_frames_of_every_length_class_reach_the_client(tmp_path: Path) -> None:
     run_scenario(tmp_path, scenario)
 
 
-def test_republish_disconnects_clients_after_client_disconnected(tmp_path: Path) -> None:
+def test_republish_swaps_the_backend_and_keeps_clients_and_their_subscriptions(tmp_path: Path) -> None:
     async def scenario(server: Server, base: str) -> None:
         async with aiohttp.ClientSession() as s:
             c = await RawClient.connect(s, base)
-            init = await c.next()
-            old = backend_of(server)
+            await c.next()
+            await c.send(subscribe(1, 0, "SELECT * FROM person"))
+            assert (await c.next())["type"] == "SubscribeApplied"
+            db, old = server.registry.databases["test"], backend_of(server)
             await server.publish_path("test", tmp_path / "module.py")
-            msg = await c.ws.receive(5)
-            assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1001
-            assert [cid for _, cid in old.disconnected] == [init["connection_id"]]
-            assert old.closed and backend_of(server) is not old
-            c2 = await RawClient.connect(s, base)
-            assert (await c2.next())["type"] == "InitialConnection"
+            new = backend_of(server)
+            assert server.registry.databases["test"] is db and new is not old and old.closed
+            # Never disconnected, so neither module saw the client leave or arrive again.
+            assert old.disconnected == [] and new.connected == []
+            other = await RawClient.connect(s, base)
+            await other.next()
+            await other.send(call(2, "add", pack_str("after the swap")))
+            update = await c.next()
+            assert update["type"] == "TransactionUpdate"
+            assert update["query_sets"][0]["tables"][0]["table"] == "person"
 
     run_scenario(tmp_path, scenario)
 

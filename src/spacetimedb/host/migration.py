@@ -45,6 +45,12 @@ class MigrationPlan:
         """True when stored rows or tables differ, so the data must be carried over explicitly."""
         return any(s.startswith(("add table", "remove table", "add columns")) for s in self.steps)
 
+    @property
+    def disconnects_clients(self) -> bool:
+        """True when rows clients already decode change shape (columns added), so every client must
+        reconnect with the new schema (upstream's `AddColumns` step implies `DisconnectAllUsers`)."""
+        return any(s.startswith("add columns") for s in self.steps)
+
     def describe(self) -> str:
         lines = [f"  - {s}" for s in self.steps] or ["  (no schema changes)"]
         if self.errors:

@@ -201,3 +201,23 @@ class DatabaseBackend(Protocol):
     def close(self) -> None:
         """Flush and release resources (durability, files)."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleSwapPlan:
+    """What a republish will do to a running database, decided before anything is touched."""
+
+    #: True when connected clients cannot keep their row caches (a table's columns changed).
+    disconnect_clients: bool = False
+    #: The migration's steps, for logs.
+    steps: tuple[str, ...] = ()
+
+
+class SwapCheckable(Protocol):
+    """Optional on a backend: checks a new module against the running one without side effects."""
+
+    def check_module_swap(self, module_path: Any) -> ModuleSwapPlan:
+        """Load the module at `module_path` and plan the migration of the live data to it; raises
+        (PublishRefused for a change needing a manual migration, anything else when it fails to
+        load) without changing the running database. Runs on the database's worker."""
+        ...

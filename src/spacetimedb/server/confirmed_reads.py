@@ -35,6 +35,14 @@ class ConfirmedReads:
         self._held_until = -1
         self._waiting_for = -1
 
+    def rebind(self, waiter: Callable[[int], Awaitable[Any]] | None) -> None:
+        """Wait on a new commit log from now on (a module swap reopened it). Clients held for the old
+        one are released by its waiter: the old log was flushed before it closed."""
+        self._waiter = waiter
+        self._waiting_for = -1
+        if waiter is None:
+            self.durable_offset = math.inf
+
     def hold(self, client: Holder, tx_offset: int) -> None:
         """`client` has messages waiting for `tx_offset` (called from its flush)."""
         self._held.add(client)

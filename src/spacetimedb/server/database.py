@@ -71,12 +71,7 @@ class Database:
     def __init__(self, info: DatabaseInfo, backend: DatabaseBackend) -> None:
         self.info = info
         self.backend = backend
-        # The real host routes commits to only the queries they can affect (QueryRegistry).
-        self.subscriptions = SubscriptionManager(backend.tables, getattr(backend, "plan_router", None))
-        if hasattr(backend, "commit_hook") and hasattr(backend, "fanout_active"):
-            # Evaluate subscriptions inside the commit, against exactly that commit's state.
-            backend.commit_hook = self.subscriptions.evaluate
-            backend.fanout_active = lambda: self.subscriptions.query_count > 0
+        self.subscriptions = self._subscriptions_for(backend)
         self.subscribers: set[Subscriber] = set()
         self._jobs: deque[Callable[[], None]] = deque()
         self._wake = asyncio.Event()
@@ -88,12 +83,25 @@ class Database:
         self.confirmed_reads = ConfirmedReads(backend.durable_offset_waiter(), info.name)
         #: Why the database is out of service (its commit log failed), or None while it serves.
         self.failure: str | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        #: Log followers, kept here so they follow the database across module swaps.
+        self._log_listeners: list[Callable[[Any], None]] = []
+        self._unsubscribe_backend_logs: Callable[[], None] | None = None
+
+    def _subscriptions_for(self, backend: DatabaseBackend) -> SubscriptionManager:
+        # The real host routes commits to only the queries they can affect (QueryRegistry).
+        manager = SubscriptionManager(backend.tables, getattr(backend, "plan_router", None))
+        if hasattr(backend, "commit_hook") and hasattr(backend, "fanout_active"):
+            # Evaluate subscriptions inside the commit, against exactly that commit's state.
+            backend.commit_hook = manager.evaluate
+            backend.fanout_active = lambda: manager.query_count > 0
+        return manager
 
     # ---- lifecycle of the worker --------------------------------------------------------------
 
     def start(self) -> None:
         if self._worker is None:
-            loop = asyncio.get_running_loop()
+            loop = self._loop = asyncio.get_running_loop()
             self._worker = loop.create_task(self._run(), name=f"db:{self.info.name}")
             self.backend.on_log_failure(functools.partial(self._log_failed, loop))
 
@@ -141,6 +149,61 @@ class Database:
             await self._worker
             self._worker = None
         self.backend.close()
+
+    # ---- module swap (republish in place; both run on the worker, see module_swap.py) --------
+
+    def disconnect_all(self, code: int, reason: str) -> None:
+        """Close every client (running client_disconnected for each, as at a real disconnect)."""
+        for sub in list(self.subscribers):
+            sub.fail(code, reason)
+            self.disconnect(sub)
+
+    def install_backend(self, backend: DatabaseBackend) -> None:
+        """Serve from `backend` from now on, keeping every client: each query set is recompiled
+        against the new module; one that no longer compiles is dropped with a SubscriptionError
+        (request_id None, as for a set failing later). No rows are sent: a swap that keeps clients
+        keeps every stored row as it was."""
+        old_subscriptions = self.subscriptions
+        if self._unsubscribe_backend_logs is not None:
+            self._unsubscribe_backend_logs()
+            self._unsubscribe_backend_logs = None
+        self.backend = backend
+        self.subscriptions = self._subscriptions_for(backend)
+        for sub, query_set_id, sources in old_subscriptions.query_sets():
+            self._resubscribe(sub, query_set_id, sources)  # type: ignore[arg-type]
+        self.confirmed_reads.rebind(backend.durable_offset_waiter())
+        if self._log_listeners:
+            self._unsubscribe_backend_logs = backend.subscribe_logs(self._forward_log)
+        if self._loop is not None:
+            backend.on_log_failure(functools.partial(self._log_failed, self._loop))
+        self._wake.set()  # the scheduler timer is re-armed from the new module's schedules
+
+    def _resubscribe(self, sub: Subscriber, query_set_id: int, sources: tuple[str, ...]) -> None:
+        owner = self.is_owner(sub.identity)
+        try:
+            plans = [p for q in sources for p in self.backend.compile_subscription(q, sub.identity, owner)]
+            self.subscriptions.add(sub, query_set_id, plans, sources, with_rows=False)
+        except Exception as e:  # QueryRejected in practice: a table was removed or made private
+            error = f"the module was updated and this query no longer applies: {e}"
+            self._send(sub, wire.subscription_error(None, query_set_id, error))
+
+    # ---- log followers ------------------------------------------------------------------------
+
+    def subscribe_logs(self, listener: Callable[[Any], None]) -> Callable[[], None]:
+        """Call `listener` for each new log record of whichever module runs (worker only)."""
+        self._log_listeners.append(listener)
+        if self._unsubscribe_backend_logs is None:
+            self._unsubscribe_backend_logs = self.backend.subscribe_logs(self._forward_log)
+
+        def unsubscribe() -> None:
+            if listener in self._log_listeners:
+                self._log_listeners.remove(listener)
+
+        return unsubscribe
+
+    def _forward_log(self, record: Any) -> None:
+        for listener in list(self._log_listeners):
+            listener(record)
 
     def is_owner(self, identity: bytes) -> bool:
         return identity == self.info.owner
@@ -329,8 +392,14 @@ class Database:
             return
         owner = self.is_owner(sub.identity)
         try:
-            plans = [p for q in msg.query_strings for p in self.backend.compile_subscription(q.strip(), sub.identity, owner)]
-            pieces = self.subscriptions.add(sub, msg.query_set_id, plans)
+            plans: list[Any] = []
+            sources: dict[str, None] = {}
+            for query in msg.query_strings:
+                for plan in self.backend.compile_subscription(query.strip(), sub.identity, owner):
+                    plans.append(plan)
+                    # Per table for `SELECT * FROM *`: a module swap does not add new tables to it.
+                    sources[getattr(plan, "sql", query.strip())] = None
+            pieces = self.subscriptions.add(sub, msg.query_set_id, plans, list(sources))
         except (QueryRejected, DuplicateQuerySet) as e:
             self._send(sub, wire.subscription_error(msg.request_id, msg.query_set_id, str(e)))
             return

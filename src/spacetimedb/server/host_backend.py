@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Hashable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from spacetimedb.bsatn import compile as compile_codec
@@ -46,6 +47,7 @@ from spacetimedb.server.backend import (
     CallStatus,
     Changes,
     LogRecord,
+    ModuleSwapPlan,
     QueryRejected,
     Row,
     SqlStatementResult,
@@ -53,7 +55,7 @@ from spacetimedb.server.backend import (
 )
 from spacetimedb.server.query_router import QueryRegistryRouter
 from spacetimedb.server.registry import BackendSpec
-from spacetimedb.server.republish import finish_migration, load_under_new_module
+from spacetimedb.server.republish import check_module_swap, finish_migration, load_under_new_module
 
 log = logging.getLogger("spacetimedb.server")
 
@@ -374,6 +376,9 @@ class HostBackend:
     def wait_snapshot(self, tx_offset: int, timeout: float | None = None) -> None:
         if self.durability is not None:
             self.durability.wait_snapshot(tx_offset, timeout)
+
+    def check_module_swap(self, module_path: Path) -> ModuleSwapPlan:
+        return check_module_swap(self.module, self.engine, module_path)
 
     def on_log_failure(self, callback: Callable[[str], None]) -> None:
         if self.durability is not None:

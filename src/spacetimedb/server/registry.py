@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import json
 import logging
@@ -26,6 +27,7 @@ from blake3 import blake3
 from spacetimedb.server.backend import DatabaseBackend
 from spacetimedb.server.database import Database, DatabaseInfo, now_us
 from spacetimedb.server.identity import identity_from_claims, parse_identity_hex
+from spacetimedb.server.module_swap import SwapFailed, swap_module
 from spacetimedb.server.tokens import LOCAL_ISSUER
 
 log = logging.getLogger("spacetimedb.server")
@@ -208,6 +210,9 @@ class Registry:
             for leftover in (old_module, old_data):
                 shutil.rmtree(leftover, ignore_errors=True)
             old_entry = self._entry_of(directory) if existing else None
+            if existing is not None and not clear and old_entry is not None and existing.failure is None:
+                await self._swap_in_place(existing, staging, entry_path, old_entry)
+                return "updated", existing
             if existing is not None:
                 await self._stop(existing)
             if module_dir.exists():
@@ -231,17 +236,40 @@ class Registry:
                 raise PublishError(f"module failed to load: {type(e).__name__}: {e}") from e
             shutil.rmtree(old_module, ignore_errors=True)
             shutil.rmtree(old_data, ignore_errors=True)
-            meta = {
-                "name": name,
-                "identity": info.identity.hex(),
-                "owner": info.owner.hex(),
-                "entry": str(entry_path.relative_to(directory)),
-                "program_hash": _program_hash(entry_path),
-                "created_us": now_us(),
-            }
-            (directory / "meta.json").write_text(json.dumps(meta, indent=1))
+            _write_meta(directory, info, entry_path)
             self._start(Database(info, backend))
             return ("updated" if existing else "created"), self.databases[name]
+
+    async def _swap_in_place(self, db: Database, staging: Path, staged_entry: Path, old_entry: Path) -> None:
+        """Republish over a serving database without stopping it (see module_swap.py): its clients
+        stay connected unless the change alters rows they decode. On any failure the old module's
+        files are put back and it keeps serving."""
+        directory = self.root / db.info.name
+        module_dir, old_module, data_dir = directory / "module", directory / "module.old", directory / "data"
+        module_dir.rename(old_module)
+        staging.rename(module_dir)
+        entry_path = module_dir / staged_entry.relative_to(staging)
+        previous = old_module / old_entry.relative_to(module_dir)
+        spec = BackendSpec(db.info, entry_path, data_dir, fresh=False, previous_module_path=previous)
+
+        def restore_files() -> BackendSpec:
+            if old_module.exists():
+                shutil.rmtree(module_dir, ignore_errors=True)
+                old_module.rename(module_dir)
+            return BackendSpec(db.info, old_entry, data_dir, fresh=False)
+
+        try:
+            await db.call(functools.partial(swap_module, db, spec, self.factory, restore_files))
+        except SwapFailed as e:
+            raise PublishError(str(e)) from e
+        except PublishRefused as e:
+            restore_files()
+            raise PublishError(str(e)) from e
+        except Exception as e:
+            restore_files()
+            raise PublishError(f"module failed to load: {type(e).__name__}: {e}") from e
+        shutil.rmtree(old_module, ignore_errors=True)
+        _write_meta(directory, db.info, entry_path)
 
     def _entry_of(self, directory: Path) -> Path | None:
         try:
@@ -287,6 +315,18 @@ class Registry:
     async def stop_all(self) -> None:
         for db in list(self.databases.values()):
             await self._stop(db)
+
+
+def _write_meta(directory: Path, info: DatabaseInfo, entry_path: Path) -> None:
+    meta = {
+        "name": info.name,
+        "identity": info.identity.hex(),
+        "owner": info.owner.hex(),
+        "entry": str(entry_path.relative_to(directory)),
+        "program_hash": _program_hash(entry_path),
+        "created_us": now_us(),
+    }
+    (directory / "meta.json").write_text(json.dumps(meta, indent=1))
 
 
 def _new_database_identity(name: str) -> bytes:

@@ -9,13 +9,16 @@ manual migration refuses the publish, naming each change; the old module then ke
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from spacetimedb.durability.database_durability import DatabaseDurability
 from spacetimedb.engine.database import Database as EngineDatabase
 from spacetimedb.host.migration import migrate_image, plan_migration
+from spacetimedb.module.loader import load_module
 from spacetimedb.module.module_def import ModuleDef
 from spacetimedb.module.schema import TableSchema
+from spacetimedb.server.backend import ModuleSwapPlan
 from spacetimedb.server.registry import PublishRefused
 
 #: How long a publish waits for the migrated snapshot to reach the disk.
@@ -68,3 +71,14 @@ def finish_migration(durability: DatabaseDurability) -> None:
         raise RuntimeError("could not snapshot the migrated database")
     if not durability.snapshots.wait_idle(SNAPSHOT_TIMEOUT_S):
         raise RuntimeError("the migrated database's snapshot did not finish in time")
+
+
+def check_module_swap(running: ModuleDef, engine: EngineDatabase, new_module_path: Path) -> ModuleSwapPlan:
+    """Before a running database is touched: load the new module and plan the migration of the live
+    data (row counts from `engine`). Raises MigrationRefused, or the load error, changing nothing."""
+    new = load_module(new_module_path)
+    counts = {s.name: engine.count(s.table_id) for s in running.table_schemas}
+    plan = plan_migration(running, new, counts)
+    if not plan.ok:
+        raise MigrationRefused(plan.describe())
+    return ModuleSwapPlan(disconnect_clients=plan.disconnects_clients, steps=tuple(plan.steps))

@@ -258,7 +258,7 @@ async def logs(request: web.Request) -> web.StreamResponse:
 
     def snapshot() -> tuple[list[LogRecord], Any]:
         records = db.backend.logs(num_lines)
-        return records, (db.backend.subscribe_logs(listener) if follow else None)
+        return records, (db.subscribe_logs(listener) if follow else None)
 
     records, unsubscribe = await db.call(snapshot)
     response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})

@@ -68,6 +68,7 @@ class SubscriptionManager:
         self._by_table: dict[str, set[QueryEntry]] = {}
         self._routed: dict[Hashable, QueryEntry] = {}
         self._sets: dict[SetKey, list[QueryEntry]] = {}
+        self._sources: dict[SetKey, tuple[str, ...]] = {}
         #: Query sets dropped because their evaluation failed: (subscriber, qs, error text).
         self.failures: list[tuple[object, int, str]] = []
 
@@ -76,8 +77,18 @@ class SubscriptionManager:
     def has_set(self, subscriber: object, query_set_id: int) -> bool:
         return (subscriber, query_set_id) in self._sets
 
-    def add(self, subscriber: object, query_set_id: int, plans: Sequence[SubscriptionPlan]) -> list[bytes]:
-        """Register a query set; returns its SubscribeApplied `SingleTableRows` pieces (current rows)."""
+    def add(
+        self,
+        subscriber: object,
+        query_set_id: int,
+        plans: Sequence[SubscriptionPlan],
+        sources: Sequence[str] = (),
+        *,
+        with_rows: bool = True,
+    ) -> list[bytes]:
+        """Register a query set; returns its SubscribeApplied `SingleTableRows` pieces (current rows,
+        none when `with_rows` is false). `sources` are the query strings to recompile it from when
+        the module is swapped (see `query_sets`)."""
         key = (subscriber, query_set_id)
         if key in self._sets:
             raise DuplicateQuerySet(f"query set {query_set_id} is already subscribed; unsubscribe it first")
@@ -93,7 +104,12 @@ class SubscriptionManager:
             entry.subscribers[key] = entry.subscribers.get(key, 0) + 1
             entries.append(entry)
         self._sets[key] = entries
-        return [self._current_rows(e) for e in entries]
+        self._sources[key] = tuple(sources)
+        return [self._current_rows(e) for e in entries] if with_rows else []
+
+    def query_sets(self) -> list[tuple[object, int, tuple[str, ...]]]:
+        """Every subscribed query set: (subscriber, query_set_id, the query strings it came from)."""
+        return [(sub, qs, self._sources.get((sub, qs), ())) for sub, qs in self._sets]
 
     def _new_entry(self, plan: SubscriptionPlan) -> QueryEntry:
         entry = QueryEntry(plan)
@@ -114,6 +130,7 @@ class SubscriptionManager:
         """Drop a query set; returns its current rows (for UnsubscribeApplied) when asked."""
         key = (subscriber, query_set_id)
         entries = self._sets.pop(key, None)
+        self._sources.pop(key, None)
         if entries is None:
             raise UnknownQuerySet(f"no query set {query_set_id} is subscribed on this connection")
         rows = [self._current_rows(e) for e in entries] if with_rows else None
@@ -123,6 +140,7 @@ class SubscriptionManager:
 
     def remove_subscriber(self, subscriber: object) -> None:
         for key in [k for k in self._sets if k[0] == subscriber]:
+            self._sources.pop(key, None)
             for entry in self._sets.pop(key):
                 self._release(entry, key)
 
