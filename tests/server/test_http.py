@@ -164,6 +164,20 @@ def test_logs_follow_streams(tmp_path: Path) -> None:
     run_scenario(tmp_path, scenario)
 
 
+def test_logs_follow_continues_across_a_republish(tmp_path: Path) -> None:
+    async def scenario(server: Server, base: str) -> None:
+        owner = {"Authorization": f"Bearer {server.owner.token}"}
+        url = f"{base}/v1/database/test"
+        async with aiohttp.ClientSession() as s:
+            async with s.get(f"{url}/logs?follow=true", headers=owner) as r:
+                await server.publish_path("test", tmp_path / "module.py")  # swapped in place
+                await s.post(f"{url}/call/add", json=["after the swap"])
+                line = await asyncio.wait_for(r.content.readline(), 10)
+                assert json.loads(line)["message"] == "add called"
+
+    run_scenario(tmp_path, scenario)
+
+
 def _zip(files: dict[str, str]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:

@@ -4,6 +4,7 @@ WebSocket clients stay connected through every change that keeps the rows they d
 from __future__ import annotations
 
 import asyncio
+import struct
 from pathlib import Path
 
 import aiohttp
@@ -18,6 +19,8 @@ from .node_runner import needs_node, run_node_script
 from .test_host_e2e import CHAT, MESSAGE_FIELDS, run_chat
 
 NODE_SCRIPT = Path(__file__).parent / "node_republish.mjs"
+#: remind_me's delay (u64 µs): long enough for the republish to happen first.
+DELAY = struct.pack("<Q", 1_500_000)
 
 #: The chat module plus a table, a reducer that schedules a reminder, and a changed send_message body.
 EXTENDED = CHAT.read_text().replace(
@@ -83,6 +86,26 @@ def test_compatible_republish_keeps_clients_subscribed_and_serves_the_new_module
             assert "ok" in await c.next()
             [reminder] = await _message_update(c)
             assert reminder.endswith(pack_str("reminder: later"))
+
+    run_chat(tmp_path, scenario)
+
+
+def test_a_reminder_scheduled_before_the_swap_fires_from_the_new_module(tmp_path: Path) -> None:
+    v2 = _variant(tmp_path, "v2.py", CHAT.read_text().replace('f"reminder: {job.text}"', 'f"v2 reminder: {job.text}"'))
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            c = await RawClient.connect(s, base, db="chat")
+            await c.next()
+            await c.send(subscribe(1, 0, "SELECT * FROM message"), call(2, "remind_me", pack_str("tea") + DELAY))
+            replies = await c.frame()
+            while len(replies) < 2:  # one frame or two, depending on when the commit is durable
+                replies += await c.frame()
+            assert [m["type"] for m in replies] == ["SubscribeApplied", "ReducerResult"]
+            status, text = await _publish(s, server, base, v2)
+            assert status == 200, text
+            # The schedule row carried over; the new host's scheduler runs the new reducer body.
+            [row] = await _message_update(c)
+            assert row.endswith(pack_str("v2 reminder: tea"))
 
     run_chat(tmp_path, scenario)
 
@@ -158,6 +181,23 @@ def test_subscription_to_a_removed_table_gets_a_subscription_error(tmp_path: Pat
             await c.send(call(3, "send_message", pack_str("still here")))
             ok = await c.next()
             assert [qs["qs"] for qs in ok["ok"]["query_sets"]] == [1]
+
+    run_chat(tmp_path, scenario)
+
+
+def test_subscription_to_a_table_made_private_gets_a_subscription_error(tmp_path: Path) -> None:
+    private_pet = _variant(tmp_path, "v2.py", CHAT.read_text().replace("@table(public=True)\nclass Pet:", "@table\nclass Pet:"))
+
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            c = await RawClient.connect(s, base, db="chat")
+            await c.next()
+            await c.send(subscribe(1, 0, "SELECT * FROM pet"))
+            assert (await c.next())["type"] == "SubscribeApplied"
+            status, text = await _publish(s, server, base, private_pet)
+            assert status == 200, text
+            error = await c.next()
+            assert error["type"] == "SubscriptionError" and error["request_id"] is None and error["qs"] == 0
 
     run_chat(tmp_path, scenario)
 

@@ -429,6 +429,38 @@ def test_republish_swaps_the_backend_and_keeps_clients_and_their_subscriptions(t
     run_scenario(tmp_path, scenario)
 
 
+def test_a_module_that_cannot_take_over_restarts_the_previous_one_and_keeps_clients(tmp_path: Path) -> None:
+    """The checks passed (the fake backend has none) but building the new backend fails: the old
+    module is started again on the data, the client stays connected, and the publish fails."""
+    from spacetimedb.server.registry import BackendSpec, PublishError
+
+    from .fake_backend import FakeBackend
+
+    def factory(spec: BackendSpec) -> FakeBackend:
+        if "BROKEN" in spec.module_path.read_text():
+            raise OSError("the data directory could not be opened")
+        return FakeBackend(spec)
+
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            c = await RawClient.connect(s, base)
+            await c.next()
+            await c.send(subscribe(1, 0, "SELECT * FROM person"))
+            await c.next()
+            broken = tmp_path / "broken.py"
+            broken.write_text("# BROKEN\n")
+            with pytest.raises(PublishError, match="could not be opened"):
+                await server.publish_path("test", broken)
+            restarted = backend_of(server)
+            assert restarted.spec is not None and "BROKEN" not in restarted.spec.module_path.read_text()
+            assert restarted.connected == []  # the client never left
+            await c.send(call(2, "add", pack_str("still served")))
+            ok = await c.next()
+            assert ok["ok"]["query_sets"][0]["tables"][0]["table"] == "person"
+
+    run_scenario(tmp_path, scenario, factory=factory)
+
+
 def test_subscribe_by_database_identity(tmp_path: Path) -> None:
     async def scenario(server: Server, base: str) -> None:
         ident = server.registry.databases["test"].info.identity.hex()

@@ -51,7 +51,10 @@ def swap_module(
     plan: ModuleSwapPlan = check(new_spec.module_path) if check is not None else ModuleSwapPlan()
     if plan.disconnect_clients:
         db.disconnect_all(1001, MODULE_UPDATED_CLOSE_REASON)
-    old.close()
+    try:
+        old.close()
+    except Exception as e:  # its log could not be flushed: the log-failure listener takes it out of service
+        raise SwapFailed(f"the database's commit log could not be flushed before the update: {e}") from e
     try:
         new: DatabaseBackend = factory(new_spec)
     except Exception as e:

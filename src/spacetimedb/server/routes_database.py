@@ -224,12 +224,13 @@ async def snapshot(request: web.Request) -> web.Response:
     if not db.is_owner(caller_of(request).identity):
         raise web.HTTPForbidden(text="only the database owner can take a snapshot")
     try:
-        offset = await db.call(db.backend.request_snapshot)
+        # The backend is read on the worker: a republish queued before this swaps it.
+        backend, offset = await db.call(lambda: (db.backend, db.backend.request_snapshot()))
     except NotImplementedError as e:
         raise web.HTTPBadRequest(text=str(e)) from e
     if offset is not None:
         try:
-            await asyncio.to_thread(db.backend.wait_snapshot, offset, SNAPSHOT_TIMEOUT_S)
+            await asyncio.to_thread(backend.wait_snapshot, offset, SNAPSHOT_TIMEOUT_S)
         except TimeoutError as e:
             raise web.HTTPServiceUnavailable(text=f"{e}; ask again later") from e
         except Exception as e:
