@@ -279,3 +279,74 @@ def test_republish_migrates_compatible_changes_and_refuses_the_rest(cli: Cli, tm
     cli.run("publish", "notes", "-p", str(module), "--delete-data", "-y")
     out = json.loads(cli.run("sql", "notes", "SELECT * FROM note", "--json").stdout)
     assert out[0]["rows"] == []
+
+
+def test_login_with_a_token_takes_on_its_identity(cli: Cli, tmp_path: Path) -> None:
+    other = {**cli.env, "SPACETIMEDB_CLI_CONFIG": str(tmp_path / "other.json")}
+    mine = json.loads(Path(cli.env["SPACETIMEDB_CLI_CONFIG"]).read_text())["servers"]["test"]
+    as_other = Cli(other, cli.server)
+    as_other.run("server", "add", "test", "--url", f"http://{cli.server}", "--default")
+    out = as_other.run("login", "--token", mine["token"]).stdout
+    assert mine["identity"] in out
+    assert "chat" in as_other.run("list").stdout  # the databases of the identity behind the token
+    bad = as_other.run("login", "--token", "not-a-jwt", ok=False)
+    assert bad.returncode == 2 and "not a JWT" in bad.stderr
+
+
+def test_logs_filter_by_level_and_follow(cli: Cli) -> None:
+    cli.run("call", "chat", "set_name", '"Lovelace"')
+    info = cli.run("logs", "chat", "--level", "info").stdout
+    assert "sets name to Lovelace" in info
+    assert "sets name to Lovelace" not in cli.run("logs", "chat", "--level", "error").stdout
+    follower = cli.popen("logs", "chat", "-f", "-n", "0")
+    try:
+        time.sleep(1.0)
+        cli.run("call", "chat", "set_name", '"Followed"')
+        assert follower.stdout is not None
+        deadline = time.monotonic() + 20
+        seen = ""
+        while time.monotonic() < deadline and "Followed" not in seen:
+            seen += follower.stdout.readline()
+        assert "sets name to Followed" in seen
+    finally:
+        follower.kill()
+        follower.wait(timeout=10)
+
+
+def test_generate_can_write_the_module_definition_json(cli: Cli, tmp_path: Path) -> None:
+    out = tmp_path / "chat.def.json"
+    cli.run("generate", "--lang", "typescript", "--out-dir", str(tmp_path / "ts"), "-p", str(CHAT), "--module-def", str(out))
+    doc = json.loads(out.read_text())
+    tags = {next(iter(section)) for section in doc["V10"]["sections"]}
+    assert {"Typespace", "Tables", "Reducers"} <= tags
+
+
+def test_dev_publishes_then_republishes_and_regenerates_on_change(cli: Cli, tmp_path: Path) -> None:
+    module = tmp_path / "devmod.py"
+    module.write_text(MIGRATING.format(extra=""))
+    bindings = tmp_path / "bindings"
+    port = _free_port()
+    dev = cli.popen(
+        "dev", "devdb", "-p", str(module), "--listen-addr", f"127.0.0.1:{port}",
+        "--data-dir", str(tmp_path / "data"), "--module-bindings-path", str(bindings),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (bindings / "add_reducer.ts").exists():
+            time.sleep(0.2)
+        assert (bindings / "add_reducer.ts").exists(), "dev did not publish and generate"
+        module.write_text(MIGRATING.format(extra="") + "\n\n@reducer\ndef clear(ctx: ReducerContext) -> None:\n    pass\n")
+        while time.monotonic() < deadline and not (bindings / "clear_reducer.ts").exists():
+            time.sleep(0.2)
+        assert (bindings / "clear_reducer.ts").exists(), "dev did not republish after the change"
+    finally:
+        dev.terminate()
+        try:
+            dev.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            dev.kill()
+    # Stopping `dev` stops the server it started: nothing listens on its port any more
+    # (SO_REUSEADDR lets the bind pass over connections left in TIME_WAIT, not over a listener).
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port))

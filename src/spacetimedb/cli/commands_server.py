@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import click
 
 from spacetimedb.cli.api_client import ApiClient
@@ -102,13 +105,24 @@ def login(server: str | None, token: str | None, server_issued_login: bool) -> N
     client = ApiClient(entry, cfg)
     if token:
         entry.token = token
-        entry.identity = None
+        entry.identity = identity_of_token(token)
     else:
         data = client.new_identity()
         entry.token, entry.identity = data["token"], data["identity"]
     if entry.name in cfg.servers:
         cfg.save()
     click.echo(f"Logged in to {entry.url}" + (f" as {entry.identity}" if entry.identity else ""))
+
+
+def identity_of_token(token: str) -> str | None:
+    """The `hex_identity` claim of a JWT, read without verifying it (the server verifies on use)."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        raise click.BadParameter("this is not a JWT (expected three base64url parts)", param_hint="--token") from None
+    ident = claims.get("hex_identity") if isinstance(claims, dict) else None
+    return ident if isinstance(ident, str) else None
 
 
 @click.command("logout")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -46,6 +47,10 @@ def _publish_and_generate(
         console.print(f"regenerated {len(files)} {lang} binding file(s) in {bindings_dir}")
 
 
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_dev(
     name: str,
     module_path: Path,
@@ -58,6 +63,8 @@ def run_dev(
 ) -> None:
     from watchfiles import watch
 
+    # SIGTERM must also stop the server child (Python's default would exit without `finally`).
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     cmd = [
         sys.executable,
         "-m",
