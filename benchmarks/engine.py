@@ -13,7 +13,8 @@ for orientation only (they move with the machine's load; the ratios much less).
 (b) inserts into a table with a primary key and one non-unique btree index, 1,000 per transaction;
     once before any ordered scan (the btree's sorted keys are built lazily), once after.
 (c) memory per row for 1,000,000 rows of (u32 pk, i32), measured with tracemalloc (bytes Python
-    allocated and still holds after commit: rows, ints, dicts; not allocator slack or RSS).
+    allocated and still holds after commit: rows, ints, dicts; not allocator slack) and as resident
+    memory (RSS growth while building the table in a fresh process, allocator slack included).
 (d) transfers through the host's reducer call path (examples/bank.py `transfer`, Python args),
     when `spacetimedb.host` can load the module.
 (e) replaying transfer deltas with `apply_delta` (crash recovery), vs applying them to a dict.
@@ -24,8 +25,11 @@ from __future__ import annotations
 import argparse
 import gc
 import itertools
+import os
 import platform
 import random
+import subprocess
+import sys
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -235,6 +239,44 @@ def bench_memory(count: int) -> tuple[float, float]:
     return engine_bytes / count, dict_bytes / count
 
 
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def rss_child(kind: str, count: int) -> None:
+    """Runs in a fresh interpreter: prints the resident-memory growth of building `kind`."""
+    rng = random.Random(5)
+    values = [rng.randrange(-(2**31), 2**31) for _ in range(count)]
+    gc.collect()
+    before = _rss_bytes()
+    if kind == "engine":
+        db = Database([PAIRS])
+        for start in range(0, count, 1000):  # rows arrive in many transactions, as from reducers
+            tx = db.begin()
+            for i in range(start, min(start + 1000, count)):
+                tx.insert(3, (i + 1000, values[i] + 0))
+            tx.commit()
+        kept: Any = db
+    else:
+        kept = {i + 1000: (i + 1000, values[i] + 0) for i in range(count)}
+    gc.collect()
+    print(_rss_bytes() - before, len(kept) if kind == "dict" else kept.count(3))
+
+
+def bench_rss(count: int) -> tuple[float, float]:
+    """Resident memory per row (RSS growth in a fresh process), engine and dict."""
+    out = []
+    for kind in ("engine", "dict"):
+        proc = subprocess.run(
+            [sys.executable, __file__, "--rss-child", kind, str(count)], capture_output=True, text=True, check=True
+        )
+        grown, rows = (int(x) for x in proc.stdout.split())
+        assert rows == count
+        out.append(grown / count)
+    return out[0], out[1]
+
+
 # ---- (e) replay ----------------------------------------------------------------------------------
 
 
@@ -300,7 +342,11 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="small sizes: a smoke run, figures not meaningful")
     p.add_argument("--skip-memory", action="store_true", help="skip (c), the slowest part")
+    p.add_argument("--rss-child", nargs=2, metavar=("KIND", "ROWS"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.rss_child:
+        rss_child(args.rss_child[0], int(args.rss_child[1]))
+        return
     quick = args.quick
     accounts = 2_000 if quick else 100_000
     transfers = 2_000 if quick else 100_000
@@ -336,6 +382,10 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"  ratio {engine_b / dict_b:5.2f}x   (engine {engine_b:.0f} B/row; dict {dict_b:.0f} B/row; goal <= 250)"
         )
+        if sys.platform.startswith("linux"):
+            engine_r, dict_r = bench_rss(rows)
+            print(f"    resident (RSS growth in a fresh process): ratio {engine_r / dict_r:5.2f}x   "
+                  f"(engine {engine_r:.0f} B/row; dict {dict_r:.0f} B/row; goal <= 250)")
 
     host_n = 2_000 if quick else 100_000
     host_count = 1_000 if quick else 30_000
