@@ -47,9 +47,10 @@ class MigrationPlan:
 
     @property
     def disconnects_clients(self) -> bool:
-        """True when rows clients already decode change shape (columns added), so every client must
-        reconnect with the new schema (upstream's `AddColumns` step implies `DisconnectAllUsers`)."""
-        return any(s.startswith("add columns") for s in self.steps)
+        """True when connected clients must reconnect with the new schema: rows they decode change
+        shape (columns added) or a table they may use is gone. Upstream's plan adds
+        `DisconnectAllUsers` for exactly these (`AddColumns`, `RemoveTable`)."""
+        return any(s.startswith(("add columns", "remove table")) for s in self.steps)
 
     def describe(self) -> str:
         lines = [f"  - {s}" for s in self.steps] or ["  (no schema changes)"]

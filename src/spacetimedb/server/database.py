@@ -152,11 +152,21 @@ class Database:
 
     # ---- module swap (republish in place; both run on the worker, see module_swap.py) --------
 
-    def disconnect_all(self, code: int, reason: str) -> None:
-        """Close every client (running client_disconnected for each, as at a real disconnect)."""
-        for sub in list(self.subscribers):
+    def detach_all(self, code: int, reason: str) -> list[Subscriber]:
+        """Close every client and forget it, without running client_disconnected yet: a module swap
+        runs it on the new module (as upstream), see `record_disconnects`."""
+        leaving = list(self.subscribers)
+        for sub in leaving:
             sub.fail(code, reason)
-            self.disconnect(sub)
+            self._forget(sub)
+        return leaving
+
+    def record_disconnects(self, leaving: list[Subscriber]) -> None:
+        """Run client_disconnected for clients already closed by `detach_all`."""
+        for sub in leaving:
+            if self.failure is not None:
+                return
+            self.broadcast(self.backend.client_disconnected(sub.identity, sub.connection_id, now_us()))
 
     def install_backend(self, backend: DatabaseBackend) -> None:
         """Serve from `backend` from now on, keeping every client: each query set is recompiled
@@ -183,7 +193,7 @@ class Database:
         try:
             plans = [p for q in sources for p in self.backend.compile_subscription(q, sub.identity, owner)]
             self.subscriptions.add(sub, query_set_id, plans, sources, with_rows=False)
-        except Exception as e:  # QueryRejected in practice: a table was removed or made private
+        except Exception as e:  # QueryRejected in practice: a table was made private
             error = f"the module was updated and this query no longer applies: {e}"
             self._send(sub, wire.subscription_error(None, query_set_id, error))
 
@@ -353,13 +363,16 @@ class Database:
     def disconnect(self, sub: Subscriber) -> None:
         if sub not in self.subscribers:
             return
-        self.subscribers.discard(sub)
-        self._touched.discard(sub)
-        self.subscriptions.remove_subscriber(sub)
+        self._forget(sub)
         if self.failure is not None:
             return  # no more commits: the disconnect is not recorded
         result = self.backend.client_disconnected(sub.identity, sub.connection_id, now_us())
         self.broadcast(result)
+
+    def _forget(self, sub: Subscriber) -> None:
+        self.subscribers.discard(sub)
+        self._touched.discard(sub)
+        self.subscriptions.remove_subscriber(sub)
 
     def handle(self, sub: Subscriber, msg: Any) -> None:
         if sub not in self.subscribers or self.failure is not None:
