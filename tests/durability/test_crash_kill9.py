@@ -22,7 +22,8 @@ from .bank import ACCOUNT, CODECS, TRANSFER, new_db, state_of
 DRIVER = os.path.join(os.path.dirname(__file__), "crash_driver.py")
 ACCOUNTS = 6
 INITIAL = 1000
-ROUNDS = 5
+#: Kill/recover rounds; CI runs 30 (about 15 s). Raise it for a soak: SPACETIMEDB_CRASH_ROUNDS=500.
+ROUNDS = int(os.environ.get("SPACETIMEDB_CRASH_ROUNDS", "30"))
 
 
 def run_round(directory: str, seed: int, kill_after: float) -> tuple[int, list[tuple[int, ...]]]:
