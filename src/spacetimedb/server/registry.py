@@ -193,8 +193,11 @@ class Registry:
     ) -> tuple[str, Database]:
         """Create or update database `name`; returns ("created" | "updated", database).
 
-        If the new module fails to load, everything is put back: the old module keeps running
-        on its data (a republish with a typo must not take the database down).
+        An update over serving data swaps the module in place (`module_swap.py`: same Database,
+        clients kept unless tables they use changed shape). With `clear`, or when the database is out
+        of service, it is stopped and restarted instead. If the new module fails to load or needs a
+        manual migration, everything is put back: the old module keeps running on its data (a
+        republish with a typo must not take the database down).
         """
         validate_name(name)
         async with self._lock:
