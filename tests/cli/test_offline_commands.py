@@ -57,3 +57,8 @@ def test_publish_refuses_a_directory_that_is_not_a_package(runner: CliRunner, tm
 def test_start_checks_publish_arguments(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["start", "--publish", "no-equals-sign"])
     assert result.exit_code != 0 and "NAME=PATH" in result.output
+
+
+def test_start_refuses_an_unknown_fsync_policy(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["start", "--fsync", "sometimes"])
+    assert result.exit_code == 2 and "every_batch, off or e.g. 5ms" in result.output

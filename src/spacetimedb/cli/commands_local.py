@@ -7,6 +7,11 @@ from pathlib import Path
 import click
 import platformdirs
 
+from spacetimedb.durability.commit_log import DEFAULT_MAX_SEGMENT_BYTES
+from spacetimedb.durability.database_durability import DEFAULT_KEEP_SNAPSHOTS, DEFAULT_SNAPSHOT_EVERY
+from spacetimedb.durability.options import DurabilityOptions
+from spacetimedb.durability.policy import FsyncPolicy
+
 DEFAULT_LISTEN = "127.0.0.1:3000"
 
 
@@ -37,18 +42,68 @@ def _parse_publish(values: tuple[str, ...]) -> list[tuple[str, Path]]:
 @click.option(
     "--publish", "publish", multiple=True, metavar="NAME=PATH", help="Publish a module at start (repeatable)."
 )
-def start(listen_addr: str, data_dir: Path | None, publish: tuple[str, ...]) -> None:
+@click.option(
+    "--fsync",
+    default="every_batch",
+    show_default=True,
+    metavar="every_batch|<N>ms|off",
+    help="When commits reach the disk: every group-commit batch, every N ms (a crash may lose up to N ms "
+    "of confirmed commits), or never (tests only).",
+)
+@click.option(
+    "--snapshot-every",
+    type=click.IntRange(min=0),
+    default=DEFAULT_SNAPSHOT_EVERY,
+    show_default=True,
+    help="Snapshot each database every N commits (0: only on demand).",
+)
+@click.option(
+    "--keep-snapshots",
+    type=click.IntRange(min=1),
+    default=DEFAULT_KEEP_SNAPSHOTS,
+    show_default=True,
+    help="How many snapshots to keep per database.",
+)
+@click.option(
+    "--segment-size",
+    type=click.IntRange(min=4096),
+    default=DEFAULT_MAX_SEGMENT_BYTES,
+    show_default=True,
+    help="Roll the commit log over to a new segment file at this many bytes.",
+)
+@click.option(
+    "--allow-truncate",
+    is_flag=True,
+    help="Recover a commit log damaged before its tail by cutting it at the damage (the commits after "
+    "it are lost) instead of refusing to start that database.",
+)
+def start(
+    listen_addr: str,
+    data_dir: Path | None,
+    publish: tuple[str, ...],
+    fsync: str,
+    snapshot_every: int,
+    keep_snapshots: int,
+    segment_size: int,
+    allow_truncate: bool,
+) -> None:
     """Run the server. Stop it with Ctrl-C; commits are flushed before it exits.
 
     \b
     Examples:
       spacetimedb start
       spacetimedb start --data-dir ./.spacetimedb --publish chat=examples/quickstart_chat.py
+      spacetimedb start --fsync 5ms --snapshot-every 10000
     """
     modules = _parse_publish(publish)
+    try:
+        policy = FsyncPolicy.parse(fsync)
+    except (ValueError, TypeError) as e:
+        raise click.BadParameter(f"{fsync!r}: {e}; use every_batch, off or e.g. 5ms", param_hint="--fsync") from None
+    options = DurabilityOptions(policy, snapshot_every, keep_snapshots, segment_size, allow_truncate)
     from spacetimedb.server.app import run_server
 
-    run_server(listen_addr, data_dir or default_data_dir(), publish=modules)
+    run_server(listen_addr, data_dir or default_data_dir(), publish=modules, durability=options)
 
 
 COMMANDS = [start]

@@ -39,9 +39,9 @@ class CorruptLogError(DurabilityError):
         super().__init__(
             f"commit log is corrupt in segment {segment} at byte {position} (tx offset {tx_offset}): "
             f"{reason}. The database was not started. To recover: restore the database directory from "
-            f"a backup, or start with an older snapshot, or reopen with allow_truncate=True to discard "
-            f"every transaction from tx offset {tx_offset} on (the discarded segments are kept "
-            f"beside the log with a '.discarded' suffix)."
+            f"a backup, or restart the server with `spacetimedb start --allow-truncate` "
+            f"(`allow_truncate=True` in code) to discard every transaction from tx offset {tx_offset} "
+            f"on (the discarded segments are kept beside the log with a '.discarded' suffix)."
         )
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from spacetimedb.durability.options import DurabilityOptions
 from spacetimedb.server import routes_database, routes_identity
 from spacetimedb.server.http_auth import (
     AUTHORITY_KEY,
@@ -120,8 +121,14 @@ async def serve(
     data_dir: Path,
     publish: Sequence[tuple[str, Path | str]] = (),
     protocols: Sequence[str] | None = None,
+    durability: DurabilityOptions | None = None,
 ) -> None:
-    server = Server(Path(data_dir), protocols=tuple(protocols) if protocols else (V3, V2))
+    factory = None
+    if durability is not None:
+        from spacetimedb.server.host_backend import host_backend_factory_with
+
+        factory = host_backend_factory_with(durability)
+    server = Server(Path(data_dir), backend_factory=factory, protocols=tuple(protocols) if protocols else (V3, V2))
     host, port = _split_addr(listen_addr)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -147,11 +154,13 @@ def run_server(
     data_dir: Path | str,
     publish: Sequence[tuple[str, Path | str]] = (),
     protocols: Sequence[str] | None = None,
+    durability: DurabilityOptions | None = None,
 ) -> None:
     """Run until SIGINT/SIGTERM: the CLI's `start` command.
 
     `protocols` restricts the WebSocket subprotocols offered, most preferred first (e.g.
     `["v2.bsatn.spacetimedb"]` to make every client speak v2); default v3 then v2.
+    `durability` sets the fsync policy, snapshot cadence and recovery options of every database.
     """
     _configure_logging()
     try:
@@ -160,4 +169,4 @@ def run_server(
         uvloop.install()
     except ImportError:  # pragma: no cover - Windows
         pass
-    asyncio.run(serve(listen_addr, Path(data_dir), publish, protocols))
+    asyncio.run(serve(listen_addr, Path(data_dir), publish, protocols, durability))

@@ -17,6 +17,7 @@ from typing import Any
 from spacetimedb.bsatn import compile as compile_codec
 from spacetimedb.durability.database_durability import DatabaseDurability
 from spacetimedb.durability.files import REAL_FILE_OPS, FileOps
+from spacetimedb.durability.options import DurabilityOptions
 from spacetimedb.durability.policy import FsyncPolicy
 from spacetimedb.engine.database import Database as EngineDatabase
 from spacetimedb.engine.delta import TxDelta
@@ -116,9 +117,15 @@ def _identity(be: bytes) -> Identity:
 
 class HostBackend:
     def __init__(
-        self, spec: BackendSpec, *, fsync: FsyncPolicy | None = None, file_ops: FileOps = REAL_FILE_OPS
+        self,
+        spec: BackendSpec,
+        *,
+        fsync: FsyncPolicy | None = None,
+        file_ops: FileOps = REAL_FILE_OPS,
+        durability: DurabilityOptions | None = None,
     ) -> None:
-        """`file_ops`: the file layer under the commit log and snapshots (tests inject faults)."""
+        """`durability`: the server's settings for every database's log and snapshots; `fsync`
+        overrides its policy; `file_ops`: the file layer under them (tests inject faults)."""
         self.spec = spec
         self.module = load_module(spec.module_path)
         schemas = list(self.module.table_schemas)
@@ -126,9 +133,10 @@ class HostBackend:
         codecs = {s.table_id: compile_codec(s.row_type, self.module.typespace) for s in schemas}
         self.durability: DatabaseDurability | None = None
         if spec.data_dir is not None:
-            self.durability = DatabaseDurability.open(
-                str(spec.data_dir / "durability"), policy=fsync or FsyncPolicy.every_batch(), file_ops=file_ops
-            )
+            kwargs = (durability or DurabilityOptions()).open_kwargs()
+            if fsync is not None:
+                kwargs["policy"] = fsync
+            self.durability = DatabaseDurability.open(str(spec.data_dir / "durability"), file_ops=file_ops, **kwargs)
         try:
             self._start(spec, schemas, codecs)
         except BaseException:
@@ -402,4 +410,9 @@ def host_backend_factory(spec: BackendSpec) -> HostBackend:
     return HostBackend(spec)
 
 
-__all__ = ["HostBackend", "host_backend_factory"]
+def host_backend_factory_with(durability: DurabilityOptions) -> Callable[[BackendSpec], HostBackend]:
+    """A backend factory applying the server's durability settings to every database."""
+    return lambda spec: HostBackend(spec, durability=durability)
+
+
+__all__ = ["HostBackend", "host_backend_factory", "host_backend_factory_with"]
