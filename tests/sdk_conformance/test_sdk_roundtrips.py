@@ -114,6 +114,29 @@ def test_sats_json_prints_f32_max() -> None:
     "sats/json.py:75 f32_shortest, which raises OverflowError (see test_sats_json_prints_f32_max)",
 )
 def test_sql_returns_a_row_holding_f32_max(tmp_path: Path) -> None:
+    status, body = sql_after_calls(tmp_path, [("insert_one_f32", [F32_MAX])], "SELECT * FROM one_f32")
+    assert status == 200, body
+    assert json.loads(body)[0]["rows"] == [[3.4028235e38]]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="server/host_backend.py:330 writes the /sql result schema with the module's Ref types left in "
+    "(a column typed SimpleEnum is resolved, but Option<SimpleEnum> keeps {'Ref': n} inside), which a client cannot read without the typespace; upstream's "
+    "ColumnSchema resolves refs (crates/schema/src/schema.rs, resolve_refs) so /sql schemas hold none",
+)
+def test_sql_schema_has_no_typespace_refs(tmp_path: Path) -> None:
+    status, body = sql_after_calls(
+        tmp_path, [("insert_option_simple_enum", [{"some": {"One": []}}])], "SELECT * FROM option_simple_enum"
+    )
+    assert status == 200, body
+    [result] = json.loads(body)
+    assert result["rows"] == [[[0, [1, []]]]]
+    assert "Ref" not in json.dumps(result["schema"]), result["schema"]
+
+
+def sql_after_calls(tmp_path: Path, calls: list[tuple[str, list[Any]]], query: str) -> tuple[int, str]:
+    """Publish the module, make HTTP /call calls with JSON args, then answer (status, body) of /sql."""
     import aiohttp
 
     from spacetimedb.server.app import Server
@@ -126,16 +149,15 @@ def test_sql_returns_a_row_holding_f32_max(tmp_path: Path) -> None:
             await server.publish_path("sdktest", MODULE)
             url = f"http://127.0.0.1:{port}/v1/database/sdktest"
             async with aiohttp.ClientSession() as s:
-                async with s.post(f"{url}/call/insert_one_f32", json=[F32_MAX]) as r:
-                    assert r.status == 200, await r.text()
-                async with s.post(f"{url}/sql", data="SELECT * FROM one_f32") as r:
+                for name, args in calls:
+                    async with s.post(f"{url}/call/{name}", json=args) as r:
+                        assert r.status == 200, await r.text()
+                async with s.post(f"{url}/sql", data=query) as r:
                     return r.status, await r.text()
         finally:
             await server.stop()
 
-    status, body = asyncio.run(main())
-    assert status == 200, body
-    assert json.loads(body)[0]["rows"] == [[3.4028235e38]]
+    return asyncio.run(main())
 
 
 #: Tables the SDK run leaves out, with why. one_unit_struct: a zero-byte row is invisible to the
