@@ -56,10 +56,15 @@ const cols: Record<string, string> = {
 const colOf = (t: string): string => cols[t] ?? 'n';
 
 const oneCases: Case[] = Object.entries(oneVals).map(([t, values]) => ({ table: `one_${t}`, col: colOf(t), values }));
-const vecCases: Case[] = ['u8', 'u32', 'i64', 'f64', 'string', 'identity', 'timestamp', 'simple_enum'].map(t => ({
+const vecCases: Case[] = [
+  'u8', 'u32', 'u256', 'i64', 'i256', 'bool', 'f32', 'f64', 'string', 'identity', 'connection_id', 'uuid', 'timestamp',
+  'simple_enum', 'every_primitive_struct',
+].map(t => ({
   table: `vec_${t}`, col: colOf(t), values: [[], oneVals[t], [oneVals[t][0]]],
 }));
-const optionCases: Case[] = ['u8', 'i32', 'i64', 'f64', 'string', 'identity', 'uuid', 'simple_enum'].map(t => ({
+const optionCases: Case[] = [
+  'u8', 'i32', 'i64', 'f64', 'string', 'identity', 'uuid', 'timestamp', 'simple_enum', 'every_primitive_struct',
+].map(t => ({
   table: `option_${t}`, col: colOf(t), values: [undefined, ...oneVals[t].slice(0, 2)],
 }));
 const keyCases = (prefix: string, types: Record<string, unknown[]>): Case[] =>

@@ -106,8 +106,13 @@ ONE_TYPES: dict[str, tuple[str, Any]] = {
     "unit_struct": ("s", UnitStruct),
     "every_primitive_struct": ("s", EveryPrimitiveStruct),
 }
-VEC_TYPES = ["u8", "u32", "i64", "f64", "string", "identity", "timestamp", "simple_enum"]
-OPTION_TYPES = ["u8", "i32", "i64", "f64", "string", "identity", "uuid", "simple_enum"]
+VEC_TYPES = [
+    "u8", "u32", "u256", "i64", "i256", "bool", "f32", "f64", "string", "identity", "connection_id", "uuid",
+    "timestamp", "simple_enum", "every_primitive_struct",
+]  # fmt: skip
+OPTION_TYPES = [
+    "u8", "i32", "i64", "f64", "string", "identity", "uuid", "timestamp", "simple_enum", "every_primitive_struct",
+]  # fmt: skip
 #: upstream also has pk_simple_enum (an enum primary key).
 PK_TYPES: dict[str, tuple[str, Any]] = {**KEY_TYPES, "simple_enum": ("e", SimpleEnum)}
 UNIQUE_TYPES: dict[str, tuple[str, Any]] = dict(KEY_TYPES)

@@ -26,8 +26,13 @@ KEY_TYPES = [
     "bool", "string", "identity", "connection_id", "uuid",
 ]  # fmt: skip
 ONE_TYPES = [*KEY_TYPES, "f32", "f64", "timestamp", "simple_enum", "unit_struct", "every_primitive_struct"]
-VEC_TYPES = ["u8", "u32", "i64", "f64", "string", "identity", "timestamp", "simple_enum"]
-OPTION_TYPES = ["u8", "i32", "i64", "f64", "string", "identity", "uuid", "simple_enum"]
+VEC_TYPES = [
+    "u8", "u32", "u256", "i64", "i256", "bool", "f32", "f64", "string", "identity", "connection_id", "uuid",
+    "timestamp", "simple_enum", "every_primitive_struct",
+]  # fmt: skip
+OPTION_TYPES = [
+    "u8", "i32", "i64", "f64", "string", "identity", "uuid", "timestamp", "simple_enum", "every_primitive_struct",
+]  # fmt: skip
 
 
 def expected_tables() -> set[str]:
@@ -241,6 +246,7 @@ def test_every_type_round_trips_through_the_sdk(client_js: Path, tmp_path: Path)
     code, summary, out = run_roundtrips(client_js, tmp_path / "data", tables)
     assert summary["failed"] == [], out
     assert sorted(summary["passed"]) == tables and code == 0, out
+    assert summary["checks"] > 4 * len(tables)  # every table checked several values, not vacuously
 
 
 @pytest.mark.node
