@@ -150,6 +150,9 @@ async function runKeyed(conn: DbConnection, c: Case, pk: boolean): Promise<void>
     const findKey = typeof k === 'object' && k !== null && 'tag' in k ? { ...k, value: {} } : k;
     const found = (conn.db as any)[camel(c.table)][c.col].find(findKey);
     expect(c.table, `find ${show(k)}`, found, first);
+    // A second row with the same key violates the constraint: the call fails and nothing changes.
+    const dup = await ins({ [c.col]: k, data: 0 }).then(() => 'accepted', (e: unknown) => String(e));
+    expect(c.table, `duplicate ${show(k)} refused`, dup === 'accepted' ? dup : 'refused', 'refused');
     await upd(second);
     if (pk) {
       const [e2] = await nextEvents(c.table, 1);
