@@ -18,7 +18,7 @@ from spacetimedb.module import ModuleDef, primary_key, table
 from spacetimedb.module.registry import collecting
 from spacetimedb.sats.special import Identity, ScheduleAt, TimeDuration, Timestamp
 from spacetimedb.sats.sums import Sum
-from spacetimedb.sats.widths import f32, i8, i128, u16, u64
+from spacetimedb.sats.widths import f32, i8, i128, u8, u16, u64
 
 
 @dataclass
@@ -51,6 +51,9 @@ with collecting() as _found:
         name: str
         flag: bool
         blob: bytes
+        octets: list[u8]
+        octet_rows: list[list[u8]] | None
+        names: tuple[str, ...]
         tags: list[str]
         maybe: int | None
         where: Vec2
@@ -87,6 +90,9 @@ rows = st.builds(
     name=st.text(max_size=10),
     flag=st.booleans(),
     blob=st.binary(max_size=8),
+    octets=st.lists(st.integers(0, 255), max_size=6),
+    octet_rows=st.one_of(st.none(), st.lists(st.lists(st.integers(0, 255), max_size=3), max_size=3)),
+    names=st.lists(st.text(max_size=3), max_size=3).map(tuple),
     tags=st.lists(st.text(max_size=4), max_size=3),
     maybe=st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1)),
     where=vec2,
@@ -117,5 +123,6 @@ def test_rows_from_storage_do_not_alias_it(row: Any) -> None:
     stored = conv.to_row(row)
     out = conv.from_row(stored)
     out.tags.append("x")
+    out.octets.append(7)
     out.path.append(Vec2(0.0, 0.0))
     assert conv.from_row(stored) == row

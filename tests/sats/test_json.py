@@ -1,11 +1,14 @@
 """SATS-JSON of values (typed and positional) and of types themselves."""
 
 import json
+import math
+import struct
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sats.strategies import algebraic_types, typed_values
 from sats.test_infer import Color, Shape
@@ -145,3 +148,40 @@ def test_values_round_trip_through_json(pair: tuple[at.AlgebraicType, Any]) -> N
         data = json.loads(json.dumps(to_json(value, ty, positional=positional)))
         back = from_json(data, ty)
         assert bsatn.encode(back, ty) == bsatn.encode(value, ty)  # f32s print shorter, bytes agree
+
+
+def _f32(hex_le: str) -> float:
+    return float(struct.unpack("<f", bytes.fromhex(hex_le))[0])
+
+
+@pytest.mark.parametrize(
+    ("bits", "text"),
+    [
+        ("ffff7f7f", "3.4028235e38"),  # f32 max: the 4-digit candidate 3.403e38 is past the f32 range
+        ("ffff7fff", "-3.4028235e38"),
+        ("00008000", "1.1754944e-38"),  # min normal
+        ("01000000", "1e-45"),  # min subnormal
+        ("01000080", "-1e-45"),
+        ("ffff7f00", "1.1754942e-38"),  # max subnormal
+        ("0000803f", "1"),
+    ],
+)
+def test_f32_edge_values_print_the_shortest_text_that_reads_back(bits: str, text: str) -> None:
+    x = _f32(bits)
+    assert f32_shortest(x) == float(text)
+    assert struct.pack("<f", f32_shortest(x)) == bytes.fromhex(bits)
+    assert to_json(x, at.F32) == float(text)
+
+
+def test_f32_non_finite_and_zero_are_unchanged() -> None:
+    assert to_json(float("inf"), at.F32) is None and to_json(float("-inf"), at.F32) is None
+    assert to_json(float("nan"), at.F32) is None
+    assert math.copysign(1.0, f32_shortest(-0.0)) == -1.0 and f32_shortest(0.0) == 0.0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(width=32, allow_nan=False, allow_infinity=False))
+def test_f32_shortest_reads_back_as_the_same_f32(x: float) -> None:
+    shortest = f32_shortest(x)
+    assert struct.pack("<f", shortest) == struct.pack("<f", x)
+    assert len(f"{shortest:e}".split("e")[0].replace("-", "").replace(".", "").rstrip("0")) <= 9

@@ -111,13 +111,6 @@ def test_the_same_nan_row_is_stored_once() -> None:
 F32_MAX = struct.unpack("<f", bytes.fromhex("ffff7f7f"))[0]  # 3.4028234663852886e38
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="sats/json.py:75 f32_shortest packs each rounded candidate with struct '<f'; for f32 max the "
-    "4-digit candidate 3.403e38 is past the f32 range and struct raises OverflowError (upstream prints "
-    "3.4028235e38), so any SATS-JSON of such an f32 fails",
-)
 def test_sats_json_prints_f32_max() -> None:
     from spacetimedb.sats import algebraic_type as at
     from spacetimedb.sats.json import to_json
@@ -125,23 +118,12 @@ def test_sats_json_prints_f32_max() -> None:
     assert to_json(F32_MAX, at.F32) == 3.4028235e38
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="POST /v1/database/:name/sql answers 500 for a table holding f32 max: the row goes through "
-    "sats/json.py:75 f32_shortest, which raises OverflowError (see test_sats_json_prints_f32_max)",
-)
 def test_sql_returns_a_row_holding_f32_max(tmp_path: Path) -> None:
     status, body = sql_after_calls(tmp_path, [("insert_one_f32", [F32_MAX])], "SELECT * FROM one_f32")
     assert status == 200, body
     assert json.loads(body)[0]["rows"] == [[3.4028235e38]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server/host_backend.py:330 writes the /sql result schema with the module's Ref types left in "
-    "(a column typed SimpleEnum is resolved, but Option<SimpleEnum> keeps {'Ref': n} inside), which a client cannot read without the typespace; upstream's "
-    "ColumnSchema resolves refs (crates/schema/src/schema.rs, resolve_refs) so /sql schemas hold none",
-)
 def test_sql_schema_has_no_typespace_refs(tmp_path: Path) -> None:
     status, body = sql_after_calls(
         tmp_path, [("insert_option_simple_enum", [{"some": {"One": []}}])], "SELECT * FROM option_simple_enum"
@@ -179,8 +161,8 @@ def sql_after_calls(tmp_path: Path, calls: list[tuple[str, list[Any]]], query: s
 
 #: Tables the SDK run leaves out, with why. one_unit_struct: a zero-byte row is invisible to the
 #: SDK (it splits a row list by reading rows while bytes remain, so an empty struct row never
-#: appears; upstream's server sends the same bytes). vec_u8: the server bug xfailed below.
-NODE_SKIPPED = {"one_unit_struct", "vec_u8"}
+#: appears; upstream's server sends the same bytes).
+NODE_SKIPPED = {"one_unit_struct"}
 
 
 def _bindings_files() -> dict[str, str]:
@@ -250,11 +232,6 @@ def test_every_type_round_trips_through_the_sdk(client_js: Path, tmp_path: Path)
 
 
 @pytest.mark.node
-@pytest.mark.xfail(
-    strict=True,
-    reason="module/value_conv.py: a list[u8] column's bare value stays a list, but bare Array<U8> must be "
-    "bytes; the real host's commit-log encoding then raises ConversionError and the call fails",
-)
 def test_vec_u8_round_trips_through_the_sdk(client_js: Path, tmp_path: Path) -> None:
     code, summary, out = run_roundtrips(client_js, tmp_path / "data", ["vec_u8"])
     assert summary["passed"] == ["vec_u8"] and code == 0, out

@@ -1,8 +1,9 @@
 """Converters between the author's values and bare values, one pair per type node.
 
 `to_bare(value, path)` validates (ConversionError naming the path) and converts class instances
-to the bare form the engine stores (tuples, `SumValue`s, lists); `from_bare(value)` builds fresh
-objects back, copying lists so nothing aliases stored state. Recursive types work through
+to the bare form the engine stores (tuples, `SumValue`s, lists, `bytes` for any Array<U8> such as
+`list[u8]`); `from_bare(value)` builds fresh objects back in the annotation's container (a list of
+ints for `list[u8]`, a tuple for `tuple[T, ...]`), so nothing aliases stored state. Recursive types work through
 memoised RefNodes. Row-level code generation lives in `rows.py`.
 """
 
@@ -108,6 +109,8 @@ class ValueCompiler:
             return opt
         if isinstance(node, ArrayNode):
             elem = self.to_bare(node.elem)
+            if _is_u8(node.elem):
+                return _u8_array_to_bytes(elem)
 
             def arr(v: Any, p: str) -> Any:
                 if not isinstance(v, (list, tuple)):
@@ -196,9 +199,12 @@ class ValueCompiler:
             return lambda v: None if v is None else (Some(inner(v.value)) if isinstance(v, Some) else inner(v))
         if isinstance(node, ArrayNode):
             elem = self.from_bare(node.elem)
+            # The annotation decides the container: tuple[T, ...] gets a tuple, list[T] a list
+            # (for list[u8] the bare value is bytes, and list(bytes) is the list of ints).
+            container: Callable[[Any], Any] = tuple if node.as_tuple else list
             if elem is same_value:
-                return list
-            return lambda v: [elem(x) for x in v]
+                return container
+            return lambda v: container([elem(x) for x in v])
         if isinstance(node, ProductNode):
             fields = [(f.attr or f.name or str(i), self.from_bare(f.node)) for i, f in enumerate(node.fields)]
             if node.repr == CLASS:
@@ -230,6 +236,29 @@ class ValueCompiler:
             if node.repr == SUM_VALUE:
                 return lambda v: SumValue(v.tag, () if units[v.tag] else convs[v.tag](v.value))
         return same_value
+
+
+def _is_u8(node: Node) -> bool:
+    return isinstance(node, PrimNode) and node.kind == Primitive.U8
+
+
+def _u8_array_to_bytes(elem: Conv) -> Conv:
+    """`list[u8]` / `tuple[u8, ...]` -> bytes: the engine's bare form of Array<U8> is `bytes`
+    (docs/types.md), whatever the author's annotation holds."""
+
+    def u8_array(v: Any, p: str) -> Any:
+        if not isinstance(v, (list, tuple)):
+            raise ConversionError(f"expected a list of u8, got {_type_name(v)}", path=p)
+        if all(x.__class__ is int for x in v):
+            try:
+                return bytes(v)
+            except ValueError:
+                pass  # an element out of 0..255: the element check below names it
+        for i, x in enumerate(v):
+            elem(x, f"{p}[{i}]")
+        return bytes(v)
+
+    return u8_array
 
 
 def same_value(v: Any) -> Any:

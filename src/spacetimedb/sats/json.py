@@ -72,8 +72,12 @@ def f32_shortest(x: float) -> float:
     bits = _F32.pack(x)
     for digits in range(1, 10):
         candidate = float(f"{x:.{digits}g}")
-        if _F32.pack(candidate) == bits:
-            return candidate
+        try:
+            if _F32.pack(candidate) == bits:
+                return candidate
+        except OverflowError:
+            # Past the f32 range (e.g. 3.403e38 for f32 max): as an f32 it reads as infinity, not x.
+            continue
     return x
 
 

@@ -42,6 +42,7 @@ from spacetimedb.query import (
 )
 from spacetimedb.sats.algebraic_type import ProductType
 from spacetimedb.sats.json import to_json
+from spacetimedb.sats.resolve_refs import resolve_refs
 from spacetimedb.sats.special import ConnectionId, Identity, Timestamp
 from spacetimedb.server.backend import (
     CallResult,
@@ -327,7 +328,8 @@ class HostBackend:
         ts = self.module.typespace
         return [
             SqlStatementResult(
-                to_json(r.schema, ProductType),
+                # Refs inlined, as upstream's column schemas hold none: clients read it without the typespace.
+                to_json(resolve_refs(r.schema, ts), ProductType),
                 [_row_json(row, r.schema, ts) for row in r.rows],
                 r.total_duration_micros,
                 r.stats.rows_inserted,
