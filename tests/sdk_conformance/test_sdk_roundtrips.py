@@ -83,12 +83,6 @@ def test_reducers_round_trip_in_process() -> None:
     assert db.count("pk_identity") == 0 and db.count("unique_uuid") == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/table.py:93 find_same keys a keyless table's store by the row tuple, where -0.0 == 0.0 "
-    "in Python, so inserting 0.0 after -0.0 is taken for a duplicate; upstream compares rows byte-wise "
-    "(crates/table/src/eq.rs, F32/F64 -> eq_byte_array) and keeps both",
-)
 def test_negative_and_positive_zero_are_distinct_rows() -> None:
     db = TestDatabase.load(MODULE)
     db.call("insert_one_f64", -0.0)
@@ -96,11 +90,6 @@ def test_negative_and_positive_zero_are_distinct_rows() -> None:
     assert sorted(math.copysign(1.0, r.f) for r in db.table("one_f64")) == [-1.0, 1.0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/table.py:93 find_same: NaN != NaN in Python (and each NaN float hashes by identity), so "
-    "inserting the same NaN row twice stores two rows; upstream compares the bytes and keeps one",
-)
 def test_the_same_nan_row_is_stored_once() -> None:
     db = TestDatabase.load(MODULE)
     db.call("insert_one_f64", float("nan"))

@@ -6,7 +6,6 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from spacetimedb.engine.keys import row_form
 from spacetimedb.engine.sequence import SequenceKey
 from spacetimedb.module.datastore import Row
 
@@ -103,8 +102,9 @@ def _table_delta(
     if inserts and deletes:
         if table.raw_rows:
             overlap = not set(deletes).isdisjoint(inserts)
-        else:
-            overlap = not {row_form(r) for r in deletes}.isdisjoint(map(row_form, inserts))
+        else:  # byte-exact identities: 0.0 does not cancel -0.0, a NaN cancels the same NaN
+            row_key = table.row_key
+            overlap = not set(map(row_key, deletes)).isdisjoint(map(row_key, inserts))
         if overlap:
             inserts, deletes = _cancel(table, log)
             if not inserts and not deletes:
@@ -117,17 +117,18 @@ def _cancel(table: Table, log: list[LogEntry]) -> tuple[list[Row], list[Row]]:
     inserted: dict[Hashable, Row] = {}
     deleted: dict[Hashable, Row] = {}
     raw = table.raw_rows
+    row_key = table.row_key
     for t, old, new in log:
         if t is not table:
             continue
         if old is not None:
-            key = old if raw else row_form(old)
+            key = old if raw else row_key(old)
             if key in inserted:
                 del inserted[key]
             else:
                 deleted[key] = old
         if new is not None:
-            key = new if raw else row_form(new)
+            key = new if raw else row_key(new)
             if key in deleted:
                 del deleted[key]
             else:

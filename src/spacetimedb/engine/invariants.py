@@ -6,7 +6,6 @@ from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
 from spacetimedb.engine.index import Index, MultiIndex
-from spacetimedb.engine.keys import row_form
 from spacetimedb.engine.table import Table
 from spacetimedb.module.datastore import Row
 
@@ -36,7 +35,7 @@ def _check_table(table: Table) -> list[str]:
             problems.append(f"{name}: store key {key!r} is not the identity of its row {row!r}")
     if table.primary is not None and table.store is not table.primary.map:
         problems.append(f"{name}: the store is not the primary index's map")
-    distinct = {row_form(r) for r in rows}
+    distinct = {table.row_key(r) for r in rows}  # byte-exact row identity
     if len(distinct) != len(rows):
         problems.append(f"{name}: {len(rows) - len(distinct)} duplicate row(s)")
     for ix in table.indexes:

@@ -16,20 +16,33 @@ a form that is hashable and ordered:
 * unhashable dataclass instances are treated like unordered ones, dicts and sets become sorted
   tuples of item forms, bytearrays bytes.
 
-Rows of a table whose columns are all primitive are their own identity; others use the tuple of
-the forms of their values.
+Row identity is byte-for-byte, as upstream compares rows (`crates/table/src/eq.rs`: floats by bit
+pattern, so -0.0 and 0.0 are two rows and two NaNs with the same bits one). Python's float
+equality is not that (-0.0 == 0.0, NaN != NaN, and a NaN hashes by object), so the identity is
+chosen per table from its column types, once (`row_identity_fn`): rows of primitive, non-float
+columns are their own identity (the fast path: Python equality is byte equality there); rows
+whose only non-plain columns are primitive floats are a tuple with each float column replaced
+by its IEEE bits; any other row is the tuple of `exact_form`s of its values (`key_form`, floats
+as bits). Index keys keep `key_form` (floats by value): see docs/engine.md.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import operator
+import struct
 from collections.abc import Callable, Hashable
 from typing import Any
 
 from spacetimedb.engine.errors import UnindexableValue
 from spacetimedb.module.datastore import Row
-from spacetimedb.sats.algebraic_type import SPECIAL_PRODUCTS, AlgebraicType, PrimitiveType, ProductType
+from spacetimedb.sats.algebraic_type import (
+    SPECIAL_PRODUCTS,
+    AlgebraicType,
+    Primitive,
+    PrimitiveType,
+    ProductType,
+)
 
 KeyFn = Callable[[Row], Hashable]
 NormFn = Callable[[Any], Hashable]
@@ -60,18 +73,42 @@ def key_form(value: Any) -> Hashable:
     return (1, value)
 
 
-def _fields_form(value: Any) -> Hashable:
-    fields = tuple(key_form(getattr(value, f.name)) for f in dataclasses.fields(value))
+_F64_BITS = struct.Struct("<d").pack
+
+
+def exact_form(value: Any) -> Hashable:
+    """`key_form` with every float replaced by its IEEE-754 bits: equal exactly when the values'
+    bytes are (for row identity; f32 values are stored widened, which keeps their bits distinct)."""
+    if value is None:
+        return _NONE_FORM
+    kind = type(value)
+    if kind is float:
+        return (1, _F64_BITS(value))
+    if kind in _PLAIN:
+        return (1, value)
+    if kind is list or kind is tuple:
+        return (1, tuple(map(exact_form, value)))
+    if dataclasses.is_dataclass(kind) and getattr(kind, "__lt__") is _OBJECT_LT:  # noqa: B009
+        return (1, _fields_form(value, exact_form))
+    try:
+        hash(value)
+    except TypeError:
+        return (1, _unhashable_form(value, exact_form))
+    return (1, value)
+
+
+def _fields_form(value: Any, form: NormFn = key_form) -> Hashable:
+    fields = tuple(form(getattr(value, f.name)) for f in dataclasses.fields(value))
     return (type(value).__qualname__, fields)
 
 
-def _unhashable_form(value: Any) -> Hashable:
+def _unhashable_form(value: Any, form: NormFn = key_form) -> Hashable:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _fields_form(value)
+        return _fields_form(value, form)
     if isinstance(value, dict):
-        return tuple(sorted(((key_form(k), key_form(v)) for k, v in value.items()), key=repr))
+        return tuple(sorted(((form(k), form(v)) for k, v in value.items()), key=repr))
     if isinstance(value, (set, frozenset)):
-        return tuple(sorted(map(key_form, value), key=repr))
+        return tuple(sorted(map(form, value), key=repr))
     if isinstance(value, bytearray):
         return bytes(value)
     raise UnindexableValue(
@@ -90,8 +127,32 @@ def is_raw_column(ty: AlgebraicType) -> bool:
 
 
 def row_form(row: Row) -> Hashable:
-    """The identity of a row that may hold unhashable values."""
+    """The tuple of the key forms of a row's values (floats by value, not an identity)."""
     return tuple(map(key_form, row))
+
+
+def exact_row_form(row: Row) -> Hashable:
+    """The byte-exact identity of a row that may hold unhashable values or nested floats."""
+    return tuple(map(exact_form, row))
+
+
+def is_float_column(ty: AlgebraicType) -> bool:
+    return isinstance(ty, PrimitiveType) and ty.kind in (Primitive.F32, Primitive.F64)
+
+
+def row_identity_fn(raw: tuple[bool, ...], floats: tuple[bool, ...]) -> KeyFn | None:
+    """Row -> its byte-exact identity, for a table whose columns are `raw` (usable as keys as
+    they are) and primitive `floats`; None when the row itself is its identity (no floats, all raw)."""
+    if not all(raw):
+        return exact_row_form
+    if not any(floats):
+        return None
+    # Generated once per table: a tuple display with the float columns packed, no per-column loop.
+    items = "".join(f"_bits(r[{i}]), " if f else f"r[{i}], " for i, f in enumerate(floats))
+    env: dict[str, Any] = {"_bits": _F64_BITS}
+    exec(f"def identity(r):\n    return ({items})", env)
+    fn: KeyFn = env["identity"]
+    return fn
 
 
 def make_key_fn(columns: tuple[int, ...], raw: tuple[bool, ...]) -> KeyFn:

@@ -3,7 +3,11 @@
 Rows live in one dict, the *store*. When the table has a unique index (the primary key if there
 is one, else its first unique index), that index's key -> row dict is the store, so a primary-key
 table keeps each row exactly once plus one dict entry. A table without any unique index keys its
-store by the row itself (set semantics need that lookup anyway).
+store by the row's identity (set semantics need that lookup anyway).
+
+Row identity is byte-for-byte, as upstream's (floats by bit pattern: -0.0 and 0.0 are two rows,
+two NaNs with the same bits one). Which form it takes is decided here once from the column types
+(`keys.row_identity_fn`), so tables without float columns keep Python equality and pay nothing.
 
 The mutators here are blind: `add`, `remove` and `replace` trust the caller (`MutTx`) to have
 checked constraints with `find_same`, `check_insert` and `check_update` first, so that a failing
@@ -17,7 +21,7 @@ from typing import Any
 
 from spacetimedb.engine.errors import ReplayMismatch, UniqueConstraintViolation
 from spacetimedb.engine.index import Index, MultiIndex, UniqueIndex
-from spacetimedb.engine.keys import KeyFn, is_raw_column, row_form
+from spacetimedb.engine.keys import KeyFn, is_float_column, is_raw_column, row_identity_fn
 from spacetimedb.engine.sequence import Sequence
 from spacetimedb.module.datastore import Row
 from spacetimedb.module.schema import IndexSchema, TableSchema
@@ -35,12 +39,17 @@ class Table:
         self.name = schema.name
         self.ncols = len(schema.columns)
         self.raw = tuple(is_raw_column(c.algebraic_type) for c in schema.columns)
-        #: Rows are hashable and compare equal exactly when identical (all columns primitive).
-        self.raw_rows = all(self.raw)
+        exact = row_identity_fn(self.raw, tuple(is_float_column(c.algebraic_type) for c in schema.columns))
+        #: Rows are hashable and compare equal exactly when byte-identical (all columns primitive
+        #: or special, none a float): the row is its own identity and `==` decides sameness.
+        self.raw_rows = exact is None
+        #: Row -> its byte-exact identity (hashable): for set semantics and delta netting.
+        self.row_key: KeyFn = _same_object if exact is None else exact
         self.indexes: list[Index] = []
         self.primary: UniqueIndex | None = None
         self.store: dict[Hashable, Row] = {}
-        self.identity: KeyFn = _same_object if self.raw_rows else row_form
+        #: Row -> its store key: `row_key`, or the primary index's key when there is one.
+        self.identity: KeyFn = self.row_key
 
         index_schemas = list(schema.indexes)
         pk = schema.primary_key
@@ -85,14 +94,17 @@ class Table:
         return self.store.values()
 
     def same_row(self, a: Row, b: Row) -> bool:
-        return a == b or (not self.raw_rows and row_form(a) == row_form(b))
+        """Byte-identical rows (Python's `==` would merge -0.0 and 0.0 and split NaNs)."""
+        if self.raw_rows:
+            return a == b
+        return a is b or self.row_key(a) == self.row_key(b)
 
     def find_same(self, row: Row) -> Row | None:
         """The stored row identical to `row`, if any."""
         if self.primary is None:
             return self.store.get(self.identity(row))
         stored = self.store.get(self.primary.key_of(row))
-        if stored is not None and (stored == row or self.same_row(stored, row)):
+        if stored is not None and (stored == row if self.raw_rows else self.same_row(stored, row)):
             return stored
         return None
 
@@ -167,7 +179,7 @@ class Table:
         for row in deletes:
             key = key_of(row)
             stored = store.get(key)
-            if stored is None or (stored != row and not self.same_row(stored, row)):
+            if stored is None or not (stored == row if self.raw_rows else self.same_row(stored, row)):
                 raise ReplayMismatch(f"replayed delete of a row not in table '{self.name}': {row!r}")
             vacated.add(key)
         for row in inserts:

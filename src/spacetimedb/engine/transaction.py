@@ -108,7 +108,7 @@ class MutTx(TableReads):
         if old is None:
             shown: Any = row[ix.columns[0]] if len(ix.columns) == 1 else tuple(row[c] for c in ix.columns)
             raise RowNotFound(table.name, ix.name, shown)
-        if old == row or (not table.raw_rows and table.same_row(old, row)):
+        if old == row if table.raw_rows else table.same_row(old, row):
             return old  # identical: the delete and re-insert would cancel
         if ix.unique_siblings:
             table.check_update(old, row, ix)
