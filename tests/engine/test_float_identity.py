@@ -174,3 +174,66 @@ def test_the_table_is_the_set_of_distinct_byte_rows(ops: list[tuple[bool, float]
     tx.commit()
     assert sorted(_bits(r[1]) for r in db.scan(FLAT)) == sorted(model)
     db.check_invariants()
+
+
+UNIQUE = 4  # (x f64 unique btree, tag u32 btree) no primary key
+UNIQUE_X, UNIQUE_TAG = 40, 41
+SCORES = 5  # (id u32 pk, score f32 btree, weight Option<f64> btree)
+SCORES_PK, SCORES_SCORE, SCORES_WEIGHT = 50, 51, 52
+
+
+def keyed_db() -> Database:
+    return Database(
+        [
+            TableSchema(
+                UNIQUE, "uniq", (ColumnSchema("x", F64), ColumnSchema("tag", U32)),
+                indexes=(IndexSchema(UNIQUE_X, "uniq_x", "x", (0,), True), IndexSchema(UNIQUE_TAG, "uniq_tag", "tag", (1,), False)),
+            ),
+            TableSchema(
+                SCORES, "scores", (ColumnSchema("id", U32), ColumnSchema("score", F32), ColumnSchema("weight", option(F64))),
+                primary_key=0,
+                indexes=(
+                    IndexSchema(SCORES_PK, "scores_id", "id", (0,), True),
+                    IndexSchema(SCORES_SCORE, "scores_score", "score", (1,), False),
+                    IndexSchema(SCORES_WEIGHT, "scores_weight", "weight", (2,), False),
+                ),
+            ),
+        ]
+    )  # fmt: skip
+
+
+def test_unique_float_keys_compare_by_value_with_every_nan_one_key() -> None:
+    """As upstream's decorum::Total keys: -0.0 clashes with 0.0, any NaN with any NaN."""
+    db = keyed_db()
+    tx = db.begin()
+    tx.insert(UNIQUE, (0.0, 1))
+    tx.insert(UNIQUE, (NAN, 2))
+    with pytest.raises(UniqueConstraintViolation):
+        tx.insert(UNIQUE, (-0.0, 3))
+    with pytest.raises(UniqueConstraintViolation):
+        tx.insert(UNIQUE, (NAN_PAYLOAD, 4))
+    tx.insert(UNIQUE, (NAN_OTHER_OBJECT, 2))  # the same row: a no-op
+    tx.commit()
+    assert db.count(UNIQUE) == 2
+    assert db.index_find(UNIQUE_X, -0.0) == (0.0, 1)
+    assert db.index_find(UNIQUE_X, NAN_PAYLOAD)[1] == 2  # type: ignore[index]
+    db.check_invariants()
+
+
+def test_nan_keys_order_after_infinity_in_btree_scans() -> None:
+    db = keyed_db()
+    tx = db.begin()
+    values = [NAN, math.inf, 2.5, -0.0, -1.0, -math.inf]
+    for i, x in enumerate(values):
+        tx.insert(SCORES, (i, x, None if i % 2 else x))
+    tx.commit()
+    order = [r[1] for r in db.index_filter(SCORES_SCORE, ())]
+    assert [_bits(x) for x in order] == [_bits(x) for x in (-math.inf, -1.0, -0.0, 2.5, math.inf, NAN)]
+    above = [r[1] for r in db.index_range(SCORES_SCORE, (), (1.0, True), None)]
+    assert [_bits(x) for x in above] == [_bits(x) for x in (2.5, math.inf, NAN)]
+    assert [r[0] for r in db.index_filter(SCORES_SCORE, (NAN_PAYLOAD,))] == [0]
+    # Inside an Option too: some(NaN) is one key, after some(inf), before none.
+    weights = [r[0] for r in db.index_filter(SCORES_WEIGHT, ())]
+    assert weights == [4, 2, 0, 1, 3, 5]  # some(-0.0), some(2.5), some(NaN), then the nones
+    assert [r[0] for r in db.index_filter(SCORES_WEIGHT, (NAN_OTHER_OBJECT,))] == [0]
+    db.check_invariants()

@@ -23,7 +23,9 @@ chosen per table from its column types, once (`row_identity_fn`): rows of primit
 columns are their own identity (the fast path: Python equality is byte equality there); rows
 whose only non-plain columns are primitive floats are a tuple with each float column replaced
 by its IEEE bits; any other row is the tuple of `exact_form`s of its values (`key_form`, floats
-as bits). Index keys keep `key_form` (floats by value): see docs/engine.md.
+as bits). Index keys compare floats by value instead, as upstream's `decorum::Total` keys: -0.0 and
+0.0 are one key, and every NaN is the one `NAN_KEY`, ordered after +inf (float columns are
+therefore not raw for keys: `is_key_raw_column`).
 """
 
 from __future__ import annotations
@@ -54,11 +56,45 @@ _PLAIN = frozenset({int, str, bool, float, bytes})
 _OBJECT_LT: Any = vars(object)["__lt__"]
 
 
+class _NanKey:
+    """The one index key of every NaN: equal only to itself, ordered after every float (+inf
+    included), as upstream's `decorum::Total` float keys. A float compared with it defers here."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return other is self
+
+    def __hash__(self) -> int:
+        return 0x7FF8
+
+    def __lt__(self, other: object) -> bool:
+        return False
+
+    def __le__(self, other: object) -> bool:
+        return other is self
+
+    def __gt__(self, other: object) -> bool:
+        return other is not self
+
+    def __ge__(self, other: object) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return "NaN"
+
+
+NAN_KEY = _NanKey()
+
+
 def key_form(value: Any) -> Hashable:
     """The hashable, ordered form of a value of a non-primitive column (see module doc)."""
     if value is None:
         return _NONE_FORM
     kind = type(value)
+    if kind is float:
+        # By value (-0.0 == 0.0), every NaN one key: upstream's float keys (decorum::Total).
+        return (1, value if value == value else NAN_KEY)
     if kind in _PLAIN:
         return (1, value)
     if kind is list or kind is tuple:
@@ -134,6 +170,12 @@ def row_form(row: Row) -> Hashable:
 def exact_row_form(row: Row) -> Hashable:
     """The byte-exact identity of a row that may hold unhashable values or nested floats."""
     return tuple(map(exact_form, row))
+
+
+def is_key_raw_column(ty: AlgebraicType) -> bool:
+    """Like `is_raw_column` for index keys: float columns go through `key_form`, which makes every
+    NaN one key (Python floats as keys would make each NaN object its own key)."""
+    return is_raw_column(ty) and not is_float_column(ty)
 
 
 def is_float_column(ty: AlgebraicType) -> bool:

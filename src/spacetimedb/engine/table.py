@@ -21,7 +21,7 @@ from typing import Any
 
 from spacetimedb.engine.errors import ReplayMismatch, UniqueConstraintViolation
 from spacetimedb.engine.index import Index, MultiIndex, UniqueIndex
-from spacetimedb.engine.keys import KeyFn, is_float_column, is_raw_column, row_identity_fn
+from spacetimedb.engine.keys import KeyFn, is_float_column, is_key_raw_column, is_raw_column, row_identity_fn
 from spacetimedb.engine.sequence import Sequence
 from spacetimedb.module.datastore import Row
 from spacetimedb.module.schema import IndexSchema, TableSchema
@@ -83,7 +83,7 @@ class Table:
         if not ix.columns:
             raise SchemaError(f"index '{ix.name}' on table '{self.name}' has no columns")
         names = tuple(self.schema.columns[c].name for c in ix.columns)
-        raw = tuple(self.raw[c] for c in ix.columns)
+        raw = tuple(is_key_raw_column(self.schema.columns[c].algebraic_type) for c in ix.columns)
         if ix.unique:
             return UniqueIndex(ix, self.name, names, raw)
         return MultiIndex(ix, self.name, names, raw, self.identity)
