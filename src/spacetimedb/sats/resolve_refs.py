@@ -2,7 +2,8 @@
 
 Upstream's column schemas hold no refs (`crates/sats/src/resolve_refs.rs`, used by
 `crates/schema/src/schema.rs`), so a client reading a `/sql` result schema needs no typespace.
-Upstream rejects a recursive column type outright (resolving it is an error); this server allows
+Upstream cannot host a recursive column type: its validation accepts one, but resolving it fails
+(`RecursiveTypeRef`) where `ColumnSchema::from_module_def` expects success. This server allows
 recursive columns, so a ref that would close a cycle is left in place: a ref is kept when the
 type it names is already being expanded (found by ref index, or by value when an outer caller
 has inlined the top-level ref already), so each recursive type is expanded exactly once.
