@@ -13,7 +13,7 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
 fi
 
 if ! "$python" -c "import asyncpg" 2>/dev/null; then
-  "$python" -m pip install "asyncpg==0.32.0"
+  "$python" -m pip install -e "$repo[bench]"
 fi
 
 if [ ! -d "$repo/tests/node/node_modules/spacetimedb" ]; then
