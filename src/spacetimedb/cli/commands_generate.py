@@ -17,6 +17,14 @@ from spacetimedb.codegen.module_view import ModuleView, load_module_view
 
 console = Console(highlight=False)
 
+module_path_option = click.option(
+    "-p",
+    "--module-path",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="A module on disk (a .py file or a package directory).",
+)
+
 
 def local_module_def(path: Path) -> dict[str, Any]:
     """RawModuleDefV10 (SATS-JSON) of a module on disk, without a server."""
@@ -47,13 +55,7 @@ def _module_def(module_path: Path | None, name: str | None, server: str | None) 
 @click.option(
     "-o", "--out-dir", type=click.Path(path_type=Path), required=True, help="Where to write the bindings."
 )
-@click.option(
-    "-p",
-    "--module-path",
-    type=click.Path(exists=True, path_type=Path),
-    default=None,
-    help="A module on disk.",
-)
+@module_path_option
 @click.option(
     "--module-def",
     "module_def_out",
@@ -132,13 +134,7 @@ def print_description(view: ModuleView) -> None:
 
 @click.command("describe")
 @click.argument("name", required=False)
-@click.option(
-    "-p",
-    "--module-path",
-    type=click.Path(exists=True, path_type=Path),
-    default=None,
-    help="A module on disk.",
-)
+@module_path_option
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the module definition (RawModuleDefV10) as JSON."
 )
