@@ -121,3 +121,24 @@ def test_durability_flags_start_a_working_server(tmp_path: Path, flag: list[str]
         assert _balances(server, token) == {0: 5, 1: 5}
     finally:
         server.stop()
+
+
+def test_a_torn_tail_is_cut_with_a_warning_the_user_sees(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    first = Started(data, "--publish", f"bank={BANK}")
+    try:
+        token = (data / "keys" / "owner.token").read_text().strip()
+        assert first.post("/database/bank/call/seed", b"[2, 100]", "application/json", token)[0] == 200
+        assert first.post("/database/bank/call/transfer", b"[0, 1, 5]", "application/json", token)[0] == 200
+    finally:
+        first.stop()
+    seg = sorted((data / "databases" / "bank" / "data" / "durability").rglob("*.stdb.log"))[-1]
+    seg.write_bytes(seg.read_bytes()[:-3])  # a crash in the middle of writing the last record
+
+    again = Started(data)
+    try:
+        balances = _balances(again, token)
+    finally:
+        log = again.stop()
+    assert "recovered" in log and seg.name in log and "torn" in log.lower(), log[-3000:]
+    assert isinstance(balances, dict) and sum(balances.values()) == 200

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import shutil
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -122,6 +123,8 @@ class DatabaseDurability:
         """
         os.makedirs(directory, exist_ok=True)
         lock = DirectoryLock(os.path.join(directory, "LOCK"))
+        started = time.monotonic()
+        log.info("recovering %s ...", directory)
         try:
             snap_dir = os.path.join(directory, SNAPSHOT_DIR)
             snap = load_newest_snapshot(snap_dir, file_ops=file_ops)
@@ -145,8 +148,8 @@ class DatabaseDurability:
             lock.release()
             raise
         log.info(
-            "recovered %s at tx offset %d (snapshot %s, %d log records replayed)",
-            directory, state.tx_offset, state.snapshot_offset, state.replayed,
+            "recovered %s at tx offset %d (snapshot %s, %d log records replayed) in %.2f s",
+            directory, state.tx_offset, state.snapshot_offset, state.replayed, time.monotonic() - started,
         )
         snapshots = SnapshotWriter(
             snap_dir, keep=keep_snapshots, wait_durable=commit_log.wait_durable_blocking, file_ops=file_ops

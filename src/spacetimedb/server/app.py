@@ -103,7 +103,12 @@ def _configure_logging() -> None:
     logger, which would otherwise swallow records logged outside reducers."""
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    for name, level in (("spacetimedb.server", logging.INFO), ("aiohttp", logging.WARNING)):
+    # Durability at INFO: recovery progress, and torn-tail truncations, which must never be silent.
+    for name, level in (
+        ("spacetimedb.server", logging.INFO),
+        ("spacetimedb.durability", logging.INFO),
+        ("aiohttp", logging.WARNING),
+    ):
         logger = logging.getLogger(name)
         if not logger.handlers:
             logger.addHandler(handler)
