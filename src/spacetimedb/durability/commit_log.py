@@ -17,16 +17,20 @@ import heapq
 import itertools
 import logging
 import os
+import struct
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+
+from crc32c import crc32c
 
 from spacetimedb.durability.errors import LogClosedError, LogFailedError
 from spacetimedb.durability.files import REAL_FILE_OPS, FileOps
 from spacetimedb.durability.log_tail import LogTail
 from spacetimedb.durability.policy import FsyncPolicy
 from spacetimedb.durability.segment_format import (
+    MAX_PAYLOAD,
     RECORD_HEADER_SIZE,
     SEGMENT_HEADER_SIZE,
     record_header,
@@ -37,6 +41,8 @@ from spacetimedb.durability.segment_format import (
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_SEGMENT_BYTES = 64 * 1024 * 1024
+_OFFSET_LEN = struct.Struct("<QI")
+_CRC = struct.Struct("<I")
 _AsyncWaiter = tuple[int, int, "asyncio.Future[None]", asyncio.AbstractEventLoop]
 
 
@@ -248,6 +254,28 @@ class CommitLog:
                         return
 
     def _write_batch(self, batch: list[tuple[int, bytes]]) -> None:
+        """Frame and write `batch`: in one pass and one write when it fits the open segment."""
+        parts: list[bytes] = []
+        append = parts.append
+        pack_head = _OFFSET_LEN.pack
+        pack_crc = _CRC.pack
+        total = RECORD_HEADER_SIZE * len(batch)
+        for offset, payload in batch:
+            n = len(payload)
+            if n > MAX_PAYLOAD:
+                return self._write_batch_by_segment(batch)  # raises the limit's error
+            head = pack_head(offset, n)
+            append(head)
+            append(pack_crc(crc32c(head + payload)))  # CRC over offset+length, then the payload
+            append(payload)
+            total += n
+        seg_size = self._seg_size
+        if self._fd is None or (seg_size + total > self.max_segment_bytes and seg_size > SEGMENT_HEADER_SIZE):
+            return self._write_batch_by_segment(batch)  # rolls to a new segment on the way
+        self._write(b"".join(parts))
+        self._unsynced_written = batch[-1][0]
+
+    def _write_batch_by_segment(self, batch: list[tuple[int, bytes]]) -> None:
         chunk: list[bytes] = []
         chunk_size = 0
         limit = self.max_segment_bytes

@@ -29,6 +29,7 @@ from spacetimedb.durability.files import REAL_FILE_OPS, FileOps
 from spacetimedb.durability.log_reader import replay_log
 from spacetimedb.durability.policy import FsyncPolicy
 from spacetimedb.durability.recovered_state import RecoveredState, Row, RowCodec, SequenceKey
+from spacetimedb.durability.row_codecs import flat_row_formats
 from spacetimedb.durability.snapshot_file import load_newest_snapshot
 from spacetimedb.durability.snapshot_writer import SnapshotRequest, SnapshotWriter
 from spacetimedb.durability.tx_payload import CommitEncoder, ReducerCallInfo
@@ -176,7 +177,9 @@ class DatabaseDurability:
         """Table names and row codecs by table id (attach does this from the engine's schemas)."""
         self._names = dict(names)
         self._codecs = codecs
-        self._encoder = CommitEncoder(self._names, {tid: c.encode for tid, c in codecs.items()})
+        self._encoder = CommitEncoder(
+            self._names, {tid: c.encode for tid, c in codecs.items()}, flat_row_formats(codecs)
+        )
 
     @property
     def next_tx_offset(self) -> int:
@@ -204,14 +207,16 @@ class DatabaseDurability:
         log is a complete audit trail and every tx offset the host hands out becomes durable.
         """
         conn = result.connection_id
+        args = result.args
+        delta = result.delta
         payload = self._encoder.encode_fields(
-            result.delta.tables,
-            result.delta.sequences,
+            delta.tables,
+            delta.sequences,
             result.reducer,
             result.caller.value,
             0 if conn is None else conn.value,
             result.timestamp.micros,
-            args_bytes(result.args),
+            args if type(args) is bytes else args_bytes(args),
         )
         self._append(result.tx_offset, payload)
 

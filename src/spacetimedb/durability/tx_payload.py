@@ -226,18 +226,40 @@ _LEN_PREFIX = tuple(_pack_u32(n) for n in range(1024))
 _TS_ARGLEN = struct.Struct("<qI")
 
 
+#: Deltas with more rows than this in one table are framed row by row (no packer is cached for them).
+_MAX_PACKED_ROWS = 32
+_Packer = Callable[..., bytes]
+
+
 class CommitEncoder:
     """Encodes committed transactions straight from the engine's delta (the commit hot path).
 
     Produces exactly the bytes `encode_tx_payload` would for the same transaction, without
     building the intermediate objects: table headers are cached, the caller's identity and
     connection id bytes are cached per caller, rows are encoded by each table's codec.
+
+    `row_formats` (optional) gives, for tables whose rows are tuples of fixed-width integers,
+    the `struct` codes of a row (e.g. "Iq"): such a table's whole delta (counts, length prefixes,
+    rows) is then packed by one cached `struct.Struct` per (deletes, inserts) count, the very
+    bytes the row codec's single pack call would produce row by row. A row the packer refuses
+    falls back to the codec, which raises its usual error.
     """
 
-    def __init__(self, names: Mapping[int, str], encoders: Mapping[int, Callable[[Any], bytes]]) -> None:
+    def __init__(
+        self,
+        names: Mapping[int, str],
+        encoders: Mapping[int, Callable[[Any], bytes]],
+        row_formats: Mapping[int, str] | None = None,
+    ) -> None:
         self._heads = {tid: _pack_u32(tid) + _string(name) for tid, name in names.items()}
         self._encoders = encoders
-        self._caller_key: tuple[str, int, int] | None = None
+        self._row_formats = dict(row_formats or {})
+        #: table id -> {(n deletes, n inserts): pack of the table's delta after its header}
+        self._packers: dict[int, dict[tuple[int, int], _Packer]] = {tid: {} for tid in self._row_formats}
+        self._row_sizes = {tid: struct.calcsize("<" + fmt) for tid, fmt in self._row_formats.items()}
+        self._caller_name: str | None = None
+        self._caller_identity = -1
+        self._caller_connection = -1
         self._caller_head = b""
 
     def encode(
@@ -264,42 +286,82 @@ class CommitEncoder:
         args: bytes,
     ) -> bytes:
         """As `encode`, with the reducer call's fields passed directly (`reducer` None: no call)."""
-        out: list[bytes] = []
-        append = out.append
         if reducer is None:
-            append(_NONE)
+            out = [_NONE]
         else:
-            key = (reducer, caller_identity, caller_connection_id)
-            if key != self._caller_key:
-                try:
-                    self._caller_head = (
-                        b"\x00" + _string(reducer) + caller_identity.to_bytes(32, "little")
-                        + caller_connection_id.to_bytes(16, "little")
-                    )
-                except OverflowError as e:
-                    raise ConversionError(f"reducer call info does not fit its type: {e}", path="reducer") from e
-                self._caller_key = key
-            append(self._caller_head)
-            append(_TS_ARGLEN.pack(timestamp_us, len(args)))
-            append(args)
+            if (
+                reducer != self._caller_name
+                or caller_identity != self._caller_identity
+                or caller_connection_id != self._caller_connection
+            ):
+                self._set_caller(reducer, caller_identity, caller_connection_id)
+            out = [self._caller_head, _TS_ARGLEN.pack(timestamp_us, len(args)), args]
+        append = out.append
         if sequences:
             append(_pack_u32(len(sequences)))
             for (tid, col), value in sequences.items():
                 append(_SEQ.pack(tid, col) + value.to_bytes(16, "little", signed=True))
         else:
             append(_LEN_PREFIX[0])
-        append(_pack_u32(len(tables)))
+        n_tables = len(tables)
+        append(_LEN_PREFIX[n_tables] if n_tables < 1024 else _pack_u32(n_tables))
         heads = self._heads
-        encoders = self._encoders
-        prefixes = _LEN_PREFIX
+        packers = self._packers
         for tid, change in tables.items():
             append(heads[tid])
-            enc = encoders[tid]
-            for rows in (change.deletes, change.inserts):
-                append(_pack_u32(len(rows)))
-                for r in rows:
-                    b = enc(r)
-                    n = len(b)
-                    append(prefixes[n] if n < 1024 else _pack_u32(n))
-                    append(b)
+            deletes = change.deletes
+            inserts = change.inserts
+            table_packers = packers.get(tid)
+            if table_packers is not None:
+                key = (len(deletes), len(inserts))
+                pack = table_packers.get(key) or self._packer(tid, key)
+                if pack is not None:
+                    size = self._row_sizes[tid]
+                    values: list[Any] = [key[0]]
+                    try:
+                        for r in deletes:
+                            values.append(size)
+                            values.extend(r)
+                        values.append(key[1])
+                        for r in inserts:
+                            values.append(size)
+                            values.extend(r)
+                        append(pack(*values))
+                        continue
+                    except (struct.error, TypeError):
+                        pass  # a row the packer refuses: the codec below names what is wrong
+            enc = self._encoders[tid]
+            _append_rows(out, enc, deletes)
+            _append_rows(out, enc, inserts)
         return b"".join(out)
+
+    def _packer(self, table_id: int, counts: tuple[int, int]) -> _Packer | None:
+        n_deletes, n_inserts = counts
+        if n_deletes + n_inserts > _MAX_PACKED_ROWS:
+            return None
+        row = "I" + self._row_formats[table_id]
+        pack = struct.Struct("<I" + row * n_deletes + "I" + row * n_inserts).pack
+        self._packers[table_id][counts] = pack
+        return pack
+
+    def _set_caller(self, reducer: str, caller_identity: int, caller_connection_id: int) -> None:
+        try:
+            self._caller_head = (
+                b"\x00" + _string(reducer) + caller_identity.to_bytes(32, "little")
+                + caller_connection_id.to_bytes(16, "little")
+            )
+        except OverflowError as e:
+            raise ConversionError(f"reducer call info does not fit its type: {e}", path="reducer") from e
+        self._caller_name = reducer
+        self._caller_identity = caller_identity
+        self._caller_connection = caller_connection_id
+
+
+def _append_rows(out: list[bytes], enc: Callable[[Any], bytes], rows: list[Any]) -> None:
+    n = len(rows)
+    out.append(_LEN_PREFIX[n] if n < 1024 else _pack_u32(n))
+    for r in rows:
+        b = enc(r)
+        m = len(b)
+        out.append(_LEN_PREFIX[m] if m < 1024 else _pack_u32(m))
+        out.append(b)

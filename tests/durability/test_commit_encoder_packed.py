@@ -1,0 +1,70 @@
+"""The packed fast path of CommitEncoder (tables of fixed-width integer rows) writes the same
+bytes as the row codecs and `encode_tx_payload`, and falls back to the codec's error."""
+
+from types import SimpleNamespace
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from spacetimedb.durability.row_codecs import flat_row_format, flat_row_formats, row_codecs
+from spacetimedb.durability.tx_payload import (
+    CommitEncoder,
+    ReducerCallInfo,
+    TableDelta,
+    TxPayload,
+    encode_tx_payload,
+)
+from spacetimedb.module.schema import ColumnSchema, TableSchema
+from spacetimedb.sats.algebraic_type import BOOL, I8, I64, STRING, U16, U32
+from spacetimedb.sats.errors import ConversionError
+
+FLAT, MIXED, TEXT = 1, 2, 3
+SCHEMAS = [
+    TableSchema(FLAT, "accounts", (ColumnSchema("id", U32), ColumnSchema("balance", I64))),
+    TableSchema(MIXED, "small", (ColumnSchema("a", I8), ColumnSchema("b", U16), ColumnSchema("c", BOOL))),
+    TableSchema(TEXT, "names", (ColumnSchema("id", U32), ColumnSchema("name", STRING))),
+]
+CODECS = row_codecs(SCHEMAS)
+NAMES = {s.table_id: s.name for s in SCHEMAS}
+ENCODERS = {tid: c.encode for tid, c in CODECS.items()}
+
+flat_rows = st.lists(st.tuples(st.integers(0, 2**32 - 1), st.integers(-(2**63), 2**63 - 1)), max_size=40)
+text_rows = st.lists(st.tuples(st.integers(0, 2**32 - 1), st.text(max_size=8)), max_size=4)
+reducers = st.none() | st.builds(
+    ReducerCallInfo, name=st.sampled_from(["transfer", "seed"]), caller_identity=st.integers(0, 3),
+    caller_connection_id=st.integers(0, 3), timestamp_us=st.integers(0, 2**40), args=st.binary(max_size=16),
+)
+
+
+def test_flat_formats_only_for_fixed_width_integer_tuples() -> None:
+    assert flat_row_formats(CODECS) == {FLAT: "Iq"}
+    assert flat_row_format(object()) is None
+
+
+@given(flat_rows, flat_rows, text_rows, text_rows, reducers)
+def test_packed_and_row_by_row_encodings_are_identical(fd, fi, td, ti, reducer) -> None:  # type: ignore[no-untyped-def]
+    delta = {FLAT: SimpleNamespace(deletes=fd, inserts=fi), TEXT: SimpleNamespace(deletes=td, inserts=ti)}
+    packed = CommitEncoder(NAMES, ENCODERS, flat_row_formats(CODECS))
+    plain = CommitEncoder(NAMES, ENCODERS)
+    expected = encode_tx_payload(
+        TxPayload(
+            [TableDelta(tid, NAMES[tid], [ENCODERS[tid](r) for r in d.deletes], [ENCODERS[tid](r) for r in d.inserts])
+             for tid, d in delta.items()],
+            reducer,
+        )
+    )
+    assert packed.encode(delta, {}, reducer) == expected
+    assert plain.encode(delta, {}, reducer) == expected
+    # A second call reuses the cached caller header and packer.
+    assert packed.encode(delta, {}, reducer) == expected
+
+
+def test_a_row_the_packer_refuses_gets_the_codecs_error() -> None:
+    packed = CommitEncoder(NAMES, ENCODERS, flat_row_formats(CODECS))
+    for bad in [(1, "x"), (-1, 5), (1,), 7]:
+        with pytest.raises(ConversionError):
+            packed.encode({FLAT: SimpleNamespace(deletes=[], inserts=[(2, 3), bad])}, {}, None)
+    # and it still encodes good rows afterwards
+    good = packed.encode({FLAT: SimpleNamespace(deletes=[], inserts=[(2, 3)])}, {}, None)
+    assert good == CommitEncoder(NAMES, ENCODERS).encode({FLAT: SimpleNamespace(deletes=[], inserts=[(2, 3)])}, {}, None)
