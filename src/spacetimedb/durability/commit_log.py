@@ -63,9 +63,14 @@ class CommitLog:
         self.max_segment_bytes = max_segment_bytes
         self._ops = file_ops
         self._cond = threading.Condition(threading.Lock())
-        # Appends go to a deque without taking the lock (deque.append is atomic); the writer is
+        # Appends go to deques without taking the lock (deque.append is atomic); the writer is
         # notified only when it is idle, so a busy writer costs the committing thread nothing.
-        self._queue: deque[tuple[int, bytes]] = deque()
+        # Offsets and payloads queue separately: ints and bytes are not tracked by the cyclic
+        # GC, so thousands of queued commits add no GC work (an (offset, payload) tuple each would
+        # make every queued commit a tracked object and trigger extra collections on the commit path).
+        # A payload is queued before its offset, so the writer always finds one per offset it sees.
+        self._queue: deque[int] = deque()
+        self._payloads: deque[bytes] = deque()
         self._last_appended = tail.last_offset
         self._durable = tail.last_offset
         self._failure: LogFailedError | None = None
@@ -122,7 +127,8 @@ class CommitLog:
         if tx_offset <= self._last_appended:
             raise ValueError(f"tx offset {tx_offset} must be greater than the last appended {self._last_appended}")
         self._last_appended = tx_offset
-        self._queue.append((tx_offset, payload))
+        self._payloads.append(payload)
+        self._queue.append(tx_offset)
         if self._writer_idle:
             with self._cond:
                 self._cond.notify()
@@ -229,14 +235,16 @@ class CommitLog:
                             break
                     self._cond.wait(timeout)
                 self._writer_idle = False
-                queue = self._queue
-                popleft = queue.popleft
-                batch = [popleft() for _ in range(len(queue))]
+                pop_offset = self._queue.popleft
+                pop_payload = self._payloads.popleft
+                count = len(self._queue)
+                batch = [pop_offset() for _ in range(count)]
+                payloads = [pop_payload() for _ in range(count)]
                 closing = self._closing
                 force, self._force_sync = self._force_sync, False
             try:
                 if batch:
-                    self._write_batch(batch)
+                    self._write_batch(batch, payloads)
                 if self.policy.mode == "every_batch" and batch:
                     self._sync()
                 elif self._sync_wanted(time.monotonic(), force):
@@ -253,17 +261,17 @@ class CommitLog:
                     if not self._queue:
                         return
 
-    def _write_batch(self, batch: list[tuple[int, bytes]]) -> None:
-        """Frame and write `batch`: in one pass and one write when it fits the open segment."""
+    def _write_batch(self, offsets: list[int], payloads: list[bytes]) -> None:
+        """Frame and write the records: in one pass and one write when they fit the open segment."""
         parts: list[bytes] = []
         append = parts.append
         pack_head = _OFFSET_LEN.pack
         pack_crc = _CRC.pack
-        total = RECORD_HEADER_SIZE * len(batch)
-        for offset, payload in batch:
+        total = RECORD_HEADER_SIZE * len(offsets)
+        for offset, payload in zip(offsets, payloads, strict=True):
             n = len(payload)
             if n > MAX_PAYLOAD:
-                return self._write_batch_by_segment(batch)  # raises the limit's error
+                return self._write_batch_by_segment(list(zip(offsets, payloads, strict=True)))  # raises
             head = pack_head(offset, n)
             append(head)
             append(pack_crc(crc32c(head + payload)))  # CRC over offset+length, then the payload
@@ -271,9 +279,10 @@ class CommitLog:
             total += n
         seg_size = self._seg_size
         if self._fd is None or (seg_size + total > self.max_segment_bytes and seg_size > SEGMENT_HEADER_SIZE):
-            return self._write_batch_by_segment(batch)  # rolls to a new segment on the way
+            # rolls to a new segment on the way
+            return self._write_batch_by_segment(list(zip(offsets, payloads, strict=True)))
         self._write(b"".join(parts))
-        self._unsynced_written = batch[-1][0]
+        self._unsynced_written = offsets[-1]
 
     def _write_batch_by_segment(self, batch: list[tuple[int, bytes]]) -> None:
         chunk: list[bytes] = []
@@ -347,8 +356,8 @@ class CommitLog:
             except Exception:
                 log.exception("durable listener failed")
 
-    def _fail(self, error: OSError, batch: list[tuple[int, bytes]]) -> None:
-        first = batch[0][0] if batch else self._durable + 1
+    def _fail(self, error: OSError, batch: list[int]) -> None:
+        first = batch[0] if batch else self._durable + 1
         failure = LogFailedError(
             f"commit log write to {self._seg_path or self.directory} failed ({error}); transactions from tx "
             f"offset {self._durable + 1} on are not durable and the database must stop accepting writes. "
@@ -361,6 +370,7 @@ class CommitLog:
         with self._cond:
             self._failure = failure
             self._queue.clear()
+            self._payloads.clear()
             waiters, self._async_waiters = self._async_waiters, []
             self._cond.notify_all()
         by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}

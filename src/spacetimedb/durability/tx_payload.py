@@ -224,11 +224,13 @@ def _decode(buf: bytes) -> TxPayload:
 #: Packed u32 length prefixes for short rows (a tuple index is cheaper than a struct call).
 _LEN_PREFIX = tuple(_pack_u32(n) for n in range(1024))
 _TS_ARGLEN = struct.Struct("<qI")
+#: An empty sequence array followed by the table count (the usual commit has no sequence change).
+_NO_SEQUENCES_THEN_TABLES = tuple(struct.pack("<II", 0, n) for n in range(64))
 
 
 #: Deltas with more rows than this in one table are framed row by row (no packer is cached for them).
 _MAX_PACKED_ROWS = 32
-_Packer = Callable[..., bytes]
+_Packer = Callable[[Any, Any], bytes]
 
 
 class CommitEncoder:
@@ -240,7 +242,7 @@ class CommitEncoder:
 
     `row_formats` (optional) gives, for tables whose rows are tuples of fixed-width integers,
     the `struct` codes of a row (e.g. "Iq"): such a table's whole delta (counts, length prefixes,
-    rows) is then packed by one cached `struct.Struct` per (deletes, inserts) count, the very
+    rows) is then packed by one cached `struct.Struct` per (table, deletes, inserts) count, the very
     bytes the row codec's single pack call would produce row by row. A row the packer refuses
     falls back to the codec, which raises its usual error.
     """
@@ -254,9 +256,8 @@ class CommitEncoder:
         self._heads = {tid: _pack_u32(tid) + _string(name) for tid, name in names.items()}
         self._encoders = encoders
         self._row_formats = dict(row_formats or {})
-        #: table id -> {(n deletes, n inserts): pack of the table's delta after its header}
-        self._packers: dict[int, dict[tuple[int, int], _Packer]] = {tid: {} for tid in self._row_formats}
-        self._row_sizes = {tid: struct.calcsize("<" + fmt) for tid, fmt in self._row_formats.items()}
+        #: (table id, n deletes, n inserts) -> pack(deletes, inserts) of that table's whole delta
+        self._packers: dict[tuple[int, int, int], _Packer] = {}
         self._caller_name: str | None = None
         self._caller_identity = -1
         self._caller_connection = -1
@@ -297,51 +298,52 @@ class CommitEncoder:
                 self._set_caller(reducer, caller_identity, caller_connection_id)
             out = [self._caller_head, _TS_ARGLEN.pack(timestamp_us, len(args)), args]
         append = out.append
-        if sequences:
+        n_tables = len(tables)
+        if not sequences and n_tables < 64:
+            append(_NO_SEQUENCES_THEN_TABLES[n_tables])
+        else:
             append(_pack_u32(len(sequences)))
             for (tid, col), value in sequences.items():
                 append(_SEQ.pack(tid, col) + value.to_bytes(16, "little", signed=True))
-        else:
-            append(_LEN_PREFIX[0])
-        n_tables = len(tables)
-        append(_LEN_PREFIX[n_tables] if n_tables < 1024 else _pack_u32(n_tables))
-        heads = self._heads
+            append(_LEN_PREFIX[n_tables] if n_tables < 1024 else _pack_u32(n_tables))
         packers = self._packers
+        flat = self._row_formats
         for tid, change in tables.items():
-            append(heads[tid])
             deletes = change.deletes
             inserts = change.inserts
-            table_packers = packers.get(tid)
-            if table_packers is not None:
-                key = (len(deletes), len(inserts))
-                pack = table_packers.get(key) or self._packer(tid, key)
-                if pack is not None:
-                    size = self._row_sizes[tid]
-                    values: list[Any] = [key[0]]
-                    try:
-                        for r in deletes:
-                            values.append(size)
-                            values.extend(r)
-                        values.append(key[1])
-                        for r in inserts:
-                            values.append(size)
-                            values.extend(r)
-                        append(pack(*values))
-                        continue
-                    except (struct.error, TypeError):
-                        pass  # a row the packer refuses: the codec below names what is wrong
+            pack = packers.get((tid, len(deletes), len(inserts)))
+            if pack is None and tid in flat:
+                pack = self._packer(tid, len(deletes), len(inserts))
+            if pack is not None:
+                try:
+                    append(pack(deletes, inserts))
+                    continue
+                except (struct.error, TypeError):
+                    pass  # a row the packer refuses: the codec below names what is wrong
+            append(self._heads[tid])
             enc = self._encoders[tid]
             _append_rows(out, enc, deletes)
             _append_rows(out, enc, inserts)
         return b"".join(out)
 
-    def _packer(self, table_id: int, counts: tuple[int, int]) -> _Packer | None:
-        n_deletes, n_inserts = counts
+    def _packer(self, table_id: int, n_deletes: int, n_inserts: int) -> _Packer | None:
+        """`pack(deletes, inserts)` for a delta of these row counts of a flat table: one struct
+        call packs the table's header, the counts, the length prefixes and every row's fields
+        (generated once per shape; None past `_MAX_PACKED_ROWS` rows)."""
         if n_deletes + n_inserts > _MAX_PACKED_ROWS:
             return None
+        head = self._heads[table_id]
         row = "I" + self._row_formats[table_id]
-        pack = struct.Struct("<I" + row * n_deletes + "I" + row * n_inserts).pack
-        self._packers[table_id][counts] = pack
+        st = struct.Struct(f"<{len(head)}sI" + row * n_deletes + "I" + row * n_inserts)
+        size = struct.calcsize("<" + self._row_formats[table_id])
+        values = ["_head", str(n_deletes)]
+        values += [f"{size}, *d[{i}]" for i in range(n_deletes)]
+        values.append(str(n_inserts))
+        values += [f"{size}, *i[{i}]" for i in range(n_inserts)]
+        namespace: dict[str, Any] = {"_pack": st.pack, "_head": head}
+        exec(f"def pack(d, i):\n    return _pack({', '.join(values)})\n", namespace)
+        pack: _Packer = namespace["pack"]
+        self._packers[(table_id, n_deletes, n_inserts)] = pack
         return pack
 
     def _set_caller(self, reducer: str, caller_identity: int, caller_connection_id: int) -> None:
