@@ -218,7 +218,13 @@ class DatabaseDurability:
             result.timestamp.micros,
             args if type(args) is bytes else args_bytes(args),
         )
-        self._append(result.tx_offset, payload)
+        # As `_append`, inlined: this runs once per committed reducer call.
+        offset = result.tx_offset
+        self.log.append(offset, payload)
+        self._last_offset = offset
+        self._since_snapshot += 1
+        if self.snapshot_every and self._since_snapshot >= self.snapshot_every:
+            self.snapshot_now()
 
     def snapshot_now(self) -> bool:
         """Snapshot the attached engine as of the last recorded commit; call between transactions.

@@ -301,6 +301,17 @@ class CommitEncoder:
         n_tables = len(tables)
         if not sequences and n_tables < 64:
             append(_NO_SEQUENCES_THEN_TABLES[n_tables])
+            if n_tables == 1:  # the usual commit: one table, one packer call, no loop
+                for tid, change in tables.items():
+                    deletes = change.deletes
+                    inserts = change.inserts
+                    pack = self._packers.get((tid, len(deletes), len(inserts)))
+                    if pack is not None:
+                        try:
+                            append(pack(deletes, inserts))
+                            return b"".join(out)
+                        except (struct.error, TypeError):
+                            pass  # the general loop below falls back to the codec
         else:
             append(_pack_u32(len(sequences)))
             for (tid, col), value in sequences.items():
