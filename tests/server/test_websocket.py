@@ -235,8 +235,13 @@ def test_one_off_query(tmp_path: Path) -> None:
     run_scenario(tmp_path, scenario)
 
 
-@pytest.mark.parametrize("compression,tag", [("Gzip", 2), ("Brotli", 1), ("None", 0)])
-def test_large_frames_compressed(tmp_path: Path, compression: str, tag: int) -> None:
+@pytest.mark.parametrize(
+    "compress_frames,compression,tag",
+    [(True, "Gzip", 2), (True, "Brotli", 1), (True, "None", 0), (False, "Gzip", 0), (False, "Brotli", 0)],
+)
+def test_large_frames_compressed(tmp_path: Path, compress_frames: bool, compression: str, tag: int) -> None:
+    """Compressed only with --compress-frames (see tests/server/test_gzip_order.py for why)."""
+
     async def scenario(server: Server, base: str) -> None:
         async with aiohttp.ClientSession() as s:
             c = await RawClient.connect(s, base, query=f"compression={compression}")
@@ -251,7 +256,7 @@ def test_large_frames_compressed(tmp_path: Path, compression: str, tag: int) -> 
                     raw = msg.data
             assert raw[0] == tag
 
-    run_scenario(tmp_path, scenario)
+    run_scenario(tmp_path, scenario, compress_frames=compress_frames)
 
 
 def test_on_connect_rejection_closes_socket(tmp_path: Path) -> None:

@@ -77,6 +77,12 @@ def _parse_publish(values: tuple[str, ...]) -> list[tuple[str, Path]]:
     help="Recover a commit log damaged before its tail by cutting it at the damage (the commits after "
     "it are lost) instead of refusing to start that database.",
 )
+@click.option(
+    "--compress-frames",
+    is_flag=True,
+    help="Compress WebSocket frames over 1 KiB with the Gzip/Brotli the client asks for, as upstream. Off by "
+    "default: the npm SDK up to at least 2.10.1 can apply compressed updates out of order (docs/http-api.md).",
+)
 def start(
     listen_addr: str,
     data_dir: Path | None,
@@ -86,6 +92,7 @@ def start(
     keep_snapshots: int,
     segment_size: int,
     allow_truncate: bool,
+    compress_frames: bool,
 ) -> None:
     """Run the server. Stop it with Ctrl-C; commits are flushed before it exits.
 
@@ -103,7 +110,9 @@ def start(
     options = DurabilityOptions(policy, snapshot_every, keep_snapshots, segment_size, allow_truncate)
     from spacetimedb.server.app import run_server
 
-    run_server(listen_addr, data_dir or default_data_dir(), publish=modules, durability=options)
+    run_server(
+        listen_addr, data_dir or default_data_dir(), publish=modules, durability=options, compress_frames=compress_frames
+    )
 
 
 COMMANDS = [start]

@@ -25,7 +25,7 @@ from spacetimedb.server.http_auth import (
 from spacetimedb.server.registry import BackendFactory, Registry, copy_module
 from spacetimedb.server.routes_identity import REGISTRY_KEY
 from spacetimedb.server.tokens import Caller, TokenAuthority
-from spacetimedb.server.ws_routes import PROTOCOLS_KEY, SESSIONS_KEY, V2, V3
+from spacetimedb.server.ws_routes import COMPRESS_FRAMES_KEY, PROTOCOLS_KEY, SESSIONS_KEY, V2, V3
 from spacetimedb.server.ws_session import ClientSession
 
 log = logging.getLogger("spacetimedb.server")
@@ -45,6 +45,7 @@ class Server:
         *,
         backend_factory: BackendFactory | None = None,
         protocols: tuple[str, ...] = (V3, V2),
+        compress_frames: bool = False,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -54,6 +55,7 @@ class Server:
         self.app[AUTHORITY_KEY] = self.authority
         self.app[REGISTRY_KEY] = self.registry
         self.app[PROTOCOLS_KEY] = protocols
+        self.app[COMPRESS_FRAMES_KEY] = compress_frames
         sessions: set[ClientSession] = set()
         self.app[SESSIONS_KEY] = sessions
         routes_identity.add_routes(self.app)
@@ -127,13 +129,19 @@ async def serve(
     publish: Sequence[tuple[str, Path | str]] = (),
     protocols: Sequence[str] | None = None,
     durability: DurabilityOptions | None = None,
+    compress_frames: bool = False,
 ) -> None:
     factory = None
     if durability is not None:
         from spacetimedb.server.host_backend import host_backend_factory_with
 
         factory = host_backend_factory_with(durability)
-    server = Server(Path(data_dir), backend_factory=factory, protocols=tuple(protocols) if protocols else (V3, V2))
+    server = Server(
+        Path(data_dir),
+        backend_factory=factory,
+        protocols=tuple(protocols) if protocols else (V3, V2),
+        compress_frames=compress_frames,
+    )
     host, port = _split_addr(listen_addr)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -160,12 +168,14 @@ def run_server(
     publish: Sequence[tuple[str, Path | str]] = (),
     protocols: Sequence[str] | None = None,
     durability: DurabilityOptions | None = None,
+    compress_frames: bool = False,
 ) -> None:
     """Run until SIGINT/SIGTERM: the CLI's `start` command.
 
     `protocols` restricts the WebSocket subprotocols offered, most preferred first (e.g.
     `["v2.bsatn.spacetimedb"]` to make every client speak v2); default v3 then v2.
     `durability` sets the fsync policy, snapshot cadence and recovery options of every database.
+    `compress_frames` compresses WebSocket frames as clients ask (docs/http-api.md, "Compression").
     """
     _configure_logging()
     try:
@@ -174,4 +184,4 @@ def run_server(
         uvloop.install()
     except ImportError:  # pragma: no cover - Windows
         pass
-    asyncio.run(serve(listen_addr, Path(data_dir), publish, protocols, durability))
+    asyncio.run(serve(listen_addr, Path(data_dir), publish, protocols, durability, compress_frames))

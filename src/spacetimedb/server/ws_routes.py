@@ -18,6 +18,11 @@ HEARTBEAT_SECONDS = 15.0
 
 #: Server setting: the subprotocols offered, most preferred first (a test flag forces v2).
 PROTOCOLS_KEY: web.AppKey[tuple[str, ...]] = web.AppKey("ws_protocols", tuple)
+#: Server setting (`--compress-frames`): compress frames as the client asks. Off by default: the npm
+#: SDK (2.10.1) applies frames in the order their asynchronous decompression finishes, which can put
+#: an older update after a newer one (upstream #5730); uncompressed frames are applied in arrival
+#: order by every SDK, and every SDK accepts them whatever it asked for.
+COMPRESS_FRAMES_KEY: web.AppKey[bool] = web.AppKey("ws_compress_frames", bool)
 
 
 def choose_protocol(header: str, supported: tuple[str, ...]) -> str | None:
@@ -45,6 +50,8 @@ async def subscribe(request: web.Request) -> web.StreamResponse:
         compression = Compression.from_query(request.query.get("compression"))
     except ValueError as e:
         raise web.HTTPBadRequest(text=str(e)) from e
+    if not request.app.get(COMPRESS_FRAMES_KEY, False):
+        compression = Compression.NONE
     confirmed = _bool_param(request, "confirmed", True)
     _bool_param(request, "light", False)  # v1 only: accepted and ignored
     connection_id = new_connection_id()
