@@ -5,7 +5,7 @@
     dur = DatabaseDurability.open(directory, policy=FsyncPolicy.every_batch())   # recovers
     dur.attach(db, row_codecs(module.table_schemas, module.typespace))          # loads the state
     host = ModuleHost(module, db, next_tx_offset=dur.next_tx_offset)
-    host.add_commit_listener(dur.on_reducer_result)
+    host.set_commit_log(dur.on_reducer_result)             # first: an unloggable commit is undone
     dur.add_failure_listener(stop_accepting_writes)
     await dur.wait_durable(result.tx_offset)                                     # confirmed reads
 """

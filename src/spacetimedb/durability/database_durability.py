@@ -218,13 +218,20 @@ class DatabaseDurability:
             result.timestamp.micros,
             args if type(args) is bytes else args_bytes(args),
         )
-        # As `_append`, inlined: this runs once per committed reducer call.
+        # As `_append`, inlined: this runs once per committed reducer call. Everything above may
+        # raise (the host then undoes the commit); once the log took the record, nothing may.
         offset = result.tx_offset
         self.log.append(offset, payload)
         self._last_offset = offset
         self._since_snapshot += 1
         if self.snapshot_every and self._since_snapshot >= self.snapshot_every:
+            self._snapshot_after_append()
+
+    def _snapshot_after_append(self) -> None:
+        try:
             self.snapshot_now()
+        except Exception:  # the commit is logged: a snapshot that cannot start must not undo it
+            log.exception("could not start a snapshot of %s", self.directory)
 
     def snapshot_now(self) -> bool:
         """Snapshot the attached engine as of the last recorded commit; call between transactions.

@@ -183,6 +183,16 @@ class Database(TableReads):
             self.restore_sequences(delta.sequences)
             self._advanced.difference_update(self._sequences[k] for k in delta.sequences)
 
+    def revert_delta(self, delta: TxDelta) -> None:
+        """Undo a just-committed delta (its log record could not be written): the inverse of
+        `apply_delta`. Sequence values taken stay taken, as after a rollback."""
+        self._require_idle("revert a delta")
+        for table_id, change in delta.tables.items():
+            table = self._table(table_id)
+            if table.schema.is_event:
+                continue  # event rows never stayed in the state
+            table.replay(list(change.inserts), list(change.deletes))
+
     def snapshot_image(self) -> DatabaseImage:
         """Every table's rows and every sequence position, as of now (between transactions)."""
         self._require_idle("take a snapshot image")

@@ -110,7 +110,8 @@ def _compile_python_args(names: list[str], nodes: list[Node]) -> Callable[[Any],
             lines.append(f"    v = a[{i}]")
             lines.append(f"    if v.__class__ is not int or not ({lo} <= v <= {hi}): return None")
         elif isinstance(r, PrimNode) and r.kind == Primitive.String:
-            lines.append(f"    if a[{i}].__class__ is not str: return None")
+            lines.append(f"    v = a[{i}]")
+            lines.append("    if v.__class__ is not str or not v.isascii(): return None")
         elif isinstance(r, PrimNode) and r.kind == Primitive.Bool:
             lines.append(f"    if a[{i}].__class__ is not bool: return None")
         else:

@@ -81,6 +81,7 @@ class ModuleHost:
         self.log = log if log is not None else DatabaseLog()
         self._next_offset = next_tx_offset
         self._listeners: list[CommitListener] = []
+        self._commit_log: CommitListener | None = None
         self._slot = TxSlot()
         self._handles = [TableHandle(t.schema, t.converter, self._slot) for t in module.tables]
         self.db_view = DbView(self._handles)
@@ -202,6 +203,15 @@ class ModuleHost:
     def remove_commit_listener(self, listener: CommitListener) -> None:
         self._listeners.remove(listener)
 
+    def set_commit_log(self, log: CommitListener | None) -> None:
+        """Log every committed transaction through `log(result)`, before anything else sees it.
+
+        If `log` raises (the record cannot be encoded, the log has failed), the transaction is
+        undone in the engine and reported as a failed call: a commit is never visible unless it
+        was handed to the log. `log` must raise only when it did not take the record.
+        """
+        self._commit_log = log
+
     def record_commit(
         self,
         delta: TxDelta,
@@ -292,15 +302,34 @@ class ModuleHost:
         result = ReducerCallResult(
             name, status, error, delta, ts, offset, caller, connection_id, raw_args, (perf_counter_ns() - start) // 1000
         )
-        if delta is not None and (self._listeners or self._schedule_reducer):
+        if delta is not None and (self._listeners or self._schedule_reducer or self._commit_log is not None):
             self._after_commit(result, delta, ts)
         return result
 
     def _after_commit(self, result: ReducerCallResult, delta: TxDelta, ts: Timestamp) -> None:
+        if self._commit_log is not None:
+            try:
+                self._commit_log(result)
+            except Exception as e:
+                self._unlogged(result, delta, e)
+                return
         if self._schedule_reducer and delta.tables:
             self.scheduler.observe(delta, ts)
         for listener in self._listeners:
             listener(result)
+
+    def _unlogged(self, result: ReducerCallResult, delta: TxDelta, error: Exception) -> None:
+        """The log refused this commit: undo it before anyone saw it and turn it into a failure."""
+        self.db.revert_delta(delta)
+        self._next_offset = result.tx_offset  # type: ignore[assignment]  # the offset was never used
+        result.status = _INTERNAL_ERROR
+        result.error = (
+            f"the transaction could not be written to the commit log and was rolled back: "
+            f"{type(error).__name__}: {error}"
+        )
+        result.delta = None
+        result.tx_offset = None
+        self._host_log("error", f"{result.reducer or 'transaction'}: {result.error}", result.reducer, result.timestamp)
 
     def _fire(self, job: Job, now: Timestamp) -> list[ReducerCallResult]:
         rname = self._schedule_reducer[job.table_id]

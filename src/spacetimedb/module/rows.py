@@ -29,6 +29,7 @@ from spacetimedb.module.value_conv import (
 from spacetimedb.sats.algebraic_type import INT_KINDS, Primitive, int_range
 from spacetimedb.sats.errors import ConversionError
 from spacetimedb.sats.nodes import Node, PrimNode, RefNode
+from spacetimedb.sats.text import is_valid_text
 
 __all__ = ["compile_row_converter", "is_exact", "prim_check", "value_converters"]
 
@@ -55,7 +56,7 @@ def compile_row_converter(
     read and one type check per column.
     """
     comp = ValueCompiler()
-    env: dict[str, Any] = {"_cls": cls, "_new": object.__new__, "_err": _wrong_class, "_CE": ConversionError}
+    env: dict[str, Any] = {"_ok": is_valid_text, "_cls": cls, "_new": object.__new__, "_err": _wrong_class, "_CE": ConversionError}
     to_lines = [
         "def to_row(o):",
         "    if o.__class__ is not _cls:",
@@ -73,7 +74,8 @@ def compile_row_converter(
             to_lines.append(f"    if v{i}.__class__ is not int or not ({lo} <= v{i} <= {hi}): _c{i}(v{i}, {path!r})")
         elif isinstance(resolved, PrimNode) and resolved.kind == Primitive.String:
             env[f"_c{i}"] = prim_check(resolved.kind)
-            to_lines.append(f"    if v{i}.__class__ is not str: _c{i}(v{i}, {path!r})")
+            # Non-ASCII strings are also checked for lone surrogates (no UTF-8 form: never loggable).
+            to_lines.append(f"    if v{i}.__class__ is not str or not (v{i}.isascii() or _ok(v{i})): _c{i}(v{i}, {path!r})")
         elif isinstance(resolved, PrimNode) and resolved.kind == Primitive.Bool:
             env[f"_c{i}"] = prim_check(resolved.kind)
             to_lines.append(f"    if v{i} is not True and v{i} is not False: _c{i}(v{i}, {path!r})")

@@ -32,6 +32,7 @@ from spacetimedb.sats.nodes import (
     RefNode,
     SumNode,
 )
+from spacetimedb.sats.text import check_text
 from spacetimedb.sats.values import Some, SumValue
 
 Conv = Callable[[Any, str], Any]  # (value, path) -> converted value
@@ -307,7 +308,7 @@ def prim_check(kind: Primitive) -> Conv:
         def str_(v: Any, p: str) -> Any:
             if v.__class__ is not str:
                 raise ConversionError(f"expected str, got {_type_name(v)} {v!r}", path=p)
-            return v
+            return v if v.isascii() else check_text(v, p)
 
         return str_
 

@@ -24,6 +24,7 @@ from spacetimedb.sats.nodes import (
     SumNode,
 )
 from spacetimedb.sats.special import ConnectionId, Identity, TimeDuration, Timestamp, Uuid
+from spacetimedb.sats.text import check_text
 from spacetimedb.sats.values import Some, SumValue
 
 P = at.Primitive
@@ -159,7 +160,7 @@ def _read_prim(kind: at.Primitive, j: Any, path: str) -> Any:
     if kind is P.String:
         if not isinstance(j, str):
             raise ConversionError(f"expected a string, got {_jtype(j)}", path=path)
-        return j
+        return check_text(j, path)
     if kind is P.Bool:
         if not isinstance(j, bool):
             raise ConversionError(f"expected true or false, got {_jtype(j)}", path=path)

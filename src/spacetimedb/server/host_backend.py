@@ -179,7 +179,8 @@ class HostBackend:
         self._identity_cache: dict[bytes, Identity] = {}
         self._connection_cache: dict[int, ConnectionId] = {}
         if self.durability is not None:
-            self.host.add_commit_listener(self.durability.on_reducer_result)
+            # Logged first: a commit the log cannot take is undone before anyone sees it.
+            self.host.set_commit_log(self.durability.on_reducer_result)
         self.host.add_commit_listener(self._on_commit)
         if migrated and self.durability is not None:
             # One commit in the new layout, then a snapshot of it: recovery starts from there.

@@ -183,6 +183,8 @@ async def sql(request: web.Request) -> web.Response:
     def run() -> list[dict[str, Any]]:
         statements, tx = db.backend.run_sql(text, caller.identity, db.is_owner(caller.identity), now_us())
         if tx is not None:
+            if not tx.committed:  # the commit log refused it: rolled back, nothing to broadcast
+                raise web.HTTPServiceUnavailable(text=tx.error)
             db.broadcast(tx)
             committed.append(tx.tx_offset)
         return [
