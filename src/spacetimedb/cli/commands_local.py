@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -83,6 +84,21 @@ def _parse_publish(values: tuple[str, ...]) -> list[tuple[str, Path]]:
     help="Compress WebSocket frames over 1 KiB with the Gzip/Brotli the client asks for, as upstream. Off by "
     "default: the npm SDK up to at least 2.10.1 can apply compressed updates out of order (docs/http-api.md).",
 )
+@click.option(
+    "--http-header-timeout",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    metavar="SECONDS",
+    help="Close a connection whose request head is not complete this long after it opened (or after the "
+    "previous response); also the idle keep-alive timeout.  [default: 30]",
+)
+@click.option(
+    "--http-body-timeout",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    metavar="SECONDS",
+    help="Answer 408 and close the connection when a request body takes longer than this to arrive.  [default: 60]",
+)
 def start(
     listen_addr: str,
     data_dir: Path | None,
@@ -93,6 +109,8 @@ def start(
     segment_size: int,
     allow_truncate: bool,
     compress_frames: bool,
+    http_header_timeout: float | None,
+    http_body_timeout: float | None,
 ) -> None:
     """Run the server. Stop it with Ctrl-C; commits are flushed before it exits.
 
@@ -109,9 +127,20 @@ def start(
         raise click.BadParameter(f"{fsync!r}: {e}; use every_batch, off or e.g. 5ms", param_hint="--fsync") from None
     options = DurabilityOptions(policy, snapshot_every, keep_snapshots, segment_size, allow_truncate)
     from spacetimedb.server.app import run_server
+    from spacetimedb.server.http_limits import HttpLimits
 
+    http_limits = HttpLimits()
+    if http_header_timeout is not None:
+        http_limits = replace(http_limits, header_timeout_s=http_header_timeout)
+    if http_body_timeout is not None:
+        http_limits = replace(http_limits, body_timeout_s=http_body_timeout)
     run_server(
-        listen_addr, data_dir or default_data_dir(), publish=modules, durability=options, compress_frames=compress_frames
+        listen_addr,
+        data_dir or default_data_dir(),
+        publish=modules,
+        durability=options,
+        compress_frames=compress_frames,
+        http_limits=http_limits,
     )
 
 

@@ -22,6 +22,7 @@ from spacetimedb.server.http_auth import (
     cors_middleware,
     stopped_database_middleware,
 )
+from spacetimedb.server.http_limits import LIMITS_KEY, HttpLimits, slow_body_middleware
 from spacetimedb.server.registry import BackendFactory, Registry, copy_module
 from spacetimedb.server.routes_identity import REGISTRY_KEY
 from spacetimedb.server.tokens import Caller, TokenAuthority
@@ -46,12 +47,18 @@ class Server:
         backend_factory: BackendFactory | None = None,
         protocols: tuple[str, ...] = (V3, V2),
         compress_frames: bool = False,
+        http_limits: HttpLimits | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.authority = TokenAuthority.load_or_create(self.data_dir / "keys")
         self.registry = Registry(self.data_dir, backend_factory or default_backend_factory())
-        self.app = web.Application(middlewares=[cors_middleware, anon_auth_middleware, stopped_database_middleware], client_max_size=routes_database.MAX_UPLOAD_BYTES)
+        self.http_limits = http_limits or HttpLimits()
+        self.app = web.Application(
+            middlewares=[cors_middleware, slow_body_middleware, anon_auth_middleware, stopped_database_middleware],
+            client_max_size=routes_database.MAX_UPLOAD_BYTES,
+        )
+        self.app[LIMITS_KEY] = self.http_limits
         self.app[AUTHORITY_KEY] = self.authority
         self.app[REGISTRY_KEY] = self.registry
         self.app[PROTOCOLS_KEY] = protocols
@@ -76,7 +83,9 @@ class Server:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         self.registry.load_existing()
-        self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None, shutdown_timeout=2.0)
+        self._runner = web.AppRunner(
+            self.app, handle_signals=False, access_log=None, shutdown_timeout=2.0, **self.http_limits.runner_kwargs()
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, reuse_address=True)
         await site.start()
@@ -130,6 +139,7 @@ async def serve(
     protocols: Sequence[str] | None = None,
     durability: DurabilityOptions | None = None,
     compress_frames: bool = False,
+    http_limits: HttpLimits | None = None,
 ) -> None:
     factory = None
     if durability is not None:
@@ -141,6 +151,7 @@ async def serve(
         backend_factory=factory,
         protocols=tuple(protocols) if protocols else (V3, V2),
         compress_frames=compress_frames,
+        http_limits=http_limits,
     )
     host, port = _split_addr(listen_addr)
     stop = asyncio.Event()
@@ -169,6 +180,7 @@ def run_server(
     protocols: Sequence[str] | None = None,
     durability: DurabilityOptions | None = None,
     compress_frames: bool = False,
+    http_limits: HttpLimits | None = None,
 ) -> None:
     """Run until SIGINT/SIGTERM: the CLI's `start` command.
 
@@ -176,6 +188,7 @@ def run_server(
     `["v2.bsatn.spacetimedb"]` to make every client speak v2); default v3 then v2.
     `durability` sets the fsync policy, snapshot cadence and recovery options of every database.
     `compress_frames` compresses WebSocket frames as clients ask (docs/http-api.md, "Compression").
+    `http_limits` sets the HTTP header and body read timeouts (docs/limits.md).
     """
     _configure_logging()
     try:
@@ -184,4 +197,4 @@ def run_server(
         uvloop.install()
     except ImportError:  # pragma: no cover - Windows
         pass
-    asyncio.run(serve(listen_addr, Path(data_dir), publish, protocols, durability, compress_frames))
+    asyncio.run(serve(listen_addr, Path(data_dir), publish, protocols, durability, compress_frames, http_limits))

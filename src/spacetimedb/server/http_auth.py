@@ -1,8 +1,9 @@
 """Credentials on HTTP requests, and CORS, as upstream's `anon_auth_middleware` and CorsLayer.
 
 A token comes from `Authorization: Bearer <jwt>` (preferred) or `?token=<jwt>`. Database routes
-mint an anonymous identity when none is given and answer with `spacetime-identity` and
-`spacetime-identity-token` headers.
+(`POST /v1/database` and every matched `/v1/database/:name/...` route, as upstream's
+`anon_auth_middleware`) mint an anonymous identity when none is given and answer with
+`spacetime-identity` and `spacetime-identity-token` headers; no other route mints one.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from spacetimedb.server.database import DatabaseOutOfService, DatabaseStopped
 from spacetimedb.server.tokens import Caller, TokenAuthority, TokenRejected
 
 CALLER_KEY: web.RequestKey[Caller] = web.RequestKey("caller", Caller)
+#: True when the request presented no credentials and its caller was minted for it.
+MINTED_KEY: web.RequestKey[bool] = web.RequestKey("caller_minted", bool)
 AUTHORITY_KEY: web.AppKey[TokenAuthority] = web.AppKey("token_authority", TokenAuthority)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -30,10 +33,18 @@ def presented_token(request: web.Request) -> str | None:
     header = request.headers.get("Authorization")
     if header is not None:
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
             raise web.HTTPBadRequest(text="malformed Authorization header: expected `Bearer <token>`")
-        return token.strip()
+        if not _is_token_text(token):  # e.g. non-ASCII bytes, which arrive as surrogate escapes
+            raise web.HTTPBadRequest(text="Authorization is invalid: malformed token")
+        return token
     return request.query.get("token") or None
+
+
+def _is_token_text(token: str) -> bool:
+    """Visible ASCII only, as a JWT (and HTTP's token68) is."""
+    return token.isascii() and token.isprintable() and " " not in token
 
 
 def optional_caller(request: web.Request) -> Caller | None:
@@ -69,10 +80,15 @@ async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 @web.middleware
 async def anon_auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if not request.path.startswith("/v1/database"):
+    # Only routes that exist (unmatched paths and wrong methods answer 404/405 without minting).
+    if request.match_info.http_exception is not None or not (
+        request.path == "/v1/database" or request.path.startswith("/v1/database/")
+    ):
         return await handler(request)
-    caller = optional_caller(request) or request.app[AUTHORITY_KEY].mint_anonymous()
+    presented = optional_caller(request)
+    caller = presented or request.app[AUTHORITY_KEY].mint_anonymous()
     request[CALLER_KEY] = caller
+    request[MINTED_KEY] = presented is None
     headers = {"spacetime-identity": caller.identity_hex, "spacetime-identity-token": caller.token}
     try:
         response = await handler(request)

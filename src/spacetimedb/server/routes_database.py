@@ -12,6 +12,7 @@ from aiohttp import web
 from spacetimedb.server.backend import CallResult, CallStatus, LogRecord, QueryRejected
 from spacetimedb.server.database import ConnectRejected, Database, now_us
 from spacetimedb.server.http_auth import caller_of
+from spacetimedb.server.http_limits import TooDeep, loads_bounded, read_body
 from spacetimedb.server.identity import new_connection_id
 from spacetimedb.server.registry import NotOwner, PublishError, unpack_upload
 from spacetimedb.server.routes_identity import REGISTRY_KEY
@@ -52,7 +53,7 @@ async def publish(request: web.Request) -> web.Response:
     name = request.match_info.get("name") or request.query.get("name")
     if not name:
         raise web.HTTPBadRequest(text="give the database name: PUT /v1/database/<name>")
-    body = await request.read()
+    body = await read_body(request)
     if not body:
         raise web.HTTPBadRequest(text="empty body: upload a Python module file or a zip/tar of a package")
     entry = request.query.get("entry")
@@ -132,8 +133,11 @@ async def call_reducer(request: web.Request) -> web.Response:
     db = serving_database_of(request)
     if request.content_type != "application/json":
         raise web.HTTPBadRequest(text="Content-Type must be application/json (SATS-JSON arguments)")
+    body = await read_body(request)
     try:
-        args: Any = json.loads(await request.read() or b"[]")
+        args: Any = loads_bounded(body or b"[]")
+    except TooDeep as e:
+        raise web.HTTPBadRequest(text=f"arguments rejected: {e}") from e
     except (ValueError, UnicodeDecodeError) as e:
         raise web.HTTPBadRequest(text=f"request body is not JSON: {e}") from e
     reducer = request.match_info["reducer"]
@@ -173,7 +177,7 @@ async def call_reducer(request: web.Request) -> web.Response:
 async def sql(request: web.Request) -> web.Response:
     db = serving_database_of(request)
     try:
-        text = (await request.read()).decode()
+        text = (await read_body(request)).decode()
     except UnicodeDecodeError as e:
         raise web.HTTPBadRequest(text="SQL must be UTF-8 text") from e
     caller = caller_of(request)

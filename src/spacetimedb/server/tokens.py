@@ -118,6 +118,8 @@ class TokenAuthority:
 
     def validate(self, token: str) -> Caller:
         """The caller a token names; raises TokenRejected with the reason otherwise."""
+        if not token.isascii():  # a JWT is ASCII; anything else is not ours (and PyJWT would fail to encode it)
+            raise TokenRejected("Authorization failed: malformed token (not ASCII)")
         try:
             # exp may be null (anonymous tokens), which PyJWT's own check rejects: checked below.
             claims = jwt.decode(
@@ -128,7 +130,7 @@ class TokenAuthority:
             )
         except jwt.InvalidSignatureError as e:
             raise TokenRejected("Authorization failed: token not signed by this instance") from e
-        except jwt.PyJWTError as e:
+        except (jwt.PyJWTError, ValueError, TypeError) as e:
             raise TokenRejected(f"Authorization failed: malformed token ({e})") from e
         return self._claims_to_caller(claims, token)
 
