@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from tests.codegen.chat_module_def import chat_module_def
@@ -10,6 +11,7 @@ from tests.codegen.ts_project import compile_project, run_node, ts_project
 
 from spacetimedb.codegen.module_view import load_module_view
 from spacetimedb.codegen.typescript import CodegenError, camel_case, generate_typescript, pascal_case
+from spacetimedb.module.loader import load_module
 from spacetimedb.sats.algebraic_type import U8, product, sum_of
 
 INSPECT = """
@@ -69,3 +71,25 @@ def test_bindings_compile_and_load_with_the_sdk() -> None:
         out = json.loads(run.stdout.strip().splitlines()[-1])
     assert out["reducers"] == ["setName", "sendMessage"]
     assert sorted(out["tables"]) == ["message", "user"]
+
+
+GAME = Path(__file__).resolve().parents[2] / "examples" / "simple_game.py"
+
+
+def test_scheduled_reducers_get_bindings_only_with_include_private() -> None:
+    """As the official generator: upstream's validation makes scheduled reducers private."""
+    view = load_module_view(load_module(GAME).raw_module_def_json())
+    public = generate_typescript(view)
+    assert "game_tick_reducer.ts" not in public and "gameTick" not in public["index.ts"]
+    assert "__reducerSchema('join_game', JoinGameReducer)" in public["index.ts"]
+    private = generate_typescript(view, include_private=True)
+    assert "__reducerSchema('game_tick', GameTickReducer)" in private["index.ts"]
+
+
+def test_column_names_only_in_table_rows() -> None:
+    """`.name()` makes a column builder, which `__t.object` and reducer params cannot hold (the
+    SDK's serializer then reads `.algebraicType` of undefined): only `__t.row` gets it."""
+    files = generate_typescript(load_module_view(load_module(GAME).raw_module_def_json()), include_private=True)
+    assert '.name("started_at")' in files["game_state_table.ts"]
+    assert ".name(" not in files["types.ts"]
+    assert not any(".name(" in text for name, text in files.items() if name.endswith("_reducer.ts"))

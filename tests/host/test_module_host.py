@@ -145,6 +145,16 @@ def test_lifecycle_reducers_cannot_be_called(host: ModuleHost) -> None:
             call(host, name)
 
 
+def test_scheduled_reducers_are_callable_by_the_owner_only(host: ModuleHost) -> None:
+    """Private, as upstream's module definition has them: a client cannot fire a job early."""
+    job = {"scheduled_id": 0, "scheduled_at": {"Time": 0}, "label": "early"}
+    for name, args in (("fire_job", [job]), ("heartbeat", [])):
+        with pytest.raises(UnknownReducerError, match="only the database owner"):
+            host.call_reducer(name, args, caller=ALICE, args_format="json")
+    assert host.call_reducer("fire_job", [job], caller=host.owner, args_format="json").ok
+    assert "job:early" in events(host)
+
+
 def test_context_fields(host: ModuleHost) -> None:
     call(host, "whoami")
     (row,) = [s for s in rows(host, "seen") if s.event == "whoami"]

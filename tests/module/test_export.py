@@ -42,6 +42,10 @@ def test_v10_sections_and_contents() -> None:
     assert reducers["add"].params == at.product(("name", at.STRING), ("amount", at.U32))
     assert reducers["add"].visibility == r.FunctionVisibility.ClientCallable()
     assert reducers["setup"].visibility == r.FunctionVisibility.Private()
+    # Scheduled reducers are private too, as upstream's validated definition (and its C++
+    # module library) has them: clients get no bindings for them.
+    assert reducers["fire_job"].visibility == r.FunctionVisibility.Private()
+    assert reducers["heartbeat"].visibility == r.FunctionVisibility.Private()
     assert (reducers["add"].ok_return_type, reducers["add"].err_return_type) == (at.UNIT, at.STRING)
     lifecycles = {(x.lifecycle_spec.tag, x.function_name) for x in secs["LifeCycleReducers"]}  # type: ignore[attr-defined]
     assert lifecycles == {("Init", "setup"), ("OnConnect", "hello"), ("OnDisconnect", "bye")}

@@ -123,6 +123,11 @@ class ModuleView:
     def callable_reducers(self) -> list[ReducerView]:
         return [r for r in self.reducers if r.lifecycle is None and r.client_callable]
 
+    def reducers_for_bindings(self, *, include_private: bool = False) -> list[ReducerView]:
+        """The reducers the official generator writes a file for: never `init`; private ones
+        (scheduled and lifecycle reducers) only with `--include-private`."""
+        return [r for r in self.reducers if r.lifecycle != "Init" and (include_private or r.client_callable)]
+
 
 def _columns(product: AlgebraicType, what: str) -> list[ColumnView]:
     if not isinstance(product, ProductType):
@@ -211,15 +216,20 @@ def load_module_view(raw: dict[str, Any]) -> ModuleView:
     for lc in sections.get("LifeCycleReducers", []):
         kind, _ = _variant(lc["lifecycle_spec"], "Lifecycle")
         lifecycles[canonical("Function", lc["function_name"])] = kind
+    scheduled = set(schedules.values())
     for r in sections.get("Reducers", []):
         vis, _ = _variant(r.get("visibility", {"ClientCallable": []}), "FunctionVisibility")
         params = type_from_json({"Product": r["params"]})
+        name = canonical("Function", r["source_name"])
+        # Upstream's validation makes scheduled and lifecycle reducers private whatever the raw
+        # definition says (Rust and TypeScript module libraries export them as ClientCallable).
+        private = vis != "ClientCallable" or name in scheduled or name in lifecycles
         view.reducers.append(
             ReducerView(
-                name=canonical("Function", r["source_name"]),
+                name=name,
                 params=_columns(params, f"reducer {r['source_name']}"),
-                lifecycle=lifecycles.get(r["source_name"]),
-                client_callable=vis == "ClientCallable",
+                lifecycle=lifecycles.get(name),
+                client_callable=not private,
             )
         )
     return view

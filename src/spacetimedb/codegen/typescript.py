@@ -8,7 +8,7 @@ A client written against the official quickstart works against our server with o
 
 from __future__ import annotations
 
-from spacetimedb.codegen.module_view import ColumnView, ModuleView, TableView, snake_case
+from spacetimedb.codegen.module_view import ColumnView, ModuleView, ReducerView, TableView, snake_case
 from spacetimedb.sats.algebraic_type import (
     BYTES,
     UNIT,
@@ -119,15 +119,25 @@ class TypeScriptGenerator:
         return False
 
     def fields(
-        self, columns: list[ColumnView], where: str, *, pk: int | None = None, convert: bool = True
+        self,
+        columns: list[ColumnView],
+        where: str,
+        *,
+        pk: int | None = None,
+        convert: bool = True,
+        column_names: bool = False,
     ) -> str:
+        """`key: builder,` lines. `column_names` (table rows only, as upstream) adds `.name("col")`
+        where the camelCase key differs from the column's name: that turns the type builder into a
+        column builder, which `__t.row` accepts but `__t.object` and reducer params do not (the SDK
+        reads `.algebraicType` off each field and finds none)."""
         out = []
         for i, col in enumerate(columns):
             key = camel_case(col.name) if convert else col.name
             expr = self.builder(col.type, f"{where}.{col.name}")
             if i == pk:
                 expr += ".primaryKey()"
-            if convert and key != col.name:
+            if column_names and convert and key != col.name:
                 expr += f'.name("{col.name}")'
             if self._contains_ref(col.type):
                 out.append(f"  get {key}() {{\n    return {expr};\n  }},")
@@ -155,7 +165,7 @@ class TypeScriptGenerator:
 
     def table_file(self, table: TableView) -> str:
         pk = table.primary_key[0] if table.primary_key else None
-        body = self.fields(table.columns, table.name, pk=pk)
+        body = self.fields(table.columns, table.name, pk=pk, column_names=True)
         imports = self._used_type_imports([c.type for c in table.columns])
         return f"{HEADER}{TYPE_IMPORTS % SDK_IMPORT}{imports}\nexport default __t.row({{\n{body}\n}});\n"
 
@@ -164,6 +174,36 @@ class TypeScriptGenerator:
         imports = self._used_type_imports([c.type for c in params])
         inner = f"\n{body}\n" if body else ""
         return f"{HEADER}{TYPE_IMPORTS % SDK_IMPORT}{imports}\nexport default {{{inner}}};\n"
+
+    def _refs(self, ty: AlgebraicType) -> set[int]:
+        """The typespace indexes `ty` mentions directly."""
+        if isinstance(ty, RefType):
+            return {ty.idx}
+        if isinstance(ty, ArrayType):
+            return self._refs(ty.elem_ty)
+        if isinstance(ty, ProductType):
+            return set().union(*(self._refs(e.algebraic_type) for e in ty.elements))
+        if isinstance(ty, SumType):
+            return set().union(*(self._refs(v.algebraic_type) for v in ty.variants))
+        return set()
+
+    def _recursive(self, idx: int) -> bool:
+        """Whether the type at `idx` refers back to itself (a tree node holding its children)."""
+        seen: set[int] = set()
+        todo = list(self._refs(self.m.types[idx]))
+        while todo:
+            i = todo.pop()
+            if i == idx:
+                return True
+            if i not in seen and i < len(self.m.types):
+                seen.add(i)
+                todo.extend(self._refs(self.m.types[i]))
+        return False
+
+    def _declare(self, idx: int, name: str) -> str:
+        # A self-referential builder's inferred type is circular, which strict tsc refuses
+        # (TS7022); an explicit annotation breaks the cycle, at the price of an `any` row type.
+        return f"export const {name}: __TypeBuilder<any, any>" if self._recursive(idx) else f"export const {name}"
 
     def types_file(self) -> str:
         out = [HEADER, TYPE_IMPORTS % SDK_IMPORT]
@@ -174,7 +214,7 @@ class TypeScriptGenerator:
             if isinstance(ty, ProductType):
                 cols = [ColumnView(e.name or f"_{i}", e.algebraic_type) for i, e in enumerate(ty.elements)]
                 body = self.fields(cols, name)
-                out.append(f"export const {name} = __t.object('{name}', {{\n{body}\n}});\n")
+                out.append(f"{self._declare(idx, name)} = __t.object('{name}', {{\n{body}\n}});\n")
             elif isinstance(ty, SumType):
                 cols = [
                     ColumnView(pascal_case(v.name or f"v{i}"), v.algebraic_type)
@@ -182,18 +222,18 @@ class TypeScriptGenerator:
                 ]
                 body = self.fields(cols, name, convert=False)
                 out.append(f"// The tagged union or sum type for the algebraic type `{name}`.\n")
-                out.append(f"export const {name} = __t.enum('{name}', {{\n{body}\n}});\n")
+                out.append(f"{self._declare(idx, name)} = __t.enum('{name}', {{\n{body}\n}});\n")
             else:
                 continue
             out.append(f"export type {name} = __Infer<typeof {name}>;\n\n")
         return "".join(out)
 
-    def reducer_types_file(self) -> str:
+    def reducer_types_file(self, reducers: list[ReducerView]) -> str:
         lines = [HEADER, f"import {{ type Infer as __Infer }} from '{SDK_IMPORT}';\n\n"]
-        for r in self.m.callable_reducers:
+        for r in reducers:
             lines.append(f"import {pascal_case(r.name)}Reducer from '../{snake_case(r.name)}_reducer';\n")
         lines.append("\n")
-        for r in self.m.callable_reducers:
+        for r in reducers:
             lines.append(
                 f"export type {pascal_case(r.name)}Params = __Infer<typeof {pascal_case(r.name)}Reducer>;\n"
             )
@@ -225,8 +265,9 @@ class TypeScriptGenerator:
             f"      constraints: [{_block(cons)}],{event}"
         )
 
-    def index_file(self, tables: list[TableView]) -> str:
-        red = self.m.callable_reducers
+    def index_file(self, tables: list[TableView], reducers: list[ReducerView]) -> str:
+        # Lifecycle reducers get a params file with --include-private but are never callable.
+        red = [r for r in reducers if r.lifecycle is None]
         imports = [HEADER, INDEX_IMPORTS % SDK_IMPORT, "\n// Import all reducer arg schemas\n"]
         imports += [
             f"import {pascal_case(r.name)}Reducer from './{snake_case(r.name)}_reducer';\n" for r in red
@@ -243,13 +284,16 @@ class TypeScriptGenerator:
 
     def generate(self, *, include_private: bool = False) -> dict[str, str]:
         tables = [t for t in self.m.tables if t.public or include_private]
+        # As the official generator: scheduled and lifecycle reducers are private (upstream's
+        # validation makes them so), so they get bindings only with --include-private.
+        reducers = self.m.reducers_for_bindings(include_private=include_private)
         files = {f"{snake_case(t.name)}_table.ts": self.table_file(t) for t in tables}
-        for r in self.m.callable_reducers:
+        for r in reducers:
             files[f"{snake_case(r.name)}_reducer.ts"] = self.reducer_file(r.params, r.name)
         files["types.ts"] = self.types_file()
-        files["types/reducers.ts"] = self.reducer_types_file()
+        files["types/reducers.ts"] = self.reducer_types_file(reducers)
         files["types/procedures.ts"] = self.procedure_types_file()
-        files["index.ts"] = self.index_file(tables)
+        files["index.ts"] = self.index_file(tables, reducers)
         return files
 
 

@@ -44,13 +44,15 @@ _INTERNAL_ERROR = ReducerStatus.INTERNAL_ERROR
 class _Reducer:
     """A reducer ready to run: the function, its decoder, and how to call it."""
 
-    __slots__ = ("decoder", "fn", "lifecycle", "name", "takes_args")
+    __slots__ = ("decoder", "fn", "lifecycle", "name", "scheduled", "takes_args")
 
     def __init__(self, module: ModuleDef, rd: ReducerDef) -> None:
         self.name = rd.name
         self.fn = rd.fn
         self.lifecycle = rd.lifecycle
         self.takes_args = rd.takes_args
+        #: Scheduled reducers are private (as upstream): only the owner may call them directly.
+        self.scheduled = rd.schedule_table is not None
         self.decoder = ArgDecoder(module, rd)
 
 
@@ -128,6 +130,10 @@ class ModuleHost:
             raise LifecycleReducerCallError(
                 f"{name!r} is the {r.lifecycle} lifecycle reducer; it runs on its event and cannot be called"
             )
+        if r.scheduled and caller != self.owner:
+            # Upstream answers "no such reducer" to anyone but the owner: a client must not be
+            # able to run a game tick or a payout early.
+            raise UnknownReducerError(f"{name!r} is a scheduled reducer; only the database owner can call it")
         if args_format == "bsatn":
             values = r.decoder.bsatn(args)
         elif args_format == "python":

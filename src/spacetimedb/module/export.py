@@ -56,11 +56,17 @@ def _table_v10(t: TableDef) -> r.RawTableDefV10:
 
 def to_raw_v10(m: ModuleDef) -> r.RawModuleDefV10:
     types = [r.RawTypeDefV10(r.RawScopedTypeNameV10([], name), idx, True) for name, idx in m.named_types]
+    # Lifecycle and scheduled reducers are Private, as upstream's C++ module library exports them
+    # and as upstream's validation makes them for every library (the form `/schema` serves and
+    # `spacetime generate` reads): clients get no bindings for them.
+    scheduled = {t.schema.schedule_reducer for t in m.tables if t.schema.schedule_reducer is not None}
     reducers = [
         r.RawReducerDefV10(
             source_name=rd.name,
             params=rd.params,
-            visibility=r.FunctionVisibility("Private") if rd.lifecycle else r.FunctionVisibility("ClientCallable"),
+            visibility=r.FunctionVisibility("Private")
+            if rd.lifecycle or rd.name in scheduled
+            else r.FunctionVisibility("ClientCallable"),
             ok_return_type=at.UNIT,
             err_return_type=at.STRING,
         )

@@ -1,0 +1,216 @@
+"""Every example module and every module in the tests tree, through its generated TypeScript
+bindings and the official npm SDK against one live server: build a DbConnection, subscribe, call a
+reducer, see its row arrive.
+
+tsc alone misses bindings that type-check but break the SDK at runtime (a `.name()` column
+builder inside `__t.object` made `build()` throw in the SDK's `isFixedSizeProduct` for any module
+with a schedule table), so each module's bindings are run, not just compiled. All bindings are
+compiled in one tsc run; one Node process per module, one server for all.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from tests.codegen.ts_project import NODE_DIR, compile_project, run_node, ts_project
+
+from spacetimedb.codegen.module_view import load_module_view
+from spacetimedb.codegen.typescript import generate_typescript
+from spacetimedb.module.loader import load_module
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Case:
+    """What the client does: `call` runs on the subscription's onApplied (`conn` in scope);
+    `table` is the accessor watched with onInsert until `expect(row)` holds."""
+
+    module: str  # path relative to the repository root
+    table: str  # SQL table name
+    call: str
+    expect: str
+    #: Generate with --include-private and connect as the database owner (private tables,
+    #: scheduled reducers' bindings).
+    private: bool = False
+
+
+CASES = {
+    "quickstart-chat": Case(
+        "examples/quickstart_chat.py", "message", "conn.reducers.sendMessage({ text: 'hi' })", "row.text === 'hi'"
+    ),
+    "simple-game": Case(
+        "examples/simple_game.py", "player", "conn.reducers.joinGame({ name: 'Ada' })", "row.name === 'Ada'"
+    ),
+    # The scheduled reducers' bindings (emitted with --include-private only), called by the owner.
+    "simple-game-private": Case(
+        "examples/simple_game.py",
+        "game_event",
+        "conn.reducers.startAnnouncement({ timer: { scheduledId: 0n, scheduledAt: ScheduleAt.time(0n) } })",
+        "row.kind === 'announcement'",
+        private=True,
+    ),
+    "bank": Case("examples/bank.py", "accounts", "conn.reducers.seed({ n: 2, balance: 7n })", "row.balance === 7n"),
+    "counter": Case(
+        "tests/host/modules/counter.py", "counter", "conn.reducers.add({ name: 'x', amount: 2 })", "row.value === 2n"
+    ),
+    "chat": Case("tests/server/modules/chat.py", "pet", "conn.reducers.adopt({ name: 'Rex' })", "row.name === 'Rex'"),
+    "tree": Case(
+        "tests/module/modules/tree.py",
+        "tree",
+        "conn.reducers.plant({ id: 1, root: { label: 'r', children: [{ label: 'c', children: [] }] } })",
+        "row.root.children[0].label === 'c'",
+        private=True,  # its only table is private
+    ),
+    "sdk-test": Case(
+        "tests/sdk_conformance/sdk_test_module.py",
+        "one_string",
+        "conn.reducers.insertOneString({ s: 'é' })",
+        "row.s === 'é'",
+    ),
+}
+
+PRELUDE = """\
+declare const process: { argv: string[]; exit(code: number): never };
+export const [uri, db, token] = process.argv.slice(2);
+const show = (_k: string, v: unknown) => (typeof v === 'bigint' ? v.toString() : v);
+export function finish(out: object, code = 0): never {
+  console.log(JSON.stringify(out, show));
+  process.exit(code);
+}
+setTimeout(() => finish({ error: 'timed out' }, 3), 20000);
+"""
+
+CLIENT = """\
+import { ScheduleAt } from 'spacetimedb';
+import { DbConnection } from './%(key)s';
+import { uri, db, token, finish } from './prelude';
+void ScheduleAt;
+
+let builder = DbConnection.builder().withUri(uri).withDatabaseName(db);
+if (%(private)s) builder = builder.withToken(token);
+builder
+  .onConnect((conn) => {
+    conn.db.%(accessor)s.onInsert((_ctx, row) => {
+      if (%(expect)s) finish({ row });
+    });
+    conn.subscriptionBuilder()
+      .onApplied(() => {
+        %(call)s.catch((e: unknown) => finish({ error: 'reducer: ' + String(e) }, 1));
+      })
+      .onError((ctx) => finish({ error: 'subscription: ' + String(ctx.event) }, 1))
+      .subscribe('SELECT * FROM %(table)s');
+  })
+  .onConnectError((_ctx, e) => finish({ error: 'connect: ' + String(e) }, 1))
+  .build();
+"""
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+def discover_modules() -> set[str]:
+    """Every example module and every module file in the tests tree (not test files)."""
+    found = {p.relative_to(ROOT).as_posix() for p in (ROOT / "examples").glob("*.py")}
+    for p in (ROOT / "tests").rglob("*.py"):
+        if p.name.startswith(("test_", "conftest")) or "node_modules" in p.parts:
+            continue
+        if "ReducerContext" in p.read_text("utf-8"):
+            found.add(p.relative_to(ROOT).as_posix())
+    return found
+
+
+def test_every_module_has_a_case() -> None:
+    """A new example or test module must get a case here, so the check below covers it."""
+    assert discover_modules() == {c.module for c in CASES.values()}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """One server process with every case's module published as its database: (ws uri, owner token)."""
+    data = tmp_path_factory.mktemp("bindings-server") / "data"
+    port = _free_port()
+    publish = [(key, str(ROOT / case.module)) for key, case in CASES.items()]
+    code = (
+        "import json, sys; from spacetimedb.server.app import run_server; "
+        "run_server(sys.argv[1], sys.argv[2], publish=json.loads(sys.argv[3]))"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, f"127.0.0.1:{port}", str(data), json.dumps(publish)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if "listening on" in line:
+                break
+            if proc.poll() is not None:
+                raise AssertionError(f"server exited: {proc.stderr.read() if proc.stderr else ''}")
+        else:
+            raise AssertionError("server did not start")
+        yield f"ws://127.0.0.1:{port}", (data / "keys" / "owner.token").read_text().strip()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def clients() -> Iterator[Path]:
+    """Every case's bindings and client, compiled by the pinned tsc in one run; yields the out dir."""
+    if shutil.which("node") is None or not (NODE_DIR / "node_modules" / "spacetimedb").exists():
+        pytest.skip("needs node and the pinned SDK in tests/node/node_modules (scripts/test installs them)")
+    views = {}
+    files = {"prelude.ts": PRELUDE}
+    for key, case in CASES.items():
+        if case.module not in views:
+            views[case.module] = load_module_view(load_module(ROOT / case.module).raw_module_def_json())
+        for name, text in generate_typescript(views[case.module], include_private=case.private).items():
+            files[f"{key}/{name}"] = text
+        files[f"client-{key}.ts"] = CLIENT % {
+            "key": key,
+            "private": "true" if case.private else "false",
+            "accessor": _camel(case.table),
+            "table": case.table,
+            "call": case.call,
+            "expect": case.expect,
+        }
+    with ts_project(files) as root:
+        compiled = compile_project(root)
+        assert compiled.returncode == 0, compiled.stdout + compiled.stderr
+        yield root / "out"
+
+
+@pytest.mark.node
+@pytest.mark.parametrize("key", list(CASES))
+def test_generated_bindings_connect_call_and_see_the_row(key: str, clients: Path, server: tuple[str, str]) -> None:
+    uri, owner_token = server
+    run = run_node(clients / f"client-{key}.js", uri, key, owner_token, timeout=40)
+    lines = run.stdout.strip().splitlines()
+    assert run.returncode == 0 and lines, run.stdout + run.stderr[-3000:]
+    assert "row" in json.loads(lines[-1]), run.stdout + run.stderr[-3000:]
