@@ -72,6 +72,10 @@ CASES = {
         "row.root.children[0].label === 'c'",
         private=True,  # its only table is private
     ),
+    "kv": Case("tests/server/modules/kv.py", "kv", "conn.reducers.put({ id: 1, value: 'v' })", "row.value === 'v'"),
+    "hostile": Case(
+        "tests/server/modules/hostile.py", "pub", "conn.reducers.addPub({ id: 1, text: 't' })", "row.text === 't'"
+    ),
     "sdk-test": Case(
         "tests/sdk_conformance/sdk_test_module.py",
         "one_string",
