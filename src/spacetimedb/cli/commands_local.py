@@ -20,6 +20,19 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("spacetimedb-server")) / "data"
 
 
+_SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
+
+
+def parse_size(text: str) -> int:
+    """A byte count: digits with an optional K, M or G suffix (powers of 1024; `B`/`iB` allowed)."""
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = t[-1:] if t[-1:] in ("K", "M", "G") else ""
+    number = t[: len(t) - len(unit)]
+    if not number.isdigit() or int(number) <= 0:
+        raise ValueError(f"{text!r} is not a size: use e.g. 1073741824, 512M or 2G")
+    return int(number) * _SIZE_UNITS[unit]
+
+
 def _parse_publish(values: tuple[str, ...]) -> list[tuple[str, Path]]:
     out = []
     for v in values:
@@ -99,6 +112,13 @@ def _parse_publish(values: tuple[str, ...]) -> list[tuple[str, Path]]:
     metavar="SECONDS",
     help="Answer 408 and close the connection when a request body takes longer than this to arrive.  [default: 60]",
 )
+@click.option(
+    "--send-budget",
+    default=None,
+    metavar="SIZE",
+    help="Bytes queued to all WebSocket clients together (e.g. 2G); past it the clients with the largest "
+    "backlog are closed with code 1013 [default: 1/32 of memory, 128M..1G].",
+)
 def start(
     listen_addr: str,
     data_dir: Path | None,
@@ -111,6 +131,7 @@ def start(
     compress_frames: bool,
     http_header_timeout: float | None,
     http_body_timeout: float | None,
+    send_budget: str | None,
 ) -> None:
     """Run the server. Stop it with Ctrl-C; commits are flushed before it exits.
 
@@ -125,6 +146,12 @@ def start(
         policy = FsyncPolicy.parse(fsync)
     except (ValueError, TypeError) as e:
         raise click.BadParameter(f"{fsync!r}: {e}; use every_batch, off or e.g. 5ms", param_hint="--fsync") from None
+    budget = None
+    if send_budget is not None:
+        try:
+            budget = parse_size(send_budget)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--send-budget") from None
     options = DurabilityOptions(policy, snapshot_every, keep_snapshots, segment_size, allow_truncate)
     from spacetimedb.server.app import run_server
     from spacetimedb.server.http_limits import HttpLimits
@@ -141,6 +168,7 @@ def start(
         durability=options,
         compress_frames=compress_frames,
         http_limits=http_limits,
+        send_budget=budget,
     )
 
 

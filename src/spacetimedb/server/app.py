@@ -25,8 +25,16 @@ from spacetimedb.server.http_auth import (
 from spacetimedb.server.http_limits import LIMITS_KEY, HttpLimits, slow_body_middleware
 from spacetimedb.server.registry import BackendFactory, Registry, copy_module
 from spacetimedb.server.routes_identity import REGISTRY_KEY
+from spacetimedb.server.send_budget import SendBudget, default_send_budget
 from spacetimedb.server.tokens import Caller, TokenAuthority
-from spacetimedb.server.ws_routes import COMPRESS_FRAMES_KEY, PROTOCOLS_KEY, SESSIONS_KEY, V2, V3
+from spacetimedb.server.ws_routes import (
+    COMPRESS_FRAMES_KEY,
+    PROTOCOLS_KEY,
+    SEND_BUDGET_KEY,
+    SESSIONS_KEY,
+    V2,
+    V3,
+)
 from spacetimedb.server.ws_session import ClientSession
 
 log = logging.getLogger("spacetimedb.server")
@@ -48,6 +56,7 @@ class Server:
         protocols: tuple[str, ...] = (V3, V2),
         compress_frames: bool = False,
         http_limits: HttpLimits | None = None,
+        send_budget: int | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -63,6 +72,9 @@ class Server:
         self.app[REGISTRY_KEY] = self.registry
         self.app[PROTOCOLS_KEY] = protocols
         self.app[COMPRESS_FRAMES_KEY] = compress_frames
+        #: Bytes queued to all WebSocket clients at most (default: 1/32 of memory, see send_budget).
+        self.send_budget = SendBudget(send_budget or default_send_budget())
+        self.app[SEND_BUDGET_KEY] = self.send_budget
         sessions: set[ClientSession] = set()
         self.app[SESSIONS_KEY] = sessions
         routes_identity.add_routes(self.app)
@@ -140,6 +152,7 @@ async def serve(
     durability: DurabilityOptions | None = None,
     compress_frames: bool = False,
     http_limits: HttpLimits | None = None,
+    send_budget: int | None = None,
 ) -> None:
     factory = None
     if durability is not None:
@@ -152,6 +165,7 @@ async def serve(
         protocols=tuple(protocols) if protocols else (V3, V2),
         compress_frames=compress_frames,
         http_limits=http_limits,
+        send_budget=send_budget,
     )
     host, port = _split_addr(listen_addr)
     stop = asyncio.Event()
@@ -181,6 +195,7 @@ def run_server(
     durability: DurabilityOptions | None = None,
     compress_frames: bool = False,
     http_limits: HttpLimits | None = None,
+    send_budget: int | None = None,
 ) -> None:
     """Run until SIGINT/SIGTERM: the CLI's `start` command.
 
@@ -189,6 +204,7 @@ def run_server(
     `durability` sets the fsync policy, snapshot cadence and recovery options of every database.
     `compress_frames` compresses WebSocket frames as clients ask (docs/http-api.md, "Compression").
     `http_limits` sets the HTTP header and body read timeouts (docs/limits.md).
+    `send_budget` caps the bytes queued to all WebSocket clients together (docs/limits.md).
     """
     _configure_logging()
     try:
@@ -197,4 +213,15 @@ def run_server(
         uvloop.install()
     except ImportError:  # pragma: no cover - Windows
         pass
-    asyncio.run(serve(listen_addr, Path(data_dir), publish, protocols, durability, compress_frames, http_limits))
+    asyncio.run(
+        serve(
+            listen_addr,
+            Path(data_dir),
+            publish,
+            protocols,
+            durability,
+            compress_frames=compress_frames,
+            http_limits=http_limits,
+            send_budget=send_budget,
+        )
+    )

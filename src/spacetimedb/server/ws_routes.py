@@ -8,6 +8,7 @@ from spacetimedb.server.compression import Compression
 from spacetimedb.server.http_auth import caller_of
 from spacetimedb.server.identity import new_connection_id
 from spacetimedb.server.routes_database import serving_database_of
+from spacetimedb.server.send_budget import SendBudget
 from spacetimedb.server.ws_session import ClientSession
 
 V3 = "v3.bsatn.spacetimedb"
@@ -23,6 +24,8 @@ PROTOCOLS_KEY: web.AppKey[tuple[str, ...]] = web.AppKey("ws_protocols", tuple)
 #: an older update after a newer one (upstream #5730); uncompressed frames are applied in arrival
 #: order by every SDK, and every SDK accepts them whatever it asked for.
 COMPRESS_FRAMES_KEY: web.AppKey[bool] = web.AppKey("ws_compress_frames", bool)
+#: The server-wide budget for bytes queued to clients (`--send-budget`).
+SEND_BUDGET_KEY: web.AppKey[SendBudget] = web.AppKey("ws_send_budget", SendBudget)
 
 
 def choose_protocol(header: str, supported: tuple[str, ...]) -> str | None:
@@ -82,6 +85,7 @@ async def subscribe(request: web.Request) -> web.StreamResponse:
         abort=transport.abort if transport is not None else None,
         transport=transport,
         protocol=request.protocol,
+        budget=request.app.get(SEND_BUDGET_KEY),
     )
     request.app[SESSIONS_KEY].add(session)
     try:

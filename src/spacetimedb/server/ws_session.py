@@ -3,7 +3,12 @@
 Outgoing messages collect in an outbox while the database worker runs a batch; `flush` turns
 them into frames (v3: as few as possible, each at most 512 KiB uncompressed unless one message
 is bigger; v2: one message per frame) and hands them to a sender task through a bounded queue.
-A client that stops reading fills the queue and is disconnected; nobody else waits for it.
+A client that stops reading fills the queue and is closed; nobody else waits for it. What a
+client holds is bounded twice: its own cap (`MAX_PENDING_SEND_BYTES`) and the server-wide
+`SendBudget` shared by all clients. Large frames go to the socket in fragments of `WRITE_CHUNK`
+bytes, written only while the transport keeps up, so the bytes queued stay in our queue (where they
+are counted and can be dropped) and a close frame with a reason can still follow the little the
+transport holds.
 """
 
 from __future__ import annotations
@@ -25,13 +30,19 @@ from spacetimedb.server.compression import Compression, frame
 from spacetimedb.server.confirmed_reads import LOG_FAILED_CLOSE_REASON
 from spacetimedb.server.database import Database, DatabaseOutOfService, DatabaseStopped
 from spacetimedb.server.identity import identity_wire
+from spacetimedb.server.send_budget import SendBudget
 from spacetimedb.server.tokens import Caller
 
 log = logging.getLogger("spacetimedb.server")
 
 V3_MAX_FRAME_BODY = 512 * 1024
-#: Bytes of frames waiting for a slow client before it is disconnected.
+#: Bytes waiting for one slow client (queued frames plus the transport's buffer) before it is closed.
 MAX_PENDING_SEND_BYTES = 64 * 1024 * 1024
+#: Bytes handed to the transport per write; a bigger frame is sent as fragments of this size.
+WRITE_CHUNK = 256 * 1024
+#: After a close for a backlog, how long the client has to read up to the close frame before the
+#: connection is dropped.
+CLOSE_GRACE_SECONDS = 5.0
 #: WebSocket close codes (RFC 6455).
 CLOSE_POLICY = 1008
 CLOSE_ERROR = 1011
@@ -44,15 +55,20 @@ MAX_QUEUED_INCOMING = 16384
 _LEN1 = struct.Struct("!BB")
 _LEN2 = struct.Struct("!BBH")
 _LEN3 = struct.Struct("!BBQ")
+#: First byte of a frame: FIN bit and opcode (RFC 6455 5.2).
+_BINARY = 0x82
+_FIRST_FRAGMENT = 0x02
+_MIDDLE_FRAGMENT = 0x00
+_LAST_FRAGMENT = 0x80
 
 
-def _frame_header(length: int) -> bytes:
-    """RFC 6455 header of a final, unmasked binary frame (server to client)."""
+def _frame_header(length: int, first: int = _BINARY) -> bytes:
+    """RFC 6455 header of an unmasked frame (server to client); by default a whole binary message."""
     if length < 126:
-        return _LEN1.pack(0x82, length)
+        return _LEN1.pack(first, length)
     if length < 65536:
-        return _LEN2.pack(0x82, 126, length)
-    return _LEN3.pack(0x82, 127, length)
+        return _LEN2.pack(first, 126, length)
+    return _LEN3.pack(first, 127, length)
 
 
 def _reason(text: str) -> bytes:
@@ -77,6 +93,7 @@ class ClientSession:
         abort: Callable[[], None] | None = None,
         transport: Any = None,
         protocol: Any = None,
+        budget: SendBudget | None = None,
     ) -> None:
         self.ws = ws
         #: The raw connection, for writing a batch of frames at once (see `_write_batches`).
@@ -94,7 +111,15 @@ class ClientSession:
         #: (tx offset that must be durable first, or -1; encoded ServerMessage), in send order.
         self._outbox: list[tuple[int, bytes]] = []
         self._frames: deque[bytes] = deque()
+        #: Bytes in `_frames` not yet handed to the transport (the head frame may be part sent).
         self._pending_bytes = 0
+        #: How much of `_frames[0]` went out already, as fragments.
+        self._head_sent = 0
+        #: The server-wide budget, and what this session counts in it now.
+        self.budget = budget
+        self._charged = 0
+        self._evicted = False
+        self._released = False
         self._has_frames = asyncio.Event()
         self._closing = False
         self._queued_in = 0
@@ -141,27 +166,86 @@ class ClientSession:
         self._queued_in -= count
 
     def _push(self, data: bytes) -> None:
-        if self._closing:
+        if self._closing or self._released:
             return
         self._frames.append(data)
         self._pending_bytes += len(data)
         self._has_frames.set()
-        if self._pending_bytes > MAX_PENDING_SEND_BYTES:
-            # A graceful close would queue behind the unread data: drop the connection instead.
-            log.info("dropping client %s: it is not reading its messages", self.caller.identity_hex)
-            self._closing = True
-            self._frames.clear()
-            self._has_frames.set()
-            if self.abort is not None:
-                self.abort()
+        self._charged += len(data)
+        if self.budget is not None:
+            self.budget.charge(len(data))  # may close this client or others
+        if not self._closing and self._charged > MAX_PENDING_SEND_BYTES:
+            self.recount()
+            if self._charged > MAX_PENDING_SEND_BYTES:
+                self.evict(
+                    CLOSE_POLICY,
+                    f"send queue full: {self._charged} bytes unread (limit {MAX_PENDING_SEND_BYTES} per client)",
+                )
+
+    # ---- what is queued, for the caps -------------------------------------------------------
+
+    def backlog(self) -> int:
+        """Bytes queued for this client: frames not yet written plus what the transport holds."""
+        transport = self.transport
+        buffered = 0
+        if transport is not None and not transport.is_closing():
+            buffered = transport.get_write_buffer_size()
+        return self._pending_bytes + buffered
+
+    def recount(self) -> None:
+        if self._released:
+            return
+        exact = self.backlog()
+        if self.budget is not None:
+            self.budget.correct(exact - self._charged)
+        self._charged = exact
+
+    def evict(self, code: int, reason: str) -> None:
+        """Close a client that is not reading: drop its queued frames and send a close frame with
+        the reason behind the little the transport holds; drop the connection if it has not read
+        that within `CLOSE_GRACE_SECONDS`. A second call drops it at once."""
+        if self._evicted:
+            self._drop()
+            return
+        self._evicted = True
+        log.info("closing client %s: %s", self.caller.identity_hex, reason)
+        self.fail(code, reason)
+        # Stop evaluating its subscriptions now, not when its socket is finally gone.
+        db = self.database
+        with contextlib.suppress(DatabaseStopped):
+            db.submit(functools.partial(db.disconnect, self))
+        if self.abort is not None:
+            asyncio.get_running_loop().call_later(CLOSE_GRACE_SECONDS, self._drop)
+        else:
+            self.recount()
+
+    def _drop(self) -> None:
+        transport = self.transport
+        if self.abort is not None and (transport is None or not transport.is_closing()):
+            self.abort()
+        self.recount()
+
+    def _release(self) -> None:
+        """The session is over: nothing it held counts any more."""
+        self._released = True
+        self._closing = True
+        self._frames.clear()
+        self._pending_bytes = 0
+        if self.budget is not None:
+            self.budget.correct(-self._charged)
+            self.budget.remove(self)
+        self._charged = 0
 
     def fail(self, code: int, reason: str) -> None:
         if self._closing:
             return
         self._closing = True
         self._frames.clear()
+        self._pending_bytes = 0
+        self._head_sent = 0
         self._outbox.clear()
         self._has_frames.set()
+        self.recount()
         asyncio.get_running_loop().create_task(self.ws.close(code=code, message=_reason(reason)))
 
     # ---- the socket -----------------------------------------------------------------------
@@ -188,28 +272,57 @@ class ClientSession:
                         data = self._frames.popleft()
                         self._pending_bytes -= len(data)
                         await self.ws.send_bytes(data)
+                        self.recount()
             except (ConnectionError, RuntimeError):
                 return
 
     async def _write_batches(self, transport: Any, protocol: Any) -> None:
-        """Whole frames, written synchronously, so they never interleave with aiohttp's own control
-        frames (pings, close); waits for the socket to drain when it is full, as aiohttp does."""
+        """Up to `WRITE_CHUNK` bytes per write, whole frames or fragments of a big one, each written
+        synchronously so they never interleave with aiohttp's own control frames (pings, close; RFC
+        6455 allows those between fragments); waits for the socket to drain when it is full."""
         frames = self._frames
-        while frames:
+        while frames and not self._closing:
             if transport.is_closing():
                 raise ConnectionResetError("connection closed")
             parts: list[bytes] = []
-            while frames:
-                data = frames.popleft()
-                parts.append(_frame_header(len(data)))
-                parts.append(data)
-            self._pending_bytes = 0
+            size = 0
+            while frames and size < WRITE_CHUNK:
+                data = frames[0]
+                sent = self._head_sent
+                if sent == 0 and len(data) <= WRITE_CHUNK:
+                    frames.popleft()
+                    parts.append(_frame_header(len(data)))
+                    parts.append(data)
+                    size += len(data)
+                    continue
+                piece = data[sent : sent + WRITE_CHUNK]
+                last = sent + len(piece) >= len(data)
+                opcode = _FIRST_FRAGMENT if sent == 0 else _MIDDLE_FRAGMENT
+                parts.append(_frame_header(len(piece), opcode | (_LAST_FRAGMENT if last else 0)))
+                parts.append(piece)
+                size += len(piece)
+                if last:
+                    frames.popleft()
+                    self._head_sent = 0
+                else:
+                    self._head_sent = sent + len(piece)
+            self._pending_bytes -= size
             transport.write(b"".join(parts))
+            self.recount()
             if protocol._paused:
                 await protocol._drain_helper()
+                self.recount()
 
     async def serve(self) -> None:
         """Admit the client (OnConnect, InitialConnection), then pump frames until it leaves."""
+        if self.budget is not None:
+            self.budget.add(self)
+        try:
+            await self._serve()
+        finally:
+            self._release()
+
+    async def _serve(self) -> None:
         db = self.database
 
         def admit() -> str | None:
