@@ -160,3 +160,13 @@ def test_default_budget_is_sized_from_memory() -> None:
     assert 128 * 1024 * 1024 <= default_send_budget() <= 1024 * 1024 * 1024
     with pytest.raises(ValueError):
         SendBudget(0)
+
+
+def test_send_budget_flag_sizes() -> None:
+    from spacetimedb.cli.commands_local import parse_size
+
+    assert parse_size("512M") == parse_size("512MiB") == 512 * 1024 * 1024
+    assert parse_size("2G") == 2 * 1024**3 and parse_size("4096") == 4096
+    for bad in ("", "0", "-1G", "lots", "1.5G"):
+        with pytest.raises(ValueError):
+            parse_size(bad)
