@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import platformdirs
+
+from spacetimedb.durability import durable_files
 
 DEFAULT_SERVER_NAME = "local"
 DEFAULT_SERVER_URL = "http://127.0.0.1:3000"
@@ -68,16 +69,10 @@ class CliConfig:
                 for n, s in self.servers.items()
             },
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".cli-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f, indent=2)
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        # Durably (temp + fsync + rename + dir fsync): losing it to a power cut loses the identity
+        # that owns the user's databases.
+        durable_files.make_dirs(self.path.parent)
+        durable_files.write_file(self.path, json.dumps(data, indent=2).encode(), mode=0o600)
 
     def resolve(self, server: str | None) -> ServerEntry:
         """A server by nickname, by URL, or by host:port; None means the default server."""

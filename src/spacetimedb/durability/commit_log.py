@@ -91,7 +91,7 @@ class CommitLog:
         self._last_sync = time.monotonic()
         self.segments_created = 0
         self.fsync_count = 0
-        os.makedirs(directory, exist_ok=True)
+        self._ops.make_dirs(directory)  # a new log directory must survive a power cut
         if tail.segment_first_offset is not None:
             self._seg_path = os.path.join(directory, segment_file_name(tail.segment_first_offset))
             self._fd = self._ops.open_append(self._seg_path)

@@ -17,11 +17,11 @@ import asyncio
 import json
 import logging
 import os
-import shutil
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from spacetimedb.durability import durable_files
 from spacetimedb.durability.commit_log import DEFAULT_MAX_SEGMENT_BYTES, CommitLog
 from spacetimedb.durability.dir_lock import DirectoryLock
 from spacetimedb.durability.errors import DurabilityError, LogFailedError
@@ -122,7 +122,7 @@ class DatabaseDurability:
         than at its torn tail; `allow_truncate=True` cuts the log there instead.
         `snapshot_every`: take a snapshot every N commits (0: only on demand).
         """
-        os.makedirs(directory, exist_ok=True)
+        file_ops.make_dirs(directory)  # with its parents fsynced: a new database survives a power cut
         lock = DirectoryLock(os.path.join(directory, "LOCK"))
         started = time.monotonic()
         log.info("recovering %s ...", directory)
@@ -334,4 +334,4 @@ class DatabaseDurability:
         if os.path.isdir(directory):
             with DirectoryLock(os.path.join(directory, "LOCK")):
                 pass  # refuses while another process has it open
-            shutil.rmtree(directory)
+            durable_files.remove_tree(directory)

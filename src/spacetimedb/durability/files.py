@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 
+from spacetimedb.durability import durable_files
+
 
 class FileOps:
     """Real file operations on raw descriptors (no userspace buffering: a write is a syscall)."""
@@ -47,17 +49,12 @@ class FileOps:
         os.remove(path)
 
     def fsync_dir(self, directory: str) -> None:
-        """Make a create/rename/remove in `directory` durable (no-op where dirs cannot be opened)."""
-        try:
-            fd = os.open(directory, os.O_RDONLY)
-        except OSError:
-            return
-        try:
-            os.fsync(fd)
-        except OSError:
-            pass  # some filesystems refuse fsync on directories; nothing more we can do
-        finally:
-            os.close(fd)
+        """Make a create/rename/remove in `directory` durable (see `durable_files.fsync_dir`)."""
+        durable_files.fsync_dir(directory)
+
+    def make_dirs(self, path: str) -> None:
+        """Create `path` and missing parents, each new one's parent fsynced (through `fsync_dir`)."""
+        durable_files.make_dirs(path, sync_dir=self.fsync_dir)
 
     def read_file(self, path: str) -> bytes:
         with open(path, "rb") as f:

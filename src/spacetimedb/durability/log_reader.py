@@ -53,7 +53,7 @@ def replay_log(
     `after_offset` is the snapshot's tx offset (None without a snapshot: replay everything).
     Returns where the writer continues from.
     """
-    os.makedirs(directory, exist_ok=True)
+    file_ops.make_dirs(directory)
     segments = list_segments(directory)
     floor = -1 if after_offset is None else after_offset
     if not segments:

@@ -143,7 +143,7 @@ def _decode_body(body: bytes, tx_offset: int) -> SnapshotData:
 
 def write_snapshot(directory: str, snap: SnapshotData, file_ops: FileOps = REAL_FILE_OPS) -> str:
     """Write `snap` atomically (temp file, fsync, rename, fsync dir); returns the final path."""
-    os.makedirs(directory, exist_ok=True)
+    file_ops.make_dirs(directory)
     for name in os.listdir(directory):
         if name.startswith(".") and name.endswith(".tmp"):
             file_ops.remove(os.path.join(directory, name))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from spacetimedb.durability import durable_files
 from spacetimedb.durability.options import DurabilityOptions
 from spacetimedb.server import routes_database, routes_identity
 from spacetimedb.server.http_auth import (
@@ -59,7 +60,7 @@ class Server:
         send_budget: int | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        durable_files.make_dirs(self.data_dir)
         self.authority = TokenAuthority.load_or_create(self.data_dir / "keys")
         self.registry = Registry(self.data_dir, backend_factory or default_backend_factory())
         self.http_limits = http_limits or HttpLimits()
@@ -89,8 +90,7 @@ class Server:
         if path.exists():
             return self.authority.validate(path.read_text().strip())
         caller = self.authority.mint_anonymous()
-        path.write_text(caller.token)
-        path.chmod(0o600)
+        durable_files.write_file(path, caller.token.encode(), mode=0o600)
         return caller
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:

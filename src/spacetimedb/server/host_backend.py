@@ -194,6 +194,9 @@ class HostBackend:
             self._evaluated.pop(id(init), None)
             if not init.committed:
                 raise RuntimeError(f"init reducer failed: {init.error}")
+        if self.durability is not None:
+            # A publish answers once the database would survive a power cut: init's rows included.
+            self.durability.flush()
 
     # ---- commits ----------------------------------------------------------------------------------
 

@@ -4,6 +4,10 @@
     <data_dir>/databases/<name>/meta.json   {name, identity, owner, entry, program_hash, created_us}
     <data_dir>/databases/<name>/module/     the published module source (a file or a package dir)
     <data_dir>/databases/<name>/data/       the backend's durable state (commit log, snapshots)
+
+Everything here is written to survive a power cut (`durability.durable_files`): the module tree is
+fsynced before it is renamed into place, renames and removals are followed by a directory fsync,
+and meta.json, written last, is replaced atomically. A publish answers only after all of that.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 
 from blake3 import blake3
 
+from spacetimedb.durability import durable_files
 from spacetimedb.server.backend import DatabaseBackend
 from spacetimedb.server.database import Database, DatabaseInfo, now_us
 from spacetimedb.server.identity import identity_from_claims, parse_identity_hex
@@ -155,7 +160,7 @@ def copy_module(source: Path, module_dir: Path) -> Path:
 class Registry:
     def __init__(self, data_dir: Path, factory: BackendFactory) -> None:
         self.root = data_dir / "databases"
-        self.root.mkdir(parents=True, exist_ok=True)
+        durable_files.make_dirs(self.root)
         self.factory = factory
         self.databases: dict[str, Database] = {}
         self.on_removed: list[Callable[[Database], None]] = []
@@ -174,6 +179,7 @@ class Registry:
         """Start every database found in the data dir (after a restart)."""
         for meta_path in sorted(self.root.glob("*/meta.json")):
             try:
+                _finish_interrupted_swap(meta_path.parent)
                 meta = json.loads(meta_path.read_text())
                 info = DatabaseInfo(meta["name"], bytes.fromhex(meta["identity"]), bytes.fromhex(meta["owner"]))
                 directory = meta_path.parent
@@ -205,8 +211,10 @@ class Registry:
             if existing is not None and existing.info.owner != owner:
                 raise NotOwner(f"database {name!r} belongs to another identity; only its owner can publish over it")
             directory = self.root / name
+            durable_files.make_dirs(directory)
             staging = directory / "module.new"
             entry_path = write_module(staging)
+            durable_files.fsync_tree(staging)
             info = existing.info if existing else DatabaseInfo(name, _new_database_identity(name), owner)
             module_dir, old_module = directory / "module", directory / "module.old"
             data_dir, old_data = directory / "data", directory / "data.old"
@@ -222,8 +230,10 @@ class Registry:
                 module_dir.rename(old_module)
             staging.rename(module_dir)
             entry_path = module_dir / entry_path.relative_to(staging)
-            if clear and data_dir.exists():
+            # Data without a meta.json is left from a publish that never answered: start afresh.
+            if (clear or not (directory / "meta.json").exists()) and data_dir.exists():
                 data_dir.rename(old_data)
+            durable_files.fsync_dir(directory)
             previous = None
             if old_entry is not None and not clear:
                 previous = old_module / old_entry.relative_to(module_dir)
@@ -251,6 +261,7 @@ class Registry:
         module_dir, old_module, data_dir = directory / "module", directory / "module.old", directory / "data"
         module_dir.rename(old_module)
         staging.rename(module_dir)
+        durable_files.fsync_dir(directory)
         entry_path = module_dir / staged_entry.relative_to(staging)
         previous = old_module / old_entry.relative_to(module_dir)
         spec = BackendSpec(db.info, entry_path, data_dir, fresh=False, previous_module_path=previous)
@@ -259,6 +270,7 @@ class Registry:
             if old_module.exists():
                 shutil.rmtree(module_dir, ignore_errors=True)
                 old_module.rename(module_dir)
+                durable_files.fsync_dir(directory)
             return BackendSpec(db.info, old_entry, data_dir, fresh=False)
 
         try:
@@ -285,7 +297,7 @@ class Registry:
         module_dir, old_module = directory / "module", directory / "module.old"
         data_dir, old_data = directory / "data", directory / "data.old"
         if old_entry is None:
-            shutil.rmtree(directory, ignore_errors=True)
+            durable_files.remove_tree(directory, ignore_errors=True)
             return
         shutil.rmtree(module_dir, ignore_errors=True)
         if old_module.exists():
@@ -293,6 +305,7 @@ class Registry:
         if old_data.exists():
             shutil.rmtree(data_dir, ignore_errors=True)
             old_data.rename(data_dir)
+        durable_files.fsync_dir(directory)
         try:
             self._start(Database(info, self.factory(BackendSpec(info, old_entry, data_dir, fresh=False))))
         except Exception:
@@ -307,7 +320,7 @@ class Registry:
             raise NotOwner(f"only the owner of {db.info.name!r} can delete it")
         async with self._lock:
             await self._stop(db)
-            shutil.rmtree(self.root / db.info.name, ignore_errors=True)
+            durable_files.remove_tree(self.root / db.info.name, ignore_errors=True)
 
     async def _stop(self, db: Database) -> None:
         self.databases.pop(db.info.name, None)
@@ -329,7 +342,17 @@ def _write_meta(directory: Path, info: DatabaseInfo, entry_path: Path) -> None:
         "program_hash": _program_hash(entry_path),
         "created_us": now_us(),
     }
-    (directory / "meta.json").write_text(json.dumps(meta, indent=1))
+    # Last, atomically: a database exists once its meta.json does (load_existing looks for it).
+    durable_files.write_file(directory / "meta.json", json.dumps(meta, indent=1).encode())
+
+
+def _finish_interrupted_swap(directory: Path) -> None:
+    """A crash between a publish's two renames leaves `module.old` but no `module`: put it back
+    (the publish never answered; meta.json still names the old module)."""
+    module_dir, old_module = directory / "module", directory / "module.old"
+    if not module_dir.exists() and old_module.exists():
+        old_module.rename(module_dir)
+        durable_files.fsync_dir(directory)
 
 
 def _new_database_identity(name: str) -> bytes:

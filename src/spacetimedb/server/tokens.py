@@ -8,7 +8,6 @@ The signing key lives in the data dir so saved client tokens stay valid across r
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from spacetimedb.durability import durable_files
 from spacetimedb.server.identity import identity_from_claims, identity_hex
 
 LOCAL_ISSUER = "localhost"
@@ -61,11 +61,21 @@ class TokenAuthority:
 
     @classmethod
     def load_or_create(cls, key_dir: Path, issuer: str = LOCAL_ISSUER) -> TokenAuthority:
-        """Load `id_ecdsa` (PKCS#8 PEM) from `key_dir`, creating it (mode 0600) on first start."""
-        key_dir.mkdir(parents=True, exist_ok=True)
+        """Load `id_ecdsa` (PKCS#8 PEM) from `key_dir`, creating it (mode 0600) on first start.
+
+        A new key is on disk (fsynced, directory fsynced) before any token is signed with it: a
+        token handed out must stay valid after a power cut.
+        """
+        durable_files.make_dirs(key_dir)
         private_path = key_dir / "id_ecdsa"
         if private_path.exists():
-            loaded = serialization.load_pem_private_key(private_path.read_bytes(), password=None)
+            try:
+                loaded = serialization.load_pem_private_key(private_path.read_bytes(), password=None)
+            except ValueError as e:
+                raise ValueError(
+                    f"{private_path} is not a readable PEM key ({e}). It signed every token this server issued: "
+                    "restore it from a backup, or delete it to mint a new key pair (saved tokens then stop working)"
+                ) from e
             if not isinstance(loaded, ec.EllipticCurvePrivateKey):
                 raise ValueError(f"{private_path} is not an EC private key; delete it to mint a new key pair")
             return cls(loaded, issuer)
@@ -73,11 +83,9 @@ class TokenAuthority:
         pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(pem)
+        durable_files.write_file(private_path, pem, mode=0o600)
         authority = cls(key, issuer)
-        (key_dir / "id_ecdsa.pub").write_bytes(authority.public_key_pem)
+        durable_files.write_file(key_dir / "id_ecdsa.pub", authority.public_key_pem)
         return authority
 
     # ---- minting ------------------------------------------------------------------------
