@@ -41,13 +41,9 @@ def test_trailing_semicolon_aliases_and_case_preserved() -> None:
 
 def test_literals() -> None:
     stmt = sub("SELECT * FROM t WHERE a = -5 AND b = 1e3 AND c = .1 AND d = 0xAB AND e = X'CD' AND f = TRUE")
-    lits = []
-    w = stmt.where
-    while isinstance(w, ast.Logic):
-        lits.append(w.right.right)  # type: ignore[union-attr]
-        w = w.left
-    lits.append(w.right)  # type: ignore[union-attr]
-    kinds = [(lit.kind, lit.text) for lit in reversed(lits)]
+    assert isinstance(stmt.where, ast.Logic) and len(stmt.where.terms) == 6  # the AND chain is flat
+    lits = [t.right for t in stmt.where.terms]  # type: ignore[union-attr]
+    kinds = [(lit.kind, lit.text) for lit in lits]
     assert kinds[0] == ("num", "-5")
     assert kinds[1] == ("num", "1e3")
     assert kinds[2][0] == "num" and float(kinds[2][1]) == 0.1

@@ -83,7 +83,7 @@ class FakePlan:
     def _match(self, row: Row) -> bool:
         return self.name_filter is None or row[1] == self.name_filter
 
-    def initial_rows(self) -> Sequence[Row]:
+    def initial_rows(self, budget: Any = None) -> Sequence[Row]:
         self.backend.evaluations += 1
         return [r for r in self.backend.rows[self.table_name].values() if self._match(r)]
 
@@ -233,7 +233,7 @@ class FakeBackend:
         return [FakePlan(table, name, self)]
 
     def run_sql(
-        self, sql: str, caller: bytes, is_owner: bool, timestamp_us: int
+        self, sql: str, caller: bytes, is_owner: bool, timestamp_us: int, *, row_budget: int | None = None
     ) -> tuple[list[SqlStatementResult], CallResult | None]:
         m = re.match(r"^insert into person values \((\d+), '([^']*)'\)$", sql.strip(), re.I)
         if m:

@@ -12,6 +12,12 @@ from spacetimedb.durability.commit_log import DEFAULT_MAX_SEGMENT_BYTES
 from spacetimedb.durability.database_durability import DEFAULT_KEEP_SNAPSHOTS, DEFAULT_SNAPSHOT_EVERY
 from spacetimedb.durability.options import DurabilityOptions
 from spacetimedb.durability.policy import FsyncPolicy
+from spacetimedb.query.limits import DEFAULT_ROW_BUDGET
+from spacetimedb.server.query_limits import (
+    DEFAULT_MAX_QUERIES_PER_CONNECTION,
+    DEFAULT_MAX_QUERIES_PER_SUBSCRIBE,
+    QueryLimits,
+)
 
 DEFAULT_LISTEN = "127.0.0.1:3000"
 
@@ -119,6 +125,28 @@ def _parse_publish(values: tuple[str, ...]) -> list[tuple[str, Path]]:
     help="Bytes queued to all WebSocket clients together (e.g. 2G); past it the clients with the largest "
     "backlog are closed with code 1013 [default: 1/32 of memory, 128M..1G].",
 )
+@click.option(
+    "--max-subscribe-queries",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_QUERIES_PER_SUBSCRIBE,
+    show_default=True,
+    help="Query strings one Subscribe message may carry.",
+)
+@click.option(
+    "--max-connection-queries",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_QUERIES_PER_CONNECTION,
+    show_default=True,
+    help="Queries one WebSocket connection may have subscribed at once.",
+)
+@click.option(
+    "--query-row-budget",
+    type=click.IntRange(min=0),
+    default=DEFAULT_ROW_BUDGET,
+    show_default=True,
+    help="Rows a query of anyone but the database owner may read or produce (a /sql SELECT, a one-off "
+    "query, one Subscribe message) before it is refused; 0: unbounded.",
+)
 def start(
     listen_addr: str,
     data_dir: Path | None,
@@ -132,6 +160,9 @@ def start(
     http_header_timeout: float | None,
     http_body_timeout: float | None,
     send_budget: str | None,
+    max_subscribe_queries: int,
+    max_connection_queries: int,
+    query_row_budget: int,
 ) -> None:
     """Run the server. Stop it with Ctrl-C; commits are flushed before it exits.
 
@@ -169,6 +200,7 @@ def start(
         compress_frames=compress_frames,
         http_limits=http_limits,
         send_budget=budget,
+        query_limits=QueryLimits(max_subscribe_queries, max_connection_queries, query_row_budget),
     )
 
 

@@ -14,6 +14,7 @@ from spacetimedb.module.datastore import Row
 from spacetimedb.module.schema import TableSchema
 from spacetimedb.query.bound import BCol, BCompare, BConst, BExpr
 from spacetimedb.query.catalog import Catalog
+from spacetimedb.query.limits import RowBudget
 
 _EMPTY: tuple[Row, ...] = ()
 
@@ -52,10 +53,11 @@ def table_changes(entry: Any) -> tuple[Sequence[Row], Sequence[Row]]:
 Probe = Callable[[Any], Iterable[Row]]
 
 
-def make_probe(state: ReadState, table: TableSchema, col: int) -> Probe:
+def make_probe(state: ReadState, table: TableSchema, col: int, budget: RowBudget | None = None) -> Probe:
     """value -> the rows of `table` whose column `col` equals value, through an index if there is one.
 
-    Without an index the table is scanned once, on first use, into a hash table.
+    Without an index the table is scanned once, on first use, into a hash table (charged to
+    `budget`, if given; the rows a probe returns are the caller's to charge).
     """
     ix = Catalog.index_on_column(table, col)
     if ix is not None:
@@ -67,7 +69,8 @@ def make_probe(state: ReadState, table: TableSchema, col: int) -> Probe:
         nonlocal built
         if built is None:
             built = {}
-            for row in state.scan(table.table_id):
+            rows = state.scan(table.table_id)
+            for row in rows if budget is None else budget.counted(rows):
                 built.setdefault(row[col], []).append(row)
         return built.get(value, _EMPTY)
 

@@ -8,8 +8,9 @@ transaction: it commits DML like a reducer's writes (and broadcasts the delta) o
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,10 +19,11 @@ from spacetimedb.module.schema import TableSchema
 from spacetimedb.query import ast
 from spacetimedb.query.access import ReadState, const_eq, make_probe, seek
 from spacetimedb.query.binder import Binder, Scope
-from spacetimedb.query.bound import BSelect, and_all, conjuncts, rels_of
+from spacetimedb.query.bound import BExpr, BSelect, and_all, conjuncts, rels_of
 from spacetimedb.query.catalog import Catalog
-from spacetimedb.query.codegen import compile_predicate
+from spacetimedb.query.codegen import Predicate, compile_predicate, weight_of
 from spacetimedb.query.errors import SqlExecutionError, SqlPermissionError, SqlUnresolvedError
+from spacetimedb.query.limits import MAX_SQL_LENGTH, RowBudget, budget_of
 from spacetimedb.query.literals import convert_literal
 from spacetimedb.query.parser import parse_sql
 from spacetimedb.sats.algebraic_type import U64, ProductType, ProductTypeElement
@@ -57,18 +59,22 @@ def execute_sql(
     *,
     sender: Identity | None = None,
     is_owner: bool = False,
+    row_budget: int | None = None,
+    max_length: int | None = MAX_SQL_LENGTH,
 ) -> list[SqlStmtResult]:
     """Run one SQL statement; returns one result per statement (always one: multi-statement text is rejected).
 
     `store` may be committed state for a SELECT; DML needs a mutable transaction (`Datastore`).
-    Raises an `SqlError` subclass on any problem; DML writes already made stay in `store`,
-    so the caller rolls the transaction back on error.
+    `row_budget` bounds the rows a SELECT may read or produce (None: unbounded); `max_length` the
+    length of `sql` (None: any). Raises an `SqlError` subclass on any problem (`SqlLimitError`
+    past a limit); DML writes already made stay in `store`, so the caller rolls the transaction
+    back on error.
     """
     started = time.perf_counter()
-    stmt = parse_sql(sql, "sql")
+    stmt = parse_sql(sql, "sql", max_length=max_length)
     binder = Binder(catalog, is_owner=is_owner, sender=sender)
     if isinstance(stmt, ast.SelectStmt):
-        result = run_select(binder.select(stmt), catalog, store)
+        result = run_select(binder.select(stmt), catalog, store, budget_of(row_budget))
     else:
         if not is_owner:
             raise SqlPermissionError(
@@ -87,61 +93,120 @@ def execute_sql(
 
 # ---- SELECT --------------------------------------------------------------------------------------
 
+Combo = tuple[Row, ...]
 
-def _joined(select: BSelect, state: ReadState) -> Iterable[tuple[Row, ...]]:
-    """Every combination of rows (one per relation) satisfying the joins and WHERE."""
-    terms = conjuncts(select.where)
+
+def _joined(select: BSelect, state: ReadState, budget: RowBudget | None = None) -> Iterator[Combo]:
+    """Every combination of rows (one per relation) satisfying the joins and WHERE, lazily.
+
+    Nested loops, depth first: a consumer that stops early (LIMIT) stops the evaluation, and no
+    intermediate product is built. Each filter runs as soon as the relations it reads are bound.
+    `budget` is charged for every row read from a table or index and every cross-join pairing.
+    """
     n = len(select.tables)
-    # Filters that read only relation i are applied as soon as relation i is joined in.
-    by_rel: list[list[Any]] = [[] for _ in range(n)]
-    rest = []
-    for t in terms:
+    own: list[list[BExpr]] = [[] for _ in range(n)]  # terms reading relation i only
+    cross: list[list[BExpr]] = [[] for _ in range(n)]  # terms reading relation i and earlier ones
+    for t in conjuncts(select.where):
         rels = rels_of(t)
-        if len(rels) > 1:
-            rest.append(t)
-        else:
-            by_rel[max(rels, default=0)].append(t)
-    first_terms = by_rel[0]
-    first_pred = and_all(first_terms)
-    pred0 = compile_predicate(first_pred, (0,)) if first_pred is not None else None
-    combos: list[tuple[Row, ...]] = [
-        (r,)
-        for r in seek(state, select.tables[0], const_eq(first_terms, 0, select.tables[0]))
-        if pred0 is None or pred0(r)
-    ]
+        (own if len(rels) <= 1 else cross)[max(rels, default=0)].append(t)
+    own_preds = [_compile(own[i], (i,)) for i in range(n)]
+    cross_preds = [_compile(cross[i], tuple(range(i + 1))) for i in range(n)]
+
+    first = select.tables[0]
+    pred0 = own_preds[0]
+    rows0: Iterable[Row] = seek(state, first, const_eq(own[0], 0, first))
+    if budget is not None:
+        rows0 = budget.counted(rows0, weight_of(pred0))
+    if pred0 is not None:
+        rows0 = (r for r in rows0 if pred0(r))
+    if n == 1:
+        return ((r,) for r in rows0)
+
+    # Per later relation: rows for a partial combination (an index/hash probe, or the whole
+    # filtered table for a cross join, read once).
+    sources: list[Callable[[Combo], list[Row]]] = []
     for i in range(1, n):
-        table = select.tables[i]
-        own = and_all(by_rel[i])
-        pred_i = compile_predicate(own, (i,)) if own is not None else None
-        join = select.joins[i - 1]
-        nxt: list[tuple[Row, ...]] = []
-        if join is None:
-            rows = [r for r in state.scan(table.table_id) if pred_i is None or pred_i(r)]
-            nxt = [(*c, r) for c in combos for r in rows]
-        else:
-            probe = make_probe(state, table, join.right.col)
-            lrel, lcol = join.left.rel, join.left.col
-            for c in combos:
-                for r in probe(c[lrel][lcol]):
-                    if pred_i is None or pred_i(r):
-                        nxt.append((*c, r))
-        combos = nxt
-    cross = and_all(rest)
-    if cross is None:
-        return combos
-    pred = compile_predicate(cross, tuple(range(n)))
-    return [c for c in combos if pred(*c)]
+        sources.append(_source(select, state, i, own_preds[i], cross_preds[i], budget))
+
+    def extend(i: int, combos: Iterable[Combo]) -> Iterator[Combo]:
+        source, pred = sources[i - 1], cross_preds[i]
+        for c in combos:
+            for r in source(c):
+                combo = (*c, r)
+                if pred is None or pred(*combo):
+                    yield combo
+
+    combos: Iterable[Combo] = ((r,) for r in rows0)
+    for i in range(1, n):
+        combos = extend(i, combos)
+    return iter(combos)
 
 
-def run_select(select: BSelect, catalog: Catalog, state: ReadState) -> SqlStmtResult:
-    combos = list(_joined(select, state))
-    if select.count_alias is not None:
-        return SqlStmtResult(ProductType((ProductTypeElement(select.count_alias, U64),)), [(len(combos),)])
-    for col, descending in reversed(select.order_by):  # stable sorts, last key first
-        rel, i = col.rel, col.col
-        combos.sort(key=lambda c: _sort_key(c[rel][i]), reverse=descending)
-    if select.limit is not None:
-        combos = combos[: select.limit]
+def _compile(terms: list[BExpr], rels: tuple[int, ...]) -> Predicate | None:
+    expr = and_all(terms)
+    return None if expr is None else compile_predicate(expr, rels)
+
+
+def _source(
+    select: BSelect,
+    state: ReadState,
+    i: int,
+    pred: Predicate | None,
+    cross_pred: Predicate | None,
+    budget: RowBudget | None,
+) -> Callable[[Combo], list[Row]]:
+    """Rows of relation `i` for one combination of the earlier ones, filtered by `pred` (its own
+    terms); `cross_pred` (terms over it and earlier relations) is the caller's, weighed here."""
+    table = select.tables[i]
+    join = select.joins[i - 1]
+    if join is None:
+        rows: Iterable[Row] = state.scan(table.table_id)
+        if budget is not None:
+            rows = budget.counted(rows, weight_of(pred))
+        everything = [r for r in rows if pred is None or pred(r)]
+        if budget is None:
+            return lambda c: everything
+        cost = len(everything) * weight_of(cross_pred)
+
+        def pairs(c: Combo) -> list[Row]:
+            budget.charge(cost)  # each pairing of a cross join is work
+            return everything
+
+        return pairs
+    probe = make_probe(state, table, join.right.col, budget)
+    lrel, lcol = join.left.rel, join.left.col
+
+    weight = weight_of(pred) + weight_of(cross_pred) - 1
+
+    def matches(c: Combo) -> list[Row]:
+        found = probe(c[lrel][lcol])
+        if not isinstance(found, list):
+            found = list(found)
+        if budget is not None:
+            budget.charge(len(found) * weight)
+        return found if pred is None else [r for r in found if pred(r)]
+
+    return matches
+
+
+def run_select(
+    select: BSelect, catalog: Catalog, state: ReadState, budget: RowBudget | None = None
+) -> SqlStmtResult:
+    if select.limit == 0:
+        combos: list[Combo] = []
+    elif select.count_alias is not None:
+        count = sum(1 for _ in _joined(select, state, budget))
+        return SqlStmtResult(ProductType((ProductTypeElement(select.count_alias, U64),)), [(count,)])
+    elif select.order_by:
+        combos = list(_joined(select, state, budget))
+        for col, descending in reversed(select.order_by):  # stable sorts, last key first
+            rel, i = col.rel, col.col
+            combos.sort(key=lambda c: _sort_key(c[rel][i]), reverse=descending)
+        if select.limit is not None:
+            combos = combos[: select.limit]
+    else:
+        # No ORDER BY: LIMIT stops the evaluation once it has its rows.
+        combos = list(itertools.islice(_joined(select, state, budget), select.limit))
     if select.star_rel is not None:
         table = select.tables[select.star_rel]
         types = catalog.column_types(table)

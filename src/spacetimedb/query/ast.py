@@ -60,9 +60,10 @@ class Compare:
 
 @dataclass(frozen=True, slots=True)
 class Logic:
+    """`t1 AND t2 AND ...` or `t1 OR t2 OR ...`: chains are kept flat (n-ary), however long."""
+
     op: TypingLiteral["and", "or"]
-    left: Expr
-    right: Expr
+    terms: tuple[Expr, ...]
 
 
 Expr = Compare | Logic | ColumnRef | Lit | Sender
@@ -160,5 +161,5 @@ def uses_sender(expr: Expr | None) -> bool:
     if isinstance(expr, Compare):
         return isinstance(expr.left, Sender) or isinstance(expr.right, Sender)
     if isinstance(expr, Logic):
-        return uses_sender(expr.left) or uses_sender(expr.right)
+        return any(uses_sender(t) for t in expr.terms)
     return False

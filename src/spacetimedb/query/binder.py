@@ -17,10 +17,10 @@ from spacetimedb.query.bound import (
     BConst,
     BExpr,
     BJoin,
-    BLogic,
     BOperand,
     BProjColumn,
     BSelect,
+    logic,
 )
 from spacetimedb.query.catalog import Catalog
 from spacetimedb.query.errors import SqlPosition, SqlTypeError, SqlUnresolvedError, SqlUnsupportedError
@@ -98,6 +98,9 @@ class Binder:
                 "A join's ON clause must compare a column of the joined table with a column of an earlier table",
                 pos,
             )
+        # ON is typed as WHERE is (upstream `type_expr`): Options, sums, arrays ... cannot be compared.
+        if not is_comparable(a.ty):
+            raise SqlTypeError(f"Invalid binary operator `=` for type `{type_name(a.ty)}`", on[0].pos)
         self.check_same_type(a.ty, b.ty, on[1].pos)
         return BJoin(a, b)
 
@@ -140,7 +143,9 @@ class Binder:
 
     def predicate(self, scope: Scope, expr: ast.Expr) -> BExpr:
         if isinstance(expr, ast.Logic):
-            return BLogic(expr.op, self.predicate(scope, expr.left), self.predicate(scope, expr.right))
+            bound = logic(expr.op, [self.predicate(scope, t) for t in expr.terms])
+            assert bound is not None  # a Logic has at least two terms
+            return bound
         if isinstance(expr, ast.Compare):
             return self.compare(scope, expr)
         if isinstance(expr, ast.ColumnRef):

@@ -43,9 +43,10 @@ class BCompare:
 
 @dataclass(frozen=True, slots=True)
 class BLogic:
+    """An n-ary AND / OR (at least two terms; nested terms of the same operator are flattened)."""
+
     op: Literal["and", "or"]
-    left: BExpr
-    right: BExpr
+    terms: tuple[BExpr, ...]
 
 
 BExpr = BCompare | BLogic | BCol | BConst
@@ -56,17 +57,25 @@ def conjuncts(expr: BExpr | None) -> list[BExpr]:
     if expr is None:
         return []
     if isinstance(expr, BLogic) and expr.op == "and":
-        return conjuncts(expr.left) + conjuncts(expr.right)
+        return [t for term in expr.terms for t in conjuncts(term)]
     return [expr]
 
 
 def and_all(terms: list[BExpr]) -> BExpr | None:
-    if not terms:
+    return logic("and", terms)
+
+
+def logic(op: Literal["and", "or"], terms: list[BExpr]) -> BExpr | None:
+    """`terms` joined by `op`, flattening nested terms of the same operator (None for no terms)."""
+    flat: list[BExpr] = []
+    for t in terms:
+        if isinstance(t, BLogic) and t.op == op:
+            flat.extend(t.terms)
+        else:
+            flat.append(t)
+    if not flat:
         return None
-    out = terms[0]
-    for t in terms[1:]:
-        out = BLogic("and", out, t)
-    return out
+    return flat[0] if len(flat) == 1 else BLogic(op, tuple(flat))
 
 
 def rels_of(expr: BExpr) -> frozenset[int]:
@@ -75,6 +84,8 @@ def rels_of(expr: BExpr) -> frozenset[int]:
         return frozenset((expr.rel,))
     if isinstance(expr, BConst):
         return frozenset()
+    if isinstance(expr, BLogic):
+        return frozenset().union(*(rels_of(t) for t in expr.terms))
     return rels_of(expr.left) | rels_of(expr.right)
 
 

@@ -59,3 +59,7 @@ class SqlPermissionError(SqlError):
 
 class SqlExecutionError(SqlError):
     """A statement failed while running (e.g. a unique constraint violated by an INSERT)."""
+
+
+class SqlLimitError(SqlError):
+    """A query is over one of the server's limits (nesting depth, length, row budget); see docs/limits.md."""

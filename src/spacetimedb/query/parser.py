@@ -10,12 +10,20 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.postgres import Postgres
 from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokens import Token, TokenType
 
 from spacetimedb.query import ast
-from spacetimedb.query.errors import SqlError, SqlPosition, SqlSyntaxError, SqlUnsupportedError
+from spacetimedb.query.errors import (
+    SqlError,
+    SqlLimitError,
+    SqlPosition,
+    SqlSyntaxError,
+    SqlUnsupportedError,
+)
+from spacetimedb.query.limits import MAX_SQL_DEPTH, MAX_SQL_LENGTH
 
 Mode = Literal["subscription", "sql"]
 
@@ -335,11 +343,25 @@ class _Parser:
         )
 
     def expr(self, node: exp.Expression) -> ast.Expr:
-        if isinstance(node, exp.Paren):
-            return self.expr(node.this)
+        while isinstance(node, exp.Paren):
+            node = node.this
         if isinstance(node, exp.And | exp.Or):
-            op: Literal["and", "or"] = "and" if isinstance(node, exp.And) else "or"
-            return ast.Logic(op, self.expr(node.this), self.expr(node.expression))
+            # sqlglot nests a chain `a OR b OR c ...` one level per operator: collect it into one
+            # flat n-ary term without recursing, so a chain of any length costs no stack.
+            kind = type(node)
+            op: Literal["and", "or"] = "and" if kind is exp.And else "or"
+            terms: list[ast.Expr] = []
+            stack: list[exp.Expression] = [node]
+            while stack:
+                item = stack.pop()
+                while isinstance(item, exp.Paren):
+                    item = item.this
+                if type(item) is kind:
+                    stack.append(item.expression)
+                    stack.append(item.this)
+                else:
+                    terms.append(self.expr(item))
+            return ast.Logic(op, tuple(terms))
         cmp = _COMPARE_OPS.get(type(node))
         if cmp is not None:
             left, right = node.this, node.expression
@@ -351,11 +373,46 @@ class _Parser:
         return self.operand(node)
 
 
-def parse_sql(text: str, mode: Mode = "sql") -> ast.Statement:
-    """Parse exactly one statement (a trailing `;` is fine). Raises an `SqlError` subclass."""
+_DIALECT = Postgres()
+
+
+def _check_depth(text: str, tokens: list[Token]) -> None:
+    """Refuse more than MAX_SQL_DEPTH nested parentheses before the recursive parser sees them."""
+    depth = 0
+    for tok in tokens:
+        if tok.token_type is TokenType.L_PAREN:
+            depth += 1
+            if depth > MAX_SQL_DEPTH:
+                raise SqlLimitError(
+                    f"SQL nested too deeply: more than {MAX_SQL_DEPTH} levels of parentheses",
+                    position_at(text, tok.start),
+                )
+        elif tok.token_type is TokenType.R_PAREN:
+            depth -= 1
+
+
+def check_length(text: str, max_length: int | None = MAX_SQL_LENGTH) -> None:
+    """Refuse a query text longer than `max_length` characters (None: any length)."""
+    if max_length is not None and len(text) > max_length:
+        raise SqlLimitError(
+            f"SQL query too long: {len(text)} characters, at most {max_length} are accepted. "
+            "Split it into several queries"
+        )
+
+
+def parse_sql(text: str, mode: Mode = "sql", *, max_length: int | None = MAX_SQL_LENGTH) -> ast.Statement:
+    """Parse exactly one statement (a trailing `;` is fine). Raises an `SqlError` subclass,
+    `SqlLimitError` for a text longer than `max_length` or nested deeper than MAX_SQL_DEPTH."""
+    check_length(text, max_length)
     parser = _Parser(text, mode)
     try:
-        nodes = [n for n in sqlglot.parse(text, read="postgres") if isinstance(n, exp.Expression)]
+        tokens = _DIALECT.tokenize(text)
+        _check_depth(text, tokens)
+        nodes = [n for n in _DIALECT.parser().parse(tokens, text) if isinstance(n, exp.Expression)]
+        return _one_statement(parser, nodes)
+    except RecursionError:
+        # Nesting the depth check does not count (e.g. deep subqueries): still a clear answer.
+        raise SqlLimitError("SQL nested too deeply: simplify the query") from None
     except ParseError as e:
         first = e.errors[0] if e.errors else {}
         desc = re.sub(r"<class '[\w.]+\.(\w+)'>", r"\1", str(first.get("description", str(e))))
@@ -377,6 +434,9 @@ def parse_sql(text: str, mode: Mode = "sql") -> ast.Statement:
         raise SqlSyntaxError(
             f"SQL syntax error: {e}{hint}", position_at(text, quote) if hint else None
         ) from None
+
+
+def _one_statement(parser: _Parser, nodes: list[exp.Expression]) -> ast.Statement:
     if not nodes:
         raise SqlSyntaxError("Empty SQL query: write a statement such as SELECT * FROM t")
     if len(nodes) > 1:

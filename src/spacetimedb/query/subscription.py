@@ -33,8 +33,9 @@ from spacetimedb.query.access import (
 from spacetimedb.query.binder import Binder
 from spacetimedb.query.bound import BCol, BCompare, BConst, BExpr, BSelect, and_all, conjuncts, rels_of
 from spacetimedb.query.catalog import Catalog
-from spacetimedb.query.codegen import compile_predicate
+from spacetimedb.query.codegen import compile_predicate, weight_of
 from spacetimedb.query.errors import SqlPlanError
+from spacetimedb.query.limits import MAX_SQL_LENGTH, RowBudget
 from spacetimedb.query.netting import net
 from spacetimedb.query.parser import parse_sql
 from spacetimedb.sats.special import Identity
@@ -77,7 +78,8 @@ class SubscriptionPlan:
     def table_names_read(self) -> frozenset[str]:
         return frozenset(t.name for t in self.select.tables)
 
-    def initial_rows(self, state: ReadState) -> list[Row]:
+    def initial_rows(self, state: ReadState, budget: RowBudget | None = None) -> list[Row]:
+        """The current result; `budget` is charged for every row read (SqlLimitError past it)."""
         raise NotImplementedError
 
     def eval_delta(self, state_after: ReadState, delta: Any) -> tuple[list[Row], list[Row]]:
@@ -102,8 +104,9 @@ class SingleTablePlan(SubscriptionPlan):
         pred = self.pred
         return list(rows) if pred is None else [r for r in rows if pred(r)]
 
-    def initial_rows(self, state: ReadState) -> list[Row]:
-        return self.filter_rows(seek(state, self.table, self.eq))
+    def initial_rows(self, state: ReadState, budget: RowBudget | None = None) -> list[Row]:
+        rows = seek(state, self.table, self.eq)
+        return self.filter_rows(rows if budget is None else budget.counted(rows, weight_of(self.pred)))
 
     def eval_delta(self, state_after: ReadState, delta: Any) -> tuple[list[Row], list[Row]]:
         ins, dels = table_changes(delta_tables(delta).get(self.table.table_id))
@@ -156,6 +159,20 @@ class SemiJoinPlan(SubscriptionPlan):
     def _filter(self, rows: Iterable[Row], pred: RowPred | None) -> list[Row]:
         return list(rows) if pred is None else [r for r in rows if pred(r)]
 
+    def _charged(
+        self, probe: Callable[[Any], Iterable[Row]], budget: RowBudget, pred: RowPred | None
+    ) -> Callable[[Any], Iterable[Row]]:
+        weight = weight_of(pred) + weight_of(self.pred01) - 1
+
+        def charged(value: Any) -> Iterable[Row]:
+            found = probe(value)
+            if not isinstance(found, list):
+                found = list(found)
+            budget.charge(len(found) * weight)
+            return found
+
+        return charged
+
     def _pairs_probe_lhs(
         self, probe: Callable[[Any], Iterable[Row]], rhs_rows: list[Row], out: list[Row]
     ) -> None:
@@ -192,14 +209,18 @@ class SemiJoinPlan(SubscriptionPlan):
 
     # ---- evaluation ------------------------------------------------------------------------------
 
-    def initial_rows(self, state: ReadState) -> list[Row]:
+    def initial_rows(self, state: ReadState, budget: RowBudget | None = None) -> list[Row]:
         out: list[Row] = []
-        if self.rhs_indexed or not self.lhs_indexed:
-            outer = self._filter(seek(state, self.lhs, self.eq0), self.pred0)
-            self._pairs_probe_rhs(make_probe(state, self.rhs, self.rcol), outer, out)
+        probe_lhs = self.rhs_indexed or not self.lhs_indexed
+        outer_table, eq, pred = (self.lhs, self.eq0, self.pred0) if probe_lhs else (self.rhs, self.eq1, self.pred1)
+        rows = seek(state, outer_table, eq)
+        outer = self._filter(rows if budget is None else budget.counted(rows, weight_of(pred)), pred)
+        if probe_lhs:
+            probe = make_probe(state, self.rhs, self.rcol, budget)
+            self._pairs_probe_rhs(probe if budget is None else self._charged(probe, budget, self.pred1), outer, out)
         else:
-            outer = self._filter(seek(state, self.rhs, self.eq1), self.pred1)
-            self._pairs_probe_lhs(make_probe(state, self.lhs, self.lcol), outer, out)
+            probe = make_probe(state, self.lhs, self.lcol, budget)
+            self._pairs_probe_lhs(probe if budget is None else self._charged(probe, budget, self.pred0), outer, out)
         return out
 
     def eval_delta(self, state_after: ReadState, delta: Any) -> tuple[list[Row], list[Row]]:
@@ -261,7 +282,7 @@ def plan_subscription(select: BSelect, sql: str, uses_sender: bool) -> Subscript
 @lru_cache(maxsize=4096)
 def parse_subscription(sql: str) -> ast.SelectStmt:
     """Parse subscription SQL; cached by text (the tree is immutable), as many clients send the same queries."""
-    stmt = parse_sql(sql, "subscription")
+    stmt = parse_sql(sql, "subscription", max_length=MAX_SQL_LENGTH)
     assert isinstance(stmt, ast.SelectStmt)
     return stmt
 

@@ -24,6 +24,7 @@ from spacetimedb.server.http_auth import (
     stopped_database_middleware,
 )
 from spacetimedb.server.http_limits import LIMITS_KEY, HttpLimits, slow_body_middleware
+from spacetimedb.server.query_limits import QueryLimits
 from spacetimedb.server.registry import BackendFactory, Registry, copy_module
 from spacetimedb.server.routes_identity import REGISTRY_KEY
 from spacetimedb.server.send_budget import SendBudget, default_send_budget
@@ -58,11 +59,12 @@ class Server:
         compress_frames: bool = False,
         http_limits: HttpLimits | None = None,
         send_budget: int | None = None,
+        query_limits: QueryLimits | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         durable_files.make_dirs(self.data_dir)
         self.authority = TokenAuthority.load_or_create(self.data_dir / "keys")
-        self.registry = Registry(self.data_dir, backend_factory or default_backend_factory())
+        self.registry = Registry(self.data_dir, backend_factory or default_backend_factory(), query_limits)
         self.http_limits = http_limits or HttpLimits()
         self.app = web.Application(
             middlewares=[cors_middleware, slow_body_middleware, anon_auth_middleware, stopped_database_middleware],
@@ -153,6 +155,7 @@ async def serve(
     compress_frames: bool = False,
     http_limits: HttpLimits | None = None,
     send_budget: int | None = None,
+    query_limits: QueryLimits | None = None,
 ) -> None:
     factory = None
     if durability is not None:
@@ -166,6 +169,7 @@ async def serve(
         compress_frames=compress_frames,
         http_limits=http_limits,
         send_budget=send_budget,
+        query_limits=query_limits,
     )
     host, port = _split_addr(listen_addr)
     stop = asyncio.Event()
@@ -196,6 +200,7 @@ def run_server(
     compress_frames: bool = False,
     http_limits: HttpLimits | None = None,
     send_budget: int | None = None,
+    query_limits: QueryLimits | None = None,
 ) -> None:
     """Run until SIGINT/SIGTERM: the CLI's `start` command.
 
@@ -205,6 +210,7 @@ def run_server(
     `compress_frames` compresses WebSocket frames as clients ask (docs/http-api.md, "Compression").
     `http_limits` sets the HTTP header and body read timeouts (docs/limits.md).
     `send_budget` caps the bytes queued to all WebSocket clients together (docs/limits.md).
+    `query_limits` what one client's queries may cost (docs/limits.md).
     """
     _configure_logging()
     try:
@@ -223,5 +229,6 @@ def run_server(
             compress_frames=compress_frames,
             http_limits=http_limits,
             send_budget=send_budget,
+            query_limits=query_limits,
         )
     )

@@ -13,6 +13,8 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from spacetimedb.query.limits import RowBudget
+
 Row = tuple[Any, ...]
 
 
@@ -87,8 +89,9 @@ class SubscriptionPlan(Protocol):
         """Canonical names of every table the query reads."""
         ...
 
-    def initial_rows(self) -> Sequence[Row]:
-        """The current result (a bag)."""
+    def initial_rows(self, budget: RowBudget | None = None) -> Sequence[Row]:
+        """The current result (a bag). With a `budget`, every row read is charged to it; past it
+        the plan raises QueryRejected (the text says which limit)."""
         ...
 
     def delta(self, changes: Changes) -> tuple[Sequence[Row], Sequence[Row]]:
@@ -156,9 +159,10 @@ class DatabaseBackend(Protocol):
         ...
 
     def run_sql(
-        self, sql: str, caller: bytes, is_owner: bool, timestamp_us: int
+        self, sql: str, caller: bytes, is_owner: bool, timestamp_us: int, *, row_budget: int | None = None
     ) -> tuple[list[SqlStatementResult], CallResult | None]:
-        """Ad-hoc SQL; DML also returns the committed transaction's CallResult for fan-out."""
+        """Ad-hoc SQL; DML also returns the committed transaction's CallResult for fan-out.
+        `row_budget`: rows a SELECT may read or produce (None: unbounded); past it, QueryRejected."""
         ...
 
     def module_def_json(self, version: int) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from spacetimedb.server import wire
 from spacetimedb.server.backend import CallResult, CallStatus, DatabaseBackend, QueryRejected
 from spacetimedb.server.client_messages import CallProcedure, CallReducer, OneOffQuery, Subscribe, Unsubscribe
 from spacetimedb.server.confirmed_reads import LOG_FAILED_CLOSE_REASON, ConfirmedReads
+from spacetimedb.server.query_limits import QueryLimits
 from spacetimedb.server.subscriptions import (
     DuplicateQuerySet,
     SubscriptionManager,
@@ -68,9 +69,10 @@ class DatabaseInfo:
 
 
 class Database:
-    def __init__(self, info: DatabaseInfo, backend: DatabaseBackend) -> None:
+    def __init__(self, info: DatabaseInfo, backend: DatabaseBackend, limits: QueryLimits | None = None) -> None:
         self.info = info
         self.backend = backend
+        self.limits = limits or QueryLimits()
         self.subscriptions = self._subscriptions_for(backend)
         self.subscribers: set[Subscriber] = set()
         self._jobs: deque[Callable[[], None]] = deque()
@@ -217,6 +219,10 @@ class Database:
 
     def is_owner(self, identity: bytes) -> bool:
         return identity == self.info.owner
+
+    def row_budget_for(self, identity: bytes) -> int | None:
+        """Rows one query of `identity` may read or produce (None: unbounded, for the owner)."""
+        return self.limits.row_budget_for(self.is_owner(identity))
 
     # ---- submitting work ----------------------------------------------------------------------
 
@@ -404,6 +410,10 @@ class Database:
             sub.fail(1011, f"query set {msg.query_set_id} is already subscribed")
             return
         owner = self.is_owner(sub.identity)
+        refused = self._too_many_queries(sub, len(msg.query_strings))
+        if refused is not None:
+            self._send(sub, wire.subscription_error(msg.request_id, msg.query_set_id, refused))
+            return
         try:
             plans: list[Any] = []
             sources: dict[str, None] = {}
@@ -412,7 +422,12 @@ class Database:
                     plans.append(plan)
                     # Per table for `SELECT * FROM *`: a module swap does not add new tables to it.
                     sources[getattr(plan, "sql", query.strip())] = None
-            pieces = self.subscriptions.add(sub, msg.query_set_id, plans, list(sources))
+            refused = self._too_many_queries(sub, len(plans))  # `SELECT * FROM *` is one per table
+            if refused is not None:
+                raise QueryRejected(refused)
+            pieces = self.subscriptions.add(
+                sub, msg.query_set_id, plans, list(sources), budget=self.limits.budget(owner)
+            )
         except (QueryRejected, DuplicateQuerySet) as e:
             self._send(sub, wire.subscription_error(msg.request_id, msg.query_set_id, str(e)))
             return
@@ -432,13 +447,34 @@ class Database:
             return
         self._send(sub, wire.unsubscribe_applied(msg.request_id, msg.query_set_id, rows))
 
+    def _too_many_queries(self, sub: Subscriber, adding: int) -> str | None:
+        """Why subscribing `adding` more queries is refused, or None."""
+        per_message, per_connection = self.limits.max_queries_per_subscribe, self.limits.max_queries_per_connection
+        if adding > per_message:
+            return (
+                f"too many queries in one Subscribe: {adding}, at most {per_message} "
+                "(the server's --max-subscribe-queries); subscribe in several messages"
+            )
+        held = self.subscriptions.queries_of(sub)
+        if held + adding > per_connection:
+            return (
+                f"too many subscribed queries on this connection: {held} held and {adding} more, at most "
+                f"{per_connection} (the server's --max-connection-queries); unsubscribe some first"
+            )
+        return None
+
     def _one_off(self, sub: Subscriber, msg: OneOffQuery) -> None:
+        owner = self.is_owner(sub.identity)
         try:
-            plans = self.backend.compile_subscription(msg.query_string.strip(), sub.identity, self.is_owner(sub.identity))
+            plans = self.backend.compile_subscription(msg.query_string.strip(), sub.identity, owner)
             scratch = SubscriptionManager(self.backend.tables)
-            pieces = scratch.add(_OneOff(), 0, plans)
+            pieces = scratch.add(_OneOff(), 0, plans, budget=self.limits.budget(owner))
         except QueryRejected as e:
             self._send(sub, wire.one_off_query_err(msg.request_id, str(e)))
+            return
+        except Exception as e:  # every request is answered, whatever went wrong
+            log.exception("one-off query failed")
+            self._send(sub, wire.one_off_query_err(msg.request_id, f"internal error: {type(e).__name__}: {e}"))
             return
         self._send(sub, wire.one_off_query_ok(msg.request_id, pieces))
 

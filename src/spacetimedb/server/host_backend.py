@@ -40,6 +40,7 @@ from spacetimedb.query import (
     execute_sql,
     is_subscribe_all,
 )
+from spacetimedb.query.limits import MAX_SQL_LENGTH, RowBudget
 from spacetimedb.sats.algebraic_type import ProductType
 from spacetimedb.sats.json import to_json
 from spacetimedb.sats.resolve_refs import resolve_refs
@@ -96,8 +97,11 @@ class _Plan:
         self.table_name: str = plan.return_table_name
         self.reads: frozenset[str] = plan.table_names_read
 
-    def initial_rows(self) -> Sequence[Row]:
-        rows: Sequence[Row] = self._plan.initial_rows(self._state)
+    def initial_rows(self, budget: RowBudget | None = None) -> Sequence[Row]:
+        try:
+            rows: Sequence[Row] = self._plan.initial_rows(self._state, budget)
+        except SqlError as e:  # the row budget
+            raise QueryRejected(str(e)) from e
         return rows
 
     def delta(self, changes: Changes) -> tuple[Sequence[Row], Sequence[Row]]:
@@ -306,21 +310,35 @@ class HostBackend:
                 plans = [compile_subscription(sql, self.catalog, sender=sender, is_owner=is_owner)]
         except SqlError as e:
             raise QueryRejected(str(e)) from e
+        except RecursionError:  # a nesting no limit foresaw: still an answer, not a crash
+            raise QueryRejected("SQL nested too deeply: simplify the query") from None
         return [_Plan(p, self.engine, self._ids, sender, is_owner) for p in plans]
 
     def run_sql(
-        self, sql: str, caller: bytes, is_owner: bool, timestamp_us: int
+        self, sql: str, caller: bytes, is_owner: bool, timestamp_us: int, *, row_budget: int | None = None
     ) -> tuple[list[SqlStatementResult], CallResult | None]:
         sender = _identity(caller)
         tx = self.engine.begin()
         try:
-            results = execute_sql(sql, self.catalog, tx, sender=sender, is_owner=is_owner)
+            # The owner's SQL may be long (bulk INSERTs); everyone else's is bounded like a subscription's.
+            results = execute_sql(
+                sql,
+                self.catalog,
+                tx,
+                sender=sender,
+                is_owner=is_owner,
+                row_budget=row_budget,
+                max_length=None if is_owner else MAX_SQL_LENGTH,
+            )
         except SqlPermissionError as e:
             tx.rollback()
             raise PermissionError(str(e)) from e
         except SqlError as e:
             tx.rollback()
             raise QueryRejected(str(e)) from e
+        except RecursionError:
+            tx.rollback()
+            raise QueryRejected("SQL nested too deeply: simplify the query") from None
         except Exception:
             tx.rollback()
             raise

@@ -33,6 +33,7 @@ from spacetimedb.server.backend import DatabaseBackend
 from spacetimedb.server.database import Database, DatabaseInfo, now_us
 from spacetimedb.server.identity import identity_from_claims, parse_identity_hex
 from spacetimedb.server.module_swap import SwapFailed, swap_module
+from spacetimedb.server.query_limits import QueryLimits
 from spacetimedb.server.tokens import LOCAL_ISSUER
 
 log = logging.getLogger("spacetimedb.server")
@@ -158,10 +159,12 @@ def copy_module(source: Path, module_dir: Path) -> Path:
 
 
 class Registry:
-    def __init__(self, data_dir: Path, factory: BackendFactory) -> None:
+    def __init__(self, data_dir: Path, factory: BackendFactory, query_limits: QueryLimits | None = None) -> None:
         self.root = data_dir / "databases"
         durable_files.make_dirs(self.root)
         self.factory = factory
+        #: What each client's queries may cost, for every database.
+        self.query_limits = query_limits or QueryLimits()
         self.databases: dict[str, Database] = {}
         self.on_removed: list[Callable[[Database], None]] = []
         self._lock = asyncio.Lock()
@@ -191,6 +194,7 @@ class Registry:
             self._start(Database(info, backend))
 
     def _start(self, db: Database) -> None:
+        db.limits = self.query_limits
         self.databases[db.info.name] = db
         db.start()
 

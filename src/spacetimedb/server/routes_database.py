@@ -185,7 +185,9 @@ async def sql(request: web.Request) -> web.Response:
     committed: list[int | None] = []
 
     def run() -> list[dict[str, Any]]:
-        statements, tx = db.backend.run_sql(text, caller.identity, db.is_owner(caller.identity), now_us())
+        statements, tx = db.backend.run_sql(
+            text, caller.identity, db.is_owner(caller.identity), now_us(), row_budget=db.row_budget_for(caller.identity)
+        )
         if tx is not None:
             if not tx.committed:  # the commit log refused it: rolled back, nothing to broadcast
                 raise web.HTTPServiceUnavailable(text=tx.error)

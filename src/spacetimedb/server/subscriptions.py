@@ -17,6 +17,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from spacetimedb.query.limits import RowBudget
 from spacetimedb.server import wire
 from spacetimedb.server.backend import Changes, Row, SubscriptionPlan, TableInfo
 
@@ -69,6 +70,8 @@ class SubscriptionManager:
         self._routed: dict[Hashable, QueryEntry] = {}
         self._sets: dict[SetKey, list[QueryEntry]] = {}
         self._sources: dict[SetKey, tuple[str, ...]] = {}
+        #: Queries per subscriber, over all its sets (for the per-connection limit).
+        self._counts: dict[object, int] = {}
         #: Query sets dropped because their evaluation failed: (subscriber, qs, error text).
         self.failures: list[tuple[object, int, str]] = []
 
@@ -85,10 +88,13 @@ class SubscriptionManager:
         sources: Sequence[str] = (),
         *,
         with_rows: bool = True,
+        budget: RowBudget | None = None,
     ) -> list[bytes]:
         """Register a query set; returns its SubscribeApplied `SingleTableRows` pieces (current rows,
         none when `with_rows` is false). `sources` are the query strings to recompile it from when
-        the module is swapped (see `query_sets`)."""
+        the module is swapped (see `query_sets`). `budget` bounds the rows read for the current
+        rows of all its queries together; if evaluating them fails (QueryRejected past the
+        budget), the set is not kept."""
         key = (subscriber, query_set_id)
         if key in self._sets:
             raise DuplicateQuerySet(f"query set {query_set_id} is already subscribed; unsubscribe it first")
@@ -105,7 +111,18 @@ class SubscriptionManager:
             entries.append(entry)
         self._sets[key] = entries
         self._sources[key] = tuple(sources)
-        return [self._current_rows(e) for e in entries] if with_rows else []
+        self._counts[subscriber] = self._counts.get(subscriber, 0) + len(entries)
+        if not with_rows:
+            return []
+        try:
+            return [self._current_rows(e, budget) for e in entries]
+        except BaseException:
+            self.remove(subscriber, query_set_id, with_rows=False)
+            raise
+
+    def queries_of(self, subscriber: object) -> int:
+        """How many queries `subscriber` has subscribed, over all its query sets."""
+        return self._counts.get(subscriber, 0)
 
     def query_sets(self) -> list[tuple[object, int, tuple[str, ...]]]:
         """Every subscribed query set: (subscriber, query_set_id, the query strings it came from)."""
@@ -136,13 +153,22 @@ class SubscriptionManager:
         rows = [self._current_rows(e) for e in entries] if with_rows else None
         for entry in entries:
             self._release(entry, key)
+        self._uncount(subscriber, len(entries))
         return rows
+
+    def _uncount(self, subscriber: object, n: int) -> None:
+        left = self._counts.get(subscriber, 0) - n
+        if left > 0:
+            self._counts[subscriber] = left
+        else:
+            self._counts.pop(subscriber, None)
 
     def remove_subscriber(self, subscriber: object) -> None:
         for key in [k for k in self._sets if k[0] == subscriber]:
             self._sources.pop(key, None)
             for entry in self._sets.pop(key):
                 self._release(entry, key)
+        self._counts.pop(subscriber, None)
 
     def _release(self, entry: QueryEntry, key: SetKey) -> None:
         count = entry.subscribers.pop(key, 0) - 1
@@ -174,10 +200,10 @@ class SubscriptionManager:
         encode = self._tables()[table].encode_row
         return wire.row_list([encode(r) for r in rows])
 
-    def _current_rows(self, entry: QueryEntry) -> bytes:
+    def _current_rows(self, entry: QueryEntry, budget: RowBudget | None = None) -> bytes:
         plan = entry.plan
         info = self._tables()[plan.table_name]
-        rows: Sequence[Row] = () if info.is_event else plan.initial_rows()
+        rows: Sequence[Row] = () if info.is_event else plan.initial_rows(budget) if budget is not None else plan.initial_rows()
         return wire.single_table_rows(plan.table_name, self._encode(plan.table_name, rows))
 
     def evaluate(self, changes: Changes) -> FanOut:
