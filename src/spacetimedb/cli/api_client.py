@@ -29,9 +29,13 @@ class ApiError(Exception):
 
 
 class ServerUnreachable(Exception):
-    def __init__(self, url: str, reason: object) -> None:
+    """No answer from the server; the message names the server, how it was chosen, and what to do."""
+
+    def __init__(self, server: ServerEntry, reason: object) -> None:
+        chosen = f", chosen by {server.chosen_by}" if server.chosen_by else ""
         super().__init__(
-            f"cannot reach the server at {url} ({reason}). Is it running? Start one with `spacetimedb start`."
+            f"cannot reach server {server.describe()}{chosen}: {reason}. Is it running? Start one with "
+            "`spacetimedb start`, or pick another server with -s or `spacetimedb server set-default`."
         )
 
 
@@ -86,21 +90,23 @@ class ApiClient:
         except urllib.error.HTTPError as e:
             raise ApiError(e.code, e.read().decode("utf-8", "replace"), url) from None
         except (urllib.error.URLError, ConnectionError, TimeoutError) as e:
-            raise ServerUnreachable(self.base, getattr(e, "reason", e)) from None
+            raise ServerUnreachable(self.server, getattr(e, "reason", e)) from None
 
     def request(self, method: str, path: str, **kw: Any) -> Response:
         with self._open(method, path, **kw) as resp:
             return Response(resp.status, dict(resp.headers.items()), resp.read())
 
     def ensure_token(self) -> str:
-        """The saved token for this server, or a new server-issued identity (saved when configured)."""
+        """The saved token for this server's URL, or a new server-issued identity, saved for that URL
+        (so the next command, with a nickname or `-s URL`, is the same identity)."""
         if self.server.token:
             return self.server.token
         resp = self.request("POST", "/v1/identity", auth=False)
         data = resp.json()
         self.server.token = data["token"]
         self.server.identity = data["identity"]
-        if self.config is not None and self.server.name in self.config.servers:
+        if self.config is not None:
+            self.config.remember(self.server)
             self.config.save()
         return self.server.token
 

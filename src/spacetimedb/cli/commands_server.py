@@ -44,12 +44,16 @@ def server_add(name: str, url: str, make_default: bool) -> None:
 
 @server_group.command("list")
 def server_list() -> None:
-    """List the known servers; the default is marked with *."""
+    """List the known servers (the default marked with *) and the identity the CLI uses on each."""
     cfg = CliConfig.load()
-    for name, entry in sorted(cfg.servers.items()):
+    for name, url in sorted(cfg.servers.items()):
         mark = "*" if name == cfg.default_server else " "
-        ident = f"  identity {entry.identity}" if entry.identity else ""
-        click.echo(f"{mark} {name:<16} {entry.url}{ident}")
+        creds = cfg.identities.get(url)
+        ident = f"  identity {creds.identity}" if creds and creds.identity else ""
+        click.echo(f"{mark} {name:<16} {url}{ident}")
+    for url, creds in sorted(cfg.identities.items()):
+        if url not in cfg.servers.values():
+            click.echo(f"  {'(no nickname)':<16} {url}  identity {creds.identity or '?'}")
 
 
 @server_group.command("set-default")
@@ -57,7 +61,6 @@ def server_list() -> None:
 def server_set_default(name: str) -> None:
     """Make NAME the server commands use when -s is not given."""
     cfg = CliConfig.load()
-    cfg.resolve(name)
     if name not in cfg.servers:
         raise click.ClickException(
             f"{name!r} is not a saved server nickname; add it with `spacetimedb server add`"
@@ -70,7 +73,7 @@ def server_set_default(name: str) -> None:
 @server_group.command("remove")
 @click.argument("name")
 def server_remove(name: str) -> None:
-    """Forget a server and its saved token."""
+    """Forget a server nickname (and the saved identity of its URL, unless another nickname uses it)."""
     cfg = CliConfig.load()
     cfg.remove_server(name)
     cfg.save()
@@ -84,7 +87,9 @@ def server_ping(name: str | None) -> None:
     cfg = CliConfig.load()
     entry = cfg.resolve(name)
     if not ApiClient(entry).ping():
-        raise click.ClickException(f"{entry.url} does not answer; is `spacetimedb start` running?")
+        raise click.ClickException(
+            f"server {entry.describe()} ({entry.chosen_by}) does not answer; is `spacetimedb start` running?"
+        )
     click.echo(f"{entry.url} is up")
 
 
@@ -93,12 +98,13 @@ def server_ping(name: str | None) -> None:
 @click.option("--token", default=None, help="Use this token instead of asking the server for a new identity.")
 @click.option("--server-issued-login", is_flag=True, help="Ask the server for a new identity (the default).")
 def login(server: str | None, token: str | None, server_issued_login: bool) -> None:
-    """Save the identity (token) the CLI uses on a server.
+    """Save the identity (token) the CLI uses on a server (one per server URL).
 
     \b
     Examples:
       spacetimedb login                       # a new identity issued by the default server
       spacetimedb login --token eyJhbGciOi... # an identity you already have
+      spacetimedb login -s 127.0.0.1:4000 --token "$(cat data/keys/owner.token)"
     """
     cfg = CliConfig.load()
     entry = cfg.resolve(server)
@@ -109,9 +115,12 @@ def login(server: str | None, token: str | None, server_issued_login: bool) -> N
     else:
         data = client.new_identity()
         entry.token, entry.identity = data["token"], data["identity"]
-    if entry.name in cfg.servers:
-        cfg.save()
-    click.echo(f"Logged in to {entry.url}" + (f" as {entry.identity}" if entry.identity else ""))
+    cfg.remember(entry)
+    cfg.save()
+    click.echo(
+        f"Logged in to {entry.describe()}" + (f" as {entry.identity}" if entry.identity else "")
+        + f"; saved in {cfg.path}"
+    )
 
 
 def identity_of_token(token: str) -> str | None:
@@ -132,8 +141,9 @@ def logout(server: str | None) -> None:
     cfg = CliConfig.load()
     entry = cfg.resolve(server)
     entry.token = entry.identity = None
+    cfg.remember(entry)
     cfg.save()
-    click.echo(f"Logged out of {entry.url}")
+    click.echo(f"Logged out of {entry.describe()}")
 
 
 COMMANDS = [server_group, login, logout]
