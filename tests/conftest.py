@@ -1,5 +1,6 @@
 """Session-wide fixtures shared across test directories."""
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -15,3 +16,18 @@ def bsatn_oracle() -> Iterator[BsatnOracle]:
     oracle = BsatnOracle()
     yield oracle
     oracle.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cli_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """`spacetimedb start` saves the owner's token in the CLI config: never in the user's own one.
+    Set in os.environ so the servers and CLIs tests run as subprocesses inherit it."""
+    saved = os.environ.get("SPACETIMEDB_CLI_CONFIG")
+    os.environ["SPACETIMEDB_CLI_CONFIG"] = str(tmp_path_factory.mktemp("cli-config") / "cli.json")
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("SPACETIMEDB_CLI_CONFIG", None)
+        else:
+            os.environ["SPACETIMEDB_CLI_CONFIG"] = saved

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -39,3 +40,76 @@ def test_the_readme_starts_with_the_two_commands() -> None:
     assert commands == ["./scripts/serve", "./scripts/test"]
     ci = (README.parent / ".ci" / "run").read_text("utf-8")
     assert "./scripts/test" in ci
+
+
+def _quickstart_commands() -> list[str]:
+    text = README.read_text("utf-8").split("## Quickstart", 1)[1]
+    block = re.search(r"```sh\n(.*?)```", text, flags=re.S)
+    assert block is not None
+    return [line.split("  #")[0].strip() for line in block.group(1).splitlines() if line.strip()]
+
+
+def test_the_readme_quickstart_runs_word_for_word(tmp_path: Path) -> None:
+    """A fresh machine: `scripts/serve`'s server, a CLI that has never been configured (its default
+    server moved to a free port), and the quickstart's commands as the README spells them."""
+    import os
+    import shlex
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = tmp_path / "cli.json"
+    config.write_text(json.dumps({"servers": {"local": {"url": f"http://127.0.0.1:{port}"}}}))
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "SPACETIMEDB_CLI_CONFIG": str(config), "NO_COLOR": "1", "COLUMNS": "200",
+           "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+    serve = (README.parent / "scripts" / "serve").read_text("utf-8")
+    start_args = shlex.split(serve.split("exec .venv/bin/spacetimedb ", 1)[1].replace("\\\n", " ").replace('"$@"', ""))
+    # scripts/serve runs from the repository root; here the data dir goes to tmp_path instead.
+    (tmp_path / "examples").symlink_to(README.parent / "examples")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "spacetimedb.cli.main", *start_args, "--listen-addr", f"127.0.0.1:{port}"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    background: list[subprocess.Popen[str]] = []
+    try:
+        assert server.stdout is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "listening on" not in server.stdout.readline():
+            assert server.poll() is None, server.stdout.read()
+        outputs = []
+        for command in _quickstart_commands():
+            if command.endswith("&"):
+                background.append(subprocess.Popen(["bash", "-c", command[:-1]], cwd=tmp_path, env=env,
+                                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+                time.sleep(2.0)  # as a user would: the subscription is applied before the next line
+                continue
+            for _attempt in range(3):
+                done = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True,
+                                      text=True, timeout=60)
+                assert done.returncode == 0, f"{command}: {done.stdout}{done.stderr}"
+                if not background or background[-1].poll() is not None:
+                    break
+                try:  # the background subscriber exits after the update this command caused
+                    background[-1].wait(timeout=10)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue  # it subscribed late: send again
+            outputs.append(done.stdout)
+        assert background and background[0].wait(timeout=30) == 0
+        assert background[0].stdout is not None
+        assert "Anyone there?" in background[0].stdout.read()
+        joined = "\n".join(outputs)
+        assert "Created database my-chat" in joined and "Hello, world" in joined
+        assert "sets name to Ada" in outputs[-1], outputs[-1]
+    finally:
+        for proc in (*background, server):
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import errno
+import socket
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import platformdirs
@@ -18,6 +22,9 @@ from spacetimedb.server.query_limits import (
     DEFAULT_MAX_QUERIES_PER_SUBSCRIBE,
     QueryLimits,
 )
+
+if TYPE_CHECKING:
+    from spacetimedb.server.app import Server
 
 DEFAULT_LISTEN = "127.0.0.1:3000"
 
@@ -184,6 +191,7 @@ def start(
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--send-budget") from None
     options = DurabilityOptions(policy, snapshot_every, keep_snapshots, segment_size, allow_truncate)
+    check_listen_addr(listen_addr)
     from spacetimedb.server.app import run_server
     from spacetimedb.server.http_limits import HttpLimits
 
@@ -192,16 +200,83 @@ def start(
         http_limits = replace(http_limits, header_timeout_s=http_header_timeout)
     if http_body_timeout is not None:
         http_limits = replace(http_limits, body_timeout_s=http_body_timeout)
-    run_server(
-        listen_addr,
-        data_dir or default_data_dir(),
-        publish=modules,
-        durability=options,
-        compress_frames=compress_frames,
-        http_limits=http_limits,
-        send_budget=budget,
-        query_limits=QueryLimits(max_subscribe_queries, max_connection_queries, query_row_budget),
-    )
+    data_dir = data_dir or default_data_dir()
+    try:
+        run_server(
+            listen_addr,
+            data_dir,
+            publish=modules,
+            durability=options,
+            compress_frames=compress_frames,
+            http_limits=http_limits,
+            send_budget=budget,
+            query_limits=QueryLimits(max_subscribe_queries, max_connection_queries, query_row_budget),
+            on_listening=_act_as_owner(listen_addr, data_dir),
+        )
+    except OSError as e:
+        if e.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):  # lost a race after the check
+            raise _listen_error(listen_addr, e) from None
+        raise
+
+
+def _listen_error(listen_addr: str, err: OSError) -> click.ClickException:
+    what = {
+        errno.EADDRINUSE: "the address is already in use (another `spacetimedb start` or `dev`?). "
+        "Stop that process, or pass --listen-addr with a free port, e.g. --listen-addr 127.0.0.1:3001",
+        errno.EACCES: "permission denied (ports below 1024 need privileges); use e.g. --listen-addr 127.0.0.1:3000",
+        errno.EADDRNOTAVAIL: "this machine has no such address; use e.g. --listen-addr 127.0.0.1:3000",
+    }.get(err.errno or 0, f"{err.strerror or err}")
+    return click.ClickException(f"cannot listen on {listen_addr}: {what}")
+
+
+def check_listen_addr(listen_addr: str) -> None:
+    """Fail with one line, before any database is loaded, when the address cannot be bound."""
+    host, sep, port_text = listen_addr.rpartition(":")
+    try:
+        port = int(port_text)
+    except ValueError:
+        port = -1
+    if not sep or not 0 <= port <= 65535:
+        raise click.BadParameter(f"{listen_addr!r}: expected HOST:PORT, e.g. 127.0.0.1:3000", param_hint="--listen-addr")
+    host = (host or "127.0.0.1").strip("[]")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        raise click.ClickException(f"cannot listen on {listen_addr}: unknown host {host!r} ({e.strerror})") from None
+    family, _, _, _, addr = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        # As the server binds (reuse_address): a port left in TIME_WAIT is free, a listener is not.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(addr)
+        except OSError as e:
+            raise _listen_error(listen_addr, e) from None
+
+
+def _act_as_owner(listen_addr: str, data_dir: Path) -> Callable[[Server], None]:
+    """Once the server listens: the CLI on this machine takes the owner's identity for its URL."""
+
+    def adopt(server: Server) -> None:
+        from spacetimedb.cli.local_owner import adopt_owner, local_url
+        from spacetimedb.server.tokens import TokenRejected
+
+        def accepts(token: str) -> bool:
+            try:
+                server.authority.validate(token)
+            except TokenRejected:
+                return False
+            return True
+
+        line = adopt_owner(
+            local_url(listen_addr),
+            server.owner.token,
+            server.owner.identity_hex,
+            accepts,
+            str(data_dir / "keys" / "owner.token"),
+        )
+        click.echo(line)
+
+    return adopt
 
 
 COMMANDS = [start]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from aiohttp import web
@@ -156,6 +156,7 @@ async def serve(
     http_limits: HttpLimits | None = None,
     send_budget: int | None = None,
     query_limits: QueryLimits | None = None,
+    on_listening: Callable[[Server], None] | None = None,
 ) -> None:
     factory = None
     if durability is not None:
@@ -180,6 +181,9 @@ async def serve(
         except NotImplementedError:  # pragma: no cover - Windows
             pass
     await server.start(host, port)
+    if on_listening is not None:
+        # Called before the loop serves any request, so a client that got an answer knows it ran.
+        on_listening(server)
     for name, path in publish:
         await server.publish_path(name, Path(path))
         log.info("published %s from %s", name, path)
@@ -201,6 +205,7 @@ def run_server(
     http_limits: HttpLimits | None = None,
     send_budget: int | None = None,
     query_limits: QueryLimits | None = None,
+    on_listening: Callable[[Server], None] | None = None,
 ) -> None:
     """Run until SIGINT/SIGTERM: the CLI's `start` command.
 
@@ -211,6 +216,7 @@ def run_server(
     `http_limits` sets the HTTP header and body read timeouts (docs/limits.md).
     `send_budget` caps the bytes queued to all WebSocket clients together (docs/limits.md).
     `query_limits` what one client's queries may cost (docs/limits.md).
+    `on_listening(server)` runs once the port is bound, before any request is served.
     """
     _configure_logging()
     try:
@@ -230,5 +236,6 @@ def run_server(
             http_limits=http_limits,
             send_budget=send_budget,
             query_limits=query_limits,
+            on_listening=on_listening,
         )
     )
