@@ -96,9 +96,12 @@ def test_a_reducer_error_is_one_line_and_a_failing_exit(cli: Cli) -> None:
     assert "HTTP 530" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_sql_json_output(cli: Cli) -> None:
-    out = json.loads(cli.run("sql", "chat", "SELECT COUNT(*) AS n FROM user", "--json").stdout)
-    assert out[0]["rows"] == [[1]]
+def test_sql_json_is_one_compact_object_per_row_and_raw_json_is_the_whole_answer(cli: Cli) -> None:
+    assert cli.run("sql", "chat", "SELECT COUNT(*) AS n FROM user", "--json").stdout == '{"n": 1}\n'
+    rows = [json.loads(line) for line in cli.run("sql", "chat", "SELECT * FROM user", "--json").stdout.splitlines()]
+    assert rows and all(set(r) == {"identity", "name", "online"} for r in rows)
+    raw = json.loads(cli.run("sql", "chat", "SELECT COUNT(*) AS n FROM user", "--raw-json").stdout)
+    assert raw[0]["rows"] == [[1]] and raw[0]["schema"]["elements"]
 
 
 def test_subscribe_prints_updates_as_they_arrive(cli: Cli) -> None:
@@ -149,7 +152,7 @@ def test_python_bindings_import_and_describe_the_module(cli: Cli, tmp_path: Path
 
 def test_sql_renders_identity_columns_as_hex(cli: Cli) -> None:
     """The server writes u256 as "0x..." (SATS-JSON); the table shows the full 64-digit identity."""
-    raw = json.loads(cli.run("sql", "chat", "SELECT identity FROM user", "--json").stdout)
+    raw = json.loads(cli.run("sql", "chat", "SELECT identity FROM user", "--raw-json").stdout)
     assert all(row[0][0].startswith("0x") for row in raw[0]["rows"])
     out = cli.run("sql", "chat", "SELECT identity FROM user").stdout
     hexes = [w for w in out.split() if w.startswith("0x")]
@@ -264,7 +267,7 @@ def test_republish_migrates_compatible_changes_and_refuses_the_rest(cli: Cli, tm
     # Allowed: a column added at the end with a default. The row stays, filled with the default.
     module.write_text(MIGRATING.format(extra="    stars: int = 3\n"))
     assert "Updated database notes" in cli.run("publish", "notes", "-p", str(module)).stdout
-    out = json.loads(cli.run("sql", "notes", "SELECT * FROM note", "--json").stdout)
+    out = json.loads(cli.run("sql", "notes", "SELECT * FROM note", "--raw-json").stdout)
     assert out[0]["rows"] == [["kept", 3]]
 
     # Refused: a new column without a default; the plan names it and the escape hatch.
@@ -272,18 +275,18 @@ def test_republish_migrates_compatible_changes_and_refuses_the_rest(cli: Cli, tm
     refused = cli.run("publish", "notes", "-p", str(module), ok=False)
     assert refused.returncode == 1
     assert "'owner'" in refused.stderr and "--delete-data" in refused.stderr
-    out = json.loads(cli.run("sql", "notes", "SELECT * FROM note", "--json").stdout)
+    out = json.loads(cli.run("sql", "notes", "SELECT * FROM note", "--raw-json").stdout)
     assert out[0]["rows"] == [["kept", 3]], "a refused publish must leave the database as it was"
 
     # The escape hatch: start from empty tables.
     cli.run("publish", "notes", "-p", str(module), "--delete-data", "-y")
-    out = json.loads(cli.run("sql", "notes", "SELECT * FROM note", "--json").stdout)
+    out = json.loads(cli.run("sql", "notes", "SELECT * FROM note", "--raw-json").stdout)
     assert out[0]["rows"] == []
 
 
 def test_login_with_a_token_takes_on_its_identity(cli: Cli, tmp_path: Path) -> None:
     other = {**cli.env, "SPACETIMEDB_CLI_CONFIG": str(tmp_path / "other.json")}
-    mine = json.loads(Path(cli.env["SPACETIMEDB_CLI_CONFIG"]).read_text())["servers"]["test"]
+    mine = json.loads(Path(cli.env["SPACETIMEDB_CLI_CONFIG"]).read_text())["identities"][f"http://{cli.server}"]
     as_other = Cli(other, cli.server)
     as_other.run("server", "add", "test", "--url", f"http://{cli.server}", "--default")
     out = as_other.run("login", "--token", mine["token"]).stdout
@@ -350,3 +353,33 @@ def test_dev_publishes_then_republishes_and_regenerates_on_change(cli: Cli, tmp_
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", port))
+
+
+def test_s_url_without_a_nickname_is_one_identity_across_commands(cli: Cli, tmp_path: Path) -> None:
+    fresh = Cli({**cli.env, "SPACETIMEDB_CLI_CONFIG": str(tmp_path / "fresh.json")}, cli.server)
+    url = f"http://{cli.server}"
+    fresh.run("call", "chat", "set_name", '"Solo"', "-s", cli.server)
+    fresh.run("call", "chat", "send_message", '"one caller"', "-s", url)
+    sent = fresh.run("sql", "chat", "SELECT sender FROM message WHERE text = 'one caller'", "--json", "-s", url).stdout
+    sender = json.loads(sent)["sender"][0]  # SATS-JSON u256 identity: ["0x..."]
+    named = fresh.run("sql", "chat", f"SELECT name FROM user WHERE identity = {sender}", "--json", "-s", url).stdout
+    assert json.loads(named)["name"] == [0, "Solo"], "the caller of set_name also sent the message"
+    saved = json.loads((tmp_path / "fresh.json").read_text())["identities"][url]
+    assert sender == "0x" + saved["identity"]
+
+
+def test_login_with_a_token_for_a_url_saves_it(cli: Cli, tmp_path: Path) -> None:
+    mine = json.loads(Path(cli.env["SPACETIMEDB_CLI_CONFIG"]).read_text())["identities"][f"http://{cli.server}"]
+    other = Cli({**cli.env, "SPACETIMEDB_CLI_CONFIG": str(tmp_path / "other.json")}, cli.server)
+    out = other.run("login", "-s", cli.server, "--token", mine["token"]).stdout
+    assert mine["identity"] in out and "saved in" in out
+    assert json.loads((tmp_path / "other.json").read_text())["identities"][f"http://{cli.server}"] == mine
+    assert "chat" in other.run("list", "-s", cli.server).stdout
+
+
+def test_log_lines_piped_to_a_file_do_not_wrap(cli: Cli) -> None:
+    env = {k: v for k, v in cli.env.items() if k not in ("COLUMNS", "LINES")}
+    cli.run("call", "chat", "set_name", '"Unwrapped"')
+    out = Cli(env, cli.server).run("logs", "chat", "-n", "50").stdout
+    (line,) = [ln for ln in out.splitlines() if "sets name to Unwrapped" in ln]
+    assert "User " in line and len(line) > 80, out

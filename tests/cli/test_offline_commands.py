@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -44,8 +45,32 @@ def test_an_unreachable_server_gets_one_clear_line(runner: CliRunner) -> None:
     # Port 9 (discard) on loopback: nothing listens there in the test environment.
     result = runner.invoke(cli, ["sql", "chat", "SELECT * FROM user", "-s", "127.0.0.1:9"])
     assert result.exit_code == 1
-    assert "cannot reach the server" in result.output and "spacetimedb start" in result.output
-    assert "Traceback" not in result.output
+    assert "cannot reach server http://127.0.0.1:9, chosen by -s 127.0.0.1:9" in result.output
+    assert "spacetimedb start" in result.output and "Traceback" not in result.output
+
+
+def test_an_unreachable_default_server_names_its_nickname_and_the_config_file(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    assert runner.invoke(cli, ["server", "add", "gone", "--url", "127.0.0.1:9", "--default"]).exit_code == 0
+    result = runner.invoke(cli, ["call", "chat", "set_name", '"Ada"'])
+    assert result.exit_code == 1
+    line = f"cannot reach server gone (http://127.0.0.1:9), chosen by the default server in {tmp_path / 'cli.json'}"
+    assert line in result.output, result.output
+
+
+def test_start_on_a_busy_port_is_one_line_saying_what_to_do(runner: CliRunner, tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        addr = f"127.0.0.1:{busy.getsockname()[1]}"
+        result = runner.invoke(cli, ["start", "--listen-addr", addr, "--data-dir", str(tmp_path / "data")])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"Error: cannot listen on {addr}: the address is already in use (another `spacetimedb start` or `dev`?). "
+        "Stop that process, or pass --listen-addr with a free port, e.g. --listen-addr 127.0.0.1:3001"
+    ]
+    assert not (tmp_path / "data").exists(), "nothing is loaded or created before the port is known to be free"
 
 
 def test_publish_refuses_a_directory_that_is_not_a_package(runner: CliRunner, tmp_path: Path) -> None:
@@ -62,3 +87,23 @@ def test_start_checks_publish_arguments(runner: CliRunner) -> None:
 def test_start_refuses_an_unknown_fsync_policy(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["start", "--fsync", "sometimes"])
     assert result.exit_code == 2 and "every_batch, off or e.g. 5ms" in result.output
+
+
+def test_call_takes_negative_numbers_as_arguments(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    from spacetimedb.cli import api_client
+
+    sent: list[object] = []
+
+    def fake_call(self: object, name: str, reducer: str, args: list[object]) -> api_client.Response:
+        sent.append((name, reducer, args))
+        return api_client.Response(200, {}, b"")
+
+    monkeypatch.setattr(api_client.ApiClient, "call", fake_call)
+    result = runner.invoke(cli, ["call", "db", "claim", "-1", "0", "-2.5", "-s", "127.0.0.1:9"])
+    assert result.exit_code == 0, result.output
+    assert sent == [("db", "claim", [-1, 0, -2.5])]
+    result = runner.invoke(cli, ["call", "db", "claim", "--", "-1"])
+    assert result.exit_code == 0, result.output
+    assert sent[-1] == ("db", "claim", [-1])
+    typo = runner.invoke(cli, ["call", "db", "claim", "--sever", "x"])
+    assert typo.exit_code == 2 and "no such option: --sever" in typo.output

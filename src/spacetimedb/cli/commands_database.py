@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from spacetimedb.cli.api_client import ApiClient
 from spacetimedb.cli.commands_server import server_option
 from spacetimedb.cli.config import CliConfig
 from spacetimedb.cli.module_archive import build_module_archive
+from spacetimedb.cli.output import LEVELS, log_line, make_console
 from spacetimedb.cli.sql_format import cell, column_types
 
-console = Console(highlight=False)
+console = make_console()
 
 
 def _client(server: str | None) -> ApiClient:
@@ -27,27 +26,34 @@ def _client(server: str | None) -> ApiClient:
 
 @click.command("publish")
 @click.argument("name")
+@click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
 @click.option(
     "-p",
     "--module-path",
     type=click.Path(exists=True, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="The module: a .py file or a package directory.",
+    default=None,
+    help="The module: a .py file or a package directory (or give it as PATH) [default: .].",
 )
 @click.option(
     "-c", "--delete-data", is_flag=True, help="Delete the database's data before publishing (asks first)."
 )
 @click.option("-y", "--yes", is_flag=True, help="Answer yes to every confirmation.")
 @server_option
-def publish(name: str, module_path: Path, delete_data: bool, yes: bool, server: str | None) -> None:
-    """Create database NAME from a Python module, or update it (keeping its data).
+def publish(
+    name: str, path: Path | None, module_path: Path | None, delete_data: bool, yes: bool, server: str | None
+) -> None:
+    """Create database NAME from the Python module at PATH (a .py file or a package directory), or
+    update it (keeping its data).
 
     \b
     Examples:
+      spacetimedb publish chat examples/quickstart_chat.py
       spacetimedb publish chat --module-path examples/quickstart_chat.py
       spacetimedb publish chat -p my_game/ --delete-data -y
     """
+    if path is not None and module_path is not None and path.resolve() != module_path.resolve():
+        raise click.UsageError(f"two module paths given ({path} and --module-path {module_path}); give one")
+    module_path = path or module_path or Path(".")
     if delete_data and not yes:
         click.confirm(f"This deletes all data of database {name!r}. Continue?", abort=True)
     archive = build_module_archive(module_path)
@@ -86,6 +92,12 @@ def _parse_args(raw: tuple[str, ...]) -> list[Any]:
         try:
             args.append(json.loads(text))
         except ValueError:
+            if text.startswith("-"):
+                # `call` passes unknown options through so that `-1` is an argument; this one is a typo.
+                raise click.UsageError(
+                    f"no such option: {text} (reducer arguments are JSON values; put `--` before "
+                    "arguments that start with '-')"
+                ) from None
             raise click.UsageError(
                 f"argument {i} ({text!r}) is not JSON. Arguments are JSON values: strings need quotes, "
                 f"e.g. '\"{text}\"'"
@@ -93,18 +105,19 @@ def _parse_args(raw: tuple[str, ...]) -> list[Any]:
     return args
 
 
-@click.command("call")
+@click.command("call", context_settings={"ignore_unknown_options": True})
 @click.argument("name")
 @click.argument("reducer")
 @click.argument("arguments", nargs=-1)
 @server_option
 def call(name: str, reducer: str, arguments: tuple[str, ...], server: str | None) -> None:
-    """Call REDUCER on database NAME with JSON ARGUMENTS.
+    """Call REDUCER on database NAME with JSON ARGUMENTS (negative numbers too).
 
     \b
     Examples:
       spacetimedb call chat set_name '"Ada"'
       spacetimedb call bank transfer 1 2 100
+      spacetimedb call game move -1 0
     """
     resp = _client(server).call(name, reducer, _parse_args(arguments))
     if resp.body:
@@ -114,19 +127,31 @@ def call(name: str, reducer: str, arguments: tuple[str, ...], server: str | None
 @click.command("sql")
 @click.argument("name")
 @click.argument("query")
-@click.option("--json", "as_json", is_flag=True, help="Print the raw JSON result.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print each row as one JSON object keyed by column (JSON Lines)."
+)
+@click.option(
+    "--raw-json", is_flag=True, help="Print the server's whole answer: schema, rows and stats of each statement."
+)
 @server_option
-def sql(name: str, query: str, as_json: bool, server: str | None) -> None:
+def sql(name: str, query: str, as_json: bool, raw_json: bool, server: str | None) -> None:
     """Run SQL QUERY on database NAME and print the rows as a table.
 
     \b
     Examples:
       spacetimedb sql chat "SELECT * FROM user"
-      spacetimedb sql chat "SELECT COUNT(*) AS n FROM message" --json
+      spacetimedb sql chat "SELECT COUNT(*) AS n FROM message" --json     # {"n": 3}
+      spacetimedb sql chat "SELECT * FROM user" --json | jq -r .name
     """
     results = _client(server).sql(name, query)
-    if as_json:
+    if raw_json:
         click.echo(json.dumps(results, indent=2))
+        return
+    if as_json:
+        for stmt in results:
+            names = _unique_names([n for n, _ in column_types(stmt.get("schema", {}))])
+            for row in stmt.get("rows", []):
+                click.echo(json.dumps(dict(zip(names, row, strict=False)), separators=(", ", ": ")))
         return
     for stmt in results:
         elements = stmt.get("schema", {}).get("elements", [])
@@ -137,8 +162,8 @@ def sql(name: str, query: str, as_json: bool, server: str | None) -> None:
             continue
         table = Table(show_edge=False, header_style="bold")
         columns = column_types(stmt.get("schema", {}))
-        for name, _ in columns:
-            table.add_column(name)
+        for col_name, _ in columns:
+            table.add_column(col_name)
         for row in stmt.get("rows", []):
             table.add_row(*(cell(v, ty) for v, (_, ty) in zip(row, columns, strict=False)))
         console.print(table)
@@ -146,8 +171,14 @@ def sql(name: str, query: str, as_json: bool, server: str | None) -> None:
         console.print(f"({n} row{'s' if n != 1 else ''})", style="dim")
 
 
-LEVELS = ["trace", "debug", "info", "warn", "error", "panic"]
-LEVEL_STYLE = {"error": "red", "panic": "bold red", "warn": "yellow", "debug": "dim", "trace": "dim"}
+def _unique_names(names: list[str]) -> list[str]:
+    """Column names as object keys: a repeated name gets `#2`, `#3` so no value is dropped."""
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if seen[n] == 1 else f"{n}#{seen[n]}")
+    return out
 
 
 @click.command("logs")
@@ -176,19 +207,8 @@ def logs(
             continue
         if fmt == "json":
             click.echo(json.dumps(rec))
-            continue
-        from datetime import datetime
-
-        ts = rec.get("ts")
-        when = datetime.fromtimestamp(ts / 1e6, tz=UTC).isoformat(timespec="milliseconds") if ts else ""
-        style = LEVEL_STYLE.get(lvl, "")
-        prefix = f"{when} {lvl.upper():>5}"
-        target = f" {rec['target']}:" if rec.get("target") else ""
-        console.print(
-            f"[{style}]{prefix}[/{style}]{target} {rec.get('message', '')}"
-            if style
-            else f"{prefix}{target} {rec.get('message', '')}"
-        )
+        else:
+            console.print(log_line(rec))
 
 
 @click.command("snapshot")

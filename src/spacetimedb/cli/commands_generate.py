@@ -7,15 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 
 from spacetimedb.cli.api_client import ApiClient
 from spacetimedb.cli.commands_server import server_option
 from spacetimedb.cli.config import CliConfig
+from spacetimedb.cli.output import make_console
 from spacetimedb.codegen.describe import describe_type
 from spacetimedb.codegen.module_view import ModuleView, load_module_view
 
-console = Console(highlight=False)
+console = make_console()
 
 module_path_option = click.option(
     "-p",

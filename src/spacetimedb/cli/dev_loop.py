@@ -9,14 +9,14 @@ import time
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from spacetimedb.cli.api_client import ApiClient, ApiError
 from spacetimedb.cli.commands_generate import generate_files, write_files
 from spacetimedb.cli.config import ServerEntry
 from spacetimedb.cli.module_archive import build_module_archive
+from spacetimedb.cli.output import make_console
 
-console = Console(highlight=False)
+console = make_console()
 
 
 def _wait_until_up(client: ApiClient, proc: subprocess.Popen[bytes], seconds: float = 30.0) -> None:
