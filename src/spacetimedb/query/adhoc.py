@@ -96,13 +96,42 @@ def execute_sql(
 Combo = tuple[Row, ...]
 
 
-def _joined(select: BSelect, state: ReadState, budget: RowBudget | None = None) -> Iterator[Combo]:
-    """Every combination of rows (one per relation) satisfying the joins and WHERE, lazily.
+def _joined(
+    select: BSelect, state: ReadState, budget: RowBudget | None = None, *, lazy: bool = False
+) -> Iterable[Combo]:
+    """Every combination of rows (one per relation) satisfying the joins and WHERE.
 
-    Nested loops, depth first: a consumer that stops early (LIMIT) stops the evaluation, and no
-    intermediate product is built. Each filter runs as soon as the relations it reads are bound.
-    `budget` is charged for every row read from a table or index and every cross-join pairing.
+    Nested loops; each filter runs as soon as the relations it reads are bound. `lazy`: depth
+    first through generators, so a consumer that stops early (LIMIT) stops the evaluation and no
+    intermediate product is built; otherwise level by level into lists (faster per row).
+    `budget` is charged for every row read from a table or index and every cross-join pairing,
+    so it also bounds the lists built.
     """
+    rows0, levels = _prepare(select, state, budget)
+    if not lazy:
+        combos: list[Combo] = [(r,) for r in rows0]
+        for level in levels:
+            combos = level.extend_all(combos)
+        return combos
+    lazy_combos: Iterable[Combo] = ((r,) for r in rows0)
+    for level in levels:
+        lazy_combos = level.extend_lazily(lazy_combos)
+    return lazy_combos
+
+
+def _count(select: BSelect, state: ReadState, budget: RowBudget | None) -> int:
+    """How many combinations `_joined` would give, without building those of the last relation."""
+    rows0, levels = _prepare(select, state, budget)
+    if not levels:
+        return sum(1 for _ in rows0)
+    combos: list[Combo] = [(r,) for r in rows0]
+    for level in levels[:-1]:
+        combos = level.extend_all(combos)
+    return levels[-1].count(combos)
+
+
+def _prepare(select: BSelect, state: ReadState, budget: RowBudget | None) -> tuple[Iterable[Row], list[_Level]]:
+    """The filtered rows of the first relation (lazily) and one `_Level` per later relation."""
     n = len(select.tables)
     own: list[list[BExpr]] = [[] for _ in range(n)]  # terms reading relation i only
     cross: list[list[BExpr]] = [[] for _ in range(n)]  # terms reading relation i and earlier ones
@@ -111,7 +140,6 @@ def _joined(select: BSelect, state: ReadState, budget: RowBudget | None = None) 
         (own if len(rels) <= 1 else cross)[max(rels, default=0)].append(t)
     own_preds = [_compile(own[i], (i,)) for i in range(n)]
     cross_preds = [_compile(cross[i], tuple(range(i + 1))) for i in range(n)]
-
     first = select.tables[0]
     pred0 = own_preds[0]
     rows0: Iterable[Row] = seek(state, first, const_eq(own[0], 0, first))
@@ -119,27 +147,7 @@ def _joined(select: BSelect, state: ReadState, budget: RowBudget | None = None) 
         rows0 = budget.counted(rows0, weight_of(pred0))
     if pred0 is not None:
         rows0 = (r for r in rows0 if pred0(r))
-    if n == 1:
-        return ((r,) for r in rows0)
-
-    # Per later relation: rows for a partial combination (an index/hash probe, or the whole
-    # filtered table for a cross join, read once).
-    sources: list[Callable[[Combo], list[Row]]] = []
-    for i in range(1, n):
-        sources.append(_source(select, state, i, own_preds[i], cross_preds[i], budget))
-
-    def extend(i: int, combos: Iterable[Combo]) -> Iterator[Combo]:
-        source, pred = sources[i - 1], cross_preds[i]
-        for c in combos:
-            for r in source(c):
-                combo = (*c, r)
-                if pred is None or pred(*combo):
-                    yield combo
-
-    combos: Iterable[Combo] = ((r,) for r in rows0)
-    for i in range(1, n):
-        combos = extend(i, combos)
-    return iter(combos)
+    return rows0, [_level(select, state, i, own_preds[i], cross_preds[i], budget) for i in range(1, n)]
 
 
 def _compile(terms: list[BExpr], rels: tuple[int, ...]) -> Predicate | None:
@@ -147,46 +155,112 @@ def _compile(terms: list[BExpr], rels: tuple[int, ...]) -> Predicate | None:
     return None if expr is None else compile_predicate(expr, rels)
 
 
-def _source(
+class _Level:
+    """Relation i > 0 of a join: its rows for a partial combination (an index or hash probe on the
+    ON column, or, for a cross join, the whole filtered table read once), filtered by its own
+    terms (`own`) and the terms over it and earlier relations (`cross`)."""
+
+    def __init__(
+        self,
+        probe: Callable[[Any], Iterable[Row]] | None,
+        left: tuple[int, int],
+        everything: list[Row],
+        own: Predicate | None,
+        cross: Predicate | None,
+        pair_cost: Callable[[], None] | None,
+    ) -> None:
+        self.probe, self.left, self.everything = probe, left, everything
+        self.own, self.cross, self.pair_cost = own, cross, pair_cost
+
+    def rows_for(self, c: Combo) -> Iterable[Row]:
+        if self.probe is None:
+            if self.pair_cost is not None:
+                self.pair_cost()
+            return self.everything
+        lrel, lcol = self.left
+        own = self.own
+        found = self.probe(c[lrel][lcol])
+        return found if own is None else [r for r in found if own(r)]
+
+    def extend_all(self, combos: list[Combo]) -> list[Combo]:
+        out: list[Combo] = []
+        append, cross, own = out.append, self.cross, self.own
+        if self.probe is None:
+            for c in combos:
+                for r in self.rows_for(c):
+                    combo = (*c, r)
+                    if cross is None or cross(*combo):
+                        append(combo)
+            return out
+        probe, (lrel, lcol) = self.probe, self.left
+        for c in combos:  # the hot loop, inlined
+            for r in probe(c[lrel][lcol]):
+                if own is None or own(r):
+                    combo = (*c, r)
+                    if cross is None or cross(*combo):
+                        append(combo)
+        return out
+
+    def count(self, combos: list[Combo]) -> int:
+        n, cross, own = 0, self.cross, self.own
+        if self.probe is None:
+            for c in combos:
+                for r in self.rows_for(c):
+                    if cross is None or cross(*c, r):
+                        n += 1
+            return n
+        probe, (lrel, lcol) = self.probe, self.left
+        for c in combos:  # the hot loop, inlined
+            for r in probe(c[lrel][lcol]):
+                if (own is None or own(r)) and (cross is None or cross(*c, r)):
+                    n += 1
+        return n
+
+    def extend_lazily(self, combos: Iterable[Combo]) -> Iterator[Combo]:
+        cross = self.cross
+        for c in combos:
+            for r in self.rows_for(c):
+                combo = (*c, r)
+                if cross is None or cross(*combo):
+                    yield combo
+
+
+def _level(
     select: BSelect,
     state: ReadState,
     i: int,
-    pred: Predicate | None,
-    cross_pred: Predicate | None,
+    own: Predicate | None,
+    cross: Predicate | None,
     budget: RowBudget | None,
-) -> Callable[[Combo], list[Row]]:
-    """Rows of relation `i` for one combination of the earlier ones, filtered by `pred` (its own
-    terms); `cross_pred` (terms over it and earlier relations) is the caller's, weighed here."""
+) -> _Level:
     table = select.tables[i]
     join = select.joins[i - 1]
     if join is None:
         rows: Iterable[Row] = state.scan(table.table_id)
         if budget is not None:
-            rows = budget.counted(rows, weight_of(pred))
-        everything = [r for r in rows if pred is None or pred(r)]
-        if budget is None:
-            return lambda c: everything
-        cost = len(everything) * weight_of(cross_pred)
-
-        def pairs(c: Combo) -> list[Row]:
-            budget.charge(cost)  # each pairing of a cross join is work
-            return everything
-
-        return pairs
-    probe = make_probe(state, table, join.right.col, budget)
-    lrel, lcol = join.left.rel, join.left.col
-
-    weight = weight_of(pred) + weight_of(cross_pred) - 1
-
-    def matches(c: Combo) -> list[Row]:
-        found = probe(c[lrel][lcol])
-        if not isinstance(found, list):
-            found = list(found)
+            rows = budget.counted(rows, weight_of(own))
+        everything = [r for r in rows if own is None or own(r)]
+        pair_cost = None
         if budget is not None:
-            budget.charge(len(found) * weight)
-        return found if pred is None else [r for r in found if pred(r)]
+            cost = len(everything) * weight_of(cross)
 
-    return matches
+            def pair_cost() -> None:  # each pairing of a cross join is work
+                budget.charge(cost)
+
+        return _Level(None, (0, 0), everything, None, cross, pair_cost)
+    probe = make_probe(state, table, join.right.col, budget)
+    if budget is not None:
+        weight = weight_of(own) + weight_of(cross) - 1
+        unbudgeted = probe
+
+        def probe(value: Any) -> Iterable[Row]:
+            found = unbudgeted(value)
+            if not isinstance(found, list):
+                found = list(found)
+            budget.charge(len(found) * weight)
+            return found
+
+    return _Level(probe, (join.left.rel, join.left.col), [], own, cross, None)
 
 
 def run_select(
@@ -195,18 +269,20 @@ def run_select(
     if select.limit == 0:
         combos: list[Combo] = []
     elif select.count_alias is not None:
-        count = sum(1 for _ in _joined(select, state, budget))
+        count = _count(select, state, budget)
         return SqlStmtResult(ProductType((ProductTypeElement(select.count_alias, U64),)), [(count,)])
     elif select.order_by:
-        combos = list(_joined(select, state, budget))
+        combos = _all(select, state, budget)
         for col, descending in reversed(select.order_by):  # stable sorts, last key first
             rel, i = col.rel, col.col
             combos.sort(key=lambda c: _sort_key(c[rel][i]), reverse=descending)
         if select.limit is not None:
             combos = combos[: select.limit]
-    else:
+    elif select.limit is not None:
         # No ORDER BY: LIMIT stops the evaluation once it has its rows.
-        combos = list(itertools.islice(_joined(select, state, budget), select.limit))
+        combos = list(itertools.islice(_joined(select, state, budget, lazy=True), select.limit))
+    else:
+        combos = _all(select, state, budget)
     if select.star_rel is not None:
         table = select.tables[select.star_rel]
         types = catalog.column_types(table)
@@ -218,6 +294,11 @@ def run_select(
     schema = ProductType(tuple(ProductTypeElement(p.alias, p.column.ty) for p in select.columns))
     picks = [(p.column.rel, p.column.col) for p in select.columns]
     return SqlStmtResult(schema, [tuple(c[r][i] for r, i in picks) for c in combos])
+
+
+def _all(select: BSelect, state: ReadState, budget: RowBudget | None) -> list[Combo]:
+    combos = _joined(select, state, budget)
+    return combos if isinstance(combos, list) else list(combos)
 
 
 def _sort_key(value: Any) -> Any:
