@@ -45,6 +45,14 @@ def test_trailing_bytes() -> None:
     assert e.offset == 5
 
 
+def test_trailing_bytes_after_a_zero_size_value() -> None:
+    """Found by fuzzing (tests/fuzz, bsatn): a type that takes no bytes accepted any input."""
+    for ty in (at.product(), at.product(("u", at.product())), at.UNIT):
+        assert bsatn.decode(b"", ty) is not None
+        e = _decode_error(ty, "f8000000")
+        assert "4 trailing byte(s)" in str(e) and e.offset == 0, str(e)
+
+
 def test_unknown_tags() -> None:
     e = _decode_error(at.sum_of(("A", at.UNIT), ("B", at.U8)), "05")
     assert "unknown sum tag 5" in str(e) and e.offset == 0

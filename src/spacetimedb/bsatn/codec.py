@@ -94,7 +94,9 @@ def _generate(node: Node) -> tuple[str, dict[str, Any]]:
     if fixed and len(dec.lines) == 1 and dec.lines[0].strip() == f"{expr[1:-2]}, = {_callee(dec.lines[0])}(data)":
         out += [f"        return {_callee(dec.lines[0])}(data)"]
     elif fixed:
-        out += [*dec.lines, f"        return {expr}"]
+        # The first read checks the exact length; a zero-size type reads nothing, so check here.
+        empty = ["        if len(data): raise _Bad"] if fixed_size(node) == 0 else []
+        out += [*empty, *dec.lines, f"        return {expr}"]
     else:
         end = f"off + {dec.delta}" if dec.delta else "off"
         out += ["        if data.__class__ is memoryview: data = data.tobytes()", "        ln = len(data); off = 0"]
