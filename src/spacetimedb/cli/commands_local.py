@@ -16,6 +16,7 @@ from spacetimedb.durability.commit_log import DEFAULT_MAX_SEGMENT_BYTES
 from spacetimedb.durability.database_durability import DEFAULT_KEEP_SNAPSHOTS, DEFAULT_SNAPSHOT_EVERY
 from spacetimedb.durability.options import DurabilityOptions
 from spacetimedb.durability.policy import FsyncPolicy
+from spacetimedb.host.time_limit import DEFAULT_REDUCER_TIME_LIMIT
 from spacetimedb.query.limits import DEFAULT_ROW_BUDGET
 from spacetimedb.server.query_limits import (
     DEFAULT_MAX_QUERIES_PER_CONNECTION,
@@ -154,6 +155,14 @@ def _parse_publish(values: tuple[str, ...]) -> list[tuple[str, Path]]:
     help="Rows a query of anyone but the database owner may read or produce (a /sql SELECT, a one-off "
     "query, one Subscribe message) before it is refused; 0: unbounded.",
 )
+@click.option(
+    "--reducer-time-limit",
+    type=click.FloatRange(min=0.001),
+    default=DEFAULT_REDUCER_TIME_LIMIT,
+    show_default=True,
+    metavar="SECONDS",
+    help="Interrupt and roll back a reducer call (scheduled and lifecycle ones too) that runs longer than this.",
+)
 def start(
     listen_addr: str,
     data_dir: Path | None,
@@ -170,6 +179,7 @@ def start(
     max_subscribe_queries: int,
     max_connection_queries: int,
     query_row_budget: int,
+    reducer_time_limit: float,
 ) -> None:
     """Run the server. Stop it with Ctrl-C; commits are flushed before it exits.
 
@@ -212,6 +222,7 @@ def start(
             send_budget=budget,
             query_limits=QueryLimits(max_subscribe_queries, max_connection_queries, query_row_budget),
             on_listening=_act_as_owner(listen_addr, data_dir),
+            reducer_time_limit=reducer_time_limit,
         )
     except OSError as e:
         if e.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):  # lost a race after the check

@@ -7,6 +7,7 @@ listeners. The per-call path does no logging, no handle construction and no stri
 
 from __future__ import annotations
 
+import threading
 import traceback
 from collections.abc import Callable
 from time import perf_counter_ns
@@ -26,6 +27,7 @@ from spacetimedb.host.results import (
     UnknownReducerError,
 )
 from spacetimedb.host.scheduler import Job, Scheduler
+from spacetimedb.host.time_limit import ReducerGuard, ReducerTimeLimit
 from spacetimedb.module.context import ModuleLog, ReducerContext
 from spacetimedb.module.db_view import DbView
 from spacetimedb.module.errors import SenderError
@@ -74,6 +76,7 @@ class ModuleHost:
         clock: Callable[[], Timestamp] = Timestamp.now,
         log: DatabaseLog | None = None,
         next_tx_offset: int = 0,
+        time_limit: float | None = None,
     ) -> None:
         self.module = module
         self.db = db if db is not None else Database(module.table_schemas)
@@ -82,6 +85,8 @@ class ModuleHost:
         self.clock = clock
         self.log = log if log is not None else DatabaseLog()
         self._next_offset = next_tx_offset
+        #: Interrupts module code running longer than `time_limit` seconds (None: no limit).
+        self._guard = ReducerGuard(time_limit) if time_limit is not None else None
         self._listeners: list[CommitListener] = []
         self._commit_log: CommitListener | None = None
         self._slot = TxSlot()
@@ -279,21 +284,41 @@ class ModuleHost:
         running.sink = self._log_from_reducer
         error: str | None = None
         status = _COMMITTED
+        guard = self._guard
         try:
-            if before is not None:
-                before(ctx)
-            if r is not None:
-                r.fn(ctx, *values)
+            if guard is None:
+                if before is not None:
+                    before(ctx)
+                if r is not None:
+                    r.fn(ctx, *values)
+            else:
+                try:
+                    guard.enter()
+                    if before is not None:
+                        before(ctx)
+                    if r is not None:
+                        r.fn(ctx, *values)
+                finally:
+                    # Inside the outer try: a time-limit exception still pending lands there.
+                    fired = guard.leave()
+                if fired:
+                    raise ReducerTimeLimit
         except SenderError as e:
             status, error = _USER_ERROR, e.message
         except Exception as e:
             status, error = _INTERNAL_ERROR, f"{type(e).__name__}: {e}"
             self._host_log("error", f"reducer {name!r} failed:\n{traceback.format_exc()}", name, ts)
-        except BaseException:
-            # KeyboardInterrupt, SystemExit, ...: undo the writes, then let it through.
-            slot.ds = _NO_TX
-            tx.rollback()
-            raise
+        except BaseException as e:
+            # Module code cannot stop the server: SystemExit, KeyboardInterrupt, a time limit, any
+            # BaseException fails this call only (rolled back below).
+            if guard is not None:
+                guard.leave()
+            if isinstance(e, KeyboardInterrupt) and threading.current_thread() is threading.main_thread():
+                slot.ds = _NO_TX
+                tx.rollback()  # a real Ctrl-C (in-process harness, tools): undo, then let it through
+                raise
+            status, error = _INTERNAL_ERROR, self._base_exception_error(name, e)
+            self._host_log("error", f"reducer {name!r} failed: {error}", name, ts)
         finally:
             slot.ds = _NO_TX
             running.sink = None
@@ -323,6 +348,18 @@ class ModuleHost:
             self.scheduler.observe(delta, ts)
         for listener in self._listeners:
             listener(result)
+
+    def _base_exception_error(self, name: str, e: BaseException) -> str:
+        if isinstance(e, ReducerTimeLimit):
+            limit = self._guard.limit_s if self._guard is not None else 0
+            return (
+                f"reducer {name!r} ran longer than the reducer time limit of {limit:g} s and was "
+                f"interrupted; its changes were rolled back (server flag --reducer-time-limit)"
+            )
+        return (
+            f"{type(e).__name__}({', '.join(map(repr, e.args))}) raised by module code: it fails this "
+            f"call only (rolled back); module code cannot stop the server"
+        )
 
     def _unlogged(self, result: ReducerCallResult, delta: TxDelta, error: Exception) -> None:
         """The log refused this commit: undo it before anyone saw it and turn it into a failure."""

@@ -157,12 +157,14 @@ async def serve(
     send_budget: int | None = None,
     query_limits: QueryLimits | None = None,
     on_listening: Callable[[Server], None] | None = None,
+    reducer_time_limit: float | None = None,
 ) -> None:
     factory = None
-    if durability is not None:
+    if durability is not None or reducer_time_limit is not None:
+        from spacetimedb.host.time_limit import DEFAULT_REDUCER_TIME_LIMIT
         from spacetimedb.server.host_backend import host_backend_factory_with
 
-        factory = host_backend_factory_with(durability)
+        factory = host_backend_factory_with(durability, reducer_time_limit or DEFAULT_REDUCER_TIME_LIMIT)
     server = Server(
         Path(data_dir),
         backend_factory=factory,
@@ -206,6 +208,7 @@ def run_server(
     send_budget: int | None = None,
     query_limits: QueryLimits | None = None,
     on_listening: Callable[[Server], None] | None = None,
+    reducer_time_limit: float | None = None,
 ) -> None:
     """Run until SIGINT/SIGTERM: the CLI's `start` command.
 
@@ -217,6 +220,7 @@ def run_server(
     `send_budget` caps the bytes queued to all WebSocket clients together (docs/limits.md).
     `query_limits` what one client's queries may cost (docs/limits.md).
     `on_listening(server)` runs once the port is bound, before any request is served.
+    `reducer_time_limit`: seconds a reducer may run before it is interrupted (default 10).
     """
     _configure_logging()
     try:
@@ -237,5 +241,6 @@ def run_server(
             send_budget=send_budget,
             query_limits=query_limits,
             on_listening=on_listening,
+            reducer_time_limit=reducer_time_limit,
         )
     )

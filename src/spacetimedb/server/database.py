@@ -1,10 +1,16 @@
-"""One hosted database: its backend, its subscribers, and the single worker that runs its work.
+"""One hosted database: its backend, its subscribers, and the thread that runs its work.
 
 Everything that touches the database (reducer calls, subscribes, SQL, lifecycle, the scheduler)
-is a job on one queue, run by one worker task in arrival order, so reducers run one at a time
-and a subscription's initial rows are consistent with the deltas that follow. The worker drains
-every waiting job per wake-up (batching), then flushes each touched client once, so the replies
-to a v3 frame of pipelined calls leave in one frame.
+is a job on one queue, run by the database's own worker thread in arrival order, so reducers run
+one at a time and a subscription's initial rows are consistent with the deltas that follow. A
+reducer that runs long (up to its time limit) therefore stalls only its own database: the event
+loop and every other database keep going (the GIL is handed over every few milliseconds).
+
+The worker drains every waiting job per turn (batching). Whatever a turn produces for the loop
+(messages to clients, closes, results of awaited calls) is collected in order and handed over
+once per turn with `call_soon_threadsafe`; the loop then enqueues the messages and flushes each
+touched client once, so the replies to a v3 frame of pipelined calls leave in one frame. Sockets,
+client sessions and confirmed reads are only ever touched on the loop thread.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Hashable
@@ -76,9 +83,12 @@ class Database:
         self.subscriptions = self._subscriptions_for(backend)
         self.subscribers: set[Subscriber] = set()
         self._jobs: deque[Callable[[], None]] = deque()
-        self._wake = asyncio.Event()
+        self._wake = threading.Event()
+        #: This turn's hand-over to the loop, in order: (fn, a, b) called as fn(a, b) on the loop.
+        self._ops: list[tuple[Callable[[Any, Any], None], Any, Any]] = []
         self._touched: set[Subscriber] = set()
-        self._worker: asyncio.Task[None] | None = None
+        self._worker: threading.Thread | None = None
+        self._worker_done: asyncio.Future[None] | None = None
         self._closed = False
         #: Set once the database stops (log followers and other streams end then).
         self.stopped = asyncio.Event()
@@ -104,7 +114,9 @@ class Database:
     def start(self) -> None:
         if self._worker is None:
             loop = self._loop = asyncio.get_running_loop()
-            self._worker = loop.create_task(self._run(), name=f"db:{self.info.name}")
+            self._worker_done = loop.create_future()
+            self._worker = threading.Thread(target=self._run, name=f"db:{self.info.name}", daemon=True)
+            self._worker.start()
             self.backend.on_log_failure(functools.partial(self._log_failed, loop))
 
     def _log_failed(self, loop: asyncio.AbstractEventLoop, error: str) -> None:
@@ -125,13 +137,18 @@ class Database:
         )
 
     def _take_out_of_service(self) -> None:
+        """On the loop: close every client; the worker forgets them (its state, its thread)."""
         log.error("%s", self.failure)
-        for sub in list(self.subscribers):
+        leaving = list(self.subscribers)
+        for sub in leaving:
             sub.fail(1011, LOG_FAILED_CLOSE_REASON)
-            self.subscriptions.remove_subscriber(sub)
-        self.subscribers.clear()
-        self._touched.clear()
+        if not self._closed:
+            self.submit(functools.partial(self._forget_all, leaving))
         self.stopped.set()  # log followers and other streams end
+
+    def _forget_all(self, leaving: list[Subscriber]) -> None:
+        for sub in leaving:
+            self._forget(sub)
 
     def check_serving(self) -> None:
         """Raise DatabaseOutOfService once the commit log failed."""
@@ -147,8 +164,8 @@ class Database:
             self.submit(functools.partial(self.disconnect, sub))  # a no-op once out of service
         self._closed = True
         self._wake.set()
-        if self._worker is not None:
-            await self._worker
+        if self._worker is not None and self._worker_done is not None:
+            await self._worker_done  # the worker ends once the queue is drained
             self._worker = None
         self.backend.close()
 
@@ -159,7 +176,7 @@ class Database:
         runs it on the new module (as upstream), see `record_disconnects`."""
         leaving = list(self.subscribers)
         for sub in leaving:
-            sub.fail(code, reason)
+            self._to_loop(sub.fail, code, reason)
             self._forget(sub)
         return leaving
 
@@ -183,7 +200,7 @@ class Database:
         self.subscriptions = self._subscriptions_for(backend)
         for sub, query_set_id, sources in old_subscriptions.query_sets():
             self._resubscribe(sub, query_set_id, sources)  # type: ignore[arg-type]
-        self.confirmed_reads.rebind(backend.durable_offset_waiter())
+        self._to_loop(_rebind, self.confirmed_reads, backend.durable_offset_waiter())
         if self._log_listeners:
             self._unsubscribe_backend_logs = backend.subscribe_logs(self._forward_log)
         if self._loop is not None:
@@ -214,8 +231,14 @@ class Database:
         return unsubscribe
 
     def _forward_log(self, record: Any) -> None:
+        # Told on the worker thread; listeners (HTTP log streams) live on the loop.
+        if self._loop is None:
+            return
         for listener in list(self._log_listeners):
-            listener(record)
+            try:
+                self._loop.call_soon_threadsafe(listener, record)
+            except RuntimeError:
+                return  # the loop is closed
 
     def is_owner(self, identity: bytes) -> bool:
         return identity == self.info.owner
@@ -241,40 +264,82 @@ class Database:
             if fut.cancelled():
                 return
             if self.failure is not None:  # checked when it runs: nothing runs after a log failure
-                fut.set_exception(DatabaseOutOfService(self.failure))
+                self._to_loop(_settle, fut, (False, DatabaseOutOfService(self.failure)))
                 return
             try:
-                fut.set_result(fn())
-            except BaseException as e:  # handed to the awaiting request
-                fut.set_exception(e)
+                outcome: tuple[bool, Any] = (True, fn())
+            except Exception as e:  # handed to the awaiting request
+                outcome = (False, e)
+            except BaseException as e:  # e.g. SystemExit from module code at import: never the server's
+                outcome = (False, ModuleCodeError(f"{type(e).__name__}({', '.join(map(repr, e.args))}) on the database worker"))
+            self._to_loop(_settle, fut, outcome)
 
         self.submit(job)
         return await fut
 
-    async def _run(self) -> None:
-        while not (self._closed and not self._jobs):
-            timeout = self._scheduler_timeout()
-            if not self._jobs and not self._closed:
+    def _to_loop(self, fn: Callable[[Any, Any], None], a: Any, b: Any) -> None:
+        """Run `fn(a, b)` on the loop at the end of this worker turn, in order with its messages."""
+        self._ops.append((fn, a, b))
+
+    def _run(self) -> None:
+        """The worker thread: turns of jobs until stopped and drained."""
+        jobs = self._jobs
+        try:
+            while not (self._closed and not jobs):
+                self._wake.clear()
+                if not jobs and not self._closed:
+                    self._wake.wait(self._scheduler_timeout())
                 try:
-                    await asyncio.wait_for(self._wake.wait(), timeout)
-                except TimeoutError:
-                    pass
-            self._wake.clear()
+                    self._run_scheduled()
+                    deadline = time.perf_counter() + MAX_TURN_SECONDS
+                    for _ in range(min(len(jobs), MAX_JOBS_PER_TURN)):
+                        job = jobs.popleft()
+                        try:
+                            job()
+                        except Exception:
+                            log.exception("database %s: job failed", self.info.name)
+                        if time.perf_counter() > deadline:
+                            break
+                except Exception:
+                    log.exception("database %s: worker turn failed", self.info.name)
+                finally:
+                    self._hand_over()
+        finally:
+            self._post(_settle, self._worker_done, (True, None))
+
+    def _hand_over(self) -> None:
+        """End of a turn: give the loop this turn's operations and the clients to flush."""
+        if not self._ops and not self._touched:
+            return
+        ops, self._ops = self._ops, []
+        touched, self._touched = self._touched, set()
+        self._post(self._deliver, ops, touched)
+
+    def _post(self, fn: Callable[[Any, Any], None], a: Any, b: Any) -> None:
+        if self._loop is None:
+            return
+        try:
+            self._loop.call_soon_threadsafe(fn, a, b)
+        except RuntimeError:
+            pass  # the loop is closed: the server is gone already
+
+    def _deliver(self, ops: list[tuple[Callable[[Any, Any], None], Any, Any]], touched: set[Subscriber]) -> None:
+        """On the loop: one worker turn's messages and results, then one flush per touched client."""
+        for fn, a, b in ops:
             try:
-                self._run_scheduled()
-                deadline = time.perf_counter() + MAX_TURN_SECONDS
-                for _ in range(min(len(self._jobs), MAX_JOBS_PER_TURN)):
-                    job = self._jobs.popleft()
-                    try:
-                        job()
-                    except Exception:
-                        log.exception("database %s: job failed", self.info.name)
-                    if time.perf_counter() > deadline:
-                        break
-            finally:
-                self._flush_touched()
-            if self._jobs:
-                await asyncio.sleep(0)
+                fn(a, b)
+            except Exception:
+                log.exception("database %s: delivering to a client failed", self.info.name)
+        for sub in touched:
+            sub.flush()
+        self.confirmed_reads.after_turn()
+
+    def deliver_now(self) -> None:
+        """Deliver what the worker code produced so far, here and now (for in-process callers that
+        run jobs themselves, like the server overhead benchmark; never while the worker runs)."""
+        ops, self._ops = self._ops, []
+        touched, self._touched = self._touched, set()
+        self._deliver(ops, touched)
 
     def _scheduler_timeout(self) -> float | None:
         if self.failure is not None:
@@ -292,12 +357,6 @@ class Database:
             return
         for result in self.backend.run_due(now_us()):
             self.broadcast(result)
-
-    def _flush_touched(self) -> None:
-        touched, self._touched = self._touched, set()
-        for sub in touched:
-            sub.flush()
-        self.confirmed_reads.after_turn()
 
     @property
     def durable_offset(self) -> float:
@@ -319,8 +378,12 @@ class Database:
             raise DatabaseOutOfService(self.failure or self._out_of_service(str(e))) from e
 
     def _send(self, sub: Subscriber, message: bytes, tx_offset: int | None = None) -> None:
-        sub.enqueue(message, tx_offset)
+        self._ops.append((sub.enqueue, message, tx_offset))
         self._touched.add(sub)
+
+    def send(self, sub: Subscriber, message: bytes) -> None:
+        """Queue `message` for `sub` (worker only); it leaves at the end of this turn."""
+        self._send(sub, message)
 
     def touch(self, sub: Subscriber) -> None:
         """Flush `sub` at the end of the current worker turn."""
@@ -330,7 +393,7 @@ class Database:
         """Handle every message of one client frame, in order."""
         for msg in messages:
             self.handle(sub, msg)
-        sub.handled(len(messages))
+        self._ops.append((_handled, sub, len(messages)))
 
     # ---- fan-out ------------------------------------------------------------------------------
 
@@ -407,7 +470,7 @@ class Database:
 
     def _subscribe(self, sub: Subscriber, msg: Subscribe) -> None:
         if self.subscriptions.has_set(sub, msg.query_set_id):
-            sub.fail(1011, f"query set {msg.query_set_id} is already subscribed")
+            self._to_loop(sub.fail, 1011, f"query set {msg.query_set_id} is already subscribed")
             return
         owner = self.is_owner(sub.identity)
         refused = self._too_many_queries(sub, len(msg.query_strings))
@@ -504,6 +567,29 @@ class Database:
 def _note_offset(committed: list[int] | None, result: CallResult) -> None:
     if committed is not None and result.committed and result.tx_offset is not None:
         committed.append(result.tx_offset)
+
+
+def _settle(fut: asyncio.Future[Any] | None, outcome: tuple[bool, Any]) -> None:
+    """On the loop: complete an awaited worker call."""
+    if fut is None or fut.done():
+        return
+    ok, value = outcome
+    if ok:
+        fut.set_result(value)
+    else:
+        fut.set_exception(value)
+
+
+def _rebind(reads: ConfirmedReads, waiter: Any) -> None:
+    reads.rebind(waiter)
+
+
+def _handled(sub: Subscriber, count: int) -> None:
+    sub.handled(count)
+
+
+class ModuleCodeError(RuntimeError):
+    """Module code raised a BaseException (SystemExit, ...) outside a reducer, e.g. at import."""
 
 
 class DatabaseStopped(Exception):

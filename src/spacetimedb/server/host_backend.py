@@ -30,6 +30,7 @@ from spacetimedb.host import (
     UnknownReducerError,
 )
 from spacetimedb.host.logs import LogRecord as HostLogRecord
+from spacetimedb.host.time_limit import DEFAULT_REDUCER_TIME_LIMIT
 from spacetimedb.module.loader import load_module
 from spacetimedb.query import (
     Catalog,
@@ -128,10 +129,13 @@ class HostBackend:
         fsync: FsyncPolicy | None = None,
         file_ops: FileOps = REAL_FILE_OPS,
         durability: DurabilityOptions | None = None,
+        reducer_time_limit: float | None = DEFAULT_REDUCER_TIME_LIMIT,
     ) -> None:
         """`durability`: the server's settings for every database's log and snapshots; `fsync`
-        overrides its policy; `file_ops`: the file layer under them (tests inject faults)."""
+        overrides its policy; `file_ops`: the file layer under them (tests inject faults);
+        `reducer_time_limit`: seconds a reducer may run before it is interrupted (None: no limit)."""
         self.spec = spec
+        self.reducer_time_limit = reducer_time_limit
         self.module = load_module(spec.module_path)
         schemas = list(self.module.table_schemas)
         self.engine = EngineDatabase(schemas)
@@ -166,6 +170,7 @@ class HostBackend:
             identity=_identity(spec.info.identity),
             owner=_identity(spec.info.owner),
             next_tx_offset=next_offset,
+            time_limit=self.reducer_time_limit,
         )
         self._names = {s.table_id: s.name for s in schemas}
         self._ids = {s.name: s.table_id for s in schemas}
@@ -434,9 +439,11 @@ def host_backend_factory(spec: BackendSpec) -> HostBackend:
     return HostBackend(spec)
 
 
-def host_backend_factory_with(durability: DurabilityOptions) -> Callable[[BackendSpec], HostBackend]:
-    """A backend factory applying the server's durability settings to every database."""
-    return lambda spec: HostBackend(spec, durability=durability)
+def host_backend_factory_with(
+    durability: DurabilityOptions | None = None, reducer_time_limit: float | None = DEFAULT_REDUCER_TIME_LIMIT
+) -> Callable[[BackendSpec], HostBackend]:
+    """A backend factory applying the server's durability settings and reducer time limit to every database."""
+    return lambda spec: HostBackend(spec, durability=durability, reducer_time_limit=reducer_time_limit)
 
 
 __all__ = ["HostBackend", "host_backend_factory", "host_backend_factory_with"]

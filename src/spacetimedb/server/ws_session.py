@@ -127,7 +127,7 @@ class ClientSession:
     def __hash__(self) -> int:
         return id(self)
 
-    # ---- Subscriber interface (called on the database worker) -------------------------------
+    # ---- Subscriber interface (called on the loop, handed over from the database worker) ------
 
     def enqueue(self, message: bytes, tx_offset: int | None = None) -> None:
         if not self._closing:
@@ -329,8 +329,7 @@ class ClientSession:
             result = db.connect(self)
             if not result.committed:
                 return result.error or "rejected by client_connected"
-            self._outbox.insert(0, (-1, self.initial_connection()))
-            db.touch(self)
+            db.send(self, self.initial_connection())  # its first message: nothing else is queued for it yet
             return None
 
         try:
