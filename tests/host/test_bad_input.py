@@ -104,7 +104,7 @@ def test_async_and_generator_reducers_are_rejected() -> None:
             yield 1
 
 
-def test_base_exceptions_roll_back_and_propagate() -> None:
+def test_base_exceptions_from_module_code_fail_the_call_only() -> None:
     with collecting() as found:
 
         @table
@@ -116,11 +116,23 @@ def test_base_exceptions_roll_back_and_propagate() -> None:
             ctx.db.row.insert(Row(id=1))
             raise KeyboardInterrupt
 
+        @reducer
+        def spin(ctx: Any) -> None:
+            ctx.db.row.insert(Row(id=2))
+            while True:
+                pass
+
     h = ModuleHost(ModuleDef.build(found))
-    with pytest.raises(KeyboardInterrupt):
-        h.call_reducer("stop", (), caller=ME, args_format="python")
+    result = h.call_reducer("stop", (), caller=ME, args_format="python")
+    assert not result.committed and "KeyboardInterrupt() raised by module code" in (result.error or "")
     assert h.db.count(h.module.table("row").schema.table_id) == 0
     assert not h.db.in_transaction
+    # With a time limit, a runaway reducer is interrupted (here on the calling thread) and rolled back.
+    h = ModuleHost(ModuleDef.build(found), time_limit=0.2)
+    result = h.call_reducer("spin", (), caller=ME, args_format="python")
+    assert not result.committed and "reducer time limit of 0.2 s" in (result.error or ""), result.error
+    assert h.db.count(h.module.table("row").schema.table_id) == 0
+    assert h.call_reducer("stop", (), caller=ME, args_format="python").error  # the host still works
 
 
 def test_sender_error_message_is_text() -> None:

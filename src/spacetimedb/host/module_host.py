@@ -7,7 +7,6 @@ listeners. The per-call path does no logging, no handle construction and no stri
 
 from __future__ import annotations
 
-import threading
 import traceback
 from collections.abc import Callable
 from time import perf_counter_ns
@@ -313,10 +312,6 @@ class ModuleHost:
             # BaseException fails this call only (rolled back below).
             if guard is not None:
                 guard.leave()
-            if isinstance(e, KeyboardInterrupt) and threading.current_thread() is threading.main_thread():
-                slot.ds = _NO_TX
-                tx.rollback()  # a real Ctrl-C (in-process harness, tools): undo, then let it through
-                raise
             status, error = _INTERNAL_ERROR, self._base_exception_error(name, e)
             self._host_log("error", f"reducer {name!r} failed: {error}", name, ts)
         finally:
