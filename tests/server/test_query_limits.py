@@ -14,9 +14,13 @@ import aiohttp
 
 from spacetimedb.server.app import Server
 from spacetimedb.server.host_backend import host_backend_factory
-from spacetimedb.server.query_limits import DEFAULT_MAX_QUERIES_PER_SUBSCRIBE, QueryLimits
+from spacetimedb.server.query_limits import (
+    DEFAULT_MAX_QUERIES_PER_CONNECTION,
+    DEFAULT_MAX_QUERIES_PER_SUBSCRIBE,
+    QueryLimits,
+)
 
-from .harness import RawClient, one_off, subscribe
+from .harness import RawClient, one_off, subscribe, unsubscribe
 
 CHAT = Path(__file__).parent / "modules" / "chat.py"
 SENDER = "0x" + "11" * 32
@@ -192,8 +196,39 @@ def test_ping_answers_during_costly_queries(tmp_path: Path) -> None:
                 await c.send(one_off(3, nested(80)))
                 assert "nested too deeply" in (await c.next(60))["err"]
 
+            async def collect(n: int) -> list[dict[str, Any]]:
+                out: list[dict[str, Any]] = []
+                while len(out) < n:
+                    out.extend(await c.frame(60))
+                assert len(out) == n, out
+                return out
+
+            async def frame_flood() -> None:
+                # One v3 frame of many Subscribe messages, each within the per-message limit: the
+                # per-connection limit stops the rest, and the frame never holds the loop.
+                per = DEFAULT_MAX_QUERIES_PER_SUBSCRIBE
+                frame = [
+                    subscribe(10 + k, 10 + k, *(f"SELECT * FROM pet WHERE id = {k * per + i}" for i in range(per)))
+                    for k in range(20)
+                ]
+                await c.send(*frame)
+                replies = await collect(20)
+                kinds = [m["type"] for m in replies]
+                assert kinds.count("SubscribeApplied") == DEFAULT_MAX_QUERIES_PER_CONNECTION // per
+                assert "too many subscribed queries" in replies[-1]["error"]
+                await c.send(*(unsubscribe(100 + k, 10 + k, send_rows=False) for k in range(20)))
+                await collect(20)
+
+            async def one_off_flood() -> None:
+                # Many costly one-off queries in one frame: each is stopped by the row budget.
+                await c.send(*(one_off(200 + k, "SELECT a.* FROM pet a JOIN pet b ON a.owner = b.owner") for k in range(20)))
+                replies = await collect(20)
+                assert all("Query too expensive" in m["err"] for m in replies), replies
+
             attacks: list[Callable[[], Awaitable[None]]] = [
                 sub_flood,
+                frame_flood,
+                one_off_flood,
                 lambda: self_join(" LIMIT 1"),
                 lambda: self_join(""),
                 one_off_join,

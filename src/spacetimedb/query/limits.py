@@ -21,7 +21,7 @@ MAX_SQL_DEPTH = 32
 #: parsing costs ~0.1 ms per comparison, so this bounds it to a few hundred milliseconds.
 MAX_SQL_LENGTH = 32 * 1024
 #: Rows one query (or one Subscribe message) of a non-owner may read or produce.
-DEFAULT_ROW_BUDGET = 500_000
+DEFAULT_ROW_BUDGET = 1_000_000
 
 _CHUNK = 4096
 
