@@ -10,6 +10,7 @@
     updates = registry.evaluate(tx_delta, committed_state)   # {plan_id: (inserts, deletes)}
 
     [result] = execute_sql(sql, catalog, tx_or_state, sender=identity, is_owner=True)  # /sql
+    plan.initial_rows(state, RowBudget(1_000_000))   # SqlLimitError past the budget (docs/limits.md)
 
 See docs/sql.md for the accepted SQL and its error messages.
 """
@@ -19,6 +20,7 @@ from spacetimedb.query.catalog import Catalog
 from spacetimedb.query.errors import (
     SqlError,
     SqlExecutionError,
+    SqlLimitError,
     SqlPermissionError,
     SqlPlanError,
     SqlPosition,
@@ -27,6 +29,7 @@ from spacetimedb.query.errors import (
     SqlUnresolvedError,
     SqlUnsupportedError,
 )
+from spacetimedb.query.limits import RowBudget
 from spacetimedb.query.registry import QueryRegistry
 from spacetimedb.query.subscription import (
     SemiJoinPlan,
@@ -40,10 +43,12 @@ from spacetimedb.query.subscription import (
 __all__ = [
     "Catalog",
     "QueryRegistry",
+    "RowBudget",
     "SemiJoinPlan",
     "SingleTablePlan",
     "SqlError",
     "SqlExecutionError",
+    "SqlLimitError",
     "SqlPermissionError",
     "SqlPlanError",
     "SqlPosition",
