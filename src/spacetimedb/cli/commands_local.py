@@ -320,8 +320,8 @@ COMMANDS = [start]
     "-c",
     "--delete-data",
     is_flag=True,
-    help="Start from empty data, and republish with --delete-data "
-    "when a change is not an automatic migration.",
+    help="Start from empty data, and republish from empty tables "
+    "whenever a change is not an automatic migration.",
 )
 def dev(
     name: str,
@@ -333,6 +333,9 @@ def dev(
     delete_data: bool,
 ) -> None:
     """Run a server, publish the module as NAME, and republish (and regenerate bindings) on every change.
+
+    It publishes as the CLI's identity for that server, which is the server's owner (docs/cli.md), and
+    prints the module's logs as they come.
 
     \b
     Examples:

@@ -26,7 +26,14 @@ from spacetimedb.sats.algebraic_type import (
     Typespace,
 )
 
-DELETE_DATA_HINT = "publish with --delete-data (-c) to start this database from empty tables instead"
+#: The first line of a refused plan (clients such as `spacetimedb dev` recognize a refusal by it).
+MANUAL_MIGRATION = "This republish needs a manual migration (the stored rows cannot be carried over automatically):"
+#: The options a refusal names; docs/modules.md ("Changing a published module") explains each.
+DELETE_DATA_HINT = (
+    "Options: change the module so that the change is automatic (e.g. a new column at the end with a default, "
+    "or a new table), publish with --delete-data (-c) to start this database from empty tables, or publish under "
+    "a new name and keep the old database running (see docs/modules.md, 'Changing a published module')"
+)
 
 
 @dataclass
@@ -56,7 +63,7 @@ class MigrationPlan:
         lines = [f"  - {s}" for s in self.steps] or ["  (no schema changes)"]
         if self.errors:
             lines = [
-                "This republish needs a manual migration:",
+                MANUAL_MIGRATION,
                 *(f"  x {e}" for e in self.errors),
                 DELETE_DATA_HINT,
             ]
