@@ -383,3 +383,17 @@ def test_log_lines_piped_to_a_file_do_not_wrap(cli: Cli) -> None:
     out = Cli(env, cli.server).run("logs", "chat", "-n", "50").stdout
     (line,) = [ln for ln in out.splitlines() if "sets name to Unwrapped" in ln]
     assert "User " in line and len(line) > 80, out
+
+
+def test_sql_and_call_over_http_run_client_connected_and_disconnected(cli: Cli, tmp_path: Path) -> None:
+    """docs/modules.md: each HTTP request is a transient connection, as upstream."""
+    visitor = Cli({**cli.env, "SPACETIMEDB_CLI_CONFIG": str(tmp_path / "visitor.json")}, cli.server)
+    visitor.run("login", "-s", cli.server)  # an identity the database has never seen
+    me = json.loads((tmp_path / "visitor.json").read_text())["identities"][f"http://{cli.server}"]["identity"]
+    query = f"SELECT online FROM user WHERE identity = 0x{me}"
+    # During its own query the visitor is connected: client_connected inserted it, online.
+    assert visitor.run("sql", "chat", query, "--json", "-s", cli.server).stdout == '{"online": true}\n'
+    # After the request, client_disconnected has run: offline (seen by another caller).
+    assert cli.run("sql", "chat", query, "--json").stdout == '{"online": false}\n'
+    visitor.run("call", "chat", "set_name", '"Visitor"', "-s", cli.server)
+    assert cli.run("sql", "chat", query, "--json").stdout == '{"online": false}\n'

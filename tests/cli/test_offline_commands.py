@@ -107,3 +107,45 @@ def test_call_takes_negative_numbers_as_arguments(runner: CliRunner, monkeypatch
     assert sent[-1] == ("db", "claim", [-1])
     typo = runner.invoke(cli, ["call", "db", "claim", "--sever", "x"])
     assert typo.exit_code == 2 and "no such option: --sever" in typo.output
+
+
+UNIQUE_PAIR = """
+from spacetimedb import ReducerContext, reducer, table, u32
+
+
+@table(public=True, primary_key="id", unique=[("x", "y")], indexes=["kind"])
+class Cell:
+    id: u32
+    x: u32
+    y: u32
+    kind: str
+
+
+@reducer
+def put(ctx: ReducerContext, id: u32, x: u32, y: u32) -> None:
+    ctx.db.cell.insert(Cell(id=id, x=x, y=y, kind="k"))
+    assert ctx.db.cell.x_y.find((x, y)).id == id  # the accessor docs/modules.md names
+"""
+
+
+def test_describe_marks_unique_indexes_and_names_the_multi_column_accessor(runner: CliRunner, tmp_path: Path) -> None:
+    from spacetimedb.testing import TestDatabase
+
+    path = tmp_path / "cells.py"
+    path.write_text(UNIQUE_PAIR)
+    TestDatabase.load(path).call("put", 1, 2, 3)
+    out = runner.invoke(cli, ["describe", "-p", str(path)]).output
+    assert "index x_y (btree: x, y; unique)" in out, out
+    assert "index id (btree: id; unique)" in out and "index kind (btree: kind)" in out, out
+
+
+def test_publish_takes_the_module_path_positionally_or_with_p(runner: CliRunner, tmp_path: Path) -> None:
+    one, two = tmp_path / "one.py", tmp_path / "two.py"
+    one.write_text("")
+    two.write_text("")
+    both = runner.invoke(cli, ["publish", "db", str(one), "-p", str(two), "-s", "127.0.0.1:9"])
+    assert both.exit_code == 2 and "two module paths given" in both.output
+    # One path either way gets as far as the (absent) server: the arguments were accepted.
+    for args in (["publish", "db", str(one)], ["publish", "db", "-p", str(one)], ["publish", "db", str(one), "-p", str(one)]):
+        result = runner.invoke(cli, [*args, "-s", "127.0.0.1:9"])
+        assert result.exit_code == 1 and "cannot reach server" in result.output, result.output

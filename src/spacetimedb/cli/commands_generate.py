@@ -123,9 +123,11 @@ def print_description(view: ModuleView) -> None:
                 flags.append("auto_inc")
             suffix = f"  [dim]{', '.join(flags)}[/dim]" if flags else ""
             console.print(f"    {c.name}: {describe_type(view, c.type)}{suffix}")
+        unique_sets = [list(cols) for _, cols in t.unique_constraints]
         for ix in t.indexes:
             cols = ", ".join(t.columns[c].name for c in ix.columns)
-            console.print(f"    [dim]index {ix.accessor or ix.name} ({ix.algorithm}: {cols})[/dim]")
+            mark = "; unique" if list(ix.columns) in unique_sets else ""
+            console.print(f"    [dim]index {ix.accessor or ix.name} ({ix.algorithm}: {cols}{mark})[/dim]")
     for r in view.reducers:
         params = ", ".join(f"{p.name}: {describe_type(view, p.type)}" for p in r.params)
         kind = f" [dim]({r.lifecycle})[/dim]" if r.lifecycle else ""
