@@ -10,7 +10,7 @@ import pytest
 from spacetimedb.engine import Database
 from spacetimedb.query.adhoc import execute_sql
 from spacetimedb.query.errors import SqlError, SqlLimitError, SqlTypeError
-from spacetimedb.query.limits import MAX_SQL_DEPTH, MAX_SQL_LENGTH, RowBudget
+from spacetimedb.query.limits import MAX_JOIN_TABLES, MAX_SQL_DEPTH, MAX_SQL_LENGTH, RowBudget
 from spacetimedb.query.parser import parse_sql
 from spacetimedb.query.subscription import compile_subscription
 
@@ -160,3 +160,17 @@ def test_in_like_or_chains_keep_their_meaning() -> None:
     [res] = execute_sql(text, catalog(), db)
     assert sorted(r[0] for r in res.rows) == [1, 3, 5, 7, 9, 11, 13]
     assert PERSON.name == "person"
+
+
+def test_the_number_of_joined_tables_is_bounded() -> None:
+    def joins(n: int) -> str:
+        return "SELECT a0.* FROM person a0 " + " ".join(f"JOIN person a{i} ON a{i}.id = a{i - 1}.id" for i in range(1, n))
+
+    db = _db(3)
+    [res] = execute_sql(joins(MAX_JOIN_TABLES) + " LIMIT 1", catalog(), db)
+    assert len(res.rows) == 1
+    with pytest.raises(SqlLimitError, match=f"Too many tables in one query: {MAX_JOIN_TABLES + 1}") as e:
+        execute_sql(joins(MAX_JOIN_TABLES + 1) + " LIMIT 1", catalog(), db)
+    assert e.value.position is not None
+    with pytest.raises(SqlLimitError):  # not a RecursionError of nested generators
+        execute_sql(joins(1500) + " LIMIT 1", catalog(), db, max_length=None)

@@ -23,7 +23,14 @@ from spacetimedb.query.bound import (
     logic,
 )
 from spacetimedb.query.catalog import Catalog
-from spacetimedb.query.errors import SqlPosition, SqlTypeError, SqlUnresolvedError, SqlUnsupportedError
+from spacetimedb.query.errors import (
+    SqlLimitError,
+    SqlPosition,
+    SqlTypeError,
+    SqlUnresolvedError,
+    SqlUnsupportedError,
+)
+from spacetimedb.query.limits import MAX_JOIN_TABLES
 from spacetimedb.query.literals import convert_literal, is_comparable, sender_value, type_name
 from spacetimedb.sats.algebraic_type import BOOL, BYTES, IDENTITY, AlgebraicType
 from spacetimedb.sats.special import Identity
@@ -75,6 +82,11 @@ class Binder:
     # ---- FROM and SELECT -------------------------------------------------------------------
 
     def scope_of(self, stmt: ast.SelectStmt) -> tuple[Scope, tuple[BJoin | None, ...]]:
+        if len(stmt.tables) > MAX_JOIN_TABLES:
+            raise SqlLimitError(
+                f"Too many tables in one query: {len(stmt.tables)}, at most {MAX_JOIN_TABLES} can be joined",
+                stmt.joins[MAX_JOIN_TABLES - 1].pos,
+            )
         scope = Scope(self.catalog)
         first = stmt.from_table
         scope.add(

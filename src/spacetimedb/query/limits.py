@@ -20,6 +20,8 @@ MAX_SQL_DEPTH = 32
 #: Characters allowed in one query string (subscriptions, one-off queries, /sql of non-owners):
 #: parsing costs ~0.1 ms per comparison, so this bounds it to a few hundred milliseconds.
 MAX_SQL_LENGTH = 32 * 1024
+#: Tables one query may join (each is a level of nested loops).
+MAX_JOIN_TABLES = 64
 #: Rows one query (or one Subscribe message) of a non-owner may read or produce.
 DEFAULT_ROW_BUDGET = 1_000_000
 
