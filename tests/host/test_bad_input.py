@@ -140,3 +140,25 @@ def test_sender_error_message_is_text() -> None:
 
     assert SenderError(42).message == "42"
 
+
+
+def test_a_runaway_lifecycle_reducer_is_interrupted_and_refuses_the_client() -> None:
+    from spacetimedb.module import client_connected
+    from spacetimedb.sats.special import ConnectionId
+
+    with collecting() as found:
+
+        @table
+        class Seen:
+            id: Annotated[u32, primary_key]
+
+        @client_connected
+        def hello(ctx: Any) -> None:
+            ctx.db.seen.insert(Seen(id=1))
+            while True:
+                pass
+
+    h = ModuleHost(ModuleDef.build(found), time_limit=0.2)
+    result = h.client_connected(ME, ConnectionId(1))
+    assert not result.committed and "reducer 'hello' ran longer than the reducer time limit of 0.2 s" in (result.error or "")
+    assert h.db.count(h.module.table("seen").schema.table_id) == 0
