@@ -11,9 +11,10 @@ loop is interrupted within the watchdog's polling period. A long call into C (a 
 regex that backtracks, `time.sleep`) is interrupted only once it returns to Python code. If the
 module swallows the exception (`except BaseException`), it is raised again every second.
 
-Firing and leaving are serialized by the guard's lock, and `leave` clears an exception that is
-still pending, so the exception never lands in the host's own code after the module's code ended
-(the host calls `leave` inside the same `try` that turns the exception into a failed call).
+`leave` costs two attribute operations unless the watchdog fired; then it takes the guard's lock
+and clears an exception that is still pending, so the exception never lands in the host's own code
+after the module's code ended (the host calls `leave` inside the same `try` that turns the
+exception into a failed call).
 """
 
 from __future__ import annotations
@@ -64,10 +65,14 @@ class ReducerGuard:
 
     def leave(self) -> bool:
         """Module code ended (or raised). Returns True if the watchdog fired during this call."""
-        with self._lock:  # serialized with `_fire`: after this, nothing is pending or will be
-            self.deadline = _INF
-            if not self.fired_at:
-                return False
+        # Lock-free on the common path. `_fire` sets `fired_at` before it re-checks `deadline`,
+        # and this clears `deadline` before it reads `fired_at` (each step atomic under the GIL),
+        # so either the watchdog sees the cleared deadline and does not fire, or this sees
+        # `fired_at` and takes the lock, which waits out the firing, then drops what is pending.
+        self.deadline = _INF
+        if not self.fired_at:
+            return False
+        with self._lock:
             _clear_async_exc(self._thread_id, None)
             self.fired_at = 0.0
         return True
@@ -78,6 +83,9 @@ class ReducerGuard:
             if self.deadline > now or now - self.fired_at < REFIRE_SECONDS:
                 return
             self.fired_at = now
+            if self.deadline > now:  # the module code ended meanwhile (see `leave`): no firing
+                self.fired_at = 0.0
+                return
             _set_async_exc(self._thread_id, ReducerTimeLimit)
 
 
