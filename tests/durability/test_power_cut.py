@@ -4,6 +4,8 @@ Each round runs `spacetimedb start` on the power-cut filesystem (powercut_fs.py)
 
 - start: mint a token, cut right after the server listens;
 - publish: publish a module whose init seeds accounts, cut right after the 200;
+- republish: publish, some confirmed transfers, republish with a new table (a migration: marker
+  commit and snapshot in the new layout), cut right after the 200;
 - load: confirmed transfers (HTTP /call, or WebSocket calls with confirmed reads), cut at a random
   moment, with small segments (rollover every few commits) and/or frequent snapshots;
 
@@ -41,7 +43,7 @@ ACCOUNTS, INITIAL = 8, 1_000_000
 ROUNDS = int(os.environ.get("SPACETIMEDB_POWERCUT_ROUNDS", "6"))
 SEED = int(os.environ.get("SPACETIMEDB_POWERCUT_SEED", "10"))
 #: Cycled through, so CI's 6 rounds play each at least once; odd rounds add a cut after the restart.
-SCENARIOS = ("start", "load-http", "publish", "load-ws", "load-http", "load-ws")
+SCENARIOS = ("start", "load-http", "publish", "load-ws", "republish", "load-http")
 
 _UNAVAILABLE = fuse_unavailable_reason()
 pytestmark = [
@@ -71,6 +73,7 @@ class Expect:
 
     tokens: list[str] = field(default_factory=list)
     published: bool = False
+    republished: bool = False  # the module with the `notes` table is the one in effect
     sent: list[tuple[int, int]] = field(default_factory=list)  # (src, dst) of transfer i
     confirmed: int = 0  # transfers 0..confirmed-1 were confirmed before the cut
 
@@ -120,9 +123,13 @@ async def _mint(srv: ServerProc) -> str:
     return str(json.loads(body)["token"])
 
 
-async def _publish(srv: ServerProc) -> None:
+#: The module again with one more table: a republish that migrates the stored layout.
+MODULE_V2 = MODULE.read_text() + "\n\n@table(name=\"notes\", public=True)\nclass Note:\n    id: u64\n"
+
+
+async def _publish(srv: ServerProc, source: str | None = None) -> None:
     status, body = await _http("PUT", f"{srv.base}/v1/database/bank", token=srv.owner_token(),
-                               body=MODULE.read_bytes(), content_type="text/x-python")
+                               body=(source or MODULE.read_text()).encode(), content_type="text/x-python")
     assert status == 200, body
 
 
@@ -178,6 +185,17 @@ def _run_phase(fs: PowerCutFS, settings: Settings, scenario: str, expect: Expect
                 fs.cut()
                 return
             expect.tokens.append(await _mint(srv))
+            if scenario == "republish":
+                stop = asyncio.Event()
+                load = asyncio.create_task(_load(srv, expect, rng, False, stop))
+                await asyncio.sleep(rng.uniform(0.1, 0.4))
+                stop.set()
+                await asyncio.wait_for(load, 30)
+                await _publish(srv, MODULE_V2)
+                expect.republished = True
+                await asyncio.sleep(rng.uniform(0, 0.05))
+                fs.cut()
+                return
             stop = asyncio.Event()
             load = asyncio.create_task(_load(srv, expect, rng, scenario == "load-ws", stop))
             await asyncio.sleep(rng.uniform(0.2, 1.2))
@@ -210,6 +228,10 @@ def _check(srv: ServerProc, expect: Expect) -> None:
                                        body=f"SELECT * FROM {table}".encode(), content_type="text/plain")
             assert status == 200, body
             rows[table] = json.loads(body)[0]["rows"]
+        if expect.republished:
+            status, body = await _http("POST", f"{srv.base}/v1/database/bank/sql", token=srv.owner_token(),
+                                       body=b"SELECT * FROM notes", content_type="text/plain")
+            assert status == 200, f"the republished module is not the one in effect after the cut: {body!r}"
         receipts = sorted(int(r[0]) for r in rows["receipts"])
         k = len(receipts)
         assert receipts == list(range(k)), "the recovered transfers are not a prefix of those sent"
