@@ -92,3 +92,17 @@ def test_local_url_of_a_listen_address() -> None:
     assert local_url("0.0.0.0:3000") == "http://127.0.0.1:3000"
     assert local_url("localhost:3001") == "http://localhost:3001"
     assert local_url("[::]:3000") == "http://[::1]:3000"
+
+
+def test_adopting_the_owner_never_fails_the_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from spacetimedb.cli.local_owner import adopt_owner
+
+    path = tmp_path / "cli.json"
+    path.write_text("{not json")
+    monkeypatch.setenv("SPACETIMEDB_CLI_CONFIG", str(path))
+    line = adopt_owner("http://127.0.0.1:3000", "tok", "ab" * 32, lambda _t: True, "keys/owner.token")
+    assert line.startswith("warning: could not save the owner's token") and "fix or delete" in line
+    path.unlink()
+    assert "now acts as the owner" in adopt_owner("http://127.0.0.1:3000", "tok", "ab" * 32, lambda _t: True, "k")
+    assert CliConfig.load(path).resolve(None).token == "tok"
+    assert "acts as the owner" in adopt_owner("http://127.0.0.1:3000", "tok2", "ab" * 32, lambda _t: True, "k")
