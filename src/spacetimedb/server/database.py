@@ -86,7 +86,8 @@ class Database:
         self._wake = threading.Event()
         #: This turn's hand-over to the loop, in order: (fn, a, b) called as fn(a, b) on the loop.
         self._ops: list[tuple[Callable[[Any, Any], None], Any, Any]] = []
-        self._touched: set[Subscriber] = set()
+        #: This turn's messages per client, (message, tx offset) in send order; each is flushed once.
+        self._touched: dict[Subscriber, list[tuple[bytes, int | None]]] = {}
         self._worker: threading.Thread | None = None
         self._worker_done: asyncio.Future[None] | None = None
         self._closed = False
@@ -312,7 +313,7 @@ class Database:
         if not self._ops and not self._touched:
             return
         ops, self._ops = self._ops, []
-        touched, self._touched = self._touched, set()
+        touched, self._touched = self._touched, {}
         self._post(self._deliver, ops, touched)
 
     def _post(self, fn: Callable[[Any, Any], None], a: Any, b: Any) -> None:
@@ -323,8 +324,17 @@ class Database:
         except RuntimeError:
             pass  # the loop is closed: the server is gone already
 
-    def _deliver(self, ops: list[tuple[Callable[[Any, Any], None], Any, Any]], touched: set[Subscriber]) -> None:
-        """On the loop: one worker turn's messages and results, then one flush per touched client."""
+    def _deliver(
+        self,
+        ops: list[tuple[Callable[[Any, Any], None], Any, Any]],
+        touched: dict[Subscriber, list[tuple[bytes, int | None]]],
+    ) -> None:
+        """On the loop: one worker turn's messages, then its other operations (closes, results of
+        awaited calls; a close drops what is queued either way), then one flush per touched client."""
+        for sub, box in touched.items():
+            enqueue = sub.enqueue
+            for message, offset in box:
+                enqueue(message, offset)
         for fn, a, b in ops:
             try:
                 fn(a, b)
@@ -338,7 +348,7 @@ class Database:
         """Deliver what the worker code produced so far, here and now (for in-process callers that
         run jobs themselves, like the server overhead benchmark; never while the worker runs)."""
         ops, self._ops = self._ops, []
-        touched, self._touched = self._touched, set()
+        touched, self._touched = self._touched, {}
         self._deliver(ops, touched)
 
     def _scheduler_timeout(self) -> float | None:
@@ -378,8 +388,11 @@ class Database:
             raise DatabaseOutOfService(self.failure or self._out_of_service(str(e))) from e
 
     def _send(self, sub: Subscriber, message: bytes, tx_offset: int | None = None) -> None:
-        self._ops.append((sub.enqueue, message, tx_offset))
-        self._touched.add(sub)
+        box = self._touched.get(sub)
+        if box is None:
+            self._touched[sub] = [(message, tx_offset)]
+        else:
+            box.append((message, tx_offset))
 
     def send(self, sub: Subscriber, message: bytes) -> None:
         """Queue `message` for `sub` (worker only); it leaves at the end of this turn."""
@@ -387,7 +400,8 @@ class Database:
 
     def touch(self, sub: Subscriber) -> None:
         """Flush `sub` at the end of the current worker turn."""
-        self._touched.add(sub)
+        if sub not in self._touched:
+            self._touched[sub] = []
 
     def handle_all(self, sub: Subscriber, messages: list[Any]) -> None:
         """Handle every message of one client frame, in order."""
@@ -440,7 +454,7 @@ class Database:
 
     def _forget(self, sub: Subscriber) -> None:
         self.subscribers.discard(sub)
-        self._touched.discard(sub)
+        self._touched.pop(sub, None)
         self.subscriptions.remove_subscriber(sub)
 
     def handle(self, sub: Subscriber, msg: Any) -> None:
