@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from spacetimedb.durability.policy import FsyncPolicy  # noqa: E402
+from spacetimedb.protocol import wire  # noqa: E402
+from spacetimedb.protocol.client_frames import decode_client_frame  # noqa: E402
 from spacetimedb.sats.special import ConnectionId, Identity, Timestamp  # noqa: E402
-from spacetimedb.server import wire  # noqa: E402
-from spacetimedb.server.client_messages import decode_frame  # noqa: E402
 from spacetimedb.server.database import Database, DatabaseInfo  # noqa: E402
 from spacetimedb.server.host_backend import HostBackend  # noqa: E402
 from spacetimedb.server.identity import identity_from_claims  # noqa: E402
@@ -75,7 +75,7 @@ async def run(calls: int, repeats: int) -> None:
         db = Database(info, backend)
         client = QueueOnly()
         db.subscribers.add(client)
-        db.handle_all(client, decode_frame(_call(0, "seed", struct.pack("<Iq", ACCOUNTS, 10**9)), many=False))
+        db.handle_all(client, decode_client_frame(_call(0, "seed", struct.pack("<Iq", ACCOUNTS, 10**9)), many=False))
         db.deliver_now()
         frame = b"".join(_call(i, "transfer", _transfer_args(i)) for i in range(calls))
         args = [_transfer_args(i) for i in range(calls)]
@@ -84,7 +84,7 @@ async def run(calls: int, repeats: int) -> None:
         best_server = best_host = float("inf")
         for _ in range(repeats):
             t = time.perf_counter()
-            db.handle_all(client, decode_frame(frame, many=True))
+            db.handle_all(client, decode_client_frame(frame, many=True))
             db.deliver_now()  # what the loop does with the worker's turn (the thread hand-off itself is not timed)
             best_server = min(best_server, time.perf_counter() - t)
             t = time.perf_counter()

@@ -24,11 +24,11 @@ from spacetimedb.host.args import ArgDecoder
 from spacetimedb.host.results import ReducerArgumentsError
 from spacetimedb.module.loader import load_module
 from spacetimedb.module.module_def import ModuleDef
+from spacetimedb.protocol.client_frames import MalformedMessage, decode_client_frame
 from spacetimedb.query import SqlError, compile_subscription, execute_sql
 from spacetimedb.query.parser import parse_sql
 from spacetimedb.sats.errors import ConversionError
 from spacetimedb.sats.nodes import TUPLE, Field, ProductNode
-from spacetimedb.server.client_messages import MalformedMessage, decode_frame
 from spacetimedb.server.http_limits import loads_bounded
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,7 +88,7 @@ def fuzz_client_message(data: bytes) -> None:
     """A WebSocket frame from a client, as v2 (one message) and v3 (many): MalformedMessage only."""
     for many in (False, True):
         try:
-            decode_frame(data, many=many)
+            decode_client_frame(data, many=many)
         except MalformedMessage:
             pass
 

@@ -32,13 +32,12 @@ def test_client_messages_match_the_sdk_bytes() -> None:
 def test_client_frame_errors() -> None:
     with pytest.raises(ConversionError, match="empty"):
         p.decode_client_frame(b"")
-    with pytest.raises(ConversionError, match="unknown sum tag 9"):
+    with pytest.raises(ConversionError, match="unknown ClientMessage tag 9"):
         p.decode_client_frame(b"\x09")
     with pytest.raises(ConversionError, match="trailing"):
         p.decode_client_message(UNSUBSCRIBE + b"\x00")
-    with pytest.raises(ConversionError) as info:
+    with pytest.raises(ConversionError, match="truncated: reducer arguments"):
         p.decode_client_frame(SUBSCRIBE + CALL_REDUCER[:-2])
-    assert info.value.offset is not None and info.value.path.startswith("ClientMessage.CallReducer")
 
 
 def test_initial_connection_frame() -> None:

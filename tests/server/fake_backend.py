@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from spacetimedb.protocol.wire import pack_str
 from spacetimedb.server.backend import (
     CallResult,
     CallStatus,
@@ -27,7 +28,6 @@ from spacetimedb.server.backend import (
     TableInfo,
 )
 from spacetimedb.server.registry import BackendSpec
-from spacetimedb.server.wire import pack_str
 
 _U64 = struct.Struct("<Q")
 _QUERY = re.compile(

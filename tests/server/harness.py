@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 
 import aiohttp
 
+from spacetimedb.protocol.wire import pack_bytes, pack_str
 from spacetimedb.server.app import Server
-from spacetimedb.server.wire import pack_bytes, pack_str
 
 from .fake_backend import FakeBackend, fake_factory
 from .server_messages import decode_frame

@@ -1,11 +1,11 @@
-"""Decoding ServerMessages in tests (the inverse of spacetimedb.server.wire), kept deliberately plain."""
+"""Decoding ServerMessages in tests (the inverse of spacetimedb.protocol.wire), kept deliberately plain."""
 
 from __future__ import annotations
 
 import struct
 from typing import Any
 
-from spacetimedb.server.compression import unframe
+from spacetimedb.protocol.compression import decompress_frame
 
 
 class R:
@@ -125,7 +125,7 @@ def decode_one(r: R) -> dict[str, Any]:
 
 
 def decode_frame(message: bytes) -> list[dict[str, Any]]:
-    r = R(unframe(message))
+    r = R(decompress_frame(message))
     out = [decode_one(r)]
     while not r.done:
         out.append(decode_one(r))

@@ -10,39 +10,12 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
+from spacetimedb.protocol.wire import pack_str
 from spacetimedb.server import ws_session
 from spacetimedb.server.app import Server
-from spacetimedb.server.client_messages import MalformedMessage, decode_frame
-from spacetimedb.server.wire import pack_str
 
 from .harness import RawClient, backend_of, call, run_scenario, subscribe
-
-
-@pytest.mark.parametrize(
-    "frame,needle",
-    [
-        (b"", "empty frame"),
-        (b"\x09", "unknown ClientMessage tag 9"),
-        (b"\x03\x00\x00\x00\x00\x01" + pack_str("add") + b"\x00\x00\x00\x00", "flags"),
-        (b"\x03\x00\x00", "truncated"),
-        (b"\x02\x00\x00\x00\x00\x02\x00\x00\x00\xff\xfe", "UTF-8"),
-        (b"\x01\x00\x00\x00\x00\x00\x00\x00\x00\x07", "UnsubscribeFlags"),
-        (b"\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff\xff\xff\xff", "query count"),
-    ],
-)
-def test_decoder_rejects(frame: bytes, needle: str) -> None:
-    with pytest.raises(MalformedMessage, match=needle):
-        decode_frame(frame, many=True)
-
-
-def test_decoder_v3_loops_and_v2_forbids_trailing() -> None:
-    two = b"\x02\x00\x00\x00\x00" + pack_str("a") + b"\x02\x01\x00\x00\x00" + pack_str("b")
-    assert len(decode_frame(two, many=True)) == 2
-    with pytest.raises(MalformedMessage, match="trailing"):
-        decode_frame(two, many=False)
 
 
 async def _expect_close(c: RawClient, code: int, needle: str) -> None:
@@ -185,30 +158,3 @@ def test_flooding_client_is_closed_with_1013(tmp_path: Path, monkeypatch: pytest
             await _healthy(s, base, bystander)
 
     run_scenario(tmp_path, scenario)
-
-
-@given(st.binary(max_size=64), st.booleans())
-def test_decoder_never_fails_any_other_way(data: bytes, many: bool) -> None:
-    try:
-        decode_frame(data, many=many)
-    except MalformedMessage:
-        pass
-
-
-@given(st.lists(st.tuples(st.integers(0, 2**32 - 1), st.text(max_size=8), st.binary(max_size=8)), min_size=1, max_size=5))
-def test_call_reducer_fast_path_agrees_with_the_general_decoder(calls: list[tuple[int, str, bytes]]) -> None:
-    from spacetimedb.server.client_messages import _decode_one, _Reader
-
-    frame = b"".join(call(rid, name, args) for rid, name, args in calls)
-    r = _Reader(frame)
-    general = []
-    while r.pos < len(frame):
-        general.append(_decode_one(r))
-    assert decode_frame(frame, many=True) == general
-    # Every strict prefix is malformed (truncated), never mis-decoded.
-    for cut in range(1, len(frame)):
-        try:
-            decoded = decode_frame(frame[:cut], many=True)
-        except MalformedMessage:
-            continue
-        assert decoded == general[: len(decoded)] and b"".join(call(m.request_id, m.reducer, m.args) for m in decoded) == frame[:cut]  # type: ignore[union-attr]

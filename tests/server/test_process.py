@@ -14,7 +14,7 @@ from pathlib import Path
 
 import aiohttp
 
-from spacetimedb.server.wire import pack_str
+from spacetimedb.protocol.wire import pack_str
 
 from .harness import RawClient, call
 

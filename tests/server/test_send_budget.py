@@ -19,10 +19,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from spacetimedb.protocol.wire import pack_str
 from spacetimedb.server import ws_session
 from spacetimedb.server.app import Server
 from spacetimedb.server.send_budget import SendBudget, default_send_budget
-from spacetimedb.server.wire import pack_str
 from spacetimedb.server.ws_routes import SESSIONS_KEY
 from spacetimedb.server.ws_session import ClientSession
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from spacetimedb.protocol.wire import pack_str
 from spacetimedb.server.app import Server
 from spacetimedb.server.identity import identity_from_claims
-from spacetimedb.server.wire import pack_str
 
 from .fake_backend import encode_person
 from .harness import RawClient, backend_of, call, one_off, run_scenario, subscribe, unsubscribe

@@ -7,13 +7,11 @@ v3 one frame may hold several messages.
 
 from __future__ import annotations
 
-import gzip
 import urllib.parse
 from collections import deque
 from typing import Any
 
 import aiohttp
-import brotli
 
 from spacetimedb import protocol
 from spacetimedb.protocol import (
@@ -23,6 +21,7 @@ from spacetimedb.protocol import (
     QuerySetId,
     Subscribe,
 )
+from spacetimedb.sats.errors import ConversionError
 
 V2 = "v2.bsatn.spacetimedb"
 V3 = "v3.bsatn.spacetimedb"
@@ -32,29 +31,12 @@ class ClientError(Exception):
     """The connection failed or the server closed it; the message says why."""
 
 
-def decompress_frame(frame: bytes) -> bytes:
-    """Strip the server frame's compression tag (0 none, 1 brotli, 2 gzip) and decompress."""
-    if not frame:
-        raise ClientError("empty server frame")
-    tag, body = frame[0], frame[1:]
-    if tag == 0:
-        return body
-    if tag == 1:
-        return bytes(brotli.decompress(body))
-    if tag == 2:
-        return gzip.decompress(body)
-    raise ClientError(f"unknown compression tag {tag} in a server frame")
-
-
-def split_server_frame(body: bytes) -> list[Any]:
-    """One or more BSATN server messages back to back (v2 frames hold exactly one)."""
-    codec = protocol.server_message_codec()
-    out = []
-    off = 0
-    while off < len(body):
-        msg, off = codec.decode_from(body, off)
-        out.append(msg)
-    return out
+def read_server_frame(frame: bytes) -> list[Any]:
+    """The server messages in one binary frame: the compression tag stripped, then one (v2) or more (v3)."""
+    try:
+        return protocol.decode_server_frame(protocol.decompress_frame(frame))
+    except ConversionError as e:
+        raise ClientError(f"bad server frame: {e}") from e
 
 
 class Connection:
@@ -118,7 +100,7 @@ class Connection:
         while not self._pending:
             msg = await self._ws.receive(timeout=timeout)
             if msg.type == aiohttp.WSMsgType.BINARY:
-                self._pending.extend(split_server_frame(decompress_frame(msg.data)))
+                self._pending.extend(read_server_frame(msg.data))
             elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
                 code = self._ws.close_code
                 raise ClientError(

@@ -1,18 +1,22 @@
-"""The WebSocket v2 message types (`crates/client-api-messages/src/websocket/v2.rs`) as plain classes.
+"""The WebSocket protocol (`crates/client-api-messages/src/websocket/v2.rs`), shared by the server and the client.
 
     from spacetimedb import protocol
-    msgs = protocol.decode_client_frame(frame)          # v3: one or more messages; v2: exactly one
-    body = protocol.encode_server_message(msg)          # without the compression tag byte
+    msgs = protocol.decode_client_frame(frame)                    # v3: one or more messages
+    msgs = protocol.decode_client_frame(frame, many=False)        # v2: exactly one
+    body = protocol.encode_server_message(msg)                    # without the compression tag byte
+    out = protocol.compress_frame(body, protocol.Compression.NONE)  # the binary WebSocket message
+    msgs = protocol.decode_server_frame(protocol.decompress_frame(out))
 
-These are the reference shapes: a server may hand-write faster encoders for hot messages and
-test them byte-for-byte against `encode_server_message`.
+The message classes are plain dataclasses and sums whose BSATN codecs are compiled (`codec`). Client
+frames decode through one hand-written strict decoder (`client_frames`); the server's hot messages
+(ReducerResult, TransactionUpdate and the row lists shared by many subscribers) are built straight
+as bytes from encoded parts by `protocol.wire`, tested byte for byte against the compiled codec.
+v2 and v3 differ only in framing: a v3 frame holds one or more messages back to back.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from spacetimedb.bsatn.codec import Codec, compile
+from spacetimedb.protocol.client_frames import MalformedMessage, decode_client_frame, decode_client_message
 from spacetimedb.protocol.client_messages import (
     CallProcedure,
     CallReducer,
@@ -22,6 +26,15 @@ from spacetimedb.protocol.client_messages import (
     Unsubscribe,
     UnsubscribeFlags,
 )
+from spacetimedb.protocol.codec import (
+    client_message_codec,
+    decode_server_frame,
+    decode_server_message,
+    encode_client_message,
+    encode_server_message,
+    server_message_codec,
+)
+from spacetimedb.protocol.compression import Compression, compress_frame, decompress_frame
 from spacetimedb.protocol.rows import (
     EMPTY_ROW_LIST_BYTES,
     BsatnRowList,
@@ -50,61 +63,6 @@ from spacetimedb.protocol.server_messages import (
     SubscriptionError,
     UnsubscribeApplied,
 )
-from spacetimedb.sats.errors import ConversionError
-
-_client_codec: Codec | None = None
-_server_codec: Codec | None = None
-
-
-def client_message_codec() -> Codec:
-    """The codec of ClientMessage (compiled once; hashing the annotation per call would cost more)."""
-    global _client_codec
-    if _client_codec is None:
-        _client_codec = compile(ClientMessage)
-    return _client_codec
-
-
-def server_message_codec() -> Codec:
-    global _server_codec
-    if _server_codec is None:
-        _server_codec = compile(ServerMessage)
-    return _server_codec
-
-
-def encode_client_message(msg: ClientMessage) -> bytes:
-    return (_client_codec or client_message_codec()).encode(msg)
-
-
-def decode_client_message(data: bytes | bytearray | memoryview) -> ClientMessage:
-    """Exactly one message (v2 framing)."""
-    msg: ClientMessage = (_client_codec or client_message_codec()).decode(data)
-    return msg
-
-
-def decode_client_frame(data: bytes | bytearray | memoryview) -> list[ClientMessage]:
-    """One or more messages back to back (v3 framing); an empty frame is an error."""
-    if not data:
-        raise ConversionError("empty client frame: a v3 frame holds at least one message")
-    if isinstance(data, memoryview):
-        data = data.tobytes()  # once, not per message
-    decode_from = (_client_codec or client_message_codec()).decode_from
-    out: list[ClientMessage] = []
-    off = 0
-    end = len(data)
-    while off < end:
-        msg, off = decode_from(data, off)
-        out.append(msg)
-    return out
-
-
-def encode_server_message(msg: ServerMessage) -> bytes:
-    """The BSATN body of one server message (the frame adds a compression tag byte in front)."""
-    return (_server_codec or server_message_codec()).encode(msg)
-
-
-def decode_server_message(data: bytes | bytearray | memoryview) -> Any:
-    return (_server_codec or server_message_codec()).decode(data)
-
 
 __all__ = [
     "EMPTY_ROW_LIST_BYTES",
@@ -112,8 +70,10 @@ __all__ = [
     "CallProcedure",
     "CallReducer",
     "ClientMessage",
+    "Compression",
     "EventTableRows",
     "InitialConnection",
+    "MalformedMessage",
     "OneOffQuery",
     "OneOffQueryResult",
     "PersistentTableRows",
@@ -139,9 +99,12 @@ __all__ = [
     "UnsubscribeApplied",
     "UnsubscribeFlags",
     "client_message_codec",
+    "compress_frame",
     "decode_client_frame",
     "decode_client_message",
+    "decode_server_frame",
     "decode_server_message",
+    "decompress_frame",
     "encode_client_message",
     "encode_server_message",
     "server_message_codec",

@@ -26,9 +26,16 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from spacetimedb.durability.errors import LogClosedError
-from spacetimedb.server import wire
+from spacetimedb.protocol import wire
+from spacetimedb.protocol.client_messages import (
+    CallProcedure,
+    CallReducer,
+    OneOffQuery,
+    Subscribe,
+    Unsubscribe,
+    UnsubscribeFlags,
+)
 from spacetimedb.server.backend import CallResult, CallStatus, DatabaseBackend, QueryRejected
-from spacetimedb.server.client_messages import CallProcedure, CallReducer, OneOffQuery, Subscribe, Unsubscribe
 from spacetimedb.server.confirmed_reads import LOG_FAILED_CLOSE_REASON, ConfirmedReads
 from spacetimedb.server.query_limits import QueryLimits
 from spacetimedb.server.subscriptions import (
@@ -483,13 +490,14 @@ class Database:
             )
 
     def _subscribe(self, sub: Subscriber, msg: Subscribe) -> None:
-        if self.subscriptions.has_set(sub, msg.query_set_id):
-            self._to_loop(sub.fail, 1011, f"query set {msg.query_set_id} is already subscribed")
+        qs = msg.query_set_id.id
+        if self.subscriptions.has_set(sub, qs):
+            self._to_loop(sub.fail, 1011, f"query set {qs} is already subscribed")
             return
         owner = self.is_owner(sub.identity)
         refused = self._too_many_queries(sub, len(msg.query_strings))
         if refused is not None:
-            self._send(sub, wire.subscription_error(msg.request_id, msg.query_set_id, refused))
+            self._send(sub, wire.subscription_error(msg.request_id, qs, refused))
             return
         try:
             plans: list[Any] = []
@@ -503,26 +511,27 @@ class Database:
             if refused is not None:
                 raise QueryRejected(refused)
             pieces = self.subscriptions.add(
-                sub, msg.query_set_id, plans, list(sources), budget=self.limits.budget(owner)
+                sub, qs, plans, list(sources), budget=self.limits.budget(owner)
             )
         except (QueryRejected, DuplicateQuerySet) as e:
-            self._send(sub, wire.subscription_error(msg.request_id, msg.query_set_id, str(e)))
+            self._send(sub, wire.subscription_error(msg.request_id, qs, str(e)))
             return
         except Exception as e:  # evaluation failed: the set is not kept
-            if self.subscriptions.has_set(sub, msg.query_set_id):
-                self.subscriptions.remove(sub, msg.query_set_id, with_rows=False)
+            if self.subscriptions.has_set(sub, qs):
+                self.subscriptions.remove(sub, qs, with_rows=False)
             log.exception("subscribe failed")
-            self._send(sub, wire.subscription_error(msg.request_id, msg.query_set_id, f"internal error: {e}"))
+            self._send(sub, wire.subscription_error(msg.request_id, qs, f"internal error: {e}"))
             return
-        self._send(sub, wire.subscribe_applied(msg.request_id, msg.query_set_id, pieces))
+        self._send(sub, wire.subscribe_applied(msg.request_id, qs, pieces))
 
     def _unsubscribe(self, sub: Subscriber, msg: Unsubscribe) -> None:
+        qs = msg.query_set_id.id
         try:
-            rows = self.subscriptions.remove(sub, msg.query_set_id, with_rows=msg.send_dropped_rows)
+            rows = self.subscriptions.remove(sub, qs, with_rows=msg.flags is UnsubscribeFlags.SendDroppedRows)
         except UnknownQuerySet as e:
-            self._send(sub, wire.subscription_error(msg.request_id, msg.query_set_id, str(e)))
+            self._send(sub, wire.subscription_error(msg.request_id, qs, str(e)))
             return
-        self._send(sub, wire.unsubscribe_applied(msg.request_id, msg.query_set_id, rows))
+        self._send(sub, wire.unsubscribe_applied(msg.request_id, qs, rows))
 
     def _too_many_queries(self, sub: Subscriber, adding: int) -> str | None:
         """Why subscribing `adding` more queries is refused, or None."""

@@ -17,8 +17,9 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from spacetimedb.protocol import wire
+from spacetimedb.protocol.rows import EMPTY_ROW_LIST_BYTES
 from spacetimedb.query.limits import RowBudget
-from spacetimedb.server import wire
 from spacetimedb.server.backend import Changes, Row, SubscriptionPlan, TableInfo
 
 log = logging.getLogger("spacetimedb.server")
@@ -196,7 +197,7 @@ class SubscriptionManager:
 
     def _encode(self, table: str, rows: Sequence[Row]) -> bytes:
         if not rows:
-            return wire.EMPTY_ROW_LIST
+            return EMPTY_ROW_LIST_BYTES
         encode = self._tables()[table].encode_row
         return wire.row_list([encode(r) for r in rows])
 

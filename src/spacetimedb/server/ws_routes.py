@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from spacetimedb.server.compression import Compression
+from spacetimedb.protocol.compression import Compression
 from spacetimedb.server.http_auth import caller_of
 from spacetimedb.server.identity import new_connection_id
 from spacetimedb.server.routes_database import serving_database_of

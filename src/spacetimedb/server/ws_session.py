@@ -24,9 +24,9 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from spacetimedb.server import wire
-from spacetimedb.server.client_messages import MalformedMessage, decode_frame
-from spacetimedb.server.compression import Compression, frame
+from spacetimedb.protocol import wire
+from spacetimedb.protocol.client_frames import MalformedMessage, decode_client_frame
+from spacetimedb.protocol.compression import Compression, compress_frame
 from spacetimedb.server.confirmed_reads import LOG_FAILED_CLOSE_REASON
 from spacetimedb.server.database import Database, DatabaseOutOfService, DatabaseStopped
 from spacetimedb.server.identity import identity_wire
@@ -153,14 +153,14 @@ class ClientSession:
             size = 0
             for m in messages:
                 if body and size + len(m) > V3_MAX_FRAME_BODY:
-                    self._push(frame(b"".join(body), self.compression))
+                    self._push(compress_frame(b"".join(body), self.compression))
                     body, size = [], 0
                 body.append(m)
                 size += len(m)
-            self._push(frame(b"".join(body), self.compression))
+            self._push(compress_frame(b"".join(body), self.compression))
         else:
             for m in messages:
-                self._push(frame(m, self.compression))
+                self._push(compress_frame(m, self.compression))
 
     def handled(self, count: int) -> None:
         self._queued_in -= count
@@ -358,7 +358,7 @@ class ClientSession:
         async for msg in self.ws:
             if msg.type == WSMsgType.BINARY:
                 try:
-                    messages = decode_frame(msg.data, many=self.v3)
+                    messages = decode_client_frame(msg.data, many=self.v3)
                 except MalformedMessage as e:
                     self.fail(CLOSE_ERROR, f"malformed message: {e}")
                     continue

@@ -1,7 +1,8 @@
 """Server -> client frame compression: one tag byte (0 none, 1 brotli, 2 gzip), then the body.
 
 As upstream (`decide_compression`), bodies of 1024 bytes or less are always sent uncompressed;
-brotli at quality 1 and gzip at level 1, the fast settings.
+brotli at quality 1 and gzip at level 1, the fast settings. The client asks for one with the
+`compression` query parameter of the WebSocket upgrade.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import enum
 import zlib
 
 import brotli
+
+from spacetimedb.sats.errors import ConversionError
 
 COMPRESS_THRESHOLD = 1024
 
@@ -41,7 +44,7 @@ _recent: dict[tuple[Compression, bytes], bytes] = {}
 _RECENT_MAX = 32
 
 
-def frame(body: bytes, compression: Compression) -> bytes:
+def compress_frame(body: bytes, compression: Compression) -> bytes:
     """The binary WebSocket message for an encoded body of one or more ServerMessages."""
     if compression is Compression.NONE or len(body) <= COMPRESS_THRESHOLD:
         return b"\x00" + body
@@ -58,13 +61,18 @@ def frame(body: bytes, compression: Compression) -> bytes:
     return out
 
 
-def unframe(message: bytes) -> bytes:
-    """Inverse of `frame` (for tests and our own client)."""
+def decompress_frame(message: bytes) -> bytes:
+    """The body of a server frame: the inverse of `compress_frame`."""
+    if not message:
+        raise ConversionError("empty server frame: expected a compression tag byte")
     tag, body = message[0], message[1:]
     if tag == 0:
         return body
-    if tag == 1:
-        return bytes(brotli.decompress(body))
-    if tag == 2:
-        return zlib.decompress(body, 31)
-    raise ValueError(f"unknown compression tag {tag}")
+    try:
+        if tag == 1:
+            return bytes(brotli.decompress(body))
+        if tag == 2:
+            return zlib.decompress(body, 31)
+    except (brotli.error, zlib.error) as e:
+        raise ConversionError(f"corrupt compressed server frame (tag {tag}): {e}") from e
+    raise ConversionError(f"unknown compression tag {tag} in a server frame")

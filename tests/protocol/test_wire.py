@@ -1,14 +1,15 @@
-"""Our hand-written protocol encoders/decoder against the reference classes of `spacetimedb.protocol`."""
+"""The hand-written server encoders (`protocol.wire`) and client-frame decoder against the compiled codec."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from node_oracle import BsatnOracle
+from spacetimedb import bsatn, type_of
 from spacetimedb import protocol as p
+from spacetimedb.protocol import wire
 from spacetimedb.sats.special import ConnectionId, Identity, Timestamp
-from spacetimedb.server import client_messages as cm
-from spacetimedb.server import wire
 
 u32s = st.integers(0, 2**32 - 1)
 texts = st.text(max_size=20)
@@ -71,23 +72,50 @@ client_messages = st.one_of(
 )
 
 
-def _same(ref: object, ours: cm.ClientMessage) -> bool:
-    if isinstance(ref, p.Subscribe):
-        return ours == cm.Subscribe(ref.request_id, ref.query_set_id.id, tuple(ref.query_strings))
-    if isinstance(ref, p.Unsubscribe):
-        return ours == cm.Unsubscribe(ref.request_id, ref.query_set_id.id, ref.flags is p.UnsubscribeFlags.SendDroppedRows)
-    if isinstance(ref, p.OneOffQuery):
-        return ours == cm.OneOffQuery(ref.request_id, ref.query_string)
-    if isinstance(ref, p.CallReducer):
-        return ours == cm.CallReducer(ref.request_id, ref.reducer, ref.args)
-    assert isinstance(ref, p.CallProcedure)
-    return ours == cm.CallProcedure(ref.request_id, ref.procedure, ref.args)
-
-
 @given(st.lists(client_messages, min_size=1, max_size=4))
-def test_client_frames_decode_like_reference(messages: list[object]) -> None:
-    frame = b"".join(p.encode_client_message(m) for m in messages)  # type: ignore[arg-type]
-    ours = cm.decode_frame(frame, many=True)
-    assert len(ours) == len(messages)
-    assert all(_same(r, o) for r, o in zip(messages, ours, strict=True))
-    assert cm.decode_frame(p.encode_client_message(messages[0]), many=False) == ours[:1]  # type: ignore[arg-type]
+def test_client_frames_decode_like_the_compiled_codec(messages: list[p.ClientMessage]) -> None:
+    frame = b"".join(p.encode_client_message(m) for m in messages)
+    codec = p.client_message_codec()
+    reference, off = [], 0
+    while off < len(frame):
+        msg, off = codec.decode_from(frame, off)
+        reference.append(msg)
+    assert reference == messages
+    assert p.decode_client_frame(frame) == messages
+    assert p.decode_client_frame(frame, many=True) == messages
+    assert p.decode_client_message(p.encode_client_message(messages[0])) == messages[0]
+
+
+def test_hot_messages_match_the_sdk(bsatn_oracle: BsatnOracle) -> None:
+    """The hand-written server messages straight against the npm SDK's serializer (tests/node/oracle.mjs)."""
+    rows = wire.row_list([b"\x01\x00", b"\x02\x00"])
+    sets = [wire.query_set_update(1, [wire.table_update("person", [
+        wire.persistent_table_rows(rows, wire.row_list([])), wire.event_table_rows(wire.row_list([b"", b"x"])),
+    ])])]
+    hot = [
+        wire.reducer_ok(7, 9, b"", []),
+        wire.reducer_ok(7, 9, b"\x01", sets),
+        wire.reducer_err(7, -9, "nope"),
+        wire.reducer_internal_error(7, 9, "panic"),
+        wire.transaction_update(sets),
+        wire.subscribe_applied(1, 2, [wire.single_table_rows("person", rows)]),
+        wire.unsubscribe_applied(1, 2, None),
+        wire.one_off_query_ok(5, [wire.single_table_rows("t", wire.row_list([b"abc", b"de"]))]),
+    ]
+    ty = type_of(p.ServerMessage)
+    bare = [bsatn.decode(body, ty) for body in hot]
+    assert bsatn_oracle.decode(ty, hot) == bare
+    assert bsatn_oracle.encode(ty, bare) == hot
+
+
+def test_client_frames_from_the_sdk_decode(bsatn_oracle: BsatnOracle) -> None:
+    msgs: list[p.ClientMessage] = [
+        p.Subscribe(0, p.QuerySetId(4), ["SELECT * FROM person", "SELECT * FROM t"]),
+        p.Unsubscribe(3, p.QuerySetId(4), p.UnsubscribeFlags.SendDroppedRows),
+        p.OneOffQuery(4, "SELECT 1"),
+        p.CallReducer(1, 0, "add", b"\x03\x00\x00\x00"),
+        p.CallProcedure(2, 0, "proc", b""),
+    ]
+    ty = type_of(p.ClientMessage)
+    sdk = bsatn_oracle.encode(ty, [bsatn.decode(p.encode_client_message(m), ty) for m in msgs])
+    assert p.decode_client_frame(b"".join(sdk)) == msgs

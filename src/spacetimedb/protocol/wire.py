@@ -1,7 +1,12 @@
-"""BSATN building blocks for the WebSocket protocol messages (hand-rolled for the hot path).
+"""Server messages as BSATN bytes built from already-encoded parts: the server's encoder.
 
-Layouts from crates/client-api-messages/src/websocket/{common,v2}.rs; see docs/http-api.md.
-Everything here returns `bytes` pieces that callers join; nothing interprets row contents.
+A commit's rows are encoded once per table and shared by every subscriber whose query sets they
+belong to, so the pieces here (row lists, table updates, query-set updates) are bytes that callers
+join, and the hot messages (ReducerResult per call, TransactionUpdate per commit, SubscribeApplied
+and OneOffQueryResult of many rows) are hand-written around them. Each is byte for byte what the
+compiled codec (`codec.encode_server_message`) makes of the same message classes (tests/protocol);
+the rare messages are built as those classes and encoded by the compiled codec itself.
+Layouts: crates/client-api-messages/src/websocket/{common,v2}.rs; nothing here interprets rows.
 """
 
 from __future__ import annotations
@@ -9,12 +14,23 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 
-_U8 = struct.Struct("<B")
+from spacetimedb.protocol.codec import encode_server_message
+from spacetimedb.protocol.rows import EMPTY_ROW_LIST_BYTES, QuerySetId
+from spacetimedb.protocol.server_messages import (
+    InitialConnection,
+    OneOffQueryResult,
+    ProcedureResult,
+    ProcedureStatus,
+    QueryRowsResult,
+    SubscriptionError,
+)
+from spacetimedb.sats.ids import ConnectionId, Identity
+from spacetimedb.sats.timestamps import TimeDuration, Timestamp
+
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
 _I64 = struct.Struct("<q")
 _U64 = struct.Struct("<Q")
-_TAG_U32 = struct.Struct("<BI")
 
 pack_u32 = _U32.pack
 pack_i64 = _I64.pack
@@ -33,17 +49,13 @@ def pack_array(items: Sequence[bytes]) -> bytes:
     return _U32.pack(len(items)) + b"".join(items)
 
 
-#: An empty BsatnRowList: RowOffsets([]) with no data (never FixedSize(0)).
-EMPTY_ROW_LIST = b"\x01" + _U32.pack(0) + _U32.pack(0)
-
-
 def row_list(rows: Sequence[bytes]) -> bytes:
     """A BsatnRowList of already-encoded rows, with the size hint the real server would pick.
 
     FixedSize(n) when every row has the same nonzero length n <= 65535, else RowOffsets.
     """
     if not rows:
-        return EMPTY_ROW_LIST
+        return EMPTY_ROW_LIST_BYTES  # RowOffsets([]), never FixedSize(0)
     data = b"".join(rows)
     first = len(rows[0])
     if 0 < first <= 0xFFFF and len(data) == first * len(rows) and all(len(r) == first for r in rows):
@@ -82,7 +94,9 @@ def single_table_rows(table_name: str, encoded_row_list: bytes) -> bytes:
 
 
 def initial_connection(identity_wire: bytes, connection_id: int, token: str) -> bytes:
-    return b"\x00" + identity_wire + connection_id.to_bytes(16, "little") + pack_str(token)
+    return encode_server_message(
+        InitialConnection(Identity.from_bytes_le(identity_wire), ConnectionId(connection_id), token)
+    )
 
 
 def subscribe_applied(request_id: int, query_set_id: int, tables: Sequence[bytes]) -> bytes:
@@ -97,8 +111,7 @@ def unsubscribe_applied(request_id: int, query_set_id: int, tables: Sequence[byt
 
 
 def subscription_error(request_id: int | None, query_set_id: int, error: str) -> bytes:
-    rid = b"\x01" if request_id is None else b"\x00" + _U32.pack(request_id)
-    return b"\x03" + rid + _U32.pack(query_set_id) + pack_str(error)
+    return encode_server_message(SubscriptionError(request_id, QuerySetId(query_set_id), error))
 
 
 def transaction_update(query_sets: Sequence[bytes]) -> bytes:
@@ -110,7 +123,7 @@ def one_off_query_ok(request_id: int, tables: Sequence[bytes]) -> bytes:
 
 
 def one_off_query_err(request_id: int, error: str) -> bytes:
-    return b"\x05" + _U32.pack(request_id) + b"\x01" + pack_str(error)
+    return encode_server_message(OneOffQueryResult(request_id, QueryRowsResult.err(error)))
 
 
 _RESULT_HEAD = struct.Struct("<BIq")
@@ -141,8 +154,6 @@ def reducer_internal_error(request_id: int, timestamp_us: int, message: str) -> 
 
 
 def procedure_internal_error(request_id: int, timestamp_us: int, message: str) -> bytes:
-    return b"\x07" + b"\x01" + pack_str(message) + _I64.pack(timestamp_us) + _I64.pack(0) + _U32.pack(request_id)
+    status = ProcedureStatus.InternalError(message)
+    return encode_server_message(ProcedureResult(status, Timestamp(timestamp_us), TimeDuration(0), request_id))
 
-
-def procedure_returned(request_id: int, timestamp_us: int, duration_us: int, value: bytes) -> bytes:
-    return b"\x07" + b"\x00" + pack_bytes(value) + _I64.pack(timestamp_us) + _I64.pack(duration_us) + _U32.pack(request_id)
