@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 
 from spacetimedb.server.app import Server
+from spacetimedb.server.publish_policy import PublishPolicy
 
 from .fake_backend import FakeBackend, OffsetGate
 from .harness import backend_of, run_scenario
@@ -216,7 +217,8 @@ def test_publish_update_delete_and_ownership(tmp_path: Path) -> None:
             assert "game" not in server.registry.databases
             assert not (server.data_dir / "databases" / "game").exists()
 
-    run_scenario(tmp_path, scenario)
+    # alice creates a database: this server lets anyone publish (the default allows only the owner)
+    run_scenario(tmp_path, scenario, allow_publish=PublishPolicy(anyone=True))
 
 
 def test_databases_survive_restart(tmp_path: Path) -> None:

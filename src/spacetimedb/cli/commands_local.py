@@ -112,6 +112,15 @@ def _parse_publish(values: tuple[str, ...]) -> list[tuple[str, Path]]:
     "default: the npm SDK up to at least 2.10.1 can apply compressed updates out of order (docs/http-api.md).",
 )
 @click.option(
+    "--allow-publish",
+    "allow_publish",
+    multiple=True,
+    metavar="IDENTITY|anyone",
+    help="Let this identity (64 hex digits) create databases besides the server's owner (repeatable). "
+    "`anyone` opens publishing to every client: module code runs with the server's privileges, so only for "
+    "development on a trusted network.",
+)
+@click.option(
     "--http-header-timeout",
     type=click.FloatRange(min=0.1),
     default=None,
@@ -173,6 +182,7 @@ def start(
     segment_size: int,
     allow_truncate: bool,
     compress_frames: bool,
+    allow_publish: tuple[str, ...],
     http_header_timeout: float | None,
     http_body_timeout: float | None,
     send_budget: str | None,
@@ -188,8 +198,18 @@ def start(
       spacetimedb start
       spacetimedb start --data-dir ./.spacetimedb --publish chat=examples/quickstart_chat.py
       spacetimedb start --fsync 5ms --snapshot-every 10000
+      spacetimedb start --allow-publish c200...e1f4   # this identity may create databases too
+
+    Only the server's owner (token in DATA_DIR/keys/owner.token) and --allow-publish identities may
+    create databases: module code runs inside the server with its privileges.
     """
     modules = _parse_publish(publish)
+    from spacetimedb.server.publish_policy import PublishPolicy
+
+    try:
+        publish_policy = PublishPolicy.parse(allow_publish)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--allow-publish") from None
     try:
         policy = FsyncPolicy.parse(fsync)
     except (ValueError, TypeError) as e:
@@ -221,6 +241,7 @@ def start(
             http_limits=http_limits,
             send_budget=budget,
             query_limits=QueryLimits(max_subscribe_queries, max_connection_queries, query_row_budget),
+            allow_publish=publish_policy,
             on_listening=_act_as_owner(listen_addr, data_dir),
             reducer_time_limit=reducer_time_limit,
         )

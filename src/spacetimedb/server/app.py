@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from spacetimedb.server.http_auth import (
     stopped_database_middleware,
 )
 from spacetimedb.server.http_limits import LIMITS_KEY, HttpLimits, slow_body_middleware
+from spacetimedb.server.publish_policy import ANYONE_WARNING, PublishGate, PublishPolicy
 from spacetimedb.server.query_limits import QueryLimits
 from spacetimedb.server.registry import BackendFactory, Registry, copy_module
 from spacetimedb.server.routes_identity import REGISTRY_KEY
@@ -60,6 +62,7 @@ class Server:
         http_limits: HttpLimits | None = None,
         send_budget: int | None = None,
         query_limits: QueryLimits | None = None,
+        allow_publish: PublishPolicy | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         durable_files.make_dirs(self.data_dir)
@@ -85,6 +88,8 @@ class Server:
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
         self.owner = self._owner_caller()
+        self.publish_policy = allow_publish or PublishPolicy()
+        self.app[routes_database.PUBLISH_GATE_KEY] = PublishGate(self.publish_policy, self.owner.identity)
 
     def _owner_caller(self) -> Caller:
         """The identity that owns databases published at startup; its token is kept in keys/."""
@@ -158,6 +163,7 @@ async def serve(
     query_limits: QueryLimits | None = None,
     on_listening: Callable[[Server], None] | None = None,
     reducer_time_limit: float | None = None,
+    allow_publish: PublishPolicy | None = None,
 ) -> None:
     factory = None
     if durability is not None or reducer_time_limit is not None:
@@ -173,6 +179,7 @@ async def serve(
         http_limits=http_limits,
         send_budget=send_budget,
         query_limits=query_limits,
+        allow_publish=allow_publish,
     )
     host, port = _split_addr(listen_addr)
     stop = asyncio.Event()
@@ -191,6 +198,9 @@ async def serve(
         log.info("published %s from %s", name, path)
     print(f"spacetimedb server listening on http://{host}:{server.port}", flush=True)
     print(f"owner identity {server.owner.identity_hex}; token in {Path(data_dir) / 'keys' / 'owner.token'}", flush=True)
+    print(f"publishing: {server.publish_policy.describe()} (--allow-publish)", flush=True)
+    if server.publish_policy.anyone:
+        print(ANYONE_WARNING, file=sys.stderr, flush=True)
     try:
         await stop.wait()
     finally:
@@ -209,6 +219,7 @@ def run_server(
     query_limits: QueryLimits | None = None,
     on_listening: Callable[[Server], None] | None = None,
     reducer_time_limit: float | None = None,
+    allow_publish: PublishPolicy | None = None,
 ) -> None:
     """Run until SIGINT/SIGTERM: the CLI's `start` command.
 
@@ -221,6 +232,7 @@ def run_server(
     `query_limits` what one client's queries may cost (docs/limits.md).
     `on_listening(server)` runs once the port is bound, before any request is served.
     `reducer_time_limit`: seconds a reducer may run before it is interrupted (default 10).
+    `allow_publish` lists who besides the server's owner may create databases (docs/deployment.md).
     """
     _configure_logging()
     try:
@@ -242,5 +254,6 @@ def run_server(
             query_limits=query_limits,
             on_listening=on_listening,
             reducer_time_limit=reducer_time_limit,
+            allow_publish=allow_publish,
         )
     )

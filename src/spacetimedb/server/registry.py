@@ -199,7 +199,13 @@ class Registry:
         db.start()
 
     async def publish(
-        self, name: str, owner: bytes, write_module: Callable[[Path], Path], *, clear: bool = False
+        self,
+        name: str,
+        owner: bytes,
+        write_module: Callable[[Path], Path],
+        *,
+        clear: bool = False,
+        authorize_create: Callable[[], None] | None = None,
     ) -> tuple[str, Database]:
         """Create or update database `name`; returns ("created" | "updated", database).
 
@@ -208,12 +214,15 @@ class Registry:
         of service, it is stopped and restarted instead. If the new module fails to load or needs a
         manual migration, everything is put back: the old module keeps running on its data (a
         republish with a typo must not take the database down).
+        `authorize_create` runs (under the registry lock) when `name` is new; it raises to refuse.
         """
         validate_name(name)
         async with self._lock:
             existing = self.databases.get(name)
             if existing is not None and existing.info.owner != owner:
                 raise NotOwner(f"database {name!r} belongs to another identity; only its owner can publish over it")
+            if existing is None and authorize_create is not None:
+                authorize_create()
             directory = self.root / name
             durable_files.make_dirs(directory)
             staging = directory / "module.new"

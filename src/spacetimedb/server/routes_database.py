@@ -11,11 +11,15 @@ from aiohttp import web
 
 from spacetimedb.server.backend import CallResult, CallStatus, LogRecord, QueryRejected
 from spacetimedb.server.database import ConnectRejected, Database, now_us
-from spacetimedb.server.http_auth import caller_of
+from spacetimedb.server.http_auth import MINTED_KEY, caller_of
 from spacetimedb.server.http_limits import TooDeep, loads_bounded, read_body
 from spacetimedb.server.identity import new_connection_id
+from spacetimedb.server.publish_policy import PublishDenied, PublishGate
 from spacetimedb.server.registry import NotOwner, PublishError, unpack_upload
 from spacetimedb.server.routes_identity import REGISTRY_KEY
+
+#: Who may create databases (the operator's --allow-publish list and the server's owner).
+PUBLISH_GATE_KEY: web.AppKey[PublishGate] = web.AppKey("publish_gate", PublishGate)
 
 #: Largest module upload accepted by publish.
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
@@ -53,15 +57,30 @@ async def publish(request: web.Request) -> web.Response:
     name = request.match_info.get("name") or request.query.get("name")
     if not name:
         raise web.HTTPBadRequest(text="give the database name: PUT /v1/database/<name>")
+    caller = caller_of(request)
+    registry = request.app[REGISTRY_KEY]
+    gate = request.app[PUBLISH_GATE_KEY]
+
+    def authorize_create() -> None:
+        try:
+            gate.check_create(caller.identity, presented_credentials=not request[MINTED_KEY])
+        except PublishDenied as e:
+            raise (web.HTTPUnauthorized if e.status == 401 else web.HTTPForbidden)(text=str(e)) from e
+
+    # Refused before the upload is read; checked again under the registry's lock by publish().
+    existing = registry.databases.get(name)
+    if existing is None:
+        authorize_create()
+    elif existing.info.owner != caller.identity:
+        raise web.HTTPForbidden(text=f"database {name!r} belongs to another identity; only its owner can publish over it")
     body = await read_body(request)
     if not body:
         raise web.HTTPBadRequest(text="empty body: upload a Python module file or a zip/tar of a package")
     entry = request.query.get("entry")
     clear = _flag(request, "clear")
-    caller = caller_of(request)
     try:
-        op, db = await request.app[REGISTRY_KEY].publish(
-            name, caller.identity, partial(unpack_upload, body, entry=entry), clear=clear
+        op, db = await registry.publish(
+            name, caller.identity, partial(unpack_upload, body, entry=entry), clear=clear, authorize_create=authorize_create
         )
     except NotOwner as e:
         raise web.HTTPForbidden(text=str(e)) from e
