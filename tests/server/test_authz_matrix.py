@@ -9,8 +9,9 @@ crates/standalone/src/lib.rs `authorize_action`: update, delete and logs are the
 crates/core/src/sql/execute.rs: DML needs write access, private tables resolve only for the owner;
 lifecycle reducers are never callable by clients) plus ours (docs/http-api.md, docs/deployment.md):
 creating a database needs the server's owner or an allowed identity (401 without a token), snapshots are
-the owner's, and a scheduled reducer is callable by clients unless it checks `ctx.sender == ctx.identity`
-(docs/modules.md).
+the owner's. Scheduled reducers are private as in upstream 2.x (crates/schema/src/def/validate/v10.rs,
+module_host.rs: a private reducer only for the owner), and one that checks `ctx.sender == ctx.identity`
+refuses the owner too (docs/modules.md).
 """
 
 from __future__ import annotations
@@ -236,9 +237,10 @@ MATRIX: dict[str, tuple[Callable[[Env, str], Awaitable[Any]], dict[str, Any]]] =
     "call init http": (_call_http("setup", "[]"), {A: 400, OT: 400, W: 400, P: 400}),
     "call client_connected http": (_call_http("connected", "[]"), {A: 400, OT: 400, W: 400, P: 400}),
     "call init ws": (_call_ws("setup", lambda: b""), {A: "error", OT: "error", W: "error", P: "error"}),
-    # scheduled reducers: callable by clients (docs/modules.md) unless they check the sender
-    "call scheduled unguarded": (_call_http("open_tick", '[[0, {"Time": 0}]]'), {A: 200, OT: 200, W: 200, P: 200}),
-    "call scheduled guarded": (_call_http("guarded_tick", '[[0, {"Time": 0}]]'), {A: 530, OT: 530, W: 530, P: 530}),
+    # scheduled reducers are private (upstream 2.x): only the owner may call one directly, and a reducer
+    # that checks `ctx.sender == ctx.identity` refuses even the owner (docs/modules.md)
+    "call scheduled unguarded": (_call_http("open_tick", '[[0, {"Time": 0}]]'), {A: 404, OT: 404, W: 200, P: 404}),
+    "call scheduled guarded": (_call_http("guarded_tick", '[[0, {"Time": 0}]]'), {A: 404, OT: 404, W: 530, P: 404}),
 }
 
 CELLS = [(action, role) for action in MATRIX for role in ROLES]

@@ -1,6 +1,6 @@
 """A module for the authorization matrix (tests/server/test_authz_matrix.py): a public and a private
-table, a plain reducer, lifecycle reducers, and two scheduled reducers, one guarded the way
-docs/modules.md tells authors to guard them."""
+table, a plain reducer, lifecycle reducers, and two scheduled reducers (private: the owner's only), one
+also guarded the way docs/modules.md shows."""
 
 from typing import Annotated
 
@@ -48,7 +48,7 @@ def add_note(ctx: ReducerContext, id: u64, text: str) -> None:
 
 @reducer
 def open_tick(ctx: ReducerContext, job: "OpenJob") -> None:
-    """Scheduled, unguarded: clients can call it too."""
+    """Scheduled, unguarded: the owner can call it directly."""
 
 
 @reducer
