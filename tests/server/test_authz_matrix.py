@@ -29,11 +29,11 @@ from typing import Any
 import aiohttp
 import pytest
 
+from spacetimedb.protocol.wire import pack_str
 from spacetimedb.server.app import Server
 from spacetimedb.server.host_backend import host_backend_factory
 from spacetimedb.server.publish_policy import PublishPolicy
 from spacetimedb.server.tokens import TokenAuthority
-from spacetimedb.server.wire import pack_str
 
 from .harness import RawClient, call, one_off, subscribe
 
