@@ -25,6 +25,20 @@ class RowSizeHint(Sum):
     RowOffsets: Variant[list[u64]]
 
 
+def fixed_row_size(rows: Sequence[bytes], total: int) -> int:
+    """The FixedSize hint the real server picks for encoded rows of `total` bytes, or 0 for RowOffsets.
+
+    FixedSize(n) when every row has the same nonzero length n <= 65535; anything else (including
+    no rows, or zero-length rows) is RowOffsets. FixedSize(0) is never produced.
+    """
+    if not rows:
+        return 0
+    first = len(rows[0])
+    if 0 < first <= 0xFFFF and total == first * len(rows) and all(len(r) == first for r in rows):
+        return first
+    return 0
+
+
 @dataclass(slots=True)
 class BsatnRowList:
     size_hint: RowSizeHint
@@ -32,21 +46,17 @@ class BsatnRowList:
 
     @classmethod
     def from_rows(cls, rows: Sequence[bytes]) -> BsatnRowList:
-        """Concatenate encoded rows with the hint the real server would send.
-
-        Equal nonzero lengths up to 65535 give FixedSize; anything else (including no rows, or
-        zero-length rows) gives RowOffsets. FixedSize(0) is never produced.
-        """
-        if rows:
-            first = len(rows[0])
-            if 0 < first <= 0xFFFF and all(len(r) == first for r in rows):
-                return cls(RowSizeHint.FixedSize(first), b"".join(rows))
+        """Concatenate encoded rows with the hint the real server would send (`fixed_row_size`)."""
+        data = b"".join(rows)
+        size = fixed_row_size(rows, len(data))
+        if size:
+            return cls(RowSizeHint.FixedSize(size), data)
         offsets = []
         pos = 0
         for r in rows:
             offsets.append(pos)
             pos += len(r)
-        return cls(RowSizeHint.RowOffsets(offsets), b"".join(rows))
+        return cls(RowSizeHint.RowOffsets(offsets), data)
 
     @classmethod
     def encode(cls, rows: Iterable[Any], codec: Codec) -> BsatnRowList:

@@ -15,7 +15,7 @@ import struct
 from collections.abc import Sequence
 
 from spacetimedb.protocol.codec import encode_server_message
-from spacetimedb.protocol.rows import EMPTY_ROW_LIST_BYTES, QuerySetId
+from spacetimedb.protocol.rows import EMPTY_ROW_LIST_BYTES, QuerySetId, fixed_row_size
 from spacetimedb.protocol.server_messages import (
     InitialConnection,
     OneOffQueryResult,
@@ -50,16 +50,13 @@ def pack_array(items: Sequence[bytes]) -> bytes:
 
 
 def row_list(rows: Sequence[bytes]) -> bytes:
-    """A BsatnRowList of already-encoded rows, with the size hint the real server would pick.
-
-    FixedSize(n) when every row has the same nonzero length n <= 65535, else RowOffsets.
-    """
+    """A BsatnRowList of already-encoded rows, with the size hint the real server would pick."""
     if not rows:
         return EMPTY_ROW_LIST_BYTES  # RowOffsets([]), never FixedSize(0)
     data = b"".join(rows)
-    first = len(rows[0])
-    if 0 < first <= 0xFFFF and len(data) == first * len(rows) and all(len(r) == first for r in rows):
-        return b"\x00" + _U16.pack(first) + _U32.pack(len(data)) + data
+    size = fixed_row_size(rows, len(data))
+    if size:
+        return b"\x00" + _U16.pack(size) + _U32.pack(len(data)) + data
     offsets = bytearray()
     pos = 0
     for r in rows:
