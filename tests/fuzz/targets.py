@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from spacetimedb.bsatn import Codec, compile_node
+from spacetimedb.engine.database import Database
 from spacetimedb.host.args import ArgDecoder
+from spacetimedb.host.json_args import json_decoder  # noqa: F401  (imported here so atheris instruments it)
 from spacetimedb.host.results import ReducerArgumentsError
 from spacetimedb.module.loader import load_module
 from spacetimedb.module.module_def import ModuleDef
@@ -102,8 +104,6 @@ def _catalog() -> Any:
 
 def _database() -> Any:
     from tests.query.schemas import ALL, PERSON, PET
-
-    from spacetimedb.engine.database import Database
 
     db = Database(ALL)
     tx = db.begin()
