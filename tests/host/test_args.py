@@ -96,6 +96,10 @@ def test_json_args_as_array_or_object(host: ModuleHost) -> None:
         ("nope", "array or an object"),
         ([ALICE.to_hex(), {"x": 1.0}, "BLUE", {"Quit": []}, None, []], r"pos"),
         ([ALICE.to_hex(), [1, 2], "GREEN", {"Quit": []}, None, []], "no unit variant 'GREEN'"),
+        # Found by fuzzing (tests/fuzz, call_json): a number an f32 cannot hold was accepted and
+        # failed only when encoded; an integer too big for a float escaped as OverflowError.
+        ([ALICE.to_hex(), [1e39, 2], "BLUE", {"Quit": []}, None, []], r"argument pos: 1e\+39 does not fit in f32 .* at Pos\.x"),
+        ([ALICE.to_hex(), [1, 10**400], "BLUE", {"Quit": []}, None, []], r"argument pos: an integer of 401 digits is too large for f32 - at Pos\.y"),
     ],
 )
 def test_bad_json_args(host: ModuleHost, args: Any, match: str) -> None:

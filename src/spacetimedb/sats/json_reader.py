@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import struct
 from typing import Any
 
 from spacetimedb.sats import algebraic_type as at
@@ -28,6 +29,7 @@ from spacetimedb.sats.text import check_text
 from spacetimedb.sats.values import Some, SumValue
 
 P = at.Primitive
+_F32 = struct.Struct("<f")
 
 
 def _fpath(path: str, name: str | None, i: int) -> str:
@@ -172,7 +174,18 @@ def _read_prim(kind: at.Primitive, j: Any, path: str) -> Any:
             return float(j.replace("Infinity", "inf"))
         if isinstance(j, bool) or not isinstance(j, int | float):
             raise ConversionError(f"expected a number, got {_jtype(j)}", path=path)
-        return float(j)
+        name = kind.name.lower()
+        try:
+            x = float(j)
+            if kind is P.F32:
+                _F32.pack(x)  # refuses exactly the finite values that would round past f32's range
+        except OverflowError:
+            if isinstance(j, int):
+                message = f"an integer of {len(str(abs(j)))} digits is too large for {name}"
+            else:
+                message = f"{j} does not fit in {name} (max about 3.4e38)"
+            raise ConversionError(message, path=path) from None
+        return x
     v: int
     if isinstance(j, bool):
         raise ConversionError("expected an integer, got boolean", path=path)
