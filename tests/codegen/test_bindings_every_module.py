@@ -76,6 +76,15 @@ CASES = {
     "hostile": Case(
         "tests/server/modules/hostile.py", "pub", "conn.reducers.addPub({ id: 1, text: 't' })", "row.text === 't'"
     ),
+    "authz": Case(
+        "tests/server/modules/authz.py", "note", "conn.reducers.addNote({ id: 5n, text: 'n' })", "row.text === 'n'"
+    ),
+    "powercut-bank": Case(
+        "tests/durability/modules/powercut_bank.py",
+        "receipts",
+        "conn.reducers.transfer({ id: 1n, src: 0, dst: 1 })",
+        "row.id === 1n",
+    ),
     "sdk-test": Case(
         "tests/sdk_conformance/sdk_test_module.py",
         "one_string",

@@ -140,6 +140,6 @@ def test_the_client_chats_with_a_live_server(installed: Path, server: str, tmp_p
             client.wait()
     lines = seen + out.splitlines()
     assert client.returncode == 0, "\n".join(lines) + err
-    assert "Ada: Hello from Node" in lines
+    assert "Ada: Hello from Node" in lines, "\n".join(lines) + err
     assert any(line.endswith(": Hi Ada") and not line.startswith("Ada") for line in lines), lines
     assert (tmp_path / "token").read_text().count(".") == 2  # the saved token (a JWT) for next time
