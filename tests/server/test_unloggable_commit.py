@@ -114,6 +114,12 @@ def test_a_commit_the_log_cannot_encode_is_rolled_back_before_anyone_sees_it(tmp
         assert await _call(s, base, "add_pub", '[3, "after"]') == (200, "")
         update = await watcher.next()
         assert b"unlogged" not in repr(update).encode() and "after" in repr(update), update
+        # Owner SQL DML goes through the same commit path: refused with 503, nothing left behind.
+        fail_next[0] = True
+        owner = {"Authorization": f"Bearer {server.owner.token}"}
+        async with s.post(f"{base}/v1/database/pubs/sql", data="INSERT INTO pub (id, text) VALUES (4, 'dml')", headers=owner) as r:
+            text = await r.text()
+            assert r.status == 503 and "rolled back" in text, (r.status, text)
         seen = await _rows(s, base)
         assert seen == [[1, "before"], [2, "after"], [3, "after"]]
         return seen

@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -91,10 +91,16 @@ class Database:
         self.subscribers: set[Subscriber] = set()
         self._jobs: deque[Callable[[], None]] = deque()
         self._wake = threading.Event()
+        #: True while the worker is about to wait or waiting: only then must `submit` wake it (an
+        #: Event.set per submitted frame costs a lock round trip the busy worker does not need).
+        self._idle = False
         #: This turn's hand-over to the loop, in order: (fn, a, b) called as fn(a, b) on the loop.
         self._ops: list[tuple[Callable[[Any, Any], None], Any, Any]] = []
         #: This turn's messages per client, (message, tx offset) in send order; each is flushed once.
         self._touched: dict[Subscriber, list[tuple[bytes, int | None]]] = {}
+        #: Turns handed over and not yet delivered; one loop callback is posted for all of them.
+        self._turns: deque[tuple[list[Any], dict[Subscriber, list[tuple[bytes, int | None]]]]] = deque()
+        self._delivery_posted = False
         self._worker: threading.Thread | None = None
         self._worker_done: asyncio.Future[None] | None = None
         self._closed = False
@@ -262,7 +268,8 @@ class Database:
         if self._closed:
             raise DatabaseStopped(f"database {self.info.name!r} has stopped")
         self._jobs.append(job)
-        self._wake.set()
+        if self._idle:  # read after the append; the worker re-checks the queue after setting it
+            self._wake.set()
 
     async def call(self, fn: Callable[[], T]) -> T:
         """Run `fn` on the worker, in order with everything else, and return its result."""
@@ -296,7 +303,10 @@ class Database:
             while not (self._closed and not jobs):
                 self._wake.clear()
                 if not jobs and not self._closed:
-                    self._wake.wait(self._scheduler_timeout())
+                    self._idle = True
+                    if not jobs and not self._closed:
+                        self._wake.wait(self._scheduler_timeout())
+                    self._idle = False
                 try:
                     self._run_scheduled()
                     deadline = time.perf_counter() + MAX_TURN_SECONDS
@@ -321,7 +331,25 @@ class Database:
             return
         ops, self._ops = self._ops, []
         touched, self._touched = self._touched, {}
-        self._post(self._deliver, ops, touched)
+        self._turns.append((ops, touched))
+        # Read after the append; the loop clears the flag before it drains (so no turn is missed).
+        if not self._delivery_posted:
+            self._delivery_posted = True
+            self._post(self._deliver_turns, None, None)
+
+    def _deliver_turns(self, _a: Any, _b: Any) -> None:
+        """On the loop: every turn handed over so far, in order; each touched client flushed once."""
+        self._delivery_posted = False
+        turns = self._turns
+        if len(turns) == 1:
+            self._deliver(*turns.popleft())
+            return
+        flush: dict[Subscriber, None] = {}
+        while turns:
+            ops, touched = turns.popleft()
+            self._deliver(ops, touched, flush=False)
+            flush.update(dict.fromkeys(touched))
+        self._flush(flush)
 
     def _post(self, fn: Callable[[Any, Any], None], a: Any, b: Any) -> None:
         if self._loop is None:
@@ -335,6 +363,8 @@ class Database:
         self,
         ops: list[tuple[Callable[[Any, Any], None], Any, Any]],
         touched: dict[Subscriber, list[tuple[bytes, int | None]]],
+        *,
+        flush: bool = True,
     ) -> None:
         """On the loop: one worker turn's messages, then its other operations (closes, results of
         awaited calls; a close drops what is queued either way), then one flush per touched client."""
@@ -347,6 +377,10 @@ class Database:
                 fn(a, b)
             except Exception:
                 log.exception("database %s: delivering to a client failed", self.info.name)
+        if flush:
+            self._flush(touched)
+
+    def _flush(self, touched: Mapping[Subscriber, object]) -> None:
         for sub in touched:
             sub.flush()
         self.confirmed_reads.after_turn()
