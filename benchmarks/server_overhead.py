@@ -23,14 +23,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from spacetimedb.control.database import Database, DatabaseInfo  # noqa: E402
+from spacetimedb.control.host_backend import HostBackend  # noqa: E402
+from spacetimedb.control.identity import identity_from_claims  # noqa: E402
+from spacetimedb.control.registry import BackendSpec  # noqa: E402
 from spacetimedb.durability.policy import FsyncPolicy  # noqa: E402
 from spacetimedb.protocol import wire  # noqa: E402
 from spacetimedb.protocol.client_frames import decode_client_frame  # noqa: E402
 from spacetimedb.sats.special import ConnectionId, Identity, Timestamp  # noqa: E402
-from spacetimedb.server.database import Database, DatabaseInfo  # noqa: E402
-from spacetimedb.server.host_backend import HostBackend  # noqa: E402
-from spacetimedb.server.identity import identity_from_claims  # noqa: E402
-from spacetimedb.server.registry import BackendSpec  # noqa: E402
 
 ACCOUNTS = 1000
 

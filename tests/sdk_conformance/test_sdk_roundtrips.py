@@ -127,8 +127,8 @@ def sql_after_calls(tmp_path: Path, calls: list[tuple[str, list[Any]]], query: s
     """Publish the module, make HTTP /call calls with JSON args, then answer (status, body) of /sql."""
     import aiohttp
 
+    from spacetimedb.control.host_backend import host_backend_factory
     from spacetimedb.server.app import Server
-    from spacetimedb.server.host_backend import host_backend_factory
 
     async def main() -> tuple[int, str]:
         server = Server(tmp_path / "data", backend_factory=host_backend_factory)
@@ -180,8 +180,8 @@ def client_js() -> Iterator[Path]:
 
 def run_roundtrips(client: Path, data_dir: Path, tables: list[str]) -> tuple[int, dict[str, Any], str]:
     """Publish the module on a fresh server, run the client on `tables`; (exit code, summary, output)."""
+    from spacetimedb.control.host_backend import host_backend_factory
     from spacetimedb.server.app import Server
-    from spacetimedb.server.host_backend import host_backend_factory
 
     async def main() -> tuple[int, str, str]:
         server = Server(data_dir, backend_factory=host_backend_factory)

@@ -15,8 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from spacetimedb.protocol.wire import pack_str
-from spacetimedb.server.backend import (
+from spacetimedb.control.backend import (
     CallResult,
     CallStatus,
     Changes,
@@ -27,7 +26,8 @@ from spacetimedb.server.backend import (
     TableChanges,
     TableInfo,
 )
-from spacetimedb.server.registry import BackendSpec
+from spacetimedb.control.registry import BackendSpec
+from spacetimedb.protocol.wire import pack_str
 
 _U64 = struct.Struct("<Q")
 _QUERY = re.compile(

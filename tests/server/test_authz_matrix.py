@@ -29,9 +29,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from spacetimedb.control.host_backend import host_backend_factory
 from spacetimedb.protocol.wire import pack_str
 from spacetimedb.server.app import Server
-from spacetimedb.server.host_backend import host_backend_factory
 from spacetimedb.server.publish_policy import PublishPolicy
 from spacetimedb.server.tokens import TokenAuthority
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from tests.durability.fsync_log import FsyncLog, needs_proc_fd
 
+from spacetimedb.control.host_backend import host_backend_factory, host_backend_factory_with
 from spacetimedb.durability import FsyncPolicy
 from spacetimedb.durability.options import DurabilityOptions
 from spacetimedb.server.app import Server
-from spacetimedb.server.host_backend import host_backend_factory, host_backend_factory_with
 from spacetimedb.server.tokens import TokenAuthority
 
 pytestmark = needs_proc_fd

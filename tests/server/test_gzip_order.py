@@ -11,8 +11,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from spacetimedb.control.host_backend import host_backend_factory
 from spacetimedb.server.app import Server
-from spacetimedb.server.host_backend import host_backend_factory
 
 from .node_runner import needs_node, run_node_script
 

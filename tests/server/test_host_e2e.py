@@ -8,9 +8,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from spacetimedb.control.host_backend import host_backend_factory
 from spacetimedb.protocol.wire import pack_str
 from spacetimedb.server.app import Server
-from spacetimedb.server.host_backend import host_backend_factory
 
 from .harness import RawClient, call, one_off, subscribe
 from .node_runner import needs_node, run_node_script

@@ -9,7 +9,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from spacetimedb.server.identity import (
+from spacetimedb.control.identity import (
     connection_id_hex,
     identity_from_claims,
     identity_wire,

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import aiohttp
 
+from spacetimedb.control.confirmed_reads import LOG_FAILED_CLOSE_REASON
+from spacetimedb.control.host_backend import HostBackend
+from spacetimedb.control.registry import BackendSpec
 from spacetimedb.durability import FaultyFileOps
 from spacetimedb.protocol.wire import pack_str
 from spacetimedb.server.app import Server
-from spacetimedb.server.confirmed_reads import LOG_FAILED_CLOSE_REASON
-from spacetimedb.server.host_backend import HostBackend
-from spacetimedb.server.registry import BackendSpec
 
 from .harness import RawClient, call, subscribe
 

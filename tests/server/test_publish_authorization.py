@@ -13,8 +13,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from spacetimedb.control.host_backend import host_backend_factory
 from spacetimedb.server.app import Server
-from spacetimedb.server.host_backend import host_backend_factory
 from spacetimedb.server.publish_policy import PublishPolicy
 from spacetimedb.server.tokens import TokenAuthority
 

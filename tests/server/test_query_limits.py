@@ -12,13 +12,13 @@ from typing import Any
 
 import aiohttp
 
-from spacetimedb.server.app import Server
-from spacetimedb.server.host_backend import host_backend_factory
-from spacetimedb.server.query_limits import (
+from spacetimedb.control.host_backend import host_backend_factory
+from spacetimedb.control.query_limits import (
     DEFAULT_MAX_QUERIES_PER_CONNECTION,
     DEFAULT_MAX_QUERIES_PER_SUBSCRIBE,
     QueryLimits,
 )
+from spacetimedb.server.app import Server
 
 from .harness import RawClient, one_off, subscribe, unsubscribe
 

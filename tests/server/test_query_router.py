@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from spacetimedb.server.database import DatabaseInfo
-from spacetimedb.server.host_backend import HostBackend, _Plan
-from spacetimedb.server.registry import BackendSpec
-from spacetimedb.server.subscriptions import SubscriptionManager
+from spacetimedb.control.database import DatabaseInfo
+from spacetimedb.control.host_backend import HostBackend, _Plan
+from spacetimedb.control.registry import BackendSpec
+from spacetimedb.control.subscriptions import SubscriptionManager
 
 CHAT = Path(__file__).parent / "modules" / "chat.py"
 CALLER = bytes(31) + b"\x07"

@@ -10,9 +10,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from spacetimedb.control.module_swap import MODULE_UPDATED_CLOSE_REASON
 from spacetimedb.protocol.wire import pack_str
 from spacetimedb.server.app import Server
-from spacetimedb.server.module_swap import MODULE_UPDATED_CLOSE_REASON
 
 from .harness import RawClient, call, subscribe
 from .node_runner import needs_node, run_node_script

@@ -13,8 +13,8 @@ from typing import Any
 
 import aiohttp
 
+from spacetimedb.control.host_backend import host_backend_factory_with
 from spacetimedb.server.app import Server
-from spacetimedb.server.host_backend import host_backend_factory_with
 
 HOSTILE = Path(__file__).parent / "modules" / "hostile.py"
 LIMIT_S = 2.0

@@ -13,8 +13,8 @@ from typing import Any
 
 import aiohttp
 
+from spacetimedb.control.host_backend import HostBackend
 from spacetimedb.server.app import Server
-from spacetimedb.server.host_backend import HostBackend
 
 from .harness import RawClient, subscribe
 

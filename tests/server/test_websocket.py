@@ -9,9 +9,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from spacetimedb.control.identity import identity_from_claims
 from spacetimedb.protocol.wire import pack_str
 from spacetimedb.server.app import Server
-from spacetimedb.server.identity import identity_from_claims
 
 from .fake_backend import encode_person
 from .harness import RawClient, backend_of, call, one_off, run_scenario, subscribe, unsubscribe
@@ -437,7 +437,7 @@ def test_republish_swaps_the_backend_and_keeps_clients_and_their_subscriptions(t
 def test_a_module_that_cannot_take_over_restarts_the_previous_one_and_keeps_clients(tmp_path: Path) -> None:
     """The checks passed (the fake backend has none) but building the new backend fails: the old
     module is started again on the data, the client stays connected, and the publish fails."""
-    from spacetimedb.server.registry import BackendSpec, PublishError
+    from spacetimedb.control.registry import BackendSpec, PublishError
 
     from .fake_backend import FakeBackend
 

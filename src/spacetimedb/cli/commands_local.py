@@ -12,17 +12,17 @@ from typing import TYPE_CHECKING
 import click
 import platformdirs
 
+from spacetimedb.control.query_limits import (
+    DEFAULT_MAX_QUERIES_PER_CONNECTION,
+    DEFAULT_MAX_QUERIES_PER_SUBSCRIBE,
+    QueryLimits,
+)
 from spacetimedb.durability.commit_log import DEFAULT_MAX_SEGMENT_BYTES
 from spacetimedb.durability.database_durability import DEFAULT_KEEP_SNAPSHOTS, DEFAULT_SNAPSHOT_EVERY
 from spacetimedb.durability.options import DurabilityOptions
 from spacetimedb.durability.policy import FsyncPolicy
 from spacetimedb.host.time_limit import DEFAULT_REDUCER_TIME_LIMIT
 from spacetimedb.query.limits import DEFAULT_ROW_BUDGET
-from spacetimedb.server.query_limits import (
-    DEFAULT_MAX_QUERIES_PER_CONNECTION,
-    DEFAULT_MAX_QUERIES_PER_SUBSCRIBE,
-    QueryLimits,
-)
 
 if TYPE_CHECKING:
     from spacetimedb.server.app import Server

@@ -18,7 +18,7 @@ __all__ = ["Server", "run_server"]
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy: importing the package (e.g. for spacetimedb.server.identity) must not pull in aiohttp.
+    # Lazy: importing the package (e.g. for spacetimedb.control.identity) must not pull in aiohttp.
     if name in ("Server", "run_server"):
         from spacetimedb.server import app
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from spacetimedb.control.query_limits import QueryLimits
+from spacetimedb.control.registry import BackendFactory, Registry, copy_module
 from spacetimedb.durability import durable_files
 from spacetimedb.durability.options import DurabilityOptions
 from spacetimedb.server import routes_database, routes_identity
@@ -26,8 +28,6 @@ from spacetimedb.server.http_auth import (
 )
 from spacetimedb.server.http_limits import LIMITS_KEY, HttpLimits, slow_body_middleware
 from spacetimedb.server.publish_policy import ANYONE_WARNING, PublishGate, PublishPolicy
-from spacetimedb.server.query_limits import QueryLimits
-from spacetimedb.server.registry import BackendFactory, Registry, copy_module
 from spacetimedb.server.routes_identity import REGISTRY_KEY
 from spacetimedb.server.send_budget import SendBudget, default_send_budget
 from spacetimedb.server.tokens import Caller, TokenAuthority
@@ -46,7 +46,7 @@ log = logging.getLogger("spacetimedb.server")
 
 def default_backend_factory() -> BackendFactory:
     """The real host (spacetimedb.host + spacetimedb.query) behind the server."""
-    from spacetimedb.server.host_backend import host_backend_factory
+    from spacetimedb.control.host_backend import host_backend_factory
 
     return host_backend_factory
 
@@ -167,8 +167,8 @@ async def serve(
 ) -> None:
     factory = None
     if durability is not None or reducer_time_limit is not None:
+        from spacetimedb.control.host_backend import host_backend_factory_with
         from spacetimedb.host.time_limit import DEFAULT_REDUCER_TIME_LIMIT
-        from spacetimedb.server.host_backend import host_backend_factory_with
 
         factory = host_backend_factory_with(durability, reducer_time_limit or DEFAULT_REDUCER_TIME_LIMIT)
     server = Server(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from spacetimedb.server.identity import parse_identity_hex
+from spacetimedb.control.identity import parse_identity_hex
 
 ANYONE = "anyone"
 

@@ -9,13 +9,13 @@ from typing import Any
 
 from aiohttp import web
 
-from spacetimedb.server.backend import CallResult, CallStatus, LogRecord, QueryRejected
-from spacetimedb.server.database import ConnectRejected, Database, now_us
+from spacetimedb.control.backend import CallResult, CallStatus, LogRecord, QueryRejected
+from spacetimedb.control.database import ConnectRejected, Database, now_us
+from spacetimedb.control.identity import new_connection_id
+from spacetimedb.control.registry import NotOwner, PublishError, unpack_upload
 from spacetimedb.server.http_auth import MINTED_KEY, caller_of
 from spacetimedb.server.http_limits import TooDeep, loads_bounded, read_body
-from spacetimedb.server.identity import new_connection_id
 from spacetimedb.server.publish_policy import PublishDenied, PublishGate
-from spacetimedb.server.registry import NotOwner, PublishError, unpack_upload
 from spacetimedb.server.routes_identity import REGISTRY_KEY
 
 #: Who may create databases (the operator's --allow-publish list and the server's owner).

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from spacetimedb.control.identity import parse_identity_hex
+from spacetimedb.control.registry import Registry
 from spacetimedb.server.http_auth import AUTHORITY_KEY, optional_caller
-from spacetimedb.server.identity import parse_identity_hex
-from spacetimedb.server.registry import Registry
 
 REGISTRY_KEY: web.AppKey[Registry] = web.AppKey("registry", Registry)
 

@@ -18,8 +18,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from spacetimedb.control.identity import identity_from_claims, identity_hex
 from spacetimedb.durability import durable_files
-from spacetimedb.server.identity import identity_from_claims, identity_hex
 
 LOCAL_ISSUER = "localhost"
 DEFAULT_AUDIENCE = ("spacetimedb",)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from spacetimedb.control.identity import new_connection_id
 from spacetimedb.protocol.compression import Compression
 from spacetimedb.server.http_auth import caller_of
-from spacetimedb.server.identity import new_connection_id
 from spacetimedb.server.routes_database import serving_database_of
 from spacetimedb.server.send_budget import SendBudget
 from spacetimedb.server.ws_session import ClientSession

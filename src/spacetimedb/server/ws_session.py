@@ -24,12 +24,12 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from spacetimedb.control.confirmed_reads import LOG_FAILED_CLOSE_REASON
+from spacetimedb.control.database import Database, DatabaseOutOfService, DatabaseStopped
+from spacetimedb.control.identity import identity_wire
 from spacetimedb.protocol import wire
 from spacetimedb.protocol.client_frames import MalformedMessage, decode_client_frame
 from spacetimedb.protocol.compression import Compression, compress_frame
-from spacetimedb.server.confirmed_reads import LOG_FAILED_CLOSE_REASON
-from spacetimedb.server.database import Database, DatabaseOutOfService, DatabaseStopped
-from spacetimedb.server.identity import identity_wire
 from spacetimedb.server.send_budget import SendBudget
 from spacetimedb.server.tokens import Caller
 

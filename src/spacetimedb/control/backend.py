@@ -1,7 +1,7 @@
 """What the server needs from one hosted database: the swap point between the network layer and
 the host (`spacetimedb.host`) plus query engine (`spacetimedb.query`).
 
-The server only ever talks to a `DatabaseBackend`. `spacetimedb.server.host_backend` implements it
+The server only ever talks to a `DatabaseBackend`. `spacetimedb.control.host_backend` implements it
 over the real ModuleHost and query plans; tests implement it with small fakes. Every method is
 synchronous and called from the database's single worker task, one at a time.
 """

@@ -17,10 +17,10 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from spacetimedb.control.backend import Changes, Row, SubscriptionPlan, TableInfo
 from spacetimedb.protocol import wire
 from spacetimedb.protocol.rows import EMPTY_ROW_LIST_BYTES
 from spacetimedb.query.limits import RowBudget
-from spacetimedb.server.backend import Changes, Row, SubscriptionPlan, TableInfo
 
 log = logging.getLogger("spacetimedb.server")
 

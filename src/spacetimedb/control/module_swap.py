@@ -23,11 +23,11 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from spacetimedb.server.backend import DatabaseBackend, ModuleSwapPlan
-from spacetimedb.server.database import Database
+from spacetimedb.control.backend import DatabaseBackend, ModuleSwapPlan
+from spacetimedb.control.database import Database
 
 if TYPE_CHECKING:  # the registry imports this module
-    from spacetimedb.server.registry import BackendFactory, BackendSpec
+    from spacetimedb.control.registry import BackendFactory, BackendSpec
 
 log = logging.getLogger("spacetimedb.server")
 

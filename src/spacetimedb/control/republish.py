@@ -12,14 +12,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from spacetimedb.control.backend import ModuleSwapPlan
+from spacetimedb.control.registry import PublishRefused
 from spacetimedb.durability.database_durability import DatabaseDurability
 from spacetimedb.engine.database import Database as EngineDatabase
 from spacetimedb.host.migration import migrate_image, plan_migration
 from spacetimedb.module.loader import load_module
 from spacetimedb.module.module_def import ModuleDef
 from spacetimedb.module.schema import TableSchema
-from spacetimedb.server.backend import ModuleSwapPlan
-from spacetimedb.server.registry import PublishRefused
 
 #: How long a publish waits for the migrated snapshot to reach the disk.
 SNAPSHOT_TIMEOUT_S = 60.0

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from spacetimedb.control.backend import Changes, Row
 from spacetimedb.query import Catalog, QueryRegistry
 from spacetimedb.sats.special import Identity
-from spacetimedb.server.backend import Changes, Row
 
 
 class RoutablePlan(Protocol):

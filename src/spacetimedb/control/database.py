@@ -25,6 +25,14 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from spacetimedb.control.backend import CallResult, CallStatus, DatabaseBackend, QueryRejected
+from spacetimedb.control.confirmed_reads import LOG_FAILED_CLOSE_REASON, ConfirmedReads
+from spacetimedb.control.query_limits import QueryLimits
+from spacetimedb.control.subscriptions import (
+    DuplicateQuerySet,
+    SubscriptionManager,
+    UnknownQuerySet,
+)
 from spacetimedb.durability.errors import LogClosedError
 from spacetimedb.protocol import wire
 from spacetimedb.protocol.client_messages import (
@@ -34,14 +42,6 @@ from spacetimedb.protocol.client_messages import (
     Subscribe,
     Unsubscribe,
     UnsubscribeFlags,
-)
-from spacetimedb.server.backend import CallResult, CallStatus, DatabaseBackend, QueryRejected
-from spacetimedb.server.confirmed_reads import LOG_FAILED_CLOSE_REASON, ConfirmedReads
-from spacetimedb.server.query_limits import QueryLimits
-from spacetimedb.server.subscriptions import (
-    DuplicateQuerySet,
-    SubscriptionManager,
-    UnknownQuerySet,
 )
 
 log = logging.getLogger("spacetimedb.server")

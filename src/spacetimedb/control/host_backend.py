@@ -15,6 +15,20 @@ from pathlib import Path
 from typing import Any
 
 from spacetimedb.bsatn import compile as compile_codec
+from spacetimedb.control.backend import (
+    CallResult,
+    CallStatus,
+    Changes,
+    LogRecord,
+    ModuleSwapPlan,
+    QueryRejected,
+    Row,
+    SqlStatementResult,
+    TableInfo,
+)
+from spacetimedb.control.query_router import QueryRegistryRouter
+from spacetimedb.control.registry import BackendSpec
+from spacetimedb.control.republish import check_module_swap, finish_migration, load_under_new_module
 from spacetimedb.durability.database_durability import DatabaseDurability
 from spacetimedb.durability.files import REAL_FILE_OPS, FileOps
 from spacetimedb.durability.options import DurabilityOptions
@@ -46,20 +60,6 @@ from spacetimedb.sats.algebraic_type import ProductType
 from spacetimedb.sats.json import to_json
 from spacetimedb.sats.resolve_refs import resolve_refs
 from spacetimedb.sats.special import ConnectionId, Identity, Timestamp
-from spacetimedb.server.backend import (
-    CallResult,
-    CallStatus,
-    Changes,
-    LogRecord,
-    ModuleSwapPlan,
-    QueryRejected,
-    Row,
-    SqlStatementResult,
-    TableInfo,
-)
-from spacetimedb.server.query_router import QueryRegistryRouter
-from spacetimedb.server.registry import BackendSpec
-from spacetimedb.server.republish import check_module_swap, finish_migration, load_under_new_module
 
 log = logging.getLogger("spacetimedb.server")
 
