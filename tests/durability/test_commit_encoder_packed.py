@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from spacetimedb.durability.row_codecs import flat_row_format, flat_row_formats, row_codecs
 from spacetimedb.durability.tx_payload import (
     CommitEncoder,
+    EncodedTableDelta,
     ReducerCallInfo,
-    TableDelta,
     TxPayload,
     encode_tx_payload,
 )
@@ -49,7 +49,7 @@ def test_packed_and_row_by_row_encodings_are_identical(fd, fi, td, ti, reducer) 
     plain = CommitEncoder(NAMES, ENCODERS)
     expected = encode_tx_payload(
         TxPayload(
-            [TableDelta(tid, NAMES[tid], [ENCODERS[tid](r) for r in d.deletes], [ENCODERS[tid](r) for r in d.inserts])
+            [EncodedTableDelta(tid, NAMES[tid], [ENCODERS[tid](r) for r in d.deletes], [ENCODERS[tid](r) for r in d.inserts])
              for tid, d in delta.items()],
             reducer,
         )

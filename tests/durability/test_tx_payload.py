@@ -2,9 +2,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from spacetimedb.durability.tx_payload import (
+    EncodedTableDelta,
     ReducerCallInfo,
     SequenceState,
-    TableDelta,
     TxPayload,
     decode_tx_payload,
     encode_tx_payload,
@@ -20,7 +20,7 @@ reducers = st.none() | st.builds(
     timestamp_us=st.integers(-(1 << 63), (1 << 63) - 1),
     args=st.binary(max_size=30),
 )
-tables = st.builds(TableDelta, table_id=st.integers(0, (1 << 32) - 1), name=st.text(max_size=12), deletes=rows, inserts=rows)
+tables = st.builds(EncodedTableDelta, table_id=st.integers(0, (1 << 32) - 1), name=st.text(max_size=12), deletes=rows, inserts=rows)
 sequences = st.builds(
     SequenceState, table_id=st.integers(0, 2**32 - 1), column=st.integers(0, 2**16 - 1), value=st.integers(-(2**127), 2**127 - 1)
 )
@@ -34,7 +34,7 @@ def test_payload_round_trips(p: TxPayload) -> None:
 
 def test_payload_layout_is_bsatn_of_the_declared_type() -> None:
     p = TxPayload(
-        [TableDelta(7, "t", [b"\x01"], [b"\x02\x03"])],
+        [EncodedTableDelta(7, "t", [b"\x01"], [b"\x02\x03"])],
         ReducerCallInfo("r", 1, 2, 3, b"\x09"),
         [SequenceState(7, 0, 5)],
     )

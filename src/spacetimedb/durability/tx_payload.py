@@ -4,11 +4,12 @@ The payload is the BSATN encoding of `TX_PAYLOAD_TYPE` (declared below with the 
 any BSATN decoder can read a log). Rows inside it are opaque byte strings (each row's own BSATN,
 made by the row type's codec), so this layer never needs to know a table's columns:
 
-    TxPayload = { reducer: Option<ReducerCall>, sequences: Array<SequenceState>, tables: Array<TableDelta> }
+    TxPayload = { reducer: Option<ReducerCall>, sequences: Array<SequenceState>,
+                  tables: Array<EncodedTableDelta> }
     ReducerCall = { name: String, caller_identity: Identity, caller_connection_id: ConnectionId,
                     timestamp: Timestamp, args: Array<U8> }
     SequenceState = { table_id: U32, column: U16, value: I128 }
-    TableDelta = { table_id: U32, name: String, deletes: Array<Array<U8>>, inserts: Array<Array<U8>> }
+    EncodedTableDelta = { table_id: U32, name: String, deletes: Array<Array<U8>>, inserts: Array<Array<U8>> }
 
 The encoder and decoder are hand-written over `struct` because they sit on the commit path and
 the replay path (a million records must replay in seconds).
@@ -44,11 +45,13 @@ REDUCER_CALL_TYPE = product(
     ("args", BYTES),
 )
 SEQUENCE_STATE_TYPE = product(("table_id", U32), ("column", U16), ("value", I128))
-TABLE_DELTA_TYPE = product(("table_id", U32), ("name", STRING), ("deletes", array(BYTES)), ("inserts", array(BYTES)))
+ENCODED_TABLE_DELTA_TYPE = product(
+    ("table_id", U32), ("name", STRING), ("deletes", array(BYTES)), ("inserts", array(BYTES))
+)
 TX_PAYLOAD_TYPE = product(
     ("reducer", option(REDUCER_CALL_TYPE)),
     ("sequences", array(SEQUENCE_STATE_TYPE)),
-    ("tables", array(TABLE_DELTA_TYPE)),
+    ("tables", array(ENCODED_TABLE_DELTA_TYPE)),
 )
 
 
@@ -68,8 +71,11 @@ class ReducerCallInfo:
 
 
 @dataclass(slots=True)
-class TableDelta:
-    """One table's rows deleted and inserted by a transaction, each row as its BSATN bytes."""
+class EncodedTableDelta:
+    """One table's rows deleted and inserted by a transaction, each row as its BSATN bytes.
+
+    The logged form of the engine's `TableDelta` (which holds the decoded row tuples).
+    """
 
     table_id: int
     name: str
@@ -88,7 +94,7 @@ class SequenceState:
 
 @dataclass(slots=True)
 class TxPayload:
-    tables: list[TableDelta] = field(default_factory=list)
+    tables: list[EncodedTableDelta] = field(default_factory=list)
     reducer: ReducerCallInfo | None = None
     sequences: list[SequenceState] = field(default_factory=list)
 
@@ -215,7 +221,7 @@ def _decode(buf: bytes) -> TxPayload:
         name, pos = _read_string(buf, pos + 4)
         deletes, pos = _read_rows(buf, pos)
         inserts, pos = _read_rows(buf, pos)
-        tables.append(TableDelta(table_id, name, deletes, inserts))
+        tables.append(EncodedTableDelta(table_id=table_id, name=name, deletes=deletes, inserts=inserts))
     if pos != len(buf):
         raise ConversionError(f"{len(buf) - pos} trailing bytes after the transaction payload", offset=pos)
     return TxPayload(tables, reducer, sequences)
