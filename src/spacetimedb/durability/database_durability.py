@@ -19,7 +19,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from spacetimedb.durability import durable_files
 from spacetimedb.durability.commit_log import DEFAULT_MAX_SEGMENT_BYTES, CommitLog
@@ -28,12 +28,16 @@ from spacetimedb.durability.errors import DurabilityError, LogFailedError
 from spacetimedb.durability.files import REAL_FILE_OPS, FileOps
 from spacetimedb.durability.log_reader import replay_log
 from spacetimedb.durability.policy import FsyncPolicy
-from spacetimedb.durability.recovered_state import RecoveredState, Row, RowCodec, SequenceKey
+from spacetimedb.durability.recovered_state import RecoveredState, RowCodec
 from spacetimedb.durability.row_codecs import flat_row_formats
 from spacetimedb.durability.snapshot_file import load_newest_snapshot
 from spacetimedb.durability.snapshot_writer import SnapshotRequest, SnapshotWriter
 from spacetimedb.durability.tx_payload import CommitEncoder, ReducerCallInfo
 from spacetimedb.module.schema import TableSchema
+
+if TYPE_CHECKING:
+    from spacetimedb.engine.delta import DatabaseImage, TxDelta
+    from spacetimedb.sats.special import ConnectionId, Identity, Timestamp
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +47,7 @@ DEFAULT_SNAPSHOT_EVERY = 100_000
 DEFAULT_KEEP_SNAPSHOTS = 2
 
 
-def args_bytes(args: Any) -> bytes:
+def args_bytes(args: object) -> bytes:
     """Reducer arguments for the audit trail: BSATN bytes as received; JSON/Python values as JSON text."""
     if args is None:
         return b""
@@ -56,16 +60,23 @@ def args_bytes(args: Any) -> bytes:
     return json.dumps(args, default=repr, separators=(",", ":")).encode()
 
 
-class DeltaLike(Protocol):
-    """What the engine's TxDelta offers: per table id, rows inserted and deleted; sequence states."""
+class CommittedCall(Protocol):
+    """What `on_reducer_result` reads of a committed call (the host's `ReducerCallResult` has it)."""
 
-    tables: Mapping[int, Any]  # each with .inserts and .deletes lists of row tuples
-    sequences: Mapping[SequenceKey, int]
-
-
-class ImageLike(Protocol):
-    tables: Mapping[int, list[Row]]
-    sequences: Mapping[SequenceKey, int]
+    @property
+    def reducer(self) -> str: ...
+    @property
+    def delta(self) -> TxDelta | None: ...
+    @property
+    def tx_offset(self) -> int | None: ...
+    @property
+    def caller(self) -> Identity: ...
+    @property
+    def connection_id(self) -> ConnectionId | None: ...
+    @property
+    def timestamp(self) -> Timestamp: ...
+    @property
+    def args(self) -> object: ...
 
 
 class EngineLike(Protocol):
@@ -73,9 +84,9 @@ class EngineLike(Protocol):
 
     def schemas(self) -> list[TableSchema]: ...
 
-    def snapshot_image(self) -> Any: ...
+    def snapshot_image(self) -> DatabaseImage: ...
 
-    def load_image(self, image: Any) -> None: ...
+    def load_image(self, image: DatabaseImage) -> None: ...
 
 
 class DatabaseDurability:
@@ -188,7 +199,7 @@ class DatabaseDurability:
 
     # ---- the commit path ------------------------------------------------------------------------
 
-    def record_commit(self, tx_offset: int, delta: DeltaLike, reducer: ReducerCallInfo | None = None) -> None:
+    def record_commit(self, tx_offset: int, delta: TxDelta, reducer: ReducerCallInfo | None = None) -> None:
         """Log one committed transaction (non-blocking). Raises LogFailedError once the log failed."""
         self._append(tx_offset, self._encoder.encode(delta.tables, delta.sequences, reducer))
 
@@ -199,7 +210,7 @@ class DatabaseDurability:
         if self.snapshot_every and self._since_snapshot >= self.snapshot_every:
             self.snapshot_now()
 
-    def on_reducer_result(self, result: Any) -> None:
+    def on_reducer_result(self, result: CommittedCall) -> None:
         """A `ModuleHost` commit listener: logs the committed call's delta and the call itself.
 
         Takes the host's `ReducerCallResult` (reducer, delta, tx_offset, caller, connection_id,
@@ -209,6 +220,8 @@ class DatabaseDurability:
         conn = result.connection_id
         args = result.args
         delta = result.delta
+        offset = result.tx_offset
+        assert delta is not None and offset is not None, "only committed calls are logged"
         payload = self._encoder.encode_fields(
             delta.tables,
             delta.sequences,
@@ -220,7 +233,6 @@ class DatabaseDurability:
         )
         # As `_append`, inlined: this runs once per committed reducer call. Everything above may
         # raise (the host then undoes the commit); once the log took the record, nothing may.
-        offset = result.tx_offset
         self.log.append(offset, payload)
         self._last_offset = offset
         self._since_snapshot += 1
@@ -240,7 +252,7 @@ class DatabaseDurability:
         """
         if self._engine is None or self._last_offset <= self._snapshot_offset:
             return False
-        image: ImageLike = self._engine.snapshot_image()
+        image = self._engine.snapshot_image()
         req = SnapshotRequest(self._last_offset, image.tables, image.sequences, self._names, self._codecs)
         if not self.snapshots.submit(req):
             return False

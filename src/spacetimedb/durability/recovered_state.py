@@ -10,15 +10,16 @@ from __future__ import annotations
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from spacetimedb.durability.errors import DurabilityError
 from spacetimedb.durability.segment_reader import ScanProblem
 from spacetimedb.durability.snapshot_file import SnapshotData, TableImage
 from spacetimedb.durability.tx_payload import SequenceState
+from spacetimedb.module.datastore import Row
 
-Row = tuple[Any, ...]
-SequenceKey = tuple[int, int]
+if TYPE_CHECKING:
+    from spacetimedb.engine.sequence import SequenceKey
 
 _U32 = struct.Struct("<I")
 _SEQ = struct.Struct("<IH")

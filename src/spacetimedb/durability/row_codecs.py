@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from spacetimedb.bsatn import Codec, compile
 from spacetimedb.bsatn.compiler import NATIVE
@@ -17,7 +16,7 @@ def row_codecs(schemas: Iterable[TableSchema], typespace: Typespace | None = Non
     return {s.table_id: compile(s.row_type, typespace) for s in schemas}
 
 
-def flat_row_format(codec: Any) -> str | None:
+def flat_row_format(codec: object) -> str | None:
     """The `struct` codes of a row type that is a tuple of fixed-width integers ("Iq" for
     `(u32, i64)`), else None. The codec packs exactly such rows with that one format."""
     node = getattr(codec, "node", None)
@@ -32,7 +31,7 @@ def flat_row_format(codec: Any) -> str | None:
     return "".join(codes)
 
 
-def flat_row_formats(codecs: Mapping[int, Any]) -> dict[int, str]:
+def flat_row_formats(codecs: Mapping[int, object]) -> dict[int, str]:
     """table id -> `flat_row_format` of its codec, for the tables that have one."""
     formats = {}
     for tid, codec in codecs.items():

@@ -13,12 +13,17 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from spacetimedb.durability.errors import DurabilityError
 from spacetimedb.durability.files import REAL_FILE_OPS, FileOps
-from spacetimedb.durability.recovered_state import Row, RowCodec, SequenceKey
+from spacetimedb.durability.recovered_state import RowCodec
 from spacetimedb.durability.snapshot_file import SnapshotData, TableImage, prune_snapshots, write_snapshot
 from spacetimedb.durability.tx_payload import SequenceState
+from spacetimedb.module.datastore import Row
+
+if TYPE_CHECKING:
+    from spacetimedb.engine.sequence import SequenceKey
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,9 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from spacetimedb.module.datastore import Row
 from spacetimedb.sats.algebraic_type import (
     BYTES,
     CONNECTION_ID,
@@ -36,6 +37,10 @@ from spacetimedb.sats.algebraic_type import (
     product,
 )
 from spacetimedb.sats.errors import ConversionError
+
+if TYPE_CHECKING:
+    from spacetimedb.engine.delta import TableDelta
+    from spacetimedb.engine.sequence import SequenceKey
 
 REDUCER_CALL_TYPE = product(
     ("name", STRING),
@@ -236,7 +241,8 @@ _NO_SEQUENCES_THEN_TABLES = tuple(struct.pack("<II", 0, n) for n in range(64))
 
 #: Deltas with more rows than this in one table are framed row by row (no packer is cached for them).
 _MAX_PACKED_ROWS = 32
-_Packer = Callable[[Any, Any], bytes]
+#: pack(deletes, inserts) -> the table's whole framed delta
+_Packer = Callable[[list[Row], list[Row]], bytes]
 
 
 class CommitEncoder:
@@ -256,7 +262,7 @@ class CommitEncoder:
     def __init__(
         self,
         names: Mapping[int, str],
-        encoders: Mapping[int, Callable[[Any], bytes]],
+        encoders: Mapping[int, Callable[[Row], bytes]],
         row_formats: Mapping[int, str] | None = None,
     ) -> None:
         self._heads = {tid: _pack_u32(tid) + _string(name) for tid, name in names.items()}
@@ -271,8 +277,8 @@ class CommitEncoder:
 
     def encode(
         self,
-        tables: Mapping[int, Any],
-        sequences: Mapping[tuple[int, int], int],
+        tables: Mapping[int, TableDelta],
+        sequences: Mapping[SequenceKey, int],
         reducer: ReducerCallInfo | None,
     ) -> bytes:
         if reducer is None:
@@ -284,8 +290,8 @@ class CommitEncoder:
 
     def encode_fields(
         self,
-        tables: Mapping[int, Any],
-        sequences: Mapping[tuple[int, int], int],
+        tables: Mapping[int, TableDelta],
+        sequences: Mapping[SequenceKey, int],
         reducer: str | None,
         caller_identity: int,
         caller_connection_id: int,
@@ -376,7 +382,7 @@ class CommitEncoder:
         self._caller_connection = caller_connection_id
 
 
-def _append_rows(out: list[bytes], enc: Callable[[Any], bytes], rows: list[Any]) -> None:
+def _append_rows(out: list[bytes], enc: Callable[[Row], bytes], rows: list[Row]) -> None:
     n = len(rows)
     out.append(_LEN_PREFIX[n] if n < 1024 else _pack_u32(n))
     for r in rows:
