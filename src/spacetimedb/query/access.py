@@ -8,7 +8,7 @@ table id to either an `(inserts, deletes)` pair or an object with `inserts`/`del
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from spacetimedb.module.datastore import Row
 from spacetimedb.module.schema import TableSchema
@@ -27,15 +27,40 @@ class ReadState(Protocol):
     def index_filter(self, index_id: int, prefix: tuple[Any, ...]) -> Iterable[Row]: ...
 
 
-def delta_tables(delta: Any) -> Mapping[int, Any]:
+class TableChange(Protocol):
+    """One table's rows a commit inserted and deleted (the engine's `TableDelta` is one)."""
+
+    @property
+    def inserts(self) -> Sequence[Row]: ...
+
+    @property
+    def deletes(self) -> Sequence[Row]: ...
+
+
+#: One table's entry in a delta: a `TableChange`, or an `(inserts, deletes)` pair.
+TableEntry = TableChange | tuple[Sequence[Row], Sequence[Row]]
+
+
+class CommitDelta(Protocol):
+    """A commit's delta with its per-table entries under `.tables` (the engine's `TxDelta` is one)."""
+
+    @property
+    def tables(self) -> Mapping[int, TableEntry]: ...
+
+
+#: A commit's delta as query evaluation takes it: a `CommitDelta`, or its table id -> entry mapping.
+Delta = CommitDelta | Mapping[int, TableEntry]
+
+
+def delta_tables(delta: Delta) -> Mapping[int, TableEntry]:
     """The per-table-id mapping inside a delta."""
     tables = getattr(delta, "tables", None)
     if tables is not None and not callable(tables):
-        return tables
-    return delta
+        return cast("Mapping[int, TableEntry]", tables)
+    return cast("Mapping[int, TableEntry]", delta)
 
 
-def table_changes(entry: Any) -> tuple[Sequence[Row], Sequence[Row]]:
+def table_changes(entry: TableEntry | None) -> tuple[Sequence[Row], Sequence[Row]]:
     """(inserts, deletes) of one table's entry in a delta."""
     if entry is None:
         return _EMPTY, _EMPTY

@@ -17,7 +17,7 @@ from typing import Any
 from spacetimedb.module.datastore import Datastore, Row
 from spacetimedb.module.schema import TableSchema
 from spacetimedb.query import ast
-from spacetimedb.query.access import ReadState, const_eq, make_probe, seek
+from spacetimedb.query.access import Probe, ReadState, const_eq, make_probe, seek
 from spacetimedb.query.binder import Binder, Scope
 from spacetimedb.query.bound import BExpr, BSelect, and_all, conjuncts, rels_of
 from spacetimedb.query.catalog import Catalog
@@ -162,7 +162,7 @@ class _Level:
 
     def __init__(
         self,
-        probe: Callable[[Any], Iterable[Row]] | None,
+        probe: Probe | None,
         left: tuple[int, int],
         everything: list[Row],
         own: Predicate | None,

@@ -20,7 +20,7 @@ from typing import Any
 
 from spacetimedb.module.datastore import Row
 from spacetimedb.query import ast
-from spacetimedb.query.access import ReadState, delta_tables, table_changes
+from spacetimedb.query.access import Delta, ReadState, delta_tables, table_changes
 from spacetimedb.query.catalog import Catalog
 from spacetimedb.query.subscription import (
     SemiJoinPlan,
@@ -150,7 +150,7 @@ class QueryRegistry:
     def refs(self, plan_id: int) -> int:
         return self._entries[plan_id].refs
 
-    def evaluate(self, delta: Any, state: ReadState) -> dict[int, Update]:
+    def evaluate(self, delta: Delta, state: ReadState) -> dict[int, Update]:
         """{plan_id: (inserts, deletes)} for every plan whose result changed in this commit.
 
         Only plans reading a changed table are evaluated, each once; plans whose result did not

@@ -22,6 +22,8 @@ from spacetimedb.module.datastore import Row
 from spacetimedb.module.schema import TableSchema
 from spacetimedb.query import ast
 from spacetimedb.query.access import (
+    Delta,
+    Probe,
     ReadState,
     const_eq,
     const_eqs,
@@ -82,7 +84,7 @@ class SubscriptionPlan:
         """The current result; `budget` is charged for every row read (SqlLimitError past it)."""
         raise NotImplementedError
 
-    def eval_delta(self, state_after: ReadState, delta: Any) -> tuple[list[Row], list[Row]]:
+    def eval_delta(self, state_after: ReadState, delta: Delta) -> tuple[list[Row], list[Row]]:
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -108,7 +110,7 @@ class SingleTablePlan(SubscriptionPlan):
         rows = seek(state, self.table, self.eq)
         return self.filter_rows(rows if budget is None else budget.counted(rows, weight_of(self.pred)))
 
-    def eval_delta(self, state_after: ReadState, delta: Any) -> tuple[list[Row], list[Row]]:
+    def eval_delta(self, state_after: ReadState, delta: Delta) -> tuple[list[Row], list[Row]]:
         ins, dels = table_changes(delta_tables(delta).get(self.table.table_id))
         return self.filter_rows(ins), self.filter_rows(dels)
 
@@ -160,8 +162,8 @@ class SemiJoinPlan(SubscriptionPlan):
         return list(rows) if pred is None else [r for r in rows if pred(r)]
 
     def _charged(
-        self, probe: Callable[[Any], Iterable[Row]], budget: RowBudget, pred: RowPred | None
-    ) -> Callable[[Any], Iterable[Row]]:
+        self, probe: Probe, budget: RowBudget, pred: RowPred | None
+    ) -> Probe:
         weight = weight_of(pred) + weight_of(self.pred01) - 1
 
         def charged(value: Any) -> Iterable[Row]:
@@ -174,7 +176,7 @@ class SemiJoinPlan(SubscriptionPlan):
         return charged
 
     def _pairs_probe_lhs(
-        self, probe: Callable[[Any], Iterable[Row]], rhs_rows: list[Row], out: list[Row]
+        self, probe: Probe, rhs_rows: list[Row], out: list[Row]
     ) -> None:
         """Pairs (a in L', b in rhs_rows) through L's join index; appends the projected rows."""
         rcol, pred0, pred01, take_lhs = self.rcol, self.pred0, self.pred01, self.proj == 0
@@ -184,7 +186,7 @@ class SemiJoinPlan(SubscriptionPlan):
                     out.append(a if take_lhs else b)
 
     def _pairs_probe_rhs(
-        self, probe: Callable[[Any], Iterable[Row]], lhs_rows: list[Row], out: list[Row]
+        self, probe: Probe, lhs_rows: list[Row], out: list[Row]
     ) -> None:
         """Pairs (a in lhs_rows, b in S') through S's join index."""
         lcol, pred1, pred01, take_lhs = self.lcol, self.pred1, self.pred01, self.proj == 0
@@ -223,7 +225,7 @@ class SemiJoinPlan(SubscriptionPlan):
             self._pairs_probe_lhs(probe if budget is None else self._charged(probe, budget, self.pred0), outer, out)
         return out
 
-    def eval_delta(self, state_after: ReadState, delta: Any) -> tuple[list[Row], list[Row]]:
+    def eval_delta(self, state_after: ReadState, delta: Delta) -> tuple[list[Row], list[Row]]:
         tables = delta_tables(delta)
         li, ld = table_changes(tables.get(self.lhs.table_id))
         ri, rd = table_changes(tables.get(self.rhs.table_id))
