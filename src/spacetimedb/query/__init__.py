@@ -30,7 +30,7 @@ from spacetimedb.query.errors import (
     SqlUnsupportedError,
 )
 from spacetimedb.query.limits import RowBudget
-from spacetimedb.query.registry import QueryRegistry
+from spacetimedb.query.query_registry import QueryRegistry
 from spacetimedb.query.subscription import (
     SemiJoinPlan,
     SingleTablePlan,

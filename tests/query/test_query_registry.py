@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from spacetimedb.module.datastore import Row
 from spacetimedb.query.catalog import Catalog
-from spacetimedb.query.registry import QueryRegistry
+from spacetimedb.query.query_registry import QueryRegistry
 from spacetimedb.sats.special import Identity
 
 from .fakes import FakeState
