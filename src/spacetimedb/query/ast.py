@@ -41,13 +41,13 @@ class Lit:
 
 
 @dataclass(frozen=True, slots=True)
-class Sender:
+class SenderParam:
     """The `:sender` parameter: the caller's Identity."""
 
     pos: SqlPosition | None = None
 
 
-Operand = ColumnRef | Lit | Sender
+Operand = ColumnRef | Lit | SenderParam
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +66,7 @@ class Logic:
     terms: tuple[Expr, ...]
 
 
-Expr = Compare | Logic | ColumnRef | Lit | Sender
+Expr = Compare | Logic | ColumnRef | Lit | SenderParam
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,10 +156,10 @@ def uses_sender(expr: Expr | None) -> bool:
     """Does this predicate mention `:sender` (making the query's result depend on the caller)?"""
     if expr is None:
         return False
-    if isinstance(expr, Sender):
+    if isinstance(expr, SenderParam):
         return True
     if isinstance(expr, Compare):
-        return isinstance(expr.left, Sender) or isinstance(expr.right, Sender)
+        return isinstance(expr.left, SenderParam) or isinstance(expr.right, SenderParam)
     if isinstance(expr, Logic):
         return any(uses_sender(t) for t in expr.terms)
     return False

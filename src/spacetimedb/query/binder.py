@@ -171,12 +171,12 @@ class Binder:
     def compare(self, scope: Scope, cmp: ast.Compare) -> BCompare:
         op, left, right = cmp.op, cmp.left, cmp.right
         # Put a column (or failing that, :sender) on the left so the literal is typed by it.
-        if not isinstance(left, ast.ColumnRef) and isinstance(right, ast.ColumnRef | ast.Sender):
+        if not isinstance(left, ast.ColumnRef) and isinstance(right, ast.ColumnRef | ast.SenderParam):
             op, left, right = FLIPPED[op], right, left
         lhs: BOperand
         if isinstance(left, ast.ColumnRef):
             lhs = scope.column(left)
-        elif isinstance(left, ast.Sender):
+        elif isinstance(left, ast.SenderParam):
             lhs = BConst(self.sender_for(IDENTITY, left.pos), IDENTITY)
         else:
             raise SqlTypeError(
@@ -190,7 +190,7 @@ class Binder:
         if isinstance(right, ast.ColumnRef):
             rhs = scope.column(right)
             self.check_same_type(ty, rhs.ty, right.pos)
-        elif isinstance(right, ast.Sender):
+        elif isinstance(right, ast.SenderParam):
             if ty != IDENTITY and ty != BYTES:
                 raise SqlTypeError(
                     f"Unexpected type: (expected) {type_name(ty)} != Identity (inferred) for `:sender`",

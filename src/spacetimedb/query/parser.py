@@ -328,7 +328,7 @@ class _Parser:
             raise self.unsupported(f"parameter `{node.sql()}`", node, "The only parameter is :sender")
         if isinstance(node, exp.Placeholder):
             if node.this == "sender":
-                return ast.Sender(self.pos(node))
+                return ast.SenderParam(self.pos(node))
             raise self.unsupported(f"parameter `{node.sql()}`", node, "The only parameter is :sender")
         raise self._unsupported_expr(node)
 
