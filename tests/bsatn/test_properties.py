@@ -22,7 +22,7 @@ def test_round_trip_and_agreement_with_reference(pair: tuple[at.AlgebraicType, A
     reference.encode(node_of(ty), value, "v", ref)
     assert data == bytes(ref)
     assert codec.decode(data) == value
-    assert reference.decode(node_of(ty), reference.Reader(data), 0, "v") == (value, len(data))
+    assert reference.decode(node_of(ty), reference.BsatnReader(data), 0, "v") == (value, len(data))
     assert codec.decode_from(b"\x00" + data, 1) == (value, len(data) + 1)
 
 

@@ -162,7 +162,7 @@ def _fail_decode(node: Node, root: str, data: Any, off: int, whole: bool, exc: B
         raise exc
     if not isinstance(data, bytes | bytearray | memoryview):
         raise ConversionError(f"expected bytes to decode, got {type(data).__name__}", path=root) from None
-    r = reference.Reader(data)
+    r = reference.BsatnReader(data)
     try:
         _, end = reference.decode(node, r, off, root)
     except ConversionError:

@@ -210,7 +210,7 @@ def _encode_sum(node: SumNode, v: Any, path: str, buf: bytearray) -> None:
 # ---- decoding ----------------------------------------------------------------------------------
 
 
-class Reader:
+class BsatnReader:
     __slots__ = ("data", "end")
 
     def __init__(self, data: bytes | bytearray | memoryview) -> None:
@@ -227,7 +227,7 @@ class Reader:
         return self.data[off : off + n]
 
 
-def decode(node: Node, r: Reader, off: int, path: str) -> tuple[Any, int]:
+def decode(node: Node, r: BsatnReader, off: int, path: str) -> tuple[Any, int]:
     if isinstance(node, RefNode):
         return decode(node.resolved(), r, off, path)
     if isinstance(node, PrimNode):
@@ -283,7 +283,7 @@ def decode(node: Node, r: Reader, off: int, path: str) -> tuple[Any, int]:
     raise TypeError(f"unknown node {node!r}")
 
 
-def _decode_prim(kind: Primitive, r: Reader, off: int, path: str) -> tuple[Any, int]:
+def _decode_prim(kind: Primitive, r: BsatnReader, off: int, path: str) -> tuple[Any, int]:
     if kind is Primitive.String:
         n = _U32.unpack(r.take(off, 4, path, "a string length"))[0]
         raw = r.take(off + 4, n, path, f"a string of {n} bytes")

@@ -24,12 +24,12 @@ from spacetimedb.sats.nodes import (
     BytesNode,
     Field,
     Node,
+    NodeVariant,
     OptionNode,
     PrimNode,
     ProductNode,
     RefNode,
     SumNode,
-    Variant,
 )
 
 _SIMPLE: dict[Any, Node] = {
@@ -158,7 +158,7 @@ class AnnotationLowering:
             node = self._lower(a, f"{path}.{a.__name__}")
             target = node.resolved() if isinstance(node, RefNode) else node
             is_unit = isinstance(target, ProductNode) and not target.fields
-            variants.append(Variant(a.__name__, target if is_unit else node, is_unit))
+            variants.append(NodeVariant(a.__name__, target if is_unit else node, is_unit))
         ref.target = SumNode(ref.name, variants, UNION, classes=list(args))
         return ref
 
@@ -179,7 +179,7 @@ class AnnotationLowering:
         try:
             if issubclass(cls, enum.Enum):
                 members = list(cls)
-                variants = [Variant(m.name, UNIT_NODE, True) for m in members]
+                variants = [NodeVariant(m.name, UNIT_NODE, True) for m in members]
                 ref.target = SumNode(cls.__name__, variants, ENUM, members=members)
             elif issubclass(cls, sums.Sum):
                 ref.target = self._sum_class(cls)
@@ -198,9 +198,9 @@ class AnnotationLowering:
             if typing.get_origin(ann) is sums.Variant:
                 (ann,) = typing.get_args(ann)
             if ann is None or ann is type(None) or ann is sums.UnitVariant:
-                variants.append(Variant(name, UNIT_NODE, True))
+                variants.append(NodeVariant(name, UNIT_NODE, True))
             else:
-                variants.append(Variant(name, self._lower(ann, f"{cls.__name__}.{name}")))
+                variants.append(NodeVariant(name, self._lower(ann, f"{cls.__name__}.{name}")))
         if len(variants) > 256:
             raise SchemaError(f"{cls.__name__}: a sum type has at most 256 variants")
         return SumNode(cls.__name__, variants, SUM_CLASS, cls=cls)

@@ -15,12 +15,12 @@ from spacetimedb.sats.nodes import (
     ArrayNode,
     Field,
     Node,
+    NodeVariant,
     OptionNode,
     PrimNode,
     ProductNode,
     RefNode,
     SumNode,
-    Variant,
 )
 from spacetimedb.sats.special import ConnectionId, Identity, ScheduleAt, TimeDuration, Timestamp, Uuid
 
@@ -49,7 +49,7 @@ def _schedule_make(tag: int, payload: Any) -> ScheduleAt:
 
 SCHEDULE_AT_NODE = SumNode(
     "ScheduleAt",
-    [Variant("Interval", TIME_DURATION_NODE), Variant("Time", TIMESTAMP_NODE)],
+    [NodeVariant("Interval", TIME_DURATION_NODE), NodeVariant("Time", TIMESTAMP_NODE)],
     CUSTOM,
     tag_of=_schedule_tag_of,
     make=_schedule_make,
@@ -122,12 +122,12 @@ def _build_meta() -> dict[type, RefNode]:
     sum_.target = ProductNode("SumType", [Field("variants", "variants", ArrayNode(stv, as_tuple=True))], CLASS, at.SumType)
     tspace.target = ProductNode("Typespace", [Field("types", "types", ArrayNode(alg))], CLASS, at.Typespace)
     variants = [
-        Variant("Ref", PrimNode(at.Primitive.U32)),
-        Variant("Sum", sum_),
-        Variant("Product", prod),
-        Variant("Array", alg),
+        NodeVariant("Ref", PrimNode(at.Primitive.U32)),
+        NodeVariant("Sum", sum_),
+        NodeVariant("Product", prod),
+        NodeVariant("Array", alg),
     ]
-    variants += [Variant(k.name, _UNIT, is_unit=True) for k in at.Primitive]
+    variants += [NodeVariant(k.name, _UNIT, is_unit=True) for k in at.Primitive]
     alg.target = SumNode("AlgebraicType", variants, CUSTOM, tag_of=_meta_tag_of, make=_meta_make)
     nodes = {
         at.AlgebraicType: alg,

@@ -11,12 +11,12 @@ from spacetimedb.sats.nodes import (
     BytesNode,
     Field,
     Node,
+    NodeVariant,
     OptionNode,
     PrimNode,
     ProductNode,
     RefNode,
     SumNode,
-    Variant,
 )
 
 
@@ -46,7 +46,7 @@ class _Lowering:
                 raise SchemaError(f"a sum type has at most 256 variants, this one has {len(ty.variants)}")
             return SumNode(
                 None,
-                [Variant(v.name, self.lower(v.algebraic_type), v.algebraic_type == at.UNIT) for v in ty.variants],
+                [NodeVariant(v.name, self.lower(v.algebraic_type), v.algebraic_type == at.UNIT) for v in ty.variants],
             )
         if isinstance(ty, at.ArrayType):
             if ty.elem_ty == at.U8:

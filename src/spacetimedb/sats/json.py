@@ -28,7 +28,7 @@ from typing import Any
 from spacetimedb.sats import algebraic_type as at
 from spacetimedb.sats.errors import ConversionError
 from spacetimedb.sats.infer import node_of
-from spacetimedb.sats.json_reader import Reader
+from spacetimedb.sats.json_reader import JsonReader
 from spacetimedb.sats.nodes import (
     CLASS,
     ENUM,
@@ -57,7 +57,7 @@ def to_json(value: Any, t: Any, *, positional: bool = False, typespace: at.Types
 
 def from_json(data: Any, t: Any, *, typespace: at.Typespace | None = None) -> Any:
     """The value of type `t` described by SATS-JSON `data` (typed or positional)."""
-    return Reader().read(node_of(t, typespace), data, _root(t))
+    return JsonReader().read(node_of(t, typespace), data, _root(t))
 
 
 def _root(t: Any) -> str:

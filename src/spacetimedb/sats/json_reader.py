@@ -41,7 +41,7 @@ _SPECIAL_FROM_STRING = {Identity: Identity.from_hex, ConnectionId: ConnectionId.
 _SPECIAL_FROM_INT = (Identity, ConnectionId, Uuid, Timestamp, TimeDuration)
 
 
-class Reader:
+class JsonReader:
     def read(self, node: Node, j: Any, path: str) -> Any:
         if isinstance(node, RefNode):
             return self.read(node.resolved(), j, path)

@@ -68,7 +68,9 @@ class ProductNode(Node):
 
 
 @dataclass(eq=False, slots=True)
-class Variant:
+class NodeVariant:
+    """One variant of a compiled `SumNode` (not `sats.Variant`, the annotation authors write)."""
+
     name: str | None
     node: Node
     is_unit: bool = False
@@ -85,7 +87,7 @@ CUSTOM = "custom"  # tag_of(value) -> (tag, payload), make(tag, payload) -> valu
 @dataclass(eq=False, slots=True)
 class SumNode(Node):
     name: str | None
-    variants: list[Variant]
+    variants: list[NodeVariant]
     repr: str = SUM_VALUE
     cls: type | None = None  # SUM_CLASS
     classes: list[type] = field(default_factory=list)  # UNION
