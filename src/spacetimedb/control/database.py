@@ -94,6 +94,10 @@ class Database:
         #: True while the worker is about to wait or waiting: only then must `submit` wake it (an
         #: Event.set per submitted frame costs a lock round trip the busy worker does not need).
         self._idle = False
+        #: A wake-up of the idle worker is scheduled for the end of this loop iteration, so the frames
+        #: read in one iteration wake it once (a wake-up is a futex syscall and a thread switch).
+        self._kick_pending = False
+        self._loop_thread: int | None = None
         #: This turn's hand-over to the loop, in order: (fn, a, b) called as fn(a, b) on the loop.
         self._ops: list[tuple[Callable[[Any, Any], None], Any, Any]] = []
         #: This turn's messages per client, (message, tx offset) in send order; each is flushed once.
@@ -128,6 +132,7 @@ class Database:
     def start(self) -> None:
         if self._worker is None:
             loop = self._loop = asyncio.get_running_loop()
+            self._loop_thread = threading.get_ident()
             self._worker_done = loop.create_future()
             self._worker = threading.Thread(target=self._run, name=f"db:{self.info.name}", daemon=True)
             self._worker.start()
@@ -268,8 +273,16 @@ class Database:
         if self._closed:
             raise DatabaseStopped(f"database {self.info.name!r} has stopped")
         self._jobs.append(job)
-        if self._idle:  # read after the append; the worker re-checks the queue after setting it
-            self._wake.set()
+        if self._idle and not self._kick_pending:  # read after the append; the worker re-checks the queue
+            if self._loop is not None and threading.get_ident() == self._loop_thread:
+                self._kick_pending = True
+                self._loop.call_soon(self._kick)
+            else:
+                self._wake.set()
+
+    def _kick(self) -> None:
+        self._kick_pending = False
+        self._wake.set()
 
     async def call(self, fn: Callable[[], T]) -> T:
         """Run `fn` on the worker, in order with everything else, and return its result."""
