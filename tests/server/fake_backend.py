@@ -1,4 +1,5 @@
-"""A tiny in-memory DatabaseBackend for server tests, independent of the real host.
+"""A tiny in-memory DatabaseBackend for server tests, independent of the real host. Its commits
+go through the commit listener as the real host's do, so fan-out takes the production path.
 
 Module: public table person(id u64 pk auto-inc, name string), private table secret(id u64),
 reducers add(name), rename(id u64, name), fail(), crash(), and lifecycle hooks that record
@@ -19,7 +20,9 @@ from spacetimedb.control.backend import (
     CallResult,
     CallStatus,
     Changes,
+    CommitListener,
     LogRecord,
+    PlanRouter,
     QueryRejected,
     Row,
     SqlStatementResult,
@@ -131,6 +134,22 @@ class FakeBackend:
     durability_gate: Any = None
     next_offset: int = 0
     log_failure_listeners: list[Callable[[str], None]] = field(default_factory=list)
+    #: The hosted database's subscriptions, told of each commit inside it (as HostBackend does).
+    commit_listener: CommitListener | None = None
+    #: No QueryRegistry routing: every query reading a changed table is evaluated.
+    plan_router: PlanRouter | None = None
+
+    def set_commit_listener(self, listener: CommitListener | None) -> None:
+        self.commit_listener = listener
+
+    def _committed(self, timestamp_us: int, changes: Changes | None = None, tx_offset: int | None = None) -> CallResult:
+        """A committed transaction's result, evaluated by the commit listener as the real host does."""
+        changes = dict(changes or {})
+        fanout = None
+        listener = self.commit_listener
+        if listener is not None and listener.listening() and changes:
+            fanout = listener.evaluate(changes)
+        return CallResult(CallStatus.COMMITTED, timestamp_us, changes=changes, tx_offset=tx_offset, fanout=fanout)
 
     def tables(self) -> Mapping[str, TableInfo]:
         return {
@@ -164,6 +183,8 @@ class FakeBackend:
             offset = None
             if status is CallStatus.COMMITTED and self.durability_gate is not None:
                 offset, self.next_offset = self.next_offset, self.next_offset + 1
+            if status is CallStatus.COMMITTED:
+                return self._committed(timestamp_us, changes, offset)
             return CallResult(status, timestamp_us, error, dict(changes or {}), tx_offset=offset)
 
         if name in ("client_connected", "client_disconnected", "init"):
@@ -207,11 +228,11 @@ class FakeBackend:
         if caller in self.refuse:
             return CallResult(CallStatus.FAILED_USER, timestamp_us, "you are not welcome here")
         self.connected.append((caller, connection_id))
-        return CallResult(CallStatus.COMMITTED, timestamp_us, tx_offset=self._lifecycle_offset())
+        return self._committed(timestamp_us, tx_offset=self._lifecycle_offset())
 
     def client_disconnected(self, caller: bytes, connection_id: int, timestamp_us: int) -> CallResult:
         self.disconnected.append((caller, connection_id))
-        return CallResult(CallStatus.COMMITTED, timestamp_us, tx_offset=self._lifecycle_offset())
+        return self._committed(timestamp_us, tx_offset=self._lifecycle_offset())
 
     def _lifecycle_offset(self) -> int | None:
         """Lifecycle commits get tx offsets too, but only with an OffsetGate (old tests count offsets)."""
@@ -244,7 +265,7 @@ class FakeBackend:
             offset = None
             if self.durability_gate is not None:
                 offset, self.next_offset = self.next_offset, self.next_offset + 1
-            tx = CallResult(CallStatus.COMMITTED, timestamp_us, changes=changes, tx_offset=offset)
+            tx = self._committed(timestamp_us, changes, offset)
             return [SqlStatementResult(schema, [], rows_inserted=1)], tx
         plans = self.compile_subscription(sql, caller, is_owner)
         out = []
@@ -263,7 +284,7 @@ class FakeBackend:
         self.due_us = None
         row = (self.next_id, "scheduled")
         self.next_id += 1
-        return [CallResult(CallStatus.COMMITTED, now_us, changes=self._insert("person", row))]
+        return [self._committed(now_us, self._insert("person", row))]
 
     def logs(self, num_lines: int | None) -> list[LogRecord]:
         return self.log_records[-num_lines:] if num_lines else list(self.log_records)

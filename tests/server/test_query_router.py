@@ -20,7 +20,7 @@ def _host_and_manager(router: bool = True) -> tuple[HostBackend, SubscriptionMan
     info = DatabaseInfo("chat", bytes(31) + b"\x01", bytes(31) + b"\x02")
     host = HostBackend(BackendSpec(info, CHAT, None, fresh=True))  # type: ignore[arg-type]
     manager = SubscriptionManager(host.tables, host.plan_router if router else None)
-    host.commit_hook = manager.evaluate
+    host.set_commit_listener(manager)
     return host, manager
 
 

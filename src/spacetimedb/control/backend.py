@@ -1,7 +1,7 @@
-"""What the server needs from one hosted database: the swap point between the network layer and
-the host (`spacetimedb.host`) plus query engine (`spacetimedb.query`).
+"""What the control layer needs from one hosted database: the swap point between it and the host
+(`spacetimedb.host`) plus query engine (`spacetimedb.query`).
 
-The server only ever talks to a `DatabaseBackend`. `spacetimedb.control.host_backend` implements it
+The control layer only ever talks to a `DatabaseBackend`. `spacetimedb.control.host_backend` implements it
 over the real ModuleHost and query plans; tests implement it with small fakes. Every method is
 synchronous and called from the database's single worker task, one at a time.
 """
@@ -29,6 +29,9 @@ class TableChanges:
 #: A transaction's effect, by canonical table name.
 Changes = Mapping[str, TableChanges]
 
+#: Per subscriber: its encoded QuerySetUpdates for one transaction, in query-set order.
+FanOut = dict[object, list[bytes]]
+
 
 class CallStatus(enum.Enum):
     COMMITTED = "committed"
@@ -52,8 +55,9 @@ class CallResult:
     ret_value: bytes = b""
     #: Commit log offset of the transaction, if it committed and durability is on.
     tx_offset: int | None = None
-    #: Subscription updates evaluated at commit time through `commit_hook` (None: evaluate later).
-    fanout: Any = None
+    #: What the commit listener evaluated inside this transaction's commit (`set_commit_listener`):
+    #: each subscriber's encoded query-set updates. None when nothing was evaluated.
+    fanout: FanOut | None = None
 
     @property
     def committed(self) -> bool:
@@ -99,6 +103,34 @@ class SubscriptionPlan(Protocol):
         ...
 
 
+class PlanRouter(Protocol):
+    """Evaluates a commit for only the registered plans it can affect."""
+
+    def register(self, plan: Any) -> Hashable:
+        """Register one distinct query; returns the handle `evaluate` reports it by."""
+        ...
+
+    def unregister(self, handle: Any) -> None: ...
+
+    def evaluate(self, changes: Changes) -> Mapping[Any, tuple[Sequence[Row], Sequence[Row]]]:
+        """{handle: (inserts, deletes)} of every plan whose result the commit changed."""
+        ...
+
+
+class CommitListener(Protocol):
+    """Told of every commit inside it, against exactly that commit's state (a hosted database's
+    subscriptions): a backend that runs several transactions in one call (scheduled reducers)
+    evaluates each one before the next begins."""
+
+    def listening(self) -> bool:
+        """False while nothing is subscribed: commits then skip evaluation entirely."""
+        ...
+
+    def evaluate(self, changes: Changes) -> FanOut:
+        """Every affected subscriber's encoded updates for one committed transaction."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class SqlStatementResult:
     """One statement's answer in the /sql JSON shape (`SqlStmtResult` upstream)."""
@@ -135,6 +167,17 @@ class DatabaseBackend(Protocol):
     """One database running one module. Identities are 32 big-endian bytes."""
 
     def tables(self) -> Mapping[str, TableInfo]: ...
+
+    @property
+    def plan_router(self) -> PlanRouter | None:
+        """Routes commits to only the subscription plans they can affect, or None (evaluate each)."""
+        ...
+
+    def set_commit_listener(self, listener: CommitListener | None) -> None:
+        """Evaluate every commit through `listener` from now on, inside the commit; each committed
+        CallResult carries what its commit evaluated in `fanout` (None: no listener, or nothing
+        was listening)."""
+        ...
 
     def call_reducer(
         self,

@@ -25,7 +25,7 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from spacetimedb.control.backend import CallResult, CallStatus, DatabaseBackend, QueryRejected
+from spacetimedb.control.backend import CallResult, CallStatus, DatabaseBackend, FanOut, QueryRejected
 from spacetimedb.control.confirmed_reads import LOG_FAILED_CLOSE_REASON, ConfirmedReads
 from spacetimedb.control.query_limits import QueryLimits
 from spacetimedb.control.subscriptions import (
@@ -119,12 +119,10 @@ class Database:
         self._unsubscribe_backend_logs: Callable[[], None] | None = None
 
     def _subscriptions_for(self, backend: DatabaseBackend) -> SubscriptionManager:
-        # The real host routes commits to only the queries they can affect (QueryRegistry).
-        manager = SubscriptionManager(backend.tables, getattr(backend, "plan_router", None))
-        if hasattr(backend, "commit_hook") and hasattr(backend, "fanout_active"):
-            # Evaluate subscriptions inside the commit, against exactly that commit's state.
-            backend.commit_hook = manager.evaluate
-            backend.fanout_active = lambda: manager.query_count > 0
+        # The real host routes commits to only the queries they can affect (QueryRegistry); the
+        # subscriptions are evaluated inside each commit, against exactly that commit's state.
+        manager = SubscriptionManager(backend.tables, backend.plan_router)
+        backend.set_commit_listener(manager)
         return manager
 
     # ---- lifecycle of the worker --------------------------------------------------------------
@@ -467,10 +465,7 @@ class Database:
 
     def broadcast(self, result: CallResult, caller: Subscriber | None = None, request_id: int = 0) -> None:
         """Send a transaction's effects: the caller's ReducerResult and others' TransactionUpdate."""
-        if result.fanout is not None:
-            fanout = result.fanout
-        else:
-            fanout = self.subscriptions.evaluate(result.changes) if result.committed and result.changes else {}
+        fanout = result.fanout or _NO_FANOUT  # evaluated inside the commit (set_commit_listener)
         if self.subscriptions.failures:
             for sub, qs, error in self.subscriptions.take_failures():
                 self._send(sub, wire.subscription_error(None, qs, error), result.tx_offset)  # type: ignore[arg-type]
@@ -482,7 +477,7 @@ class Database:
             message = shared.get(key)
             if message is None:  # identical for everyone subscribed to the same queries
                 message = shared[key] = wire.transaction_update(set_updates)
-            self._send(sub, message, result.tx_offset)
+            self._send(sub, message, result.tx_offset)  # type: ignore[arg-type]  # keys: our subscribers
         if caller is None:
             return
         own = fanout.get(caller) or []
@@ -632,6 +627,9 @@ class Database:
             disconnected = self.backend.client_disconnected(caller, connection_id, now_us())
             self.broadcast(disconnected)
             _note_offset(committed, disconnected)
+
+
+_NO_FANOUT: FanOut = {}
 
 
 def _note_offset(committed: list[int] | None, result: CallResult) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ from spacetimedb.control.backend import (
     CallResult,
     CallStatus,
     Changes,
+    CommitListener,
+    FanOut,
     LogRecord,
     ModuleSwapPlan,
     QueryRejected,
@@ -114,7 +117,7 @@ class _Plan:
 
 
 _NO_CHANGES = NamedChanges({}, {})
-_NO_FANOUT: dict[object, Any] = {}
+_NO_FANOUT: FanOut = {}
 
 
 def _identity(be: bytes) -> Identity:
@@ -180,11 +183,10 @@ class HostBackend:
         self.catalog = Catalog(schemas, self.module.typespace)
         #: The server's SubscriptionManager evaluates commits through this (only plans a commit can affect).
         self.plan_router = QueryRegistryRouter(self.catalog, self.engine, self._ids)
-        #: Set by the server's Database: evaluates subscriptions for one commit's changes, and
-        #: says whether any subscription exists (when none does, commits skip fan-out entirely).
-        self.commit_hook: Callable[[Changes], Any] | None = None
-        self.fanout_active: Callable[[], bool] = lambda: True
-        self._evaluated: dict[int, tuple[NamedChanges, Any]] = {}
+        #: Evaluates each commit's subscriptions inside the commit (`set_commit_listener`).
+        self._listener: CommitListener | None = None
+        #: The commits of the host call under way, in commit order, each with what it evaluated.
+        self._commits: list[EvaluatedCommit] = []
         self._identity_cache: dict[bytes, Identity] = {}
         self._connection_cache: dict[int, ConnectionId] = {}
         if self.durability is not None:
@@ -196,11 +198,10 @@ class HostBackend:
             marker = self.host.record_commit(
                 TxDelta(), caller=self.host.owner, timestamp=Timestamp.now(), reducer="__migration__"
             )
-            self._evaluated.pop(id(marker), None)
+            self._convert(marker)
             finish_migration(self.durability)
         if spec.fresh:
-            init = self.host.init()
-            self._evaluated.pop(id(init), None)
+            init = self._convert(self.host.init())
             if not init.committed:
                 raise RuntimeError(f"init reducer failed: {init.error}")
         if self.durability is not None:
@@ -209,34 +210,46 @@ class HostBackend:
 
     # ---- commits ----------------------------------------------------------------------------------
 
+    def set_commit_listener(self, listener: CommitListener | None) -> None:
+        self._listener = listener
+
     def _on_commit(self, result: ReducerCallResult) -> None:
         delta = result.delta
         if delta is None:
             return
-        if self.commit_hook is None or not self.fanout_active():
-            self._evaluated[id(result)] = (_NO_CHANGES, _NO_FANOUT)  # nobody subscribed: nothing to send
+        listener = self._listener
+        if listener is None or not listener.listening():
+            self._commits.append(EvaluatedCommit(result, _NO_CHANGES, _NO_FANOUT))  # nobody subscribed
             return
         names = self._names
         changes = NamedChanges({names[tid]: c for tid, c in delta.tables.items()}, delta.tables)
         fanout = None
-        if self.commit_hook is not None and changes:
+        if changes:
             try:
-                fanout = self.commit_hook(changes)
+                fanout = listener.evaluate(changes)
             except Exception:  # never let fan-out turn a commit into a failed call
                 log.exception("subscription fan-out failed for %s", result.reducer)
-        self._evaluated[id(result)] = (changes, fanout)
+        self._commits.append(EvaluatedCommit(result, changes, fanout))
 
     def _convert(self, result: ReducerCallResult) -> CallResult:
-        changes, fanout = self._evaluated.pop(id(result), (_NO_CHANGES, None))
-        return CallResult(
-            _STATUS[result.status],
-            result.timestamp.micros,
-            result.error or "",
-            changes,
-            b"",
-            result.tx_offset,
-            fanout,
-        )
+        """The CallResult of the host call just made, with what its commit evaluated (if it committed)."""
+        commits = self._commits
+        commit = commits[-1] if commits and commits[-1].result is result else None
+        commits.clear()
+        return _call_result(result, commit)
+
+    def _convert_all(self, results: list[ReducerCallResult]) -> list[CallResult]:
+        """`_convert` for a host call that ran several transactions: commits pair with results in order."""
+        commits, self._commits = self._commits, []
+        out = []
+        i = 0
+        for result in results:
+            commit = None
+            if i < len(commits) and commits[i].result is result:
+                commit = commits[i]
+                i += 1
+            out.append(_call_result(result, commit))
+        return out
 
     # ---- per-call value objects, cached (callers repeat: one per connection) ------------------
 
@@ -389,7 +402,7 @@ class HostBackend:
         return None if due is None else due.micros
 
     def run_due(self, now_us: int) -> list[CallResult]:
-        return [self._convert(r) for r in self.host.run_due(Timestamp(now_us))]
+        return self._convert_all(self.host.run_due(Timestamp(now_us)))
 
     def logs(self, num_lines: int | None) -> list[LogRecord]:
         records = self.host.log.tail(num_lines) if num_lines is not None else self.host.log.records()
@@ -424,6 +437,27 @@ class HostBackend:
     def close(self) -> None:
         if self.durability is not None:
             self.durability.close()
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluatedCommit:
+    """One commit as the commit listener saw it: the host's result, its changes by table name, and
+    the subscription updates evaluated against exactly its state (None if evaluation failed)."""
+
+    result: ReducerCallResult
+    changes: Changes
+    fanout: FanOut | None
+
+
+def _call_result(result: ReducerCallResult, commit: EvaluatedCommit | None) -> CallResult:
+    return CallResult(
+        status=_STATUS[result.status],
+        timestamp_us=result.timestamp.micros,
+        error=result.error or "",
+        changes=_NO_CHANGES if commit is None else commit.changes,
+        tx_offset=result.tx_offset,
+        fanout=None if commit is None else commit.fanout,
+    )
 
 
 def _row_json(row: Row, schema: ProductType, typespace: Any) -> list[Any]:

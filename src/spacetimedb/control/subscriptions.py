@@ -15,9 +15,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from spacetimedb.control.backend import Changes, Row, SubscriptionPlan, TableInfo
+from spacetimedb.control.backend import Changes, FanOut, PlanRouter, Row, SubscriptionPlan, TableInfo
 from spacetimedb.protocol import wire
 from spacetimedb.protocol.rows import EMPTY_ROW_LIST_BYTES
 from spacetimedb.query.limits import RowBudget
@@ -35,30 +35,12 @@ class UnknownQuerySet(Exception):
     """Unsubscribe named a query set the client does not have."""
 
 
-class PlanRouter(Protocol):
-    """Evaluates a commit for only the registered plans it can affect."""
-
-    def register(self, plan: Any) -> Hashable:
-        """Register one distinct query; returns the handle `evaluate` reports it by."""
-        ...
-
-    def unregister(self, handle: Any) -> None: ...
-
-    def evaluate(self, changes: Changes) -> Mapping[Any, tuple[Sequence[Row], Sequence[Row]]]:
-        """{handle: (inserts, deletes)} of every plan whose result the commit changed."""
-        ...
-
-
 @dataclass(eq=False, slots=True)
 class QueryEntry:
     plan: SubscriptionPlan
     subscribers: dict[SetKey, int] = field(default_factory=dict)
     #: The router's handle, None when the plan is evaluated directly.
     handle: Hashable | None = None
-
-
-#: Per subscriber: its encoded QuerySetUpdates for one transaction, in query-set order.
-FanOut = dict[object, list[bytes]]
 
 
 class SubscriptionManager:
@@ -192,6 +174,10 @@ class SubscriptionManager:
     @property
     def query_count(self) -> int:
         return len(self._entries)
+
+    def listening(self) -> bool:
+        """Whether any query is subscribed (the backend's commit listener: none means no fan-out)."""
+        return bool(self._entries)
 
     # ---- evaluation -------------------------------------------------------------------------
 
