@@ -13,6 +13,9 @@ from blake3 import blake3
 
 IDENTITY_PREFIX = b"\xc2\x00"
 
+#: The issuer of this server's own tokens, and of the claims a database identity is derived from.
+LOCAL_ISSUER = "localhost"
+
 
 def identity_from_claims(issuer: str, subject: str) -> bytes:
     """The 32 big-endian bytes of the identity for (issuer, subject)."""

@@ -30,11 +30,10 @@ from blake3 import blake3
 
 from spacetimedb.control.backend import DatabaseBackend
 from spacetimedb.control.database import Database, DatabaseInfo, now_us
-from spacetimedb.control.identity import identity_from_claims, parse_identity_hex
+from spacetimedb.control.identity import LOCAL_ISSUER, identity_from_claims, parse_identity_hex
 from spacetimedb.control.module_swap import SwapFailed, swap_module
 from spacetimedb.control.query_limits import QueryLimits
 from spacetimedb.durability import durable_files
-from spacetimedb.server.tokens import LOCAL_ISSUER
 
 log = logging.getLogger("spacetimedb.server")
 

@@ -18,10 +18,9 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from spacetimedb.control.identity import identity_from_claims, identity_hex
+from spacetimedb.control.identity import LOCAL_ISSUER, identity_from_claims, identity_hex
 from spacetimedb.durability import durable_files
 
-LOCAL_ISSUER = "localhost"
 DEFAULT_AUDIENCE = ("spacetimedb",)
 WEBSOCKET_TOKEN_SECONDS = 60
 MAX_CLAIM_BYTES = 128
