@@ -95,7 +95,8 @@ def _exact(server: Server) -> int:
     return sum(s.backlog() for s in server.app[SESSIONS_KEY])
 
 
-def test_budget_closes_largest_backlogs_and_keeps_serving_a_reader(tmp_path: Path) -> None:
+def test_budget_closes_largest_backlogs_and_keeps_serving_a_reader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ws_session, "CLOSE_GRACE_SECONDS", 60.0)  # time to read the close frame on a slow machine
     async def scenario(server: Server, base: str) -> None:
         budget = server.send_budget
         assert budget.limit == BUDGET
@@ -141,6 +142,7 @@ def test_per_client_cap_counts_the_transport_buffer(tmp_path: Path, monkeypatch:
     """One 2 MB message to a client that does not read: before, it went into the transport's buffer
     and stopped counting; now it counts, and past the per-client cap the client is closed (1008)."""
     monkeypatch.setattr(ws_session, "MAX_PENDING_SEND_BYTES", 1024 * 1024)
+    monkeypatch.setattr(ws_session, "CLOSE_GRACE_SECONDS", 60.0)
 
     async def scenario(server: Server, base: str) -> None:
         async with aiohttp.ClientSession() as s:
@@ -151,6 +153,27 @@ def test_per_client_cap_counts_the_transport_buffer(tmp_path: Path, monkeypatch:
             code, reason = await asyncio.wait_for(_close_frame(reader), 10)
             assert code == 1008 and "send queue full" in reason, (code, reason)
             assert session._evicted and server.send_budget.evictions == 0
+            writer.close()
+
+    run_scenario(tmp_path, scenario)
+
+
+def test_closed_client_that_never_reads_is_dropped_after_the_grace_period(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ws_session, "MAX_PENDING_SEND_BYTES", 1024 * 1024)
+    monkeypatch.setattr(ws_session, "CLOSE_GRACE_SECONDS", 0.3)
+
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            for i in range(ROWS):
+                async with s.post(f"{base}/v1/database/test/call/add", json=[f"{i:04}" + "r" * ROW]) as r:
+                    assert r.status == 200
+            _, writer, session = await _non_reader(server)
+            for _ in range(500):
+                if session not in server.app[SESSIONS_KEY]:
+                    break
+                await asyncio.sleep(0.02)
+            assert session._evicted and session not in server.app[SESSIONS_KEY]
+            assert server.send_budget.total == 0 and not server.registry.databases["test"].subscribers
             writer.close()
 
     run_scenario(tmp_path, scenario)
