@@ -23,10 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from spacetimedb.control.database import Database, DatabaseInfo  # noqa: E402
+from spacetimedb.control.database_registry import BackendSpec  # noqa: E402
 from spacetimedb.control.host_backend import HostBackend  # noqa: E402
+from spacetimedb.control.hosted_database import DatabaseInfo, HostedDatabase  # noqa: E402
 from spacetimedb.control.identity import identity_from_claims  # noqa: E402
-from spacetimedb.control.registry import BackendSpec  # noqa: E402
 from spacetimedb.durability.policy import FsyncPolicy  # noqa: E402
 from spacetimedb.protocol import wire  # noqa: E402
 from spacetimedb.protocol.client_frames import decode_client_frame  # noqa: E402
@@ -72,7 +72,7 @@ async def run(calls: int, repeats: int) -> None:
         info = DatabaseInfo("bank", ident, ident)
         spec = BackendSpec(info, ROOT / "examples" / "bank.py", Path(tmp), fresh=True)
         backend = HostBackend(spec, fsync=FsyncPolicy.off())
-        db = Database(info, backend)
+        db = HostedDatabase(info, backend)
         client = QueueOnly()
         db.subscribers.add(client)
         db.handle_all(client, decode_client_frame(_call(0, "seed", struct.pack("<Iq", ACCOUNTS, 10**9)), many=False))

@@ -29,7 +29,7 @@ from spacetimedb.control.backend import (
     TableChanges,
     TableInfo,
 )
-from spacetimedb.control.registry import BackendSpec
+from spacetimedb.control.database_registry import BackendSpec
 from spacetimedb.protocol.wire import pack_str
 
 _U64 = struct.Struct("<Q")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from tests.server.fake_backend import FakeBackend
 
-from spacetimedb.control.database import Database, DatabaseInfo
+from spacetimedb.control.hosted_database import DatabaseInfo, HostedDatabase
 
 INFO = DatabaseInfo("test", bytes(31) + b"\x01", bytes(31) + b"\x02")
 CALLER = bytes(31) + b"\x07"
@@ -30,7 +30,7 @@ def _add(backend: FakeBackend, name: str) -> object:
 def test_commits_are_evaluated_through_the_declared_listener() -> None:
     async def run() -> None:
         backend = FakeBackend()
-        db = Database(INFO, backend)
+        db = HostedDatabase(INFO, backend)
         assert backend.commit_listener is db.subscriptions
         assert _add(backend, "ann") is None  # nothing subscribed: no evaluation at all
         sub = _Client()

@@ -300,8 +300,8 @@ def test_call_answers_once_its_last_commit_is_durable(tmp_path: Path) -> None:
 def test_unpack_upload_formats_and_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import tarfile
 
-    from spacetimedb.control import registry
-    from spacetimedb.control.registry import PublishError, unpack_upload
+    from spacetimedb.control import database_registry as registry
+    from spacetimedb.control.database_registry import PublishError, unpack_upload
 
     assert unpack_upload(b"x = 1\n", tmp_path / "a", None).name == "module.py"
     assert unpack_upload(_zip({"pkg.py": "", "data.txt": ""}), tmp_path / "b", None).name == "pkg.py"

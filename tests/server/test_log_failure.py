@@ -9,8 +9,8 @@ from pathlib import Path
 import aiohttp
 
 from spacetimedb.control.confirmed_reads import LOG_FAILED_CLOSE_REASON
+from spacetimedb.control.database_registry import BackendSpec
 from spacetimedb.control.host_backend import HostBackend
-from spacetimedb.control.registry import BackendSpec
 from spacetimedb.durability import FaultyFileOps
 from spacetimedb.protocol.wire import pack_str
 from spacetimedb.server.app import Server

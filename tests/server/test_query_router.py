@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from spacetimedb.control.database import DatabaseInfo
+from spacetimedb.control.database_registry import BackendSpec
 from spacetimedb.control.host_backend import HostBackend, _Plan
-from spacetimedb.control.registry import BackendSpec
+from spacetimedb.control.hosted_database import DatabaseInfo
 from spacetimedb.control.subscriptions import SubscriptionManager
 
 CHAT = Path(__file__).parent / "modules" / "chat.py"

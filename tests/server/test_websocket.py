@@ -437,7 +437,7 @@ def test_republish_swaps_the_backend_and_keeps_clients_and_their_subscriptions(t
 def test_a_module_that_cannot_take_over_restarts_the_previous_one_and_keeps_clients(tmp_path: Path) -> None:
     """The checks passed (the fake backend has none) but building the new backend fails: the old
     module is started again on the data, the client stays connected, and the publish fails."""
-    from spacetimedb.control.registry import BackendSpec, PublishError
+    from spacetimedb.control.database_registry import BackendSpec, PublishError
 
     from .fake_backend import FakeBackend
 

@@ -29,8 +29,8 @@ from spacetimedb.control.backend import (
     SqlStatementResult,
     TableInfo,
 )
+from spacetimedb.control.database_registry import BackendSpec
 from spacetimedb.control.query_router import QueryRegistryRouter
-from spacetimedb.control.registry import BackendSpec
 from spacetimedb.control.republish import check_module_swap, finish_migration, load_under_new_module
 from spacetimedb.durability.database_durability import DatabaseDurability
 from spacetimedb.durability.files import REAL_FILE_OPS, FileOps

@@ -10,7 +10,7 @@ The swap is one job on the database's worker, so no reducer, subscription or SQL
    for each on the new module once it serves (upstream does the same).
 3. the old backend is closed (its commit log flushed), the new one is built on the same data
    directory (the data is loaded, and migrated if its layout changed, exactly as at a restart).
-4. the `Database` serves from the new backend: clients stay connected, their query sets are
+4. the `HostedDatabase` serves from the new backend: clients stay connected, their query sets are
    recompiled against the new module, the scheduler is re-armed from its schedule tables.
 
 Should step 3 fail (the checks passed, so this is a disk or migration fault), the previous module is
@@ -24,10 +24,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from spacetimedb.control.backend import DatabaseBackend, ModuleSwapPlan
-from spacetimedb.control.database import Database
+from spacetimedb.control.hosted_database import HostedDatabase
 
 if TYPE_CHECKING:  # the registry imports this module
-    from spacetimedb.control.registry import BackendFactory, BackendSpec
+    from spacetimedb.control.database_registry import BackendFactory, BackendSpec
 
 log = logging.getLogger("spacetimedb.server")
 
@@ -40,7 +40,7 @@ class SwapFailed(Exception):
 
 
 def swap_module(
-    db: Database,
+    db: HostedDatabase,
     new_spec: BackendSpec,
     factory: BackendFactory,
     restore_previous: Callable[[], BackendSpec],
@@ -68,7 +68,7 @@ def swap_module(
     return plan
 
 
-def _restart_previous(db: Database, factory: BackendFactory, spec: BackendSpec) -> None:
+def _restart_previous(db: HostedDatabase, factory: BackendFactory, spec: BackendSpec) -> None:
     try:
         db.install_backend(factory(spec))
     except Exception:

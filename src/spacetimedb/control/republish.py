@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from spacetimedb.control.backend import ModuleSwapPlan
-from spacetimedb.control.registry import PublishRefused
+from spacetimedb.control.database_registry import PublishRefused
 from spacetimedb.durability.database_durability import DatabaseDurability
 from spacetimedb.engine.database import Database as EngineDatabase
 from spacetimedb.host.migration import migrate_image, plan_migration

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from spacetimedb.control.database_registry import BackendFactory, DatabaseRegistry, copy_module
 from spacetimedb.control.query_limits import QueryLimits
-from spacetimedb.control.registry import BackendFactory, Registry, copy_module
 from spacetimedb.durability import durable_files
 from spacetimedb.durability.options import DurabilityOptions
 from spacetimedb.server import routes_database, routes_identity
@@ -67,7 +67,7 @@ class Server:
         self.data_dir = Path(data_dir)
         durable_files.make_dirs(self.data_dir)
         self.authority = TokenAuthority.load_or_create(self.data_dir / "keys")
-        self.registry = Registry(self.data_dir, backend_factory or default_backend_factory(), query_limits)
+        self.registry = DatabaseRegistry(self.data_dir, backend_factory or default_backend_factory(), query_limits)
         self.http_limits = http_limits or HttpLimits()
         self.app = web.Application(
             middlewares=[cors_middleware, slow_body_middleware, anon_auth_middleware, stopped_database_middleware],

@@ -10,9 +10,9 @@ from typing import Any
 from aiohttp import web
 
 from spacetimedb.control.backend import CallResult, CallStatus, LogRecord, QueryRejected
-from spacetimedb.control.database import ConnectRejected, Database, now_us
+from spacetimedb.control.database_registry import NotOwner, PublishError, unpack_upload
+from spacetimedb.control.hosted_database import ConnectRejected, HostedDatabase, now_us
 from spacetimedb.control.identity import new_connection_id
-from spacetimedb.control.registry import NotOwner, PublishError, unpack_upload
 from spacetimedb.server.http_auth import MINTED_KEY, caller_of
 from spacetimedb.server.http_limits import TooDeep, loads_bounded, read_body
 from spacetimedb.server.publish_policy import PublishDenied, PublishGate
@@ -25,14 +25,14 @@ PUBLISH_GATE_KEY: web.AppKey[PublishGate] = web.AppKey("publish_gate", PublishGa
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 
 
-def database_of(request: web.Request) -> Database:
+def database_of(request: web.Request) -> HostedDatabase:
     db = request.app[REGISTRY_KEY].resolve(request.match_info["name"])
     if db is None:
         raise web.HTTPNotFound(text="No such database.")
     return db
 
 
-def serving_database_of(request: web.Request) -> Database:
+def serving_database_of(request: web.Request) -> HostedDatabase:
     """The database, if it is in service (503 with the reason once its commit log failed)."""
     db = database_of(request)
     db.check_serving()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from spacetimedb.control.database_registry import DatabaseRegistry
 from spacetimedb.control.identity import parse_identity_hex
-from spacetimedb.control.registry import Registry
 from spacetimedb.server.http_auth import AUTHORITY_KEY, optional_caller
 
-REGISTRY_KEY: web.AppKey[Registry] = web.AppKey("registry", Registry)
+REGISTRY_KEY: web.AppKey[DatabaseRegistry] = web.AppKey("registry", DatabaseRegistry)
 
 
 async def create_identity(request: web.Request) -> web.Response:

@@ -25,7 +25,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from spacetimedb.control.confirmed_reads import LOG_FAILED_CLOSE_REASON
-from spacetimedb.control.database import Database, DatabaseOutOfService, DatabaseStopped
+from spacetimedb.control.hosted_database import DatabaseOutOfService, DatabaseStopped, HostedDatabase
 from spacetimedb.control.identity import identity_wire
 from spacetimedb.protocol import wire
 from spacetimedb.protocol.client_frames import MalformedMessage, decode_client_frame
@@ -83,7 +83,7 @@ class ClientSession:
     def __init__(
         self,
         ws: web.WebSocketResponse,
-        database: Database,
+        database: HostedDatabase,
         caller: Caller,
         connection_id: int,
         *,

@@ -82,7 +82,10 @@ class DatabaseInfo:
     owner: bytes
 
 
-class Database:
+class HostedDatabase:
+    """One database this server hosts: its backend, its connected clients and their subscriptions,
+    the worker that runs its work, and whether it still serves (its commit log may fail)."""
+
     def __init__(self, info: DatabaseInfo, backend: DatabaseBackend, limits: QueryLimits | None = None) -> None:
         self.info = info
         self.backend = backend
@@ -684,4 +687,4 @@ def reducer_result_message(request_id: int, result: CallResult, own_sets: list[b
     return wire.reducer_internal_error(request_id, result.timestamp_us, result.error or result.status.value)
 
 
-__all__ = ["ConnectRejected", "Database", "DatabaseInfo", "DatabaseOutOfService", "Hashable", "Subscriber", "now_us"]
+__all__ = ["ConnectRejected", "DatabaseInfo", "DatabaseOutOfService", "Hashable", "HostedDatabase", "Subscriber", "now_us"]

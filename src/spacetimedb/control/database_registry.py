@@ -29,7 +29,7 @@ from pathlib import Path
 from blake3 import blake3
 
 from spacetimedb.control.backend import DatabaseBackend
-from spacetimedb.control.database import Database, DatabaseInfo, now_us
+from spacetimedb.control.hosted_database import DatabaseInfo, HostedDatabase, now_us
 from spacetimedb.control.identity import LOCAL_ISSUER, identity_from_claims, parse_identity_hex
 from spacetimedb.control.module_swap import SwapFailed, swap_module
 from spacetimedb.control.query_limits import QueryLimits
@@ -157,18 +157,18 @@ def copy_module(source: Path, module_dir: Path) -> Path:
     return target
 
 
-class Registry:
+class DatabaseRegistry:
     def __init__(self, data_dir: Path, factory: BackendFactory, query_limits: QueryLimits | None = None) -> None:
         self.root = data_dir / "databases"
         durable_files.make_dirs(self.root)
         self.factory = factory
         #: What each client's queries may cost, for every database.
         self.query_limits = query_limits or QueryLimits()
-        self.databases: dict[str, Database] = {}
-        self.on_removed: list[Callable[[Database], None]] = []
+        self.databases: dict[str, HostedDatabase] = {}
+        self.on_removed: list[Callable[[HostedDatabase], None]] = []
         self._lock = asyncio.Lock()
 
-    def resolve(self, name_or_identity: str) -> Database | None:
+    def resolve(self, name_or_identity: str) -> HostedDatabase | None:
         db = self.databases.get(name_or_identity)
         if db is not None:
             return db
@@ -190,9 +190,9 @@ class Registry:
             except Exception:  # one broken database must not keep the others down
                 log.exception("database in %s could not be loaded; it is not served", meta_path.parent)
                 continue
-            self._start(Database(info, backend))
+            self._start(HostedDatabase(info, backend))
 
-    def _start(self, db: Database) -> None:
+    def _start(self, db: HostedDatabase) -> None:
         db.limits = self.query_limits
         self.databases[db.info.name] = db
         db.start()
@@ -205,10 +205,10 @@ class Registry:
         *,
         clear: bool = False,
         authorize_create: Callable[[], None] | None = None,
-    ) -> tuple[str, Database]:
+    ) -> tuple[str, HostedDatabase]:
         """Create or update database `name`; returns ("created" | "updated", database).
 
-        An update over serving data swaps the module in place (`module_swap.py`: same Database,
+        An update over serving data swaps the module in place (`module_swap.py`: same HostedDatabase,
         clients kept unless tables they use changed shape). With `clear`, or when the database is out
         of service, it is stopped and restarted instead. If the new module fails to load or needs a
         manual migration, everything is put back: the old module keeps running on its data (a
@@ -262,10 +262,10 @@ class Registry:
             shutil.rmtree(old_module, ignore_errors=True)
             shutil.rmtree(old_data, ignore_errors=True)
             _write_meta(directory, info, entry_path)
-            self._start(Database(info, backend))
+            self._start(HostedDatabase(info, backend))
             return ("updated" if existing else "created"), self.databases[name]
 
-    async def _swap_in_place(self, db: Database, staging: Path, staged_entry: Path, old_entry: Path) -> None:
+    async def _swap_in_place(self, db: HostedDatabase, staging: Path, staged_entry: Path, old_entry: Path) -> None:
         """Republish over a serving database without stopping it (see module_swap.py): its clients
         stay connected unless the change alters rows they decode. On any failure the old module's
         files are put back and it keeps serving."""
@@ -319,22 +319,22 @@ class Registry:
             old_data.rename(data_dir)
         durable_files.fsync_dir(directory)
         try:
-            self._start(Database(info, self.factory(BackendSpec(info, old_entry, data_dir, fresh=False))))
+            self._start(HostedDatabase(info, self.factory(BackendSpec(info, old_entry, data_dir, fresh=False))))
         except Exception:
             log.exception("could not restart %s with its previous module", info.name)
 
-    def meta(self, db: Database) -> dict[str, object]:
+    def meta(self, db: HostedDatabase) -> dict[str, object]:
         result: dict[str, object] = json.loads((self.root / db.info.name / "meta.json").read_text())
         return result
 
-    async def delete(self, db: Database, caller: bytes) -> None:
+    async def delete(self, db: HostedDatabase, caller: bytes) -> None:
         if db.info.owner != caller:
             raise NotOwner(f"only the owner of {db.info.name!r} can delete it")
         async with self._lock:
             await self._stop(db)
             durable_files.remove_tree(self.root / db.info.name, ignore_errors=True)
 
-    async def _stop(self, db: Database) -> None:
+    async def _stop(self, db: HostedDatabase) -> None:
         self.databases.pop(db.info.name, None)
         for hook in self.on_removed:
             hook(db)
