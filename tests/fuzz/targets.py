@@ -21,9 +21,9 @@ from typing import Any
 
 from spacetimedb.bsatn import Codec, compile_node
 from spacetimedb.engine.database import Database
-from spacetimedb.host.args import ArgDecoder
-from spacetimedb.host.json_args import json_decoder  # noqa: F401  (imported here so atheris instruments it)
-from spacetimedb.host.results import ReducerArgumentsError
+from spacetimedb.module.args import ArgDecoder
+from spacetimedb.module.call_errors import ReducerArgumentsError
+from spacetimedb.module.json_args import json_decoder  # noqa: F401  (imported here so atheris instruments it)
 from spacetimedb.module.loader import load_module
 from spacetimedb.module.module_def import ModuleDef
 from spacetimedb.protocol.client_frames import MalformedMessage, decode_client_frame

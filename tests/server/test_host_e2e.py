@@ -156,7 +156,7 @@ def test_scheduled_reducer_fires_from_the_event_loop(tmp_path: Path) -> None:
 
 
 def test_http_call_with_json_args_on_the_real_host(tmp_path: Path) -> None:
-    pytest.importorskip("spacetimedb.host.json_args", reason="the host's SATS-JSON argument decoder is not in yet")
+    pytest.importorskip("spacetimedb.module.json_args", reason="the host's SATS-JSON argument decoder is not in yet")
 
     async def scenario(server: Server, base: str) -> None:
         async with aiohttp.ClientSession() as s:

@@ -1,14 +1,12 @@
 """The database log: what reducers print (`ctx.log`, stdlib `logging`) and what the host reports.
 
-An in-memory ring buffer plus listeners (the server streams `/logs` from them). The stdlib
-`logging` module reaches the log of whichever database is running a reducer right now, through
-one handler installed on the root logger the first time a host is created.
+An in-memory ring buffer plus listeners (the server streams `/logs` from them). Module code's
+messages reach it through the module runner's log sink (`spacetimedb.module.runner`), which also
+bridges the stdlib `logging` module (`spacetimedb.module.log_bridge`).
 """
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -82,52 +80,3 @@ class DatabaseLog:
 
     def __len__(self) -> int:
         return len(self._records)
-
-
-# ---- stdlib logging -> the running reducer's database log -------------------------------------
-
-#: (level, message) sink of the reducer running on this thread, if any.
-_running = threading.local()
-
-
-def set_running_sink(sink: Callable[[str, str], None] | None) -> None:
-    _running.sink = sink
-
-
-def _level_name(levelno: int) -> str:
-    if levelno >= logging.ERROR:
-        return "error"
-    if levelno >= logging.WARNING:
-        return "warn"
-    if levelno >= logging.INFO:
-        return "info"
-    return "debug"
-
-
-class _ReducerLogHandler(logging.Handler):
-    def emit(self, record: logging.LogRecord) -> None:
-        sink = getattr(_running, "sink", None)
-        if sink is None:
-            return
-        try:
-            sink(_level_name(record.levelno), record.getMessage())
-        except Exception:
-            self.handleError(record)
-
-
-_handler_installed = False
-
-
-def install_logging_bridge(logger_name: str | None = None) -> None:
-    """Route stdlib `logging` records emitted during reducer calls to the database log.
-
-    The handler sits on the root logger (installed once). `logger_name` (the module's import
-    name) is opened to DEBUG so `logging.getLogger(__name__).info(...)` in module code is not
-    dropped by the root logger's default WARNING level; other libraries' levels are untouched.
-    """
-    global _handler_installed
-    if not _handler_installed:
-        _handler_installed = True
-        logging.getLogger().addHandler(_ReducerLogHandler(level=logging.DEBUG))
-    if logger_name:
-        logging.getLogger(logger_name).setLevel(logging.DEBUG)

@@ -1,60 +1,44 @@
-"""`ModuleHost`: runs one loaded module over one engine `Database`.
+"""`ModuleHost`: runs one loaded module over one engine `Database` (the native host).
 
-Each reducer call is one transaction: decode the arguments, run the function with a fresh
-`ReducerContext`, commit (or roll back on any exception), then tell the scheduler and the commit
-listeners. The per-call path does no logging, no handle construction and no string formatting.
+Each reducer call is one transaction: the module's `ModuleRunner` decodes the arguments and runs
+the function (context, error classification, logging: the module layer's call rules, shared
+with any other host); the host begins the transaction before, commits it (or rolls it back when
+the runner reports a failure) after, then tells the commit log, the scheduler and the commit
+listeners. The host adds the rules of this server: who may call what (lifecycle reducers run on
+their event only, scheduled reducers are the owner's), tx offsets, the wall-time limit, the
+scheduler. The per-call path does no logging, no handle construction and no string formatting.
 """
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Callable
 from time import perf_counter_ns
-from typing import Any, Literal
+from typing import Any
 
 from spacetimedb.bsatn import compile as compile_codec
 from spacetimedb.engine.database import Database
 from spacetimedb.engine.delta import TxDelta
-from spacetimedb.host.args import ArgDecoder
-from spacetimedb.host.logs import DatabaseLog, LogRecord, install_logging_bridge
-from spacetimedb.host.logs import _running as _running_thread
+from spacetimedb.host.logs import DatabaseLog, LogRecord
 from spacetimedb.host.results import (
     LifecycleReducerCallError,
-    ReducerArgumentsError,
     ReducerCallResult,
     ReducerStatus,
     UnknownReducerError,
 )
 from spacetimedb.host.scheduler import Job, Scheduler
-from spacetimedb.host.time_limit import ReducerGuard, ReducerTimeLimit
-from spacetimedb.module.context import ModuleLog, ReducerContext
-from spacetimedb.module.db_view import DbView
-from spacetimedb.module.errors import SenderError
-from spacetimedb.module.handles import _NO_TX, TableHandle, TxSlot
-from spacetimedb.module.module_def import ModuleDef, ReducerDef
-from spacetimedb.sats.special import ConnectionId, Identity, ScheduleAt, TimeDuration, Timestamp
+from spacetimedb.host.time_limit import ReducerGuard
+from spacetimedb.module.args import ArgsFormat
+from spacetimedb.module.context import ReducerContext
+from spacetimedb.module.module_def import ModuleDef
+from spacetimedb.module.runner import FailureKind, ModuleRunner, PreparedReducer
+from spacetimedb.sats.special import ConnectionId, Identity, Timestamp
 
-ArgsFormat = Literal["bsatn", "json", "python"]
 CommitListener = Callable[[ReducerCallResult], None]
 
 _COMMITTED = ReducerStatus.COMMITTED
-_USER_ERROR = ReducerStatus.USER_ERROR
 _INTERNAL_ERROR = ReducerStatus.INTERNAL_ERROR
-
-
-class _Reducer:
-    """A reducer ready to run: the function, its decoder, and how to call it."""
-
-    __slots__ = ("decoder", "fn", "lifecycle", "name", "scheduled", "takes_args")
-
-    def __init__(self, module: ModuleDef, rd: ReducerDef) -> None:
-        self.name = rd.name
-        self.fn = rd.fn
-        self.lifecycle = rd.lifecycle
-        self.takes_args = rd.takes_args
-        #: Scheduled reducers are private (as upstream): only the owner may call them directly.
-        self.scheduled = rd.schedule_table is not None
-        self.decoder = ArgDecoder(module, rd)
+#: How a failure the module runner reports shows in the call's result.
+_FAILED_STATUS = {FailureKind.SENDER_ERROR: ReducerStatus.USER_ERROR, FailureKind.INTERNAL_ERROR: _INTERNAL_ERROR}
 
 
 class ModuleHost:
@@ -88,30 +72,20 @@ class ModuleHost:
         self._guard = ReducerGuard(time_limit) if time_limit is not None else None
         self._listeners: list[CommitListener] = []
         self._commit_log: CommitListener | None = None
-        self._slot = TxSlot()
-        self._handles = [TableHandle(t.schema, t.converter, self._slot) for t in module.tables]
-        self.db_view = DbView(self._handles)
+        #: The module layer's call rules; this host supplies transactions, clock, log and guard.
+        self.runner = ModuleRunner(module, identity=self.identity, log=self._log_from_module, guard=self._guard)
+        self.db_view = self.runner.db_view
+        self._run_reducer = self.runner.run_reducer
         self._converters = {t.schema.table_id: t.converter for t in module.tables}
-        self._reducers = {rd.name: _Reducer(module, rd) for rd in module.reducers.values()}
-        self._running: str | None = None
-        self._running_ts: Timestamp = Timestamp(0)
-        self._module_log = ModuleLog(self._log_from_reducer)
-        self._ctx = ReducerContext(
-            sender=self.identity,
-            connection_id=None,
-            timestamp=Timestamp(0),
-            identity=self.identity,
-            db=self.db_view,
-            log=self._module_log,
-            seed=0,
-        )
+        self._reducers = self.runner.reducers
+        self._connected = self.runner.lifecycle("client_connected")
+        self._disconnected = self.runner.lifecycle("client_disconnected")
         schedule_tables = [t.schema for t in module.tables if t.schema.schedule_reducer is not None]
         self.scheduler = Scheduler(schedule_tables)
         self._schedule_reducer = {t.table_id: t.schedule_reducer for t in schedule_tables}
         # A scheduled call's arguments are its row, in BSATN (as upstream passes them).
         self._schedule_row_codecs = {t.table_id: compile_codec(t.row_type, module.typespace) for t in schedule_tables}
         self._load_existing_schedules()
-        install_logging_bridge(module.python_name)
 
     # ---- public API ----------------------------------------------------------------------------
 
@@ -138,36 +112,24 @@ class ModuleHost:
             # Upstream answers "no such reducer" to anyone but the owner: a client must not be
             # able to run a game tick or a payout early.
             raise UnknownReducerError(f"{name!r} is a scheduled reducer; only the database owner can call it")
-        if args_format == "bsatn":
-            values = r.decoder.bsatn(args)
-        elif args_format == "python":
-            values = r.decoder.python(args)
-        elif args_format == "json":
-            values = r.decoder.json(args)
-        else:
-            raise ReducerArgumentsError(f"args_format must be 'bsatn', 'json' or 'python', not {args_format!r}")
-        if not r.takes_args:
-            values = ()
-        return self._run(r, values, args, caller, connection_id, timestamp or self.clock(), None)
+        values = r.decode(args, args_format)
+        return self._run(r.fn, values, args, name, caller, connection_id, timestamp or self.clock())
 
     def init(self, *, timestamp: Timestamp | None = None) -> ReducerCallResult:
         """Create the `@scheduled` job rows and run the init reducer, in one transaction."""
         ts = timestamp or self.clock()
-        r = self._lifecycle("init")
-        return self._run(r, (), b"", self.owner, None, ts, self._insert_init_schedules)
+        return self._run(self.runner.init_function, (), b"", self.runner.init_name, self.owner, None, ts)
 
     def client_connected(
         self, identity: Identity, connection_id: ConnectionId | None, *, timestamp: Timestamp | None = None
     ) -> ReducerCallResult:
         """Run the client_connected reducer (if any); a failed result means: reject the client."""
-        return self._run(self._lifecycle("client_connected"), (), b"", identity, connection_id, timestamp or self.clock(), None)
+        return self._run_lifecycle(self._connected, identity, connection_id, timestamp)
 
     def client_disconnected(
         self, identity: Identity, connection_id: ConnectionId | None, *, timestamp: Timestamp | None = None
     ) -> ReducerCallResult:
-        return self._run(
-            self._lifecycle("client_disconnected"), (), b"", identity, connection_id, timestamp or self.clock(), None
-        )
+        return self._run_lifecycle(self._disconnected, identity, connection_id, timestamp)
 
     def run_transaction(
         self,
@@ -181,8 +143,7 @@ class ModuleHost:
         """Run `fn(ctx)` as an ad-hoc reducer: one transaction, committed unless it raises (then
         rolled back and reported like a reducer's error). For setup code, tools and tests."""
         return self._run(
-            None, (), None, caller if caller is not None else self.owner, connection_id,
-            timestamp or self.clock(), fn, label,
+            fn, (), None, label, caller if caller is not None else self.owner, connection_id, timestamp or self.clock()
         )
 
     def next_due(self) -> Timestamp | None:
@@ -250,80 +211,40 @@ class ModuleHost:
 
     # ---- running ---------------------------------------------------------------------------------
 
+    def _run_lifecycle(
+        self, r: PreparedReducer | None, caller: Identity, connection_id: ConnectionId | None, ts: Timestamp | None
+    ) -> ReducerCallResult:
+        if r is None:
+            # No such lifecycle reducer declared: nothing to run, nothing to commit.
+            return ReducerCallResult("", _COMMITTED, None, TxDelta(), ts or self.clock(), None, caller, connection_id, b"", 0)
+        return self._run(r.fn, (), b"", r.name, caller, connection_id, ts or self.clock())
+
     def _run(
         self,
-        r: _Reducer | None,
+        fn: Callable[..., Any],
         values: tuple[Any, ...],
         raw_args: Any,
+        name: str,
         caller: Identity,
         connection_id: ConnectionId | None,
         ts: Timestamp,
-        before: Callable[[ReducerContext], Any] | None,
-        label: str = "",
     ) -> ReducerCallResult:
-        name = r.name if r is not None else label
-        if r is None and before is None:
-            # No lifecycle reducer declared: nothing to run, nothing to commit.
-            return ReducerCallResult(name, _COMMITTED, None, TxDelta(), ts, None, caller, connection_id, raw_args, 0)
+        """One transaction around one call: the runner runs `fn(ctx, *values)`, this commits or
+        rolls back on what it reports."""
         start = perf_counter_ns()
         tx = self.db.begin()
-        slot = self._slot
-        slot.ds = tx
-        # One context object per host, refilled per call: reducers run one at a time, and
-        # building a fresh object costs more than a simple reducer's body.
-        ctx = self._ctx
-        ctx.sender = caller
-        ctx.connection_id = connection_id
-        ctx.timestamp = ts
-        ctx._seed = ts.micros ^ (self._next_offset << 20)
-        ctx._rng = None
-        self._running = name
-        self._running_ts = ts
-        running = _running_thread
-        running.sink = self._log_from_reducer
-        error: str | None = None
-        status = _COMMITTED
-        guard = self._guard
-        try:
-            if guard is None:
-                if before is not None:
-                    before(ctx)
-                if r is not None:
-                    r.fn(ctx, *values)
-            else:
-                try:
-                    guard.enter()
-                    if before is not None:
-                        before(ctx)
-                    if r is not None:
-                        r.fn(ctx, *values)
-                finally:
-                    # Inside the outer try: a time-limit exception still pending lands there.
-                    fired = guard.leave()
-                if fired:
-                    raise ReducerTimeLimit
-        except SenderError as e:
-            status, error = _USER_ERROR, e.message
-        except Exception as e:
-            status, error = _INTERNAL_ERROR, f"{type(e).__name__}: {e}"
-            self._host_log("error", f"reducer {name!r} failed:\n{traceback.format_exc()}", name, ts)
-        except BaseException as e:
-            # Module code cannot stop the server: SystemExit, KeyboardInterrupt, a time limit, any
-            # BaseException fails this call only (rolled back below).
-            if guard is not None:
-                guard.leave()
-            status, error = _INTERNAL_ERROR, self._base_exception_error(name, e)
-            self._host_log("error", f"reducer {name!r} failed: {error}", name, ts)
-        finally:
-            slot.ds = _NO_TX
-            running.sink = None
-            self._running = None
-        if status is _COMMITTED:
+        # Positional: this is the per-call path.
+        failure = self._run_reducer(tx, fn, values, name, caller, connection_id, ts, self._next_offset)
+        if failure is None:
+            status = _COMMITTED
+            error = None
             delta: TxDelta | None = tx.commit()
             offset: int | None = self._next_offset
             self._next_offset = offset + 1  # type: ignore[operator]
         else:
             tx.rollback()
+            status = _FAILED_STATUS[failure.kind]
+            error = failure.message
             delta = offset = None
         result = ReducerCallResult(
             name, status, error, delta, ts, offset, caller, connection_id, raw_args, (perf_counter_ns() - start) // 1000
@@ -343,18 +264,6 @@ class ModuleHost:
             self.scheduler.observe(delta, ts)
         for listener in self._listeners:
             listener(result)
-
-    def _base_exception_error(self, name: str, e: BaseException) -> str:
-        if isinstance(e, ReducerTimeLimit):
-            limit = self._guard.limit_s if self._guard is not None else 0
-            return (
-                f"reducer {name!r} ran longer than the reducer time limit of {limit:g} s and was "
-                f"interrupted; its changes were rolled back (server flag --reducer-time-limit)"
-            )
-        return (
-            f"{type(e).__name__}({', '.join(map(repr, e.args))}) raised by module code: it fails this "
-            f"call only (rolled back); module code cannot stop the server"
-        )
 
     def _unlogged(self, result: ReducerCallResult, delta: TxDelta, error: Exception) -> None:
         """The log refused this commit: undo it before anyone saw it and turn it into a failure."""
@@ -378,7 +287,7 @@ class ModuleHost:
             return []
         values = (self._converters[job.table_id].from_row(job.row),) if r.takes_args else ()
         raw_args = self._schedule_row_codecs[job.table_id].encode(job.row)
-        res = self._run(r, values, raw_args, self.identity, None, ts, None)
+        res = self._run(r.fn, values, raw_args, r.name, self.identity, None, ts)
         out = [res]
         if job.interval_micros is None:
             self.scheduler.forget(job)
@@ -413,24 +322,6 @@ class ModuleHost:
         self._after_commit(result, delta, ts)
         return [result]
 
-    def _insert_init_schedules(self, ctx: ReducerContext) -> None:
-        for s in self.module.init_schedules:
-            sugar = s.sugar
-            if sugar.interval_micros is not None:
-                at = ScheduleAt(TimeDuration(sugar.interval_micros))
-            elif sugar.delay_micros is not None:
-                at = ScheduleAt(Timestamp(ctx.timestamp.micros + sugar.delay_micros))
-            else:
-                at = ScheduleAt.time(sugar.at)
-            handle = self.db_view.get_table(s.table)
-            handle.insert(handle.row_class(scheduled_id=0, scheduled_at=at))
-
-    def _lifecycle(self, kind: str) -> _Reducer | None:
-        for r in self._reducers.values():
-            if r.lifecycle == kind:
-                return r
-        return None
-
     def _load_existing_schedules(self) -> None:
         """After recovery the schedule tables may hold jobs: queue them (interval ones from now)."""
         now = self.clock()
@@ -440,8 +331,8 @@ class ModuleHost:
 
     # ---- logs ------------------------------------------------------------------------------------
 
-    def _log_from_reducer(self, level: str, message: str) -> None:
-        self.log.append(LogRecord(level, self._running_ts if self._running is not None else self.clock(), message, self._running))
+    def _log_from_module(self, level: str, message: str, reducer: str | None, ts: Timestamp | None) -> None:
+        self.log.append(LogRecord(level, ts if ts is not None else self.clock(), message, reducer))
 
     def _host_log(self, level: str, message: str, reducer: str | None, ts: Timestamp) -> None:
         self.log.append(LogRecord(level, ts, message, reducer))

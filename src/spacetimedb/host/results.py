@@ -1,4 +1,5 @@
-"""What a reducer call produced, and the errors for calls that cannot start."""
+"""What a reducer call produced. The errors for calls that cannot start are the module layer's
+(`spacetimedb.module.call_errors`), named here too for the host's callers."""
 
 from __future__ import annotations
 
@@ -7,7 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from spacetimedb.engine.delta import TxDelta
-from spacetimedb.sats.errors import SpacetimeError
+from spacetimedb.module.call_errors import (
+    LifecycleReducerCallError,
+    ReducerArgumentsError,
+    ReducerCallError,
+    UnknownReducerError,
+)
 from spacetimedb.sats.special import ConnectionId, Identity, Timestamp
 
 
@@ -48,17 +54,11 @@ class ReducerCallResult:
         return self.status is ReducerStatus.COMMITTED
 
 
-class ReducerCallError(SpacetimeError):
-    """The call was refused before the reducer ran; the database is unchanged."""
-
-
-class UnknownReducerError(ReducerCallError, LookupError):
-    """No reducer has that name."""
-
-
-class ReducerArgumentsError(ReducerCallError, ValueError):
-    """The arguments do not match the reducer's parameters (count, types or encoding)."""
-
-
-class LifecycleReducerCallError(ReducerCallError):
-    """Lifecycle reducers (init, client_connected, client_disconnected) run only on their event."""
+__all__ = [
+    "LifecycleReducerCallError",
+    "ReducerArgumentsError",
+    "ReducerCallError",
+    "ReducerCallResult",
+    "ReducerStatus",
+    "UnknownReducerError",
+]

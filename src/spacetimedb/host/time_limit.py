@@ -1,6 +1,6 @@
 """Reducer wall-time limits: a watchdog thread interrupts module code that runs too long.
 
-    guard = ReducerGuard(limit_s=10.0)     # one per ModuleHost
+    guard = ReducerGuard(limit_s=10.0)     # one per ModuleHost, given to its ModuleRunner
     guard.enter()                          # on the reducer's thread, just before module code runs
     ...                                    # module code; past the limit it gets ReducerTimeLimit
     fired = guard.leave()                  # just after; True when the watchdog fired
@@ -13,7 +13,7 @@ module swallows the exception (`except BaseException`), it is raised again every
 
 `leave` costs two attribute operations unless the watchdog fired; then it takes the guard's lock
 and clears an exception that is still pending, so the exception never lands in the host's own code
-after the module's code ended (the host calls `leave` inside the same `try` that turns the
+after the module's code ended (the module runner calls `leave` inside the same `try` that turns the
 exception into a failed call).
 """
 
@@ -45,9 +45,15 @@ class ReducerTimeLimit(BaseException):
 
 
 class ReducerGuard:
-    """The deadline of the module code running on one host (reducers run one at a time)."""
+    """The deadline of the module code running on one host (reducers run one at a time).
+
+    A `spacetimedb.module.runner.CallGuard`: the module runner brackets every call with it.
+    """
 
     __slots__ = ("__weakref__", "_lock", "_thread_id", "deadline", "fired_at", "limit_s")
+
+    #: What the watchdog raises in module code (the runner turns it into a failed call).
+    interrupt: type[BaseException] = ReducerTimeLimit
 
     def __init__(self, limit_s: float) -> None:
         if not limit_s > 0:
@@ -76,6 +82,12 @@ class ReducerGuard:
             _clear_async_exc(self._thread_id, None)
             self.fired_at = 0.0
         return True
+
+    def interrupted_message(self, name: str) -> str:
+        return (
+            f"reducer {name!r} ran longer than the reducer time limit of {self.limit_s:g} s and was "
+            f"interrupted; its changes were rolled back (server flag --reducer-time-limit)"
+        )
 
     def _fire(self, now: float) -> None:
         """On the watchdog thread."""

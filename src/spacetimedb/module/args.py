@@ -8,15 +8,18 @@ generated-function call.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from spacetimedb.bsatn import compile_node
-from spacetimedb.host.results import ReducerArgumentsError
+from spacetimedb.module.call_errors import ReducerArgumentsError
 from spacetimedb.module.module_def import ModuleDef, ReducerDef
 from spacetimedb.module.rows import value_converters
 from spacetimedb.sats.algebraic_type import INT_KINDS, Primitive, int_range
 from spacetimedb.sats.errors import ConversionError
 from spacetimedb.sats.nodes import TUPLE, Field, Node, PrimNode, ProductNode, resolve
+
+#: How a host passes arguments: BSATN bytes, a SATS-JSON value, or Python values (a tuple or list).
+ArgsFormat = Literal["bsatn", "json", "python"]
 
 
 class ArgDecoder:
@@ -83,7 +86,7 @@ class ArgDecoder:
 
     def _json_decoders(self) -> list[Callable[[Any], Any]]:
         if self._json is None:
-            from spacetimedb.host.json_args import json_decoder
+            from spacetimedb.module.json_args import json_decoder
 
             self._json = [json_decoder(n) for n in self.nodes]
         return self._json

@@ -1,0 +1,261 @@
+"""`ModuleRunner`: the rules of a call into module code, the same for every host.
+
+A host owns the transaction; the runner owns everything that happens inside it:
+
+    runner = ModuleRunner(module, identity=database_identity, log=sink)
+    r = runner.reducers["transfer"]                 # a PreparedReducer
+    values = r.decode(args_bytes)                   # ReducerArgumentsError: nothing has started
+    tx = ...                                        # the host begins a transaction (a Datastore)
+    failure = runner.run_reducer(tx, r.fn, values, r.name, sender, connection_id, timestamp)
+    if failure is None: ...                         # the host commits
+    else: ...                                       # it rolls back and reports failure.kind/message
+
+So a host without our engine (an adapter inside SpacetimeDB's own host, whose transactions are
+its own) drives a module exactly as `spacetimedb.host.ModuleHost` does over our engine. The
+runner fills the one `ReducerContext` (sender, connection id, timestamp, the database identity,
+a deterministic rng seed), points the table handles at the transaction, runs the function,
+tells a `SenderError` (the caller's fault) from any other exception (the module's fault, logged
+with its traceback), and sends `ctx.log` and stdlib `logging` to the host's log sink.
+
+Nested calls: a reducer calling another reducer function with its `ctx` is a plain Python call
+inside the same transaction; the runner does nothing for it, and an error in the inner call is
+the outer call's error. A view or procedure call would sit next to `run_reducer`: its own context
+kind filled the same way, over a read-only or a transaction-less Datastore.
+"""
+
+from __future__ import annotations
+
+import enum
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from spacetimedb.module.args import ArgDecoder, ArgsFormat
+from spacetimedb.module.call_errors import ReducerArgumentsError
+from spacetimedb.module.context import ModuleLog, ReducerContext
+from spacetimedb.module.datastore import Datastore
+from spacetimedb.module.db_view import DbView
+from spacetimedb.module.errors import SenderError
+from spacetimedb.module.handles import _NO_TX, TableHandle, TxSlot
+from spacetimedb.module.log_bridge import install_logging_bridge
+from spacetimedb.module.log_bridge import running as _bridge
+from spacetimedb.module.module_def import ModuleDef, ReducerDef
+from spacetimedb.sats.special import ConnectionId, Identity, ScheduleAt, TimeDuration, Timestamp
+
+#: Receives module code's log messages: (level, message, the running call's name, its timestamp).
+#: Name and timestamp are None for a message outside any call (module code that kept its `ctx`
+#: past the call); the host stamps those with its clock.
+CallLogSink = Callable[[str, str, str | None, Timestamp | None], None]
+
+
+class FailureKind(enum.Enum):
+    #: The module raised `SenderError`: the caller's fault (`Err` with the message on the wire).
+    SENDER_ERROR = "sender_error"
+    #: Any other exception, or a guard interrupting the call: the module's fault.
+    INTERNAL_ERROR = "internal_error"
+
+
+@dataclass(frozen=True, slots=True)
+class CallFailure:
+    """Module code failed: the host rolls the transaction back and reports `message`."""
+
+    kind: FailureKind
+    message: str
+
+
+_SENDER_ERROR = FailureKind.SENDER_ERROR
+_INTERNAL_ERROR = FailureKind.INTERNAL_ERROR
+
+
+class CallGuard(Protocol):
+    """Bounds module code (the native host's wall-time limit); the runner brackets each call.
+
+    `enter` runs just before module code, `leave` just after (inside the same `try` that turns
+    the guard's `interrupt` into a failed call, so an interrupt still pending lands there).
+    """
+
+    #: The exception the guard raises inside module code to stop it.
+    interrupt: type[BaseException]
+
+    def enter(self) -> None: ...
+
+    def leave(self) -> bool:
+        """Module code ended (or raised); True if the guard interrupted it during this call."""
+        ...
+
+    def interrupted_message(self, name: str) -> str:
+        """What the caller is told about a call the guard interrupted."""
+        ...
+
+
+class PreparedReducer:
+    """A reducer ready to run: its function, its compiled argument decoder, and its kind."""
+
+    __slots__ = ("decoder", "fn", "lifecycle", "name", "scheduled", "takes_args")
+
+    def __init__(self, module: ModuleDef, rd: ReducerDef) -> None:
+        self.name = rd.name
+        self.fn = rd.fn
+        self.lifecycle = rd.lifecycle
+        #: False for `@scheduled` reducers: their schedule row is not passed to the function.
+        self.takes_args = rd.takes_args
+        #: Fired by a schedule table. Upstream makes such reducers private to the database owner;
+        #: enforcing that is the host's part (it knows who the owner is).
+        self.scheduled = rd.schedule_table is not None
+        self.decoder = ArgDecoder(module, rd)
+
+    def decode(self, args: Any, args_format: ArgsFormat = "bsatn") -> tuple[Any, ...]:
+        """The arguments as the function takes them; ReducerArgumentsError when they do not fit."""
+        if args_format == "bsatn":
+            values = self.decoder.bsatn(args)
+        elif args_format == "python":
+            values = self.decoder.python(args)
+        elif args_format == "json":
+            values = self.decoder.json(args)
+        else:
+            raise ReducerArgumentsError(f"args_format must be 'bsatn', 'json' or 'python', not {args_format!r}")
+        return values if self.takes_args else ()
+
+
+class ModuleRunner:
+    """Runs calls into one loaded module, one at a time, for one database.
+
+    `identity` is the database's own identity (`ctx.identity`); `log` receives what module code
+    logs and the tracebacks of its internal errors; `guard` (optional) bounds each call.
+    """
+
+    def __init__(
+        self, module: ModuleDef, *, identity: Identity, log: CallLogSink, guard: CallGuard | None = None
+    ) -> None:
+        self.module = module
+        self.identity = identity
+        self._log = log
+        self._guard = guard
+        self._slot = TxSlot()
+        self.db_view = DbView([TableHandle(t.schema, t.converter, self._slot) for t in module.tables])
+        self.reducers: dict[str, PreparedReducer] = {rd.name: PreparedReducer(module, rd) for rd in module.reducers.values()}
+        init = self.lifecycle("init")
+        #: The name init results carry ("" when the module declares no init reducer).
+        self.init_name = init.name if init is not None else ""
+        self._init_fn = init.fn if init is not None else None
+        self._running: str | None = None
+        self._running_ts: Timestamp = Timestamp(0)
+        # Bound once: the logging bridge's sink is set on every call.
+        self._module_sink = self._log_from_module
+        # One context object, refilled per call: calls run one at a time, and building a fresh
+        # object costs more than a simple reducer's body.
+        self._ctx = ReducerContext(
+            sender=identity,
+            connection_id=None,
+            timestamp=Timestamp(0),
+            identity=identity,
+            db=self.db_view,
+            log=ModuleLog(self._module_sink),
+            seed=0,
+        )
+        install_logging_bridge(module.python_name)
+
+    def lifecycle(self, kind: str) -> PreparedReducer | None:
+        """The module's init/client_connected/client_disconnected reducer, if it declares one."""
+        for r in self.reducers.values():
+            if r.lifecycle == kind:
+                return r
+        return None
+
+    @property
+    def running(self) -> str | None:
+        """The name of the call running now, or None."""
+        return self._running
+
+    def run_reducer(
+        self,
+        tx: Datastore,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        name: str,
+        sender: Identity,
+        connection_id: ConnectionId | None,
+        timestamp: Timestamp,
+        salt: int = 0,
+    ) -> CallFailure | None:
+        """Run `fn(ctx, *args)` inside the open transaction `tx`; None when it returned normally
+        (the host commits), else why it failed (the host rolls back).
+
+        `salt` tells apart calls that share a timestamp in the rng seed (our host passes the
+        transaction offset the call would commit as). Nothing module code raises escapes, not
+        even a BaseException (SystemExit, KeyboardInterrupt): it fails this call only.
+        """
+        slot = self._slot
+        slot.ds = tx
+        ctx = self._ctx
+        ctx.sender = sender
+        ctx.connection_id = connection_id
+        ctx.timestamp = timestamp
+        ctx._seed = timestamp.micros ^ (salt << 20)
+        ctx._rng = None
+        self._running = name
+        self._running_ts = timestamp
+        bridge = _bridge
+        bridge.sink = self._module_sink
+        guard = self._guard
+        try:
+            if guard is None:
+                fn(ctx, *args)
+            else:
+                try:
+                    guard.enter()
+                    fn(ctx, *args)
+                finally:
+                    # Inside the outer try: an interrupt still pending lands there.
+                    fired = guard.leave()
+                if fired:
+                    raise guard.interrupt
+        except SenderError as e:
+            return CallFailure(_SENDER_ERROR, e.message)
+        except Exception as e:
+            self._log("error", f"reducer {name!r} failed:\n{traceback.format_exc()}", name, timestamp)
+            return CallFailure(_INTERNAL_ERROR, f"{type(e).__name__}: {e}")
+        except BaseException as e:
+            # Module code cannot stop its host: SystemExit, KeyboardInterrupt, an interrupt by
+            # the guard, any BaseException fails this call only.
+            if guard is not None:
+                guard.leave()
+            if guard is not None and isinstance(e, guard.interrupt):
+                message = guard.interrupted_message(name)
+            else:
+                message = (
+                    f"{type(e).__name__}({', '.join(map(repr, e.args))}) raised by module code: it fails this "
+                    f"call only (rolled back); module code cannot stop the server"
+                )
+            self._log("error", f"reducer {name!r} failed: {message}", name, timestamp)
+            return CallFailure(_INTERNAL_ERROR, message)
+        finally:
+            slot.ds = _NO_TX
+            bridge.sink = None
+            self._running = None
+        return None
+
+    def init_function(self, ctx: ReducerContext) -> None:
+        """What init runs (pass it to `run_reducer` as init's `fn`): create the `@scheduled` job
+        rows, then run the module's init reducer if it declares one, all in init's transaction."""
+        for s in self.module.init_schedules:
+            sugar = s.sugar
+            if sugar.interval_micros is not None:
+                at = ScheduleAt(TimeDuration(sugar.interval_micros))
+            elif sugar.delay_micros is not None:
+                at = ScheduleAt(Timestamp(ctx.timestamp.micros + sugar.delay_micros))
+            else:
+                at = ScheduleAt.time(sugar.at)
+            handle = self.db_view.get_table(s.table)
+            handle.insert(handle.row_class(scheduled_id=0, scheduled_at=at))
+        if self._init_fn is not None:
+            self._init_fn(ctx)
+
+    # ---- internals -------------------------------------------------------------------------------
+
+    def _log_from_module(self, level: str, message: str) -> None:
+        if self._running is None:
+            self._log(level, message, None, None)
+        else:
+            self._log(level, message, self._running, self._running_ts)
