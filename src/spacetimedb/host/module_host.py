@@ -112,7 +112,13 @@ class ModuleHost:
             # Upstream answers "no such reducer" to anyone but the owner: a client must not be
             # able to run a game tick or a payout early.
             raise UnknownReducerError(f"{name!r} is a scheduled reducer; only the database owner can call it")
-        values = r.decode(args, args_format)
+        # The format dispatch inline (not `r.decode`): one Python frame less per call.
+        if args_format == "bsatn":
+            values = r.decode_bsatn(args)
+        elif args_format == "python":
+            values = r.decode_python(args)
+        else:
+            values = r.decode(args, args_format)
         return self._run(r.fn, values, args, name, caller, connection_id, timestamp or self.clock())
 
     def init(self, *, timestamp: Timestamp | None = None) -> ReducerCallResult:
