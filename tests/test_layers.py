@@ -31,8 +31,11 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "query": frozenset({"sats", "bsatn", "module"}),
     "durability": frozenset({*_CORE}),
     "host": frozenset({*_CORE, "durability"}),
-    "server": frozenset({*_CORE, "durability", "host", "protocol"}),
-    "cli": frozenset({*_CORE, "durability", "host", "protocol", "server", "client", "codegen"}),
+    # control: the hosted databases (registry, workers, fan-out, republish); server: the
+    # HTTP/WebSocket front driving it.
+    "control": frozenset({*_CORE, "durability", "host", "protocol"}),
+    "server": frozenset({*_CORE, "durability", "host", "protocol", "control"}),
+    "cli": frozenset({*_CORE, "durability", "host", "protocol", "control", "server", "client", "codegen"}),
     # Beside the stack: the wire protocol (server and client share it), the Python client, codegen,
     # and the testing harness (a host for module authors' tests, without the server).
     "protocol": frozenset({"sats", "bsatn"}),
