@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import urllib.parse
 from collections import deque
-from typing import Any
 
 import aiohttp
 
 from spacetimedb import protocol
 from spacetimedb.protocol import (
     CallReducer,
+    ClientMessage,
     InitialConnection,
     OneOffQuery,
     QuerySetId,
+    ServerMessage,
     Subscribe,
 )
 from spacetimedb.sats.errors import ConversionError
+from spacetimedb.sats.special import ConnectionId, Identity
 
 V2 = "v2.bsatn.spacetimedb"
 V3 = "v3.bsatn.spacetimedb"
@@ -31,7 +33,7 @@ class ClientError(Exception):
     """The connection failed or the server closed it; the message says why."""
 
 
-def read_server_frame(frame: bytes) -> list[Any]:
+def read_server_frame(frame: bytes) -> list[ServerMessage]:
     """The server messages in one binary frame: the compression tag stripped, then one (v2) or more (v3)."""
     try:
         return protocol.decode_server_frame(protocol.decompress_frame(frame))
@@ -40,8 +42,8 @@ def read_server_frame(frame: bytes) -> list[Any]:
 
 
 class Connection:
-    identity: Any
-    connection_id: Any
+    identity: Identity
+    connection_id: ConnectionId
     token: str
 
     def __init__(self, session: aiohttp.ClientSession, ws: aiohttp.ClientWebSocketResponse) -> None:
@@ -49,7 +51,7 @@ class Connection:
         self._session = session
         self._ws = ws
         self.protocol = ws.protocol
-        self._pending: deque[Any] = deque()
+        self._pending: deque[ServerMessage] = deque()
         self._next_request = 0
         self._next_query_set = 0
 
@@ -95,7 +97,7 @@ class Connection:
         conn.identity, conn.connection_id, conn.token = first.identity, first.connection_id, first.token
         return conn
 
-    async def recv(self, timeout: float | None = None) -> Any:
+    async def recv(self, timeout: float | None = None) -> ServerMessage:
         """The next server message (frames holding several are queued)."""
         while not self._pending:
             msg = await self._ws.receive(timeout=timeout)
@@ -112,7 +114,7 @@ class Connection:
                 raise ClientError(f"unexpected {msg.type.name} frame from the server")
         return self._pending.popleft()
 
-    async def send(self, *messages: Any) -> None:
+    async def send(self, *messages: ClientMessage) -> None:
         """Send messages; on v3 several go in one frame, as the SDK coalesces them."""
         encode = protocol.client_message_codec().encode
         if self.protocol == V3:
