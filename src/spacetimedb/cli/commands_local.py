@@ -220,7 +220,10 @@ def start(
             budget = parse_size(send_budget)
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--send-budget") from None
-    options = DurabilityOptions(policy, snapshot_every, keep_snapshots, segment_size, allow_truncate)
+    options = DurabilityOptions(
+        fsync=policy, snapshot_every=snapshot_every, keep_snapshots=keep_snapshots,
+        max_segment_bytes=segment_size, allow_truncate=allow_truncate,
+    )
     check_listen_addr(listen_addr)
     from spacetimedb.server.app import run_server
     from spacetimedb.server.http_limits import HttpLimits

@@ -110,7 +110,8 @@ class CliConfig:
     def _entry(self, name: str, url: str, chosen_by: str) -> ServerEntry:
         creds = self.identities.get(url)
         return ServerEntry(
-            name, url, creds.token if creds else None, creds.identity if creds else None, chosen_by
+            name=name, url=url, token=creds.token if creds else None,
+            identity=creds.identity if creds else None, chosen_by=chosen_by,
         )
 
     def resolve(self, server: str | None) -> ServerEntry:

@@ -253,7 +253,10 @@ class DatabaseDurability:
         if self._engine is None or self._last_offset <= self._snapshot_offset:
             return False
         image = self._engine.snapshot_image()
-        req = SnapshotRequest(self._last_offset, image.tables, image.sequences, self._names, self._codecs)
+        req = SnapshotRequest(
+            tx_offset=self._last_offset, tables=image.tables, sequences=image.sequences, names=self._names,
+            codecs=self._codecs,
+        )
         if not self.snapshots.submit(req):
             return False
         self._snapshot_offset = self._last_offset

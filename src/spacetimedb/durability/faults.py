@@ -55,7 +55,9 @@ class FaultyFileOps(FileOps):
         """
         if op not in OPS:
             raise ValueError(f"unknown file op {op!r}; choose one of {OPS}")
-        rule = FaultRule(op, after, errno_, partial, path_contains, times)
+        rule = FaultRule(
+            op=op, after=after, errno_=errno_, partial=partial, path_contains=path_contains, times=times
+        )
         with self._lock:
             self._rules.append(rule)
         return rule

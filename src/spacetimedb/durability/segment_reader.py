@@ -63,7 +63,9 @@ class SegmentScan:
     def _fail(self, pos: int, reason: str, can_be_torn: bool = True) -> None:
         # A record that verifies but is out of order is never crash damage.
         torn = can_be_torn and self.is_last and not self._valid_record_follows(pos)
-        self.problem = ScanProblem(self.name, pos, self.last_offset + 1, reason, torn)
+        self.problem = ScanProblem(
+            segment=self.name, position=pos, tx_offset=self.last_offset + 1, reason=reason, torn=torn
+        )
 
     def records(self, min_offset: int = -1) -> Iterator[tuple[int, bytes]]:
         """Yield (tx_offset, payload) of each verified record with tx_offset > min_offset."""
@@ -71,20 +73,24 @@ class SegmentScan:
         size = len(data)
         if size < SEGMENT_HEADER_SIZE:
             self.problem = ScanProblem(
-                self.name, 0, self.first_offset, f"segment header is incomplete ({size} bytes)", self.is_last
+                segment=self.name, position=0, tx_offset=self.first_offset,
+                reason=f"segment header is incomplete ({size} bytes)", torn=self.is_last,
             )
             return
         magic, version, _ = SEGMENT_HEADER.unpack_from(data, 0)
         if magic != SEGMENT_MAGIC:
             # An all-zero header at the end of the log is a segment whose creation a crash cut short.
             zeroed = self.is_last and not any(data)
-            self.problem = ScanProblem(self.name, 0, self.first_offset, f"bad segment magic {magic!r}", zeroed)
+            self.problem = ScanProblem(
+                segment=self.name, position=0, tx_offset=self.first_offset, reason=f"bad segment magic {magic!r}",
+                torn=zeroed,
+            )
             return
         if version != SEGMENT_VERSION:
             self.problem = ScanProblem(
-                self.name, 0, self.first_offset,
-                f"segment format version {version} is not supported (this build reads {SEGMENT_VERSION})",
-                False,
+                segment=self.name, position=0, tx_offset=self.first_offset,
+                reason=f"segment format version {version} is not supported (this build reads {SEGMENT_VERSION})",
+                torn=False,
             )
             return
         pos = SEGMENT_HEADER_SIZE

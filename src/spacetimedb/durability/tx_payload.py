@@ -204,7 +204,10 @@ def _decode(buf: bytes) -> TxPayload:
         pos += 60
         if pos + alen > len(buf):
             raise ConversionError("reducer args run past the end of the payload", offset=pos)
-        reducer = ReducerCallInfo(name, identity, conn, ts, buf[pos : pos + alen])
+        reducer = ReducerCallInfo(
+            name=name, caller_identity=identity, caller_connection_id=conn, timestamp_us=ts,
+            args=buf[pos : pos + alen],
+        )
         pos += alen
     elif tag != 1:
         raise ConversionError(f"bad Option tag {tag} for the reducer call", offset=0)
@@ -229,7 +232,7 @@ def _decode(buf: bytes) -> TxPayload:
         tables.append(EncodedTableDelta(table_id=table_id, name=name, deletes=deletes, inserts=inserts))
     if pos != len(buf):
         raise ConversionError(f"{len(buf) - pos} trailing bytes after the transaction payload", offset=pos)
-    return TxPayload(tables, reducer, sequences)
+    return TxPayload(tables=tables, reducer=reducer, sequences=sequences)
 
 
 #: Packed u32 length prefixes for short rows (a tuple index is cheaper than a struct call).

@@ -55,7 +55,10 @@ class Table:
         pk = schema.primary_key
         if pk is not None and not any(ix.unique and ix.columns == (pk,) for ix in index_schemas):
             # Primary keys are always unique; index them even if the module listed no index.
-            index_schemas.insert(0, IndexSchema(-1, f"{schema.name}_pk_implicit", "", (pk,), True, "hash"))
+            implicit = IndexSchema(
+                index_id=-1, name=f"{schema.name}_pk_implicit", accessor="", columns=(pk,), unique=True, kind="hash"
+            )
+            index_schemas.insert(0, implicit)
         uniques = [ix for ix in index_schemas if ix.unique]
         primary_schema = next((ix for ix in uniques if ix.columns == (pk,)), uniques[0] if uniques else None)
         if primary_schema is not None:

@@ -110,7 +110,7 @@ class QueryRegistry:
         if not routes:
             for tid in plan.tables_read:
                 self._by_table.setdefault(tid, set()).add(plan_id)
-        self._entries[plan_id] = _Entry(plan_id, plan, 1, routes, single)
+        self._entries[plan_id] = _Entry(plan_id=plan_id, plan=plan, refs=1, routes=routes, single=single)
         self._by_key[plan.key] = plan_id
         return plan_id, plan
 

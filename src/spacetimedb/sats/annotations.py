@@ -213,7 +213,9 @@ class AnnotationLowering:
                 path, cls, "use a class with annotated fields (or a dataclass), a special type, or a primitive"
             )
         fields = [Field(n, n, self._lower(hints[n], f"{cls.__name__}.{n}")) for n in names]
-        return ProductNode(cls.__name__, fields, CLASS, cls, _positional_init(cls, names))
+        return ProductNode(
+            name=cls.__name__, fields=fields, repr=CLASS, cls=cls, positional_init=_positional_init(cls, names)
+        )
 
 
 def _declares_annotations(cls: type) -> bool:

@@ -26,7 +26,9 @@ from spacetimedb.sats.special import ConnectionId, Identity, ScheduleAt, TimeDur
 
 
 def _special(cls: type, field_name: str, kind: at.Primitive, attr: str) -> ProductNode:
-    return ProductNode(cls.__name__, [Field(field_name, attr, PrimNode(kind))], CLASS, cls, True)
+    return ProductNode(
+        name=cls.__name__, fields=[Field(field_name, attr, PrimNode(kind))], repr=CLASS, cls=cls, positional_init=True
+    )
 
 
 IDENTITY_NODE = _special(Identity, at.IDENTITY_TAG, at.Primitive.U256, "value")
