@@ -14,15 +14,18 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from spacetimedb.host.logs import LogRecord
 from spacetimedb.host.module_host import ModuleHost
 from spacetimedb.host.results import ReducerCallResult, ReducerStatus
+from spacetimedb.module.context import ReducerContext
 from spacetimedb.module.loader import load_module
 from spacetimedb.module.module_def import ModuleDef
 from spacetimedb.sats.errors import SpacetimeError
 from spacetimedb.sats.special import ConnectionId, Identity, Timestamp
+
+T = TypeVar("T")
 
 #: The fake clock starts here unless told otherwise: 2025-01-01T00:00:00Z.
 DEFAULT_START = Timestamp(1_735_689_600_000_000)
@@ -148,11 +151,11 @@ class TestDatabase:
         )
         return _raise_for(result)
 
-    def run(self, fn: Callable[[Any], Any], *, sender: Identity | None = None) -> Any:
+    def run(self, fn: Callable[[ReducerContext], T], *, sender: Identity | None = None) -> T:
         """Run `fn(ctx)` in one transaction, like a reducer that is not part of the module (e.g. to
         insert fixtures: `db.run(lambda ctx: ctx.db.player.insert(Player(...)))`). Returns what
         `fn` returned; raises like `call` if it fails (and then nothing is written)."""
-        out: list[Any] = []
+        out: list[T] = []
         result = self.host.run_transaction(
             lambda ctx: out.append(fn(ctx)), caller=sender if sender is not None else self.owner, label="<run>"
         )
