@@ -16,6 +16,9 @@ from spacetimedb.sats.errors import ConversionError
 from spacetimedb.sats.infer import node_of
 from spacetimedb.sats.nodes import Node, ProductNode, RefNode, SumNode
 
+#: What the decoders read.
+BytesLike = bytes | bytearray | memoryview
+
 
 class Codec:
     """The BSATN encoder and decoder of one type, generated once.
@@ -29,8 +32,8 @@ class Codec:
 
     encode: Callable[[Any], bytes]
     encode_into: Callable[[bytearray, Any], None]
-    decode: Callable[[Any], Any]
-    decode_from: Callable[[Any, int], tuple[Any, int]]
+    decode: Callable[[BytesLike], Any]
+    decode_from: Callable[[BytesLike, int], tuple[Any, int]]
 
     def __init__(self, node: Node) -> None:
         self.node = node

@@ -9,6 +9,7 @@ expression flushes the queue first.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import Any
 
 from spacetimedb.bsatn.compiler import (
@@ -94,7 +95,7 @@ class DecoderGen(_Source):
         self.pending.append((code, v))
         return v
 
-    def block(self, header: str, body: Any) -> None:
+    def block(self, header: str, body: Callable[[], object]) -> None:
         self.sync()
         self.stmt(header)
         self.depth += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from spacetimedb.bsatn.compiler import ARRAY_CODES, LITTLE_ENDIAN, NATIVE, WIDE, FunctionTable, _Source
@@ -63,7 +64,7 @@ class EncoderGen(_Source):
         self.stmt(f"{v} = {expr}")
         return v
 
-    def block(self, header: str, body: Any) -> None:
+    def block(self, header: str, body: Callable[[], object]) -> None:
         self.write(header)
         self.depth += 1
         body()
