@@ -21,11 +21,11 @@ from spacetimedb.query.access import Probe, ReadState, const_eq, make_probe, see
 from spacetimedb.query.binder import Binder, Scope
 from spacetimedb.query.bound import BExpr, BSelect, and_all, conjuncts, rels_of
 from spacetimedb.query.catalog import Catalog
-from spacetimedb.query.codegen import Predicate, compile_predicate, weight_of
 from spacetimedb.query.errors import SqlExecutionError, SqlPermissionError, SqlUnresolvedError
 from spacetimedb.query.limits import MAX_SQL_LENGTH, RowBudget, budget_of
 from spacetimedb.query.literals import convert_literal
 from spacetimedb.query.parser import parse_sql
+from spacetimedb.query.predicate_compiler import Predicate, compile_predicate, weight_of
 from spacetimedb.sats.algebraic_type import U64, ProductType, ProductTypeElement
 from spacetimedb.sats.errors import SpacetimeError
 from spacetimedb.sats.special import Identity

@@ -35,11 +35,11 @@ from spacetimedb.query.access import (
 from spacetimedb.query.binder import Binder
 from spacetimedb.query.bound import BCol, BCompare, BConst, BExpr, BSelect, and_all, conjuncts, rels_of
 from spacetimedb.query.catalog import Catalog
-from spacetimedb.query.codegen import compile_predicate, weight_of
 from spacetimedb.query.errors import SqlPlanError
 from spacetimedb.query.limits import MAX_SQL_LENGTH, RowBudget
 from spacetimedb.query.netting import net
 from spacetimedb.query.parser import parse_sql
+from spacetimedb.query.predicate_compiler import compile_predicate, weight_of
 from spacetimedb.sats.special import Identity
 
 RowPred = Callable[[Row], bool]
