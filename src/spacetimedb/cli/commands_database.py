@@ -13,8 +13,9 @@ from spacetimedb.cli.api_client import ApiClient
 from spacetimedb.cli.commands_server import server_option
 from spacetimedb.cli.config import CliConfig
 from spacetimedb.cli.module_archive import build_module_archive
-from spacetimedb.cli.output import LEVELS, log_line, make_console
+from spacetimedb.cli.output import log_line, make_console
 from spacetimedb.cli.sql_format import cell, column_types
+from spacetimedb.host.logs import LEVELS
 
 console = make_console()
 

@@ -13,7 +13,6 @@ from rich.console import Console
 #: (a wrapped identity cannot be grepped), tables still as narrow as their content.
 UNWRAPPED_WIDTH = 100_000
 
-LEVELS = ["trace", "debug", "info", "warn", "error", "panic"]
 LEVEL_STYLE = {"error": "red", "panic": "bold red", "warn": "yellow", "debug": "dim", "trace": "dim"}
 
 
