@@ -76,7 +76,9 @@ def replay_log(
     for i in range(start, len(segments)):
         first, name = segments[i]
         path = os.path.join(directory, name)
-        scan = SegmentScan(file_ops.read_file(path), name, first, i == last_index, prev_offset)
+        scan = SegmentScan(
+            file_ops.read_file(path), name, first_offset=first, is_last=i == last_index, prev_offset=prev_offset
+        )
         if first <= prev_offset:
             raise CorruptLogError(name, 0, prev_offset + 1, f"segment starts at tx offset {first}, "
                                   f"which the previous segment already reached ({prev_offset})")
@@ -147,7 +149,7 @@ def _tail_before(
         return LogTail.empty(floor)
     first, name = segments[index - 1]
     data = file_ops.read_file(os.path.join(directory, name))
-    scan = SegmentScan(data, name, first, False, first - 1)
+    scan = SegmentScan(data, name, first_offset=first, is_last=False, prev_offset=first - 1)
     for _ in scan.records():
         pass
     if scan.problem is not None:
