@@ -22,6 +22,7 @@ from spacetimedb.control.backend import (
     Changes,
     CommitListener,
     LogRecord,
+    ModuleSwapPlan,
     PlanRouter,
     QueryRejected,
     Row,
@@ -310,6 +311,9 @@ class FakeBackend:
 
     def wait_snapshot(self, tx_offset: int, timeout: float | None = None) -> None:
         raise NotImplementedError("the fake backend keeps no durable state")
+
+    def check_module_swap(self, module_path: Any) -> ModuleSwapPlan:
+        return ModuleSwapPlan()  # the fake's module never changes
 
     def on_log_failure(self, callback: Callable[[str], None]) -> None:
         self.log_failure_listeners.append(callback)

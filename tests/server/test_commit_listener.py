@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from tests.server.fake_backend import FakeBackend
 
 from spacetimedb.control.hosted_database import DatabaseInfo, HostedDatabase
+from spacetimedb.control.module_swap import serve_from
 
 INFO = DatabaseInfo("test", bytes(31) + b"\x01", bytes(31) + b"\x02")
 CALLER = bytes(31) + b"\x07"
@@ -39,7 +40,7 @@ def test_commits_are_evaluated_through_the_declared_listener() -> None:
         fanout = _add(backend, "bob")
         assert isinstance(fanout, dict) and set(fanout) == {sub}
         swapped = FakeBackend()
-        db.install_backend(swapped)  # a republish in place keeps the clients and their queries
+        serve_from(db, swapped)  # a republish in place keeps the clients and their queries
         assert swapped.commit_listener is db.subscriptions
         fanout = _add(swapped, "cy")
         assert isinstance(fanout, dict) and set(fanout) == {sub}

@@ -240,6 +240,12 @@ class DatabaseBackend(Protocol):
         it could not be written, TimeoutError after `timeout` seconds."""
         ...
 
+    def check_module_swap(self, module_path: Any) -> ModuleSwapPlan:
+        """Load the module at `module_path` and plan the migration of the live data to it; raises
+        (PublishRefused for a change needing a manual migration, anything else when it fails to
+        load) without changing the running database. Runs on the database's worker."""
+        ...
+
     def on_log_failure(self, callback: Callable[[str], None]) -> None:
         """Call `callback(error text)` once when the commit log fails (from any thread; also at once
         if it already has). A backend without durability never calls it."""
@@ -258,13 +264,3 @@ class ModuleSwapPlan:
     disconnect_clients: bool = False
     #: The migration's steps, for logs.
     steps: tuple[str, ...] = ()
-
-
-class SwapCheckable(Protocol):
-    """Optional on a backend: checks a new module against the running one without side effects."""
-
-    def check_module_swap(self, module_path: Any) -> ModuleSwapPlan:
-        """Load the module at `module_path` and plan the migration of the live data to it; raises
-        (PublishRefused for a change needing a manual migration, anything else when it fails to
-        load) without changing the running database. Runs on the database's worker."""
-        ...

@@ -29,7 +29,8 @@ from pathlib import Path
 from blake3 import blake3
 
 from spacetimedb.control.backend import DatabaseBackend
-from spacetimedb.control.hosted_database import DatabaseInfo, HostedDatabase, now_us
+from spacetimedb.control.clock import now_us
+from spacetimedb.control.hosted_database import DatabaseInfo, HostedDatabase
 from spacetimedb.control.identity import LOCAL_ISSUER, identity_from_claims, parse_identity_hex
 from spacetimedb.control.module_swap import SwapFailed, swap_module
 from spacetimedb.control.query_limits import QueryLimits

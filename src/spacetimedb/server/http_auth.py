@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from spacetimedb.control.hosted_database import DatabaseOutOfService, DatabaseStopped
+from spacetimedb.control.errors import DatabaseOutOfService, DatabaseStopped
 from spacetimedb.server.tokens import Caller, TokenAuthority, TokenRejected
 
 CALLER_KEY: web.RequestKey[Caller] = web.RequestKey("caller", Caller)

@@ -10,8 +10,10 @@ from typing import Any
 from aiohttp import web
 
 from spacetimedb.control.backend import CallResult, CallStatus, LogRecord, QueryRejected
+from spacetimedb.control.clock import now_us
 from spacetimedb.control.database_registry import NotOwner, PublishError, unpack_upload
-from spacetimedb.control.hosted_database import ConnectRejected, HostedDatabase, now_us
+from spacetimedb.control.errors import ConnectRejected
+from spacetimedb.control.hosted_database import HostedDatabase
 from spacetimedb.control.identity import new_connection_id
 from spacetimedb.server.http_auth import MINTED_KEY, caller_of
 from spacetimedb.server.http_limits import TooDeep, loads_bounded, read_body

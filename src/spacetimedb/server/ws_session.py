@@ -25,7 +25,8 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from spacetimedb.control.confirmed_reads import LOG_FAILED_CLOSE_REASON
-from spacetimedb.control.hosted_database import DatabaseOutOfService, DatabaseStopped, HostedDatabase
+from spacetimedb.control.errors import DatabaseOutOfService, DatabaseStopped
+from spacetimedb.control.hosted_database import HostedDatabase
 from spacetimedb.control.identity import identity_wire
 from spacetimedb.protocol import wire
 from spacetimedb.protocol.client_frames import MalformedMessage, decode_client_frame

@@ -1,0 +1,143 @@
+"""What a connected client's messages do, run on the database's worker: reducer calls,
+subscribe and unsubscribe (within the query limits), one-off queries."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from spacetimedb.control.backend import QueryRejected
+from spacetimedb.control.clock import now_us
+from spacetimedb.control.subscriber import Subscriber
+from spacetimedb.control.subscriptions import DuplicateQuerySet, SubscriptionManager, UnknownQuerySet
+from spacetimedb.protocol import wire
+from spacetimedb.protocol.client_messages import (
+    CallProcedure,
+    CallReducer,
+    OneOffQuery,
+    Subscribe,
+    Unsubscribe,
+    UnsubscribeFlags,
+)
+
+if TYPE_CHECKING:
+    from spacetimedb.control.hosted_database import HostedDatabase
+
+log = logging.getLogger("spacetimedb.server")
+
+
+def handle_all(db: HostedDatabase, sub: Subscriber, messages: list[Any]) -> None:
+    """Handle every message of one client frame, in order."""
+    for msg in messages:
+        handle(db, sub, msg)
+    db.worker.to_loop(_handled, sub, len(messages))
+
+
+def handle(db: HostedDatabase, sub: Subscriber, msg: Any) -> None:
+    if sub not in db.subscribers or db.failure is not None:
+        return  # disconnected while its messages were queued, or out of service
+    if isinstance(msg, CallReducer):
+        result = db.backend.call_reducer(
+            msg.reducer,
+            msg.args,
+            caller=sub.identity,
+            connection_id=sub.connection_id,
+            timestamp_us=now_us(),
+            is_owner=db.is_owner(sub.identity),
+        )
+        db.broadcast(result, sub, msg.request_id)
+    elif isinstance(msg, Subscribe):
+        _subscribe(db, sub, msg)
+    elif isinstance(msg, Unsubscribe):
+        _unsubscribe(db, sub, msg)
+    elif isinstance(msg, OneOffQuery):
+        _one_off(db, sub, msg)
+    elif isinstance(msg, CallProcedure):
+        db.send(
+            sub,
+            wire.procedure_internal_error(msg.request_id, now_us(), f"no such procedure `{msg.procedure}`"),
+        )
+
+
+def _subscribe(db: HostedDatabase, sub: Subscriber, msg: Subscribe) -> None:
+    qs = msg.query_set_id.id
+    if db.subscriptions.has_set(sub, qs):
+        db.worker.to_loop(sub.fail, 1011, f"query set {qs} is already subscribed")
+        return
+    owner = db.is_owner(sub.identity)
+    refused = _too_many_queries(db, sub, len(msg.query_strings))
+    if refused is not None:
+        db.send(sub, wire.subscription_error(msg.request_id, qs, refused))
+        return
+    try:
+        plans: list[Any] = []
+        sources: dict[str, None] = {}
+        for query in msg.query_strings:
+            for plan in db.backend.compile_subscription(query.strip(), sub.identity, owner):
+                plans.append(plan)
+                # Per table for `SELECT * FROM *`: a module swap does not add new tables to it.
+                sources[getattr(plan, "sql", query.strip())] = None
+        refused = _too_many_queries(db, sub, len(plans))  # `SELECT * FROM *` is one per table
+        if refused is not None:
+            raise QueryRejected(refused)
+        pieces = db.subscriptions.add(
+            sub, qs, plans, list(sources), budget=db.limits.budget(owner)
+        )
+    except (QueryRejected, DuplicateQuerySet) as e:
+        db.send(sub, wire.subscription_error(msg.request_id, qs, str(e)))
+        return
+    except Exception as e:  # evaluation failed: the set is not kept
+        if db.subscriptions.has_set(sub, qs):
+            db.subscriptions.remove(sub, qs, with_rows=False)
+        log.exception("subscribe failed")
+        db.send(sub, wire.subscription_error(msg.request_id, qs, f"internal error: {e}"))
+        return
+    db.send(sub, wire.subscribe_applied(msg.request_id, qs, pieces))
+
+def _unsubscribe(db: HostedDatabase, sub: Subscriber, msg: Unsubscribe) -> None:
+    qs = msg.query_set_id.id
+    try:
+        rows = db.subscriptions.remove(sub, qs, with_rows=msg.flags is UnsubscribeFlags.SendDroppedRows)
+    except UnknownQuerySet as e:
+        db.send(sub, wire.subscription_error(msg.request_id, qs, str(e)))
+        return
+    db.send(sub, wire.unsubscribe_applied(msg.request_id, qs, rows))
+
+def _too_many_queries(db: HostedDatabase, sub: Subscriber, adding: int) -> str | None:
+    """Why subscribing `adding` more queries is refused, or None."""
+    per_message, per_connection = db.limits.max_queries_per_subscribe, db.limits.max_queries_per_connection
+    if adding > per_message:
+        return (
+            f"too many queries in one Subscribe: {adding}, at most {per_message} "
+            "(the server's --max-subscribe-queries); subscribe in several messages"
+        )
+    held = db.subscriptions.queries_of(sub)
+    if held + adding > per_connection:
+        return (
+            f"too many subscribed queries on this connection: {held} held and {adding} more, at most "
+            f"{per_connection} (the server's --max-connection-queries); unsubscribe some first"
+        )
+    return None
+
+def _one_off(db: HostedDatabase, sub: Subscriber, msg: OneOffQuery) -> None:
+    owner = db.is_owner(sub.identity)
+    try:
+        plans = db.backend.compile_subscription(msg.query_string.strip(), sub.identity, owner)
+        scratch = SubscriptionManager(db.backend.tables)
+        pieces = scratch.add(_OneOff(), 0, plans, budget=db.limits.budget(owner))
+    except QueryRejected as e:
+        db.send(sub, wire.one_off_query_err(msg.request_id, str(e)))
+        return
+    except Exception as e:  # every request is answered, whatever went wrong
+        log.exception("one-off query failed")
+        db.send(sub, wire.one_off_query_err(msg.request_id, f"internal error: {type(e).__name__}: {e}"))
+        return
+    db.send(sub, wire.one_off_query_ok(msg.request_id, pieces))
+
+
+class _OneOff:
+    """A throwaway subscriber key for one-off queries."""
+
+
+def _handled(sub: Subscriber, count: int) -> None:
+    sub.handled(count)

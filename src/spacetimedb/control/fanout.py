@@ -1,0 +1,52 @@
+"""Fan-out: a transaction's effects as messages, the caller's ReducerResult and everyone else's
+TransactionUpdate, built once per distinct set of updates (the subscriptions evaluated them inside
+the commit, `DatabaseBackend.set_commit_listener`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from spacetimedb.control.backend import CallResult, CallStatus, FanOut
+from spacetimedb.control.subscriber import Subscriber
+from spacetimedb.control.subscriptions import SubscriptionManager
+from spacetimedb.protocol import wire
+
+#: Queue a message for a client after the commit at the tx offset is durable (`DatabaseWorker.send`).
+Send = Callable[[Subscriber, bytes, "int | None"], None]
+
+_NO_FANOUT: FanOut = {}
+
+
+def broadcast(
+    send: Send,
+    subscriptions: SubscriptionManager,
+    result: CallResult,
+    caller: Subscriber | None = None,
+    request_id: int = 0,
+) -> None:
+    """Send a transaction's effects: the caller's ReducerResult and others' TransactionUpdate."""
+    fanout = result.fanout or _NO_FANOUT
+    if subscriptions.failures:
+        for sub, qs, error in subscriptions.take_failures():
+            send(sub, wire.subscription_error(None, qs, error), result.tx_offset)  # type: ignore[arg-type]
+    shared: dict[tuple[int, ...], bytes] = {}
+    for sub, set_updates in fanout.items():
+        if sub is caller:
+            continue
+        key = tuple(map(id, set_updates))
+        message = shared.get(key)
+        if message is None:  # identical for everyone subscribed to the same queries
+            message = shared[key] = wire.transaction_update(set_updates)
+        send(sub, message, result.tx_offset)  # type: ignore[arg-type]  # keys: the database's subscribers
+    if caller is None:
+        return
+    own = fanout.get(caller) or []
+    send(caller, reducer_result_message(request_id, result, own), result.tx_offset)
+
+
+def reducer_result_message(request_id: int, result: CallResult, own_sets: list[bytes]) -> bytes:
+    if result.status is CallStatus.COMMITTED:
+        return wire.reducer_ok(request_id, result.timestamp_us, result.ret_value, own_sets)
+    if result.status is CallStatus.FAILED_USER:
+        return wire.reducer_err(request_id, result.timestamp_us, result.error)
+    return wire.reducer_internal_error(request_id, result.timestamp_us, result.error or result.status.value)

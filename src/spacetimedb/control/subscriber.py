@@ -1,0 +1,24 @@
+"""A connected client as a hosted database sees it; the front's WebSocket session implements it."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Subscriber(Protocol):
+    """A connected WebSocket client as the database sees it."""
+
+    identity: bytes
+    connection_id: int
+
+    def enqueue(self, message: bytes, tx_offset: int | None = None) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def fail(self, code: int, reason: str) -> None:
+        """Close this client's socket with a reason (protocol misuse)."""
+        ...
+
+    def handled(self, count: int) -> None:
+        """`count` of its queued messages have been handled (incoming flow control)."""
+        ...

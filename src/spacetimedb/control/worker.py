@@ -1,0 +1,267 @@
+"""The worker of one hosted database: one queue of jobs, run in arrival order by its own thread.
+
+Everything that touches a database (reducer calls, subscribes, SQL, lifecycle, the scheduler)
+is a job on its queue, so reducers run one at a time and a subscription's initial rows are
+consistent with the deltas that follow. A reducer that runs long (up to its time limit) therefore
+stalls only its own database: the event loop and every other database keep going (the GIL is
+handed over every few milliseconds).
+
+The worker drains every waiting job per turn (batching). Whatever a turn produces for the loop
+(messages to clients, closes, results of awaited calls) is collected in order and handed over
+once per turn with `call_soon_threadsafe`; the loop then enqueues the messages and flushes each
+touched client once, so the replies to a v3 frame of pipelined calls leave in one frame. Sockets,
+client sessions and confirmed reads are only ever touched on the loop thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from spacetimedb.control.errors import DatabaseStopped, ModuleCodeError
+from spacetimedb.control.subscriber import Subscriber
+
+log = logging.getLogger("spacetimedb.server")
+T = TypeVar("T")
+
+#: A worker turn ends after this many jobs or this much time, so sockets keep moving.
+MAX_JOBS_PER_TURN = 2048
+MAX_TURN_SECONDS = 0.02
+
+
+class DatabaseWorker:
+    """Runs one database's jobs on its thread and hands each turn's output to the event loop.
+
+    `on_turn` runs at the start of every turn (due scheduled reducers), `next_wake` says how long
+    an idle worker may sleep (until the next scheduled reducer; None: until work arrives), and
+    `after_flush` runs on the loop after each delivery's flushes (confirmed reads).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        on_turn: Callable[[], None],
+        next_wake: Callable[[], float | None],
+        after_flush: Callable[[], None],
+    ) -> None:
+        self.name = name
+        self._on_turn = on_turn
+        self._next_wake = next_wake
+        self._after_flush = after_flush
+        self._jobs: deque[Callable[[], None]] = deque()
+        self._wake = threading.Event()
+        #: True while the worker is about to wait or waiting: only then must `submit` wake it (an
+        #: Event.set per submitted frame costs a lock round trip the busy worker does not need).
+        self._idle = False
+        #: A wake-up of the idle worker is scheduled for the end of this loop iteration, so the frames
+        #: read in one iteration wake it once (a wake-up is a futex syscall and a thread switch).
+        self._kick_pending = False
+        self._loop_thread: int | None = None
+        #: This turn's hand-over to the loop, in order: (fn, a, b) called as fn(a, b) on the loop.
+        self._ops: list[tuple[Callable[[Any, Any], None], Any, Any]] = []
+        #: This turn's messages per client, (message, tx offset) in send order; each is flushed once.
+        self._touched: dict[Subscriber, list[tuple[bytes, int | None]]] = {}
+        #: Turns handed over and not yet delivered; one loop callback is posted for all of them.
+        self._turns: deque[tuple[list[Any], dict[Subscriber, list[tuple[bytes, int | None]]]]] = deque()
+        self._delivery_posted = False
+        self._thread: threading.Thread | None = None
+        self._done: asyncio.Future[None] | None = None
+        self.closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self) -> asyncio.AbstractEventLoop:
+        """Start the thread (on the loop); returns the loop the worker hands its turns to."""
+        loop = asyncio.get_running_loop()
+        if self._thread is None:
+            self._loop = loop
+            self._loop_thread = threading.get_ident()
+            self._done = loop.create_future()
+            self._thread = threading.Thread(target=self._run, name=f"db:{self.name}", daemon=True)
+            self._thread.start()
+        return loop
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
+    async def close(self) -> None:
+        """Take no more jobs; return once the queued ones ran and the thread ended."""
+        self.closed = True
+        self._wake.set()
+        if self._thread is not None and self._done is not None:
+            await self._done  # the worker ends once the queue is drained
+            self._thread = None
+
+    def wake(self) -> None:
+        """Re-read `next_wake` now (the schedule changed)."""
+        self._wake.set()
+
+    def forget(self, sub: Subscriber) -> None:
+        """Drop what this turn queued for `sub` (it is gone)."""
+        self._touched.pop(sub, None)
+
+    def submit(self, job: Callable[[], None]) -> None:
+        """Queue a job for the worker without waiting (the reader side of sockets uses this)."""
+        if self.closed:
+            raise DatabaseStopped(f"database {self.name!r} has stopped")
+        self._jobs.append(job)
+        if self._idle and not self._kick_pending:  # read after the append; the worker re-checks the queue
+            if self._loop is not None and threading.get_ident() == self._loop_thread:
+                self._kick_pending = True
+                self._loop.call_soon(self._kick)
+            else:
+                self._wake.set()
+
+    def _kick(self) -> None:
+        self._kick_pending = False
+        self._wake.set()
+
+    async def call(self, fn: Callable[[], T]) -> T:
+        """Run `fn` on the worker, in order with everything else, and return its result."""
+        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+
+        def job() -> None:
+            if fut.cancelled():
+                return
+            try:
+                outcome: tuple[bool, Any] = (True, fn())
+            except Exception as e:  # handed to the awaiting request
+                outcome = (False, e)
+            except BaseException as e:  # e.g. SystemExit from module code at import: never the server's
+                outcome = (False, ModuleCodeError(f"{type(e).__name__}({', '.join(map(repr, e.args))}) on the database worker"))
+            self.to_loop(_settle, fut, outcome)
+
+        self.submit(job)
+        return await fut
+
+    def to_loop(self, fn: Callable[[Any, Any], None], a: Any, b: Any) -> None:
+        """Run `fn(a, b)` on the loop at the end of this worker turn, in order with its messages."""
+        self._ops.append((fn, a, b))
+
+    def _run(self) -> None:
+        """The worker thread: turns of jobs until stopped and drained."""
+        jobs = self._jobs
+        try:
+            while not (self.closed and not jobs):
+                self._wake.clear()
+                if not jobs and not self.closed:
+                    self._idle = True
+                    if not jobs and not self.closed:
+                        self._wake.wait(self._next_wake())
+                    self._idle = False
+                try:
+                    self._on_turn()
+                    deadline = time.perf_counter() + MAX_TURN_SECONDS
+                    for _ in range(min(len(jobs), MAX_JOBS_PER_TURN)):
+                        job = jobs.popleft()
+                        try:
+                            job()
+                        except Exception:
+                            log.exception("database %s: job failed", self.name)
+                        if time.perf_counter() > deadline:
+                            break
+                except Exception:
+                    log.exception("database %s: worker turn failed", self.name)
+                finally:
+                    self._hand_over()
+        finally:
+            self._post(_settle, self._done, (True, None))
+
+    def _hand_over(self) -> None:
+        """End of a turn: give the loop this turn's operations and the clients to flush."""
+        if not self._ops and not self._touched:
+            return
+        ops, self._ops = self._ops, []
+        touched, self._touched = self._touched, {}
+        self._turns.append((ops, touched))
+        # Read after the append; the loop clears the flag before it drains (so no turn is missed).
+        if not self._delivery_posted:
+            self._delivery_posted = True
+            self._post(self._deliver_turns, None, None)
+
+    def _deliver_turns(self, _a: Any, _b: Any) -> None:
+        """On the loop: every turn handed over so far, in order; each touched client flushed once."""
+        self._delivery_posted = False
+        turns = self._turns
+        if len(turns) == 1:
+            self._deliver(*turns.popleft())
+            return
+        flush: dict[Subscriber, None] = {}
+        while turns:
+            ops, touched = turns.popleft()
+            self._deliver(ops, touched, flush=False)
+            flush.update(dict.fromkeys(touched))
+        self._flush(flush)
+
+    def _post(self, fn: Callable[[Any, Any], None], a: Any, b: Any) -> None:
+        if self._loop is None:
+            return
+        try:
+            self._loop.call_soon_threadsafe(fn, a, b)
+        except RuntimeError:
+            pass  # the loop is closed: the server is gone already
+
+    def _deliver(
+        self,
+        ops: list[tuple[Callable[[Any, Any], None], Any, Any]],
+        touched: dict[Subscriber, list[tuple[bytes, int | None]]],
+        *,
+        flush: bool = True,
+    ) -> None:
+        """On the loop: one worker turn's messages, then its other operations (closes, results of
+        awaited calls; a close drops what is queued either way), then one flush per touched client."""
+        for sub, box in touched.items():
+            enqueue = sub.enqueue
+            for message, offset in box:
+                enqueue(message, offset)
+        for fn, a, b in ops:
+            try:
+                fn(a, b)
+            except Exception:
+                log.exception("database %s: delivering to a client failed", self.name)
+        if flush:
+            self._flush(touched)
+
+    def _flush(self, touched: Mapping[Subscriber, object]) -> None:
+        for sub in touched:
+            sub.flush()
+        self._after_flush()
+
+    def deliver_now(self) -> None:
+        """Deliver what the worker code produced so far, here and now (for in-process callers that
+        run jobs themselves, like the server overhead benchmark; never while the worker runs)."""
+        ops, self._ops = self._ops, []
+        touched, self._touched = self._touched, {}
+        self._deliver(ops, touched)
+
+    def send(self, sub: Subscriber, message: bytes, tx_offset: int | None = None) -> None:
+        """Queue `message` for `sub` (worker only); it leaves at the end of this turn, after the
+        commit `tx_offset` (if given) is durable."""
+        box = self._touched.get(sub)
+        if box is None:
+            self._touched[sub] = [(message, tx_offset)]
+        else:
+            box.append((message, tx_offset))
+
+    def touch(self, sub: Subscriber) -> None:
+        """Flush `sub` at the end of the current worker turn."""
+        if sub not in self._touched:
+            self._touched[sub] = []
+
+
+
+def _settle(fut: asyncio.Future[Any] | None, outcome: tuple[bool, Any]) -> None:
+    """On the loop: complete an awaited worker call."""
+    if fut is None or fut.done():
+        return
+    ok, value = outcome
+    if ok:
+        fut.set_result(value)
+    else:
+        fut.set_exception(value)
