@@ -21,7 +21,7 @@ from spacetimedb.control.backend import (
     CallStatus,
     Changes,
     CommitListener,
-    LogRecord,
+    LogLine,
     ModuleSwapPlan,
     PlanRouter,
     QueryRejected,
@@ -126,8 +126,8 @@ class FakeBackend:
     connected: list[tuple[bytes, int]] = field(default_factory=list)
     disconnected: list[tuple[bytes, int]] = field(default_factory=list)
     refuse: set[bytes] = field(default_factory=set)
-    log_records: list[LogRecord] = field(default_factory=list)
-    log_listeners: list[Callable[[LogRecord], None]] = field(default_factory=list)
+    log_records: list[LogLine] = field(default_factory=list)
+    log_listeners: list[Callable[[LogLine], None]] = field(default_factory=list)
     evaluations: int = 0
     closed: bool = False
     due_us: int | None = None
@@ -159,7 +159,7 @@ class FakeBackend:
         }
 
     def _log(self, message: str, ts: int) -> None:
-        rec = LogRecord("Info", ts, message)
+        rec = LogLine("Info", ts, message)
         self.log_records.append(rec)
         for listener in self.log_listeners:
             listener(rec)
@@ -287,10 +287,10 @@ class FakeBackend:
         self.next_id += 1
         return [self._committed(now_us, self._insert("person", row))]
 
-    def logs(self, num_lines: int | None) -> list[LogRecord]:
+    def logs(self, num_lines: int | None) -> list[LogLine]:
         return self.log_records[-num_lines:] if num_lines else list(self.log_records)
 
-    def subscribe_logs(self, listener: Callable[[LogRecord], None]) -> Callable[[], None]:
+    def subscribe_logs(self, listener: Callable[[LogLine], None]) -> Callable[[], None]:
         self.log_listeners.append(listener)
         return lambda: self.log_listeners.remove(listener)
 

@@ -9,13 +9,13 @@ synchronous and called from the database's single worker task, one at a time.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
+from spacetimedb.module.datastore import Row
 from spacetimedb.query.limits import RowBudget
-
-Row = tuple[Any, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +28,9 @@ class TableChanges:
 
 #: A transaction's effect, by canonical table name.
 Changes = Mapping[str, TableChanges]
+
+#: Returns once the given tx offset is durable (raises if it never will be: the log failed or closed).
+DurableOffsetWaiter = Callable[[int], Awaitable[object]]
 
 #: Per subscriber: its encoded QuerySetUpdates for one transaction, in query-set order.
 FanOut = dict[object, list[bytes]]
@@ -77,7 +80,7 @@ class QueryRejected(Exception):
     """A subscription or SQL query that does not parse, type-check or plan; the text goes to the client."""
 
 
-class SubscriptionPlan(Protocol):
+class SubscriptionQuery(Protocol):
     """One compiled subscription query whose result is the rows of one table."""
 
     @property
@@ -144,7 +147,10 @@ class SqlStatementResult:
 
 
 @dataclass(frozen=True, slots=True)
-class LogRecord:
+class LogLine:
+    """One module log record as `/logs` serves it (upstream's JSON record); the host's own
+    `spacetimedb.host.LogRecord` is converted to it."""
+
     level: str  # Error | Warn | Info | Debug | Trace | Panic
     ts_us: int
     message: str
@@ -197,7 +203,7 @@ class DatabaseBackend(Protocol):
 
     def client_disconnected(self, caller: bytes, connection_id: int, timestamp_us: int) -> CallResult: ...
 
-    def compile_subscription(self, sql: str, caller: bytes, is_owner: bool) -> list[SubscriptionPlan]:
+    def compile_subscription(self, sql: str, caller: bytes, is_owner: bool) -> list[SubscriptionQuery]:
         """Plans for one subscription query string (`SELECT * FROM *` gives one per readable table)."""
         ...
 
@@ -220,13 +226,13 @@ class DatabaseBackend(Protocol):
         """Run every scheduled reducer due at `now_us`; each committed transaction's result."""
         ...
 
-    def logs(self, num_lines: int | None) -> list[LogRecord]: ...
+    def logs(self, num_lines: int | None) -> list[LogLine]: ...
 
-    def subscribe_logs(self, listener: Callable[[LogRecord], None]) -> Callable[[], None]:
+    def subscribe_logs(self, listener: Callable[[LogLine], None]) -> Callable[[], None]:
         """Call `listener` for each new log record; returns an unsubscribe function."""
         ...
 
-    def durable_offset_waiter(self) -> Callable[[int], Any] | None:
+    def durable_offset_waiter(self) -> DurableOffsetWaiter | None:
         """An async function that returns once the given tx offset is durable, or None (no durability)."""
         ...
 
@@ -240,7 +246,7 @@ class DatabaseBackend(Protocol):
         it could not be written, TimeoutError after `timeout` seconds."""
         ...
 
-    def check_module_swap(self, module_path: Any) -> ModuleSwapPlan:
+    def check_module_swap(self, module_path: Path) -> ModuleSwapPlan:
         """Load the module at `module_path` and plan the migration of the live data to it; raises
         (PublishRefused for a change needing a manual migration, anything else when it fails to
         load) without changing the running database. Runs on the database's worker."""

@@ -4,9 +4,9 @@ subscribe and unsubscribe (within the query limits), one-off queries."""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from spacetimedb.control.backend import QueryRejected
+from spacetimedb.control.backend import QueryRejected, SubscriptionQuery
 from spacetimedb.control.clock import now_us
 from spacetimedb.control.subscriber import Subscriber
 from spacetimedb.control.subscriptions import DuplicateQuerySet, SubscriptionManager, UnknownQuerySet
@@ -14,6 +14,7 @@ from spacetimedb.protocol import wire
 from spacetimedb.protocol.client_messages import (
     CallProcedure,
     CallReducer,
+    ClientMessage,
     OneOffQuery,
     Subscribe,
     Unsubscribe,
@@ -26,14 +27,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("spacetimedb.server")
 
 
-def handle_all(db: HostedDatabase, sub: Subscriber, messages: list[Any]) -> None:
+def handle_all(db: HostedDatabase, sub: Subscriber, messages: list[ClientMessage]) -> None:
     """Handle every message of one client frame, in order."""
     for msg in messages:
         handle(db, sub, msg)
     db.worker.to_loop(_handled, sub, len(messages))
 
 
-def handle(db: HostedDatabase, sub: Subscriber, msg: Any) -> None:
+def handle(db: HostedDatabase, sub: Subscriber, msg: ClientMessage) -> None:
     if sub not in db.subscribers or db.failure is not None:
         return  # disconnected while its messages were queued, or out of service
     if isinstance(msg, CallReducer):
@@ -70,7 +71,7 @@ def _subscribe(db: HostedDatabase, sub: Subscriber, msg: Subscribe) -> None:
         db.send(sub, wire.subscription_error(msg.request_id, qs, refused))
         return
     try:
-        plans: list[Any] = []
+        plans: list[SubscriptionQuery] = []
         sources: dict[str, None] = {}
         for query in msg.query_strings:
             for plan in db.backend.compile_subscription(query.strip(), sub.identity, owner):

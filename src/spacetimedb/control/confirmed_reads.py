@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Protocol
+
+from spacetimedb.control.backend import DurableOffsetWaiter
 
 log = logging.getLogger("spacetimedb.server")
 
@@ -26,7 +27,7 @@ class Holder(Protocol):
 
 
 class ConfirmedReads:
-    def __init__(self, waiter: Callable[[int], Awaitable[Any]] | None, name: str) -> None:
+    def __init__(self, waiter: DurableOffsetWaiter | None, name: str) -> None:
         self._waiter = waiter
         self._name = name
         #: Highest tx offset known durable (infinite without durability: nothing is ever held).
@@ -35,7 +36,7 @@ class ConfirmedReads:
         self._held_until = -1
         self._waiting_for = -1
 
-    def rebind(self, waiter: Callable[[int], Awaitable[Any]] | None) -> None:
+    def rebind(self, waiter: DurableOffsetWaiter | None) -> None:
         """Wait on a new commit log from now on (a module swap reopened it). Clients held for the old
         one are released by its waiter: the old log was flushed before it closed."""
         self._waiter = waiter
@@ -62,7 +63,7 @@ class ConfirmedReads:
         self._waiting_for = target
         asyncio.get_running_loop().create_task(self._release_when_durable(self._waiter, target))
 
-    async def _release_when_durable(self, waiter: Callable[[int], Awaitable[Any]], target: int) -> None:
+    async def _release_when_durable(self, waiter: DurableOffsetWaiter, target: int) -> None:
         try:
             await waiter(target)
         except Exception:

@@ -22,7 +22,7 @@ from spacetimedb.control.backend import (
     Changes,
     CommitListener,
     FanOut,
-    LogRecord,
+    LogLine,
     ModuleSwapPlan,
     QueryRejected,
     Row,
@@ -85,7 +85,7 @@ class NamedChanges(dict[str, Any]):
 
 
 class _Plan:
-    """A query-layer SubscriptionPlan seen through the server's SubscriptionPlan protocol."""
+    """A query-layer SubscriptionPlan seen through the control layer's SubscriptionQuery protocol."""
 
     __slots__ = ("_ids", "_plan", "_state", "is_owner", "key", "reads", "sender", "sql", "table_name")
 
@@ -404,11 +404,11 @@ class HostBackend:
     def run_due(self, now_us: int) -> list[CallResult]:
         return self._convert_all(self.host.run_due(Timestamp(now_us)))
 
-    def logs(self, num_lines: int | None) -> list[LogRecord]:
+    def logs(self, num_lines: int | None) -> list[LogLine]:
         records = self.host.log.tail(num_lines) if num_lines is not None else self.host.log.records()
         return [_log_record(r) for r in records]
 
-    def subscribe_logs(self, listener: Callable[[LogRecord], None]) -> Callable[[], None]:
+    def subscribe_logs(self, listener: Callable[[LogLine], None]) -> Callable[[], None]:
         def forward(record: HostLogRecord) -> None:
             listener(_log_record(record))
 
@@ -465,8 +465,8 @@ def _row_json(row: Row, schema: ProductType, typespace: Any) -> list[Any]:
     return [to_json(v, e.algebraic_type, positional=True, typespace=typespace) for v, e in zip(row, schema.elements, strict=False)]
 
 
-def _log_record(r: HostLogRecord) -> LogRecord:
-    return LogRecord(_LEVELS.get(r.level, r.level.capitalize()), r.timestamp.micros, r.message, function=r.reducer)
+def _log_record(r: HostLogRecord) -> LogLine:
+    return LogLine(_LEVELS.get(r.level, r.level.capitalize()), r.timestamp.micros, r.message, function=r.reducer)
 
 
 def host_backend_factory(spec: BackendSpec) -> HostBackend:

@@ -13,10 +13,10 @@ import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from spacetimedb.control import client_requests, fanout
-from spacetimedb.control.backend import CallResult, DatabaseBackend, LogRecord
+from spacetimedb.control.backend import CallResult, DatabaseBackend, DurableOffsetWaiter, LogLine
 from spacetimedb.control.clock import now_us
 from spacetimedb.control.confirmed_reads import LOG_FAILED_CLOSE_REASON, ConfirmedReads
 from spacetimedb.control.errors import ConnectRejected, DatabaseOutOfService, DatabaseStopped
@@ -26,6 +26,7 @@ from spacetimedb.control.subscriber import Subscriber
 from spacetimedb.control.subscriptions import SubscriptionManager
 from spacetimedb.control.worker import DatabaseWorker
 from spacetimedb.durability.errors import LogClosedError
+from spacetimedb.protocol.client_messages import ClientMessage
 
 log = logging.getLogger("spacetimedb.server")
 T = TypeVar("T")
@@ -138,7 +139,7 @@ class HostedDatabase:
         self.worker.wake()  # the scheduler timer is re-armed from the new module's schedules
         return old_subscriptions
 
-    def subscribe_logs(self, listener: Callable[[LogRecord], None]) -> Callable[[], None]:
+    def subscribe_logs(self, listener: Callable[[LogLine], None]) -> Callable[[], None]:
         """Call `listener` on the loop for each new log record of whichever module runs (worker only)."""
         return self.log_followers.follow(self.backend, listener)
 
@@ -209,7 +210,7 @@ class HostedDatabase:
         """Flush `sub` at the end of the current worker turn."""
         self.worker.touch(sub)
 
-    def handle_all(self, sub: Subscriber, messages: list[Any]) -> None:
+    def handle_all(self, sub: Subscriber, messages: list[ClientMessage]) -> None:
         """Handle every message of one client frame, in order (`client_requests.py`)."""
         client_requests.handle_all(self, sub, messages)
 
@@ -269,7 +270,7 @@ def _note_offset(committed: list[int] | None, result: CallResult) -> None:
         committed.append(result.tx_offset)
 
 
-def _rebind(reads: ConfirmedReads, waiter: Any) -> None:
+def _rebind(reads: ConfirmedReads, waiter: DurableOffsetWaiter | None) -> None:
     reads.rebind(waiter)
 
 

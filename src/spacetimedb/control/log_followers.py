@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from spacetimedb.control.backend import DatabaseBackend, LogRecord
+from spacetimedb.control.backend import DatabaseBackend, LogLine
 
-LogListener = Callable[[LogRecord], None]
+LogListener = Callable[[LogLine], None]
 
 
 class LogFollowers:
@@ -44,7 +44,7 @@ class LogFollowers:
         if self._listeners:
             self._unsubscribe_backend = backend.subscribe_logs(self._forward)
 
-    def _forward(self, record: LogRecord) -> None:
+    def _forward(self, record: LogLine) -> None:
         if self._loop is None:
             return
         for listener in list(self._listeners):

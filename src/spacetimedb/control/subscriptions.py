@@ -17,7 +17,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from spacetimedb.control.backend import Changes, FanOut, PlanRouter, Row, SubscriptionPlan, TableInfo
+from spacetimedb.control.backend import Changes, FanOut, PlanRouter, Row, SubscriptionQuery, TableInfo
 from spacetimedb.protocol import wire
 from spacetimedb.protocol.rows import EMPTY_ROW_LIST_BYTES
 from spacetimedb.query.limits import RowBudget
@@ -37,7 +37,7 @@ class UnknownQuerySet(Exception):
 
 @dataclass(eq=False, slots=True)
 class QueryEntry:
-    plan: SubscriptionPlan
+    plan: SubscriptionQuery
     subscribers: dict[SetKey, int] = field(default_factory=dict)
     #: The router's handle, None when the plan is evaluated directly.
     handle: Hashable | None = None
@@ -67,7 +67,7 @@ class SubscriptionManager:
         self,
         subscriber: object,
         query_set_id: int,
-        plans: Sequence[SubscriptionPlan],
+        plans: Sequence[SubscriptionQuery],
         sources: Sequence[str] = (),
         *,
         with_rows: bool = True,
@@ -111,7 +111,7 @@ class SubscriptionManager:
         """Every subscribed query set: (subscriber, query_set_id, the query strings it came from)."""
         return [(sub, qs, self._sources.get((sub, qs), ())) for sub, qs in self._sets]
 
-    def _new_entry(self, plan: SubscriptionPlan) -> QueryEntry:
+    def _new_entry(self, plan: SubscriptionQuery) -> QueryEntry:
         entry = QueryEntry(plan)
         if self._router is not None:
             try:

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from spacetimedb.control.backend import CallResult, CallStatus, LogRecord, QueryRejected
+from spacetimedb.control.backend import CallResult, CallStatus, LogLine, QueryRejected
 from spacetimedb.control.clock import now_us
 from spacetimedb.control.database_registry import NotOwner, PublishError, unpack_upload
 from spacetimedb.control.errors import ConnectRejected
@@ -280,13 +280,13 @@ async def logs(request: web.Request) -> web.StreamResponse:
     except ValueError as e:
         raise web.HTTPBadRequest(text="num_lines must be an integer") from e
     follow = _flag(request, "follow")
-    queue: asyncio.Queue[LogRecord | None] = asyncio.Queue(maxsize=10_000)
+    queue: asyncio.Queue[LogLine | None] = asyncio.Queue(maxsize=10_000)
 
-    def listener(record: LogRecord) -> None:
+    def listener(record: LogLine) -> None:
         if not queue.full():
             queue.put_nowait(record)
 
-    def snapshot() -> tuple[list[LogRecord], Any]:
+    def snapshot() -> tuple[list[LogLine], Any]:
         records = db.backend.logs(num_lines)
         return records, (db.subscribe_logs(listener) if follow else None)
 
@@ -317,7 +317,7 @@ async def logs(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def _ndjson(record: LogRecord) -> bytes:
+def _ndjson(record: LogLine) -> bytes:
     return json.dumps(record.to_json(), separators=(",", ":")).encode() + b"\n"
 
 
