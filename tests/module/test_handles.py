@@ -10,6 +10,7 @@ import pytest
 
 from spacetimedb.engine import Database, UniqueConstraintViolation
 from spacetimedb.module import ModuleDef, Range, auto_inc, index, primary_key, table, unique
+from spacetimedb.module.datastore_errors import RowNotFound
 from spacetimedb.module.db_view import DbView
 from spacetimedb.module.handles import NoTransactionError, TableHandle, TxSlot
 from spacetimedb.module.registry import collecting
@@ -98,6 +99,39 @@ def test_unique_index_find_update_delete(db: Any) -> None:
     assert db.player.id.delete(1) == 1
     assert db.player.id.delete(1) == 0
     assert db.player.count() == 0
+
+
+def test_table_level_update_by_primary_key_both_handle_styles(db: Any) -> None:
+    ann = db.player.insert(Player(name="ann"))
+    ann.score = 7
+    stored = db.get_table(Player).update(ann)
+    assert stored.score == 7 and db.player.id.find(ann.id).score == 7
+    ann.name = "anna"
+    db.player.update(ann)
+    assert db.player.name.find("anna").id == ann.id and db.player.count() == 1
+    # As upstream's primary-key update: no row with that key is an error, not an insert.
+    with pytest.raises(RowNotFound, match="insert the row"):
+        db.player.update(Player(id=99, name="ghost"))
+    bob = db.player.insert(Player(name="bob"))
+    bob.name = "anna"  # collides on the other unique column
+    with pytest.raises(UniqueConstraintViolation):
+        db.player.update(bob)
+    assert db.player.id.find(bob.id).name == "bob"
+
+
+def test_delete_by_primary_key_returns_whether_a_row_was_deleted(db: Any) -> None:
+    ann = db.player.insert(Player(name="ann"))
+    assert db.get_table(Player).delete_by_primary_key(ann.id) is True
+    assert db.player.delete_by_primary_key(ann.id) is False
+    assert db.player.count() == 0
+    with pytest.raises(SchemaError, match="not a range"):
+        db.player.delete_by_primary_key(range(0, 5))
+
+
+def test_primary_key_operations_on_a_table_without_one_name_the_alternative(db: Any) -> None:
+    for op, args in (("update", (Other(count=1),)), ("delete_by_primary_key", (1,)), ("find_by_primary_key", (1,))):
+        with pytest.raises(SchemaError, match=f"table 'other' has no primary key, so `{op}`.*use t\\."):
+            getattr(db.other, op)(*args)
 
 
 def test_unique_violation_is_a_clear_error(db: Any) -> None:

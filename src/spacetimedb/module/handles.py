@@ -62,8 +62,11 @@ class RowConverter:
 
 
 _RESERVED = frozenset(
-    {"insert", "delete", "iter", "scan", "count", "filter", "find_by_primary_key", "index", "clear", "schema", "row_class"}
-)
+    {
+        "insert", "delete", "iter", "scan", "count", "filter", "find_by_primary_key", "update",
+        "delete_by_primary_key", "index", "clear", "schema", "row_class",
+    }
+)  # fmt: skip
 
 
 class TableHandle:
@@ -138,9 +141,31 @@ class TableHandle:
         return (r for r in self.iter() if predicate(r))
 
     def find_by_primary_key(self, key: Any) -> Any | None:
+        """The row whose primary key equals `key`, or None."""
+        return self._primary_key("find_by_primary_key", "t.<unique>.find(key) or t.<index>.filter(value)").find(key)
+
+    def update(self, row: Any) -> Any:
+        """Replace the row that has `row`'s primary key with `row`; returns the stored row.
+
+        As upstream's primary-key `update`: raises `RowNotFound` when no row has that key (insert
+        it instead), and `UniqueConstraintViolation` when the new row collides on another unique column.
+        """
+        return self._primary_key("update", "t.<unique>.update(row), or t.delete(old) then t.insert(row)").update(row)
+
+    def delete_by_primary_key(self, key: Any) -> bool:
+        """Delete the row whose primary key equals `key`; True if there was one."""
+        pk = self._primary_key("delete_by_primary_key", "t.<unique>.delete(key) or t.delete(row)")
+        if is_range(key):
+            raise SchemaError(f"delete_by_primary_key takes one key, not a range; use t.{pk.schema.accessor}.delete(range)")
+        return pk.delete(key) > 0
+
+    def _primary_key(self, op: str, instead: str) -> UniqueIndexHandle:
         if self._pk is None:
-            raise SchemaError(f"table {self.schema.name!r} has no primary key")
-        return self._pk.find(key)
+            raise SchemaError(
+                f"table {self.schema.name!r} has no primary key, so `{op}` is not available; "
+                f"use {instead} (or declare a column `Annotated[..., primary_key]`)"
+            )
+        return self._pk
 
     def __repr__(self) -> str:
         return f"<table {self.schema.name}>"
