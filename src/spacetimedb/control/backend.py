@@ -3,7 +3,7 @@
 
 The control layer only ever talks to a `DatabaseBackend`. `spacetimedb.control.host_backend` implements it
 over the real ModuleHost and query plans; tests implement it with small fakes. Every method is
-synchronous and called from the database's single worker task, one at a time.
+synchronous and called from the database's worker thread, one at a time.
 """
 
 from __future__ import annotations
