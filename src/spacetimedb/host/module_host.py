@@ -27,7 +27,7 @@ from spacetimedb.host.results import (
 )
 from spacetimedb.host.scheduler import Job, Scheduler
 from spacetimedb.host.time_limit import ReducerGuard
-from spacetimedb.module.args import ArgsFormat
+from spacetimedb.module.args import ArgsFormat, ReducerArgs
 from spacetimedb.module.context import ReducerContext
 from spacetimedb.module.module_def import ModuleDef
 from spacetimedb.module.runner import FailureKind, ModuleRunner, PreparedReducer
@@ -92,7 +92,7 @@ class ModuleHost:
     def call_reducer(
         self,
         name: str,
-        args: Any = b"",
+        args: ReducerArgs = b"",
         *,
         caller: Identity,
         connection_id: ConnectionId | None = None,
@@ -196,14 +196,24 @@ class ModuleHost:
         caller: Identity,
         timestamp: Timestamp,
         reducer: str = "",
-        args: Any = None,
+        args: ReducerArgs = None,
     ) -> ReducerCallResult:
         """Account for a transaction committed outside a reducer (e.g. owner SQL DML): give it the
         next tx offset, let the scheduler see schedule rows it changed, and tell the commit listeners."""
         offset = self._next_offset
         self._next_offset = offset + 1
         result = ReducerCallResult(
-            reducer, _COMMITTED, None, delta, timestamp, offset, caller, None, args, 0, internal=True
+            reducer=reducer,
+            status=_COMMITTED,
+            error=None,
+            delta=delta,
+            timestamp=timestamp,
+            tx_offset=offset,
+            caller=caller,
+            connection_id=None,
+            args=args,
+            duration_micros=0,
+            internal=True,
         )
         self._after_commit(result, delta, timestamp)
         return result
@@ -222,14 +232,25 @@ class ModuleHost:
     ) -> ReducerCallResult:
         if r is None:
             # No such lifecycle reducer declared: nothing to run, nothing to commit.
-            return ReducerCallResult("", _COMMITTED, None, TxDelta(), ts or self.clock(), None, caller, connection_id, b"", 0)
+            return ReducerCallResult(
+                reducer="",
+                status=_COMMITTED,
+                error=None,
+                delta=TxDelta(),
+                timestamp=ts or self.clock(),
+                tx_offset=None,
+                caller=caller,
+                connection_id=connection_id,
+                args=b"",
+                duration_micros=0,
+            )
         return self._run(r.fn, (), b"", r.name, caller, connection_id, ts or self.clock())
 
     def _run(
         self,
         fn: Callable[..., Any],
         values: tuple[Any, ...],
-        raw_args: Any,
+        raw_args: ReducerArgs,
         name: str,
         caller: Identity,
         connection_id: ConnectionId | None,
@@ -252,6 +273,9 @@ class ModuleHost:
             status = _FAILED_STATUS[failure.kind]
             error = failure.message
             delta = offset = None
+        # Positional, in field order (pinned by tests/host/test_results.py): the only construction
+        # on the per-call path, where keywords cost ~0.27 us more per call (CPython 3.11 builds a
+        # kwargs dict to call a class); everywhere else it is built with keywords.
         result = ReducerCallResult(
             name, status, error, delta, ts, offset, caller, connection_id, raw_args, (perf_counter_ns() - start) // 1000
         )

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any
 
 from spacetimedb.engine.delta import TxDelta
+from spacetimedb.module.args import ReducerArgs
 from spacetimedb.module.call_errors import (
     LifecycleReducerCallError,
     ReducerArgumentsError,
@@ -39,8 +39,8 @@ class ReducerCallResult:
     tx_offset: int | None
     caller: Identity
     connection_id: ConnectionId | None
-    #: The arguments as received (bytes for bsatn, the JSON value, or the Python tuple).
-    args: Any
+    #: The arguments as received (bytes for bsatn, the JSON value, or the Python tuple or list).
+    args: ReducerArgs
     duration_micros: int
     #: True for transactions the host runs itself (deleting a fired one-time schedule row).
     internal: bool = False

@@ -20,6 +20,11 @@ from spacetimedb.sats.nodes import TUPLE, Field, Node, PrimNode, ProductNode, re
 
 #: How a host passes arguments: BSATN bytes, a SATS-JSON value, or Python values (a tuple or list).
 ArgsFormat = Literal["bsatn", "json", "python"]
+#: A SATS-JSON value as `json.loads` returns it.
+JsonValue = dict[str, Any] | list[Any] | str | int | float | bool | None
+#: A reducer's arguments as a host received them, in one of the `ArgsFormat`s (None: a call without
+#: arguments of its own, e.g. an ad-hoc transaction).
+ReducerArgs = bytes | bytearray | memoryview | tuple[Any, ...] | JsonValue
 
 
 class ArgDecoder:

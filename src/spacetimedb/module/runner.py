@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from spacetimedb.module.args import ArgDecoder, ArgsFormat
+from spacetimedb.module.args import ArgDecoder, ArgsFormat, ReducerArgs
 from spacetimedb.module.call_errors import ReducerArgumentsError
 from spacetimedb.module.context import ModuleLog, ReducerContext
 from spacetimedb.module.datastore import Datastore
@@ -116,7 +116,7 @@ class PreparedReducer:
         self.decode_python: Callable[[Any], tuple[Any, ...]] = d.python if rd.takes_args else _checked_only(d.python)
         self.decode_json: Callable[[Any], tuple[Any, ...]] = d.json if rd.takes_args else _checked_only(d.json)
 
-    def decode(self, args: Any, args_format: ArgsFormat = "bsatn") -> tuple[Any, ...]:
+    def decode(self, args: ReducerArgs, args_format: ArgsFormat = "bsatn") -> tuple[Any, ...]:
         """The arguments in `args_format` as the function takes them (ReducerArgumentsError when
         they do not fit)."""
         if args_format == "bsatn":
