@@ -13,6 +13,7 @@ PUBLIC = {
     # authoring
     "table", "reducer", "init", "client_connected", "client_disconnected", "scheduled",
     "primary_key", "unique", "auto_inc", "index", "Range", "ReducerContext", "load_module",
+    "AuthCtx", "JwtClaims",
     # errors, named by cause
     "SpacetimeError", "ConversionError", "SchemaError", "SenderError", "UniqueConstraintViolation", "RowNotFound",
 }

@@ -17,6 +17,8 @@ from spacetimedb.sats.widths import f32, f64, i8, i16, i32, i64, i128, i256, u8,
 # isort: split
 # --- module: authoring API -------------------------------------------------------------------
 from spacetimedb.module import (
+    AuthCtx,
+    JwtClaims,
     Range,
     ReducerContext,
     SenderError,
@@ -36,9 +38,11 @@ from spacetimedb.module.datastore_errors import RowNotFound, UniqueConstraintVio
 
 __all__ = [
     "AlgebraicType",
+    "AuthCtx",
     "ConnectionId",
     "ConversionError",
     "Identity",
+    "JwtClaims",
     "ProductType",
     "Range",
     "ReducerContext",

@@ -31,6 +31,7 @@ from spacetimedb.control.backend import (
     TableInfo,
 )
 from spacetimedb.control.database_registry import BackendSpec
+from spacetimedb.module.auth import AuthCtx
 from spacetimedb.protocol.wire import pack_str
 
 _U64 = struct.Struct("<Q")
@@ -179,6 +180,7 @@ class FakeBackend:
         timestamp_us: int,
         args_format: str = "bsatn",
         is_owner: bool = False,
+        auth: AuthCtx | None = None,
     ) -> CallResult:
         def result(status: CallStatus, error: str = "", changes: Changes | None = None) -> CallResult:
             offset = None
@@ -225,13 +227,17 @@ class FakeBackend:
         r.end()
         return out
 
-    def client_connected(self, caller: bytes, connection_id: int, timestamp_us: int) -> CallResult:
+    def client_connected(
+        self, caller: bytes, connection_id: int, timestamp_us: int, auth: AuthCtx | None = None
+    ) -> CallResult:
         if caller in self.refuse:
             return CallResult(CallStatus.FAILED_USER, timestamp_us, "you are not welcome here")
         self.connected.append((caller, connection_id))
         return self._committed(timestamp_us, tx_offset=self._lifecycle_offset())
 
-    def client_disconnected(self, caller: bytes, connection_id: int, timestamp_us: int) -> CallResult:
+    def client_disconnected(
+        self, caller: bytes, connection_id: int, timestamp_us: int, auth: AuthCtx | None = None
+    ) -> CallResult:
         self.disconnected.append((caller, connection_id))
         return self._committed(timestamp_us, tx_offset=self._lifecycle_offset())
 

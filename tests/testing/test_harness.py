@@ -15,6 +15,7 @@ from spacetimedb.testing import (
     TestDatabase,
     connection_id,
     identity,
+    sender_auth,
 )
 
 COUNTER = Path(__file__).parents[1] / "host" / "modules" / "counter.py"
@@ -105,3 +106,26 @@ def test_run_executes_setup_code_in_a_transaction(db: TestDatabase) -> None:
         db.run(boom)
     assert db.find("counter", "never") is None
     assert db.commits[-1].reducer == "<run>"
+
+
+SENDER_AUTH = Path(__file__).parents[1] / "server" / "modules" / "sender_auth.py"
+
+
+def test_calls_with_jwt_claims_reach_ctx_sender_auth() -> None:
+    db = TestDatabase.load(SENDER_AUTH)
+    claims = {"iss": "https://auth.example", "sub": "user-7", "aud": ["game"], "role": "admin"}
+    conn = db.connect(jwt=claims)  # client_connected sees the token too
+    db.call("whoami", "with token", jwt=claims, connection_id=conn)
+    db.call("whoami", "no token", sender=ALICE)
+    seen = [(s.how, s.subject, s.issuer, s.audience, s.internal, s.same_identity) for s in db.table("seen")]
+    assert seen == [
+        ("connect", "user-7", "https://auth.example", "game", False, True),
+        ("with token", "user-7", "https://auth.example", "game", False, True),
+        ("no token", "", "", "", False, False),
+    ]
+    auth = sender_auth(claims)
+    assert auth.jwt is not None and auth.jwt.full_payload["role"] == "admin"
+    # The sender of a call with a token is the token's identity; another one is a mistake.
+    assert db.commits[-2].caller == auth.jwt.identity
+    with pytest.raises(ValueError, match="not the identity of the jwt"):
+        db.call("whoami", "x", sender=ALICE, jwt=claims)

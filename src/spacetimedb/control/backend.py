@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from spacetimedb.module.auth import AuthCtx
 from spacetimedb.module.datastore import Row
 from spacetimedb.query.limits import RowBudget
 
@@ -195,13 +196,19 @@ class DatabaseBackend(Protocol):
         timestamp_us: int,
         args_format: str = "bsatn",
         is_owner: bool = False,
+        auth: AuthCtx | None = None,
     ) -> CallResult:
-        """Run a client-callable reducer; `args` is BSATN bytes or decoded JSON (args_format 'json')."""
+        """Run a client-callable reducer; `args` is BSATN bytes or decoded JSON (args_format 'json').
+        `auth`: the caller's verified credentials, passed by reference to `ctx.sender_auth`."""
         ...
 
-    def client_connected(self, caller: bytes, connection_id: int, timestamp_us: int) -> CallResult: ...
+    def client_connected(
+        self, caller: bytes, connection_id: int, timestamp_us: int, auth: AuthCtx | None = None
+    ) -> CallResult: ...
 
-    def client_disconnected(self, caller: bytes, connection_id: int, timestamp_us: int) -> CallResult: ...
+    def client_disconnected(
+        self, caller: bytes, connection_id: int, timestamp_us: int, auth: AuthCtx | None = None
+    ) -> CallResult: ...
 
     def compile_subscription(self, sql: str, caller: bytes, is_owner: bool) -> list[SubscriptionQuery]:
         """Plans for one subscription query string (`SELECT * FROM *` gives one per readable table)."""

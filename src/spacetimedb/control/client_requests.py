@@ -45,6 +45,7 @@ def handle(db: HostedDatabase, sub: Subscriber, msg: ClientMessage) -> None:
             connection_id=sub.connection_id,
             timestamp_us=now_us(),
             is_owner=db.is_owner(sub.identity),
+            auth=sub.auth,
         )
         db.broadcast(result, sub, msg.request_id)
     elif isinstance(msg, Subscribe):

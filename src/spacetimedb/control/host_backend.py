@@ -48,6 +48,7 @@ from spacetimedb.host import (
 )
 from spacetimedb.host.logs import LogRecord as HostLogRecord
 from spacetimedb.host.time_limit import DEFAULT_REDUCER_TIME_LIMIT
+from spacetimedb.module.auth import AuthCtx
 from spacetimedb.module.loader import load_module
 from spacetimedb.query import (
     Catalog,
@@ -284,6 +285,7 @@ class HostBackend:
         timestamp_us: int,
         args_format: str = "bsatn",
         is_owner: bool = False,
+        auth: AuthCtx | None = None,
     ) -> CallResult:
         try:
             result = self.host.call_reducer(
@@ -293,6 +295,7 @@ class HostBackend:
                 connection_id=None if connection_id is None else self._connection_of(connection_id),
                 timestamp=Timestamp(timestamp_us),
                 args_format=args_format,  # type: ignore[arg-type]
+                auth=auth,
             )
         except UnknownReducerError:
             return CallResult(CallStatus.NO_SUCH_REDUCER, timestamp_us, "no such reducer")
@@ -305,15 +308,28 @@ class HostBackend:
             return CallResult(CallStatus.FAILED_INTERNAL, timestamp_us, f"host error calling {name}: {type(e).__name__}: {e}")
         return self._convert(result)
 
-    def client_connected(self, caller: bytes, connection_id: int, timestamp_us: int) -> CallResult:
-        return self._lifecycle(self.host.client_connected, caller, connection_id, timestamp_us)
+    def client_connected(
+        self, caller: bytes, connection_id: int, timestamp_us: int, auth: AuthCtx | None = None
+    ) -> CallResult:
+        return self._lifecycle(self.host.client_connected, caller, connection_id, timestamp_us, auth)
 
-    def client_disconnected(self, caller: bytes, connection_id: int, timestamp_us: int) -> CallResult:
-        return self._lifecycle(self.host.client_disconnected, caller, connection_id, timestamp_us)
+    def client_disconnected(
+        self, caller: bytes, connection_id: int, timestamp_us: int, auth: AuthCtx | None = None
+    ) -> CallResult:
+        return self._lifecycle(self.host.client_disconnected, caller, connection_id, timestamp_us, auth)
 
-    def _lifecycle(self, run: Callable[..., ReducerCallResult], caller: bytes, connection_id: int, timestamp_us: int) -> CallResult:
+    def _lifecycle(
+        self,
+        run: Callable[..., ReducerCallResult],
+        caller: bytes,
+        connection_id: int,
+        timestamp_us: int,
+        auth: AuthCtx | None,
+    ) -> CallResult:
         try:
-            result = run(self._identity_of(caller), self._connection_of(connection_id), timestamp=Timestamp(timestamp_us))
+            result = run(
+                self._identity_of(caller), self._connection_of(connection_id), timestamp=Timestamp(timestamp_us), auth=auth
+            )
         except Exception as e:  # a host failure: refuse the connection rather than crash the request
             log.exception("host failed running a lifecycle reducer")
             return CallResult(CallStatus.FAILED_INTERNAL, timestamp_us, f"host error: {type(e).__name__}: {e}")

@@ -26,6 +26,7 @@ from spacetimedb.control.subscriber import Subscriber
 from spacetimedb.control.subscriptions import SubscriptionManager
 from spacetimedb.control.worker import DatabaseWorker
 from spacetimedb.durability.errors import LogClosedError
+from spacetimedb.module.auth import AuthCtx
 from spacetimedb.protocol.client_messages import ClientMessage
 
 log = logging.getLogger("spacetimedb.server")
@@ -221,7 +222,7 @@ class HostedDatabase:
     # ---- WebSocket connections (run on the worker) ---------------------------------------------
 
     def connect(self, sub: Subscriber) -> CallResult:
-        result = self.backend.client_connected(sub.identity, sub.connection_id, now_us())
+        result = self.backend.client_connected(sub.identity, sub.connection_id, now_us(), sub.auth)
         if result.committed:
             self.subscribers.add(sub)
             self.broadcast(result)
@@ -233,7 +234,7 @@ class HostedDatabase:
         self.forget(sub)
         if self.failure is not None:
             return  # no more commits: the disconnect is not recorded
-        result = self.backend.client_disconnected(sub.identity, sub.connection_id, now_us())
+        result = self.backend.client_disconnected(sub.identity, sub.connection_id, now_us(), sub.auth)
         self.broadcast(result)
 
     def forget(self, sub: Subscriber) -> None:
@@ -244,14 +245,19 @@ class HostedDatabase:
     # ---- HTTP operations (wrapped in a transient connection, as upstream) -------------------
 
     def http_session(
-        self, caller: bytes, connection_id: int, body: Callable[[], T], committed: list[int] | None = None
+        self,
+        caller: bytes,
+        connection_id: int,
+        body: Callable[[], T],
+        committed: list[int] | None = None,
+        auth: AuthCtx | None = None,
     ) -> T:
         """OnConnect, `body`, OnDisconnect; raises ConnectRejected if OnConnect fails.
 
         The tx offsets of the lifecycle commits are appended to `committed` (if given), so the
         request can answer once the last of its transactions is durable.
         """
-        connected = self.backend.client_connected(caller, connection_id, now_us())
+        connected = self.backend.client_connected(caller, connection_id, now_us(), auth)
         if not connected.committed:
             raise ConnectRejected(connected.error or "rejected by client_connected")
         self.broadcast(connected)
@@ -259,7 +265,7 @@ class HostedDatabase:
         try:
             return body()
         finally:
-            disconnected = self.backend.client_disconnected(caller, connection_id, now_us())
+            disconnected = self.backend.client_disconnected(caller, connection_id, now_us(), auth)
             self.broadcast(disconnected)
             _note_offset(committed, disconnected)
 

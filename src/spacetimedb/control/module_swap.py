@@ -115,4 +115,4 @@ def record_disconnects(db: HostedDatabase, leaving: list[Subscriber]) -> None:
     for sub in leaving:
         if db.failure is not None:
             return
-        db.broadcast(db.backend.client_disconnected(sub.identity, sub.connection_id, now_us()))
+        db.broadcast(db.backend.client_disconnected(sub.identity, sub.connection_id, now_us(), sub.auth))

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from spacetimedb.module.auth import AuthCtx
+
 
 class Subscriber(Protocol):
     """A connected WebSocket client as the database sees it."""
 
     identity: bytes
     connection_id: int
+    #: The client's verified credentials (`ctx.sender_auth`), built once when it connected.
+    auth: AuthCtx
 
     def enqueue(self, message: bytes, tx_offset: int | None = None) -> None: ...
 

@@ -28,6 +28,7 @@ from spacetimedb.host.results import (
 from spacetimedb.host.scheduler import Job, Scheduler
 from spacetimedb.host.time_limit import ReducerGuard
 from spacetimedb.module.args import ArgsFormat, ReducerArgs
+from spacetimedb.module.auth import AuthCtx
 from spacetimedb.module.context import ReducerContext
 from spacetimedb.module.module_def import ModuleDef
 from spacetimedb.module.runner import FailureKind, ModuleRunner, PreparedReducer
@@ -98,9 +99,13 @@ class ModuleHost:
         connection_id: ConnectionId | None = None,
         timestamp: Timestamp | None = None,
         args_format: ArgsFormat = "bsatn",
+        auth: AuthCtx | None = None,
     ) -> ReducerCallResult:
         """Run a client-callable reducer. Raises ReducerCallError subclasses (database unchanged)
-        for an unknown reducer, a lifecycle reducer, or arguments that do not fit."""
+        for an unknown reducer, a lifecycle reducer, or arguments that do not fit.
+
+        `auth` is the caller's `ctx.sender_auth` (its verified token's claims), one object per
+        connection passed by reference; None: a caller without a token."""
         r = self._reducers.get(name)
         if r is None:
             raise UnknownReducerError(f"no reducer named {name!r}; reducers are {self.client_reducers()}")
@@ -119,7 +124,7 @@ class ModuleHost:
             values = r.decode_python(args)
         else:
             values = r.decode(args, args_format)
-        return self._run(r.fn, values, args, name, caller, connection_id, timestamp or self.clock())
+        return self._run(r.fn, values, args, name, caller, connection_id, timestamp or self.clock(), auth)
 
     def init(self, *, timestamp: Timestamp | None = None) -> ReducerCallResult:
         """Create the `@scheduled` job rows and run the init reducer, in one transaction."""
@@ -127,15 +132,26 @@ class ModuleHost:
         return self._run(self.runner.init_function, (), b"", self.runner.init_name, self.owner, None, ts)
 
     def client_connected(
-        self, identity: Identity, connection_id: ConnectionId | None, *, timestamp: Timestamp | None = None
+        self,
+        identity: Identity,
+        connection_id: ConnectionId | None,
+        *,
+        timestamp: Timestamp | None = None,
+        auth: AuthCtx | None = None,
     ) -> ReducerCallResult:
-        """Run the client_connected reducer (if any); a failed result means: reject the client."""
-        return self._run_lifecycle(self._connected, identity, connection_id, timestamp)
+        """Run the client_connected reducer (if any); a failed result means: reject the client.
+        `auth`: the connecting client's credentials (`ctx.sender_auth`), as for `call_reducer`."""
+        return self._run_lifecycle(self._connected, identity, connection_id, timestamp, auth)
 
     def client_disconnected(
-        self, identity: Identity, connection_id: ConnectionId | None, *, timestamp: Timestamp | None = None
+        self,
+        identity: Identity,
+        connection_id: ConnectionId | None,
+        *,
+        timestamp: Timestamp | None = None,
+        auth: AuthCtx | None = None,
     ) -> ReducerCallResult:
-        return self._run_lifecycle(self._disconnected, identity, connection_id, timestamp)
+        return self._run_lifecycle(self._disconnected, identity, connection_id, timestamp, auth)
 
     def run_transaction(
         self,
@@ -228,7 +244,12 @@ class ModuleHost:
     # ---- running ---------------------------------------------------------------------------------
 
     def _run_lifecycle(
-        self, r: PreparedReducer | None, caller: Identity, connection_id: ConnectionId | None, ts: Timestamp | None
+        self,
+        r: PreparedReducer | None,
+        caller: Identity,
+        connection_id: ConnectionId | None,
+        ts: Timestamp | None,
+        auth: AuthCtx | None,
     ) -> ReducerCallResult:
         if r is None:
             # No such lifecycle reducer declared: nothing to run, nothing to commit.
@@ -244,7 +265,7 @@ class ModuleHost:
                 args=b"",
                 duration_micros=0,
             )
-        return self._run(r.fn, (), b"", r.name, caller, connection_id, ts or self.clock())
+        return self._run(r.fn, (), b"", r.name, caller, connection_id, ts or self.clock(), auth)
 
     def _run(
         self,
@@ -255,13 +276,15 @@ class ModuleHost:
         caller: Identity,
         connection_id: ConnectionId | None,
         ts: Timestamp,
+        auth: AuthCtx | None = None,
     ) -> ReducerCallResult:
         """One transaction around one call: the runner runs `fn(ctx, *values)`, this commits or
-        rolls back on what it reports."""
+        rolls back on what it reports. `auth` None: internal without a connection id (init,
+        scheduled calls), a caller without a token with one."""
         start = perf_counter_ns()
         tx = self.db.begin()
         # Positional: this is the per-call path.
-        failure = self._run_reducer(tx, fn, values, name, caller, connection_id, ts, self._next_offset)
+        failure = self._run_reducer(tx, fn, values, name, caller, connection_id, ts, self._next_offset, auth)
         if failure is None:
             status = _COMMITTED
             error = None

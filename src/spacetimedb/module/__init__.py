@@ -5,6 +5,7 @@
 See docs/modules.md.
 """
 
+from spacetimedb.module.auth import AuthCtx, JwtClaims
 from spacetimedb.module.context import ModuleLog, ReducerContext
 from spacetimedb.module.errors import ModuleLoadError, SenderError
 from spacetimedb.module.handles import IndexHandle, NoTransactionError, TableHandle, UniqueIndexHandle
@@ -16,8 +17,10 @@ from spacetimedb.module.reducer import client_connected, client_disconnected, in
 from spacetimedb.module.table import table
 
 __all__ = [
+    "AuthCtx",
     "IndexDecl",
     "IndexHandle",
+    "JwtClaims",
     "ModuleDef",
     "ModuleLoadError",
     "ModuleLog",

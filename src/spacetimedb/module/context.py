@@ -6,6 +6,8 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from spacetimedb.module.auth import AuthCtx
+
 #: Receives (level, message) for the database's log; the host binds the reducer name and time.
 LogSink = Callable[[str, str], None]
 
@@ -53,12 +55,15 @@ class ReducerContext:
     - `connection_id`: the caller's ConnectionId, or None for scheduled calls, init and HTTP-less calls.
     - `timestamp`: when the call started (a Timestamp); the same for every nested call.
     - `identity`: the database's own Identity.
+    - `sender_auth`: the caller's credentials (an `AuthCtx`): `sender_auth.jwt` is the caller's
+      token claims (`issuer`, `subject`, `audience`, `identity`, `raw_payload`), or None for the
+      database's own calls (`sender_auth.is_internal`) and callers without a token.
     - `db`: the tables (`ctx.db.player`, `ctx.db.get_table(Player)`).
     - `rng`: a `random.Random` seeded from the call, so reducers stay deterministic.
     - `log`: the database log (`ctx.log.info(...)`); the stdlib `logging` module goes there too.
     """
 
-    __slots__ = ("_rng", "_seed", "connection_id", "db", "identity", "log", "sender", "timestamp")
+    __slots__ = ("_rng", "_seed", "connection_id", "db", "identity", "log", "sender", "sender_auth", "timestamp")
 
     def __init__(
         self,
@@ -70,8 +75,10 @@ class ReducerContext:
         db: Any,
         log: ModuleLog,
         seed: int,
+        sender_auth: AuthCtx = AuthCtx.INTERNAL,
     ) -> None:
         self.sender = sender
+        self.sender_auth = sender_auth
         self.connection_id = connection_id
         self.timestamp = timestamp
         self.identity = identity

@@ -6,7 +6,7 @@ A host owns the transaction; the runner owns everything that happens inside it:
     r = runner.reducers["transfer"]                 # a PreparedReducer
     values = r.decode_bsatn(args_bytes)             # ReducerArgumentsError: nothing has started
     tx = ...                                        # the host begins a transaction (a Datastore)
-    failure = runner.run_reducer(tx, r.fn, values, r.name, sender, connection_id, timestamp)
+    failure = runner.run_reducer(tx, r.fn, values, r.name, sender, connection_id, timestamp, auth=auth)
     if failure is None: ...                         # the host commits
     else: ...                                       # it rolls back and reports failure.kind/message
 
@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from spacetimedb.module.args import ArgDecoder, ArgsFormat, ReducerArgs
+from spacetimedb.module.auth import AuthCtx
 from spacetimedb.module.call_errors import ReducerArgumentsError
 from spacetimedb.module.context import ModuleLog, ReducerContext
 from spacetimedb.module.datastore import Datastore
@@ -64,6 +65,8 @@ class CallFailure:
     message: str
 
 
+_INTERNAL_AUTH = AuthCtx.INTERNAL
+_NO_JWT = AuthCtx.NO_JWT
 _SENDER_ERROR = FailureKind.SENDER_ERROR
 _INTERNAL_ERROR = FailureKind.INTERNAL_ERROR
 
@@ -198,6 +201,7 @@ class ModuleRunner:
         connection_id: ConnectionId | None,
         timestamp: Timestamp,
         salt: int = 0,
+        auth: AuthCtx | None = None,
     ) -> CallFailure | None:
         """Run `fn(ctx, *args)` inside the open transaction `tx`; None when it returned normally
         (the host commits), else why it failed (the host rolls back).
@@ -205,6 +209,10 @@ class ModuleRunner:
         `salt` tells apart calls that share a timestamp in the rng seed (our host passes the
         transaction offset the call would commit as). Nothing module code raises escapes, not
         even a BaseException (SystemExit, KeyboardInterrupt): it fails this call only.
+
+        `auth` is `ctx.sender_auth`, shared, not copied (the host keeps one per connection);
+        None means a call without a client: internal when there is no connection id (init,
+        scheduled reducers), else a client without a token.
         """
         slot = self._slot
         slot.ds = tx
@@ -212,6 +220,7 @@ class ModuleRunner:
         ctx.sender = sender
         ctx.connection_id = connection_id
         ctx.timestamp = timestamp
+        ctx.sender_auth = auth if auth is not None else (_INTERNAL_AUTH if connection_id is None else _NO_JWT)
         ctx._seed = timestamp.micros ^ (salt << 20)
         ctx._rng = None
         self._running = name

@@ -175,6 +175,7 @@ async def call_reducer(request: web.Request) -> web.Response:
             timestamp_us=now_us(),
             args_format="json",
             is_owner=db.is_owner(caller.identity),
+            auth=auth,
         )
         db.broadcast(result)
         if result.committed and result.tx_offset is not None:
@@ -182,8 +183,9 @@ async def call_reducer(request: web.Request) -> web.Response:
         return result
 
     conn_id = new_connection_id()
+    auth = caller.sender_auth()
     try:
-        result = await db.call(lambda: db.http_session(caller.identity, conn_id, run, committed))
+        result = await db.call(lambda: db.http_session(caller.identity, conn_id, run, committed, auth))
     except ConnectRejected as e:
         raise web.HTTPForbidden(text=str(e)) from e
     if committed:  # answered once every transaction of the request (lifecycle ones too) is durable
@@ -229,7 +231,7 @@ async def sql(request: web.Request) -> web.Response:
         ]
 
     try:
-        out = await db.call(lambda: db.http_session(caller.identity, new_connection_id(), run))
+        out = await db.call(lambda: db.http_session(caller.identity, new_connection_id(), run, auth=caller.sender_auth()))
     except ConnectRejected as e:
         raise web.HTTPForbidden(text=str(e)) from e
     except QueryRejected as e:

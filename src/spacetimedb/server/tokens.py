@@ -8,6 +8,7 @@ The signing key lives in the data dir so saved client tokens stay valid across r
 
 from __future__ import annotations
 
+import base64
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from spacetimedb.control.identity import LOCAL_ISSUER, identity_from_claims, identity_hex
 from spacetimedb.durability import durable_files
+from spacetimedb.module.auth import AuthCtx, JwtClaims
+from spacetimedb.sats.ids import Identity
 
 DEFAULT_AUDIENCE = ("spacetimedb",)
 WEBSOCKET_TOKEN_SECONDS = 60
@@ -45,6 +48,14 @@ class Caller:
     @property
     def identity_hex(self) -> str:
         return identity_hex(self.identity)
+
+    def sender_auth(self) -> AuthCtx:
+        """The caller's `ctx.sender_auth`: its token's payload exactly as signed, with the identity
+        already derived. Built once per WebSocket connection (per request over HTTP); the claims
+        are parsed again only if module code reads them."""
+        payload = self.token.split(".")[1]
+        raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
+        return AuthCtx.from_jwt(JwtClaims(raw, Identity(int.from_bytes(self.identity, "big"))))
 
 
 class TokenAuthority:

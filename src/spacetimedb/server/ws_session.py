@@ -106,6 +106,8 @@ class ClientSession:
         self.caller = caller
         self.identity = caller.identity
         self.connection_id = connection_id
+        #: `ctx.sender_auth` of every call on this connection (decoded once, shared by reference).
+        self.auth = caller.sender_auth()
         self.v3 = v3
         self.compression = compression
         self.confirmed = confirmed

@@ -8,6 +8,7 @@ from spacetimedb.testing.harness import (
     TestDatabase,
     connection_id,
     identity,
+    sender_auth,
 )
 
 __all__ = [
@@ -18,4 +19,5 @@ __all__ = [
     "TestDatabase",
     "connection_id",
     "identity",
+    "sender_auth",
 ]

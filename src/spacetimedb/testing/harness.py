@@ -12,13 +12,16 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from spacetimedb.control.identity import identity_from_claims
 from spacetimedb.host.logs import LogRecord
 from spacetimedb.host.module_host import ModuleHost
 from spacetimedb.host.results import ReducerCallResult, ReducerStatus
+from spacetimedb.module.auth import AuthCtx, JwtClaims
 from spacetimedb.module.context import ReducerContext
 from spacetimedb.module.loader import load_module
 from spacetimedb.module.module_def import ModuleDef
@@ -43,6 +46,30 @@ def connection_id(name: str) -> ConnectionId:
 
 
 _connection_for = connection_id  # the parameter of TestDatabase.call shadows the function
+
+
+def sender_auth(claims: Mapping[str, Any]) -> AuthCtx:
+    """The `ctx.sender_auth` of a caller whose verified token carries `claims` (a dict with at
+    least string `iss` and `sub`; `aud` and custom claims as you like). Its `jwt.identity` is the
+    identity SpacetimeDB derives from issuer and subject, as a real server's would be."""
+    iss, sub = claims.get("iss"), claims.get("sub")
+    if not isinstance(iss, str) or not isinstance(sub, str):
+        raise ValueError("jwt claims need string 'iss' and 'sub'")
+    ident = Identity(int.from_bytes(identity_from_claims(iss, sub), "big"))
+    return AuthCtx.from_jwt(JwtClaims(json.dumps(dict(claims)), ident))
+
+
+def _caller(sender: Identity | None, jwt: Mapping[str, Any] | None, default: Identity) -> tuple[Identity, AuthCtx | None]:
+    if jwt is None:
+        return (sender if sender is not None else default), None
+    auth = sender_auth(jwt)
+    assert auth.jwt is not None
+    if sender is not None and sender != auth.jwt.identity:
+        raise ValueError(
+            f"sender {sender} is not the identity of the jwt's issuer and subject ({auth.jwt.identity}); "
+            "leave sender out to call as the token's identity"
+        )
+    return auth.jwt.identity, auth
 
 
 class ReducerError(SpacetimeError):
@@ -135,19 +162,28 @@ class TestDatabase:
     # ---- calls ----------------------------------------------------------------------------------
 
     def call(
-        self, reducer: str, *args: Any, sender: Identity | None = None, connection_id: ConnectionId | None = None
+        self,
+        reducer: str,
+        *args: Any,
+        sender: Identity | None = None,
+        connection_id: ConnectionId | None = None,
+        jwt: Mapping[str, Any] | None = None,
     ) -> ReducerCallResult:
         """Call a reducer with Python arguments; returns the result, or raises its error.
 
         `connection_id` defaults to a stable id per sender, as if each sender had one connection.
+        `jwt`: the claims of the caller's token (`{"iss": ..., "sub": ..., ...}`), seen by the
+        reducer as `ctx.sender_auth.jwt`; the sender is then the token's identity. Without it,
+        `ctx.sender_auth.jwt` is None.
         """
-        who = sender if sender is not None else self.default_sender
+        who, auth = _caller(sender, jwt, self.default_sender)
         result = self.host.call_reducer(
             reducer,
             args,
             caller=who,
             connection_id=connection_id if connection_id is not None else _connection_for(who.to_hex()),
             args_format="python",
+            auth=auth,
         )
         return _raise_for(result)
 
@@ -162,10 +198,14 @@ class TestDatabase:
         _raise_for(result)
         return out[0]
 
-    def connect(self, who: Identity, conn: ConnectionId | None = None) -> ConnectionId:
-        """Run client_connected for `who`; returns the connection id (raises if the module refuses)."""
+    def connect(
+        self, who: Identity | None = None, conn: ConnectionId | None = None, *, jwt: Mapping[str, Any] | None = None
+    ) -> ConnectionId:
+        """Run client_connected for `who` (or the identity of `jwt`'s claims, which client_connected
+        sees as `ctx.sender_auth.jwt`); returns the connection id (raises if the module refuses)."""
+        who, auth = _caller(who, jwt, self.default_sender)
         conn = conn if conn is not None else connection_id(f"{who.to_hex()}:{len(self.commits)}")
-        _raise_for(self.host.client_connected(who, conn))
+        _raise_for(self.host.client_connected(who, conn, auth=auth))
         return conn
 
     def disconnect(self, who: Identity, conn: ConnectionId | None = None) -> None:
