@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from spacetimedb.module.handles import RowConverter
 from spacetimedb.module.markers import auto_inc, primary_key
 from spacetimedb.module.module_def import InitSchedule, ModuleDef, ReducerDef, TableDef
-from spacetimedb.module.reducer import LIFECYCLES, ReducerDecl
+from spacetimedb.module.raw_def import LIFECYCLES
+from spacetimedb.module.reducer import ReducerDecl
 from spacetimedb.module.rows import compile_row_converter, is_exact
 from spacetimedb.module.schema import ColumnSchema, IndexSchema, SequenceSchema, TableSchema
 from spacetimedb.module.table import TABLE_ATTR, TableDecl, _declare

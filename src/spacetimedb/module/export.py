@@ -16,8 +16,6 @@ from spacetimedb.sats import algebraic_type as at
 from spacetimedb.sats.infer import node_of
 from spacetimedb.sats.json import to_json
 
-_LIFECYCLE = {"init": "Init", "client_connected": "OnConnect", "client_disconnected": "OnDisconnect"}
-
 
 def _algorithm(ix_kind: str, cols: tuple[int, ...]) -> r.RawIndexAlgorithm:
     return r.RawIndexAlgorithm("Hash", list(cols)) if ix_kind == "hash" else r.RawIndexAlgorithm("BTree", list(cols))
@@ -78,7 +76,7 @@ def to_raw_v10(m: ModuleDef) -> r.RawModuleDefV10:
         if t.schema.schedule_reducer is not None
     ]
     lifecycles = [
-        r.RawLifeCycleReducerDefV10(r.Lifecycle(_LIFECYCLE[rd.lifecycle]), rd.name)
+        r.RawLifeCycleReducerDefV10(r.Lifecycle(r.LIFECYCLE_VARIANT[rd.lifecycle]), rd.name)
         for rd in m.reducers.values()
         if rd.lifecycle is not None
     ]
@@ -127,7 +125,7 @@ def to_raw_v9(m: ModuleDef) -> r.RawModuleDefV9:
             )
         )
     reducers = [
-        r.RawReducerDefV9(rd.name, rd.params, r.Lifecycle(_LIFECYCLE[rd.lifecycle]) if rd.lifecycle else None)
+        r.RawReducerDefV9(rd.name, rd.params, r.Lifecycle(r.LIFECYCLE_VARIANT[rd.lifecycle]) if rd.lifecycle else None)
         for rd in m.reducers.values()
     ]
     types = [r.RawTypeDefV9(r.RawScopedTypeNameV9([], name), idx, True) for name, idx in m.named_types]

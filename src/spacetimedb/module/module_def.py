@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spacetimedb.module.handles import RowConverter
+from spacetimedb.module.raw_def import LifecycleName
 from spacetimedb.module.reducer import ReducerDecl, ScheduleSugar, reducer_decl
 from spacetimedb.module.schema import TableSchema
 from spacetimedb.module.table import TABLE_ATTR, TableDecl
@@ -42,7 +43,7 @@ class ReducerDef:
     decl: ReducerDecl
     name: str
     fn: Callable[..., Any]
-    lifecycle: str | None
+    lifecycle: LifecycleName | None
     #: Parameter types with named types as refs into the module typespace.
     params: ProductType
     param_annotations: list[Any]
@@ -83,7 +84,7 @@ class ModuleDef:
                 return t
         raise SchemaError(f"no table {getattr(name_or_class, '__name__', name_or_class)!r} in module {self.name!r}")
 
-    def lifecycle(self, kind: str) -> ReducerDef | None:
+    def lifecycle(self, kind: LifecycleName) -> ReducerDef | None:
         for r in self.reducers.values():
             if r.lifecycle == kind:
                 return r

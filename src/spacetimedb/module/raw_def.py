@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Literal
 
 from spacetimedb.sats.algebraic_type import AlgebraicType, ProductType, Typespace
 from spacetimedb.sats.sums import Sum
@@ -44,6 +45,17 @@ class Lifecycle(Sum):
     Init: None
     OnConnect: None
     OnDisconnect: None
+
+
+#: A lifecycle reducer's kind as a module author writes it (`@reducer(lifecycle="init")`); the
+#: `Lifecycle` variant each is exported as is `LIFECYCLE_VARIANT[name]`.
+LifecycleName = Literal["init", "client_connected", "client_disconnected"]
+LIFECYCLES: tuple[LifecycleName, ...] = ("init", "client_connected", "client_disconnected")
+LIFECYCLE_VARIANT: dict[LifecycleName, str] = {
+    "init": "Init",
+    "client_connected": "OnConnect",
+    "client_disconnected": "OnDisconnect",
+}
 
 
 class FunctionVisibility(Sum):

@@ -19,17 +19,16 @@ import inspect
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, TypeVar, overload
 
 from spacetimedb.module import registry
 from spacetimedb.module.naming import check_identifier, snake_case
+from spacetimedb.module.raw_def import LIFECYCLES, LifecycleName
 from spacetimedb.module.types import column_type
 from spacetimedb.sats.algebraic_type import AlgebraicType
 from spacetimedb.sats.errors import SchemaError
 
 F = TypeVar("F", bound=Callable[..., Any])
-Lifecycle = Literal["init", "client_connected", "client_disconnected"]
-LIFECYCLES: tuple[Lifecycle, ...] = ("init", "client_connected", "client_disconnected")
 
 REDUCER_ATTR = "__spacetimedb_reducer__"
 
@@ -54,7 +53,7 @@ class ParamDecl:
 class ReducerDecl:
     fn: Callable[..., Any]
     name: str
-    lifecycle: Lifecycle | None = None
+    lifecycle: LifecycleName | None = None
     schedule: ScheduleSugar | None = None
     #: Filled by `resolve_params` (at decoration if the annotations resolve, else at module build).
     params: list[ParamDecl] | None = None
@@ -77,10 +76,10 @@ def reducer_decl(fn: Callable[..., Any]) -> ReducerDecl:
 @overload
 def reducer(fn: F, /) -> F: ...
 @overload
-def reducer(*, name: str | None = None, lifecycle: Lifecycle | None = None) -> Callable[[F], F]: ...
+def reducer(*, name: str | None = None, lifecycle: LifecycleName | None = None) -> Callable[[F], F]: ...
 
 
-def reducer(fn: Any = None, /, *, name: str | None = None, lifecycle: Lifecycle | None = None) -> Any:
+def reducer(fn: Any = None, /, *, name: str | None = None, lifecycle: LifecycleName | None = None) -> Any:
     """Declare a reducer: `def f(ctx: ReducerContext, arg: T, ...)`. It runs in one transaction.
 
     Raise `SenderError("why")` to reject the call; any exception rolls back every write.
@@ -166,7 +165,7 @@ def _td_micros(td: _dt.timedelta) -> int:
 
 
 def _declare(
-    fn: Callable[..., Any], *, name: str | None, lifecycle: Lifecycle | None, schedule: ScheduleSugar | None
+    fn: Callable[..., Any], *, name: str | None, lifecycle: LifecycleName | None, schedule: ScheduleSugar | None
 ) -> ReducerDecl:
     if not callable(fn) or isinstance(fn, type):
         raise SchemaError("reducer decorators apply to functions")

@@ -42,6 +42,7 @@ from spacetimedb.module.handles import _NO_TX, TableHandle, TxSlot
 from spacetimedb.module.log_bridge import install_logging_bridge
 from spacetimedb.module.log_bridge import running as _bridge
 from spacetimedb.module.module_def import ModuleDef, ReducerDef
+from spacetimedb.module.raw_def import LifecycleName
 from spacetimedb.sats.special import ConnectionId, Identity, ScheduleAt, TimeDuration, Timestamp
 
 #: Receives module code's log messages: (level, message, the running call's name, its timestamp).
@@ -179,7 +180,7 @@ class ModuleRunner:
         )
         install_logging_bridge(module.python_name)
 
-    def lifecycle(self, kind: str) -> PreparedReducer | None:
+    def lifecycle(self, kind: LifecycleName) -> PreparedReducer | None:
         """The module's init/client_connected/client_disconnected reducer, if it declares one."""
         for r in self.reducers.values():
             if r.lifecycle == kind:
