@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import os
 
-from blake3 import blake3
-
-IDENTITY_PREFIX = b"\xc2\x00"
+from spacetimedb.sats.ids import Identity
 
 #: The issuer of this server's own tokens, and of the claims a database identity is derived from.
 LOCAL_ISSUER = "localhost"
 
 
 def identity_from_claims(issuer: str, subject: str) -> bytes:
-    """The 32 big-endian bytes of the identity for (issuer, subject)."""
-    id_hash = blake3(f"{issuer}|{subject}".encode()).digest()[:26]
-    checksum = blake3(IDENTITY_PREFIX + id_hash).digest()[:4]
-    return IDENTITY_PREFIX + checksum + id_hash
+    """The 32 big-endian bytes of the identity for (issuer, subject) (`Identity.from_claims`)."""
+    return Identity.from_claims(issuer, subject).value.to_bytes(32, "big")
 
 
 def identity_hex(identity_be: bytes) -> str:

@@ -7,10 +7,13 @@ import uuid as _uuid
 from dataclasses import dataclass
 from typing import ClassVar
 
+from blake3 import blake3
+
 from spacetimedb.sats.errors import ConversionError
 
 _U128_MAX = (1 << 128) - 1
 _U256_MAX = (1 << 256) - 1
+_IDENTITY_PREFIX = b"\xc2\x00"
 
 
 def _check_int(cls_name: str, value: object, lo: int, hi: int) -> None:
@@ -40,6 +43,15 @@ class Identity:
     @classmethod
     def from_hex(cls, text: str) -> Identity:
         return cls(_parse_hex("Identity", text, 64))
+
+    @classmethod
+    def from_claims(cls, issuer: str, subject: str) -> Identity:
+        """The identity of a token's (issuer, subject), as upstream's `Identity::from_claims`
+        (crates/lib/src/identity.rs): BLAKE3 of "issuer|subject", a 0xc200 prefix and a 4-byte
+        checksum, read as a big-endian U256."""
+        id_hash = blake3(f"{issuer}|{subject}".encode()).digest()[:26]
+        checksum = blake3(_IDENTITY_PREFIX + id_hash).digest()[:4]
+        return cls(int.from_bytes(_IDENTITY_PREFIX + checksum + id_hash, "big"))
 
     @classmethod
     def from_bytes_le(cls, data: bytes) -> Identity:

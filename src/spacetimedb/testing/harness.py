@@ -17,7 +17,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from spacetimedb.control.identity import identity_from_claims
 from spacetimedb.host.logs import LogRecord
 from spacetimedb.host.module_host import ModuleHost
 from spacetimedb.host.results import ReducerCallResult, ReducerStatus
@@ -55,7 +54,7 @@ def sender_auth(claims: Mapping[str, Any]) -> AuthCtx:
     iss, sub = claims.get("iss"), claims.get("sub")
     if not isinstance(iss, str) or not isinstance(sub, str):
         raise ValueError("jwt claims need string 'iss' and 'sub'")
-    ident = Identity(int.from_bytes(identity_from_claims(iss, sub), "big"))
+    ident = Identity.from_claims(iss, sub)
     return AuthCtx.from_jwt(JwtClaims(json.dumps(dict(claims)), ident))
 
 
