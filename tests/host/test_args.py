@@ -11,7 +11,7 @@ import pytest
 from spacetimedb import bsatn
 from spacetimedb.host import ModuleHost, ReducerArgumentsError
 from spacetimedb.module import ModuleDef, primary_key, reducer, table
-from spacetimedb.module.registry import collecting
+from spacetimedb.module.declarations import collecting
 from spacetimedb.sats.special import Identity, Timestamp
 from spacetimedb.sats.sums import Sum
 from spacetimedb.sats.widths import f32, u32

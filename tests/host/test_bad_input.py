@@ -8,7 +8,7 @@ import pytest
 
 from spacetimedb.host import ModuleHost, ReducerArgumentsError, ReducerStatus, UnknownReducerError
 from spacetimedb.module import ModuleDef, primary_key, reducer, table
-from spacetimedb.module.registry import collecting
+from spacetimedb.module.declarations import collecting
 from spacetimedb.sats.errors import SchemaError
 from spacetimedb.sats.special import Identity
 from spacetimedb.sats.widths import u8, u32

@@ -6,7 +6,7 @@ from typing import Any
 
 from spacetimedb.host import ModuleHost
 from spacetimedb.module import ModuleDef, reducer, table
-from spacetimedb.module.registry import collecting
+from spacetimedb.module.declarations import collecting
 from spacetimedb.sats.special import Identity
 
 ME = Identity(1)

@@ -9,7 +9,7 @@ import pytest
 
 from spacetimedb.host import ModuleHost
 from spacetimedb.module import ModuleDef, reducer, scheduled
-from spacetimedb.module.registry import collecting
+from spacetimedb.module.declarations import collecting
 from spacetimedb.sats.errors import SchemaError
 from spacetimedb.sats.special import Timestamp
 

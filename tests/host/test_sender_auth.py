@@ -7,8 +7,8 @@ import json
 
 from spacetimedb.host import ModuleHost
 from spacetimedb.module import AuthCtx, JwtClaims, ModuleDef, ReducerContext, client_connected, init, reducer
+from spacetimedb.module.declarations import collecting
 from spacetimedb.module.reducer import scheduled
-from spacetimedb.module.registry import collecting
 from spacetimedb.sats.special import ConnectionId, Identity, Timestamp
 
 T0 = Timestamp(1_700_000_000_000_000)

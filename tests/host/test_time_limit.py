@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from spacetimedb.host import ModuleHost
 from spacetimedb.module import ModuleDef, primary_key, reducer, table
-from spacetimedb.module.registry import collecting
+from spacetimedb.module.declarations import collecting
 from spacetimedb.sats.special import Identity
 from spacetimedb.sats.widths import u32
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from spacetimedb.module.registry import collecting
+from spacetimedb.module.declarations import collecting
 
 ROOT = Path(__file__).parents[2]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)

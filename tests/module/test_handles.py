@@ -12,8 +12,8 @@ from spacetimedb.engine import Database, UniqueConstraintViolation
 from spacetimedb.module import ModuleDef, Range, auto_inc, index, primary_key, table, unique
 from spacetimedb.module.datastore_errors import RowNotFound
 from spacetimedb.module.db_view import DbView
+from spacetimedb.module.declarations import collecting
 from spacetimedb.module.handles import NoTransactionError, TableHandle, TxSlot
-from spacetimedb.module.registry import collecting
 from spacetimedb.sats.errors import ConversionError, SchemaError
 from spacetimedb.sats.widths import u32, u64
 

@@ -18,7 +18,7 @@ from spacetimedb.module import (
     table,
     unique,
 )
-from spacetimedb.module.registry import collecting
+from spacetimedb.module.declarations import collecting
 from spacetimedb.sats import algebraic_type as at
 from spacetimedb.sats.errors import SchemaError
 from spacetimedb.sats.special import ScheduleAt

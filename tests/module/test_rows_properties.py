@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from spacetimedb import bsatn
 from spacetimedb.module import ModuleDef, primary_key, table
-from spacetimedb.module.registry import collecting
+from spacetimedb.module.declarations import collecting
 from spacetimedb.sats.special import Identity, ScheduleAt, TimeDuration, Timestamp
 from spacetimedb.sats.sums import Sum
 from spacetimedb.sats.widths import f32, i8, i128, u8, u16, u64

@@ -21,8 +21,8 @@ from spacetimedb.module import (
 )
 from spacetimedb.module.call_errors import ReducerArgumentsError
 from spacetimedb.module.datastore import Bound, Row
+from spacetimedb.module.declarations import collecting
 from spacetimedb.module.reducer import init, scheduled
-from spacetimedb.module.registry import collecting
 from spacetimedb.module.runner import CallFailure, FailureKind, ModuleRunner
 from spacetimedb.sats.special import ConnectionId, Identity, Timestamp
 from spacetimedb.sats.widths import u32

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from spacetimedb.module import AuthCtx, JwtClaims, ModuleDef, ReducerContext, reducer
-from spacetimedb.module.registry import collecting
+from spacetimedb.module.declarations import collecting
 from spacetimedb.module.runner import ModuleRunner
 from spacetimedb.sats.special import ConnectionId, Identity, Timestamp
 

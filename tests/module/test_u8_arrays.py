@@ -9,7 +9,7 @@ import pytest
 
 from spacetimedb import bsatn
 from spacetimedb.module import ModuleDef, primary_key, table
-from spacetimedb.module.registry import collecting
+from spacetimedb.module.declarations import collecting
 from spacetimedb.module.rows import value_converters
 from spacetimedb.sats.annotations import AnnotationLowering
 from spacetimedb.sats.errors import ConversionError

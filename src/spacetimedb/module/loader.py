@@ -7,9 +7,9 @@ import itertools
 import sys
 from pathlib import Path
 
+from spacetimedb.module.declarations import collecting
 from spacetimedb.module.errors import ModuleLoadError
 from spacetimedb.module.module_def import ModuleDef
-from spacetimedb.module.registry import collecting
 
 _counter = itertools.count()
 

@@ -111,7 +111,7 @@ class ModuleDef:
     # ---- building ------------------------------------------------------------------------
 
     @classmethod
-    def build(cls, decls: Iterable[Any], name: str = "module") -> ModuleDef:
+    def build(cls, decls: Iterable[object], name: str = "module") -> ModuleDef:
         """Assemble declarations (TableDecls, ReducerDecls, or decorated classes/functions)."""
         tables: list[TableDecl] = []
         reducers: list[ReducerDecl] = []

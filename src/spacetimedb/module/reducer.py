@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, overload
 
-from spacetimedb.module import registry
+from spacetimedb.module import declarations
 from spacetimedb.module.naming import check_identifier, snake_case
 from spacetimedb.module.raw_def import LIFECYCLES, LifecycleName
 from spacetimedb.module.types import column_type
@@ -191,7 +191,7 @@ def _declare(
     decl.param_names = [p.name for p in rest]
     decl.params = _params_of(fn, rname, decl.param_names, strict=False)
     setattr(fn, REDUCER_ATTR, decl)
-    registry.record(decl)
+    declarations.record(decl)
     return decl
 
 

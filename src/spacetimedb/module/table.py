@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, overload
 
-from spacetimedb.module import registry
+from spacetimedb.module import declarations
 from spacetimedb.module.markers import ColumnMarker, IndexDecl, auto_inc, index, primary_key, unique
 from spacetimedb.module.naming import check_identifier, snake_case
 from spacetimedb.module.rowclass import MISSING, install_dataclass_methods
@@ -115,7 +115,7 @@ def table(
             event=event,
         )
         setattr(c, TABLE_ATTR, decl)
-        registry.record(decl)
+        declarations.record(decl)
         return c
 
     if cls is not None:

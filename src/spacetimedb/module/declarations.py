@@ -1,4 +1,4 @@
-"""Collects `@table` and `@reducer` declarations while a module's code runs.
+"""Collects the `@table` and `@reducer` declarations made while a module's code runs.
 
 `load_module` imports the author's file inside `collecting()`; every declaration made during the
 import, in any file of a package, lands in that collector in declaration order.
@@ -8,20 +8,26 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias
 
-_active: list[list[Any]] = []
+if TYPE_CHECKING:  # table.py and reducer.py import this module to record into it
+    from spacetimedb.module.reducer import ReducerDecl
+    from spacetimedb.module.table import TableDecl
+
+Declaration: TypeAlias = "TableDecl | ReducerDecl"
+
+_active: list[list[Declaration]] = []
 
 
-def record(decl: Any) -> None:
+def record(decl: Declaration) -> None:
     for collector in _active:
         collector.append(decl)
 
 
 @contextmanager
-def collecting() -> Iterator[list[Any]]:
+def collecting() -> Iterator[list[Declaration]]:
     """Collect the declarations made inside the block (nestable)."""
-    found: list[Any] = []
+    found: list[Declaration] = []
     _active.append(found)
     try:
         yield found
