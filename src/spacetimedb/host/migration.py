@@ -15,6 +15,7 @@ from typing import Any
 
 from spacetimedb import bsatn
 from spacetimedb.engine.delta import DatabaseImage
+from spacetimedb.module.datastore import Row
 from spacetimedb.module.module_def import ModuleDef, TableDef
 from spacetimedb.module.table import MISSING
 from spacetimedb.sats.algebraic_type import (
@@ -200,7 +201,7 @@ def migrate_image(image: DatabaseImage, old: ModuleDef, new: ModuleDef) -> Datab
     """The old database's rows and sequences laid out for the new module (its table ids, new columns
     filled with defaults). Call only with a plan that is `ok`."""
     old_by_name = {t.name: t for t in old.tables}
-    tables: dict[int, list[Any]] = {}
+    tables: dict[int, list[Row]] = {}
     sequences: dict[tuple[int, int], int] = {}
     for t in new.tables:
         before = old_by_name.get(t.name)

@@ -155,7 +155,7 @@ class ModuleHost:
 
     def run_transaction(
         self,
-        fn: Callable[[ReducerContext], Any],
+        fn: Callable[[ReducerContext], object],
         *,
         caller: Identity | None = None,
         connection_id: ConnectionId | None = None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from spacetimedb.module.handles import TableHandle
@@ -32,5 +32,5 @@ class DbView:
         # Only reached for names that are not tables (tables are instance attributes).
         raise AttributeError(f"no table {name!r} in this module; tables are {list(self._by_name)}")
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[TableHandle]:
         return iter(self._by_name.values())

@@ -136,7 +136,7 @@ def module_def_bsatn(m: ModuleDef, version: int = 10, *, wrapped: bool = False) 
     """BSATN of RawModuleDefV10 (or V9); `wrapped=True` encodes the versioned `RawModuleDef` sum."""
     if version not in (9, 10):
         raise ValueError(f"module definitions are exported as version 9 or 10, not {version}")
-    raw: Any = to_raw_v10(m) if version == 10 else to_raw_v9(m)
+    raw: r.RawModuleDefV10 | r.RawModuleDefV9 = to_raw_v10(m) if version == 10 else to_raw_v9(m)
     if wrapped:
         return compile_codec(r.RawModuleDef).encode(r.RawModuleDef("V10" if version == 10 else "V9", raw))
     return compile_codec(type(raw)).encode(raw)
@@ -146,11 +146,11 @@ def module_def_json(m: ModuleDef, version: int = 10, *, wrapped: bool = False) -
     """SATS-JSON of RawModuleDefV10 (or V9); `wrapped=True` gives `{"V10": {...}}`."""
     if version not in (9, 10):
         raise ValueError(f"module definitions are exported as version 9 or 10, not {version}")
-    raw: Any = to_raw_v10(m) if version == 10 else to_raw_v9(m)
+    raw: r.RawModuleDefV10 | r.RawModuleDefV9 = to_raw_v10(m) if version == 10 else to_raw_v9(m)
     doc: dict[str, Any] = to_json(raw, node_of(type(raw)))
     return {"V10" if version == 10 else "V9": doc} if wrapped else doc
 
 
-def decode_module_def_bsatn(data: bytes, version: int = 10) -> Any:
+def decode_module_def_bsatn(data: bytes, version: int = 10) -> r.RawModuleDefV10 | r.RawModuleDefV9:
     """The RawModuleDefV10/V9 object encoded in `data` (for round-trip checks and tools)."""
     return compile_codec(r.RawModuleDefV10 if version == 10 else r.RawModuleDefV9).decode(data)

@@ -27,6 +27,7 @@ from spacetimedb.module.raw_def import LIFECYCLES, LifecycleName
 from spacetimedb.module.types import column_type
 from spacetimedb.sats.algebraic_type import AlgebraicType
 from spacetimedb.sats.errors import SchemaError
+from spacetimedb.sats.special import Timestamp
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,7 +39,7 @@ class ScheduleSugar:
     """What `@scheduled(...)` asked for: an interval, or one firing at a time/after a delay."""
 
     interval_micros: int | None = None
-    at: Any = None  # a Timestamp or aware datetime, absolute
+    at: Timestamp | _dt.datetime | None = None  # absolute
     delay_micros: int | None = None  # one-time, relative to init
 
 
@@ -120,7 +121,7 @@ def scheduled(
     interval_ms: int | None = None,
     *,
     interval: _dt.timedelta | None = None,
-    at: Any = None,
+    at: Timestamp | _dt.datetime | None = None,
     delay_ms: int | None = None,
     delay: _dt.timedelta | None = None,
     name: str | None = None,

@@ -276,6 +276,7 @@ class ModuleRunner:
             elif sugar.delay_micros is not None:
                 at = ScheduleAt(Timestamp(ctx.timestamp.micros + sugar.delay_micros))
             else:
+                assert sugar.at is not None  # @scheduled sets exactly one of the three
                 at = ScheduleAt.time(sugar.at)
             handle = self.db_view.get_table(s.table)
             handle.insert(handle.row_class(scheduled_id=0, scheduled_at=at))
