@@ -10,7 +10,7 @@ import pytest
 from spacetimedb import bsatn
 from spacetimedb.module import ModuleDef, primary_key, table
 from spacetimedb.module.declarations import collecting
-from spacetimedb.module.rows import value_converters
+from spacetimedb.module.value_conv import value_converters
 from spacetimedb.sats.annotations import AnnotationLowering
 from spacetimedb.sats.errors import ConversionError
 from spacetimedb.sats.widths import u8, u32

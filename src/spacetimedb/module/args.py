@@ -13,7 +13,7 @@ from typing import Any, Literal
 from spacetimedb.bsatn import compile_node
 from spacetimedb.module.call_errors import ReducerArgumentsError
 from spacetimedb.module.module_def import ModuleDef, ReducerDef
-from spacetimedb.module.rows import value_converters
+from spacetimedb.module.value_conv import value_converters
 from spacetimedb.sats.algebraic_type import INT_KINDS, Primitive, int_range
 from spacetimedb.sats.errors import ConversionError
 from spacetimedb.sats.nodes import TUPLE, Field, Node, PrimNode, ProductNode, resolve

@@ -10,7 +10,7 @@ from spacetimedb.module.markers import auto_inc, primary_key
 from spacetimedb.module.module_def import InitSchedule, ModuleDef, ReducerDef, TableDef
 from spacetimedb.module.raw_def import LIFECYCLES
 from spacetimedb.module.reducer import ReducerDecl
-from spacetimedb.module.rows import compile_row_converter, is_exact
+from spacetimedb.module.row_converters import compile_row_converter, is_exact
 from spacetimedb.module.schema import ColumnSchema, IndexSchema, SequenceSchema, TableSchema
 from spacetimedb.module.table import TABLE_ATTR, TableDecl, _declare
 from spacetimedb.sats.algebraic_type import SCHEDULE_AT, U64, ProductType, ProductTypeElement, RefType

@@ -4,7 +4,7 @@
 to the bare form the engine stores (tuples, `SumValue`s, lists, `bytes` for any Array<U8> such as
 `list[u8]`); `from_bare(value)` builds fresh objects back in the annotation's container (a list of
 ints for `list[u8]`, a tuple for `tuple[T, ...]`), so nothing aliases stored state. Recursive types work through
-memoised RefNodes. Row-level code generation lives in `rows.py`.
+memoised RefNodes. Row-level code generation lives in `row_converters.py`.
 """
 
 from __future__ import annotations

@@ -24,14 +24,13 @@ from spacetimedb.module.value_conv import (
     ValueCompiler,
     prim_check,
     same_value,
-    value_converters,
 )
 from spacetimedb.sats.algebraic_type import INT_KINDS, Primitive, int_range
 from spacetimedb.sats.errors import ConversionError
 from spacetimedb.sats.nodes import Node, PrimNode, RefNode
 from spacetimedb.sats.text import is_valid_text
 
-__all__ = ["compile_row_converter", "is_exact", "prim_check", "value_converters"]
+__all__ = ["compile_row_converter", "is_exact"]
 
 
 def is_exact(columns: list[tuple[str, Node]]) -> bool:
