@@ -51,9 +51,11 @@ class Scheduler:
         at: ScheduleAt = row[schema.schedule_at_column]
         if isinstance(at.value, TimeDuration):
             every = abs(at.value.micros)
-            job = Job(table_id, sid, inserted_at.micros + every, every, row)
+            job = Job(
+                table_id=table_id, scheduled_id=sid, due_micros=inserted_at.micros + every, interval_micros=every, row=row
+            )
         else:
-            job = Job(table_id, sid, at.value.micros, None, row)
+            job = Job(table_id=table_id, scheduled_id=sid, due_micros=at.value.micros, interval_micros=None, row=row)
         self._put(job)
 
     def remove_row(self, table_id: int, row: Row) -> None:

@@ -119,7 +119,10 @@ class Assembler:
         nodes = [f.node for f in pnode.fields]
         cols = list(zip(col_names, nodes, strict=True))
         to_row, from_row, keys = compile_row_converter(d.cls, cols)
-        return TableDef(d, schema, nodes, RowConverter(d.cls, to_row, from_row, keys, is_exact(cols)))
+        converter = RowConverter(
+            cls=d.cls, to_row=to_row, from_row=from_row, key_converters=keys, exact=is_exact(cols)
+        )
+        return TableDef(decl=d, schema=schema, column_nodes=nodes, converter=converter)
 
     def _indexes(self, d: TableDecl, col: dict[str, int]) -> list[IndexSchema]:
         uniques = {tuple(u) for u in d.unique}

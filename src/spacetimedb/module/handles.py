@@ -39,7 +39,7 @@ _NO_TX: Any = _NoTx()
 
 
 class RowConverter:
-    """Compiled row <-> tuple conversion for one table (see `rows.compile_row_converter`)."""
+    """Compiled row <-> tuple conversion for one table (see `row_converters.compile_row_converter`)."""
 
     __slots__ = ("cls", "exact", "from_row", "key_converters", "to_row")
 
