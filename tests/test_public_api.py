@@ -14,8 +14,10 @@ PUBLIC = {
     "table", "reducer", "init", "client_connected", "client_disconnected", "scheduled",
     "primary_key", "unique", "auto_inc", "index", "Range", "ReducerContext", "load_module",
     "AuthCtx", "JwtClaims",
+    "view", "ViewContext", "AnonymousViewContext",
     # errors, named by cause
     "SpacetimeError", "ConversionError", "SchemaError", "SenderError", "UniqueConstraintViolation", "RowNotFound",
+    "ViewReadOnlyError",
 }
 
 
@@ -38,5 +40,6 @@ def test_nothing_public_leaks_beyond_all() -> None:
 
 
 def test_errors_share_one_base() -> None:
-    for name in ("ConversionError", "SchemaError", "SenderError", "UniqueConstraintViolation", "RowNotFound"):
+    for name in ("ConversionError", "SchemaError", "SenderError", "UniqueConstraintViolation", "RowNotFound",
+                 "ViewReadOnlyError"):
         assert issubclass(getattr(spacetimedb, name), spacetimedb.SpacetimeError), name

@@ -17,11 +17,14 @@ from spacetimedb.sats.widths import f32, f64, i8, i16, i32, i64, i128, i256, u8,
 # isort: split
 # --- module: authoring API -------------------------------------------------------------------
 from spacetimedb.module import (
+    AnonymousViewContext,
     AuthCtx,
     JwtClaims,
     Range,
     ReducerContext,
     SenderError,
+    ViewContext,
+    ViewReadOnlyError,
     auto_inc,
     client_connected,
     client_disconnected,
@@ -33,11 +36,13 @@ from spacetimedb.module import (
     scheduled,
     table,
     unique,
+    view,
 )
 from spacetimedb.module.datastore_errors import RowNotFound, UniqueConstraintViolation
 
 __all__ = [
     "AlgebraicType",
+    "AnonymousViewContext",
     "AuthCtx",
     "ConnectionId",
     "ConversionError",
@@ -61,6 +66,8 @@ __all__ = [
     "TypespaceBuilder",
     "UniqueConstraintViolation",
     "Uuid",
+    "ViewContext",
+    "ViewReadOnlyError",
     "auto_inc",
     "client_connected",
     "client_disconnected",
@@ -88,4 +95,5 @@ __all__ = [
     "u128",
     "u256",
     "unique",
+    "view",
 ]

@@ -1,4 +1,4 @@
-"""The module authoring API: declare tables and reducers in plain Python.
+"""The module authoring API: declare tables, reducers and views in plain Python.
 
     from spacetimedb import table, reducer, ReducerContext, primary_key, u32
 
@@ -11,12 +11,15 @@ from spacetimedb.module.errors import ModuleLoadError, SenderError
 from spacetimedb.module.handles import IndexHandle, NoTransactionError, TableHandle, UniqueIndexHandle
 from spacetimedb.module.loader import load_module
 from spacetimedb.module.markers import IndexDecl, auto_inc, index, primary_key, unique
-from spacetimedb.module.module_def import ModuleDef, ReducerDef, TableDef
+from spacetimedb.module.module_def import ModuleDef, ReducerDef, TableDef, ViewDef
 from spacetimedb.module.ranges import Range
 from spacetimedb.module.reducer import client_connected, client_disconnected, init, reducer, scheduled
 from spacetimedb.module.table import table
+from spacetimedb.module.view import view
+from spacetimedb.module.view_context import AnonymousViewContext, ViewContext, ViewReadOnlyError
 
 __all__ = [
+    "AnonymousViewContext",
     "AuthCtx",
     "IndexDecl",
     "IndexHandle",
@@ -32,6 +35,9 @@ __all__ = [
     "TableDef",
     "TableHandle",
     "UniqueIndexHandle",
+    "ViewContext",
+    "ViewDef",
+    "ViewReadOnlyError",
     "auto_inc",
     "client_connected",
     "client_disconnected",
@@ -43,4 +49,5 @@ __all__ = [
     "scheduled",
     "table",
     "unique",
+    "view",
 ]

@@ -7,13 +7,22 @@ from typing import Annotated, Any
 
 from spacetimedb.module.handles import RowConverter
 from spacetimedb.module.markers import auto_inc, primary_key
-from spacetimedb.module.module_def import InitSchedule, ModuleDef, ReducerDef, TableDef
+from spacetimedb.module.module_def import InitSchedule, ModuleDef, ReducerDef, TableDef, ViewDef
 from spacetimedb.module.raw_def import LIFECYCLES
 from spacetimedb.module.reducer import ReducerDecl
 from spacetimedb.module.row_converters import compile_row_converter, is_exact
 from spacetimedb.module.schema import ColumnSchema, IndexSchema, SequenceSchema, TableSchema
 from spacetimedb.module.table import TABLE_ATTR, TableDecl, _declare
-from spacetimedb.sats.algebraic_type import SCHEDULE_AT, U64, ProductType, ProductTypeElement, RefType
+from spacetimedb.module.view import ViewDecl
+from spacetimedb.sats.algebraic_type import (
+    SCHEDULE_AT,
+    U64,
+    ProductType,
+    ProductTypeElement,
+    RefType,
+    array,
+    option,
+)
 from spacetimedb.sats.errors import SchemaError
 from spacetimedb.sats.infer import TypespaceBuilder
 from spacetimedb.sats.nodes import ProductNode, RefNode
@@ -22,10 +31,13 @@ from spacetimedb.sats.widths import u64
 
 
 class Assembler:
-    def __init__(self, name: str, tables: list[TableDecl], reducers: list[ReducerDecl]) -> None:
+    def __init__(
+        self, name: str, tables: list[TableDecl], reducers: list[ReducerDecl], views: list[ViewDecl] | None = None
+    ) -> None:
         self.name = name
         self.tables = list(tables)
         self.reducers = list(reducers)
+        self.views = list(views or [])
         self.builder = TypespaceBuilder()
         self.next_index_id = 0
         self.init_schedules: list[InitSchedule] = []
@@ -40,6 +52,7 @@ class Assembler:
             found = [r.name for r in reducer_defs.values() if r.lifecycle == kind]
             if len(found) > 1:
                 raise SchemaError(f"module declares {len(found)} {kind} reducers ({found}); at most one is allowed")
+        view_defs = self._views(table_defs, reducer_defs)
         return ModuleDef(
             name=self.name,
             tables=table_defs,
@@ -47,6 +60,7 @@ class Assembler:
             typespace=self.builder.typespace,
             named_types=self.builder.named_types,
             init_schedules=self.init_schedules,
+            views=view_defs,
             _builder=self.builder,
         )
 
@@ -189,6 +203,63 @@ class Assembler:
             params=ProductType(elements),
             param_annotations=[p.annotation for p in params],
         )
+
+    def _views(self, tables: list[TableDef], reducers: dict[str, ReducerDef]) -> list[ViewDef]:
+        taken = {t.name: "table" for t in tables} | {r: "reducer" for r in reducers}
+        by_class = {t.decl.cls: t for t in tables}
+        names = {t.cls.__name__: t.cls for t in self.tables}
+        out: list[ViewDef] = []
+        per_kind = {True: 0, False: 0}
+        for d in self.views:
+            # Views share the namespace of tables (clients query both by name) and of functions.
+            if d.name in taken:
+                raise SchemaError(f"view {d.name!r} has the name of a {taken[d.name]}; pass name= to @view")
+            taken[d.name] = "view"
+            anonymous, returns_list, row_cls = d.resolve(names)
+            ref = self.builder.type_of(row_cls)
+            product = self.builder.typespace.types[ref.idx] if isinstance(ref, RefType) else None
+            if not isinstance(ref, RefType) or not isinstance(product, ProductType):
+                raise SchemaError(f"view {d.name!r} returns {row_cls.__name__}, which is not a product type")
+            columns = tuple(ColumnSchema(e.name or "", e.algebraic_type) for e in product.elements)
+            table = by_class.get(row_cls)
+            if table is not None:
+                converter = table.converter
+            else:
+                node = self.builder.node_of(row_cls)
+                pnode = node.resolved() if isinstance(node, RefNode) else node
+                assert isinstance(pnode, ProductNode)
+                cols = list(zip([c.name for c in columns], [f.node for f in pnode.fields], strict=True))
+                to_row, from_row, keys = compile_row_converter(row_cls, cols)
+                converter = RowConverter(row_cls, to_row, from_row, keys, is_exact(cols))
+            primary_key = table.schema.primary_key if table is not None else None
+            if d.primary_key is not None:
+                col = {c.name: i for i, c in enumerate(columns)}
+                if d.primary_key not in col:
+                    raise SchemaError(
+                        f"view {d.name!r}: primary_key={d.primary_key!r} is not a column of {row_cls.__name__} "
+                        f"(columns: {list(col)})"
+                    )
+                primary_key = col[d.primary_key]
+            out.append(
+                ViewDef(
+                    decl=d,
+                    name=d.name,
+                    func=d.fn,
+                    view_id=len(out),
+                    index=per_kind[anonymous],
+                    anonymous=anonymous,
+                    returns_list=returns_list,
+                    public=d.public,
+                    row_type=row_cls,
+                    product_type_ref=ref.idx,
+                    return_type=array(ref) if returns_list else option(ref),
+                    columns=columns,
+                    primary_key=primary_key,
+                    converter=converter,
+                )
+            )
+            per_kind[anonymous] += 1
+        return out
 
     def _link_schedules(self, tables: list[TableDef], reducers: dict[str, ReducerDef]) -> None:
         for t in tables:

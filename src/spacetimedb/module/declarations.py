@@ -1,4 +1,4 @@
-"""Collects the `@table` and `@reducer` declarations made while a module's code runs.
+"""Collects the `@table`, `@reducer` and `@view` declarations made while a module's code runs.
 
 `load_module` imports the author's file inside `collecting()`; every declaration made during the
 import, in any file of a package, lands in that collector in declaration order.
@@ -10,11 +10,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, TypeAlias
 
-if TYPE_CHECKING:  # table.py and reducer.py import this module to record into it
+if TYPE_CHECKING:  # table.py, reducer.py and view.py import this module to record into it
     from spacetimedb.module.reducer import ReducerDecl
     from spacetimedb.module.table import TableDecl
+    from spacetimedb.module.view import ViewDecl
 
-Declaration: TypeAlias = "TableDecl | ReducerDecl"
+Declaration: TypeAlias = "TableDecl | ReducerDecl | ViewDecl"
 
 _active: list[list[Declaration]] = []
 

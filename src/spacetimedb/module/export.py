@@ -80,16 +80,33 @@ def to_raw_v10(m: ModuleDef) -> r.RawModuleDefV10:
         for rd in m.reducers.values()
         if rd.lifecycle is not None
     ]
+    # Views as upstream's module libraries export them: `index` counts within each kind (the
+    # host keeps per-caller and anonymous views in two lists), no parameters, and the declared
+    # return type (`Option<T>` or `Vec<T>` of the row type's ref).
+    views = [
+        r.RawViewDefV10(v.name, v.index, v.public, v.anonymous, at.ProductType(()), v.return_type) for v in m.views
+    ]
+    # A view's primary key: the returned table's (as the TypeScript library derives it from the
+    # row's primaryKey() column) or `@view(primary_key=)` (as Rust's `#[view(primary_key = ..)]`).
+    view_pks = [
+        r.RawViewPrimaryKeyDefV10(v.name, [v.columns[v.primary_key].name]) for v in m.views if v.primary_key is not None
+    ]
     S = r.RawModuleDefV10Section
     sections = [
         S("Typespace", at.Typespace(list(m.typespace.types))),
         S("Types", types),
         S("Tables", [_table_v10(t) for t in m.tables]),
         S("Reducers", reducers),
+    ]
+    if views:
+        sections.append(S("Views", views))
+    sections += [
         S("Schedules", schedules),
         S("LifeCycleReducers", lifecycles),
         S("CaseConversionPolicy", r.CaseConversionPolicy["SnakeCase"]),
     ]
+    if view_pks:
+        sections.append(S("ViewPrimaryKeys", view_pks))
     return r.RawModuleDefV10(sections)
 
 

@@ -14,9 +14,10 @@ from typing import Any
 from spacetimedb.module.handles import RowConverter
 from spacetimedb.module.raw_def import LifecycleName
 from spacetimedb.module.reducer import ReducerDecl, ScheduleSugar, reducer_decl
-from spacetimedb.module.schema import TableSchema
+from spacetimedb.module.schema import ColumnSchema, TableSchema
 from spacetimedb.module.table import TABLE_ATTR, TableDecl
-from spacetimedb.sats.algebraic_type import ProductType, Typespace
+from spacetimedb.module.view import VIEW_ATTR, ViewDecl, view_decl
+from spacetimedb.sats.algebraic_type import AlgebraicType, ProductType, ProductTypeElement, Typespace
 from spacetimedb.sats.errors import SchemaError
 from spacetimedb.sats.infer import TypespaceBuilder
 from spacetimedb.sats.nodes import Node
@@ -53,6 +54,55 @@ class ReducerDef:
     schedule_table: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ViewDef:
+    """A `@view`, assembled: what the host needs to run it and to serve its rows like a table's.
+
+    Rows are tuples in `columns` order (the row product type's fields), encoded as the table
+    rows of `product_type_ref` are; `converter.to_row` turns a returned row object into one.
+    """
+
+    decl: ViewDecl
+    #: Canonical name: what clients subscribe to (`SELECT * FROM my_account`).
+    name: str
+    func: Callable[..., Any]
+    #: Module-wide position in declaration order (0, 1, ...), over both kinds.
+    view_id: int
+    #: Position among the views of the same kind (anonymous or not): RawViewDefV10.index, as upstream.
+    index: int
+    #: True for `AnonymousViewContext` views (the same rows for every caller).
+    anonymous: bool
+    #: True for `-> list[T]`, False for `-> T | None` (zero or one row).
+    returns_list: bool
+    public: bool
+    #: The Python class of the returned rows (a table's row class or any product type).
+    row_type: type
+    #: Index of the row product type in the module typespace.
+    product_type_ref: int
+    #: The exported return type: `Option<Ref>` or `Array<Ref>` (RawViewDefV10.return_type).
+    return_type: AlgebraicType
+    columns: tuple[ColumnSchema, ...]
+    #: The primary-key column (upstream's RawViewPrimaryKeyDefV10), if the rows have one.
+    primary_key: int | None
+    converter: RowConverter
+
+    @property
+    def row_product(self) -> ProductType:
+        return ProductType(tuple(ProductTypeElement(c.name, c.algebraic_type) for c in self.columns))
+
+    def table_schema(self, table_id: int) -> TableSchema:
+        """A TableSchema for the view's rows under `table_id` (no indexes, no sequences), for
+        code that treats a view like a table (row lists, subscriptions with WHERE, `/sql`)."""
+        return TableSchema(
+            table_id=table_id,
+            name=self.name,
+            columns=self.columns,
+            primary_key=self.primary_key,
+            public=self.public,
+            product_type_ref=self.product_type_ref,
+        )
+
+
 @dataclass(slots=True)
 class InitSchedule:
     """A job row that `@scheduled` asks the host to insert at init."""
@@ -70,6 +120,8 @@ class ModuleDef:
     #: (type name, typespace index) for the RawTypeDefs.
     named_types: list[tuple[str, int]]
     init_schedules: list[InitSchedule] = field(default_factory=list)
+    #: The `@view`s in declaration order (`views[i].view_id == i`).
+    views: list[ViewDef] = field(default_factory=list)
     #: The import name the module's code runs under (its loggers are named after it).
     python_name: str | None = None
     _builder: TypespaceBuilder | None = None
@@ -83,6 +135,12 @@ class ModuleDef:
             if t.name == name_or_class or t.decl.cls is name_or_class:
                 return t
         raise SchemaError(f"no table {getattr(name_or_class, '__name__', name_or_class)!r} in module {self.name!r}")
+
+    def view(self, name: str) -> ViewDef:
+        for v in self.views:
+            if v.name == name:
+                return v
+        raise SchemaError(f"no view {name!r} in module {self.name!r}; views are {[v.name for v in self.views]}")
 
     def lifecycle(self, kind: LifecycleName) -> ReducerDef | None:
         for r in self.reducers.values():
@@ -112,21 +170,27 @@ class ModuleDef:
 
     @classmethod
     def build(cls, decls: Iterable[object], name: str = "module") -> ModuleDef:
-        """Assemble declarations (TableDecls, ReducerDecls, or decorated classes/functions)."""
+        """Assemble declarations (TableDecls, ReducerDecls, ViewDecls, or decorated classes/functions)."""
         tables: list[TableDecl] = []
         reducers: list[ReducerDecl] = []
+        views: list[ViewDecl] = []
         for d in decls:
             if isinstance(d, type) and isinstance(getattr(d, TABLE_ATTR, None), TableDecl):
                 d = getattr(d, TABLE_ATTR)
-            elif callable(d) and not isinstance(d, (TableDecl, ReducerDecl)) and hasattr(d, "__spacetimedb_reducer__"):
-                d = reducer_decl(d)
+            elif callable(d) and not isinstance(d, (TableDecl, ReducerDecl, ViewDecl)):
+                if hasattr(d, "__spacetimedb_reducer__"):
+                    d = reducer_decl(d)
+                elif hasattr(d, VIEW_ATTR):
+                    d = view_decl(d)
             if isinstance(d, TableDecl) and all(t is not d for t in tables):
                 tables.append(d)
             elif isinstance(d, ReducerDecl) and all(r is not d for r in reducers):
                 reducers.append(d)
+            elif isinstance(d, ViewDecl) and all(v is not d for v in views):
+                views.append(d)
         from spacetimedb.module.assemble import Assembler
 
-        return Assembler(name, tables, reducers).run()
+        return Assembler(name, tables, reducers, views).run()
 
     @classmethod
     def from_namespace(cls, namespace: Mapping[str, Any], name: str = "module") -> ModuleDef:
@@ -135,6 +199,6 @@ class ModuleDef:
             v
             for v in namespace.values()
             if (isinstance(v, type) and isinstance(getattr(v, TABLE_ATTR, None), TableDecl))
-            or (callable(v) and hasattr(v, "__spacetimedb_reducer__"))
+            or (callable(v) and (hasattr(v, "__spacetimedb_reducer__") or hasattr(v, VIEW_ATTR)))
         ]
         return cls.build(found, name)

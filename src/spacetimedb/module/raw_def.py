@@ -163,6 +163,10 @@ class RawModuleDefV10Section(Sum):
     LifeCycleReducers: list[RawLifeCycleReducerDefV10]
     RowLevelSecurity: list[RawRowLevelSecurityDefV9]
     CaseConversionPolicy: CaseConversionPolicy
+    ExplicitNames: ExplicitNames
+    HttpHandlers: list[RawHttpHandlerDefV10]
+    HttpRoutes: list[RawHttpRouteDefV10]
+    ViewPrimaryKeys: list[RawViewPrimaryKeyDefV10]
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +185,60 @@ class RawViewDefV10:
     is_anonymous: bool
     params: ProductType
     return_type: AlgebraicType
+
+
+@dataclass(frozen=True, slots=True)
+class RawViewPrimaryKeyDefV10:
+    view_source_name: str
+    #: Column names (upstream allows one; a list for future composite keys).
+    columns: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class NameMapping:
+    source_name: str
+    canonical_name: str
+
+
+class ExplicitNameEntry(Sum):
+    Table: NameMapping
+    Function: NameMapping
+    Index: NameMapping
+
+
+@dataclass(frozen=True, slots=True)
+class ExplicitNames:
+    entries: list[ExplicitNameEntry]
+
+
+@dataclass(frozen=True, slots=True)
+class RawHttpHandlerDefV10:
+    source_name: str
+
+
+class HttpMethod(Sum):
+    Get: None
+    Head: None
+    Post: None
+    Put: None
+    Delete: None
+    Connect: None
+    Options: None
+    Trace: None
+    Patch: None
+    Extension: str
+
+
+class MethodOrAny(Sum):
+    Any: None
+    Method: HttpMethod
+
+
+@dataclass(frozen=True, slots=True)
+class RawHttpRouteDefV10:
+    handler_function: str
+    method: MethodOrAny
+    path: str
 
 
 @dataclass(frozen=True, slots=True)

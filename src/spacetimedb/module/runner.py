@@ -19,8 +19,12 @@ with its traceback), and sends `ctx.log` and stdlib `logging` to the host's log 
 
 Nested calls: a reducer calling another reducer function with its `ctx` is a plain Python call
 inside the same transaction; the runner does nothing for it, and an error in the inner call is
-the outer call's error. A view or procedure call would sit next to `run_reducer`: its own context
-kind filled the same way, over a read-only or a transaction-less Datastore.
+the outer call's error.
+
+Views: `run_view(view, store, sender=..., timestamp=...)` runs a `@view` over the host's
+`Datastore` (a transaction or a read snapshot), wrapped read-only, and returns its rows as tuples
+in column order (`[]` or `[row]` for a `T | None` view); a failing view raises `ViewError` carrying
+the `CallFailure` (a write attempt is an internal error naming the view).
 """
 
 from __future__ import annotations
@@ -35,14 +39,16 @@ from spacetimedb.module.args import ArgDecoder, ArgsFormat, ReducerArgs
 from spacetimedb.module.auth import AuthCtx
 from spacetimedb.module.call_errors import ReducerArgumentsError
 from spacetimedb.module.context import ModuleLog, ReducerContext
-from spacetimedb.module.datastore import Datastore
+from spacetimedb.module.datastore import Datastore, Row
 from spacetimedb.module.db_view import DbView
 from spacetimedb.module.errors import SenderError
 from spacetimedb.module.handles import _NO_TX, TableHandle, TxSlot
 from spacetimedb.module.log_bridge import install_logging_bridge
 from spacetimedb.module.log_bridge import running as _bridge
-from spacetimedb.module.module_def import ModuleDef, ReducerDef
+from spacetimedb.module.module_def import ModuleDef, ReducerDef, ViewDef
 from spacetimedb.module.raw_def import LifecycleName
+from spacetimedb.module.view_context import AnonymousViewContext, ReadOnlyDatastore, ViewContext
+from spacetimedb.sats.errors import ConversionError, SpacetimeError
 from spacetimedb.sats.special import ConnectionId, Identity, ScheduleAt, TimeDuration, Timestamp
 
 #: Receives module code's log messages: (level, message, the running call's name, its timestamp).
@@ -66,7 +72,17 @@ class CallFailure:
     message: str
 
 
+class ViewError(SpacetimeError):
+    """A view failed (raised, wrote, or returned something not its declared rows); `failure`
+    says how, as for a reducer (`SENDER_ERROR` for `SenderError`, else `INTERNAL_ERROR`)."""
+
+    def __init__(self, failure: CallFailure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+
+
 _INTERNAL_AUTH = AuthCtx.INTERNAL
+_EPOCH = Timestamp(0)
 _NO_JWT = AuthCtx.NO_JWT
 _SENDER_ERROR = FailureKind.SENDER_ERROR
 _INTERNAL_ERROR = FailureKind.INTERNAL_ERROR
@@ -265,6 +281,87 @@ class ModuleRunner:
             bridge.sink = None
             self._running = None
         return None
+
+    def run_view(
+        self,
+        view: ViewDef,
+        store: Datastore,
+        *,
+        sender: Identity | None,
+        timestamp: Timestamp = _EPOCH,
+    ) -> list[Row]:
+        """Run `view` over `store` (read-only to it) and return its rows as tuples in column order.
+
+        `sender` is the caller for a `ViewContext` view (required) and ignored for an anonymous
+        one; `timestamp` only tags what the view logs. Raises `ViewError` when the view fails.
+        """
+        if view.anonymous:
+            ctx: ViewContext | AnonymousViewContext = AnonymousViewContext(self.db_view)
+        else:
+            if sender is None:
+                raise ValueError(f"view {view.name!r} is evaluated per caller: pass sender=")
+            ctx = ViewContext(sender, self.db_view)
+        name = view.name
+        slot = self._slot
+        slot.ds = ReadOnlyDatastore(store, name)
+        self._running = name
+        self._running_ts = timestamp
+        bridge = _bridge
+        bridge.sink = self._module_sink
+        guard = self._guard
+        try:
+            if guard is None:
+                result = view.func(ctx)
+                rows = self._view_rows(view, result)
+            else:
+                try:
+                    guard.enter()
+                    result = view.func(ctx)
+                    rows = self._view_rows(view, result)
+                finally:
+                    fired = guard.leave()
+                if fired:
+                    raise guard.interrupt
+        except SenderError as e:
+            raise ViewError(CallFailure(_SENDER_ERROR, e.message)) from None
+        except Exception as e:
+            self._log("error", f"view {name!r} failed:\n{traceback.format_exc()}", name, timestamp)
+            raise ViewError(CallFailure(_INTERNAL_ERROR, f"{type(e).__name__}: {e}")) from None
+        except BaseException as e:
+            if guard is not None:
+                guard.leave()
+            if guard is not None and isinstance(e, guard.interrupt):
+                message = guard.interrupted_message(name)
+            else:
+                message = (
+                    f"{type(e).__name__}({', '.join(map(repr, e.args))}) raised by module code: it fails this "
+                    f"view only; module code cannot stop the server"
+                )
+            self._log("error", f"view {name!r} failed: {message}", name, timestamp)
+            raise ViewError(CallFailure(_INTERNAL_ERROR, message)) from None
+        finally:
+            slot.ds = _NO_TX
+            bridge.sink = None
+            self._running = None
+        return rows
+
+    @staticmethod
+    def _view_rows(view: ViewDef, result: Any) -> list[Row]:
+        to_row = view.converter.to_row
+        cls = view.row_type
+        if not view.returns_list:
+            if result is None:
+                return []
+            if not isinstance(result, cls):
+                raise ConversionError(
+                    f"view {view.name!r} must return a {cls.__name__} or None, not {type(result).__name__}"
+                )
+            return [to_row(result)]
+        if isinstance(result, (cls, str, bytes)) or result is None or not hasattr(result, "__iter__"):
+            raise ConversionError(
+                f"view {view.name!r} must return a list of {cls.__name__}, not {type(result).__name__}"
+            )
+        return [to_row(r) for r in result]
 
     def init_function(self, ctx: ReducerContext) -> None:
         """What init runs (pass it to `run_reducer` as init's `fn`): create the `@scheduled` job
