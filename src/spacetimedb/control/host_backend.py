@@ -182,7 +182,7 @@ class HostBackend:
             s.name: TableInfo(s.name, s.public, s.is_event, codecs[s.table_id].encode) for s in schemas
         }
         self.catalog = Catalog(schemas, self.module.typespace)
-        #: The server's SubscriptionManager evaluates commits through this (only plans a commit can affect).
+        #: The hosted database's SubscriptionManager evaluates commits through this (only plans a commit can affect).
         self.plan_router = QueryRegistryRouter(self.catalog, self.engine, self._ids)
         #: Evaluates each commit's subscriptions inside the commit (`set_commit_listener`).
         self._listener: CommitListener | None = None
