@@ -28,13 +28,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("spacetimedb.server")
 
 
-def handle_all(db: HostedDatabase, sub: Subscriber, messages: list[ClientMessage]) -> None:
-    """Handle every message of one client frame, in order."""
-    for msg in messages:
-        handle(db, sub, msg)
-    db.worker.to_loop(_handled, sub, len(messages))
-
-
 def handle(db: HostedDatabase, sub: Subscriber, msg: ClientMessage) -> None:
     if sub not in db.subscribers or db.failure is not None:
         return  # disconnected while its messages were queued, or out of service
@@ -142,5 +135,6 @@ class _OneOff:
     """A throwaway subscriber key for one-off queries."""
 
 
-def _handled(sub: Subscriber, count: int) -> None:
+def handled(sub: Subscriber, count: int) -> None:
+    """On the loop: the client's frame was handled (its incoming flow control)."""
     sub.handled(count)
