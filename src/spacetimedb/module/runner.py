@@ -21,8 +21,8 @@ Nested calls: a reducer calling another reducer function with its `ctx` is a pla
 inside the same transaction; the runner does nothing for it, and an error in the inner call is
 the outer call's error.
 
-Views: `run_view(view, store, sender=..., timestamp=...)` runs a `@view` over the host's
-`Datastore` (a transaction or a read snapshot), wrapped read-only, and returns its rows as tuples
+Views: `run_view(view, store, sender=..., timestamp=...)` runs a `@view` over any
+`DatastoreReads` (a transaction, or committed state), wrapped read-only, and returns its rows as tuples
 in column order (`[]` or `[row]` for a `T | None` view); a failing view raises `ViewError` carrying
 the `CallFailure` (a write attempt is an internal error naming the view).
 """
@@ -39,7 +39,7 @@ from spacetimedb.module.args import ArgDecoder, ArgsFormat, ReducerArgs
 from spacetimedb.module.auth import AuthCtx
 from spacetimedb.module.call_errors import ReducerArgumentsError
 from spacetimedb.module.context import ModuleLog, ReducerContext
-from spacetimedb.module.datastore import Datastore, Row
+from spacetimedb.module.datastore import Datastore, DatastoreReads, Row
 from spacetimedb.module.db_view import DbView
 from spacetimedb.module.errors import SenderError
 from spacetimedb.module.handles import _NO_TX, TableHandle, TxSlot
@@ -285,7 +285,7 @@ class ModuleRunner:
     def run_view(
         self,
         view: ViewDef,
-        store: Datastore,
+        store: DatastoreReads,
         *,
         sender: Identity | None,
         timestamp: Timestamp = _EPOCH,

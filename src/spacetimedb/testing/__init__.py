@@ -1,5 +1,6 @@
 """The in-process harness for testing modules: `TestDatabase` (see docs/testing.md)."""
 
+from spacetimedb.module.runner import ViewError
 from spacetimedb.testing.harness import (
     DEFAULT_START,
     ReducerError,
@@ -17,6 +18,7 @@ __all__ = [
     "ReducerInternalError",
     "ReducerUserError",
     "TestDatabase",
+    "ViewError",
     "connection_id",
     "identity",
     "sender_auth",

@@ -226,6 +226,16 @@ class TestDatabase:
         from_row: Callable[[Any], Any] = tdef.converter.from_row
         return [from_row(r) for r in rows]
 
+    def view(self, name: str, *, sender: Identity | None = None) -> list[Any]:
+        """The rows `@view` `name` returns now, as row objects (`[]` or `[row]` for a `T | None`
+        view), evaluated over the committed state as `sender` (default: `default_sender`; ignored
+        by anonymous views). Raises `ViewError` (`.failure.kind`, `.failure.message`) if it fails."""
+        vdef = self.module.view(name)
+        who = sender if sender is not None else self.default_sender
+        rows = self.host.runner.run_view(vdef, self.host.db, sender=who, timestamp=self._now)
+        from_row: Callable[[Any], Any] = vdef.converter.from_row
+        return [from_row(r) for r in rows]
+
     def find(self, table: str | type, key: Any) -> Any | None:
         """The committed row with this primary key, or None."""
         tdef = self.module.table(table)
