@@ -3,6 +3,10 @@
 from spacetimedb.module.runner import ViewError
 from spacetimedb.testing.harness import (
     DEFAULT_START,
+    FakeHttp,
+    ProcedureError,
+    ProcedureInternalError,
+    ProcedureUserError,
     ReducerError,
     ReducerInternalError,
     ReducerUserError,
@@ -14,6 +18,10 @@ from spacetimedb.testing.harness import (
 
 __all__ = [
     "DEFAULT_START",
+    "FakeHttp",
+    "ProcedureError",
+    "ProcedureInternalError",
+    "ProcedureUserError",
     "ReducerError",
     "ReducerInternalError",
     "ReducerUserError",
