@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 from spacetimedb.control.backend import QueryRejected, SubscriptionQuery
 from spacetimedb.control.clock import now_us
-from spacetimedb.control.fanout import broadcast
 from spacetimedb.control.subscriber import Subscriber
 from spacetimedb.control.subscriptions import DuplicateQuerySet, SubscriptionManager, UnknownQuerySet
 from spacetimedb.protocol import wire
@@ -28,6 +27,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("spacetimedb.server")
 
 
+def handle_all(db: HostedDatabase, sub: Subscriber, messages: list[ClientMessage]) -> None:
+    """Handle every message of one client frame, in order."""
+    for msg in messages:
+        handle(db, sub, msg)
+    db.worker.to_loop(_handled, sub, len(messages))
+
+
 def handle(db: HostedDatabase, sub: Subscriber, msg: ClientMessage) -> None:
     if sub not in db.subscribers or db.failure is not None:
         return  # disconnected while its messages were queued, or out of service
@@ -41,7 +47,7 @@ def handle(db: HostedDatabase, sub: Subscriber, msg: ClientMessage) -> None:
             is_owner=db.is_owner(sub.identity),
             auth=sub.auth,
         )
-        broadcast(db.send, db.subscriptions, result, sub, msg.request_id)  # the hot path: no extra frame
+        db.broadcast(result, sub, msg.request_id)
     elif isinstance(msg, Subscribe):
         _subscribe(db, sub, msg)
     elif isinstance(msg, Unsubscribe):
@@ -135,6 +141,5 @@ class _OneOff:
     """A throwaway subscriber key for one-off queries."""
 
 
-def handled(sub: Subscriber, count: int) -> None:
-    """On the loop: the client's frame was handled (its incoming flow control)."""
+def _handled(sub: Subscriber, count: int) -> None:
     sub.handled(count)

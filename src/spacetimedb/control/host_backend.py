@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from spacetimedb.bsatn import compile as compile_codec
 from spacetimedb.control.backend import (
@@ -32,6 +32,7 @@ from spacetimedb.control.backend import (
 from spacetimedb.control.database_registry import BackendSpec
 from spacetimedb.control.query_router import QueryRegistryRouter
 from spacetimedb.control.republish import check_module_swap, finish_migration, load_under_new_module
+from spacetimedb.control.views import ViewEvaluator, ViewPlan, ViewTablesStore
 from spacetimedb.durability.database_durability import DatabaseDurability
 from spacetimedb.durability.files import REAL_FILE_OPS, FileOps
 from spacetimedb.durability.options import DurabilityOptions
@@ -59,7 +60,10 @@ from spacetimedb.query import (
     execute_sql,
     is_subscribe_all,
 )
+from spacetimedb.query.ast import SelectStmt
 from spacetimedb.query.limits import MAX_SQL_LENGTH, RowBudget
+from spacetimedb.query.parser import parse_sql
+from spacetimedb.query.subscription import SingleTablePlan
 from spacetimedb.sats.algebraic_type import ProductType
 from spacetimedb.sats.json import to_json
 from spacetimedb.sats.resolve_refs import resolve_refs
@@ -182,7 +186,8 @@ class HostBackend:
             s.name: TableInfo(s.name, s.public, s.is_event, codecs[s.table_id].encode) for s in schemas
         }
         self.catalog = Catalog(schemas, self.module.typespace)
-        #: The hosted database's SubscriptionManager evaluates commits through this (only plans a commit can affect).
+        self._start_views(schemas)
+        #: The server's SubscriptionManager evaluates commits through this (only plans a commit can affect).
         self.plan_router = QueryRegistryRouter(self.catalog, self.engine, self._ids)
         #: Evaluates each commit's subscriptions inside the commit (`set_commit_listener`).
         self._listener: CommitListener | None = None
@@ -209,6 +214,22 @@ class HostBackend:
             # A publish answers once the database would survive a power cut: init's rows included.
             self.durability.flush()
 
+    def _start_views(self, schemas: list[Any]) -> None:
+        """Views as tables to clients: each gets a table id after the real tables' (for SQL and
+        subscriptions only; the engine never holds them) and a row codec for the wire."""
+        ts = self.module.typespace
+        views = list(getattr(self.module, "views", ()))
+        first = max((s.table_id for s in schemas), default=-1) + 1
+        self._view_by_tid = {first + i: v for i, v in enumerate(views)}
+        self._view_by_name = {v.name: v for v in views}
+        view_schemas = [v.table_schema(tid) for tid, v in self._view_by_tid.items()]
+        #: The catalog SQL and subscriptions resolve names in: the tables, then the views.
+        self.view_catalog = Catalog([*schemas, *view_schemas], ts) if views else self.catalog
+        for v in views:
+            self._tables[v.name] = TableInfo(v.name, v.public, False, compile_codec(v.row_product, ts).encode)
+        self._table_names = frozenset(s.name for s in schemas)
+        self.views = ViewEvaluator(self.host.runner, self.engine, schemas)
+
     # ---- commits ----------------------------------------------------------------------------------
 
     def set_commit_listener(self, listener: CommitListener | None) -> None:
@@ -220,7 +241,8 @@ class HostBackend:
             return
         listener = self._listener
         if listener is None or not listener.listening():
-            return  # nobody subscribed: nothing to evaluate, nothing to send
+            self._commits.append(EvaluatedCommit(result, _NO_CHANGES, _NO_FANOUT))  # nobody subscribed
+            return
         names = self._names
         changes = NamedChanges({names[tid]: c for tid, c in delta.tables.items()}, delta.tables)
         fanout = None
@@ -234,15 +256,7 @@ class HostBackend:
     def _convert(self, result: ReducerCallResult) -> CallResult:
         """The CallResult of the host call just made, with what its commit evaluated (if it committed)."""
         commits = self._commits
-        if not commits:  # no commit, or nobody subscribed (the common case: no allocation)
-            return CallResult(
-                status=_STATUS[result.status],
-                timestamp_us=result.timestamp.micros,
-                error=result.error or "",
-                changes=_NO_CHANGES,
-                tx_offset=result.tx_offset,
-            )
-        commit = commits[-1] if commits[-1].result is result else None
+        commit = commits[-1] if commits and commits[-1].result is result else None
         commits.clear()
         return _call_result(result, commit)
 
@@ -348,12 +362,22 @@ class HostBackend:
             if is_subscribe_all(sql):
                 plans = compile_all_tables(self.catalog, sender=sender, is_owner=is_owner)
             else:
-                plans = [compile_subscription(sql, self.catalog, sender=sender, is_owner=is_owner)]
+                plans = [compile_subscription(sql, self.view_catalog, sender=sender, is_owner=is_owner)]
         except SqlError as e:
             raise QueryRejected(str(e)) from e
         except RecursionError:  # a nesting no limit foresaw: still an answer, not a crash
             raise QueryRejected("SQL nested too deeply: simplify the query") from None
-        return [_Plan(p, self.engine, self._ids, sender, is_owner) for p in plans]
+        return [self._subscription_plan(p, sender, is_owner) for p in plans]
+
+    def _subscription_plan(self, plan: Any, sender: Identity, is_owner: bool) -> Any:
+        """A table query as a `_Plan`; a query on a view (`SELECT * FROM v [WHERE ...]`) as a ViewPlan."""
+        views = self._view_by_name
+        if not views or plan.table_names_read.isdisjoint(views):
+            return _Plan(plan, self.engine, self._ids, sender, is_owner)
+        if not isinstance(plan, SingleTablePlan):
+            raise QueryRejected("a view cannot be joined in a subscription: subscribe to the view on its own")
+        view = views[plan.return_table_name]
+        return ViewPlan(self.views, view, sender, plan.filter_rows, plan.key, self._table_names)
 
     def run_sql(
         self, sql: str, caller: bytes, is_owner: bool, timestamp_us: int, *, row_budget: int | None = None
@@ -362,10 +386,13 @@ class HostBackend:
         tx = self.engine.begin()
         try:
             # The owner's SQL may be long (bulk INSERTs); everyone else's is bounded like a subscription's.
+            catalog, store = self.catalog, cast(Any, tx)
+            if self._view_by_tid and _is_select(sql):  # views are read, never written
+                catalog, store = self.view_catalog, ViewTablesStore(tx, self.views, self._view_by_tid, sender)
             results = execute_sql(
                 sql,
-                self.catalog,
-                tx,
+                catalog,
+                store,
                 sender=sender,
                 is_owner=is_owner,
                 row_budget=row_budget,
@@ -462,7 +489,7 @@ class HostBackend:
             self.durability.close()
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class EvaluatedCommit:
     """One commit as the commit listener saw it: the host's result, its changes by table name, and
     the subscription updates evaluated against exactly its state (None if evaluation failed)."""
@@ -481,6 +508,14 @@ def _call_result(result: ReducerCallResult, commit: EvaluatedCommit | None) -> C
         tx_offset=result.tx_offset,
         fanout=None if commit is None else commit.fanout,
     )
+
+
+def _is_select(sql: str) -> bool:
+    """Whether `sql` is one SELECT (a text that does not parse is left to execute_sql to report)."""
+    try:
+        return isinstance(parse_sql(sql, "sql", max_length=None), SelectStmt)
+    except Exception:
+        return False
 
 
 def _row_json(row: Row, schema: ProductType, typespace: Any) -> list[Any]:

@@ -113,7 +113,7 @@ class SubscriptionManager:
 
     def _new_entry(self, plan: SubscriptionQuery) -> QueryEntry:
         entry = QueryEntry(plan)
-        if self._router is not None:
+        if self._router is not None and getattr(plan, "routable", True):
             try:
                 entry.handle = self._router.register(plan)
             except Exception:  # evaluated directly instead

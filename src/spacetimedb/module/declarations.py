@@ -10,13 +10,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, TypeAlias
 
-if TYPE_CHECKING:  # table.py, reducer.py, view.py and procedure.py import this module to record into it
-    from spacetimedb.module.procedure import ProcedureDecl
+if TYPE_CHECKING:  # table.py, reducer.py and view.py import this module to record into it
     from spacetimedb.module.reducer import ReducerDecl
     from spacetimedb.module.table import TableDecl
     from spacetimedb.module.view import ViewDecl
 
-Declaration: TypeAlias = "TableDecl | ReducerDecl | ViewDecl | ProcedureDecl"
+Declaration: TypeAlias = "TableDecl | ReducerDecl | ViewDecl"
 
 _active: list[list[Declaration]] = []
 

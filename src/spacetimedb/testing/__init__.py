@@ -1,12 +1,7 @@
 """The in-process harness for testing modules: `TestDatabase` (see docs/testing.md)."""
 
-from spacetimedb.module.runner import ViewError
 from spacetimedb.testing.harness import (
     DEFAULT_START,
-    FakeHttp,
-    ProcedureError,
-    ProcedureInternalError,
-    ProcedureUserError,
     ReducerError,
     ReducerInternalError,
     ReducerUserError,
@@ -18,15 +13,10 @@ from spacetimedb.testing.harness import (
 
 __all__ = [
     "DEFAULT_START",
-    "FakeHttp",
-    "ProcedureError",
-    "ProcedureInternalError",
-    "ProcedureUserError",
     "ReducerError",
     "ReducerInternalError",
     "ReducerUserError",
     "TestDatabase",
-    "ViewError",
     "connection_id",
     "identity",
     "sender_auth",
