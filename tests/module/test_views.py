@@ -210,3 +210,17 @@ def test_explicit_primary_key_on_a_product_type() -> None:
     assert m.view("stats").primary_key == 0
     pks = next(s.value for s in to_raw_v10(m).sections if s.tag == "ViewPrimaryKeys")
     assert pks == [r.RawViewPrimaryKeyDefV10("stats", ["accounts"])]
+
+
+def test_v9_lists_views_among_the_misc_exports() -> None:
+    m = _module()
+    raw = decode_module_def_bsatn(module_def_bsatn(m, 9), 9)
+    assert isinstance(raw, r.RawModuleDefV9)
+    views = [e.value for e in raw.misc_exports if e.tag == "View"]
+    assert [(v.name, v.index, v.is_anonymous) for v in views] == [
+        ("my_account", 0, False), ("everyone", 0, True), ("total", 1, True), ("writes", 1, False),
+        ("refuses", 2, False), ("wrong_type", 3, False),
+    ]  # fmt: skip
+    assert m.raw_module_def_json(9)["misc_exports"][1]["View"]["return_type"] == {
+        "Array": {"Ref": m.table("account").schema.product_type_ref}
+    }

@@ -146,7 +146,14 @@ def to_raw_v9(m: ModuleDef) -> r.RawModuleDefV9:
         for rd in m.reducers.values()
     ]
     types = [r.RawTypeDefV9(r.RawScopedTypeNameV9([], name), idx, True) for name, idx in m.named_types]
-    return r.RawModuleDefV9(at.Typespace(list(m.typespace.types)), tables, reducers, types, [], [])
+    # V9 has no views section: upstream lists views among the misc exports.
+    misc = [
+        r.RawMiscModuleExportV9(
+            "View", r.RawViewDefV9(v.name, v.index, v.public, v.anonymous, at.ProductType(()), v.return_type)
+        )
+        for v in m.views
+    ]
+    return r.RawModuleDefV9(at.Typespace(list(m.typespace.types)), tables, reducers, types, misc, [])
 
 
 def module_def_bsatn(m: ModuleDef, version: int = 10, *, wrapped: bool = False) -> bytes:

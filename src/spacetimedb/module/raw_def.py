@@ -324,8 +324,27 @@ class RawColumnDefaultValueV9:
     value: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class RawProcedureDefV9:
+    name: str
+    params: ProductType
+    return_type: AlgebraicType
+
+
+@dataclass(frozen=True, slots=True)
+class RawViewDefV9:
+    name: str
+    index: u32
+    is_public: bool
+    is_anonymous: bool
+    params: ProductType
+    return_type: AlgebraicType
+
+
 class RawMiscModuleExportV9(Sum):
     ColumnDefaultValue: RawColumnDefaultValueV9
+    Procedure: RawProcedureDefV9
+    View: RawViewDefV9
 
 
 @dataclass(frozen=True, slots=True)
