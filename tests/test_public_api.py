@@ -11,6 +11,7 @@ PUBLIC = {
     "Sum", "SumValue", "Some",
     "u8", "u16", "u32", "u64", "u128", "u256", "i8", "i16", "i32", "i64", "i128", "i256", "f32", "f64",
     # authoring
+    "procedure", "ProcedureContext", "HttpError", "HttpRequest", "HttpResponse",
     "table", "reducer", "init", "client_connected", "client_disconnected", "scheduled",
     "primary_key", "unique", "auto_inc", "index", "Range", "ReducerContext", "load_module",
     "AuthCtx", "JwtClaims",

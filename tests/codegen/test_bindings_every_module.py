@@ -60,6 +60,13 @@ CASES = {
         "row.kind === 'announcement'",
         private=True,
     ),
+    # Its views need the server's view support to be read; here: the bindings load, a reducer runs.
+    "money-exchange": Case(
+        "examples/money_exchange.py", "directory", "conn.reducers.setName({ name: 'Ada' })", "row.name === 'Ada'"
+    ),
+    "price-feed": Case(
+        "examples/price_feed.py", "price", "conn.reducers.setPrice({ symbol: 'BTC', cents: 5n })", "row.cents === 5n"
+    ),
     "bank": Case("examples/bank.py", "accounts", "conn.reducers.seed({ n: 2, balance: 7n })", "row.balance === 7n"),
     "counter": Case(
         "tests/host/modules/counter.py", "counter", "conn.reducers.add({ name: 'x', amount: 2 })", "row.value === 2n"

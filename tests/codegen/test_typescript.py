@@ -93,3 +93,44 @@ def test_column_names_only_in_table_rows() -> None:
     assert '.name("started_at")' in files["game_state_table.ts"]
     assert ".name(" not in files["types.ts"]
     assert not any(".name(" in text for name, text in files.items() if name.endswith("_reducer.ts"))
+
+
+EXCHANGE = Path(__file__).resolve().parents[2] / "examples" / "money_exchange.py"
+
+VIEWS_INSPECT = """
+import { DbConnection, tables } from './bindings';
+import MyAccountRow from './bindings/my_account_table';
+import type { Infer } from 'spacetimedb';
+type Row = Infer<typeof MyAccountRow>;
+const check: (r: Row) => bigint = (r) => r.balanceCents;
+void check;
+void DbConnection;
+console.log(JSON.stringify({ tables: Object.keys(tables) }));
+"""
+
+
+def test_views_are_read_only_tables_in_the_official_layout() -> None:
+    files = generate_typescript(load_module_view(load_module(EXCHANGE).raw_module_def_json()))
+    # One row file per view, as for a table, and no reducer-like files for views.
+    assert {"my_account_table.ts", "my_account_changes_table.ts", "directory_table.ts"} <= set(files)
+    assert "account_table.ts" not in files  # the private tables stay out
+    row = files["my_account_table.ts"]
+    assert "identity: __t.identity().primaryKey()," in row  # the view's primary key (the table's)
+    assert 'balanceCents: __t.u64().name("balance_cents"),' in row
+    index = files["index.ts"]
+    assert "  myAccount: __table(\n    {\n      name: 'my_account',\n      indexes: [],\n      constraints: [],\n" in index
+    assert "import MyAccountChangesRow from './my_account_changes_table';" in index
+
+
+@pytest.mark.node
+def test_view_bindings_compile_and_load_with_the_sdk() -> None:
+    raw = load_module(EXCHANGE).raw_module_def_json()
+    files = {f"bindings/{k}": v for k, v in generate_typescript(load_module_view(raw)).items()}
+    files["inspect.ts"] = VIEWS_INSPECT
+    with ts_project(files) as root:
+        result = compile_project(root)
+        assert result.returncode == 0, result.stdout + result.stderr
+        run = run_node(root / "out" / "inspect.js")
+        assert run.returncode == 0, run.stderr
+        out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert sorted(out["tables"]) == ["directory", "myAccount", "myAccountChanges"]

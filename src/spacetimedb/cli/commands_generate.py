@@ -14,6 +14,7 @@ from spacetimedb.cli.config import CliConfig
 from spacetimedb.cli.output import make_console
 from spacetimedb.codegen.describe import describe_type
 from spacetimedb.codegen.module_view import ModuleView, load_module_view
+from spacetimedb.sats.algebraic_type import RefType
 
 console = make_console()
 
@@ -128,6 +129,14 @@ def print_description(view: ModuleView) -> None:
             cols = ", ".join(t.columns[c].name for c in ix.columns)
             mark = "; unique" if list(ix.columns) in unique_sets else ""
             console.print(f"    [dim]index {ix.accessor or ix.name} ({ix.algorithm}: {cols}{mark})[/dim]")
+    for v in view.views:
+        row = describe_type(view, RefType(v.row_ref))
+        returns = f"list[{row}]" if v.returns_list else f"{row} | None"
+        kind = "anonymous: the same rows for everyone" if v.anonymous else "per caller"
+        pk = f", primary key {v.columns[v.primary_key[0]].name}" if v.primary_key else ""
+        console.print(f"[bold]view[/bold] {v.name} -> {returns} [dim]({kind}{pk})[/dim]")
+        for c in v.columns:
+            console.print(f"    {c.name}: {describe_type(view, c.type)}")
     for r in view.reducers:
         params = ", ".join(f"{p.name}: {describe_type(view, p.type)}" for p in r.params)
         kind = f" [dim]({r.lifecycle})[/dim]" if r.lifecycle else ""
@@ -142,7 +151,7 @@ def print_description(view: ModuleView) -> None:
 )
 @server_option
 def describe(name: str | None, module_path: Path | None, as_json: bool, server: str | None) -> None:
-    """Describe the tables and reducers of database NAME (or of a module on disk).
+    """Describe the tables, views and reducers of database NAME (or of a module on disk).
 
     \b
     Examples:

@@ -6,6 +6,7 @@ definition we export ourselves) and a published database (`GET /v1/database/:nam
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,12 +108,40 @@ class ReducerView:
 
 
 @dataclass
+class ViewView:
+    """A `@view`: clients read it as a read-only table named `name` with rows of `row_ref`."""
+
+    name: str
+    row_ref: int
+    columns: list[ColumnView]
+    anonymous: bool
+    returns_list: bool
+    primary_key: list[int] = field(default_factory=list)
+    public: bool = True
+
+    def as_table(self) -> TableView:
+        """The table clients see (as upstream's `TableDef::from(ViewDef)`: no indexes, no constraints)."""
+        return TableView(
+            name=self.name,
+            row_ref=self.row_ref,
+            columns=self.columns,
+            primary_key=list(self.primary_key),
+            indexes=[],
+            unique_constraints=[],
+            sequences=[],
+            public=self.public,
+            is_event=False,
+        )
+
+
+@dataclass
 class ModuleView:
     types: list[AlgebraicType]
     #: typespace index -> declared type name (PascalCase as the module defines it)
     type_names: dict[int, str]
     tables: list[TableView] = field(default_factory=list)
     reducers: list[ReducerView] = field(default_factory=list)
+    views: list[ViewView] = field(default_factory=list)
 
     def resolve(self, ty: AlgebraicType) -> AlgebraicType:
         while isinstance(ty, RefType):
@@ -232,4 +261,35 @@ def load_module_view(raw: dict[str, Any]) -> ModuleView:
                 client_callable=not private,
             )
         )
+    _load_views(view, sections, canonical)
     return view
+
+
+def _load_views(view: ModuleView, sections: dict[str, Any], canonical: Callable[[str, str], str]) -> None:
+    pks: dict[str, list[str]] = {
+        canonical("Function", p["view_source_name"]): list(p["columns"]) for p in sections.get("ViewPrimaryKeys", [])
+    }
+    for v in sections.get("Views", []):
+        name = canonical("Function", v["source_name"])
+        ret = type_from_json(v["return_type"])
+        if isinstance(ret, ArrayType):
+            inner, returns_list = ret.elem_ty, True
+        elif isinstance(ret, SumType) and len(ret.variants) == 2 and ret.variants[0].name == "some":
+            inner, returns_list = ret.variants[0].algebraic_type, False
+        else:
+            raise ModuleDefFormatError(f"view {name}: return type must be Option<T> or Vec<T>")
+        if not isinstance(inner, RefType):
+            raise ModuleDefFormatError(f"view {name}: the row type must be a named product type (a Ref)")
+        columns = _columns(view.resolve(inner), f"view {name}")
+        col = {c.name: i for i, c in enumerate(columns)}
+        view.views.append(
+            ViewView(
+                name=name,
+                row_ref=inner.idx,
+                columns=columns,
+                anonymous=bool(v.get("is_anonymous", False)),
+                returns_list=returns_list,
+                primary_key=[col[c] for c in pks.get(name, []) if c in col],
+                public=bool(v.get("is_public", True)),
+            )
+        )

@@ -81,7 +81,8 @@ class PythonGenerator:
         raise CodegenError(f"type {name}: sums with payloads are not supported by the Python bindings yet")
 
     def generate(self, *, include_private: bool = False) -> dict[str, str]:
-        tables = [t for t in self.m.tables if t.public or include_private]
+        # Views are read-only tables to clients, after the tables.
+        tables = [t for t in self.m.tables if t.public or include_private] + [v.as_table() for v in self.m.views]
         body: list[str] = []
         for idx, name in sorted(self.type_names.items(), key=lambda kv: kv[1]):
             if not special_name(self.m.types[idx]):

@@ -283,7 +283,9 @@ class TypeScriptGenerator:
         return "".join(imports) + body.replace("%CLI_VERSION%", CLI_VERSION)
 
     def generate(self, *, include_private: bool = False) -> dict[str, str]:
-        tables = [t for t in self.m.tables if t.public or include_private]
+        # Views are read-only tables to clients (`conn.db.myAccount`), after the tables, as the
+        # official generator lists them; upstream views are always public.
+        tables = [t for t in self.m.tables if t.public or include_private] + [v.as_table() for v in self.m.views]
         # As the official generator: scheduled and lifecycle reducers are private (upstream's
         # validation makes them so), so they get bindings only with --include-private.
         reducers = self.m.reducers_for_bindings(include_private=include_private)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from spacetimedb.control.backend import QueryRejected, SubscriptionQuery
 from spacetimedb.control.clock import now_us
+from spacetimedb.control.fanout import broadcast
 from spacetimedb.control.subscriber import Subscriber
 from spacetimedb.control.subscriptions import DuplicateQuerySet, SubscriptionManager, UnknownQuerySet
 from spacetimedb.protocol import wire
@@ -27,13 +28,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("spacetimedb.server")
 
 
-def handle_all(db: HostedDatabase, sub: Subscriber, messages: list[ClientMessage]) -> None:
-    """Handle every message of one client frame, in order."""
-    for msg in messages:
-        handle(db, sub, msg)
-    db.worker.to_loop(_handled, sub, len(messages))
-
-
 def handle(db: HostedDatabase, sub: Subscriber, msg: ClientMessage) -> None:
     if sub not in db.subscribers or db.failure is not None:
         return  # disconnected while its messages were queued, or out of service
@@ -47,7 +41,7 @@ def handle(db: HostedDatabase, sub: Subscriber, msg: ClientMessage) -> None:
             is_owner=db.is_owner(sub.identity),
             auth=sub.auth,
         )
-        db.broadcast(result, sub, msg.request_id)
+        broadcast(db.send, db.subscriptions, result, sub, msg.request_id)  # the hot path: no extra frame
     elif isinstance(msg, Subscribe):
         _subscribe(db, sub, msg)
     elif isinstance(msg, Unsubscribe):
@@ -141,5 +135,6 @@ class _OneOff:
     """A throwaway subscriber key for one-off queries."""
 
 
-def _handled(sub: Subscriber, count: int) -> None:
+def handled(sub: Subscriber, count: int) -> None:
+    """On the loop: the client's frame was handled (its incoming flow control)."""
     sub.handled(count)

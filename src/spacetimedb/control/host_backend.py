@@ -187,7 +187,7 @@ class HostBackend:
         }
         self.catalog = Catalog(schemas, self.module.typespace)
         self._start_views(schemas)
-        #: The server's SubscriptionManager evaluates commits through this (only plans a commit can affect).
+        #: The hosted database's SubscriptionManager evaluates commits through this (only plans a commit can affect).
         self.plan_router = QueryRegistryRouter(self.catalog, self.engine, self._ids)
         #: Evaluates each commit's subscriptions inside the commit (`set_commit_listener`).
         self._listener: CommitListener | None = None
@@ -241,8 +241,7 @@ class HostBackend:
             return
         listener = self._listener
         if listener is None or not listener.listening():
-            self._commits.append(EvaluatedCommit(result, _NO_CHANGES, _NO_FANOUT))  # nobody subscribed
-            return
+            return  # nobody subscribed: nothing to evaluate, nothing to send
         names = self._names
         changes = NamedChanges({names[tid]: c for tid, c in delta.tables.items()}, delta.tables)
         fanout = None
@@ -256,7 +255,15 @@ class HostBackend:
     def _convert(self, result: ReducerCallResult) -> CallResult:
         """The CallResult of the host call just made, with what its commit evaluated (if it committed)."""
         commits = self._commits
-        commit = commits[-1] if commits and commits[-1].result is result else None
+        if not commits:  # no commit, or nobody subscribed (the common case: no allocation)
+            return CallResult(
+                status=_STATUS[result.status],
+                timestamp_us=result.timestamp.micros,
+                error=result.error or "",
+                changes=_NO_CHANGES,
+                tx_offset=result.tx_offset,
+            )
+        commit = commits[-1] if commits[-1].result is result else None
         commits.clear()
         return _call_result(result, commit)
 
@@ -489,7 +496,7 @@ class HostBackend:
             self.durability.close()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EvaluatedCommit:
     """One commit as the commit listener saw it: the host's result, its changes by table name, and
     the subscription updates evaluated against exactly its state (None if evaluation failed)."""

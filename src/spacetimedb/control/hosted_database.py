@@ -213,7 +213,10 @@ class HostedDatabase:
 
     def handle_all(self, sub: Subscriber, messages: list[ClientMessage]) -> None:
         """Handle every message of one client frame, in order (`client_requests.py`)."""
-        client_requests.handle_all(self, sub, messages)
+        handle = client_requests.handle
+        for msg in messages:
+            handle(self, sub, msg)
+        self.worker.to_loop(client_requests.handled, sub, len(messages))
 
     def broadcast(self, result: CallResult, caller: Subscriber | None = None, request_id: int = 0) -> None:
         """Send a transaction's effects (`fanout.py`)."""

@@ -1,6 +1,6 @@
 """Routes each commit to only the subscription plans it can affect, with `spacetimedb.query.QueryRegistry`.
 
-The server's SubscriptionManager keeps who is subscribed to what; this router keeps the compiled
+The hosted database's SubscriptionManager keeps who is subscribed to what; this router keeps the compiled
 plans in a QueryRegistry, which indexes plans by the tables they read and by their `col = constant`
 filters. A commit then evaluates only the plans whose table and constant match a changed row (one
 dict lookup per row), instead of every plan reading a changed table.

@@ -21,6 +21,7 @@ from spacetimedb.engine.delta import TxDelta
 from spacetimedb.host.logs import DatabaseLog, LogRecord
 from spacetimedb.host.results import (
     LifecycleReducerCallError,
+    ProcedureCallResult,
     ReducerCallResult,
     ReducerStatus,
     UnknownReducerError,
@@ -30,8 +31,9 @@ from spacetimedb.host.time_limit import ReducerGuard
 from spacetimedb.module.args import ArgsFormat, ReducerArgs
 from spacetimedb.module.auth import AuthCtx
 from spacetimedb.module.context import ReducerContext
+from spacetimedb.module.http_client import HttpPolicy, HttpTransport, UrllibTransport
 from spacetimedb.module.module_def import ModuleDef
-from spacetimedb.module.runner import FailureKind, ModuleRunner, PreparedReducer
+from spacetimedb.module.runner import FailureKind, ModuleRunner, PreparedProcedure, PreparedReducer
 from spacetimedb.sats.special import ConnectionId, Identity, Timestamp
 
 CommitListener = Callable[[ReducerCallResult], None]
@@ -125,6 +127,94 @@ class ModuleHost:
         else:
             values = r.decode(args, args_format)
         return self._run(r.fn, values, args, name, caller, connection_id, timestamp or self.clock(), auth)
+
+    def procedure(self, name: str) -> PreparedProcedure:
+        """The procedure named `name` (UnknownReducerError when there is none)."""
+        p = self.runner.procedures.get(name)
+        if p is None:
+            raise UnknownReducerError(
+                f"no procedure named {name!r}; procedures are {sorted(self.runner.procedures)}"
+            )
+        return p
+
+    def call_procedure(
+        self,
+        name: str,
+        args: ReducerArgs = b"",
+        *,
+        caller: Identity,
+        connection_id: ConnectionId | None = None,
+        timestamp: Timestamp | None = None,
+        args_format: ArgsFormat = "bsatn",
+        auth: AuthCtx | None = None,
+        run_tx: Callable[[Callable[[ReducerContext], Any]], Any] | None = None,
+        http: HttpTransport | None = None,
+        http_policy: HttpPolicy | None = None,
+    ) -> ProcedureCallResult:
+        """Run a procedure to its end on this thread. Its `ctx.with_tx` runs `procedure_tx` here
+        unless `run_tx` says otherwise (the hosted database passes one that queues the transaction
+        on its worker, so the procedure may wait on HTTP on a thread of its own). Raises
+        ReducerCallError subclasses for an unknown procedure or arguments that do not fit."""
+        p = self.procedure(name)
+        values = p.decode(args, args_format)
+        ts = timestamp or self.clock()
+        start = perf_counter_ns()
+        if run_tx is None:
+
+            def run_tx(fn: Callable[[ReducerContext], Any]) -> Any:
+                return self.procedure_tx(fn, name, caller, connection_id, auth)
+
+        out = self.runner.run_procedure(
+            p,
+            values,
+            caller,
+            connection_id,
+            ts,
+            run_tx=run_tx,
+            http=http if http is not None else UrllibTransport(),
+            http_policy=http_policy if http_policy is not None else HttpPolicy(),
+            auth=auth,
+            salt=self._next_offset,
+        )
+        f = out.failure
+        return ProcedureCallResult(
+            procedure=name,
+            status=_COMMITTED if f is None else _FAILED_STATUS[f.kind],
+            error=None if f is None else f.message,
+            value=out.value,
+            bsatn=out.bsatn,
+            timestamp=ts,
+            duration_micros=(perf_counter_ns() - start) // 1000,
+        )
+
+    def procedure_tx(
+        self,
+        fn: Callable[[ReducerContext], Any],
+        name: str,
+        caller: Identity,
+        connection_id: ConnectionId | None,
+        auth: AuthCtx | None = None,
+    ) -> Any:
+        """One `ctx.with_tx(fn)` of procedure `name`: `fn(tx)` in one transaction, committed (and
+        logged and fanned out like a reducer's) when it returns, rolled back when it raises; then
+        the exception is raised again to the procedure. Returns `fn`'s value."""
+        box: list[Any] = []
+        raised: list[BaseException] = []
+
+        def body(ctx: ReducerContext) -> None:
+            try:
+                box.append(fn(ctx))
+            except BaseException as e:
+                raised.append(e)
+                raise
+
+        result = self._run(body, (), b"", name, caller, connection_id, self.clock(), auth)
+        if raised:
+            raise raised[0]
+        if not result.committed:
+            # The commit log refused the commit: the procedure learns its transaction did not happen.
+            raise RuntimeError(result.error or "the transaction was rolled back")
+        return box[0] if box else None
 
     def init(self, *, timestamp: Timestamp | None = None) -> ReducerCallResult:
         """Create the `@scheduled` job rows and run the init reducer, in one transaction."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any
 
 from spacetimedb.engine.delta import TxDelta
 from spacetimedb.module.args import ReducerArgs
@@ -54,8 +55,28 @@ class ReducerCallResult:
         return self.status is ReducerStatus.COMMITTED
 
 
+@dataclass(slots=True)
+class ProcedureCallResult:
+    """A procedure's outcome: `status` COMMITTED means it returned (its `with_tx` transactions are
+    results of their own); `value` is what it returned and `bsatn` its encoding."""
+
+    procedure: str
+    status: ReducerStatus
+    error: str | None
+    value: Any
+    bsatn: bytes
+    #: The procedure's `ctx.timestamp`.
+    timestamp: Timestamp
+    duration_micros: int
+
+    @property
+    def ok(self) -> bool:
+        return self.status is ReducerStatus.COMMITTED
+
+
 __all__ = [
     "LifecycleReducerCallError",
+    "ProcedureCallResult",
     "ReducerArgumentsError",
     "ReducerCallError",
     "ReducerCallResult",

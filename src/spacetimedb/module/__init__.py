@@ -9,9 +9,12 @@ from spacetimedb.module.auth import AuthCtx, JwtClaims
 from spacetimedb.module.context import ModuleLog, ReducerContext
 from spacetimedb.module.errors import ModuleLoadError, SenderError
 from spacetimedb.module.handles import IndexHandle, NoTransactionError, TableHandle, UniqueIndexHandle
+from spacetimedb.module.http_client import HttpError, HttpRequest, HttpResponse
 from spacetimedb.module.loader import load_module
 from spacetimedb.module.markers import IndexDecl, auto_inc, index, primary_key, unique
 from spacetimedb.module.module_def import ModuleDef, ReducerDef, TableDef, ViewDef
+from spacetimedb.module.procedure import procedure
+from spacetimedb.module.procedure_context import ProcedureContext
 from spacetimedb.module.ranges import Range
 from spacetimedb.module.reducer import client_connected, client_disconnected, init, reducer, scheduled
 from spacetimedb.module.table import table
@@ -21,6 +24,9 @@ from spacetimedb.module.view_context import AnonymousViewContext, ViewContext, V
 __all__ = [
     "AnonymousViewContext",
     "AuthCtx",
+    "HttpError",
+    "HttpRequest",
+    "HttpResponse",
     "IndexDecl",
     "IndexHandle",
     "JwtClaims",
@@ -28,6 +34,7 @@ __all__ = [
     "ModuleLoadError",
     "ModuleLog",
     "NoTransactionError",
+    "ProcedureContext",
     "Range",
     "ReducerContext",
     "ReducerDef",
@@ -45,6 +52,7 @@ __all__ = [
     "init",
     "load_module",
     "primary_key",
+    "procedure",
     "reducer",
     "scheduled",
     "table",

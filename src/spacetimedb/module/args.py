@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from spacetimedb.bsatn import compile_node
 from spacetimedb.module.call_errors import ReducerArgumentsError
-from spacetimedb.module.module_def import ModuleDef, ReducerDef
+from spacetimedb.module.module_def import ModuleDef, ProcedureDef, ReducerDef
 from spacetimedb.module.value_conv import value_converters
 from spacetimedb.sats.algebraic_type import INT_KINDS, Primitive, int_range
 from spacetimedb.sats.errors import ConversionError
@@ -30,7 +30,7 @@ ReducerArgs = bytes | bytearray | memoryview | tuple[Any, ...] | JsonValue
 class ArgDecoder:
     """Decodes one reducer's arguments in each supported format into a tuple."""
 
-    def __init__(self, module: ModuleDef, rd: ReducerDef) -> None:
+    def __init__(self, module: ModuleDef, rd: ReducerDef | ProcedureDef) -> None:
         self.reducer = rd.name
         self.names = [e.name or f"arg{i}" for i, e in enumerate(rd.params.elements)]
         self.nodes: list[Node] = [module.node_of(a) for a in rd.param_annotations]

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 from spacetimedb.module.handles import RowConverter
 from spacetimedb.module.markers import auto_inc, primary_key
-from spacetimedb.module.module_def import InitSchedule, ModuleDef, ReducerDef, TableDef, ViewDef
+from spacetimedb.module.module_def import InitSchedule, ModuleDef, ProcedureDef, ReducerDef, TableDef, ViewDef
+from spacetimedb.module.procedure import ProcedureDecl
 from spacetimedb.module.raw_def import LIFECYCLES
 from spacetimedb.module.reducer import ReducerDecl
 from spacetimedb.module.row_converters import compile_row_converter, is_exact
@@ -32,12 +33,18 @@ from spacetimedb.sats.widths import u64
 
 class Assembler:
     def __init__(
-        self, name: str, tables: list[TableDecl], reducers: list[ReducerDecl], views: list[ViewDecl] | None = None
+        self,
+        name: str,
+        tables: list[TableDecl],
+        reducers: list[ReducerDecl],
+        views: list[ViewDecl] | None = None,
+        procedures: list[ProcedureDecl] | None = None,
     ) -> None:
         self.name = name
         self.tables = list(tables)
         self.reducers = list(reducers)
         self.views = list(views or [])
+        self.procedures = list(procedures or [])
         self.builder = TypespaceBuilder()
         self.next_index_id = 0
         self.init_schedules: list[InitSchedule] = []
@@ -47,6 +54,12 @@ class Assembler:
         self._check_names()
         table_defs = [self._table(i, d) for i, d in enumerate(self.tables)]
         reducer_defs = {r.name: self._reducer(r) for r in self.reducers}
+        procedure_defs = {p.name: self._procedure(p) for p in self.procedures}
+        for pname in procedure_defs:
+            if pname in reducer_defs:
+                raise SchemaError(f"a reducer and a procedure are both named {pname!r}; rename one (or pass name=)")
+        if len(procedure_defs) != len(self.procedures):
+            raise SchemaError("two procedures share a name; rename one (or pass name=)")
         self._link_schedules(table_defs, reducer_defs)
         for kind in LIFECYCLES:
             found = [r.name for r in reducer_defs.values() if r.lifecycle == kind]
@@ -61,6 +74,7 @@ class Assembler:
             named_types=self.builder.named_types,
             init_schedules=self.init_schedules,
             views=view_defs,
+            procedures=procedure_defs,
             _builder=self.builder,
         )
 
@@ -260,6 +274,19 @@ class Assembler:
             )
             per_kind[anonymous] += 1
         return out
+
+    def _procedure(self, p: ProcedureDecl) -> ProcedureDef:
+        params, returns = p.resolve({t.cls.__name__: t.cls for t in self.tables})
+        elements = tuple(ProductTypeElement(q.name, self.builder.type_of(q.annotation)) for q in params)
+        return ProcedureDef(
+            decl=p,
+            name=p.name,
+            fn=p.fn,
+            params=ProductType(elements),
+            param_annotations=[q.annotation for q in params],
+            return_type=self.builder.type_of(returns),
+            return_annotation=returns,
+        )
 
     def _link_schedules(self, tables: list[TableDef], reducers: dict[str, ReducerDef]) -> None:
         for t in tables:

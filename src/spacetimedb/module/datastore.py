@@ -16,6 +16,20 @@ Row = tuple[Any, ...]
 Bound = tuple[Any, bool] | None
 
 
+class DatastoreReads(Protocol):
+    """The read half of `Datastore`: what a view needs (a transaction, or committed state)."""
+
+    def scan(self, table_id: int) -> Iterator[Row]: ...
+
+    def count(self, table_id: int) -> int: ...
+
+    def index_find(self, index_id: int, key: Any) -> Row | None: ...
+
+    def index_filter(self, index_id: int, prefix: tuple[Any, ...]) -> Iterator[Row]: ...
+
+    def index_range(self, index_id: int, prefix: tuple[Any, ...], lower: Bound, upper: Bound) -> Iterator[Row]: ...
+
+
 class Datastore(Protocol):
     """The operations of one open mutable transaction; reads see the transaction's own writes."""
 

@@ -10,12 +10,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, TypeAlias
 
-if TYPE_CHECKING:  # table.py, reducer.py and view.py import this module to record into it
+if TYPE_CHECKING:  # table.py, reducer.py, view.py and procedure.py import this module to record into it
+    from spacetimedb.module.procedure import ProcedureDecl
     from spacetimedb.module.reducer import ReducerDecl
     from spacetimedb.module.table import TableDecl
     from spacetimedb.module.view import ViewDecl
 
-Declaration: TypeAlias = "TableDecl | ReducerDecl | ViewDecl"
+Declaration: TypeAlias = "TableDecl | ReducerDecl | ViewDecl | ProcedureDecl"
 
 _active: list[list[Declaration]] = []
 

@@ -91,6 +91,10 @@ def to_raw_v10(m: ModuleDef) -> r.RawModuleDefV10:
     view_pks = [
         r.RawViewPrimaryKeyDefV10(v.name, [v.columns[v.primary_key].name]) for v in m.views if v.primary_key is not None
     ]
+    procedures = [
+        r.RawProcedureDefV10(pd.name, pd.params, pd.return_type, r.FunctionVisibility("ClientCallable"))
+        for pd in m.procedures.values()
+    ]
     S = r.RawModuleDefV10Section
     sections = [
         S("Typespace", at.Typespace(list(m.typespace.types))),
@@ -98,6 +102,8 @@ def to_raw_v10(m: ModuleDef) -> r.RawModuleDefV10:
         S("Tables", [_table_v10(t) for t in m.tables]),
         S("Reducers", reducers),
     ]
+    if procedures:
+        sections.append(S("Procedures", procedures))
     if views:
         sections.append(S("Views", views))
     sections += [

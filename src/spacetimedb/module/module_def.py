@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spacetimedb.module.handles import RowConverter
+from spacetimedb.module.procedure import PROCEDURE_ATTR, ProcedureDecl, procedure_decl
 from spacetimedb.module.raw_def import LifecycleName
 from spacetimedb.module.reducer import ReducerDecl, ScheduleSugar, reducer_decl
 from spacetimedb.module.schema import ColumnSchema, TableSchema
@@ -104,6 +105,17 @@ class ViewDef:
 
 
 @dataclass(slots=True)
+class ProcedureDef:
+    decl: ProcedureDecl
+    name: str
+    fn: Callable[..., Any]
+    params: ProductType
+    param_annotations: list[Any]
+    return_type: AlgebraicType
+    return_annotation: Any
+
+
+@dataclass(slots=True)
 class InitSchedule:
     """A job row that `@scheduled` asks the host to insert at init."""
 
@@ -124,6 +136,7 @@ class ModuleDef:
     views: list[ViewDef] = field(default_factory=list)
     #: The import name the module's code runs under (its loggers are named after it).
     python_name: str | None = None
+    procedures: dict[str, ProcedureDef] = field(default_factory=dict)
     _builder: TypespaceBuilder | None = None
 
     @property
@@ -174,23 +187,28 @@ class ModuleDef:
         tables: list[TableDecl] = []
         reducers: list[ReducerDecl] = []
         views: list[ViewDecl] = []
+        procedures: list[ProcedureDecl] = []
         for d in decls:
             if isinstance(d, type) and isinstance(getattr(d, TABLE_ATTR, None), TableDecl):
                 d = getattr(d, TABLE_ATTR)
-            elif callable(d) and not isinstance(d, (TableDecl, ReducerDecl, ViewDecl)):
+            elif callable(d) and not isinstance(d, (TableDecl, ReducerDecl, ViewDecl, ProcedureDecl)):
                 if hasattr(d, "__spacetimedb_reducer__"):
                     d = reducer_decl(d)
                 elif hasattr(d, VIEW_ATTR):
                     d = view_decl(d)
+                elif hasattr(d, PROCEDURE_ATTR):
+                    d = procedure_decl(d)
             if isinstance(d, TableDecl) and all(t is not d for t in tables):
                 tables.append(d)
             elif isinstance(d, ReducerDecl) and all(r is not d for r in reducers):
                 reducers.append(d)
             elif isinstance(d, ViewDecl) and all(v is not d for v in views):
                 views.append(d)
+            elif isinstance(d, ProcedureDecl) and all(p is not d for p in procedures):
+                procedures.append(d)
         from spacetimedb.module.assemble import Assembler
 
-        return Assembler(name, tables, reducers, views).run()
+        return Assembler(name, tables, reducers, views, procedures).run()
 
     @classmethod
     def from_namespace(cls, namespace: Mapping[str, Any], name: str = "module") -> ModuleDef:
@@ -199,6 +217,6 @@ class ModuleDef:
             v
             for v in namespace.values()
             if (isinstance(v, type) and isinstance(getattr(v, TABLE_ATTR, None), TableDecl))
-            or (callable(v) and (hasattr(v, "__spacetimedb_reducer__") or hasattr(v, VIEW_ATTR)))
+            or (callable(v) and any(hasattr(v, a) for a in ("__spacetimedb_reducer__", VIEW_ATTR, PROCEDURE_ATTR)))
         ]
         return cls.build(found, name)

@@ -21,10 +21,13 @@ Nested calls: a reducer calling another reducer function with its `ctx` is a pla
 inside the same transaction; the runner does nothing for it, and an error in the inner call is
 the outer call's error.
 
-Views: `run_view(view, store, sender=..., timestamp=...)` runs a `@view` over the host's
-`Datastore` (a transaction or a read snapshot), wrapped read-only, and returns its rows as tuples
+Views: `run_view(view, store, sender=..., timestamp=...)` runs a `@view` over any
+`DatastoreReads` (a transaction, or committed state), wrapped read-only, and returns its rows as tuples
 in column order (`[]` or `[row]` for a `T | None` view); a failing view raises `ViewError` carrying
 the `CallFailure` (a write attempt is an internal error naming the view).
+
+Procedures: `run_procedure` runs a `@procedure` outside any transaction: the host passes how to
+run one (`ctx.with_tx`) and the HTTP client; the runner encodes its return value.
 """
 
 from __future__ import annotations
@@ -35,18 +38,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from spacetimedb.bsatn.codec import compile_node
 from spacetimedb.module.args import ArgDecoder, ArgsFormat, ReducerArgs
 from spacetimedb.module.auth import AuthCtx
 from spacetimedb.module.call_errors import ReducerArgumentsError
 from spacetimedb.module.context import ModuleLog, ReducerContext
-from spacetimedb.module.datastore import Datastore, Row
+from spacetimedb.module.datastore import Datastore, DatastoreReads, Row
 from spacetimedb.module.db_view import DbView
 from spacetimedb.module.errors import SenderError
 from spacetimedb.module.handles import _NO_TX, TableHandle, TxSlot
+from spacetimedb.module.http_client import HttpClient, HttpPolicy, HttpTransport
 from spacetimedb.module.log_bridge import install_logging_bridge
 from spacetimedb.module.log_bridge import running as _bridge
-from spacetimedb.module.module_def import ModuleDef, ReducerDef, ViewDef
+from spacetimedb.module.module_def import ModuleDef, ProcedureDef, ReducerDef, ViewDef
+from spacetimedb.module.procedure_context import ProcedureContext, TxRunner
 from spacetimedb.module.raw_def import LifecycleName
+from spacetimedb.module.value_conv import value_converters
 from spacetimedb.module.view_context import AnonymousViewContext, ReadOnlyDatastore, ViewContext
 from spacetimedb.sats.errors import ConversionError, SpacetimeError
 from spacetimedb.sats.special import ConnectionId, Identity, ScheduleAt, TimeDuration, Timestamp
@@ -148,6 +155,61 @@ class PreparedReducer:
         raise ReducerArgumentsError(f"args_format must be 'bsatn', 'json' or 'python', not {args_format!r}")
 
 
+class PreparedProcedure:
+    """A procedure ready to run: its function, argument decoders and return value encoders."""
+
+    __slots__ = (
+        "_codec",
+        "_to_bare",
+        "decode_bsatn",
+        "decode_json",
+        "decode_python",
+        "decoder",
+        "fn",
+        "name",
+        "return_node",
+        "return_type",
+    )
+
+    def __init__(self, module: ModuleDef, pd: ProcedureDef) -> None:
+        self.name = pd.name
+        self.fn = pd.fn
+        self.decoder = d = ArgDecoder(module, pd)
+        self.decode_bsatn: Callable[[Any], tuple[Any, ...]] = d.bsatn
+        self.decode_python: Callable[[Any], tuple[Any, ...]] = d.python
+        self.decode_json: Callable[[Any], tuple[Any, ...]] = d.json
+        self.return_type = pd.return_type
+        self.return_node = module.node_of(pd.return_annotation)
+        self._codec = compile_node(self.return_node)
+        self._to_bare = value_converters(self.return_node)[0]
+
+    def decode(self, args: ReducerArgs, args_format: ArgsFormat = "bsatn") -> tuple[Any, ...]:
+        if args_format == "bsatn":
+            return self.decode_bsatn(args)
+        if args_format == "python":
+            return self.decode_python(args)
+        if args_format == "json":
+            return self.decode_json(args)
+        raise ReducerArgumentsError(f"args_format must be 'bsatn', 'json' or 'python', not {args_format!r}")
+
+    def bare(self, value: Any) -> Any:
+        """The return value checked against the return type, as the codecs take it (ConversionError)."""
+        return self._to_bare(value, "return value")
+
+    def encode(self, value: Any) -> bytes:
+        """BSATN of the return value (ConversionError when it does not fit the return type)."""
+        return self._codec.encode(self.bare(value))
+
+
+@dataclass(frozen=True, slots=True)
+class ProcedureOutcome:
+    """What a procedure returned: `value` as written, `bsatn` its encoding; or `failure`."""
+
+    value: Any = None
+    bsatn: bytes = b""
+    failure: CallFailure | None = None
+
+
 def _checked_only(decode: Callable[[Any], tuple[Any, ...]]) -> Callable[[Any], tuple[Any, ...]]:
     """For a reducer that is not passed its arguments: still check them, then pass none."""
 
@@ -175,6 +237,9 @@ class ModuleRunner:
         self._slot = TxSlot()
         self.db_view = DbView([TableHandle(t.schema, t.converter, self._slot) for t in module.tables])
         self.reducers: dict[str, PreparedReducer] = {rd.name: PreparedReducer(module, rd) for rd in module.reducers.values()}
+        self.procedures: dict[str, PreparedProcedure] = {
+            pd.name: PreparedProcedure(module, pd) for pd in module.procedures.values()
+        }
         init = self.lifecycle("init")
         #: The name init results carry ("" when the module declares no init reducer).
         self.init_name = init.name if init is not None else ""
@@ -285,7 +350,7 @@ class ModuleRunner:
     def run_view(
         self,
         view: ViewDef,
-        store: Datastore,
+        store: DatastoreReads,
         *,
         sender: Identity | None,
         timestamp: Timestamp = _EPOCH,
@@ -362,6 +427,56 @@ class ModuleRunner:
                 f"view {view.name!r} must return a list of {cls.__name__}, not {type(result).__name__}"
             )
         return [to_row(r) for r in result]
+
+    def run_procedure(
+        self,
+        p: PreparedProcedure,
+        args: tuple[Any, ...],
+        sender: Identity,
+        connection_id: ConnectionId | None,
+        timestamp: Timestamp,
+        *,
+        run_tx: TxRunner,
+        http: HttpTransport,
+        http_policy: HttpPolicy,
+        auth: AuthCtx | None = None,
+        salt: int = 0,
+    ) -> ProcedureOutcome:
+        """Run procedure `p` outside any transaction (it may call `ctx.with_tx`, which `run_tx`
+        serves). May run on a thread of its own: it shares no state with `run_reducer` but the
+        log sink, and `run_tx` is the host's to serialize. No guard: a procedure waits on the
+        network by design; its HTTP requests carry their own timeouts."""
+        name = p.name
+        holder: list[ProcedureContext] = []
+        client = HttpClient(http, http_policy, lambda: holder[0].in_transaction)
+        log = ModuleLog(lambda level, message: self._log(level, message, name, timestamp))
+        ctx = ProcedureContext(
+            sender=sender,
+            connection_id=connection_id,
+            timestamp=timestamp,
+            identity=self.identity,
+            sender_auth=auth if auth is not None else (_INTERNAL_AUTH if connection_id is None else _NO_JWT),
+            log=log,
+            http=client,
+            run_tx=run_tx,
+            seed=timestamp.micros ^ (salt << 20),
+        )
+        holder.append(ctx)
+        try:
+            value = p.fn(ctx, *args)
+            return ProcedureOutcome(value, p.encode(value))
+        except SenderError as e:
+            return ProcedureOutcome(failure=CallFailure(_SENDER_ERROR, e.message))
+        except Exception as e:
+            self._log("error", f"procedure {name!r} failed:\n{traceback.format_exc()}", name, timestamp)
+            return ProcedureOutcome(failure=CallFailure(_INTERNAL_ERROR, f"{type(e).__name__}: {e}"))
+        except BaseException as e:
+            message = (
+                f"{type(e).__name__}({', '.join(map(repr, e.args))}) raised by module code: it fails this "
+                f"call only; module code cannot stop the server"
+            )
+            self._log("error", f"procedure {name!r} failed: {message}", name, timestamp)
+            return ProcedureOutcome(failure=CallFailure(_INTERNAL_ERROR, message))
 
     def init_function(self, ctx: ReducerContext) -> None:
         """What init runs (pass it to `run_reducer` as init's `fn`): create the `@scheduled` job

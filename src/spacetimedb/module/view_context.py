@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from spacetimedb.module.datastore import Bound, Datastore, Row
+from spacetimedb.module.datastore import Bound, DatastoreReads, Row
 from spacetimedb.sats.errors import SpacetimeError
 
 
@@ -60,7 +60,7 @@ class ReadOnlyDatastore:
 
     __slots__ = ("_inner", "_view")
 
-    def __init__(self, inner: Datastore, view_name: str) -> None:
+    def __init__(self, inner: DatastoreReads, view_name: str) -> None:
         self._inner = inner
         self._view = view_name
 

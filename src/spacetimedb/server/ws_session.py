@@ -81,6 +81,8 @@ def _reason(text: str) -> bytes:
 
 
 class ClientSession:
+    """One WebSocket client: the control layer's `Subscriber` for its database (spacetimedb.control.subscriber)."""
+
     def __init__(
         self,
         ws: web.WebSocketResponse,

@@ -1,7 +1,12 @@
 """The in-process harness for testing modules: `TestDatabase` (see docs/testing.md)."""
 
+from spacetimedb.module.runner import ViewError
 from spacetimedb.testing.harness import (
     DEFAULT_START,
+    FakeHttp,
+    ProcedureError,
+    ProcedureInternalError,
+    ProcedureUserError,
     ReducerError,
     ReducerInternalError,
     ReducerUserError,
@@ -13,10 +18,15 @@ from spacetimedb.testing.harness import (
 
 __all__ = [
     "DEFAULT_START",
+    "FakeHttp",
+    "ProcedureError",
+    "ProcedureInternalError",
+    "ProcedureUserError",
     "ReducerError",
     "ReducerInternalError",
     "ReducerUserError",
     "TestDatabase",
+    "ViewError",
     "connection_id",
     "identity",
     "sender_auth",

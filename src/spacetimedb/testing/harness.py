@@ -19,9 +19,10 @@ from typing import Any, TypeVar
 
 from spacetimedb.host.logs import LogRecord
 from spacetimedb.host.module_host import ModuleHost
-from spacetimedb.host.results import ReducerCallResult, ReducerStatus
+from spacetimedb.host.results import ProcedureCallResult, ReducerCallResult, ReducerStatus
 from spacetimedb.module.auth import AuthCtx, JwtClaims
 from spacetimedb.module.context import ReducerContext
+from spacetimedb.module.http_client import HttpError, HttpPolicy, HttpRequest, HttpResponse, HttpTransport
 from spacetimedb.module.loader import load_module
 from spacetimedb.module.module_def import ModuleDef
 from spacetimedb.sats.errors import SpacetimeError
@@ -96,6 +97,61 @@ def _raise_for(result: ReducerCallResult) -> ReducerCallResult:
     raise cls(result.reducer, result.error or "", result)
 
 
+class ProcedureError(SpacetimeError):
+    """A procedure failed; `result` is its ProcedureCallResult."""
+
+    def __init__(self, procedure: str, message: str, result: ProcedureCallResult) -> None:
+        super().__init__(f"procedure {procedure!r} failed: {message}")
+        self.procedure = procedure
+        self.message = message
+        self.result = result
+
+
+class ProcedureUserError(ProcedureError):
+    """The procedure raised SenderError."""
+
+
+class ProcedureInternalError(ProcedureError):
+    """The procedure raised any other exception."""
+
+
+FakeHandler = Callable[[HttpRequest], HttpResponse]
+
+
+class FakeHttp:
+    """A fake `ctx.http` network for tests: `TestDatabase(module, http=FakeHttp({url: response}))`.
+
+    Routes map a URL (exact, query included) to an `HttpResponse`, to a `str`/`bytes` body (status
+    200), to a function of the `HttpRequest`, or to an `HttpError` to raise. `requests` records every
+    request the module sent. A URL without a route raises HttpError (tests never reach the network).
+    """
+
+    def __init__(
+        self, routes: Mapping[str, HttpResponse | str | bytes | FakeHandler | HttpError] | None = None
+    ) -> None:
+        self.routes: dict[str, HttpResponse | str | bytes | FakeHandler | HttpError] = dict(routes or {})
+        self.requests: list[HttpRequest] = []
+
+    def send(self, request: HttpRequest, *, timeout: float, max_response_bytes: int) -> HttpResponse:
+        self.requests.append(request)
+        route = self.routes.get(request.url)
+        if route is None:
+            raise HttpError(f"{request.method} {request.url} failed: no fake response for this URL")
+        if isinstance(route, HttpError):
+            raise route
+        if isinstance(route, HttpResponse):
+            resp = route
+        elif isinstance(route, (str, bytes)):
+            resp = HttpResponse(200, {}, route.encode() if isinstance(route, str) else route)
+        else:
+            resp = route(request)
+        if len(resp.body) > max_response_bytes:
+            raise HttpError(
+                f"the response to {request.method} {request.url} exceeds the {max_response_bytes}-byte limit"
+            )
+        return resp
+
+
 class TestDatabase:
     """A module on a fresh in-memory database with a fake clock (that only `advance` moves).
 
@@ -109,9 +165,19 @@ class TestDatabase:
     default_sender: Identity = identity("test-user")
 
     def __init__(
-        self, module: ModuleDef, *, start: Timestamp = DEFAULT_START, owner: Identity | None = None, run_init: bool = True
+        self,
+        module: ModuleDef,
+        *,
+        start: Timestamp = DEFAULT_START,
+        owner: Identity | None = None,
+        run_init: bool = True,
+        http: HttpTransport | None = None,
+        http_policy: HttpPolicy | None = None,
     ) -> None:
         self._now = start
+        #: What procedures' `ctx.http` reaches: a `FakeHttp` by default (no route: HttpError).
+        self.http: HttpTransport = http if http is not None else FakeHttp()
+        self.http_policy = http_policy if http_policy is not None else HttpPolicy()
         self.owner = owner if owner is not None else identity("owner")
         self.host = ModuleHost(
             module, identity=identity(f"database:{module.name}"), owner=self.owner, clock=self._clock
@@ -186,6 +252,33 @@ class TestDatabase:
         )
         return _raise_for(result)
 
+    def call_procedure(
+        self,
+        procedure: str,
+        *args: Any,
+        sender: Identity | None = None,
+        connection_id: ConnectionId | None = None,
+        jwt: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Call a procedure with Python arguments; returns what it returned, or raises
+        ProcedureUserError/ProcedureInternalError. Its `ctx.http` goes to this database's `http`
+        transport; each `ctx.with_tx` commits like a reducer (and shows in `commits`)."""
+        who, auth = _caller(sender, jwt, self.default_sender)
+        result = self.host.call_procedure(
+            procedure,
+            args,
+            caller=who,
+            connection_id=connection_id if connection_id is not None else _connection_for(who.to_hex()),
+            args_format="python",
+            auth=auth,
+            http=self.http,
+            http_policy=self.http_policy,
+        )
+        if not result.ok:
+            cls = ProcedureUserError if result.status is ReducerStatus.USER_ERROR else ProcedureInternalError
+            raise cls(procedure, result.error or "", result)
+        return result.value
+
     def run(self, fn: Callable[[ReducerContext], T], *, sender: Identity | None = None) -> T:
         """Run `fn(ctx)` in one transaction, like a reducer that is not part of the module (e.g. to
         insert fixtures: `db.run(lambda ctx: ctx.db.player.insert(Player(...)))`). Returns what
@@ -224,6 +317,16 @@ class TestDatabase:
             except TypeError:
                 pass
         from_row: Callable[[Any], Any] = tdef.converter.from_row
+        return [from_row(r) for r in rows]
+
+    def view(self, name: str, *, sender: Identity | None = None) -> list[Any]:
+        """The rows `@view` `name` returns now, as row objects (`[]` or `[row]` for a `T | None`
+        view), evaluated over the committed state as `sender` (default: `default_sender`; ignored
+        by anonymous views). Raises `ViewError` (`.failure.kind`, `.failure.message`) if it fails."""
+        vdef = self.module.view(name)
+        who = sender if sender is not None else self.default_sender
+        rows = self.host.runner.run_view(vdef, self.host.db, sender=who, timestamp=self._now)
+        from_row: Callable[[Any], Any] = vdef.converter.from_row
         return [from_row(r) for r in rows]
 
     def find(self, table: str | type, key: Any) -> Any | None:
