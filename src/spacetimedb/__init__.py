@@ -44,6 +44,8 @@ from spacetimedb.module import (
     view,
 )
 from spacetimedb.module.datastore_errors import RowNotFound, UniqueConstraintViolation
+from spacetimedb.module.http_handler import HandlerContext, Headers, Request, Response, http_handler
+from spacetimedb.module.router import Router
 
 __all__ = [
     "AlgebraicType",
@@ -51,6 +53,8 @@ __all__ = [
     "AuthCtx",
     "ConnectionId",
     "ConversionError",
+    "HandlerContext",
+    "Headers",
     "HttpError",
     "HttpRequest",
     "HttpResponse",
@@ -60,6 +64,9 @@ __all__ = [
     "ProductType",
     "Range",
     "ReducerContext",
+    "Request",
+    "Response",
+    "Router",
     "RowNotFound",
     "ScheduleAt",
     "SchemaError",
@@ -82,6 +89,7 @@ __all__ = [
     "client_disconnected",
     "f32",
     "f64",
+    "http_handler",
     "i8",
     "i16",
     "i32",

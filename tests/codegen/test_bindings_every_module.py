@@ -68,6 +68,14 @@ CASES = {
         "examples/price_feed.py", "price", "conn.reducers.setPrice({ symbol: 'BTC', cents: 5n })", "row.cents === 5n"
     ),
     "bank": Case("examples/bank.py", "accounts", "conn.reducers.seed({ n: 2, balance: 7n })", "row.balance === 7n"),
+    # Its reducer is the owner's (the secret its HTTP handlers check); the secret table is private.
+    "webhook": Case(
+        "examples/webhook.py",
+        "webhook_secret",
+        "conn.reducers.setWebhookSecret({ secret: 's3cret' })",
+        "row.secret === 's3cret'",
+        private=True,
+    ),
     "counter": Case(
         "tests/host/modules/counter.py", "counter", "conn.reducers.add({ name: 'x', amount: 2 })", "row.value === 2n"
     ),

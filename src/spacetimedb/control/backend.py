@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from spacetimedb.module.auth import AuthCtx
 from spacetimedb.module.datastore import Row
+from spacetimedb.module.http_handler import Request, Response
 from spacetimedb.query.limits import RowBudget
 
 
@@ -47,6 +48,15 @@ class CallStatus(enum.Enum):
     NO_SUCH_REDUCER = "no_such_reducer"
     BAD_ARGS = "bad_args"
     LIFECYCLE = "lifecycle"
+
+
+@dataclass(slots=True)
+class HttpCallOutcome:
+    """What an HTTP handler call produced: its response, or why it failed, and its commits."""
+
+    response: Response | None
+    error: str | None
+    commits: list[CallResult]
 
 
 @dataclass(slots=True)
@@ -200,6 +210,11 @@ class DatabaseBackend(Protocol):
     ) -> CallResult:
         """Run a client-callable reducer; `args` is BSATN bytes or decoded JSON (args_format 'json').
         `auth`: the caller's verified credentials, passed by reference to `ctx.sender_auth`."""
+        ...
+
+    def call_http_handler(self, request: Request, timestamp_us: int) -> HttpCallOutcome | None:
+        """Run the module's HTTP handler routed to `request.method request.path` (None: no route
+        matches). Its `with_tx` commits are in the outcome, each with its fan-out."""
         ...
 
     def client_connected(

@@ -22,6 +22,7 @@ from spacetimedb.control.backend import (
     Changes,
     CommitListener,
     FanOut,
+    HttpCallOutcome,
     LogLine,
     ModuleSwapPlan,
     QueryRejected,
@@ -50,6 +51,7 @@ from spacetimedb.host import (
 from spacetimedb.host.logs import LogRecord as HostLogRecord
 from spacetimedb.host.time_limit import DEFAULT_REDUCER_TIME_LIMIT
 from spacetimedb.module.auth import AuthCtx
+from spacetimedb.module.http_handler import Request
 from spacetimedb.module.loader import load_module
 from spacetimedb.query import (
     Catalog,
@@ -335,6 +337,17 @@ class HostBackend:
             log.exception("host failed calling reducer %s", name)
             return CallResult(CallStatus.FAILED_INTERNAL, timestamp_us, f"host error calling {name}: {type(e).__name__}: {e}")
         return self._convert(result)
+
+    def call_http_handler(self, request: Request, timestamp_us: int) -> HttpCallOutcome | None:
+        try:
+            result = self.host.call_http_handler(request, timestamp=Timestamp(timestamp_us))
+        except Exception as e:  # a host failure, not the handler's: report it, keep serving
+            log.exception("host failed calling the HTTP handler for %s %s", request.method, request.path)
+            self._commits.clear()
+            return HttpCallOutcome(None, f"host error: {type(e).__name__}", [])
+        if result is None:
+            return None
+        return HttpCallOutcome(result.response, result.error, self._convert_all(result.commits))
 
     def client_connected(
         self, caller: bytes, connection_id: int, timestamp_us: int, auth: AuthCtx | None = None

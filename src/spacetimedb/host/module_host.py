@@ -18,6 +18,7 @@ from typing import Any
 from spacetimedb.bsatn import compile as compile_codec
 from spacetimedb.engine.database import Database
 from spacetimedb.engine.delta import TxDelta
+from spacetimedb.host.http_calls import HostTransactions, HttpHandlerResult
 from spacetimedb.host.logs import DatabaseLog, LogRecord
 from spacetimedb.host.results import (
     LifecycleReducerCallError,
@@ -32,7 +33,8 @@ from spacetimedb.module.args import ArgsFormat, ReducerArgs
 from spacetimedb.module.auth import AuthCtx
 from spacetimedb.module.context import ReducerContext
 from spacetimedb.module.http_client import HttpPolicy, HttpTransport, UrllibTransport
-from spacetimedb.module.module_def import ModuleDef
+from spacetimedb.module.http_handler import Request, Response
+from spacetimedb.module.module_def import ModuleDef, handler_name
 from spacetimedb.module.runner import FailureKind, ModuleRunner, PreparedProcedure, PreparedReducer
 from spacetimedb.sats.special import ConnectionId, Identity, Timestamp
 
@@ -257,6 +259,21 @@ class ModuleHost:
         return self._run(
             fn, (), None, label, caller if caller is not None else self.owner, connection_id, timestamp or self.clock()
         )
+
+    def call_http_handler(self, request: Request, *, timestamp: Timestamp | None = None) -> HttpHandlerResult | None:
+        """Run the HTTP handler the module routes `request.method request.path` to; None when no
+        route matches (the server answers 404). The handler runs outside a transaction, bounded
+        by the time limit; each `ctx.with_tx` commits as its own transaction."""
+        route = self.module.router.match(request.method, request.path)
+        if route is None:
+            return None
+        name = handler_name(self.module, route.handler)
+        ts = timestamp or self.clock()
+        txs = HostTransactions(self.db, self.record_commit, name, ts, self.identity)
+        outcome = self.runner.run_http_handler(route.handler, request, name, ts, txs, self._next_offset)
+        if isinstance(outcome, Response):
+            return HttpHandlerResult(name, outcome, None, txs.commits)
+        return HttpHandlerResult(name, None, outcome.message, txs.commits)
 
     def next_due(self) -> Timestamp | None:
         """When the earliest scheduled reducer falls due (None if nothing is scheduled)."""

@@ -10,6 +10,7 @@ from spacetimedb.module.context import ModuleLog, ReducerContext
 from spacetimedb.module.errors import ModuleLoadError, SenderError
 from spacetimedb.module.handles import IndexHandle, NoTransactionError, TableHandle, UniqueIndexHandle
 from spacetimedb.module.http_client import HttpError, HttpRequest, HttpResponse
+from spacetimedb.module.http_handler import HandlerContext, Headers, Request, Response, http_handler
 from spacetimedb.module.loader import load_module
 from spacetimedb.module.markers import IndexDecl, auto_inc, index, primary_key, unique
 from spacetimedb.module.module_def import ModuleDef, ReducerDef, TableDef, ViewDef
@@ -17,6 +18,7 @@ from spacetimedb.module.procedure import procedure
 from spacetimedb.module.procedure_context import ProcedureContext
 from spacetimedb.module.ranges import Range
 from spacetimedb.module.reducer import client_connected, client_disconnected, init, reducer, scheduled
+from spacetimedb.module.router import Router
 from spacetimedb.module.table import table
 from spacetimedb.module.view import view
 from spacetimedb.module.view_context import AnonymousViewContext, ViewContext, ViewReadOnlyError
@@ -24,6 +26,8 @@ from spacetimedb.module.view_context import AnonymousViewContext, ViewContext, V
 __all__ = [
     "AnonymousViewContext",
     "AuthCtx",
+    "HandlerContext",
+    "Headers",
     "HttpError",
     "HttpRequest",
     "HttpResponse",
@@ -38,6 +42,9 @@ __all__ = [
     "Range",
     "ReducerContext",
     "ReducerDef",
+    "Request",
+    "Response",
+    "Router",
     "SenderError",
     "TableDef",
     "TableHandle",
@@ -48,6 +55,7 @@ __all__ = [
     "auto_inc",
     "client_connected",
     "client_disconnected",
+    "http_handler",
     "index",
     "init",
     "load_module",

@@ -10,13 +10,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, TypeAlias
 
-if TYPE_CHECKING:  # table.py, reducer.py, view.py and procedure.py import this module to record into it
+if TYPE_CHECKING:  # table.py, reducer.py, view.py, procedure.py and http_handler.py import this module to record into it
+    from spacetimedb.module.http_handler import HttpHandlerDecl
     from spacetimedb.module.procedure import ProcedureDecl
     from spacetimedb.module.reducer import ReducerDecl
     from spacetimedb.module.table import TableDecl
     from spacetimedb.module.view import ViewDecl
 
-Declaration: TypeAlias = "TableDecl | ReducerDecl | ViewDecl | ProcedureDecl"
+Declaration: TypeAlias = "TableDecl | ReducerDecl | ViewDecl | ProcedureDecl | HttpHandlerDecl"
 
 _active: list[list[Declaration]] = []
 

@@ -113,7 +113,33 @@ def to_raw_v10(m: ModuleDef) -> r.RawModuleDefV10:
     ]
     if view_pks:
         sections.append(S("ViewPrimaryKeys", view_pks))
+    sections.extend(_http_sections(m))
     return r.RawModuleDefV10(sections)
+
+
+def _http_sections(m: ModuleDef) -> list[r.RawModuleDefV10Section]:
+    """HttpHandlers and HttpRoutes, present only when the module has handlers (as upstream's builder)."""
+    if not m.http_handlers and not m.router.routes:
+        return []
+    names = {id(fn): name for name, fn in m.http_handlers.items()}
+    routes = [
+        r.RawHttpRouteDefV10(
+            names[id(route.handler)],
+            r.MethodOrAny("Any") if route.method is None else r.MethodOrAny("Method", _method(route.method)),
+            route.path,
+        )
+        for route in m.router.routes
+    ]
+    S = r.RawModuleDefV10Section
+    return [S("HttpHandlers", [r.RawHttpHandlerDefV10(name) for name in m.http_handlers]), S("HttpRoutes", routes)]
+
+
+def _method(name: str) -> r.HttpMethod:
+    variant = name.capitalize()
+    return r.HttpMethod(variant) if variant in _STANDARD_METHODS else r.HttpMethod("Extension", name)
+
+
+_STANDARD_METHODS = frozenset(("Get", "Head", "Post", "Put", "Delete", "Connect", "Options", "Trace", "Patch"))
 
 
 def to_raw_v9(m: ModuleDef) -> r.RawModuleDefV9:

@@ -10,12 +10,17 @@ from pathlib import Path
 from spacetimedb.module.declarations import collecting
 from spacetimedb.module.errors import ModuleLoadError
 from spacetimedb.module.module_def import ModuleDef
+from spacetimedb.module.router import Router
 
 _counter = itertools.count()
 
+#: The module-level name holding the module's HTTP routes.
+ROUTER_NAME = "router"
+
 
 def load_module(path: str | Path, *, name: str | None = None) -> ModuleDef:
-    """Import the module at `path` and assemble every `@table`/`@reducer` it declares.
+    """Import the module at `path` and assemble every `@table`/`@reducer`/`@http_handler` it
+    declares, with the routes of its top-level `router`.
 
     Each call imports afresh under a unique internal name, so loading a changed file again (a
     republish) never reuses old classes. Errors in the author's code propagate unchanged
@@ -49,7 +54,13 @@ def load_module(path: str | Path, *, name: str | None = None) -> ModuleDef:
     if not decls:
         _forget(mod_name)
         raise ModuleLoadError(f"{p} declares no @table or @reducer; nothing to run")
-    module_def = ModuleDef.build(decls, name=name or (p.stem if p.is_file() else p.name))
+    # The routes are the module's top-level `router` (sub-routers nested into it are other names).
+    router = getattr(module, ROUTER_NAME, None)
+    if router is not None and not isinstance(router, Router):
+        _forget(mod_name)
+        raise ModuleLoadError(f"{p}: the top-level name `router` must be a spacetimedb.Router, not {type(router).__name__}")
+    routers = [router] if router is not None else []
+    module_def = ModuleDef.build([*decls, *routers], name=name or (p.stem if p.is_file() else p.name))
     module_def.python_name = mod_name
     return module_def
 

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spacetimedb.module.handles import RowConverter
+from spacetimedb.module.http_handler import HttpHandlerDecl, handler_decl
 from spacetimedb.module.procedure import PROCEDURE_ATTR, ProcedureDecl, procedure_decl
 from spacetimedb.module.raw_def import LifecycleName
 from spacetimedb.module.reducer import ReducerDecl, ScheduleSugar, reducer_decl
+from spacetimedb.module.router import Router
 from spacetimedb.module.schema import ColumnSchema, TableSchema
 from spacetimedb.module.table import TABLE_ATTR, TableDecl
 from spacetimedb.module.view import VIEW_ATTR, ViewDecl, view_decl
@@ -137,6 +139,10 @@ class ModuleDef:
     #: The import name the module's code runs under (its loggers are named after it).
     python_name: str | None = None
     procedures: dict[str, ProcedureDef] = field(default_factory=dict)
+    #: `@http_handler` functions by name, in declaration order.
+    http_handlers: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    #: Every route of the module's routers (merged), in declaration order.
+    router: Router = field(default_factory=Router)
     _builder: TypespaceBuilder | None = None
 
     @property
@@ -188,7 +194,17 @@ class ModuleDef:
         reducers: list[ReducerDecl] = []
         views: list[ViewDecl] = []
         procedures: list[ProcedureDecl] = []
+        handlers: list[HttpHandlerDecl] = []
+        routers: list[Router] = []
         for d in decls:
+            if isinstance(d, Router):
+                routers.append(d)
+                continue
+            hd = d if isinstance(d, HttpHandlerDecl) else handler_decl(d) if callable(d) else None
+            if hd is not None:
+                if all(h is not hd for h in handlers):
+                    handlers.append(hd)
+                continue
             if isinstance(d, type) and isinstance(getattr(d, TABLE_ATTR, None), TableDecl):
                 d = getattr(d, TABLE_ATTR)
             elif callable(d) and not isinstance(d, (TableDecl, ReducerDecl, ViewDecl, ProcedureDecl)):
@@ -208,15 +224,49 @@ class ModuleDef:
                 procedures.append(d)
         from spacetimedb.module.assemble import Assembler
 
-        return Assembler(name, tables, reducers, views, procedures).run()
+        module = Assembler(name, tables, reducers, views, procedures).run()
+        _add_http(module, handlers, routers)
+        return module
 
     @classmethod
     def from_namespace(cls, namespace: Mapping[str, Any], name: str = "module") -> ModuleDef:
-        """Assemble from the tables and reducers found in a namespace (e.g. `vars(module)`)."""
+        """Assemble from the tables, reducers and HTTP handlers found in a namespace (e.g.
+        `vars(module)`), with the routes of its `router`."""
         found = [
             v
             for v in namespace.values()
             if (isinstance(v, type) and isinstance(getattr(v, TABLE_ATTR, None), TableDecl))
             or (callable(v) and any(hasattr(v, a) for a in ("__spacetimedb_reducer__", VIEW_ATTR, PROCEDURE_ATTR)))
+            or (callable(v) and handler_decl(v) is not None)
         ]
+        if isinstance(namespace.get("router"), Router):
+            found.append(namespace["router"])
         return cls.build(found, name)
+
+
+def _add_http(module: ModuleDef, handlers: list[HttpHandlerDecl], routers: list[Router]) -> None:
+    """The module's HTTP handlers and the routes of all its routers (merged: a conflict is an error)."""
+    for h in handlers:
+        if h.name in module.http_handlers:
+            raise SchemaError(f"two HTTP handlers are named {h.name!r}")
+        if h.name in module.reducers:
+            raise SchemaError(f"{h.name!r} is both a reducer and an HTTP handler; functions need distinct names")
+        module.http_handlers[h.name] = h.fn
+    merged = Router()
+    for r in routers:
+        merged = merged.merge(r)
+    declared = {id(fn) for fn in module.http_handlers.values()}
+    for route in merged.routes:
+        if id(route.handler) not in declared:
+            raise SchemaError(
+                f"route {route.method or 'ANY'} {route.path!r}: {getattr(route.handler, '__name__', route.handler)!r} "
+                f"is not an @http_handler function of this module"
+            )
+    module.router = merged
+
+
+def handler_name(module: ModuleDef, fn: Callable[..., Any]) -> str:
+    """The registered name of the `@http_handler` function `fn`."""
+    decl = handler_decl(fn)
+    assert decl is not None  # _add_http checked every routed function
+    return decl.name

@@ -48,6 +48,7 @@ from spacetimedb.module.db_view import DbView
 from spacetimedb.module.errors import SenderError
 from spacetimedb.module.handles import _NO_TX, TableHandle, TxSlot
 from spacetimedb.module.http_client import HttpClient, HttpPolicy, HttpTransport
+from spacetimedb.module.http_handler import HandlerContext, Request, Response, Transactions
 from spacetimedb.module.log_bridge import install_logging_bridge
 from spacetimedb.module.log_bridge import running as _bridge
 from spacetimedb.module.module_def import ModuleDef, ProcedureDef, ReducerDef, ViewDef
@@ -477,6 +478,89 @@ class ModuleRunner:
             )
             self._log("error", f"procedure {name!r} failed: {message}", name, timestamp)
             return ProcedureOutcome(failure=CallFailure(_INTERNAL_ERROR, message))
+
+    def run_http_handler(
+        self,
+        fn: Callable[..., Any],
+        request: Request,
+        name: str,
+        timestamp: Timestamp,
+        transactions: Transactions,
+        salt: int = 0,
+    ) -> Response | CallFailure:
+        """Run the HTTP handler `fn(ctx, request)` outside any transaction; its `ctx.with_tx`
+        borrows transactions from `transactions` (the host commits each as it ends). Returns the
+        handler's `Response`, or a failure (an exception, a wrong return value, the guard): the
+        host answers 500 with the message; the traceback is in the log."""
+        slot = self._slot
+
+        def with_tx(body: Callable[[ReducerContext], Any]) -> Any:
+            if slot.ds is not _NO_TX:
+                raise RuntimeError("with_tx cannot nest: the handler already runs a transaction")
+            tx = transactions.begin()
+            slot.ds = tx
+            tx_ctx = ReducerContext(
+                sender=self.identity,
+                connection_id=None,
+                timestamp=timestamp,
+                identity=self.identity,
+                db=self.db_view,
+                log=ModuleLog(self._module_sink),
+                seed=timestamp.micros ^ (salt << 20) ^ 0x5A5A,
+            )
+            try:
+                value = body(tx_ctx)
+            except BaseException:
+                slot.ds = _NO_TX
+                transactions.rollback(tx)
+                raise
+            slot.ds = _NO_TX
+            transactions.commit(tx)
+            return value
+
+        ctx = HandlerContext(
+            identity=self.identity,
+            timestamp=timestamp,
+            log=ModuleLog(self._module_sink),
+            seed=timestamp.micros ^ (salt << 20),
+            with_tx=with_tx,
+        )
+        self._running = name
+        self._running_ts = timestamp
+        bridge = _bridge
+        bridge.sink = self._module_sink
+        guard = self._guard
+        try:
+            if guard is None:
+                response = fn(ctx, request)
+            else:
+                try:
+                    guard.enter()
+                    response = fn(ctx, request)
+                finally:
+                    fired = guard.leave()
+                if fired:
+                    raise guard.interrupt
+            if not isinstance(response, Response):
+                raise TypeError(f"an HTTP handler must return a Response, not {type(response).__name__}")
+            return response
+        except Exception as e:
+            self._log("error", f"HTTP handler {name!r} failed:\n{traceback.format_exc()}", name, timestamp)
+            return CallFailure(_INTERNAL_ERROR, f"{type(e).__name__}: {e}")
+        except BaseException as e:
+            if guard is not None:
+                guard.leave()
+            if guard is not None and isinstance(e, guard.interrupt):
+                message = guard.interrupted_message(name)
+            else:
+                message = f"{type(e).__name__} raised by module code: it fails this request only"
+            self._log("error", f"HTTP handler {name!r} failed: {message}", name, timestamp)
+            return CallFailure(_INTERNAL_ERROR, message)
+        finally:
+            if slot.ds is not _NO_TX:  # interrupted between with_tx's body and its commit
+                slot.ds = _NO_TX
+            bridge.sink = None
+            self._running = None
 
     def init_function(self, ctx: ReducerContext) -> None:
         """What init runs (pass it to `run_reducer` as init's `fn`): create the `@scheduled` job

@@ -19,7 +19,7 @@ from spacetimedb.control.database_registry import BackendFactory, DatabaseRegist
 from spacetimedb.control.query_limits import QueryLimits
 from spacetimedb.durability import durable_files
 from spacetimedb.durability.options import DurabilityOptions
-from spacetimedb.server import routes_database, routes_identity
+from spacetimedb.server import routes_database, routes_http_handlers, routes_identity
 from spacetimedb.server.http_auth import (
     AUTHORITY_KEY,
     anon_auth_middleware,
@@ -85,6 +85,7 @@ class Server:
         self.app[SESSIONS_KEY] = sessions
         routes_identity.add_routes(self.app)
         routes_database.add_routes(self.app)
+        routes_http_handlers.add_routes(self.app)
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
         self.owner = self._owner_caller()
