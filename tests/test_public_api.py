@@ -16,6 +16,8 @@ PUBLIC = {
     "primary_key", "unique", "auto_inc", "index", "Range", "ReducerContext", "load_module",
     "AuthCtx", "JwtClaims",
     "view", "ViewContext", "AnonymousViewContext",
+    # HTTP handlers (webhooks)
+    "http_handler", "HandlerContext", "Request", "Response", "Headers", "Router",
     # errors, named by cause
     "SpacetimeError", "ConversionError", "SchemaError", "SenderError", "UniqueConstraintViolation", "RowNotFound",
     "ViewReadOnlyError",
