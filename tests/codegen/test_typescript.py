@@ -104,7 +104,12 @@ import type { Infer } from 'spacetimedb';
 type Row = Infer<typeof MyAccountRow>;
 const check: (r: Row) => bigint = (r) => r.balanceCents;
 void check;
-void DbConnection;
+// The official generator's accessors: camelCase, and the deprecated snake_case alias.
+export function both(conn: DbConnection): [Row | undefined, Row | undefined, number, number] {
+  const a = [...conn.db.myAccount.iter()][0];
+  const b = [...conn.db.my_account.iter()][0];
+  return [a, b, Number(conn.db.myAccountChanges.count()), Number(conn.db.my_account_changes.count())];
+}
 console.log(JSON.stringify({ tables: Object.keys(tables) }));
 """
 
@@ -120,6 +125,9 @@ def test_views_are_read_only_tables_in_the_official_layout() -> None:
     index = files["index.ts"]
     assert "  myAccount: __table(\n    {\n      name: 'my_account',\n      indexes: [],\n      constraints: [],\n" in index
     assert "import MyAccountChangesRow from './my_account_changes_table';" in index
+    # The deprecated snake_case accessors the official generator adds (conn.db.my_account).
+    assert "  my_account: 'myAccount',\n  my_account_changes: 'myAccountChanges',\n} as const;" in index
+    assert "this.db = __withTableAccessorAliases(this.db) as DbView;" in index
 
 
 @pytest.mark.node
@@ -133,4 +141,4 @@ def test_view_bindings_compile_and_load_with_the_sdk() -> None:
         run = run_node(root / "out" / "inspect.js")
         assert run.returncode == 0, run.stderr
         out = json.loads(run.stdout.strip().splitlines()[-1])
-    assert sorted(out["tables"]) == ["directory", "myAccount", "myAccountChanges"]
+    assert sorted(out["tables"]) == ["directory", "myAccount", "myAccountChanges", "my_account", "my_account_changes"]

@@ -280,6 +280,8 @@ class TypeScriptGenerator:
         )
         reducer_defs = ",\n".join(f"  __reducerSchema('{r.name}', {pascal_case(r.name)}Reducer)" for r in red)
         body = INDEX_BODY.replace("%TABLES%", table_defs).replace("%REDUCERS%", reducer_defs)
+        for key, text in _accessor_alias_parts(tables).items():
+            body = body.replace(key, text)
         return "".join(imports) + body.replace("%CLI_VERSION%", CLI_VERSION)
 
     def generate(self, *, include_private: bool = False) -> dict[str, str]:
@@ -297,6 +299,89 @@ class TypeScriptGenerator:
         files["types/procedures.ts"] = self.procedure_types_file()
         files["index.ts"] = self.index_file(tables, reducers)
         return files
+
+
+_CONTEXTS = ("EventContext", "ReducerEventContext", "SubscriptionEventContext", "ErrorContext")
+_DEPRECATED = "/** @deprecated Use `%s` instead. This alias will be removed in the next major version. */"
+
+
+def _accessor_alias_parts(tables: list[TableView]) -> dict[str, str]:
+    """The official generator's deprecated snake_case accessors (`conn.db.my_account` beside
+    `conn.db.myAccount`) for tables and views whose name differs from its camelCase accessor."""
+    accessors = {camel_case(t.name) for t in tables}
+    aliases = [(t.name, camel_case(t.name)) for t in tables if t.name != camel_case(t.name) and t.name not in accessors]
+    if not aliases:
+        return {
+            "%SCHEMA_ALIAS_TYPE%": "",
+            "%REMOTE_TABLES%": "tablesSchema.schemaType.tables",
+            "%REMOTE_SCHEMA%": "typeof tablesSchema.schemaType",
+            "%ALIAS_DEFS%": "",
+            "%TABLES_EXPORT%": (
+                "export const tables: __QueryBuilder<typeof tablesSchema.schemaType> = "
+                "__makeQueryBuilder(tablesSchema.schemaType);"
+            ),
+            "%CONTEXTS%": "".join(f"export type {c} = __{c}Interface<typeof REMOTE_MODULE>;\n" for c in _CONTEXTS),
+            "%DB_DECL%": "",
+        }
+    schema_type = ["type __SchemaWithTableAccessorAliases = Omit<typeof tablesSchema.schemaType, 'tables'> & {"]
+    schema_type.append("  tables: typeof tablesSchema.schemaType.tables & {")
+    for old, new in aliases:
+        schema_type.append("    " + _DEPRECATED % new)
+        schema_type.append(
+            f"    readonly {old}: Omit<(typeof tablesSchema.schemaType.tables)['{new}'], 'accessorName'> & "
+            f"{{ readonly accessorName: '{old}' }};"
+        )
+    schema_type += ["  };", "};", "", ""]
+    defs = ["const tableAccessorAliases = {"]
+    defs += [f"  {old}: '{new}'," for old, new in aliases]
+    defs += [
+        "} as const;",
+        "",
+        "function __withTableAccessorAliases<T extends object>(target: T, freeze = false): T {",
+        "  const out = Object.create(Object.getPrototypeOf(target)) as T & Record<string, unknown>;",
+        "  Object.defineProperties(out, Object.getOwnPropertyDescriptors(target));",
+        "  for (const [deprecatedAccessor, targetAccessor] of Object.entries(tableAccessorAliases)) {",
+        "    if (deprecatedAccessor in out) {",
+        "      continue;",
+        "    }",
+        "    Object.defineProperty(out, deprecatedAccessor, {",
+        "      enumerable: true,",
+        "      configurable: false,",
+        "      get: () => out[targetAccessor],",
+        "    });",
+        "  }",
+        "  return freeze ? Object.freeze(out) : out;",
+        "}",
+        "",
+        "type __DbViewBase = __DbConnectionImpl<typeof REMOTE_MODULE>['db'];",
+        "export type DbView = __DbViewBase & {",
+    ]
+    for old, new in aliases:
+        defs += ["  " + _DEPRECATED % new, f"  readonly {old}: __DbViewBase['{new}'];"]
+    defs += ["};", "", "type __TablesBase = __QueryBuilder<typeof tablesSchema.schemaType>;", "export type Tables = __TablesBase & {"]
+    for old, new in aliases:
+        defs += ["  " + _DEPRECATED % new, f"  readonly {old}: __TablesBase['{new}'];"]
+    defs += ["};", "", ""]
+    return {
+        "%SCHEMA_ALIAS_TYPE%": "\n".join(schema_type),
+        "%REMOTE_TABLES%": "tablesSchema.schemaType.tables as __SchemaWithTableAccessorAliases['tables']",
+        "%REMOTE_SCHEMA%": "__SchemaWithTableAccessorAliases",
+        "%ALIAS_DEFS%": "\n".join(defs),
+        "%TABLES_EXPORT%": (
+            "const tablesBase: __TablesBase = __makeQueryBuilder(tablesSchema.schemaType);\n"
+            "export const tables: Tables = __withTableAccessorAliases(tablesBase, true) as Tables;"
+        ),
+        "%CONTEXTS%": "".join(
+            f"export type {c} = Omit<__{c}Interface<typeof REMOTE_MODULE>, 'db'> & {{ db: DbView }};\n" for c in _CONTEXTS
+        ),
+        "%DB_DECL%": (
+            "  declare db: DbView;\n\n"
+            "  constructor(config: __DbConnectionConfig<typeof REMOTE_MODULE>) {\n"
+            "    super(config);\n"
+            "    this.db = __withTableAccessorAliases(this.db) as DbView;\n"
+            "  }\n\n"
+        ),
+    }
 
 
 INDEX_IMPORTS = """\
@@ -338,22 +423,22 @@ const reducersSchema = __reducers(
 /** The schema information for all procedures in this module. */
 const proceduresSchema = __procedures();
 
-/** The remote SpacetimeDB module schema, both runtime and type information. */
+%SCHEMA_ALIAS_TYPE%/** The remote SpacetimeDB module schema, both runtime and type information. */
 const REMOTE_MODULE = {
   versionInfo: {
     cliVersion: '%CLI_VERSION%' as const,
   },
-  tables: tablesSchema.schemaType.tables,
+  tables: %REMOTE_TABLES%,
   reducers: reducersSchema.reducersType.reducers,
   ...proceduresSchema,
 } satisfies __RemoteModule<
-  typeof tablesSchema.schemaType,
+  %REMOTE_SCHEMA%,
   typeof reducersSchema.reducersType,
   typeof proceduresSchema
 >;
 
-/** The tables available in this remote SpacetimeDB module. Each table reference doubles as a query builder. */
-export const tables: __QueryBuilder<typeof tablesSchema.schemaType> = __makeQueryBuilder(tablesSchema.schemaType);
+%ALIAS_DEFS%/** The tables available in this remote SpacetimeDB module. Each table reference doubles as a query builder. */
+%TABLES_EXPORT%
 
 /** The reducers available in this remote SpacetimeDB module. */
 export const reducers = __convertToAccessorMap(reducersSchema.reducersType.reducers);
@@ -361,11 +446,7 @@ export const reducers = __convertToAccessorMap(reducersSchema.reducersType.reduc
 /** The procedures available in this remote SpacetimeDB module. */
 export const procedures = __convertToAccessorMap(proceduresSchema.procedures);
 
-export type EventContext = __EventContextInterface<typeof REMOTE_MODULE>;
-export type ReducerEventContext = __ReducerEventContextInterface<typeof REMOTE_MODULE>;
-export type SubscriptionEventContext = __SubscriptionEventContextInterface<typeof REMOTE_MODULE>;
-export type ErrorContext = __ErrorContextInterface<typeof REMOTE_MODULE>;
-export type SubscriptionHandle = __SubscriptionHandleImpl<typeof REMOTE_MODULE>;
+%CONTEXTS%export type SubscriptionHandle = __SubscriptionHandleImpl<typeof REMOTE_MODULE>;
 
 /** Builder class to configure a new subscription to the remote SpacetimeDB instance. */
 export class SubscriptionBuilder extends __SubscriptionBuilderImpl<typeof REMOTE_MODULE> {}
@@ -375,7 +456,7 @@ export class DbConnectionBuilder extends __DbConnectionBuilder<DbConnection> {}
 
 /** The typed database connection to the remote SpacetimeDB instance. */
 export class DbConnection extends __DbConnectionImpl<typeof REMOTE_MODULE> {
-  /** Creates a new {@link DbConnectionBuilder} to configure and connect to the remote SpacetimeDB instance. */
+%DB_DECL%  /** Creates a new {@link DbConnectionBuilder} to configure and connect to the remote SpacetimeDB instance. */
   static builder = (): DbConnectionBuilder => {
     return new DbConnectionBuilder(
       REMOTE_MODULE,
