@@ -28,6 +28,9 @@ from spacetimedb.module.datastore import Datastore
 from spacetimedb.module.declarations import record
 from spacetimedb.sats.errors import SchemaError
 
+#: What a request no route matches is answered (404), as upstream.
+NO_SUCH_ROUTE = "Database has not registered a handler for this route"
+
 #: The attribute `@http_handler` sets on the function (its registered name).
 HTTP_HANDLER_ATTR = "__spacetimedb_http_handler__"
 

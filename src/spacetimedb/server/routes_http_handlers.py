@@ -18,7 +18,7 @@ from multidict import CIMultiDict
 
 from spacetimedb.control.backend import HttpCallOutcome
 from spacetimedb.control.clock import now_us
-from spacetimedb.module.http_handler import Request
+from spacetimedb.module.http_handler import NO_SUCH_ROUTE, Request
 from spacetimedb.server.http_limits import read_body
 from spacetimedb.server.routes_database import serving_database_of
 
@@ -27,7 +27,6 @@ MAX_ROUTE_REQUEST_BYTES = 4 * 1024 * 1024
 #: Largest response body a module's HTTP handler may return.
 MAX_ROUTE_RESPONSE_BYTES = 16 * 1024 * 1024
 
-NO_SUCH_ROUTE = "Database has not registered a handler for this route"
 
 #: Set by aiohttp from the body it sends; a handler's own value would contradict it.
 _HOP_BY_HOP = frozenset(

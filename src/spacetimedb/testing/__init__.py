@@ -4,6 +4,7 @@ from spacetimedb.module.runner import ViewError
 from spacetimedb.testing.harness import (
     DEFAULT_START,
     FakeHttp,
+    HttpHandlerError,
     ProcedureError,
     ProcedureInternalError,
     ProcedureUserError,
@@ -19,6 +20,7 @@ from spacetimedb.testing.harness import (
 __all__ = [
     "DEFAULT_START",
     "FakeHttp",
+    "HttpHandlerError",
     "ProcedureError",
     "ProcedureInternalError",
     "ProcedureUserError",

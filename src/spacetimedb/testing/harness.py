@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 from spacetimedb.host.logs import LogRecord
 from spacetimedb.host.module_host import ModuleHost
@@ -23,6 +24,7 @@ from spacetimedb.host.results import ProcedureCallResult, ReducerCallResult, Red
 from spacetimedb.module.auth import AuthCtx, JwtClaims
 from spacetimedb.module.context import ReducerContext
 from spacetimedb.module.http_client import HttpError, HttpPolicy, HttpRequest, HttpResponse, HttpTransport
+from spacetimedb.module.http_handler import NO_SUCH_ROUTE, Request, Response
 from spacetimedb.module.loader import load_module
 from spacetimedb.module.module_def import ModuleDef
 from spacetimedb.sats.errors import SpacetimeError
@@ -116,6 +118,17 @@ class ProcedureInternalError(ProcedureError):
 
 
 FakeHandler = Callable[[HttpRequest], HttpResponse]
+
+
+class HttpHandlerError(SpacetimeError):
+    """A module's HTTP handler failed (raised, returned no `Response`, ran past the time limit);
+    the server answers such a request 500. `commits` are the `with_tx` transactions it committed first."""
+
+    def __init__(self, handler: str, message: str, commits: list[ReducerCallResult]) -> None:
+        super().__init__(f"HTTP handler {handler!r} failed: {message}")
+        self.handler = handler
+        self.message = message
+        self.commits = commits
 
 
 class FakeHttp:
@@ -278,6 +291,27 @@ class TestDatabase:
             cls = ProcedureUserError if result.status is ReducerStatus.USER_ERROR else ProcedureInternalError
             raise cls(procedure, result.error or "", result)
         return result.value
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | str = b"",
+        headers: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None,
+    ) -> Response:
+        """Send an HTTP request to the module's handlers, as `/v1/database/NAME/route{path}` would:
+        returns the handler's `Response`, a 404 `Response` when no route matches, or raises
+        HttpHandlerError when the handler fails. Its `with_tx` commits show in `commits`."""
+        qs = urlencode(dict(query)) if query else ""
+        req = Request(method, path, headers=headers, body=body, query=query, query_string=qs)
+        result = self.host.call_http_handler(req)
+        if result is None:
+            return Response(404, {"content-type": "text/plain; charset=utf-8"}, NO_SUCH_ROUTE)
+        if result.response is None:
+            raise HttpHandlerError(result.handler, result.error or "", result.commits)
+        return result.response
 
     def run(self, fn: Callable[[ReducerContext], T], *, sender: Identity | None = None) -> T:
         """Run `fn(ctx)` in one transaction, like a reducer that is not part of the module (e.g. to
