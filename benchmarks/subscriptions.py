@@ -8,6 +8,12 @@ state, diff it with its previous result (multiset), then the same fan-out. The b
 deduplicates identical queries, so the ratio isolates incremental evaluation. A second baseline,
 re-running once per client, shows what deduplication alone saves for identical queries.
 
+The view case: N clients each subscribed to a per-caller view (`my_account`: a unique-index lookup
+by `ctx.sender`, benchmarks/modules/view_bench.py) through the server's SubscriptionManager; per
+commit (20 accounts updated) it times the evaluation with read tracking (only views that read a
+changed row run again) against re-running the view for every subscriber, both with the diff and
+the encoded fan-out.
+
     .venv/bin/python benchmarks/subscriptions.py [--clients N] [--commits M] [--quick]
 
 Prints ratios (baseline time / incremental time) measured in this process; higher is better.
@@ -21,6 +27,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from spacetimedb import bsatn
@@ -28,6 +35,7 @@ from spacetimedb.engine import Database
 from spacetimedb.module.schema import ColumnSchema, IndexSchema, TableSchema
 from spacetimedb.query import Catalog, QueryRegistry
 from spacetimedb.sats.algebraic_type import I32, U8, U32
+from spacetimedb.sats.special import Identity
 
 PLAYER = TableSchema(
     1,
@@ -148,6 +156,60 @@ def run_scenario(name: str, queries: list[str], commits: int, seed: int) -> dict
     return results
 
 
+VIEW_MODULE = Path(__file__).resolve().parent / "modules" / "view_bench.py"
+N_ACCOUNTS_EXTRA = 9_000  # accounts nobody watches, so the table is not only the subscribers'
+
+
+def run_view_scenario(n: int, commits: int, seed: int) -> dict[str, float]:
+    """Seconds per commit (and view evaluations per commit) with read tracking and without."""
+    from spacetimedb.control.backend import TableInfo
+    from spacetimedb.control.host_backend import NamedChanges
+    from spacetimedb.control.subscriptions import SubscriptionManager
+    from spacetimedb.control.views import ViewEvaluator, ViewPlan
+    from spacetimedb.module.loader import load_module
+    from spacetimedb.module.runner import ModuleRunner
+
+    module = load_module(VIEW_MODULE)
+    view = module.views[0]
+    schemas = list(module.table_schemas)
+    account = schemas[0]
+    pk = account.indexes[0].index_id
+    info = TableInfo(view.name, True, False, bsatn.compile(view.row_product, module.typespace).encode)
+    results: dict[str, float] = {}
+    for mode in ("tracked", "rerun"):
+        rng = random.Random(seed)
+        db = Database(schemas)
+        owners = [Identity(rng.getrandbits(256)) for _ in range(n + N_ACCOUNTS_EXTRA)]
+        tx = db.begin()
+        for owner in owners:
+            tx.insert(account.table_id, (owner, 1000))
+        tx.commit()
+        runner = ModuleRunner(module, identity=Identity(1), log=lambda *_: None)
+        evaluator = ViewEvaluator(runner, db, schemas)
+        manager = SubscriptionManager(lambda: {view.name: info})
+        tables = frozenset({account.name})
+        for client in range(n):
+            plan = ViewPlan(evaluator, view, owners[client], None, None, tables, track_reads=mode == "tracked")
+            manager.add(client, 0, [plan])
+        before = evaluator.evaluations
+        elapsed = 0.0
+        for _ in range(commits):
+            tx = db.begin()
+            for _ in range(CHANGES_PER_COMMIT):
+                owner = owners[rng.randrange(len(owners))]
+                row = tx.index_find(pk, owner)
+                assert row is not None
+                tx.update(pk, (owner, row[1] + 1))
+            delta = tx.commit()
+            changes = NamedChanges({account.name: delta.tables[account.table_id]}, delta.tables)
+            t0 = time.perf_counter()
+            manager.evaluate(changes)
+            elapsed += time.perf_counter() - t0
+        results[mode] = elapsed / commits
+        results[mode + "_evaluations"] = (evaluator.evaluations - before) / commits
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=1000)
@@ -184,6 +246,13 @@ def main() -> None:
             f"{label:50} {r['rerun_distinct'] / inc:30.1f}x {r['rerun_per_client'] / inc:19.1f}x "
             f"{r['rerun_distinct_eval'] / r['incremental_eval']:27.1f}x"
         )
+    v = run_view_scenario(n, commits, seed=42)
+    print(
+        f"view: {n} clients on per-caller `my_account`, {CHANGES_PER_COMMIT} of {n + N_ACCOUNTS_EXTRA} accounts "
+        f"updated per commit: read tracking {v['tracked'] * 1e3:.2f} ms ({v['tracked_evaluations']:.1f} view runs) vs "
+        f"re-running per subscriber {v['rerun'] * 1e3:.2f} ms ({v['rerun_evaluations']:.0f} runs): "
+        f"{v['rerun'] / v['tracked']:.1f}x"
+    )
 
 
 if __name__ == "__main__":
