@@ -132,3 +132,25 @@ def test_sql_reads_view_as_caller(tmp_path: Path) -> None:
                 assert r.status == 400 and "my_account" in await r.text()  # views are not written
 
     run_views(tmp_path, scenario)
+
+
+def test_failing_view_rejects_subscription_or_keeps_its_rows(tmp_path: Path) -> None:
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            a = await RawClient.connect(s, base, db="views")
+            await a.next()
+            await a.send(call(1, "add_player", pack_str("p1") + _i64(1)))
+            await a.next()
+            await a.send(subscribe(2, 0, "SELECT * FROM fragile"))
+            assert len(_tables(await a.next())["fragile"]) == 1
+            # The view now raises: logged, its subscribers keep the last rows, the commit stands.
+            await a.send(call(3, "add_player", pack_str("boom") + _i64(2)))
+            result = await a.next()
+            assert result["type"] == "ReducerResult" and "ok" in result and _tables(result) == {}
+            await a.send(subscribe(4, 1, "SELECT * FROM fragile"))
+            err = await a.next()
+            assert err["type"] == "SubscriptionError" and "a player named boom" in err["error"]
+            await a.send(one_off(5, "SELECT * FROM player"))
+            assert len((await a.next())["ok"][0]["rows"]) == 2  # still connected and served
+
+    run_views(tmp_path, scenario)

@@ -54,3 +54,11 @@ def my_account(ctx: ViewContext) -> Account | None:
 @view(public=True)
 def top_players(ctx: AnonymousViewContext) -> list[Player]:
     return sorted(ctx.db.player.iter(), key=lambda p: -p.score)[:2]
+
+
+@view(public=True)
+def fragile(ctx: AnonymousViewContext) -> list[Player]:
+    players = list(ctx.db.player.iter())
+    if any(p.name == "boom" for p in players):
+        raise ValueError("a player named boom")
+    return players
