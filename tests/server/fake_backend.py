@@ -170,6 +170,9 @@ class FakeBackend:
         self.rows[table][row[0]] = row
         return {table: TableChanges([row], [old] if old else [])}
 
+    def has_http_route(self, method: str, path: str) -> bool:
+        return False
+
     def call_http_handler(self, request: Any, timestamp_us: int) -> None:
         return None  # the fake module routes nothing: 404
 

@@ -153,6 +153,8 @@ def test_unknown_route_wrong_method_and_oversized_body(tmp_path: Path) -> None:
             assert r.status == 404
         async with s.post(f"{base}/route/echo", data=b"x" * (MAX_ROUTE_REQUEST_BYTES + 1)) as r:
             assert r.status == 413
+        async with s.post(f"{base}/route/nope", data=b"x" * (MAX_ROUTE_REQUEST_BYTES + 1)) as r:
+            assert r.status == 404  # routed before the body is read, as upstream
         async with s.post(f"{base}/route/echo", data=b"x" * MAX_ROUTE_REQUEST_BYTES) as r:
             assert r.status == 200 and len((await r.json())["body"]) == MAX_ROUTE_REQUEST_BYTES
 

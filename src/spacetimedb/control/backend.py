@@ -212,6 +212,11 @@ class DatabaseBackend(Protocol):
         `auth`: the caller's verified credentials, passed by reference to `ctx.sender_auth`."""
         ...
 
+    def has_http_route(self, method: str, path: str) -> bool:
+        """Whether the module routes `method path` (asked on the event loop, before a request's
+        body is read: the module's routes are immutable data)."""
+        ...
+
     def call_http_handler(self, request: Request, timestamp_us: int) -> HttpCallOutcome | None:
         """Run the module's HTTP handler routed to `request.method request.path` (None: no route
         matches). Its `with_tx` commits are in the outcome, each with its fan-out."""

@@ -338,6 +338,9 @@ class HostBackend:
             return CallResult(CallStatus.FAILED_INTERNAL, timestamp_us, f"host error calling {name}: {type(e).__name__}: {e}")
         return self._convert(result)
 
+    def has_http_route(self, method: str, path: str) -> bool:
+        return self.module.router.match(method, path) is not None
+
     def call_http_handler(self, request: Request, timestamp_us: int) -> HttpCallOutcome | None:
         try:
             result = self.host.call_http_handler(request, timestamp=Timestamp(timestamp_us))

@@ -249,8 +249,8 @@ def _add_http(module: ModuleDef, handlers: list[HttpHandlerDecl], routers: list[
     for h in handlers:
         if h.name in module.http_handlers:
             raise SchemaError(f"two HTTP handlers are named {h.name!r}")
-        if h.name in module.reducers:
-            raise SchemaError(f"{h.name!r} is both a reducer and an HTTP handler; functions need distinct names")
+        if h.name in module.reducers or h.name in module.procedures or any(v.name == h.name for v in module.views):
+            raise SchemaError(f"{h.name!r} names an HTTP handler and another function; functions need distinct names")
         module.http_handlers[h.name] = h.fn
     merged = Router()
     for r in routers:

@@ -38,6 +38,9 @@ async def route(request: web.Request) -> web.StreamResponse:
     db = serving_database_of(request)
     tail = request.match_info.get("path")
     path = "" if tail is None else "/" + tail
+    # Matched before the body is read, as upstream: a request no route takes reads nothing.
+    if not db.backend.has_http_route(request.method, path):
+        return web.Response(status=404, text=NO_SUCH_ROUTE)
     length = request.content_length
     if length is not None and length > MAX_ROUTE_REQUEST_BYTES:
         raise web.HTTPRequestEntityTooLarge(max_size=MAX_ROUTE_REQUEST_BYTES, actual_size=length)
