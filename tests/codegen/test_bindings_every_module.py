@@ -67,6 +67,15 @@ CASES = {
     "price-feed": Case(
         "examples/price_feed.py", "price", "conn.reducers.setPrice({ symbol: 'BTC', cents: 5n })", "row.cents === 5n"
     ),
+    "sender-auth": Case(
+        "tests/server/modules/sender_auth.py", "seen", "conn.reducers.whoami({ how: 'sdk' })", "row.how === 'sdk'"
+    ),
+    "server-views": Case(
+        "tests/server/modules/views.py",
+        "player",
+        "conn.reducers.addPlayer({ name: 'Ada', score: 3n })",
+        "row.name === 'Ada'",
+    ),
     "bank": Case("examples/bank.py", "accounts", "conn.reducers.seed({ n: 2, balance: 7n })", "row.balance === 7n"),
     # Its reducer is the owner's (the secret its HTTP handlers check); the secret table is private.
     "webhook": Case(
