@@ -224,3 +224,35 @@ def test_v9_lists_views_among_the_misc_exports() -> None:
     assert m.raw_module_def_json(9)["misc_exports"][1]["View"]["return_type"] == {
         "Array": {"Ref": m.table("account").schema.product_type_ref}
     }
+
+
+def test_a_view_cannot_stop_the_host_and_leaves_no_store_behind() -> None:
+    from spacetimedb.module import NoTransactionError
+
+    with collecting() as found:
+
+        @table
+        class Cell:
+            id: Annotated[u32, primary_key]
+
+        @view(public=True)
+        def exits(ctx: AnonymousViewContext) -> list[Cell]:
+            raise SystemExit(3)
+
+        @view(public=True)
+        def leaks(ctx: AnonymousViewContext) -> list[Cell]:
+            kept.append(ctx)
+            return list(ctx.db.cell.iter())
+
+    kept: list[Any] = []
+    m = ModuleDef.build(found)
+    runner = ModuleRunner(m, identity=Identity(1), log=lambda *a: None)
+    store = _store(m, [(1,)])
+    with pytest.raises(ViewError, match="SystemExit") as e:
+        runner.run_view(m.view("exits"), store, sender=None)
+    assert e.value.failure.kind is FailureKind.INTERNAL_ERROR
+    assert runner.run_view(m.view("leaks"), store, sender=None) == [(1,)]
+    assert runner.running is None
+    # A context kept past its evaluation reaches no data.
+    with pytest.raises(NoTransactionError):
+        list(kept[0].db.cell.iter())
