@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import pytest
 from tests.module.test_runner import DictStore
 
-from spacetimedb import AnonymousViewContext, ViewContext, view
+from spacetimedb import AnonymousViewContext, ProcedureContext, ViewContext, procedure, view
 from spacetimedb.module import ModuleDef, ReducerContext, SenderError, primary_key, reducer, table
 from spacetimedb.module import raw_def as r
 from spacetimedb.module.declarations import collecting
@@ -182,6 +182,15 @@ def test_view_errors_carry_the_failure_kind() -> None:
         ("@view(public=True)\ndef v(ctx: ViewContext) -> Row: return []", "T | None"),
         ("@view(public=True)\ndef v(ctx: ViewContext) -> list[int]: return []", "annotated fields"),
         ("@view(public=True)\ndef row(ctx: ViewContext) -> list[Row]: return []", "name of a table"),
+        (
+            "@reducer\ndef twice(ctx): pass\n@view(public=True, name='twice')\ndef v(ctx: ViewContext) -> list[Row]: return []",
+            "name of a reducer",
+        ),
+        (
+            "@procedure\ndef twice(ctx: ProcedureContext) -> None: pass\n"
+            "@view(public=True, name='twice')\ndef v(ctx: ViewContext) -> list[Row]: return []",
+            "name of a procedure",
+        ),
         ("@view(public=True, primary_key='nope')\ndef v(ctx: ViewContext) -> list[Row]: return []", "not a column"),
         ("@view(public=True)\nasync def v(ctx: ViewContext) -> list[Row]: return []", "plain function"),
     ],
@@ -193,7 +202,10 @@ def test_bad_views_are_rejected_with_a_clear_error(source: str, message: str) ->
         class Row:
             id: Annotated[u32, primary_key]
 
-        ns: dict[str, Any] = {"view": view, "ViewContext": ViewContext, "u32": u32, "Row": Row}
+        ns: dict[str, Any] = {
+            "view": view, "ViewContext": ViewContext, "u32": u32, "Row": Row, "reducer": reducer,
+            "procedure": procedure, "ProcedureContext": ProcedureContext,
+        }  # fmt: skip
         with pytest.raises(SchemaError, match=message):
             exec(source, ns)
             ModuleDef.build(found)

@@ -65,7 +65,7 @@ class Assembler:
             found = [r.name for r in reducer_defs.values() if r.lifecycle == kind]
             if len(found) > 1:
                 raise SchemaError(f"module declares {len(found)} {kind} reducers ({found}); at most one is allowed")
-        view_defs = self._views(table_defs, reducer_defs)
+        view_defs = self._views(table_defs, reducer_defs, set(procedure_defs))
         return ModuleDef(
             name=self.name,
             tables=table_defs,
@@ -218,8 +218,8 @@ class Assembler:
             param_annotations=[p.annotation for p in params],
         )
 
-    def _views(self, tables: list[TableDef], reducers: dict[str, ReducerDef]) -> list[ViewDef]:
-        taken = {t.name: "table" for t in tables} | {r: "reducer" for r in reducers}
+    def _views(self, tables: list[TableDef], reducers: dict[str, ReducerDef], procedures: set[str]) -> list[ViewDef]:
+        taken = {t.name: "table" for t in tables} | {r: "reducer" for r in reducers} | {p: "procedure" for p in procedures}
         by_class = {t.decl.cls: t for t in tables}
         names = {t.cls.__name__: t.cls for t in self.tables}
         out: list[ViewDef] = []
