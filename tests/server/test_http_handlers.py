@@ -137,6 +137,11 @@ def test_get_post_nested_and_root_routes(tmp_path: Path) -> None:
             assert r.status == 200 and await r.text() == "root:''"
         async with s.get(f"{base}/route/") as r:  # `/route/` is the path "/"
             assert r.status == 200 and await r.text() == "root:'/'"
+        # Unauthenticated, as upstream: a webhook's own Authorization reaches the module, no token is minted.
+        for auth in ["Bearer not-a-spacetimedb-token", "Basic dXNlcjpwYXNz", "Bearer \u00e9"]:
+            async with s.get(f"{base}/route/echo", headers={"Authorization": auth, "X-Test": auth}) as r:
+                assert r.status == 200 and (await r.json())["header"] == auth
+                assert "spacetime-identity" not in r.headers and "spacetime-identity-token" not in r.headers
         async with s.post(f"{base}/route/write?id=3", data="from http") as r:
             assert r.status == 201 and await r.text() == "3"
         assert await sql(s, base, "SELECT * FROM note") == [[3, "from http"]]

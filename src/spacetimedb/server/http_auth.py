@@ -78,11 +78,25 @@ async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return response
 
 
+#: A route whose resource name starts with this takes requests as sent: no token checked or minted.
+UNAUTHENTICATED_ROUTE = "unauthenticated:"
+
+
+def _unauthenticated(request: web.Request) -> bool:
+    resource = request.match_info.route.resource
+    name = resource.name if resource is not None else None
+    return name is not None and name.startswith(UNAUTHENTICATED_ROUTE)
+
+
 @web.middleware
 async def anon_auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    # Only routes that exist (unmatched paths and wrong methods answer 404/405 without minting).
-    if request.match_info.http_exception is not None or not (
-        request.path == "/v1/database" or request.path.startswith("/v1/database/")
+    # Only routes that exist (unmatched paths and wrong methods answer 404/405 without minting),
+    # and not a module's own HTTP routes: upstream leaves those unauthenticated so webhooks with
+    # their own `Authorization` (or none) reach the module as sent.
+    if (
+        request.match_info.http_exception is not None
+        or not (request.path == "/v1/database" or request.path.startswith("/v1/database/"))
+        or _unauthenticated(request)
     ):
         return await handler(request)
     presented = optional_caller(request)

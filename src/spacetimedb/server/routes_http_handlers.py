@@ -19,6 +19,7 @@ from multidict import CIMultiDict
 from spacetimedb.control.backend import HttpCallOutcome
 from spacetimedb.control.clock import now_us
 from spacetimedb.module.http_handler import NO_SUCH_ROUTE, Request
+from spacetimedb.server.http_auth import UNAUTHENTICATED_ROUTE
 from spacetimedb.server.http_limits import read_body
 from spacetimedb.server.routes_database import serving_database_of
 
@@ -100,5 +101,6 @@ def _header_ok(name: str, value: str) -> bool:
 
 def add_routes(app: web.Application) -> None:
     r = app.router
-    r.add_route("*", "/v1/database/{name}/route", route)
-    r.add_route("*", "/v1/database/{name}/route/{path:.*}", route)
+    # Unauthenticated, as upstream: no SpacetimeDB token is checked or minted for these.
+    r.add_route("*", "/v1/database/{name}/route", route, name=f"{UNAUTHENTICATED_ROUTE}module-route-root")
+    r.add_route("*", "/v1/database/{name}/route/{path:.*}", route, name=f"{UNAUTHENTICATED_ROUTE}module-route")
