@@ -9,6 +9,7 @@ from pathlib import Path
 import aiohttp
 
 from spacetimedb.control.host_backend import HostBackend, host_backend_factory
+from spacetimedb.control.query_limits import QueryLimits
 from spacetimedb.protocol.wire import pack_str
 from spacetimedb.server.app import Server
 
@@ -17,11 +18,11 @@ from .harness import RawClient, call, one_off, subscribe
 VIEWS = Path(__file__).parent / "modules" / "views.py"
 
 
-def run_views(tmp_path: Path, scenario):  # type: ignore[no-untyped-def]
+def run_views(tmp_path: Path, scenario, **kw):  # type: ignore[no-untyped-def]
     import asyncio
 
     async def main():  # type: ignore[no-untyped-def]
-        server = Server(tmp_path / "data", backend_factory=host_backend_factory)
+        server = Server(tmp_path / "data", backend_factory=host_backend_factory, **kw)
         port = await server.start()
         try:
             await server.publish_path("views", VIEWS)
@@ -154,3 +155,20 @@ def test_failing_view_rejects_subscription_or_keeps_its_rows(tmp_path: Path) -> 
             assert len((await a.next())["ok"][0]["rows"]) == 2  # still connected and served
 
     run_views(tmp_path, scenario)
+
+
+def test_view_rows_count_against_the_row_budget(tmp_path: Path) -> None:
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            a = await RawClient.connect(s, base, db="views")
+            await a.next()
+            for i in range(3):
+                await a.send(call(i, "add_player", pack_str(f"p{i}") + _i64(i)))
+                await a.next()
+            await a.send(subscribe(5, 0, "SELECT * FROM fragile"))  # 3 rows: over a budget of 2
+            err = await a.next()
+            assert err["type"] == "SubscriptionError" and "row budget" in err["error"]
+            await a.send(subscribe(6, 1, "SELECT * FROM top_players"))  # 2 rows: within it
+            assert len(_tables(await a.next())["top_players"]) == 2
+
+    run_views(tmp_path, scenario, query_limits=QueryLimits(row_budget=2))

@@ -27,6 +27,7 @@ from spacetimedb.module.datastore import Bound
 from spacetimedb.module.module_def import ViewDef
 from spacetimedb.module.runner import ModuleRunner, ViewError
 from spacetimedb.module.schema import TableSchema
+from spacetimedb.query.errors import SqlError
 from spacetimedb.query.limits import RowBudget
 from spacetimedb.sats.special import Identity, Timestamp
 
@@ -225,7 +226,13 @@ class ViewPlan:
             raise QueryRejected(f"view `{self.view.name}` failed: {e.failure.message}") from None
         self._evaluator.watch(self, read, self._read)
         self._rows, self._read = rows, read
-        return self._filtered(rows)
+        out = self._filtered(rows)
+        if budget is not None:  # the rows it produces count like a table query's (the rows it read do not)
+            try:
+                budget.charge(len(out))
+            except SqlError as e:
+                raise QueryRejected(str(e)) from None
+        return out
 
     def delta(self, changes: Changes) -> tuple[Sequence[Row], Sequence[Row]]:
         if self._read is None:
