@@ -62,6 +62,14 @@ def write(ctx: HandlerContext, req: Request) -> Response:
     return Response(201, {"Content-Type": "text/plain"}, str(n.id))
 
 @http_handler
+def status(ctx: HandlerContext, req: Request) -> Response:
+    if "raw" in req.query:
+        r = Response()
+        r.status = int(req.query["raw"])  # past the constructor's check
+        return r
+    return Response(int(req.query["s"]))
+
+@http_handler
 def spin(ctx: HandlerContext, req: Request) -> Response:
     while True:
         pass
@@ -86,6 +94,7 @@ router = (
     .post("/rollback", rollback)
     .post("/write", write)
     .get("/spin", spin)
+    .get("/status", status)
     .get("/no-db", no_db)
     .nest("/admin", admin)
 )
@@ -177,6 +186,11 @@ def test_failing_handlers_answer_500_and_log_the_traceback(tmp_path: Path) -> No
         async with s.post(f"{base}/route/rollback") as r:
             assert r.status == 500
         assert await sql(s, base, "SELECT * FROM note") == []  # the failed with_tx rolled back
+        for query in ["s=100", "s=101", "s=600", "raw=100", "raw=101"]:  # no 1xx: a client would wait on
+            async with s.get(f"{base}/route/status?{query}") as r:
+                assert r.status == 500, query
+        async with s.get(f"{base}/route/status?s=204") as r:
+            assert r.status == 204
         async with s.get(f"{base}/route/no-db") as r:
             assert r.status == 409 and "with_tx" in await r.text()
         async with s.get(f"{base}/logs", headers=owner) as r:

@@ -134,8 +134,9 @@ class Response:
         headers: Headers | Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
         body: bytes | str = b"",
     ) -> None:
-        if not isinstance(status, int) or not 100 <= status <= 599:
-            raise ValueError(f"an HTTP status is an int from 100 to 599, not {status!r}")
+        # No 1xx: an informational status is not a final answer (a client would wait for another).
+        if not isinstance(status, int) or isinstance(status, bool) or not 200 <= status <= 599:
+            raise ValueError(f"a handler's HTTP status is an int from 200 to 599, not {status!r}")
         self.status = status
         self.headers = headers if isinstance(headers, Headers) else Headers(headers)
         self.body = body.encode() if isinstance(body, str) else bytes(body)

@@ -76,6 +76,10 @@ async def route(request: web.Request) -> web.StreamResponse:
     resp = outcome.response
     if resp is None:
         return web.Response(status=500, text="the database's HTTP handler failed; its log has the details")
+    if not isinstance(resp.status, int) or not 200 <= resp.status <= 599:  # changed after it was built
+        return web.Response(status=500, text=f"the database's HTTP handler returned the status {resp.status!r}")
+    if not isinstance(resp.body, bytes):
+        return web.Response(status=500, text="the database's HTTP handler returned a body that is not bytes")
     if len(resp.body) > MAX_ROUTE_RESPONSE_BYTES:
         return web.Response(
             status=500,
