@@ -260,3 +260,21 @@ def test_payment_webhook_end_to_end(tmp_path: Path) -> None:
             assert r.status == 404  # the webhook takes POST only
 
     run(tmp_path, EXAMPLES / "webhook.py", scenario)
+
+
+def test_with_tx_commits_survive_a_restart(tmp_path: Path) -> None:
+    module = routes_module(tmp_path)
+
+    async def first(server: Server, base: str, s: aiohttp.ClientSession) -> None:
+        async with s.post(f"{base}/route/write?id=9", data="durable") as r:
+            assert r.status == 201
+
+    run(tmp_path, module, first)
+
+    async def second(server: Server, base: str, s: aiohttp.ClientSession) -> None:
+        assert await sql(s, base, "SELECT * FROM note") == [[9, "durable"]]
+        async with s.post(f"{base}/route/write?id=10", data="after") as r:  # tx offsets go on from the log
+            assert r.status == 201
+        assert sorted(await sql(s, base, "SELECT id FROM note")) == [[9], [10]]
+
+    run(tmp_path, module, second)  # publishing the same module again keeps the data
