@@ -8,6 +8,10 @@ client counts twice (the client cache is reference counted).
 With a `PlanRouter` (the real host offers one over `spacetimedb.query.QueryRegistry`) a commit is
 evaluated only for the queries whose tables and `col = constant` filters match its rows; without
 one (or if the router fails on a commit) every query reading a changed table is evaluated.
+
+A plan with a `commit_source` (a view's plan: `spacetimedb.control.views`) is evaluated only when
+that source's `affected(changes)` names it: the source keeps one index of what every view read,
+so a commit costs the views it touched, not one check per subscribed view.
 """
 
 from __future__ import annotations
@@ -51,6 +55,8 @@ class SubscriptionManager:
         #: Entries evaluated directly (every one without a router), by the tables they read.
         self._by_table: dict[str, set[QueryEntry]] = {}
         self._routed: dict[Hashable, QueryEntry] = {}
+        #: Entries whose plan has a `commit_source`: source -> plan -> entry.
+        self._watched: dict[Any, dict[Any, QueryEntry]] = {}
         self._sets: dict[SetKey, list[QueryEntry]] = {}
         self._sources: dict[SetKey, tuple[str, ...]] = {}
         #: Queries per subscriber, over all its sets (for the per-connection limit).
@@ -113,6 +119,11 @@ class SubscriptionManager:
 
     def _new_entry(self, plan: SubscriptionQuery) -> QueryEntry:
         entry = QueryEntry(plan)
+        source = getattr(plan, "commit_source", None)
+        if source is not None:
+            self._watched.setdefault(source, {})[plan] = entry
+            self._entries[plan.key] = entry
+            return entry
         if self._router is not None and getattr(plan, "routable", True):
             try:
                 entry.handle = self._router.register(plan)
@@ -159,6 +170,13 @@ class SubscriptionManager:
             entry.subscribers[key] = count
         if not entry.subscribers:
             del self._entries[entry.plan.key]
+            source = getattr(entry.plan, "commit_source", None)
+            if source is not None:
+                watched = self._watched.get(source, {})
+                watched.pop(entry.plan, None)
+                if not watched:
+                    self._watched.pop(source, None)
+                return
             if entry.handle is not None:
                 del self._routed[entry.handle]
                 assert self._router is not None
@@ -209,6 +227,16 @@ class SubscriptionManager:
                 direct = {e for e in self._routed.values() if not e.plan.reads.isdisjoint(changed)}
         for table in changed:
             direct |= self._by_table.get(table, set())
+        for source, watched in self._watched.items():
+            try:
+                affected = source.affected(changes)
+            except Exception:  # offer the commit to each of them; each plan checks on its own
+                log.exception("view read tracking failed on a commit; evaluating each view")
+                affected = watched.keys()
+            for plan in affected:
+                entry = watched.get(plan)
+                if entry is not None:
+                    direct.add(entry)
         if not direct and not routed:
             return {}
         tables = self._tables()

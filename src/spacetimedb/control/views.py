@@ -215,6 +215,8 @@ class ViewPlan:
         self.reads: frozenset[str] = all_tables
         self._rows: list[Row] | None = None
         self._read: ReadSet | None = None
+        #: The SubscriptionManager asks it which view plans a commit affects (None: offer every commit).
+        self.commit_source: ViewEvaluator | None = evaluator if track_reads else None
 
     def _filtered(self, rows: list[Row]) -> list[Row]:
         return rows if self._filter is None else self._filter(rows)
