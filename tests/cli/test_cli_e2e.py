@@ -397,3 +397,33 @@ def test_sql_and_call_over_http_run_client_connected_and_disconnected(cli: Cli, 
     assert cli.run("sql", "chat", query, "--json").stdout == '{"online": false}\n'
     visitor.run("call", "chat", "set_name", '"Visitor"', "-s", cli.server)
     assert cli.run("sql", "chat", query, "--json").stdout == '{"online": false}\n'
+
+
+def test_call_runs_a_procedure_and_prints_its_return_value(cli: Cli) -> None:
+    """`spacetimedb call` on a procedure: examples/price_feed.py fetching from a loopback server."""
+    import http.server
+    import threading
+
+    class Prices(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"4200"
+            self.send_response(200)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    svc = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Prices)
+    threading.Thread(target=svc.serve_forever, daemon=True).start()
+    try:
+        cli.run("publish", "prices", "--module-path", str(ROOT / "examples" / "price_feed.py"), "-y")
+        source = json.dumps(f"http://127.0.0.1:{svc.server_address[1]}/price")
+        assert cli.run("call", "prices", "fetch_price", '"BTC"', source).stdout.strip() == "4200"
+        assert "4200" in cli.run("sql", "prices", "SELECT * FROM price").stdout
+        failed = cli.run("call", "prices", "fetch_price", '"BTC"', '"http://127.0.0.1:9/"', ok=False)
+        assert failed.returncode == 1 and "HTTP 500" in failed.stderr and "Traceback" not in failed.stderr
+    finally:
+        svc.shutdown()
+        svc.server_close()

@@ -176,6 +176,9 @@ class FakeBackend:
     def call_http_handler(self, request: Any, timestamp_us: int) -> None:
         return None  # the fake module routes nothing: 404
 
+    def has_procedure(self, name: str) -> bool:
+        return False
+
     def call_reducer(
         self,
         name: str,

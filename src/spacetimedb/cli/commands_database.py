@@ -112,13 +112,16 @@ def _parse_args(raw: tuple[str, ...]) -> list[Any]:
 @click.argument("arguments", nargs=-1)
 @server_option
 def call(name: str, reducer: str, arguments: tuple[str, ...], server: str | None) -> None:
-    """Call REDUCER on database NAME with JSON ARGUMENTS (negative numbers too).
+    """Call REDUCER (or a procedure) on database NAME with JSON ARGUMENTS (negative numbers too).
+
+    A procedure's return value is printed as SATS-JSON.
 
     \b
     Examples:
       spacetimedb call chat set_name '"Ada"'
       spacetimedb call bank transfer 1 2 100
       spacetimedb call game move -1 0
+      spacetimedb call prices fetch_price '"BTC"' '"http://127.0.0.1:8000/price"'
     """
     resp = _client(server).call(name, reducer, _parse_args(arguments))
     if resp.body:

@@ -121,6 +121,15 @@ def _parse_publish(values: tuple[str, ...]) -> list[tuple[str, Path]]:
     "development on a trusted network.",
 )
 @click.option(
+    "--procedure-http",
+    "procedure_http",
+    default="on",
+    show_default=True,
+    metavar="on|off|HOST,HOST...",
+    help="What procedures' outbound HTTP (ctx.http) may reach: any host (on), nothing (off), or only these "
+    "host names.",
+)
+@click.option(
     "--http-header-timeout",
     type=click.FloatRange(min=0.1),
     default=None,
@@ -183,6 +192,7 @@ def start(
     allow_truncate: bool,
     compress_frames: bool,
     allow_publish: tuple[str, ...],
+    procedure_http: str,
     http_header_timeout: float | None,
     http_body_timeout: float | None,
     send_budget: str | None,
@@ -204,8 +214,10 @@ def start(
     create databases: module code runs inside the server with its privileges.
     """
     modules = _parse_publish(publish)
+    from spacetimedb.module.http_client import HttpPolicy
     from spacetimedb.server.publish_policy import PublishPolicy
 
+    http_policy = HttpPolicy.parse(procedure_http)
     try:
         publish_policy = PublishPolicy.parse(allow_publish)
     except ValueError as e:
@@ -247,6 +259,7 @@ def start(
             allow_publish=publish_policy,
             on_listening=_act_as_owner(listen_addr, data_dir),
             reducer_time_limit=reducer_time_limit,
+            procedure_http=http_policy,
         )
     except OSError as e:
         if e.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):  # lost a race after the check

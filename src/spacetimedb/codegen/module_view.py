@@ -108,6 +108,16 @@ class ReducerView:
 
 
 @dataclass
+class ProcedureView:
+    """A `@procedure`: called like a reducer, returns a value of `return_type`."""
+
+    name: str
+    params: list[ColumnView]
+    return_type: AlgebraicType
+    client_callable: bool = True
+
+
+@dataclass
 class ViewView:
     """A `@view`: clients read it as a read-only table named `name` with rows of `row_ref`."""
 
@@ -142,6 +152,7 @@ class ModuleView:
     tables: list[TableView] = field(default_factory=list)
     reducers: list[ReducerView] = field(default_factory=list)
     views: list[ViewView] = field(default_factory=list)
+    procedures: list[ProcedureView] = field(default_factory=list)
 
     def resolve(self, ty: AlgebraicType) -> AlgebraicType:
         while isinstance(ty, RefType):
@@ -259,6 +270,17 @@ def load_module_view(raw: dict[str, Any]) -> ModuleView:
                 params=_columns(params, f"reducer {r['source_name']}"),
                 lifecycle=lifecycles.get(name),
                 client_callable=not private,
+            )
+        )
+    for p in sections.get("Procedures", []):
+        vis, _ = _variant(p.get("visibility", {"ClientCallable": []}), "FunctionVisibility")
+        name = canonical("Function", p["source_name"])
+        view.procedures.append(
+            ProcedureView(
+                name=name,
+                params=_columns(type_from_json({"Product": p["params"]}), f"procedure {p['source_name']}"),
+                return_type=type_from_json(p["return_type"]),
+                client_callable=vis == "ClientCallable" and name not in scheduled,
             )
         )
     _load_views(view, sections, canonical)

@@ -8,7 +8,14 @@ A client written against the official quickstart works against our server with o
 
 from __future__ import annotations
 
-from spacetimedb.codegen.module_view import ColumnView, ModuleView, ReducerView, TableView, snake_case
+from spacetimedb.codegen.module_view import (
+    ColumnView,
+    ModuleView,
+    ProcedureView,
+    ReducerView,
+    TableView,
+    snake_case,
+)
 from spacetimedb.sats.algebraic_type import (
     BYTES,
     UNIT,
@@ -239,8 +246,30 @@ class TypeScriptGenerator:
             )
         return "".join(lines)
 
-    def procedure_types_file(self) -> str:
-        return HEADER + f"import {{ type Infer as __Infer }} from '{SDK_IMPORT}';\n"
+    def procedure_file(self, p: ProcedureView) -> str:
+        """`<name>_procedure.ts` as the official generator writes it: `params` and `returnType`."""
+        body = self.fields(p.params, p.name)
+        imports = self._used_type_imports([c.type for c in p.params] + [p.return_type])
+        inner = f"\n{body}\n" if body else ""
+        returns = self.builder(p.return_type, f"{p.name} return type")
+        return (
+            f"{HEADER}{TYPE_IMPORTS % SDK_IMPORT}{imports}\n"
+            f"export const params = {{{inner}}};\nexport const returnType = {returns};\n"
+        )
+
+    def procedure_types_file(self, procedures: list[ProcedureView]) -> str:
+        lines = [HEADER, f"import {{ type Infer as __Infer }} from '{SDK_IMPORT}';\n"]
+        if procedures:
+            lines.append("\n")
+        for p in procedures:
+            lines.append(f"import * as {pascal_case(p.name)}Procedure from '../{snake_case(p.name)}_procedure';\n")
+        if procedures:
+            lines.append("\n")
+        for p in procedures:
+            n = pascal_case(p.name)
+            lines.append(f"export type {n}Args = __Infer<typeof {n}Procedure.params>;\n")
+            lines.append(f"export type {n}Result = __Infer<typeof {n}Procedure.returnType>;\n")
+        return "".join(lines)
 
     def _table_opts(self, table: TableView) -> str:
         col = [camel_case(c.name) for c in table.columns]
@@ -265,13 +294,21 @@ class TypeScriptGenerator:
             f"      constraints: [{_block(cons)}],{event}"
         )
 
-    def index_file(self, tables: list[TableView], reducers: list[ReducerView]) -> str:
+    def index_file(
+        self, tables: list[TableView], reducers: list[ReducerView], procedures: list[ProcedureView] | None = None
+    ) -> str:
+        procs = procedures or []
         # Lifecycle reducers get a params file with --include-private but are never callable.
         red = [r for r in reducers if r.lifecycle is None]
         imports = [HEADER, INDEX_IMPORTS % SDK_IMPORT, "\n// Import all reducer arg schemas\n"]
         imports += [
             f"import {pascal_case(r.name)}Reducer from './{snake_case(r.name)}_reducer';\n" for r in red
         ]
+        if procs:
+            imports.append("\n// Import all procedure arg schemas\n")
+            imports += [
+                f"import * as {pascal_case(p.name)}Procedure from './{snake_case(p.name)}_procedure';\n" for p in procs
+            ]
         imports.append("\n// Import all table schema definitions\n")
         imports += [f"import {pascal_case(t.name)}Row from './{snake_case(t.name)}_table';\n" for t in tables]
         table_defs = "".join(
@@ -279,7 +316,16 @@ class TypeScriptGenerator:
             for t in tables
         )
         reducer_defs = ",\n".join(f"  __reducerSchema('{r.name}', {pascal_case(r.name)}Reducer)" for r in red)
-        body = INDEX_BODY.replace("%TABLES%", table_defs).replace("%REDUCERS%", reducer_defs)
+        procedure_defs = "".join(
+            f"\n  __procedureSchema('{p.name}', {pascal_case(p.name)}Procedure.params, "
+            f"{pascal_case(p.name)}Procedure.returnType),"
+            for p in procs
+        )
+        body = (
+            INDEX_BODY.replace("%TABLES%", table_defs)
+            .replace("%REDUCERS%", reducer_defs)
+            .replace("%PROCEDURES%", procedure_defs + ("\n" if procs else ""))
+        )
         for key, text in _accessor_alias_parts(tables).items():
             body = body.replace(key, text)
         return "".join(imports) + body.replace("%CLI_VERSION%", CLI_VERSION)
@@ -296,8 +342,11 @@ class TypeScriptGenerator:
             files[f"{snake_case(r.name)}_reducer.ts"] = self.reducer_file(r.params, r.name)
         files["types.ts"] = self.types_file()
         files["types/reducers.ts"] = self.reducer_types_file(reducers)
-        files["types/procedures.ts"] = self.procedure_types_file()
-        files["index.ts"] = self.index_file(tables, reducers)
+        procedures = [p for p in self.m.procedures if p.client_callable or include_private]
+        for p in procedures:
+            files[f"{snake_case(p.name)}_procedure.ts"] = self.procedure_file(p)
+        files["types/procedures.ts"] = self.procedure_types_file(procedures)
+        files["index.ts"] = self.index_file(tables, reducers, procedures)
         return files
 
 
@@ -391,6 +440,7 @@ import {
   SubscriptionBuilderImpl as __SubscriptionBuilderImpl,
   convertToAccessorMap as __convertToAccessorMap,
   makeQueryBuilder as __makeQueryBuilder,
+  procedureSchema as __procedureSchema,
   procedures as __procedures,
   reducerSchema as __reducerSchema,
   reducers as __reducers,
@@ -421,7 +471,7 @@ const reducersSchema = __reducers(
 );
 
 /** The schema information for all procedures in this module. */
-const proceduresSchema = __procedures();
+const proceduresSchema = __procedures(%PROCEDURES%);
 
 %SCHEMA_ALIAS_TYPE%/** The remote SpacetimeDB module schema, both runtime and type information. */
 const REMOTE_MODULE = {

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from spacetimedb.module.auth import AuthCtx
 from spacetimedb.module.datastore import Row
+from spacetimedb.module.http_client import HttpPolicy, HttpTransport
 from spacetimedb.module.http_handler import Request, Response
 from spacetimedb.query.limits import RowBudget
 
@@ -48,6 +49,20 @@ class CallStatus(enum.Enum):
     NO_SUCH_REDUCER = "no_such_reducer"
     BAD_ARGS = "bad_args"
     LIFECYCLE = "lifecycle"
+
+
+@dataclass(frozen=True, slots=True)
+class ProcedureOutcome:
+    """How a procedure call ended. `status` COMMITTED: it returned `ret_bsatn` (`ret_json` the
+    same value in SATS-JSON); FAILED_INTERNAL: it raised (`error`); NO_SUCH_REDUCER / BAD_ARGS:
+    it never started."""
+
+    status: CallStatus
+    timestamp_us: int
+    duration_us: int = 0
+    error: str = ""
+    ret_bsatn: bytes = b""
+    ret_json: Any = None
 
 
 @dataclass(slots=True)
@@ -220,6 +235,44 @@ class DatabaseBackend(Protocol):
     def call_http_handler(self, request: Request, timestamp_us: int) -> HttpCallOutcome | None:
         """Run the module's HTTP handler routed to `request.method request.path` (None: no route
         matches). Its `with_tx` commits are in the outcome, each with its fan-out."""
+        ...
+
+    def has_procedure(self, name: str) -> bool:
+        """True if the module declares a procedure named `name`."""
+        ...
+
+    def call_procedure(
+        self,
+        name: str,
+        args: bytes | Any,
+        *,
+        caller: bytes,
+        connection_id: int | None,
+        timestamp_us: int,
+        args_format: str,
+        auth: AuthCtx | None,
+        run_tx: Callable[[Callable[..., Any]], Any],
+        http: HttpTransport,
+        http_policy: HttpPolicy,
+        defer: Callable[[Callable[[], None]], None],
+    ) -> ProcedureOutcome:
+        """Run a procedure to its end on the calling thread (not the worker): its `ctx.with_tx`
+        calls `run_tx`, which runs `procedure_tx` on the worker; `defer` hands work (log records)
+        to the worker."""
+        ...
+
+    def procedure_tx(
+        self,
+        fn: Callable[..., Any],
+        name: str,
+        *,
+        caller: bytes,
+        connection_id: int | None,
+        auth: AuthCtx | None,
+        results: list[CallResult],
+    ) -> Any:
+        """On the worker: one `ctx.with_tx(fn)` transaction of procedure `name`; appends its
+        CallResult to `results` (to fan out), returns `fn`'s value or raises what `fn` raised."""
         ...
 
     def client_connected(

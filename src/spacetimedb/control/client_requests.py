@@ -6,9 +6,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from spacetimedb.control.backend import QueryRejected, SubscriptionQuery
+from spacetimedb.control.backend import CallStatus, ProcedureOutcome, QueryRejected, SubscriptionQuery
 from spacetimedb.control.clock import now_us
+from spacetimedb.control.errors import DatabaseStopped
 from spacetimedb.control.fanout import broadcast
+from spacetimedb.control.procedure_calls import POOL, run_procedure
 from spacetimedb.control.subscriber import Subscriber
 from spacetimedb.control.subscriptions import DuplicateQuerySet, SubscriptionManager, UnknownQuerySet
 from spacetimedb.protocol import wire
@@ -49,10 +51,45 @@ def handle(db: HostedDatabase, sub: Subscriber, msg: ClientMessage) -> None:
     elif isinstance(msg, OneOffQuery):
         _one_off(db, sub, msg)
     elif isinstance(msg, CallProcedure):
-        db.send(
-            sub,
-            wire.procedure_internal_error(msg.request_id, now_us(), f"no such procedure `{msg.procedure}`"),
-        )
+        _call_procedure(db, sub, msg)
+
+
+def _call_procedure(db: HostedDatabase, sub: Subscriber, msg: CallProcedure) -> None:
+    """Start the procedure on a pool thread (`procedure_calls`); its ProcedureResult is sent from
+    the worker once it ends, after the TransactionUpdates of its transactions."""
+
+    def run() -> None:
+        committed: list[int] = []
+        try:
+            out = run_procedure(
+                db,
+                msg.procedure,
+                msg.args,
+                args_format="bsatn",
+                caller=sub.identity,
+                connection_id=sub.connection_id,
+                auth=sub.auth,
+                committed=committed,
+            )
+        except Exception as e:  # the host failed, not the procedure: still answer the caller
+            log.exception("procedure %s failed in the host", msg.procedure)
+            out = ProcedureOutcome(CallStatus.FAILED_INTERNAL, now_us(), error=f"{type(e).__name__}: {e}")
+        if out.status is CallStatus.COMMITTED:
+            reply = wire.procedure_returned(msg.request_id, out.timestamp_us, out.ret_bsatn, out.duration_us)
+        else:
+            reply = wire.procedure_internal_error(msg.request_id, out.timestamp_us, out.error, out.duration_us)
+
+        def answer() -> None:
+            if sub in db.subscribers:
+                # Held like a ReducerResult under confirmed reads: until its last commit is durable.
+                db.send(sub, reply, max(committed) if committed else None)
+
+        try:
+            db.worker.submit(answer)
+        except DatabaseStopped:
+            pass  # the database stopped meanwhile: its clients are gone
+
+    POOL.submit(run)
 
 
 def _subscribe(db: HostedDatabase, sub: Subscriber, msg: Subscribe) -> None:

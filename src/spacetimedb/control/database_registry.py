@@ -35,6 +35,7 @@ from spacetimedb.control.identity import LOCAL_ISSUER, identity_from_claims, par
 from spacetimedb.control.module_swap import SwapFailed, swap_module
 from spacetimedb.control.query_limits import QueryLimits
 from spacetimedb.durability import durable_files
+from spacetimedb.module.http_client import HttpPolicy
 
 log = logging.getLogger("spacetimedb.server")
 
@@ -165,6 +166,8 @@ class DatabaseRegistry:
         self.factory = factory
         #: What each client's queries may cost, for every database.
         self.query_limits = query_limits or QueryLimits()
+        #: What procedures' `ctx.http` may reach, for every database (`--procedure-http`).
+        self.procedure_http = HttpPolicy()
         self.databases: dict[str, HostedDatabase] = {}
         self.on_removed: list[Callable[[HostedDatabase], None]] = []
         self._lock = asyncio.Lock()
@@ -195,6 +198,7 @@ class DatabaseRegistry:
 
     def _start(self, db: HostedDatabase) -> None:
         db.limits = self.query_limits
+        db.http_policy = self.procedure_http
         self.databases[db.info.name] = db
         db.start()
 

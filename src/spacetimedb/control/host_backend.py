@@ -25,6 +25,7 @@ from spacetimedb.control.backend import (
     HttpCallOutcome,
     LogLine,
     ModuleSwapPlan,
+    ProcedureOutcome,
     QueryRejected,
     Row,
     SqlStatementResult,
@@ -51,6 +52,7 @@ from spacetimedb.host import (
 from spacetimedb.host.logs import LogRecord as HostLogRecord
 from spacetimedb.host.time_limit import DEFAULT_REDUCER_TIME_LIMIT
 from spacetimedb.module.auth import AuthCtx
+from spacetimedb.module.http_client import HttpPolicy, HttpTransport
 from spacetimedb.module.http_handler import Request
 from spacetimedb.module.loader import load_module
 from spacetimedb.query import (
@@ -351,6 +353,84 @@ class HostBackend:
         if result is None:
             return None
         return HttpCallOutcome(result.response, result.error, self._convert_all(result.commits))
+
+    def has_procedure(self, name: str) -> bool:
+        return name in self.host.runner.procedures
+
+    def call_procedure(
+        self,
+        name: str,
+        args: bytes | Any,
+        *,
+        caller: bytes,
+        connection_id: int | None,
+        timestamp_us: int,
+        args_format: str,
+        auth: AuthCtx | None,
+        run_tx: Callable[[Callable[..., Any]], Any],
+        http: HttpTransport,
+        http_policy: HttpPolicy,
+        defer: Callable[[Callable[[], None]], None],
+    ) -> ProcedureOutcome:
+        host = self.host
+
+        def log_sink(level: str, message: str, name: str | None, ts: Timestamp | None) -> None:
+            record = HostLogRecord(level, ts if ts is not None else Timestamp.now(), message, name)
+            try:
+                defer(lambda: host.log.append(record))
+            except Exception:  # the database stopped meanwhile: the record has nowhere to go
+                pass
+
+        try:
+            prepared = host.procedure(name)
+            result = host.call_procedure(
+                name,
+                args,
+                caller=_identity(caller),
+                connection_id=None if connection_id is None else ConnectionId(connection_id),
+                timestamp=Timestamp(timestamp_us),
+                args_format=args_format,  # type: ignore[arg-type]
+                auth=auth,
+                run_tx=run_tx,
+                http=http,
+                http_policy=http_policy,
+                log=log_sink,
+            )
+        except UnknownReducerError:
+            return ProcedureOutcome(CallStatus.NO_SUCH_REDUCER, timestamp_us, error=f"no such procedure `{name}`")
+        except ReducerArgumentsError as e:
+            return ProcedureOutcome(CallStatus.BAD_ARGS, timestamp_us, error=f"invalid arguments for procedure {name}: {e}")
+        except Exception as e:  # a host failure, not the procedure's
+            log.exception("host failed calling procedure %s", name)
+            return ProcedureOutcome(CallStatus.FAILED_INTERNAL, timestamp_us, error=f"host error calling {name}: {type(e).__name__}: {e}")
+        if not result.ok:
+            return ProcedureOutcome(CallStatus.FAILED_INTERNAL, timestamp_us, result.duration_micros, result.error or "")
+        return ProcedureOutcome(
+            CallStatus.COMMITTED,
+            timestamp_us,
+            result.duration_micros,
+            ret_bsatn=result.bsatn,
+            ret_json=to_json(prepared.bare(result.value), prepared.return_node),
+        )
+
+    def procedure_tx(
+        self,
+        fn: Callable[..., Any],
+        name: str,
+        *,
+        caller: bytes,
+        connection_id: int | None,
+        auth: AuthCtx | None,
+        results: list[CallResult],
+    ) -> Any:
+        return self.host.procedure_tx(
+            fn,
+            name,
+            self._identity_of(caller),
+            None if connection_id is None else self._connection_of(connection_id),
+            auth,
+            on_result=lambda r: results.append(self._convert(r)),
+        )
 
     def client_connected(
         self, caller: bytes, connection_id: int, timestamp_us: int, auth: AuthCtx | None = None

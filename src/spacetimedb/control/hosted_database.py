@@ -27,6 +27,7 @@ from spacetimedb.control.subscriptions import SubscriptionManager
 from spacetimedb.control.worker import DatabaseWorker
 from spacetimedb.durability.errors import LogClosedError
 from spacetimedb.module.auth import AuthCtx
+from spacetimedb.module.http_client import HttpPolicy
 from spacetimedb.protocol.client_messages import ClientMessage
 
 log = logging.getLogger("spacetimedb.server")
@@ -47,6 +48,8 @@ class HostedDatabase:
         self.info = info
         self.backend = backend
         self.limits = limits or QueryLimits()
+        #: What its procedures' `ctx.http` may reach (`spacetimedb start --procedure-http`).
+        self.http_policy = HttpPolicy()
         self.subscriptions = self._subscriptions_for(backend)
         self.subscribers: set[Subscriber] = set()
         self.worker = DatabaseWorker(
@@ -260,17 +263,30 @@ class HostedDatabase:
         The tx offsets of the lifecycle commits are appended to `committed` (if given), so the
         request can answer once the last of its transactions is durable.
         """
+        self.http_connect(caller, connection_id, committed, auth)
+        try:
+            return body()
+        finally:
+            self.http_disconnect(caller, connection_id, committed, auth)
+
+    def http_connect(
+        self, caller: bytes, connection_id: int, committed: list[int] | None = None, auth: AuthCtx | None = None
+    ) -> None:
+        """OnConnect of an HTTP request's transient connection (worker); ConnectRejected if it fails.
+        (Split from `http_session` for procedure calls, whose body runs off the worker.)"""
         connected = self.backend.client_connected(caller, connection_id, now_us(), auth)
         if not connected.committed:
             raise ConnectRejected(connected.error or "rejected by client_connected")
         self.broadcast(connected)
         _note_offset(committed, connected)
-        try:
-            return body()
-        finally:
-            disconnected = self.backend.client_disconnected(caller, connection_id, now_us(), auth)
-            self.broadcast(disconnected)
-            _note_offset(committed, disconnected)
+
+    def http_disconnect(
+        self, caller: bytes, connection_id: int, committed: list[int] | None = None, auth: AuthCtx | None = None
+    ) -> None:
+        """OnDisconnect of an HTTP request's transient connection (worker)."""
+        disconnected = self.backend.client_disconnected(caller, connection_id, now_us(), auth)
+        self.broadcast(disconnected)
+        _note_offset(committed, disconnected)
 
 
 

@@ -35,7 +35,13 @@ from spacetimedb.module.context import ReducerContext
 from spacetimedb.module.http_client import HttpPolicy, HttpTransport, UrllibTransport
 from spacetimedb.module.http_handler import Request, Response
 from spacetimedb.module.module_def import ModuleDef, handler_name
-from spacetimedb.module.runner import FailureKind, ModuleRunner, PreparedProcedure, PreparedReducer
+from spacetimedb.module.runner import (
+    CallLogSink,
+    FailureKind,
+    ModuleRunner,
+    PreparedProcedure,
+    PreparedReducer,
+)
 from spacetimedb.sats.special import ConnectionId, Identity, Timestamp
 
 CommitListener = Callable[[ReducerCallResult], None]
@@ -152,11 +158,16 @@ class ModuleHost:
         run_tx: Callable[[Callable[[ReducerContext], Any]], Any] | None = None,
         http: HttpTransport | None = None,
         http_policy: HttpPolicy | None = None,
+        log: CallLogSink | None = None,
     ) -> ProcedureCallResult:
         """Run a procedure to its end on this thread. Its `ctx.with_tx` runs `procedure_tx` here
         unless `run_tx` says otherwise (the hosted database passes one that queues the transaction
         on its worker, so the procedure may wait on HTTP on a thread of its own). Raises
-        ReducerCallError subclasses for an unknown procedure or arguments that do not fit."""
+        ReducerCallError subclasses for an unknown procedure or arguments that do not fit. `log`
+        receives what the procedure logs (default: this host's log, written on the calling thread).
+
+        Off the host's thread, only `procedure`, argument decoding and the procedure body run
+        here; everything touching the database goes through `run_tx`."""
         p = self.procedure(name)
         values = p.decode(args, args_format)
         ts = timestamp or self.clock()
@@ -177,6 +188,7 @@ class ModuleHost:
             http_policy=http_policy if http_policy is not None else HttpPolicy(),
             auth=auth,
             salt=self._next_offset,
+            log=log,
         )
         f = out.failure
         return ProcedureCallResult(
@@ -196,6 +208,7 @@ class ModuleHost:
         caller: Identity,
         connection_id: ConnectionId | None,
         auth: AuthCtx | None = None,
+        on_result: Callable[[ReducerCallResult], None] | None = None,
     ) -> Any:
         """One `ctx.with_tx(fn)` of procedure `name`: `fn(tx)` in one transaction, committed (and
         logged and fanned out like a reducer's) when it returns, rolled back when it raises; then
@@ -211,6 +224,8 @@ class ModuleHost:
                 raise
 
         result = self._run(body, (), b"", name, caller, connection_id, self.clock(), auth)
+        if on_result is not None:
+            on_result(result)
         if raised:
             raise raised[0]
         if not result.committed:

@@ -442,22 +442,25 @@ class ModuleRunner:
         http_policy: HttpPolicy,
         auth: AuthCtx | None = None,
         salt: int = 0,
+        log: CallLogSink | None = None,
     ) -> ProcedureOutcome:
         """Run procedure `p` outside any transaction (it may call `ctx.with_tx`, which `run_tx`
         serves). May run on a thread of its own: it shares no state with `run_reducer` but the
         log sink, and `run_tx` is the host's to serialize. No guard: a procedure waits on the
-        network by design; its HTTP requests carry their own timeouts."""
+        network by design; its HTTP requests carry their own timeouts. `log` replaces the runner's
+        log sink for this call (a host running procedures off its own thread hands records over)."""
         name = p.name
         holder: list[ProcedureContext] = []
         client = HttpClient(http, http_policy, lambda: holder[0].in_transaction)
-        log = ModuleLog(lambda level, message: self._log(level, message, name, timestamp))
+        sink = log if log is not None else self._log
+        module_log = ModuleLog(lambda level, message: sink(level, message, name, timestamp))
         ctx = ProcedureContext(
             sender=sender,
             connection_id=connection_id,
             timestamp=timestamp,
             identity=self.identity,
             sender_auth=auth if auth is not None else (_INTERNAL_AUTH if connection_id is None else _NO_JWT),
-            log=log,
+            log=module_log,
             http=client,
             run_tx=run_tx,
             seed=timestamp.micros ^ (salt << 20),
@@ -469,14 +472,14 @@ class ModuleRunner:
         except SenderError as e:
             return ProcedureOutcome(failure=CallFailure(_SENDER_ERROR, e.message))
         except Exception as e:
-            self._log("error", f"procedure {name!r} failed:\n{traceback.format_exc()}", name, timestamp)
+            sink("error", f"procedure {name!r} failed:\n{traceback.format_exc()}", name, timestamp)
             return ProcedureOutcome(failure=CallFailure(_INTERNAL_ERROR, f"{type(e).__name__}: {e}"))
         except BaseException as e:
             message = (
                 f"{type(e).__name__}({', '.join(map(repr, e.args))}) raised by module code: it fails this "
                 f"call only; module code cannot stop the server"
             )
-            self._log("error", f"procedure {name!r} failed: {message}", name, timestamp)
+            sink("error", f"procedure {name!r} failed: {message}", name, timestamp)
             return ProcedureOutcome(failure=CallFailure(_INTERNAL_ERROR, message))
 
     def run_http_handler(

@@ -150,7 +150,13 @@ def reducer_internal_error(request_id: int, timestamp_us: int, message: str) -> 
     return b"\x06" + _U32.pack(request_id) + _I64.pack(timestamp_us) + b"\x03" + pack_str(message)
 
 
-def procedure_internal_error(request_id: int, timestamp_us: int, message: str) -> bytes:
+def procedure_internal_error(request_id: int, timestamp_us: int, message: str, duration_us: int = 0) -> bytes:
     status = ProcedureStatus.InternalError(message)
-    return encode_server_message(ProcedureResult(status, Timestamp(timestamp_us), TimeDuration(0), request_id))
+    return encode_server_message(ProcedureResult(status, Timestamp(timestamp_us), TimeDuration(duration_us), request_id))
+
+
+def procedure_returned(request_id: int, timestamp_us: int, ret_bsatn: bytes, duration_us: int = 0) -> bytes:
+    """ProcedureStatus::Returned with the BSATN of the procedure's return value."""
+    status = ProcedureStatus.Returned(ret_bsatn)
+    return encode_server_message(ProcedureResult(status, Timestamp(timestamp_us), TimeDuration(duration_us), request_id))
 

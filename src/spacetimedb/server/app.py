@@ -19,6 +19,7 @@ from spacetimedb.control.database_registry import BackendFactory, DatabaseRegist
 from spacetimedb.control.query_limits import QueryLimits
 from spacetimedb.durability import durable_files
 from spacetimedb.durability.options import DurabilityOptions
+from spacetimedb.module.http_client import HttpPolicy
 from spacetimedb.server import routes_database, routes_http_handlers, routes_identity
 from spacetimedb.server.http_auth import (
     AUTHORITY_KEY,
@@ -63,11 +64,14 @@ class Server:
         send_budget: int | None = None,
         query_limits: QueryLimits | None = None,
         allow_publish: PublishPolicy | None = None,
+        procedure_http: HttpPolicy | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         durable_files.make_dirs(self.data_dir)
         self.authority = TokenAuthority.load_or_create(self.data_dir / "keys")
         self.registry = DatabaseRegistry(self.data_dir, backend_factory or default_backend_factory(), query_limits)
+        if procedure_http is not None:
+            self.registry.procedure_http = procedure_http
         self.http_limits = http_limits or HttpLimits()
         self.app = web.Application(
             middlewares=[cors_middleware, slow_body_middleware, anon_auth_middleware, stopped_database_middleware],
@@ -165,6 +169,7 @@ async def serve(
     on_listening: Callable[[Server], None] | None = None,
     reducer_time_limit: float | None = None,
     allow_publish: PublishPolicy | None = None,
+    procedure_http: HttpPolicy | None = None,
 ) -> None:
     factory = None
     if durability is not None or reducer_time_limit is not None:
@@ -181,6 +186,7 @@ async def serve(
         send_budget=send_budget,
         query_limits=query_limits,
         allow_publish=allow_publish,
+        procedure_http=procedure_http,
     )
     host, port = _split_addr(listen_addr)
     stop = asyncio.Event()
@@ -221,6 +227,7 @@ def run_server(
     on_listening: Callable[[Server], None] | None = None,
     reducer_time_limit: float | None = None,
     allow_publish: PublishPolicy | None = None,
+    procedure_http: HttpPolicy | None = None,
 ) -> None:
     """Run until SIGINT/SIGTERM: the CLI's `start` command.
 
@@ -234,6 +241,7 @@ def run_server(
     `on_listening(server)` runs once the port is bound, before any request is served.
     `reducer_time_limit`: seconds a reducer may run before it is interrupted (default 10).
     `allow_publish` lists who besides the server's owner may create databases (docs/deployment.md).
+    `procedure_http`: what procedures' `ctx.http` may reach (default: any host; docs/limits.md).
     """
     _configure_logging()
     try:
@@ -256,5 +264,6 @@ def run_server(
             on_listening=on_listening,
             reducer_time_limit=reducer_time_limit,
             allow_publish=allow_publish,
+            procedure_http=procedure_http,
         )
     )

@@ -15,6 +15,9 @@ from spacetimedb.control.database_registry import NotOwner, PublishError, unpack
 from spacetimedb.control.errors import ConnectRejected
 from spacetimedb.control.hosted_database import HostedDatabase
 from spacetimedb.control.identity import new_connection_id
+from spacetimedb.control.procedure_calls import POOL as PROCEDURE_POOL
+from spacetimedb.control.procedure_calls import run_procedure
+from spacetimedb.module.auth import AuthCtx
 from spacetimedb.server.http_auth import MINTED_KEY, caller_of
 from spacetimedb.server.http_limits import TooDeep, loads_bounded, read_body
 from spacetimedb.server.publish_policy import PublishDenied, PublishGate
@@ -163,6 +166,8 @@ async def call_reducer(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text=f"request body is not JSON: {e}") from e
     reducer = request.match_info["reducer"]
     caller = caller_of(request)
+    if db.backend.has_procedure(reducer):
+        return await _call_procedure(db, reducer, args, caller.identity, caller.sender_auth())
 
     committed: list[int] = []
 
@@ -195,6 +200,34 @@ async def call_reducer(request: web.Request) -> web.Response:
         return web.Response(status=200, headers=headers)
     text = result.error or result.status.value
     return web.Response(status=_CALL_STATUS[result.status], text=text, headers=headers)
+
+
+async def _call_procedure(db: HostedDatabase, name: str, args: Any, identity: bytes, auth: AuthCtx | None) -> web.Response:
+    """POST /call/:procedure: OnConnect, the procedure on a pool thread (its transactions on the
+    worker), OnDisconnect; 200 with the SATS-JSON return value, as upstream."""
+    conn_id = new_connection_id()
+    committed: list[int] = []
+    try:
+        await db.call(lambda: db.http_connect(identity, conn_id, committed, auth))
+    except ConnectRejected as e:
+        raise web.HTTPForbidden(text=str(e)) from e
+    try:
+        out = await asyncio.get_running_loop().run_in_executor(
+            PROCEDURE_POOL,
+            partial(
+                run_procedure, db, name, args,
+                args_format="json", caller=identity, connection_id=conn_id, auth=auth, committed=committed,
+            ),
+        )  # fmt: skip
+    finally:
+        await db.call(lambda: db.http_disconnect(identity, conn_id, committed, auth))
+    if committed:
+        await db.wait_durable(max(committed))
+    headers = {"spacetime-execution-duration-micros": str(out.duration_us)}
+    if out.status is CallStatus.COMMITTED:
+        return web.json_response(out.ret_json, headers=headers)
+    status = {CallStatus.NO_SUCH_REDUCER: 404, CallStatus.BAD_ARGS: 400}.get(out.status, 500)
+    return web.Response(status=status, text=out.error, headers=headers)
 
 
 async def sql(request: web.Request) -> web.Response:
