@@ -85,6 +85,12 @@ class FakePlan:
     def reads(self) -> frozenset[str]:
         return frozenset({self.table_name})
 
+    @property
+    def sql(self) -> str:
+        """The one-table query this plan answers (what a module swap recompiles it from)."""
+        where = "" if self.name_filter is None else f" WHERE name = '{self.name_filter}'"
+        return f"SELECT * FROM {self.table_name}{where}"
+
     def _match(self, row: Row) -> bool:
         return self.name_filter is None or row[1] == self.name_filter
 

@@ -118,6 +118,11 @@ class SubscriptionQuery(Protocol):
     def table_name(self) -> str: ...
 
     @property
+    def sql(self) -> str:
+        """The query text this plan was compiled from; one table's for `SELECT * FROM *`."""
+        ...
+
+    @property
     def reads(self) -> frozenset[str]:
         """Canonical names of every table the query reads."""
         ...

@@ -109,7 +109,7 @@ def _subscribe(db: HostedDatabase, sub: Subscriber, msg: Subscribe) -> None:
             for plan in db.backend.compile_subscription(query.strip(), sub.identity, owner):
                 plans.append(plan)
                 # Per table for `SELECT * FROM *`: a module swap does not add new tables to it.
-                sources[getattr(plan, "sql", query.strip())] = None
+                sources[plan.sql] = None
         refused = _too_many_queries(db, sub, len(plans))  # `SELECT * FROM *` is one per table
         if refused is not None:
             raise QueryRejected(refused)

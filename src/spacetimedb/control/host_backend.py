@@ -21,6 +21,7 @@ from spacetimedb.control.backend import (
     CallStatus,
     Changes,
     CommitListener,
+    DurableOffsetWaiter,
     FanOut,
     HttpCallOutcome,
     LogLine,
@@ -29,6 +30,7 @@ from spacetimedb.control.backend import (
     QueryRejected,
     Row,
     SqlStatementResult,
+    SubscriptionQuery,
     TableInfo,
 )
 from spacetimedb.control.database_registry import BackendSpec
@@ -41,6 +43,7 @@ from spacetimedb.durability.options import DurabilityOptions
 from spacetimedb.durability.policy import FsyncPolicy
 from spacetimedb.engine.database import Database as EngineDatabase
 from spacetimedb.engine.delta import TxDelta
+from spacetimedb.engine.transaction import MutTx
 from spacetimedb.host import (
     LifecycleReducerCallError,
     ModuleHost,
@@ -67,7 +70,7 @@ from spacetimedb.query import (
 from spacetimedb.query.ast import SelectStmt
 from spacetimedb.query.limits import MAX_SQL_LENGTH, RowBudget
 from spacetimedb.query.parser import parse_sql
-from spacetimedb.query.subscription import SingleTablePlan
+from spacetimedb.query.subscription import SingleTablePlan, SubscriptionPlan
 from spacetimedb.sats.algebraic_type import ProductType
 from spacetimedb.sats.json import to_json
 from spacetimedb.sats.resolve_refs import resolve_refs
@@ -98,7 +101,9 @@ class _Plan:
 
     __slots__ = ("_ids", "_plan", "_state", "is_owner", "key", "reads", "sender", "sql", "table_name")
 
-    def __init__(self, plan: Any, state: Any, ids: Mapping[str, int], sender: Identity, is_owner: bool) -> None:
+    def __init__(
+        self, plan: SubscriptionPlan, state: EngineDatabase, ids: Mapping[str, int], sender: Identity, is_owner: bool
+    ) -> None:
         self._plan = plan
         self._state = state
         self._ids = ids
@@ -459,7 +464,7 @@ class HostBackend:
             return CallResult(CallStatus.FAILED_INTERNAL, timestamp_us, f"host error: {type(e).__name__}: {e}")
         return self._convert(result)
 
-    def compile_subscription(self, sql: str, caller: bytes, is_owner: bool) -> list[Any]:
+    def compile_subscription(self, sql: str, caller: bytes, is_owner: bool) -> list[SubscriptionQuery]:
         sender = _identity(caller)
         try:
             if is_subscribe_all(sql):
@@ -532,7 +537,7 @@ class HostBackend:
             for r in results
         ], call
 
-    def _commit_sql(self, tx: Any, sql: str, sender: Identity, timestamp_us: int) -> CallResult:
+    def _commit_sql(self, tx: MutTx, sql: str, sender: Identity, timestamp_us: int) -> CallResult:
         """Commit owner DML like a reducer's transaction: next tx offset, commit listeners, fan-out."""
         delta = tx.commit()
         result = self.host.record_commit(delta, caller=sender, timestamp=Timestamp(timestamp_us), args=sql)
@@ -568,7 +573,7 @@ class HostBackend:
         self.host.log.add_listener(forward)
         return lambda: self.host.log.remove_listener(forward)
 
-    def durable_offset_waiter(self) -> Callable[[int], Any] | None:
+    def durable_offset_waiter(self) -> DurableOffsetWaiter | None:
         return None if self.durability is None else self.durability.durable_future
 
     def request_snapshot(self) -> int | None:
