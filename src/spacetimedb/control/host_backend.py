@@ -485,7 +485,7 @@ class HostBackend:
         if not isinstance(plan, SingleTablePlan):
             raise QueryRejected("a view cannot be joined in a subscription: subscribe to the view on its own")
         view = views[plan.return_table_name]
-        return ViewPlan(self.views, view, sender, plan.filter_rows, plan.key, self._table_names)
+        return ViewPlan(self.views, view, sender, plan.filter_rows, plan.key, self._table_names, sql=plan.sql)
 
     def run_sql(
         self, sql: str, caller: bytes, is_owner: bool, timestamp_us: int, *, row_budget: int | None = None

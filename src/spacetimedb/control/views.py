@@ -201,10 +201,13 @@ class ViewPlan:
         filter_key: Hashable,
         all_tables: frozenset[str],
         *,
+        sql: str = "",
         track_reads: bool = True,
     ) -> None:
-        """`track_reads=False` re-runs the view after every commit (the benchmark's baseline)."""
+        """`sql`: the query text (what a module swap recompiles it from); `track_reads=False`
+        re-runs the view after every commit (the benchmark's baseline)."""
         self._evaluator = evaluator
+        self.sql = sql
         self._track = track_reads
         self.view = view
         self.sender: Identity | None = None if view.anonymous else sender
