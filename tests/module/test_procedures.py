@@ -18,13 +18,19 @@ from spacetimedb import (
     HttpResponse,
     ProcedureContext,
     ReducerContext,
+    ScheduleAt,
     SenderError,
+    TimeDuration,
+    auto_inc,
     primary_key,
     procedure,
+    reducer,
     table,
     u32,
+    u64,
 )
 from spacetimedb.host.module_host import ModuleHost
+from spacetimedb.host.results import UnknownReducerError
 from spacetimedb.module.export import decode_module_def_bsatn
 from spacetimedb.module.http_client import HttpPolicy, UrllibTransport
 from spacetimedb.module.module_def import ModuleDef
@@ -224,3 +230,57 @@ def test_host_returns_bsatn() -> None:
     host = ModuleHost(MODULE)
     r = host.call_procedure("add_note", (4, "x"), caller=identity("a"), args_format="python", http=FakeHttp())
     assert r.ok and r.value == 8 and r.bsatn == (8).to_bytes(4, "little")
+
+
+@table(name="fetch_job", scheduled="fetch_job_run")
+class FetchJob:
+    scheduled_id: Annotated[u64, primary_key, auto_inc]
+    scheduled_at: ScheduleAt
+    url: str
+
+
+@procedure(name="fetch_job_run")
+def fetch_job_run(ctx: ProcedureContext, job: FetchJob) -> None:
+    text = ctx.http.get(job.url).text()
+    ctx.with_tx(lambda tx: tx.db.pnote.insert(PNote(id=tx.db.pnote.count() + 1, text=text)))
+
+
+@reducer
+def schedule_fetch(ctx: ReducerContext, url: str) -> None:
+    ctx.db.fetch_job.insert(FetchJob(scheduled_id=0, scheduled_at=ScheduleAt(TimeDuration(1_000_000)), url=url))
+
+
+SCHEDULED = ModuleDef.build([PNote, FetchJob, fetch_job_run, schedule_fetch], "sched_procs")
+
+
+def test_a_schedule_table_fires_a_procedure() -> None:
+    fake = FakeHttp({"http://svc/tick": "tick"})
+    db = TestDatabase(SCHEDULED, http=fake)
+    db.call("schedule_fetch", "http://svc/tick")
+    db.advance(2.5)
+    assert [r.text for r in db.table("pnote")] == ["tick", "tick"]
+    assert len(fake.requests) == 2
+    assert db.log_messages("error") == []
+    # Private, as a scheduled reducer: clients cannot call it, the export says so.
+    with pytest.raises(UnknownReducerError):
+        db.call_procedure("fetch_job_run", FetchJob(scheduled_id=0, scheduled_at=ScheduleAt(TimeDuration(1)), url="x"))
+    raw = decode_module_def_bsatn(SCHEDULED.raw_module_def_bsatn())
+    sections = {s.tag: s.value for s in raw.sections}  # type: ignore[union-attr]
+    [proc] = sections["Procedures"]
+    assert proc.visibility.tag == "Private"
+    [sched] = sections["Schedules"]
+    assert sched.function_name == "fetch_job_run"
+
+
+def test_a_scheduled_procedure_must_take_its_row() -> None:
+    @table(name="bad_job", scheduled="bad_job_run")
+    class BadJob:
+        scheduled_id: Annotated[u64, primary_key, auto_inc]
+        scheduled_at: ScheduleAt
+
+    @procedure(name="bad_job_run")
+    def bad_job_run(ctx: ProcedureContext) -> None:
+        pass
+
+    with pytest.raises(SchemaError, match="must take exactly one argument"):
+        ModuleDef.build([BadJob, bad_job_run], "bad")

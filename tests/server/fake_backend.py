@@ -182,6 +182,9 @@ class FakeBackend:
     def call_http_handler(self, request: Any, timestamp_us: int) -> None:
         return None  # the fake module routes nothing: 404
 
+    def set_procedure_launcher(self, launch: Any) -> None:
+        pass
+
     def has_procedure(self, name: str) -> bool:
         return False
 

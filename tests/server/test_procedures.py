@@ -138,3 +138,25 @@ def test_procedure_http_off(tmp_path: Path) -> None:
                 assert "disabled" in await r.text()
 
     run_chat(tmp_path, scenario, module=MODULE, procedure_http=HttpPolicy.parse("off"))
+
+
+def test_a_schedule_table_fires_a_procedure_on_the_server(tmp_path: Path) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(text="scheduled")
+
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s, loopback(handler) as svc:
+            async with s.post(f"{base}/v1/database/chat/call/schedule_fetch", json=[9, f"{svc}/x"]) as r:
+                assert r.status == 200, await r.text()
+            for _ in range(100):  # bounded: up to ~10 s
+                rows = await _sql(s, base, "SELECT * FROM fetched")
+                if rows:
+                    break
+                await asyncio.sleep(0.1)
+            assert rows == [[9, "scheduled"]]
+            assert await _sql(s, base, "SELECT id FROM fetch_later") == []  # the one-time row is gone
+            # Private: a client calling it directly is told there is no such procedure.
+            async with s.post(f"{base}/v1/database/chat/call/fetch_later_run", json=[[0, {"Time": 0}, 1, "x"]]) as r:
+                assert r.status == 404, await r.text()
+
+    run_chat(tmp_path, scenario, module=MODULE)

@@ -242,6 +242,11 @@ class DatabaseBackend(Protocol):
         matches). Its `with_tx` commits are in the outcome, each with its fan-out."""
         ...
 
+    def set_procedure_launcher(self, launch: Callable[[str, bytes], None]) -> None:
+        """How a schedule table's procedure is started (name, BSATN args), called on the worker:
+        the hosted database hands it to its procedure pool."""
+        ...
+
     def has_procedure(self, name: str) -> bool:
         """True if the module declares a procedure named `name`."""
         ...

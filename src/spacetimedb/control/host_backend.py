@@ -359,6 +359,9 @@ class HostBackend:
             return None
         return HttpCallOutcome(result.response, result.error, self._convert_all(result.commits))
 
+    def set_procedure_launcher(self, launch: Callable[[str, bytes], None]) -> None:
+        self.host.procedure_launcher = lambda name, args, _ts: launch(name, args)
+
     def has_procedure(self, name: str) -> bool:
         return name in self.host.runner.procedures
 

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from spacetimedb.control import client_requests, fanout
-from spacetimedb.control.backend import CallResult, DatabaseBackend, DurableOffsetWaiter, LogLine
+from spacetimedb.control.backend import CallResult, CallStatus, DatabaseBackend, DurableOffsetWaiter, LogLine
 from spacetimedb.control.clock import now_us
 from spacetimedb.control.confirmed_reads import LOG_FAILED_CLOSE_REASON, ConfirmedReads
 from spacetimedb.control.errors import ConnectRejected, DatabaseOutOfService, DatabaseStopped
 from spacetimedb.control.log_followers import LogFollowers
+from spacetimedb.control.procedure_calls import POOL, run_procedure
 from spacetimedb.control.query_limits import QueryLimits
 from spacetimedb.control.subscriber import Subscriber
 from spacetimedb.control.subscriptions import SubscriptionManager
@@ -62,6 +63,7 @@ class HostedDatabase:
         #: Set once the database stops (log followers and other streams end then).
         self.stopped = asyncio.Event()
         self.confirmed_reads = ConfirmedReads(backend.durable_offset_waiter(), info.name)
+        backend.set_procedure_launcher(self._launch_scheduled_procedure)
         #: Why the database is out of service (its commit log failed), or None while it serves.
         self.failure: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -129,12 +131,29 @@ class HostedDatabase:
         await self.worker.close()
         self.backend.close()
 
+    def _launch_scheduled_procedure(self, name: str, args: bytes) -> None:
+        """A schedule table fired procedure `name` (on the worker): run it on the procedure pool,
+        as the database itself."""
+        def run() -> None:
+            try:
+                out = run_procedure(
+                    self, name, args, args_format="bsatn", caller=self.info.identity, connection_id=None, auth=None
+                )
+            except Exception:
+                log.exception("scheduled procedure %s failed in the host", name)
+                return
+            if out.status is not CallStatus.COMMITTED:
+                log.warning("database %s: scheduled procedure %s failed: %s", self.info.name, name, out.error)
+
+        POOL.submit(run)
+
     def install_backend(self, backend: DatabaseBackend) -> SubscriptionManager:
         """Serve from `backend` from now on (a module swap, on the worker): fresh subscriptions
         listening to its commits, confirmed reads, log followers and failure listener rebound.
         Returns the previous subscriptions, for `module_swap` to recompile the clients' query sets."""
         old_subscriptions = self.subscriptions
         self.backend = backend
+        backend.set_procedure_launcher(self._launch_scheduled_procedure)
         self.subscriptions = self._subscriptions_for(backend)
         self.worker.to_loop(_rebind, self.confirmed_reads, backend.durable_offset_waiter())
         self.log_followers.rebind(backend)

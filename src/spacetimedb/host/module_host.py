@@ -96,6 +96,9 @@ class ModuleHost:
         self._schedule_reducer = {t.table_id: t.schedule_reducer for t in schedule_tables}
         # A scheduled call's arguments are its row, in BSATN (as upstream passes them).
         self._schedule_row_codecs = {t.table_id: compile_codec(t.row_type, module.typespace) for t in schedule_tables}
+        #: Starts a scheduled procedure (name, BSATN args, timestamp); default: run it to its end
+        #: right here, as the database (its HTTP through the stdlib transport).
+        self.procedure_launcher: Callable[[str, bytes, Timestamp], None] = self._run_scheduled_procedure
         self._load_existing_schedules()
 
     # ---- public API ----------------------------------------------------------------------------
@@ -169,6 +172,8 @@ class ModuleHost:
         Off the host's thread, only `procedure`, argument decoding and the procedure body run
         here; everything touching the database goes through `run_tx`."""
         p = self.procedure(name)
+        if p.scheduled and caller not in (self.owner, self.identity):
+            raise UnknownReducerError(f"{name!r} is a scheduled procedure; only the database owner can call it")
         values = p.decode(args, args_format)
         ts = timestamp or self.clock()
         start = perf_counter_ns()
@@ -457,6 +462,15 @@ class ModuleHost:
         rname = self._schedule_reducer[job.table_id]
         r = self._reducers.get(rname or "")
         ts = Timestamp(max(job.due_micros, now.micros))
+        if r is None and rname in self.runner.procedures:
+            # A scheduled procedure: started with the row as its argument (BSATN), by the launcher
+            # (the hosted database runs it on its procedure pool); it commits only in its with_tx.
+            self.procedure_launcher(rname, self._schedule_row_codecs[job.table_id].encode(job.row), ts)
+            if job.interval_micros is None:
+                self.scheduler.forget(job)
+                return self._delete_fired_row(job, ts)
+            self.scheduler.reschedule(job, now)
+            return []
         if r is None:  # validated at build; kept defensive for republished modules
             self.scheduler.forget(job)
             return []
@@ -470,6 +484,11 @@ class ModuleHost:
         else:
             self.scheduler.reschedule(job, now)
         return out
+
+    def _run_scheduled_procedure(self, name: str, args: bytes, ts: Timestamp) -> None:
+        result = self.call_procedure(name, args, caller=self.identity, timestamp=ts)
+        if not result.ok:
+            self._host_log("error", f"scheduled procedure {name!r} failed: {result.error}", name, ts)
 
     def _delete_fired_row(self, job: Job, ts: Timestamp) -> list[ReducerCallResult]:
         """One-time rows are deleted after they fire, success or failure, in their own transaction."""

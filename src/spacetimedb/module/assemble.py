@@ -55,6 +55,7 @@ class Assembler:
         table_defs = [self._table(i, d) for i, d in enumerate(self.tables)]
         reducer_defs = {r.name: self._reducer(r) for r in self.reducers}
         procedure_defs = {p.name: self._procedure(p) for p in self.procedures}
+        self._link_procedure_schedules(table_defs, procedure_defs)
         for pname in procedure_defs:
             if pname in reducer_defs:
                 raise SchemaError(f"a reducer and a procedure are both named {pname!r}; rename one (or pass name=)")
@@ -288,12 +289,28 @@ class Assembler:
             return_annotation=returns,
         )
 
+    def _link_procedure_schedules(self, tables: list[TableDef], procedures: dict[str, ProcedureDef]) -> None:
+        """Schedule tables firing a procedure (as upstream allows): it takes the row, like a reducer."""
+        for t in tables:
+            pd = procedures.get(_reducer_name(t.decl.scheduled) or "")
+            if pd is None:
+                continue
+            pd.schedule_table = t.name
+            ref = RefType(t.schema.product_type_ref or 0)
+            if len(pd.params.elements) != 1 or pd.params.elements[0].algebraic_type != ref:
+                raise SchemaError(
+                    f"procedure {pd.name!r} is fired by schedule table {t.name!r}, so it must take exactly one "
+                    f"argument after ctx, annotated with the row class {t.decl.cls.__name__}"
+                )
+
     def _link_schedules(self, tables: list[TableDef], reducers: dict[str, ReducerDef]) -> None:
         for t in tables:
             target = t.decl.scheduled
             if target is None:
                 continue
             rname = _reducer_name(target)
+            if any(p.name == rname for p in self.procedures):
+                continue  # `_link_procedure_schedules`
             rd = reducers.get(rname or "")
             if rd is None:
                 raise SchemaError(
@@ -317,7 +334,7 @@ class Assembler:
 def _reducer_name(target: Callable[..., Any] | str | None) -> str | None:
     if target is None or isinstance(target, str):
         return target
-    decl = getattr(target, "__spacetimedb_reducer__", None)
+    decl = getattr(target, "__spacetimedb_reducer__", None) or getattr(target, "__spacetimedb_procedure__", None)
     if decl is None:
-        raise SchemaError(f"scheduled={getattr(target, '__name__', target)!r} is not a @reducer function")
+        raise SchemaError(f"scheduled={getattr(target, '__name__', target)!r} is not a @reducer or @procedure function")
     return str(decl.name)

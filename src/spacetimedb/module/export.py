@@ -92,7 +92,12 @@ def to_raw_v10(m: ModuleDef) -> r.RawModuleDefV10:
         r.RawViewPrimaryKeyDefV10(v.name, [v.columns[v.primary_key].name]) for v in m.views if v.primary_key is not None
     ]
     procedures = [
-        r.RawProcedureDefV10(pd.name, pd.params, pd.return_type, r.FunctionVisibility("ClientCallable"))
+        r.RawProcedureDefV10(
+            pd.name,
+            pd.params,
+            pd.return_type,
+            r.FunctionVisibility("Private" if pd.schedule_table is not None else "ClientCallable"),
+        )
         for pd in m.procedures.values()
     ]
     S = r.RawModuleDefV10Section

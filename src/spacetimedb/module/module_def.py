@@ -115,6 +115,8 @@ class ProcedureDef:
     param_annotations: list[Any]
     return_type: AlgebraicType
     return_annotation: Any
+    #: The schedule table firing this procedure, if any (then it is private, as a scheduled reducer).
+    schedule_table: str | None = None
 
 
 @dataclass(slots=True)

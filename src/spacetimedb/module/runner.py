@@ -56,6 +56,7 @@ from spacetimedb.module.procedure_context import ProcedureContext, TxRunner
 from spacetimedb.module.raw_def import LifecycleName
 from spacetimedb.module.value_conv import value_converters
 from spacetimedb.module.view_context import AnonymousViewContext, ReadOnlyDatastore, ViewContext
+from spacetimedb.sats.algebraic_type import UNIT
 from spacetimedb.sats.errors import ConversionError, SpacetimeError
 from spacetimedb.sats.special import ConnectionId, Identity, ScheduleAt, TimeDuration, Timestamp
 
@@ -162,6 +163,7 @@ class PreparedProcedure:
     __slots__ = (
         "_codec",
         "_to_bare",
+        "_unit",
         "decode_bsatn",
         "decode_json",
         "decode_python",
@@ -170,11 +172,14 @@ class PreparedProcedure:
         "name",
         "return_node",
         "return_type",
+        "scheduled",
     )
 
     def __init__(self, module: ModuleDef, pd: ProcedureDef) -> None:
         self.name = pd.name
         self.fn = pd.fn
+        #: Fired by a schedule table: private to the database owner, as a scheduled reducer.
+        self.scheduled = pd.schedule_table is not None
         self.decoder = d = ArgDecoder(module, pd)
         self.decode_bsatn: Callable[[Any], tuple[Any, ...]] = d.bsatn
         self.decode_python: Callable[[Any], tuple[Any, ...]] = d.python
@@ -183,6 +188,8 @@ class PreparedProcedure:
         self.return_node = module.node_of(pd.return_annotation)
         self._codec = compile_node(self.return_node)
         self._to_bare = value_converters(self.return_node)[0]
+        #: `-> None` is the unit type: the function's None is its one value.
+        self._unit = pd.return_type == UNIT
 
     def decode(self, args: ReducerArgs, args_format: ArgsFormat = "bsatn") -> tuple[Any, ...]:
         if args_format == "bsatn":
@@ -195,6 +202,8 @@ class PreparedProcedure:
 
     def bare(self, value: Any) -> Any:
         """The return value checked against the return type, as the codecs take it (ConversionError)."""
+        if value is None and self._unit:
+            value = ()
         return self._to_bare(value, "return value")
 
     def encode(self, value: Any) -> bytes:

@@ -198,6 +198,7 @@ class TestDatabase:
         #: Every committed transaction, in order (including internal schedule-row deletes).
         self.commits: list[ReducerCallResult] = []
         self.host.add_commit_listener(self.commits.append)
+        self.host.procedure_launcher = self._run_scheduled_procedure
         if run_init:
             _raise_for(self.host.init())
 
@@ -312,6 +313,14 @@ class TestDatabase:
         if result.response is None:
             raise HttpHandlerError(result.handler, result.error or "", result.commits)
         return result.response
+
+    def _run_scheduled_procedure(self, name: str, args: bytes, ts: Timestamp) -> None:
+        """A schedule table fired procedure `name`: run it now, through this database's `http`."""
+        result = self.host.call_procedure(
+            name, args, caller=self.host.identity, timestamp=ts, http=self.http, http_policy=self.http_policy
+        )
+        if not result.ok:
+            self.host.log.write("error", f"scheduled procedure {name!r} failed: {result.error}", reducer=name, timestamp=ts)
 
     def run(self, fn: Callable[[ReducerContext], T], *, sender: Identity | None = None) -> T:
         """Run `fn(ctx)` in one transaction, like a reducer that is not part of the module (e.g. to

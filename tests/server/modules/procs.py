@@ -8,12 +8,15 @@ from typing import Annotated
 from spacetimedb import (
     ProcedureContext,
     ReducerContext,
+    ScheduleAt,
     SenderError,
+    auto_inc,
     primary_key,
     procedure,
     reducer,
     table,
     u32,
+    u64,
 )
 
 
@@ -49,3 +52,22 @@ def fetch(ctx: ProcedureContext, id: u32, url: str) -> str:
 @reducer
 def tick(ctx: ReducerContext, id: u32) -> None:
     ctx.db.tick.insert(Tick(id=id))
+
+
+@table(name="fetch_later", public=True, scheduled="fetch_later_run")
+class FetchLater:
+    scheduled_id: Annotated[u64, primary_key, auto_inc]
+    scheduled_at: ScheduleAt
+    id: u32
+    url: str
+
+
+@procedure(name="fetch_later_run")
+def fetch_later_run(ctx: ProcedureContext, job: FetchLater) -> None:
+    body = ctx.http.get(job.url, timeout=20.0).text()
+    ctx.with_tx(lambda tx: tx.db.fetched.insert(Fetched(id=job.id, body=body)))
+
+
+@reducer
+def schedule_fetch(ctx: ReducerContext, id: u32, url: str) -> None:
+    ctx.db.fetch_later.insert(FetchLater(scheduled_id=0, scheduled_at=ScheduleAt(ctx.timestamp), id=id, url=url))
