@@ -149,3 +149,11 @@ def test_publish_takes_the_module_path_positionally_or_with_p(runner: CliRunner,
     for args in (["publish", "db", str(one)], ["publish", "db", "-p", str(one)], ["publish", "db", str(one), "-p", str(one)]):
         result = runner.invoke(cli, [*args, "-s", "127.0.0.1:9"])
         assert result.exit_code == 1 and "cannot reach server" in result.output, result.output
+
+
+def test_describe_lists_procedures_with_their_return_types(runner: CliRunner) -> None:
+    root = Path(__file__).resolve().parents[2]
+    result = runner.invoke(cli, ["describe", "-p", str(root / "examples" / "price_feed.py")])
+    assert result.exit_code == 0, result.output
+    assert "procedure fetch_price(symbol: String, source: String) -> U64" in result.output
+    assert "procedure stored_price(symbol: String) -> Option<U64>" in result.output

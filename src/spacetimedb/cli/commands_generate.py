@@ -141,6 +141,10 @@ def print_description(view: ModuleView) -> None:
         params = ", ".join(f"{p.name}: {describe_type(view, p.type)}" for p in r.params)
         kind = f" [dim]({r.lifecycle})[/dim]" if r.lifecycle else ""
         console.print(f"[bold]reducer[/bold] {r.name}({params}){kind}")
+    for p in view.procedures:
+        params = ", ".join(f"{c.name}: {describe_type(view, c.type)}" for c in p.params)
+        kind = "" if p.client_callable else " [dim](private)[/dim]"
+        console.print(f"[bold]procedure[/bold] {p.name}({params}) -> {describe_type(view, p.return_type)}{kind}")
 
 
 @click.command("describe")
@@ -151,7 +155,7 @@ def print_description(view: ModuleView) -> None:
 )
 @server_option
 def describe(name: str | None, module_path: Path | None, as_json: bool, server: str | None) -> None:
-    """Describe the tables, views and reducers of database NAME (or of a module on disk).
+    """Describe the tables, views, reducers and procedures of database NAME (or of a module on disk).
 
     \b
     Examples:
