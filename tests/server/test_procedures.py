@@ -160,3 +160,25 @@ def test_a_schedule_table_fires_a_procedure_on_the_server(tmp_path: Path) -> Non
                 assert r.status == 404, await r.text()
 
     run_chat(tmp_path, scenario, module=MODULE)
+
+
+def test_a_republish_while_a_procedure_waits_fails_its_transaction_cleanly(tmp_path: Path) -> None:
+    release = asyncio.Event()
+
+    async def handler(request: web.Request) -> web.Response:
+        await release.wait()
+        return web.Response(text="late")
+
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s, loopback(handler) as svc:
+            slow = asyncio.ensure_future(s.post(f"{base}/v1/database/chat/call/fetch", json=[3, f"{svc}/x"]))
+            await asyncio.sleep(0.3)
+            await server.publish_path("chat", MODULE)  # the same module again: swapped in place
+            release.set()
+            async with await slow as r:
+                assert r.status == 500 and "republished" in await r.text()
+            assert await _sql(s, base, "SELECT * FROM fetched") == []
+            async with s.post(f"{base}/v1/database/chat/call/add", json=[1, 1]) as r:
+                assert r.status == 200 and await r.json() == 2
+
+    run_chat(tmp_path, scenario, module=MODULE)

@@ -36,6 +36,10 @@ POOL = ThreadPoolExecutor(max_workers=MAX_CONCURRENT_PROCEDURES, thread_name_pre
 _TRANSPORT = UrllibTransport()
 
 
+class ModuleReplaced(RuntimeError):
+    """A procedure's `with_tx` came after its database was republished."""
+
+
 def run_procedure(
     db: HostedDatabase,
     name: str,
@@ -62,6 +66,13 @@ def run_procedure(
             try:
                 if db.failure is not None:
                     raise DatabaseOutOfService(db.failure)
+                if db.backend is not backend:
+                    # Republished while the procedure waited: its code and row classes are the old
+                    # module's, the tables the new one's. Its transaction does not run.
+                    raise ModuleReplaced(
+                        f"database {db.info.name!r} was republished while procedure {name!r} ran; "
+                        "its transaction was not run"
+                    )
                 outcome.append((True, backend.procedure_tx(
                     fn, name, caller=caller, connection_id=connection_id, auth=auth, results=results
                 )))  # fmt: skip
