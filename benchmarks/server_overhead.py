@@ -28,6 +28,7 @@ from spacetimedb.control.host_backend import HostBackend  # noqa: E402
 from spacetimedb.control.hosted_database import DatabaseInfo, HostedDatabase  # noqa: E402
 from spacetimedb.control.identity import identity_from_claims  # noqa: E402
 from spacetimedb.durability.policy import FsyncPolicy  # noqa: E402
+from spacetimedb.module.auth import AuthCtx  # noqa: E402
 from spacetimedb.protocol import wire  # noqa: E402
 from spacetimedb.protocol.client_frames import decode_client_frame  # noqa: E402
 from spacetimedb.sats.special import ConnectionId, Identity, Timestamp  # noqa: E402
@@ -40,6 +41,7 @@ class QueueOnly:
 
     identity = identity_from_claims("localhost", "bench-client")
     connection_id = 7
+    auth = AuthCtx(is_internal=False, jwt=None)  # a client that connected without a token
 
     def __init__(self) -> None:
         self.outbox: list[bytes] = []
