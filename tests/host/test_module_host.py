@@ -206,6 +206,25 @@ def test_commit_listeners_see_every_commit_in_order(host: ModuleHost) -> None:
     assert [r.tx_offset for r in got] == sorted(r.tx_offset for r in got)  # type: ignore[type-var]
 
 
+def test_commit_check_sees_the_commit_and_can_undo_it_before_anyone_else(host: ModuleHost) -> None:
+    got: list[ReducerCallResult] = []
+    host.add_commit_listener(got.append)
+    seen: list[int] = []
+
+    def check(result: ReducerCallResult) -> str | None:
+        seen.append(counters(host)["main"])  # the transaction's state
+        return "view `v` failed: no" if seen[-1] > 1 else None
+
+    host.set_commit_check(check)
+    call(host, "add", "main", 1)
+    offset = host.next_tx_offset
+    failed = call(host, "add", "main", 1)
+    assert seen == [1, 2] and counters(host)["main"] == 1  # undone
+    assert failed.status is ReducerStatus.INTERNAL_ERROR and failed.error == "view `v` failed: no"
+    assert failed.delta is None and failed.tx_offset is None and host.next_tx_offset == offset
+    assert [r.reducer for r in got] == ["add"]  # listeners never saw the undone commit
+
+
 def step(host: ModuleHost, until: Timestamp) -> list[ReducerCallResult]:
     """Run due jobs with the clock stepping through each due time (as the testing harness does)."""
     out: list[ReducerCallResult] = []

@@ -135,7 +135,7 @@ def test_sql_reads_view_as_caller(tmp_path: Path) -> None:
     run_views(tmp_path, scenario)
 
 
-def test_failing_view_rejects_subscription_or_keeps_its_rows(tmp_path: Path) -> None:
+def test_failing_view_rejects_subscription_or_fails_the_reducer(tmp_path: Path) -> None:
     async def scenario(server: Server, base: str) -> None:
         async with aiohttp.ClientSession() as s:
             a = await RawClient.connect(s, base, db="views")
@@ -144,15 +144,28 @@ def test_failing_view_rejects_subscription_or_keeps_its_rows(tmp_path: Path) -> 
             await a.next()
             await a.send(subscribe(2, 0, "SELECT * FROM fragile"))
             assert len(_tables(await a.next())["fragile"]) == 1
-            # The view now raises: logged, its subscribers keep the last rows, the commit stands.
+            before = _evaluations(server)
+            # The view now raises inside the commit: as upstream, the reducer fails and is rolled back.
             await a.send(call(3, "add_player", pack_str("boom") + _i64(2)))
             result = await a.next()
-            assert result["type"] == "ReducerResult" and "ok" in result and _tables(result) == {}
-            await a.send(subscribe(4, 1, "SELECT * FROM fragile"))
-            err = await a.next()
-            assert err["type"] == "SubscriptionError" and "a player named boom" in err["error"]
-            await a.send(one_off(5, "SELECT * FROM player"))
-            assert len((await a.next())["ok"][0]["rows"]) == 2  # still connected and served
+            assert result["type"] == "ReducerResult" and "ok" not in result, result
+            assert "a player named boom" in str(result)
+            await a.send(one_off(4, "SELECT * FROM player"))
+            assert len((await a.next())["ok"][0]["rows"]) == 1  # rolled back; still connected and served
+            # A commit the view accepts: evaluated once (inside the commit), its rows fanned out.
+            await a.send(call(5, "add_player", pack_str("p2") + _i64(3)))
+            result = await a.next()
+            assert "ok" in result and len(_tables(result)["fragile"]) == 1
+            assert _evaluations(server) == before + 2  # the failed check, then this commit's (not twice)
+            await a.send(subscribe(6, 1, "SELECT * FROM fragile"))
+            assert len(_tables(await a.next())["fragile"]) == 2
+            # Owner DML the view fails on: rolled back too, the statement answers 400 with the view's error.
+            owner = {"Authorization": f"Bearer {server.owner.token}"}
+            dml = "INSERT INTO player (name, score) VALUES ('boom', 9)"
+            async with s.post(f"{base}/v1/database/views/sql", data=dml, headers=owner) as r:
+                assert r.status == 400 and "a player named boom" in await r.text()
+            await a.send(one_off(7, "SELECT * FROM player"))
+            assert len((await a.next())["ok"][0]["rows"]) == 2
 
     run_views(tmp_path, scenario)
 

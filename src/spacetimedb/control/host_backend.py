@@ -238,6 +238,23 @@ class HostBackend:
             self._tables[v.name] = TableInfo(v.name, v.public, False, compile_codec(v.row_product, ts).encode)
         self._table_names = frozenset(s.name for s in schemas)
         self.views = ViewEvaluator(self.host.runner, self.engine, schemas)
+        #: The last failure `_check_views` reported (owner DML tells it apart from a log failure).
+        self._view_failure: str | None = None
+        if views:  # as upstream: a subscribed view a transaction affects is refreshed inside it
+            self.host.set_commit_check(self._check_views)
+
+    def _check_views(self, result: ReducerCallResult) -> str | None:
+        """The host's commit check: the failure of a subscribed view this commit affects, if any."""
+        delta = result.delta
+        if delta is None or not delta.tables:
+            return None
+        try:
+            error = self.views.check_commit(delta.tables)
+        except Exception:  # our bug, not the module's: the fan-out evaluates the views itself
+            log.exception("view commit check failed for %s", result.reducer)
+            return None
+        self._view_failure = error
+        return error
 
     # ---- commits ----------------------------------------------------------------------------------
 
@@ -543,7 +560,12 @@ class HostBackend:
     def _commit_sql(self, tx: MutTx, sql: str, sender: Identity, timestamp_us: int) -> CallResult:
         """Commit owner DML like a reducer's transaction: next tx offset, commit listeners, fan-out."""
         delta = tx.commit()
+        self._view_failure = None
         result = self.host.record_commit(delta, caller=sender, timestamp=Timestamp(timestamp_us), args=sql)
+        if not result.ok and result.error is not None and result.error == self._view_failure:
+            # A view the DML made stale failed (as upstream: rolled back, the statement fails).
+            self._convert(result)
+            raise QueryRejected(result.error)
         return self._convert(result)
 
     def module_def_json(self, version: int) -> dict[str, Any]:

@@ -10,8 +10,10 @@ subscribers then get the multiset difference between the previous and the new re
 
 All subscribers of one view for one caller with the same filter share one plan (equal `key`),
 so an anonymous view is evaluated once per affecting commit whoever watches it. A view that
-fails at subscribe time is a QueryRejected (the client gets a SubscriptionError); one that fails
-after a commit is logged by the runner and keeps its last rows.
+fails at subscribe time is a QueryRejected (the client gets a SubscriptionError). As upstream,
+the subscribed views a transaction affects are evaluated inside its commit, before it is logged
+or seen (`check_commit`, the host's commit check): if one fails, the transaction is rolled back
+and the call fails with the view's error; otherwise the fan-out uses those results.
 """
 
 from __future__ import annotations
@@ -127,6 +129,8 @@ class ViewEvaluator:
             self._indexes_of.setdefault(table_id, []).append(index_id)
         self._changes: object = None
         self._affected: set[ViewPlan] = set()
+        #: The results `check_commit` evaluated for the commit whose changes are `_changes`.
+        self._prepared: dict[ViewPlan, tuple[list[Row], ReadSet]] = {}
 
     def run(self, view: ViewDef, sender: Identity | None, store: Any = None) -> tuple[list[Row], ReadSet]:
         """The view's rows for `sender` and what it read; raises ViewError when the view fails."""
@@ -159,11 +163,37 @@ class ViewEvaluator:
                 by_key.setdefault(key, WeakSet()).add(plan)
                 lengths.add(len(key))
 
+    def check_commit(self, by_id: Mapping[int, Any]) -> str | None:
+        """Evaluate the watched plans a just-applied commit (`by_id`: its changes by table id)
+        affects, over its state; the first failure's message, or None (results kept for `delta`)."""
+        self._prepared = {}
+        if not self._by_table and not self._by_key:
+            return None  # no view is subscribed: the commit costs nothing here
+        affected = self._affected_by_id(by_id)
+        prepared: dict[ViewPlan, tuple[list[Row], ReadSet]] = {}
+        for plan in list(affected):
+            if plan._read is None:
+                continue
+            try:
+                prepared[plan] = self.run(plan.view, plan.sender)
+            except ViewError as e:
+                return f"view `{plan.view.name}` failed: {e.failure.message}"
+        self._prepared = prepared
+        return None
+
+    def prepared(self, plan: ViewPlan, changes: Changes) -> tuple[list[Row], ReadSet] | None:
+        """What `check_commit` evaluated for `plan` on this commit, if it did."""
+        if getattr(changes, "by_id", None) is not self._changes:
+            return None
+        return self._prepared.pop(plan, None)
+
     def affected(self, changes: Changes) -> set[ViewPlan]:
         """The plans whose last reads `changes` touched (computed once per commit)."""
-        if changes is self._changes:
+        return self._affected_by_id(getattr(changes, "by_id", {}))
+
+    def _affected_by_id(self, by_id: Mapping[int, Any]) -> set[ViewPlan]:
+        if by_id is self._changes:
             return self._affected
-        by_id: Mapping[int, Any] = getattr(changes, "by_id", {})
         out: set[ViewPlan] = set()
         for table_id, change in by_id.items():
             whole = self._by_table.get(table_id)
@@ -181,7 +211,9 @@ class ViewEvaluator:
                             watchers = by_key.get(tuple([row[c] for c in key_cols]))
                             if watchers:
                                 out.update(watchers)
-        self._changes, self._affected = changes, out
+        # Keyed by the changes' identity (kept alive here, so never reused): the commit check and
+        # the fan-out of one commit share it.
+        self._changes, self._affected = by_id, out
         return out
 
 
@@ -244,10 +276,14 @@ class ViewPlan:
             return (), ()
         if self._track and self not in self._evaluator.affected(changes):
             return (), ()
-        try:
-            rows, new_read = self._evaluator.run(self.view, self.sender)
-        except ViewError:  # logged by the runner; subscribers keep the last rows
-            return (), ()
+        prepared = self._evaluator.prepared(self, changes)
+        if prepared is not None:  # evaluated inside the commit (`check_commit`)
+            rows, new_read = prepared
+        else:
+            try:
+                rows, new_read = self._evaluator.run(self.view, self.sender)
+            except ViewError:  # a plan the commit check did not run (untracked): keeps the last rows
+                return (), ()
         old = self._rows or []
         self._evaluator.watch(self, new_read, self._read)
         self._rows, self._read = rows, new_read

@@ -45,6 +45,8 @@ from spacetimedb.module.runner import (
 from spacetimedb.sats.special import ConnectionId, Identity, Timestamp
 
 CommitListener = Callable[[ReducerCallResult], None]
+#: A commit's last check before it is seen (`set_commit_check`): an error message undoes it.
+CommitCheck = Callable[[ReducerCallResult], "str | None"]
 
 _COMMITTED = ReducerStatus.COMMITTED
 _INTERNAL_ERROR = ReducerStatus.INTERNAL_ERROR
@@ -83,6 +85,7 @@ class ModuleHost:
         self._guard = ReducerGuard(time_limit) if time_limit is not None else None
         self._listeners: list[CommitListener] = []
         self._commit_log: CommitListener | None = None
+        self._commit_check: CommitCheck | None = None
         #: The module layer's call rules; this host supplies transactions, clock, log and guard.
         self.runner = ModuleRunner(module, identity=self.identity, log=self._log_from_module, guard=self._guard)
         self.db_view = self.runner.db_view
@@ -332,6 +335,14 @@ class ModuleHost:
         """
         self._commit_log = log
 
+    def set_commit_check(self, check: CommitCheck | None) -> None:
+        """Run `check(result)` on every committed transaction before anything else sees it (before
+        the log): if it returns an error message, the transaction is undone in the engine and the
+        call reported as failed with that message (upstream: a view the transaction made stale
+        failed while being refreshed inside it). The engine state `check` reads is the
+        transaction's."""
+        self._commit_check = check
+
     def record_commit(
         self,
         delta: TxDelta,
@@ -429,11 +440,18 @@ class ModuleHost:
         result = ReducerCallResult(
             name, status, error, delta, ts, offset, caller, connection_id, raw_args, (perf_counter_ns() - start) // 1000
         )
-        if delta is not None and (self._listeners or self._schedule_reducer or self._commit_log is not None):
+        if delta is not None and (
+            self._listeners or self._schedule_reducer or self._commit_log is not None or self._commit_check is not None
+        ):
             self._after_commit(result, delta, ts)
         return result
 
-    def _after_commit(self, result: ReducerCallResult, delta: TxDelta, ts: Timestamp) -> None:
+    def _after_commit(self, result: ReducerCallResult, delta: TxDelta, ts: Timestamp, *, check: bool = True) -> None:
+        if check and self._commit_check is not None:
+            error = self._commit_check(result)
+            if error is not None:
+                self._undo(result, delta, error)
+                return
         if self._commit_log is not None:
             try:
                 self._commit_log(result)
@@ -447,13 +465,19 @@ class ModuleHost:
 
     def _unlogged(self, result: ReducerCallResult, delta: TxDelta, error: Exception) -> None:
         """The log refused this commit: undo it before anyone saw it and turn it into a failure."""
+        self._undo(
+            result,
+            delta,
+            f"the transaction could not be written to the commit log and was rolled back: "
+            f"{type(error).__name__}: {error}",
+        )
+
+    def _undo(self, result: ReducerCallResult, delta: TxDelta, error: str) -> None:
+        """Revert a commit nobody has seen yet and report it as a failed call with `error`."""
         self.db.revert_delta(delta)
         self._next_offset = result.tx_offset  # type: ignore[assignment]  # the offset was never used
         result.status = _INTERNAL_ERROR
-        result.error = (
-            f"the transaction could not be written to the commit log and was rolled back: "
-            f"{type(error).__name__}: {error}"
-        )
+        result.error = error
         result.delta = None
         result.tx_offset = None
         self._host_log("error", f"{result.reducer or 'transaction'}: {result.error}", result.reducer, result.timestamp)
@@ -513,7 +537,8 @@ class ModuleHost:
             duration_micros=(perf_counter_ns() - start) // 1000,
             internal=True,
         )
-        self._after_commit(result, delta, ts)
+        # Not checked: undoing the deletion would fire the one-time row again and again.
+        self._after_commit(result, delta, ts, check=False)
         return [result]
 
     def _load_existing_schedules(self) -> None:
