@@ -26,9 +26,9 @@ from spacetimedb.control.backend import (
     PlanRouter,
     QueryRejected,
     Row,
+    ServedTable,
     SqlStatementResult,
     TableChanges,
-    TableInfo,
 )
 from spacetimedb.control.database_registry import BackendSpec
 from spacetimedb.module.auth import AuthCtx
@@ -159,10 +159,10 @@ class FakeBackend:
             fanout = listener.evaluate(changes)
         return CallResult(CallStatus.COMMITTED, timestamp_us, changes=changes, tx_offset=tx_offset, fanout=fanout)
 
-    def tables(self) -> Mapping[str, TableInfo]:
+    def tables(self) -> Mapping[str, ServedTable]:
         return {
-            "person": TableInfo("person", True, False, encode_person),
-            "secret": TableInfo("secret", False, False, encode_secret),
+            "person": ServedTable("person", True, False, encode_person),
+            "secret": ServedTable("secret", False, False, encode_secret),
         }
 
     def _log(self, message: str, ts: int) -> None:

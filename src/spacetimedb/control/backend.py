@@ -94,7 +94,9 @@ class CallResult:
 
 
 @dataclass(frozen=True, slots=True)
-class TableInfo:
+class ServedTable:
+    """A table as the backend serves it to clients: who may see it, and how its rows go on the wire."""
+
     name: str
     public: bool
     is_event: bool
@@ -203,7 +205,7 @@ class LogLine:
 class DatabaseBackend(Protocol):
     """One database running one module. Identities are 32 big-endian bytes."""
 
-    def tables(self) -> Mapping[str, TableInfo]: ...
+    def tables(self) -> Mapping[str, ServedTable]: ...
 
     @property
     def plan_router(self) -> PlanRouter | None:

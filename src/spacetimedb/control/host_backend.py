@@ -29,9 +29,9 @@ from spacetimedb.control.backend import (
     ProcedureOutcome,
     QueryRejected,
     Row,
+    ServedTable,
     SqlStatementResult,
     SubscriptionQuery,
-    TableInfo,
 )
 from spacetimedb.control.database_registry import BackendSpec
 from spacetimedb.control.query_router import QueryRegistryRouter
@@ -192,7 +192,7 @@ class HostBackend:
         self._names = {s.table_id: s.name for s in schemas}
         self._ids = {s.name: s.table_id for s in schemas}
         self._tables = {
-            s.name: TableInfo(s.name, s.public, s.is_event, codecs[s.table_id].encode) for s in schemas
+            s.name: ServedTable(s.name, s.public, s.is_event, codecs[s.table_id].encode) for s in schemas
         }
         self.catalog = Catalog(schemas, self.module.typespace)
         self._start_views(schemas)
@@ -235,7 +235,7 @@ class HostBackend:
         #: The catalog SQL and subscriptions resolve names in: the tables, then the views.
         self.view_catalog = Catalog([*schemas, *view_schemas], ts) if views else self.catalog
         for v in views:
-            self._tables[v.name] = TableInfo(v.name, v.public, False, compile_codec(v.row_product, ts).encode)
+            self._tables[v.name] = ServedTable(v.name, v.public, False, compile_codec(v.row_product, ts).encode)
         self._table_names = frozenset(s.name for s in schemas)
         self.views = ViewEvaluator(self.host.runner, self.engine, schemas)
         #: The last failure `_check_views` reported (owner DML tells it apart from a log failure).
@@ -326,7 +326,7 @@ class HostBackend:
 
     # ---- DatabaseBackend --------------------------------------------------------------------------
 
-    def tables(self) -> Mapping[str, TableInfo]:
+    def tables(self) -> Mapping[str, ServedTable]:
         return self._tables
 
     def call_reducer(

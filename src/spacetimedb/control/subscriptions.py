@@ -21,7 +21,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from spacetimedb.control.backend import Changes, FanOut, PlanRouter, Row, SubscriptionQuery, TableInfo
+from spacetimedb.control.backend import Changes, FanOut, PlanRouter, Row, ServedTable, SubscriptionQuery
 from spacetimedb.protocol import wire
 from spacetimedb.protocol.rows import EMPTY_ROW_LIST_BYTES
 from spacetimedb.query.limits import RowBudget
@@ -48,7 +48,7 @@ class QueryEntry:
 
 
 class SubscriptionManager:
-    def __init__(self, tables: Callable[[], Mapping[str, TableInfo]], router: PlanRouter | None = None) -> None:
+    def __init__(self, tables: Callable[[], Mapping[str, ServedTable]], router: PlanRouter | None = None) -> None:
         self._tables = tables
         self._router = router
         self._entries: dict[Hashable, QueryEntry] = {}
@@ -260,7 +260,7 @@ class SubscriptionManager:
     def _add_piece(
         self,
         grouped: dict[object, dict[int, dict[str, list[bytes]]]],
-        tables: Mapping[str, TableInfo],
+        tables: Mapping[str, ServedTable],
         entry: QueryEntry,
         inserts: Sequence[Row],
         deletes: Sequence[Row],
