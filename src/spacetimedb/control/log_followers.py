@@ -7,7 +7,9 @@ from collections.abc import Callable
 
 from spacetimedb.control.backend import DatabaseBackend, LogLine
 
-LogListener = Callable[[LogLine], None]
+#: One follower of the `/logs` stream: called on the event loop with each served log line (unlike
+#: `spacetimedb.host.logs.LogListener`, which the host calls with its own records on the worker thread).
+LogFollower = Callable[[LogLine], None]
 
 
 class LogFollowers:
@@ -17,14 +19,14 @@ class LogFollowers:
     subscribed to only while someone follows."""
 
     def __init__(self) -> None:
-        self._listeners: list[LogListener] = []
+        self._listeners: list[LogFollower] = []
         self._unsubscribe_backend: Callable[[], None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
 
-    def follow(self, backend: DatabaseBackend, listener: LogListener) -> Callable[[], None]:
+    def follow(self, backend: DatabaseBackend, listener: LogFollower) -> Callable[[], None]:
         """Call `listener` for each new record (worker only); returns the unfollow function."""
         self._listeners.append(listener)
         if self._unsubscribe_backend is None:
