@@ -22,11 +22,9 @@ from spacetimedb.protocol import (
     ServerMessage,
     Subscribe,
 )
+from spacetimedb.protocol.subprotocols import SUBPROTOCOL_V3, SUBPROTOCOLS
 from spacetimedb.sats.errors import ConversionError
 from spacetimedb.sats.special import ConnectionId, Identity
-
-V2 = "v2.bsatn.spacetimedb"
-V3 = "v3.bsatn.spacetimedb"
 
 
 class ClientError(Exception):
@@ -62,7 +60,7 @@ class Connection:
         database: str,
         *,
         token: str | None = None,
-        protocols: tuple[str, ...] = (V3, V2),
+        protocols: tuple[str, ...] = SUBPROTOCOLS,
         compression: str = "None",
         confirmed: bool | None = None,
         timeout: float = 10.0,
@@ -117,7 +115,7 @@ class Connection:
     async def send(self, *messages: ClientMessage) -> None:
         """Send messages; on v3 several go in one frame, as the SDK coalesces them."""
         encode = protocol.client_message_codec().encode
-        if self.protocol == V3:
+        if self.protocol == SUBPROTOCOL_V3:
             await self._ws.send_bytes(b"".join(encode(m) for m in messages))
         else:
             for m in messages:

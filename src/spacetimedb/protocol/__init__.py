@@ -63,9 +63,13 @@ from spacetimedb.protocol.server_messages import (
     SubscriptionError,
     UnsubscribeApplied,
 )
+from spacetimedb.protocol.subprotocols import SUBPROTOCOL_V2, SUBPROTOCOL_V3, SUBPROTOCOLS
 
 __all__ = [
     "EMPTY_ROW_LIST_BYTES",
+    "SUBPROTOCOLS",
+    "SUBPROTOCOL_V2",
+    "SUBPROTOCOL_V3",
     "BsatnRowList",
     "CallProcedure",
     "CallReducer",

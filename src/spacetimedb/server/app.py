@@ -20,6 +20,7 @@ from spacetimedb.control.query_limits import QueryLimits
 from spacetimedb.durability import durable_files
 from spacetimedb.durability.options import DurabilityOptions
 from spacetimedb.module.http_client import HttpPolicy
+from spacetimedb.protocol.subprotocols import SUBPROTOCOLS
 from spacetimedb.server import routes_database, routes_http_handlers, routes_identity
 from spacetimedb.server.http_auth import (
     AUTHORITY_KEY,
@@ -37,8 +38,6 @@ from spacetimedb.server.ws_routes import (
     PROTOCOLS_KEY,
     SEND_BUDGET_KEY,
     SESSIONS_KEY,
-    V2,
-    V3,
 )
 from spacetimedb.server.ws_session import ClientSession
 
@@ -58,7 +57,7 @@ class Server:
         data_dir: Path,
         *,
         backend_factory: BackendFactory | None = None,
-        protocols: tuple[str, ...] = (V3, V2),
+        protocols: tuple[str, ...] = SUBPROTOCOLS,
         compress_frames: bool = False,
         http_limits: HttpLimits | None = None,
         send_budget: int | None = None,
@@ -180,7 +179,7 @@ async def serve(
     server = Server(
         Path(data_dir),
         backend_factory=factory,
-        protocols=tuple(protocols) if protocols else (V3, V2),
+        protocols=tuple(protocols) if protocols else SUBPROTOCOLS,
         compress_frames=compress_frames,
         http_limits=http_limits,
         send_budget=send_budget,

@@ -6,13 +6,12 @@ from aiohttp import web
 
 from spacetimedb.control.identity import new_connection_id
 from spacetimedb.protocol.compression import Compression
+from spacetimedb.protocol.subprotocols import SUBPROTOCOL_V3, SUBPROTOCOLS
 from spacetimedb.server.http_auth import caller_of
 from spacetimedb.server.routes_database import serving_database_of
 from spacetimedb.server.send_budget import SendBudget
 from spacetimedb.server.ws_session import ClientSession
 
-V3 = "v3.bsatn.spacetimedb"
-V2 = "v2.bsatn.spacetimedb"
 #: Incoming message limit, as upstream (0x2000000 bytes).
 MAX_INCOMING_MESSAGE = 32 * 1024 * 1024
 HEARTBEAT_SECONDS = 15.0
@@ -45,10 +44,10 @@ def _bool_param(request: web.Request, name: str, default: bool) -> bool:
 async def subscribe(request: web.Request) -> web.StreamResponse:
     db = serving_database_of(request)
     caller = caller_of(request)
-    supported = request.app.get(PROTOCOLS_KEY, (V3, V2))
+    supported = request.app.get(PROTOCOLS_KEY, SUBPROTOCOLS)
     protocol = choose_protocol(request.headers.get("Sec-WebSocket-Protocol", ""), supported)
     if protocol is None:
-        raise web.HTTPBadRequest(text="no valid protocol selected: offer v3.bsatn.spacetimedb or v2.bsatn.spacetimedb")
+        raise web.HTTPBadRequest(text="no valid protocol selected: offer " + " or ".join(SUBPROTOCOLS))
     try:
         compression = Compression.from_query(request.query.get("compression"))
     except ValueError as e:
@@ -79,7 +78,7 @@ async def subscribe(request: web.Request) -> web.StreamResponse:
         db,
         caller,
         connection_id,
-        v3=protocol == V3,
+        v3=protocol == SUBPROTOCOL_V3,
         compression=compression,
         confirmed=confirmed,
         abort=transport.abort if transport is not None else None,
