@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from typing import Any
 
 from spacetimedb.module.auth import AuthCtx
+from spacetimedb.module.db_view import DbView
+from spacetimedb.sats.special import ConnectionId, Identity, Timestamp
 
 #: Receives (level, message) for the database's log; the host binds the reducer name and time.
 LogSink = Callable[[str, str], None]
@@ -68,11 +69,11 @@ class ReducerContext:
     def __init__(
         self,
         *,
-        sender: Any,
-        connection_id: Any,
-        timestamp: Any,
-        identity: Any,
-        db: Any,
+        sender: Identity,
+        connection_id: ConnectionId | None,
+        timestamp: Timestamp,
+        identity: Identity,
+        db: DbView,
         log: ModuleLog,
         seed: int,
         sender_auth: AuthCtx = AuthCtx.INTERNAL,
