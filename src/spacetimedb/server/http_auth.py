@@ -8,7 +8,7 @@ A token comes from `Authorization: Bearer <jwt>` (preferred) or `?token=<jwt>`. 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
@@ -64,18 +64,24 @@ def caller_of(request: web.Request) -> Caller:
     return caller
 
 
+async def _with_headers(handler: Handler, request: web.Request, headers: Mapping[str, str]) -> web.StreamResponse:
+    """`handler`'s answer with `headers` added, error answers too (a streamed response already
+    sent its headers: it keeps them)."""
+    try:
+        response = await handler(request)
+    except web.HTTPException as e:
+        e.headers.update(headers)
+        raise
+    if not response.prepared:
+        response.headers.update(headers)
+    return response
+
+
 @web.middleware
 async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
         return web.Response(status=200, headers=CORS_HEADERS)
-    try:
-        response = await handler(request)
-    except web.HTTPException as e:
-        e.headers.update(CORS_HEADERS)
-        raise
-    if not response.prepared:
-        response.headers.update(CORS_HEADERS)
-    return response
+    return await _with_headers(handler, request, CORS_HEADERS)
 
 
 #: A route whose resource name starts with this takes requests as sent: no token checked or minted.
@@ -104,14 +110,7 @@ async def anon_auth_middleware(request: web.Request, handler: Handler) -> web.St
     request[CALLER_KEY] = caller
     request[MINTED_KEY] = presented is None
     headers = {"spacetime-identity": caller.identity_hex, "spacetime-identity-token": caller.token}
-    try:
-        response = await handler(request)
-    except web.HTTPException as e:
-        e.headers.update(headers)
-        raise
-    if not response.prepared:
-        response.headers.update(headers)
-    return response
+    return await _with_headers(handler, request, headers)
 
 
 @web.middleware
