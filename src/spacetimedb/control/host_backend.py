@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from spacetimedb.bsatn import compile as compile_codec
 from spacetimedb.control.backend import (
@@ -136,6 +136,20 @@ _NO_FANOUT: FanOut = {}
 
 def _identity(be: bytes) -> Identity:
     return Identity(int.from_bytes(be, "big"))
+
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+#: Value objects cached per caller (one per connection); emptied past this many, so a stream of
+#: new callers cannot grow a cache without bound.
+_CACHE_LIMIT = 50_000
+
+
+def _remember(cache: dict[_K, _V], key: _K, value: _V) -> _V:
+    if len(cache) > _CACHE_LIMIT:
+        cache.clear()
+    cache[key] = value
+    return value
 
 
 class HostBackend:
@@ -311,17 +325,13 @@ class HostBackend:
     def _identity_of(self, be: bytes) -> Identity:
         ident = self._identity_cache.get(be)
         if ident is None:
-            if len(self._identity_cache) > 50_000:
-                self._identity_cache.clear()
-            ident = self._identity_cache[be] = _identity(be)
+            ident = _remember(self._identity_cache, be, _identity(be))
         return ident
 
     def _connection_of(self, value: int) -> ConnectionId:
         conn = self._connection_cache.get(value)
         if conn is None:
-            if len(self._connection_cache) > 50_000:
-                self._connection_cache.clear()
-            conn = self._connection_cache[value] = ConnectionId(value)
+            conn = _remember(self._connection_cache, value, ConnectionId(value))
         return conn
 
     # ---- DatabaseBackend --------------------------------------------------------------------------
