@@ -1,4 +1,4 @@
-"""What generated Python client bindings describe: tables and reducers of a module."""
+"""What generated Python client bindings describe: tables, reducers and procedures of a module."""
 
 from __future__ import annotations
 
@@ -21,3 +21,13 @@ class ReducerInfo:
     name: str
     #: The arguments class; `spacetimedb.bsatn.encode(args, args_type)` gives `CallReducer.args`.
     args_type: type
+
+
+@dataclass(frozen=True)
+class ProcedureInfo:
+    #: Canonical procedure name, as `CallProcedure` carries it.
+    name: str
+    #: The arguments class; `spacetimedb.bsatn.encode(args, args_type)` gives `CallProcedure.args`.
+    args_type: type
+    #: The return type; `spacetimedb.bsatn.decode(returned, return_type)` decodes `ProcedureResult`'s value.
+    return_type: object

@@ -14,6 +14,7 @@ import aiohttp
 
 from spacetimedb import protocol
 from spacetimedb.protocol import (
+    CallProcedure,
     CallReducer,
     ClientMessage,
     InitialConnection,
@@ -137,6 +138,12 @@ class Connection:
     async def call_reducer(self, reducer: str, args: bytes) -> int:
         rid = self._request_id()
         await self.send(CallReducer(rid, 0, reducer, args))
+        return rid
+
+    async def call_procedure(self, procedure: str, args: bytes) -> int:
+        """Send CallProcedure; its ProcedureResult (same request id) carries the BSATN return value."""
+        rid = self._request_id()
+        await self.send(CallProcedure(rid, 0, procedure, args))
         return rid
 
     async def one_off_query(self, query: str) -> int:

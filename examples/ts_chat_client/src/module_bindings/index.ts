@@ -9,6 +9,7 @@ import {
   SubscriptionBuilderImpl as __SubscriptionBuilderImpl,
   convertToAccessorMap as __convertToAccessorMap,
   makeQueryBuilder as __makeQueryBuilder,
+  procedureSchema as __procedureSchema,
   procedures as __procedures,
   reducerSchema as __reducerSchema,
   reducers as __reducers,
