@@ -7,11 +7,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
+from typing import Any, ParamSpec
 
 from aiohttp import web
 
@@ -42,6 +44,7 @@ from spacetimedb.server.ws_routes import (
 from spacetimedb.server.ws_session import ClientSession
 
 log = logging.getLogger("spacetimedb.server")
+_P = ParamSpec("_P")
 
 
 def default_backend_factory() -> BackendFactory:
@@ -157,7 +160,7 @@ def _split_addr(listen_addr: str) -> tuple[str, int]:
 
 async def serve(
     listen_addr: str,
-    data_dir: Path,
+    data_dir: Path | str,
     publish: Sequence[tuple[str, Path | str]] = (),
     protocols: Sequence[str] | None = None,
     durability: DurabilityOptions | None = None,
@@ -170,6 +173,21 @@ async def serve(
     allow_publish: PublishPolicy | None = None,
     procedure_http: HttpPolicy | None = None,
 ) -> None:
+    """Serve until SIGINT/SIGTERM; `run_server` (same arguments) is the blocking form the CLI's
+    `start` command calls.
+
+    `protocols` restricts the WebSocket subprotocols offered, most preferred first (e.g.
+    `["v2.bsatn.spacetimedb"]` to make every client speak v2); default v3 then v2.
+    `durability` sets the fsync policy, snapshot cadence and recovery options of every database.
+    `compress_frames` compresses WebSocket frames as clients ask (docs/http-api.md, "Compression").
+    `http_limits` sets the HTTP header and body read timeouts (docs/limits.md).
+    `send_budget` caps the bytes queued to all WebSocket clients together (docs/limits.md).
+    `query_limits` what one client's queries may cost (docs/limits.md).
+    `on_listening(server)` runs once the port is bound, before any request is served.
+    `reducer_time_limit`: seconds a reducer may run before it is interrupted (default 10).
+    `allow_publish` lists who besides the server's owner may create databases (docs/deployment.md).
+    `procedure_http`: what procedures' `ctx.http` may reach (default: any host; docs/limits.md).
+    """
     factory = None
     if durability is not None or reducer_time_limit is not None:
         from spacetimedb.control.host_backend import host_backend_factory_with
@@ -213,56 +231,22 @@ async def serve(
         await server.stop()
 
 
-def run_server(
-    listen_addr: str,
-    data_dir: Path | str,
-    publish: Sequence[tuple[str, Path | str]] = (),
-    protocols: Sequence[str] | None = None,
-    durability: DurabilityOptions | None = None,
-    compress_frames: bool = False,
-    http_limits: HttpLimits | None = None,
-    send_budget: int | None = None,
-    query_limits: QueryLimits | None = None,
-    on_listening: Callable[[Server], None] | None = None,
-    reducer_time_limit: float | None = None,
-    allow_publish: PublishPolicy | None = None,
-    procedure_http: HttpPolicy | None = None,
-) -> None:
-    """Run until SIGINT/SIGTERM: the CLI's `start` command.
+def _blocking(main: Callable[_P, Coroutine[Any, Any, None]], name: str) -> Callable[_P, None]:
+    """`main` run to its end on a new event loop (uvloop where installed), with the server's logging."""
 
-    `protocols` restricts the WebSocket subprotocols offered, most preferred first (e.g.
-    `["v2.bsatn.spacetimedb"]` to make every client speak v2); default v3 then v2.
-    `durability` sets the fsync policy, snapshot cadence and recovery options of every database.
-    `compress_frames` compresses WebSocket frames as clients ask (docs/http-api.md, "Compression").
-    `http_limits` sets the HTTP header and body read timeouts (docs/limits.md).
-    `send_budget` caps the bytes queued to all WebSocket clients together (docs/limits.md).
-    `query_limits` what one client's queries may cost (docs/limits.md).
-    `on_listening(server)` runs once the port is bound, before any request is served.
-    `reducer_time_limit`: seconds a reducer may run before it is interrupted (default 10).
-    `allow_publish` lists who besides the server's owner may create databases (docs/deployment.md).
-    `procedure_http`: what procedures' `ctx.http` may reach (default: any host; docs/limits.md).
-    """
-    _configure_logging()
-    try:
-        import uvloop
+    @functools.wraps(main)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> None:
+        _configure_logging()
+        try:
+            import uvloop
 
-        uvloop.install()
-    except ImportError:  # pragma: no cover - Windows
-        pass
-    asyncio.run(
-        serve(
-            listen_addr,
-            Path(data_dir),
-            publish,
-            protocols,
-            durability,
-            compress_frames=compress_frames,
-            http_limits=http_limits,
-            send_budget=send_budget,
-            query_limits=query_limits,
-            on_listening=on_listening,
-            reducer_time_limit=reducer_time_limit,
-            allow_publish=allow_publish,
-            procedure_http=procedure_http,
-        )
-    )
+            uvloop.install()
+        except ImportError:  # pragma: no cover - Windows
+            pass
+        asyncio.run(main(*args, **kwargs))
+
+    run.__name__ = run.__qualname__ = name
+    return run
+
+
+run_server = _blocking(serve, "run_server")
