@@ -94,9 +94,9 @@ def test_call_takes_negative_numbers_as_arguments(runner: CliRunner, monkeypatch
 
     sent: list[object] = []
 
-    def fake_call(self: object, name: str, reducer: str, args: list[object]) -> api_client.Response:
+    def fake_call(self: object, name: str, reducer: str, args: list[object]) -> api_client.ApiResponse:
         sent.append((name, reducer, args))
-        return api_client.Response(200, {}, b"")
+        return api_client.ApiResponse(200, {}, b"")
 
     monkeypatch.setattr(api_client.ApiClient, "call", fake_call)
     result = runner.invoke(cli, ["call", "db", "claim", "-1", "0", "-2.5", "-s", "127.0.0.1:9"])

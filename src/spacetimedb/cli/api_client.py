@@ -40,7 +40,9 @@ class ServerUnreachable(Exception):
 
 
 @dataclass
-class Response:
+class ApiResponse:
+    """One answer of the server's HTTP API, read whole."""
+
     status: int
     headers: dict[str, str]
     body: bytes
@@ -92,9 +94,9 @@ class ApiClient:
         except (urllib.error.URLError, ConnectionError, TimeoutError) as e:
             raise ServerUnreachable(self.server, getattr(e, "reason", e)) from None
 
-    def request(self, method: str, path: str, **kw: Any) -> Response:
+    def request(self, method: str, path: str, **kw: Any) -> ApiResponse:
         with self._open(method, path, **kw) as resp:
-            return Response(resp.status, dict(resp.headers.items()), resp.read())
+            return ApiResponse(resp.status, dict(resp.headers.items()), resp.read())
 
     def ensure_token(self) -> str:
         """The saved token for this server's URL, or a new server-issued identity, saved for that URL
@@ -137,7 +139,7 @@ class ApiClient:
     def delete(self, name: str) -> None:
         self.request("DELETE", f"/v1/database/{_q(name)}")
 
-    def call(self, name: str, reducer: str, args: list[Any]) -> Response:
+    def call(self, name: str, reducer: str, args: list[Any]) -> ApiResponse:
         return self.request(
             "POST",
             f"/v1/database/{_q(name)}/call/{_q(reducer)}",

@@ -212,7 +212,7 @@ class PreparedProcedure:
 
 
 @dataclass(frozen=True, slots=True)
-class ProcedureOutcome:
+class ProcedureReturn:
     """What a procedure returned: `value` as written, `bsatn` its encoding; or `failure`."""
 
     value: Any = None
@@ -452,7 +452,7 @@ class ModuleRunner:
         auth: AuthCtx | None = None,
         salt: int = 0,
         log: CallLogSink | None = None,
-    ) -> ProcedureOutcome:
+    ) -> ProcedureReturn:
         """Run procedure `p` outside any transaction (it may call `ctx.with_tx`, which `run_tx`
         serves). May run on a thread of its own: it shares no state with `run_reducer` but the
         log sink, and `run_tx` is the host's to serialize. No guard: a procedure waits on the
@@ -477,19 +477,19 @@ class ModuleRunner:
         holder.append(ctx)
         try:
             value = p.fn(ctx, *args)
-            return ProcedureOutcome(value, p.encode(value))
+            return ProcedureReturn(value, p.encode(value))
         except SenderError as e:
-            return ProcedureOutcome(failure=CallFailure(_SENDER_ERROR, e.message))
+            return ProcedureReturn(failure=CallFailure(_SENDER_ERROR, e.message))
         except Exception as e:
             sink("error", f"procedure {name!r} failed:\n{traceback.format_exc()}", name, timestamp)
-            return ProcedureOutcome(failure=CallFailure(_INTERNAL_ERROR, f"{type(e).__name__}: {e}"))
+            return ProcedureReturn(failure=CallFailure(_INTERNAL_ERROR, f"{type(e).__name__}: {e}"))
         except BaseException as e:
             message = (
                 f"{type(e).__name__}({', '.join(map(repr, e.args))}) raised by module code: it fails this "
                 f"call only; module code cannot stop the server"
             )
             sink("error", f"procedure {name!r} failed: {message}", name, timestamp)
-            return ProcedureOutcome(failure=CallFailure(_INTERNAL_ERROR, message))
+            return ProcedureReturn(failure=CallFailure(_INTERNAL_ERROR, message))
 
     def run_http_handler(
         self,
