@@ -332,25 +332,8 @@ class ModuleRunner:
                     fired = guard.leave()
                 if fired:
                     raise guard.interrupt
-        except SenderError as e:
-            return CallFailure(_SENDER_ERROR, e.message)
-        except Exception as e:
-            self._log("error", f"reducer {name!r} failed:\n{traceback.format_exc()}", name, timestamp)
-            return CallFailure(_INTERNAL_ERROR, f"{type(e).__name__}: {e}")
         except BaseException as e:
-            # Module code cannot stop its host: SystemExit, KeyboardInterrupt, an interrupt by
-            # the guard, any BaseException fails this call only.
-            if guard is not None:
-                guard.leave()
-            if guard is not None and isinstance(e, guard.interrupt):
-                message = guard.interrupted_message(name)
-            else:
-                message = (
-                    f"{type(e).__name__}({', '.join(map(repr, e.args))}) raised by module code: it fails this "
-                    f"call only (rolled back); module code cannot stop the server"
-                )
-            self._log("error", f"reducer {name!r} failed: {message}", name, timestamp)
-            return CallFailure(_INTERNAL_ERROR, message)
+            return self._failure(e, "reducer", name, timestamp, "this call only (rolled back)", guard)
         finally:
             slot.ds = _NO_TX
             bridge.sink = None
@@ -397,23 +380,8 @@ class ModuleRunner:
                     fired = guard.leave()
                 if fired:
                     raise guard.interrupt
-        except SenderError as e:
-            raise ViewError(CallFailure(_SENDER_ERROR, e.message)) from None
-        except Exception as e:
-            self._log("error", f"view {name!r} failed:\n{traceback.format_exc()}", name, timestamp)
-            raise ViewError(CallFailure(_INTERNAL_ERROR, f"{type(e).__name__}: {e}")) from None
         except BaseException as e:
-            if guard is not None:
-                guard.leave()
-            if guard is not None and isinstance(e, guard.interrupt):
-                message = guard.interrupted_message(name)
-            else:
-                message = (
-                    f"{type(e).__name__}({', '.join(map(repr, e.args))}) raised by module code: it fails this "
-                    f"view only; module code cannot stop the server"
-                )
-            self._log("error", f"view {name!r} failed: {message}", name, timestamp)
-            raise ViewError(CallFailure(_INTERNAL_ERROR, message)) from None
+            raise ViewError(self._failure(e, "view", name, timestamp, "this view only", guard)) from None
         finally:
             slot.ds = _NO_TX
             bridge.sink = None
@@ -478,18 +446,8 @@ class ModuleRunner:
         try:
             value = p.fn(ctx, *args)
             return ProcedureReturn(value, p.encode(value))
-        except SenderError as e:
-            return ProcedureReturn(failure=CallFailure(_SENDER_ERROR, e.message))
-        except Exception as e:
-            sink("error", f"procedure {name!r} failed:\n{traceback.format_exc()}", name, timestamp)
-            return ProcedureReturn(failure=CallFailure(_INTERNAL_ERROR, f"{type(e).__name__}: {e}"))
         except BaseException as e:
-            message = (
-                f"{type(e).__name__}({', '.join(map(repr, e.args))}) raised by module code: it fails this "
-                f"call only; module code cannot stop the server"
-            )
-            sink("error", f"procedure {name!r} failed: {message}", name, timestamp)
-            return ProcedureReturn(failure=CallFailure(_INTERNAL_ERROR, message))
+            return ProcedureReturn(failure=self._failure(e, "procedure", name, timestamp, "this call only", log=sink))
 
     def run_http_handler(
         self,
@@ -592,6 +550,39 @@ class ModuleRunner:
             self._init_fn(ctx)
 
     # ---- internals -------------------------------------------------------------------------------
+
+    def _failure(
+        self,
+        e: BaseException,
+        kind: str,
+        name: str,
+        timestamp: Timestamp,
+        scope: str,
+        guard: CallGuard | None = None,
+        log: CallLogSink | None = None,
+    ) -> CallFailure:
+        """Why a call into module code failed, from what it raised: a `SenderError` is the caller's
+        error; anything else is internal, logged (with the traceback: call this in the `except`
+        clause). `scope` ends "it fails ..." for a BaseException that is not the guard's interrupt."""
+        sink = log if log is not None else self._log
+        if isinstance(e, SenderError):
+            return CallFailure(_SENDER_ERROR, e.message)
+        if isinstance(e, Exception):
+            sink("error", f"{kind} {name!r} failed:\n{traceback.format_exc()}", name, timestamp)
+            return CallFailure(_INTERNAL_ERROR, f"{type(e).__name__}: {e}")
+        # Module code cannot stop its host: SystemExit, KeyboardInterrupt, an interrupt by the
+        # guard, any BaseException fails this call only.
+        if guard is not None:
+            guard.leave()
+        if guard is not None and isinstance(e, guard.interrupt):
+            message = guard.interrupted_message(name)
+        else:
+            message = (
+                f"{type(e).__name__}({', '.join(map(repr, e.args))}) raised by module code: it fails {scope}; "
+                "module code cannot stop the server"
+            )
+        sink("error", f"{kind} {name!r} failed: {message}", name, timestamp)
+        return CallFailure(_INTERNAL_ERROR, message)
 
     def _log_from_module(self, level: str, message: str) -> None:
         if self._running is None:
