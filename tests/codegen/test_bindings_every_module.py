@@ -96,6 +96,7 @@ CASES = {
         "row.root.children[0].label === 'c'",
         private=True,  # its only table is private
     ),
+    "procs": Case("tests/server/modules/procs.py", "tick", "conn.reducers.tick({ id: 1 })", "row.id === 1"),
     "kv": Case("tests/server/modules/kv.py", "kv", "conn.reducers.put({ id: 1, value: 'v' })", "row.value === 'v'"),
     "hostile": Case(
         "tests/server/modules/hostile.py", "pub", "conn.reducers.addPub({ id: 1, text: 't' })", "row.text === 't'"
