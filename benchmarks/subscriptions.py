@@ -162,7 +162,7 @@ N_ACCOUNTS_EXTRA = 9_000  # accounts nobody watches, so the table is not only th
 
 def run_view_scenario(n: int, commits: int, seed: int) -> dict[str, float]:
     """Seconds per commit (and view evaluations per commit) with read tracking and without."""
-    from spacetimedb.control.backend import TableInfo
+    from spacetimedb.control.backend import ServedTable
     from spacetimedb.control.host_backend import NamedChanges
     from spacetimedb.control.subscriptions import SubscriptionManager
     from spacetimedb.control.views import ViewEvaluator, ViewPlan
@@ -174,7 +174,7 @@ def run_view_scenario(n: int, commits: int, seed: int) -> dict[str, float]:
     schemas = list(module.table_schemas)
     account = schemas[0]
     pk = account.indexes[0].index_id
-    info = TableInfo(view.name, True, False, bsatn.compile(view.row_product, module.typespace).encode)
+    info = ServedTable(view.name, True, False, bsatn.compile(view.row_product, module.typespace).encode)
     results: dict[str, float] = {}
     for mode in ("tracked", "rerun"):
         rng = random.Random(seed)
