@@ -118,7 +118,27 @@ class CallGuard(Protocol):
         ...
 
 
-class PreparedReducer:
+class _DecodesArgs:
+    """What reducers and procedures share: their three argument decoders, and `decode` by format."""
+
+    __slots__ = ()
+    decode_bsatn: Callable[[Any], tuple[Any, ...]]
+    decode_python: Callable[[Any], tuple[Any, ...]]
+    decode_json: Callable[[Any], tuple[Any, ...]]
+
+    def decode(self, args: ReducerArgs, args_format: ArgsFormat = "bsatn") -> tuple[Any, ...]:
+        """The arguments in `args_format` as the function takes them (ReducerArgumentsError when
+        they do not fit)."""
+        if args_format == "bsatn":
+            return self.decode_bsatn(args)
+        if args_format == "python":
+            return self.decode_python(args)
+        if args_format == "json":
+            return self.decode_json(args)
+        raise ReducerArgumentsError(f"args_format must be 'bsatn', 'json' or 'python', not {args_format!r}")
+
+
+class PreparedReducer(_DecodesArgs):
     """A reducer ready to run: its function, its argument decoders, and its kind.
 
     `decode_bsatn(data)`, `decode_python(values)` and `decode_json(value)` return the arguments as
@@ -145,19 +165,9 @@ class PreparedReducer:
         self.decode_python: Callable[[Any], tuple[Any, ...]] = d.python if rd.takes_args else _checked_only(d.python)
         self.decode_json: Callable[[Any], tuple[Any, ...]] = d.json if rd.takes_args else _checked_only(d.json)
 
-    def decode(self, args: ReducerArgs, args_format: ArgsFormat = "bsatn") -> tuple[Any, ...]:
-        """The arguments in `args_format` as the function takes them (ReducerArgumentsError when
-        they do not fit)."""
-        if args_format == "bsatn":
-            return self.decode_bsatn(args)
-        if args_format == "python":
-            return self.decode_python(args)
-        if args_format == "json":
-            return self.decode_json(args)
-        raise ReducerArgumentsError(f"args_format must be 'bsatn', 'json' or 'python', not {args_format!r}")
 
 
-class PreparedProcedure:
+class PreparedProcedure(_DecodesArgs):
     """A procedure ready to run: its function, argument decoders and return value encoders."""
 
     __slots__ = (
@@ -191,14 +201,6 @@ class PreparedProcedure:
         #: `-> None` is the unit type: the function's None is its one value.
         self._unit = pd.return_type == UNIT
 
-    def decode(self, args: ReducerArgs, args_format: ArgsFormat = "bsatn") -> tuple[Any, ...]:
-        if args_format == "bsatn":
-            return self.decode_bsatn(args)
-        if args_format == "python":
-            return self.decode_python(args)
-        if args_format == "json":
-            return self.decode_json(args)
-        raise ReducerArgumentsError(f"args_format must be 'bsatn', 'json' or 'python', not {args_format!r}")
 
     def bare(self, value: Any) -> Any:
         """The return value checked against the return type, as the codecs take it (ConversionError)."""
