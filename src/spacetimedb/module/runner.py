@@ -36,7 +36,7 @@ import enum
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from spacetimedb.bsatn.codec import compile_node
 from spacetimedb.module.args import ArgDecoder, ArgsFormat, ReducerArgs
@@ -116,6 +116,25 @@ class CallGuard(Protocol):
     def interrupted_message(self, name: str) -> str:
         """What the caller is told about a call the guard interrupted."""
         ...
+
+
+_R = TypeVar("_R")
+
+
+def _under_guard(guard: CallGuard | None, call: Callable[[], _R]) -> _R:
+    """`call()` bracketed by the guard: a call it interrupted raises the guard's `interrupt`.
+    Call it inside the `try` that turns that interrupt into a failed call (an interrupt still
+    pending when `leave` runs lands there)."""
+    if guard is None:
+        return call()
+    try:
+        guard.enter()
+        result = call()
+    finally:
+        fired = guard.leave()
+    if fired:
+        raise guard.interrupt
+    return result
 
 
 class _DecodesArgs:
@@ -323,6 +342,7 @@ class ModuleRunner:
         bridge.sink = self._module_sink
         guard = self._guard
         try:
+            # `_under_guard`, inlined: this is the per-call path of every reducer.
             if guard is None:
                 fn(ctx, *args)
             else:
@@ -370,18 +390,7 @@ class ModuleRunner:
         bridge.sink = self._module_sink
         guard = self._guard
         try:
-            if guard is None:
-                result = view.func(ctx)
-                rows = self._view_rows(view, result)
-            else:
-                try:
-                    guard.enter()
-                    result = view.func(ctx)
-                    rows = self._view_rows(view, result)
-                finally:
-                    fired = guard.leave()
-                if fired:
-                    raise guard.interrupt
+            rows = _under_guard(guard, lambda: self._view_rows(view, view.func(ctx)))
         except BaseException as e:
             raise ViewError(self._failure(e, "view", name, timestamp, "this view only", guard)) from None
         finally:
@@ -503,16 +512,7 @@ class ModuleRunner:
         bridge.sink = self._module_sink
         guard = self._guard
         try:
-            if guard is None:
-                response = fn(ctx, request)
-            else:
-                try:
-                    guard.enter()
-                    response = fn(ctx, request)
-                finally:
-                    fired = guard.leave()
-                if fired:
-                    raise guard.interrupt
+            response = _under_guard(guard, lambda: fn(ctx, request))
             if not isinstance(response, Response):
                 raise TypeError(f"an HTTP handler must return a Response, not {type(response).__name__}")
             return response
