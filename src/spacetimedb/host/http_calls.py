@@ -19,7 +19,8 @@ from spacetimedb.sats.special import Identity, Timestamp
 
 
 class TransactionFailed(RuntimeError):
-    """A `with_tx` transaction could not be committed (the commit log refused it): rolled back."""
+    """A `with_tx` transaction (a procedure's or an HTTP handler's) could not be committed (the
+    commit log or a view refused it): rolled back."""
 
 
 @dataclass(slots=True)

@@ -18,7 +18,7 @@ from typing import Any
 from spacetimedb.bsatn import compile as compile_codec
 from spacetimedb.engine.database import Database
 from spacetimedb.engine.delta import TxDelta
-from spacetimedb.host.http_calls import HostTransactions, HttpHandlerResult
+from spacetimedb.host.http_calls import HostTransactions, HttpHandlerResult, TransactionFailed
 from spacetimedb.host.logs import DatabaseLog, LogRecord
 from spacetimedb.host.results import (
     LifecycleReducerCallError,
@@ -238,7 +238,7 @@ class ModuleHost:
             raise raised[0]
         if not result.committed:
             # The commit log refused the commit: the procedure learns its transaction did not happen.
-            raise RuntimeError(result.error or "the transaction was rolled back")
+            raise TransactionFailed(result.error or "the transaction was rolled back")
         return box[0] if box else None
 
     def init(self, *, timestamp: Timestamp | None = None) -> ReducerCallResult:
