@@ -140,7 +140,7 @@ def test_generate_from_a_database_equals_generate_from_disk(cli: Cli, tmp_path: 
 
 
 def test_python_bindings_import_and_describe_the_module(cli: Cli, tmp_path: Path) -> None:
-    cli.run("generate", "chat", "--lang", "python", "--out-dir", str(tmp_path))
+    cli.run("generate", "chat", "--lang", "python", "--out-dir", str(tmp_path / "module_bindings"))
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]); import module_bindings as m; "
         "print(sorted(m.TABLES), sorted(m.REDUCERS), m.TABLES['user'].primary_key)"

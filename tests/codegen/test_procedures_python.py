@@ -23,8 +23,9 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "price_feed.py"
 
 
 def _bindings(tmp_path: Path) -> ModuleType:
-    text = generate_python(load_module_view(load_module(EXAMPLE).raw_module_def_json()))["module_bindings.py"]
-    path = tmp_path / "price_bindings.py"
+    text = generate_python(load_module_view(load_module(EXAMPLE).raw_module_def_json()))["__init__.py"]
+    path = tmp_path / "price_bindings" / "__init__.py"
+    path.parent.mkdir()
     path.write_text(text, "utf-8")
     spec = importlib.util.spec_from_file_location("price_bindings", path)
     assert spec is not None and spec.loader is not None

@@ -27,7 +27,8 @@ def test_module_view_reads_the_views_section() -> None:
 
 def test_python_bindings_list_views_as_tables(tmp_path: Path) -> None:
     files = generate_python(load_module_view(load_module(EXCHANGE).raw_module_def_json()))
-    (tmp_path / "module_bindings.py").write_text(files["module_bindings.py"], "utf-8")
+    (tmp_path / "module_bindings").mkdir()
+    (tmp_path / "module_bindings" / "__init__.py").write_text(files["__init__.py"], "utf-8")
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]); import module_bindings as m; "
         "print(sorted(m.TABLES), m.TABLES['my_account'].row_type.__name__, m.TABLES['my_account_changes'].primary_key)"
