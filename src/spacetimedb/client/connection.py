@@ -1,4 +1,5 @@
-"""A small asyncio WebSocket client for the v2/v3 protocol: what `spacetimedb subscribe` and tests use.
+"""A small message-level asyncio client for the v2/v3 protocol: what `spacetimedb subscribe` and tests use
+(no cache or callbacks: `DbConnection` is the SDK).
 
 It speaks the same protocol as the official SDKs: `InitialConnection` first, then Subscribe,
 CallReducer and OneOffQuery with request ids; server frames carry a compression tag byte, and on
@@ -13,6 +14,7 @@ from collections import deque
 import aiohttp
 
 from spacetimedb import protocol
+from spacetimedb.client.errors import ClientError
 from spacetimedb.protocol import (
     CallProcedure,
     CallReducer,
@@ -27,9 +29,7 @@ from spacetimedb.protocol.subprotocols import SUBPROTOCOL_V3, SUBPROTOCOLS
 from spacetimedb.sats.errors import ConversionError
 from spacetimedb.sats.special import ConnectionId, Identity
 
-
-class ClientError(Exception):
-    """The connection failed or the server closed it; the message says why."""
+__all__ = ["ClientError", "Connection", "read_server_frame"]
 
 
 def read_server_frame(frame: bytes) -> list[ServerMessage]:

@@ -1,0 +1,72 @@
+"""`conn.reducers` and `conn.procedures` without generated bindings: methods looked up by name.
+
+`conn.reducers.send_message("hi")` (or `text="hi"`) encodes the arguments in the order the module
+declares them; the call returns what the connection's `call(name, args)` returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from spacetimedb.client.bindings import ProcedureInfo, ReducerInfo
+from spacetimedb.sats.algebraic_type import ProductType
+
+
+def _params(args_type: Any) -> list[str] | None:
+    if isinstance(args_type, ProductType):
+        return [e.name or f"_{i}" for i, e in enumerate(args_type.elements)]
+    return None
+
+
+def _bind(what: str, name: str, args_type: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    params = _params(args_type)
+    if params is None:  # a generated args class: pass through its constructor
+        return args_type(*args, **kwargs)
+    if len(args) > len(params):
+        raise TypeError(f"{what} {name} takes {len(params)} arguments ({', '.join(params)}), got {len(args)}")
+    values: dict[str, Any] = dict(zip(params, args, strict=False))
+    for k, v in kwargs.items():
+        if k not in params:
+            raise TypeError(f"{what} {name} has no parameter {k!r} (it takes {', '.join(params) or 'none'})")
+        if k in values:
+            raise TypeError(f"{what} {name}: {k!r} given twice")
+        values[k] = v
+    missing = [p for p in params if p not in values]
+    if missing:
+        raise TypeError(f"{what} {name}: missing {', '.join(missing)}")
+    return tuple(values[p] for p in params)
+
+
+class _ByName:
+    _what = "reducer"
+
+    def __init__(self, call: Callable[[str, Any], Any], infos: Mapping[str, ReducerInfo] | Mapping[str, ProcedureInfo]) -> None:
+        self._call = call
+        self._infos = infos
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        info = self._infos.get(name)
+        if info is None:
+            raise AttributeError(f"no {self._what} {name!r}; there are: {', '.join(sorted(self._infos)) or '(none)'}")
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return self._call(name, _bind(self._what, name, info.args_type, args, kwargs))
+
+        call.__name__ = name
+        return call
+
+    def __dir__(self) -> list[str]:
+        return sorted(self._infos)
+
+
+class GenericReducers(_ByName):
+    """`conn.reducers.<name>(*args, **kwargs)`: awaitable (async) or a Future (sync) of None."""
+
+    _what = "reducer"
+
+
+class GenericProcedures(_ByName):
+    """`conn.procedures.<name>(*args, **kwargs)`: resolves to the procedure's decoded return value."""
+
+    _what = "procedure"

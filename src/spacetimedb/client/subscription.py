@@ -1,0 +1,92 @@
+"""Subscriptions: `conn.subscription_builder().on_applied(cb).on_error(cb).subscribe(queries)`.
+
+`subscribe` sends the queries at once and returns a `SubscriptionHandle`; on an async connection
+the handle is awaitable (it returns itself once the rows are in the cache, or raises
+`SubscriptionError`). `unsubscribe()` ends it: the rows no other subscription matches leave the
+cache (`on_delete` fires), then `on_end` callbacks run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from spacetimedb.client.errors import ClientError
+
+if TYPE_CHECKING:
+    from spacetimedb.client.db_connection import DbConnection
+
+AppliedCallback = Callable[[Any], Any]  # (ctx)
+ErrorCallback = Callable[[Any, BaseException], Any]  # (ctx, error)
+
+
+class SubscriptionHandle:
+    """One query set: pending until applied, then active until unsubscribed (ended) or failed."""
+
+    def __init__(self, conn: DbConnection[Any, Any, Any], query_set_id: int, queries: list[str]) -> None:
+        self._conn = conn
+        self.query_set_id = query_set_id
+        self.queries = queries
+        self.state = "pending"  # pending | active | ended | failed
+        self.error: BaseException | None = None
+        self._on_applied: list[AppliedCallback] = []
+        self._on_error: list[ErrorCallback] = []
+        self._on_end: list[AppliedCallback] = []
+        self._applied = conn._new_future()
+        self._ended: Any = None
+
+    @property
+    def is_active(self) -> bool:
+        return self.state == "active"
+
+    @property
+    def is_ended(self) -> bool:
+        return self.state in ("ended", "failed")
+
+    def unsubscribe(self) -> Any:
+        """Stop this subscription. Returns an awaitable (async) or Future (sync) done when the server confirmed."""
+        if self.state in ("ended", "failed"):
+            raise ClientError(f"subscription {self.query_set_id} has already ended")
+        if self._ended is None:
+            self._ended = self._conn._new_future()
+            self._conn._unsubscribe(self)
+        return self._ended
+
+    def unsubscribe_then(self, on_end: AppliedCallback) -> Any:
+        """`unsubscribe()`, calling `on_end(ctx)` once the rows are gone."""
+        self._on_end.append(on_end)
+        return self.unsubscribe()
+
+    def __await__(self) -> Generator[Any, None, SubscriptionHandle]:
+        yield from self._applied.__await__()
+        return self
+
+    def __repr__(self) -> str:
+        return f"<SubscriptionHandle {self.query_set_id} {self.state}: {self.queries}>"
+
+
+class SubscriptionBuilder:
+    def __init__(self, conn: DbConnection[Any, Any, Any]) -> None:
+        self._conn = conn
+        self._on_applied: list[AppliedCallback] = []
+        self._on_error: list[ErrorCallback] = []
+
+    def on_applied(self, callback: AppliedCallback) -> SubscriptionBuilder:
+        """`callback(ctx)` once the subscription's rows are in the cache (before their `on_insert`s run)."""
+        self._on_applied.append(callback)
+        return self
+
+    def on_error(self, callback: ErrorCallback) -> SubscriptionBuilder:
+        """`callback(ctx, error)` if the server refuses the queries or the subscription fails later."""
+        self._on_error.append(callback)
+        return self
+
+    def subscribe(self, queries: str | Sequence[str]) -> SubscriptionHandle:
+        qs = [queries] if isinstance(queries, str) else list(queries)
+        if not qs:
+            raise ValueError("subscribe() needs at least one query")
+        return self._conn._subscribe(qs, list(self._on_applied), list(self._on_error))
+
+    def subscribe_to_all_tables(self) -> SubscriptionHandle:
+        """`SELECT * FROM <table>` for every table and view of the module, as the official SDKs do."""
+        return self.subscribe([f"SELECT * FROM {name}" for name in self._conn._module.tables])
