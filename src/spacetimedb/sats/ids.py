@@ -7,8 +7,6 @@ import uuid as _uuid
 from dataclasses import dataclass
 from typing import ClassVar
 
-from blake3 import blake3
-
 from spacetimedb.sats.errors import ConversionError
 
 _U128_MAX = (1 << 128) - 1
@@ -49,6 +47,8 @@ class Identity:
         """The identity of a token's (issuer, subject), as upstream's `Identity::from_claims`
         (crates/lib/src/identity.rs): BLAKE3 of "issuer|subject", a 0xc200 prefix and a 4-byte
         checksum, read as a big-endian U256."""
+        from blake3 import blake3  # imported here: the client-only install (packaging/client) has no blake3
+
         id_hash = blake3(f"{issuer}|{subject}".encode()).digest()[:26]
         checksum = blake3(_IDENTITY_PREFIX + id_hash).digest()[:4]
         return cls(int.from_bytes(_IDENTITY_PREFIX + checksum + id_hash, "big"))
