@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import struct
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -32,6 +31,7 @@ from spacetimedb.protocol import wire
 from spacetimedb.protocol.client_frames import MalformedMessage, decode_client_frame
 from spacetimedb.protocol.compression import Compression, compress_frame
 from spacetimedb.server.send_budget import SendBudget
+from spacetimedb.server.shared_frames import SHARED_FRAME_MAX, cache_for, frame_header, shared_frame
 from spacetimedb.server.tokens import Caller
 
 log = logging.getLogger("spacetimedb.server")
@@ -53,23 +53,10 @@ CLOSE_TRY_AGAIN = 1013
 MAX_QUEUED_INCOMING = 16384
 
 
-_LEN1 = struct.Struct("!BB")
-_LEN2 = struct.Struct("!BBH")
-_LEN3 = struct.Struct("!BBQ")
 #: First byte of a frame: FIN bit and opcode (RFC 6455 5.2).
-_BINARY = 0x82
 _FIRST_FRAGMENT = 0x02
 _MIDDLE_FRAGMENT = 0x00
 _LAST_FRAGMENT = 0x80
-
-
-def _frame_header(length: int, first: int = _BINARY) -> bytes:
-    """RFC 6455 header of an unmasked frame (server to client); by default a whole binary message."""
-    if length < 126:
-        return _LEN1.pack(first, length)
-    if length < 65536:
-        return _LEN2.pack(first, 126, length)
-    return _LEN3.pack(first, 127, length)
 
 
 def _reason(text: str) -> bytes:
@@ -128,9 +115,9 @@ class ClientSession:
         self._has_frames = asyncio.Event()
         self._closing = False
         self._queued_in = 0
-
-    def __hash__(self) -> int:
-        return id(self)
+        #: Frames may be written straight to the transport (aiohttp's flow-control hooks exist).
+        self._direct = transport is not None and hasattr(protocol, "_paused") and hasattr(protocol, "_drain_helper")
+        self._shared = cache_for(compression)
 
     # ---- Subscriber interface (called on the loop, handed over from the database worker) ------
 
@@ -139,21 +126,32 @@ class ClientSession:
             self._outbox.append((tx_offset if self.confirmed and tx_offset is not None else -1, message))
 
     def flush(self) -> None:
-        if not self._outbox or self._closing:
+        outbox = self._outbox
+        if not outbox or self._closing:
             return
         durable = self.database.durable_offset
-        outbox = self._outbox
-        ready = len(outbox)
-        for i, (offset, _) in enumerate(outbox):
-            if offset > durable:  # confirmed reads: this and everything after it waits
-                ready = i
-                self.database.hold(self, max(o for o, _ in outbox[i:]))
-                break
-        if ready == 0:
-            return
-        messages = [m for _, m in outbox[:ready]]
-        self._outbox = outbox[ready:]
+        if len(outbox) == 1:  # the common case: one commit's update, or one reply
+            offset, message = outbox[0]
+            if offset > durable:  # confirmed reads: it waits for its commit to be durable
+                self.database.hold(self, offset)
+                return
+            self._outbox = []
+            messages = [message]
+        else:
+            ready = len(outbox)
+            for i, (offset, _) in enumerate(outbox):
+                if offset > durable:  # confirmed reads: this and everything after it waits
+                    ready = i
+                    self.database.hold(self, max(o for o, _ in outbox[i:]))
+                    break
+            if ready == 0:
+                return
+            messages = [m for _, m in outbox[:ready]]
+            self._outbox = outbox[ready:]
         if self.v3:
+            if sum(map(len, messages)) <= SHARED_FRAME_MAX:  # one shared frame, built once for all
+                self._send_whole([shared_frame(messages, self._shared, self.compression)])
+                return
             body: list[bytes] = []
             size = 0
             for m in messages:
@@ -163,9 +161,24 @@ class ClientSession:
                 body.append(m)
                 size += len(m)
             self._push(compress_frame(b"".join(body), self.compression))
+        elif all(len(m) <= SHARED_FRAME_MAX for m in messages):
+            self._send_whole([shared_frame((m,), self._shared, self.compression) for m in messages])
         else:
             for m in messages:
                 self._push(compress_frame(m, self.compression))
+
+    def _send_whole(self, frames: list[tuple[bytes, int]]) -> None:
+        """Small whole frames (with their header lengths): written straight to the transport when
+        nothing is queued ahead of them and it keeps up (no task switch; the shared frame is written
+        as it is), else queued for the sender like any other frame."""
+        transport = self.transport
+        if self._direct and not self._frames and not self.protocol._paused and not transport.is_closing():
+            transport.write(frames[0][0] if len(frames) == 1 else b"".join([f for f, _ in frames]))
+            if self._charged or transport.get_write_buffer_size():
+                self.recount()  # the transport kept some: it counts for the caps
+            return
+        for frame, header in frames:
+            self._push(frame[header:])
 
     def handled(self, count: int) -> None:
         self._queued_in -= count
@@ -263,7 +276,7 @@ class ClientSession:
         # one per v2 message) saves ~15% of the server's CPU per call on v2. It needs aiohttp's
         # flow-control hooks; without them, fall back to one send_bytes per frame.
         transport, protocol = self.transport, self.protocol
-        direct = transport is not None and hasattr(protocol, "_paused") and hasattr(protocol, "_drain_helper")
+        direct = self._direct
         while True:
             await self._has_frames.wait()
             self._has_frames.clear()
@@ -296,14 +309,14 @@ class ClientSession:
                 sent = self._head_sent
                 if sent == 0 and len(data) <= WRITE_CHUNK:
                     frames.popleft()
-                    parts.append(_frame_header(len(data)))
+                    parts.append(frame_header(len(data)))
                     parts.append(data)
                     size += len(data)
                     continue
                 piece = data[sent : sent + WRITE_CHUNK]
                 last = sent + len(piece) >= len(data)
                 opcode = _FIRST_FRAGMENT if sent == 0 else _MIDDLE_FRAGMENT
-                parts.append(_frame_header(len(piece), opcode | (_LAST_FRAGMENT if last else 0)))
+                parts.append(frame_header(len(piece), opcode | (_LAST_FRAGMENT if last else 0)))
                 parts.append(piece)
                 size += len(piece)
                 if last:
