@@ -29,15 +29,18 @@ def broadcast(
     if subscriptions.failures:
         for sub, qs, error in subscriptions.take_failures():
             send(sub, wire.subscription_error(None, qs, error), result.tx_offset)  # type: ignore[arg-type]
-    shared: dict[tuple[int, ...], bytes] = {}
+    # Subscribers of the same queries share one list of updates (`SubscriptionManager.evaluate`):
+    # one message per list, the same bytes for all of them (framed once too: server.shared_frames).
+    # Every list is alive in `fanout` during the loop, so its id cannot be reused.
+    shared: dict[int, bytes] = {}
+    offset = result.tx_offset
     for sub, set_updates in fanout.items():
         if sub is caller:
             continue
-        key = tuple(map(id, set_updates))
-        message = shared.get(key)
-        if message is None:  # identical for everyone subscribed to the same queries
-            message = shared[key] = wire.transaction_update(set_updates)
-        send(sub, message, result.tx_offset)  # type: ignore[arg-type]  # keys: the database's subscribers
+        message = shared.get(id(set_updates))
+        if message is None:
+            message = shared[id(set_updates)] = wire.transaction_update(set_updates)
+        send(sub, message, offset)  # type: ignore[arg-type]  # keys: the database's subscribers
     if caller is None:
         return
     own = fanout.get(caller) or []

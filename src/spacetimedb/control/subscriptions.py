@@ -240,12 +240,11 @@ class SubscriptionManager:
         if not direct and not routed:
             return {}
         tables = self._tables()
-        # subscriber -> qs -> table name -> [TableUpdateRows bytes]
-        grouped: dict[object, dict[int, dict[str, list[bytes]]]] = {}
+        pieces: list[tuple[QueryEntry, str, bytes]] = []
         for handle, (inserts, deletes) in routed.items():
             entry = self._routed.get(handle)
             if entry is not None:
-                self._add_piece(grouped, tables, entry, inserts, deletes)
+                self._add_piece(pieces, tables, entry, inserts, deletes)
         for entry in list(direct):
             plan = entry.plan
             try:
@@ -254,18 +253,28 @@ class SubscriptionManager:
                 log.exception("subscription query failed after a commit: %r", plan)
                 self._fail(entry, f"subscription evaluation failed: {type(e).__name__}: {e}")
                 continue
-            self._add_piece(grouped, tables, entry, inserts, deletes)
+            self._add_piece(pieces, tables, entry, inserts, deletes)
+        if len(pieces) == 1:  # the common case: one query changed; its subscribers share lists
+            fanout = _one_query_fanout(*pieces[0])
+            if fanout is not None:
+                return fanout
+        # subscriber -> qs -> table name -> [TableUpdateRows bytes]
+        grouped: dict[object, dict[int, dict[str, list[bytes]]]] = {}
+        for entry, name, piece in pieces:
+            for (subscriber, qs), count in entry.subscribers.items():
+                by_table = grouped.setdefault(subscriber, {}).setdefault(qs, {})
+                by_table.setdefault(name, []).extend([piece] * count)
         return _encode_fanout(grouped)
 
     def _add_piece(
         self,
-        grouped: dict[object, dict[int, dict[str, list[bytes]]]],
+        pieces: list[tuple[QueryEntry, str, bytes]],
         tables: Mapping[str, ServedTable],
         entry: QueryEntry,
         inserts: Sequence[Row],
         deletes: Sequence[Row],
     ) -> None:
-        """One query's update, encoded once, added for each of its subscribers' query sets."""
+        """One query's update, encoded once for all its subscribers."""
         if not inserts and not deletes:
             return
         name = entry.plan.table_name
@@ -273,10 +282,7 @@ class SubscriptionManager:
             piece = wire.event_table_rows(self._encode(name, inserts))
         else:
             piece = wire.persistent_table_rows(self._encode(name, inserts), self._encode(name, deletes))
-        for (subscriber, qs), count in entry.subscribers.items():
-            by_table = grouped.setdefault(subscriber, {}).setdefault(qs, {})
-            by_table.setdefault(name, []).extend([piece] * count)
-
+        pieces.append((entry, name, piece))
 
     def _fail(self, entry: QueryEntry, error: str) -> None:
         for subscriber, qs in list(entry.subscribers):
@@ -288,12 +294,30 @@ class SubscriptionManager:
         return failures
 
 
+def _one_query_fanout(entry: QueryEntry, table: str, piece: bytes) -> FanOut | None:
+    """The fan-out of a commit that changed one query's rows: every subscriber's list is the one
+    shared list of its (query set, count), so `fanout.broadcast` builds each message once. None
+    when a subscriber has the query in two of its sets (the general path orders those)."""
+    out: FanOut = {}
+    shared: dict[tuple[int, int], list[bytes]] = {}
+    for (subscriber, qs), count in entry.subscribers.items():
+        if subscriber in out:
+            return None
+        key = (qs, count)
+        sets = shared.get(key)
+        if sets is None:
+            sets = shared[key] = [wire.query_set_update(qs, [wire.table_update(table, [piece] * count)])]
+        out[subscriber] = sets
+    return out
+
+
 def _encode_fanout(grouped: dict[object, dict[int, dict[str, list[bytes]]]]) -> FanOut:
     """Each subscriber's QuerySetUpdates, in query-set order. Subscribers with the same sets of the
-    same queries (the common case: everyone on query set 0) share the very same bytes objects, so
-    the messages built from them are built (and compressed) once."""
+    same queries (the common case: everyone on query set 0) share the very same list of the very
+    same bytes objects, so the messages built from them are built (and framed) once."""
     table_updates: dict[tuple[object, ...], bytes] = {}
     set_updates: dict[tuple[object, ...], bytes] = {}
+    lists: dict[tuple[int, ...], list[bytes]] = {}
     out: FanOut = {}
     for subscriber, sets in grouped.items():
         encoded = []
@@ -310,5 +334,9 @@ def _encode_fanout(grouped: dict[object, dict[int, dict[str, list[bytes]]]]) -> 
             if qsu is None:
                 qsu = set_updates[skey] = wire.query_set_update(qs, tus)
             encoded.append(qsu)
-        out[subscriber] = encoded
+        lkey = tuple(map(id, encoded))
+        shared = lists.get(lkey)
+        if shared is None:
+            shared = lists[lkey] = encoded
+        out[subscriber] = shared
     return out
