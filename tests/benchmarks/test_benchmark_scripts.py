@@ -36,3 +36,22 @@ def test_benchmark_runs_and_prints_ratios(args: list[str], tmp_path: Path) -> No
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert re.search(r"\d+(\.\d+)?x", result.stdout), result.stdout[-2000:]
+
+
+def test_fanout_benchmark_runs_and_prints_ratios(tmp_path: Path) -> None:
+    """benchmarks/fanout.py in its smallest case: npm SDK subscribers on our server and `ws` clients
+    of the broadcaster peer, every message delivered to every subscriber."""
+    node_modules = BENCHMARKS.parent / "tests" / "node" / "node_modules"
+    if not (node_modules / "spacetimedb").is_dir() or not (node_modules / "ws").is_dir():
+        pytest.skip("needs `npm ci` in tests/node")
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "fanout.py"), "--cases", "3x20", "--seconds", "1", "--warmup", "0.5",
+         "--procs", "1"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "| 3 x 20 | ours | 60/60 |" in result.stdout and "| 3 x 20 | ws | 60/60 |" in result.stdout, result.stdout
+    assert re.search(r"server CPU per delivery \d+(\.\d+)?x", result.stdout), result.stdout[-2000:]

@@ -2,7 +2,11 @@
 
 Outgoing messages collect in an outbox while the database worker runs a batch; `flush` turns
 them into frames (v3: as few as possible, each at most 512 KiB uncompressed unless one message
-is bigger; v2: one message per frame) and hands them to a sender task through a bounded queue.
+is bigger; v2: one message per frame). A small frame is written straight to the transport from
+`flush` when nothing is queued ahead of it and the transport keeps up; the frame of a message many
+clients get (a commit's update) is built once and the same bytes go to each (`shared_frames`), so
+fanning out costs each subscriber about one write. Otherwise frames go to a sender task through a
+bounded queue.
 A client that stops reading fills the queue and is closed; nobody else waits for it. What a
 client holds is bounded twice: its own cap (`MAX_PENDING_SEND_BYTES`) and the server-wide
 `SendBudget` shared by all clients. Large frames go to the socket in fragments of `WRITE_CHUNK`
