@@ -167,6 +167,7 @@ class RawModuleDefV10Section(Sum):
     HttpHandlers: list[RawHttpHandlerDefV10]
     HttpRoutes: list[RawHttpRouteDefV10]
     ViewPrimaryKeys: list[RawViewPrimaryKeyDefV10]
+    Submodules: list[RawSubmoduleV10]
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +250,15 @@ class RawRowLevelSecurityDefV9:
 @dataclass(frozen=True, slots=True)
 class RawModuleDefV10:
     sections: list[RawModuleDefV10Section]
+
+
+@dataclass(frozen=True, slots=True)
+class RawSubmoduleV10:
+    """A library's module definition nested under a namespace (npm `spacetimedb` 2.10 emits the
+    section, empty for a module without submodules; this library never emits it)."""
+
+    namespace: str
+    module: RawModuleDefV10
 
 
 # ---- V9 ---------------------------------------------------------------------------------------
