@@ -11,12 +11,14 @@ order, then its deletes.
 from __future__ import annotations
 
 import logging
+import operator
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from spacetimedb.bsatn.codec import Codec
 from spacetimedb.client.bindings import TableInfo
 from spacetimedb.protocol.rows import BsatnRowList
+from spacetimedb.sats.algebraic_type import AlgebraicType, ProductType, RefType, Typespace
 
 log = logging.getLogger("spacetimedb.client")
 
@@ -33,14 +35,30 @@ def hashable(value: Any) -> Any:
     return value
 
 
-class TableCache:
-    __slots__ = ("codec", "info", "make_row", "on_delete", "on_insert", "on_update", "pk", "rows")
+def column_getter(info: TableInfo, column: str, typespace: Typespace | None) -> Callable[[Any], Any]:
+    """Reads one column of a cached row: an attribute, or a position for rows decoded as bare tuples
+    (an AlgebraicType row type without `make_row`)."""
+    ty = info.row_type
+    if info.make_row is None and isinstance(ty, AlgebraicType):
+        while isinstance(ty, RefType) and typespace is not None:
+            ty = typespace.types[ty.idx]
+        if isinstance(ty, ProductType):
+            for i, e in enumerate(ty.elements):
+                if e.name == column:
+                    return operator.itemgetter(i)
+    return operator.attrgetter(column)
 
-    def __init__(self, info: TableInfo, codec: Codec) -> None:
+
+class TableCache:
+    __slots__ = ("codec", "column", "info", "key_of", "make_row", "on_delete", "on_insert", "on_update", "pk", "rows")
+
+    def __init__(self, info: TableInfo, codec: Codec, typespace: Typespace | None = None) -> None:
         self.info = info
         self.codec = codec
         self.make_row = info.make_row
         self.pk = info.primary_key
+        self.column: Callable[[str], Callable[[Any], Any]] = lambda c: column_getter(info, c, typespace)
+        self.key_of = self.column(self.pk) if self.pk is not None else None
         #: key -> [row, row bytes, refcount]
         self.rows: dict[Any, list[Any]] = {}
         self.on_insert: list[Callable[..., Any]] = []
@@ -50,13 +68,13 @@ class TableCache:
     # ---- decoding -----------------------------------------------------------------------
 
     def decode(self, row_list: BsatnRowList) -> list[Op]:
-        decode, make, pk = self.codec.decode, self.make_row, self.pk
+        decode, make, key_of = self.codec.decode, self.make_row, self.key_of
         out: list[Op] = []
         for raw in row_list.rows():
             row = decode(raw)
             if make is not None:
                 row = make(row)
-            out.append((hashable(getattr(row, pk)) if pk is not None else raw, row, raw))
+            out.append((hashable(key_of(row)) if key_of is not None else raw, row, raw))
         return out
 
     # ---- applying -----------------------------------------------------------------------

@@ -301,7 +301,7 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
         self._caches: dict[str, TableCache] = {}
         handles: dict[str, TableHandle[Any]] = {}
         for name, info in module.tables.items():
-            cache = TableCache(info, bsatn.compile(info.row_type, module.typespace))
+            cache = TableCache(info, bsatn.compile(info.row_type, module.typespace), module.typespace)
             self._caches[name] = cache
             handles[name] = (info.handle_type or TableHandle)(cache)
         self._handles = handles

@@ -22,11 +22,11 @@ UpdateCallback = Callable[[Any, Row, Row], Any]  # (ctx, old, new)
 class UniqueIndex(Generic[Row, Key]):
     """A unique column (or the primary key): `find(value)` is the row with that value, or None."""
 
-    __slots__ = ("_cache", "_column", "_is_pk")
+    __slots__ = ("_cache", "_get", "_is_pk")
 
     def __init__(self, cache: TableCache, column: str) -> None:
         self._cache = cache
-        self._column = column
+        self._get = cache.column(column)
         self._is_pk = cache.pk == column and not cache.info.is_event
 
     def find(self, value: Key) -> Row | None:
@@ -34,9 +34,9 @@ class UniqueIndex(Generic[Row, Key]):
             entry = self._cache.rows.get(hashable(value))
             return None if entry is None else entry[0]
         want = hashable(value)
-        col = self._column
+        get = self._get
         for row in self._cache.iter_rows():
-            if hashable(getattr(row, col)) == want:
+            if hashable(get(row)) == want:
                 return row
         return None
 

@@ -1,0 +1,149 @@
+"""A server that misbehaves: malformed or truncated frames and closes with a reason reach the
+application as errors on the connection (`on_disconnect`, `wait_closed`), never as a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from spacetimedb import client, protocol
+from spacetimedb.client import ModuleInfo, TableInfo
+from spacetimedb.protocol.wire import pack_str, row_list
+from spacetimedb.sats import algebraic_type as at
+from spacetimedb.sats.special import ConnectionId, Identity
+
+U32 = at.PrimitiveType(at.Primitive.U32)
+MODULE = ModuleInfo(tables={"t": TableInfo(name="t", row_type=at.product(("id", U32)), primary_key="id", unique_columns=("id",))})
+HELLO = b"\x00" + protocol.encode_server_message(protocol.InitialConnection(Identity(7), ConnectionId(9), "tok"))
+
+
+def subscribe_applied(rows: bytes) -> bytes:
+    """SubscribeApplied{request 0, query set 0, table t with `rows` as its row list}, framed uncompressed."""
+    return b"\x00\x01" + struct.pack("<III", 0, 0, 1) + pack_str("t") + rows
+
+
+Behaviour = Callable[[web.WebSocketResponse], Awaitable[None]]
+
+
+async def with_fake_server(behaviour: Behaviour, check: Callable[[str], Awaitable[None]]) -> None:
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(protocols=("v2.bsatn.spacetimedb",))
+        await ws.prepare(request)
+        await ws.send_bytes(HELLO)
+        await behaviour(ws)
+        async for _ in ws:  # keep the socket until the client goes
+            pass
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/v1/database/{name}/subscribe", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        await asyncio.wait_for(check(f"ws://127.0.0.1:{port}"), 30)
+    finally:
+        await runner.cleanup()
+
+
+async def connect(uri: str, disconnects: list[Any]) -> client.DbConnection[Any, Any, Any]:
+    return await (
+        client.DbConnectionBuilder(client.DbConnection, MODULE)
+        .with_uri(uri)
+        .with_database_name("db")
+        .with_reconnect(delay=0.01)
+        .on_disconnect(lambda c, e: disconnects.append(e))
+        .build()
+    )
+
+
+BAD_FRAMES = {
+    "truncated message": b"\x00\x04\x01\x00",  # TransactionUpdate claiming one query set, then nothing
+    "unknown message tag": b"\x00\x2a",
+    "unknown compression tag": b"\x07abc",
+    "corrupt gzip": b"\x02not gzip at all",
+    "empty frame": b"",
+    "bad row bytes": subscribe_applied(row_list([b"\x01\x02"])),  # a u32 row of two bytes
+    "trailing bytes": HELLO[:1] + protocol.encode_server_message(protocol.TransactionUpdate([]))[:1] + b"\x00\x00\x00\x00\xff",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FRAMES))
+def test_a_malformed_frame_ends_the_connection_with_a_protocol_error(name: str) -> None:
+    async def behaviour(ws: web.WebSocketResponse) -> None:
+        await asyncio.sleep(0.05)
+        await ws.send_bytes(BAD_FRAMES[name])
+
+    async def check(uri: str) -> None:
+        disconnects: list[Any] = []
+        conn = await connect(uri, disconnects)
+        conn.subscription_builder().subscribe("SELECT * FROM t")
+        error = await conn.wait_closed()
+        assert isinstance(error, client.ProtocolError), error
+        assert len(disconnects) == 1 and disconnects[0] is error and not conn.is_active
+        with pytest.raises(client.DisconnectedError):
+            await conn.call_reducer("r", b"")
+
+    asyncio.run(with_fake_server(behaviour, check))
+
+
+def test_good_rows_then_a_text_frame() -> None:
+    async def behaviour(ws: web.WebSocketResponse) -> None:
+        await ws.receive()  # the Subscribe
+        await ws.send_bytes(subscribe_applied(row_list([struct.pack("<I", 5)])))
+        await ws.send_str("hello?")
+
+    async def check(uri: str) -> None:
+        disconnects: list[Any] = []
+        conn = await connect(uri, disconnects)
+        handle = await conn.subscription_builder().subscribe("SELECT * FROM t")
+        assert handle.is_active and [r for r in conn.db.t] == [(5,)] and conn.db.t.id.find(5) == (5,)
+        assert isinstance(await conn.wait_closed(), client.ProtocolError)
+
+    asyncio.run(with_fake_server(behaviour, check))
+
+
+def test_a_close_with_a_reason_is_reported_and_not_retried_when_it_is_a_refusal() -> None:
+    async def behaviour(ws: web.WebSocketResponse) -> None:
+        await ws.close(code=1008, message=b"connection refused: banned")
+
+    async def check(uri: str) -> None:
+        disconnects: list[Any] = []
+        conn = await connect(uri, disconnects)
+        error = await conn.wait_closed()
+        assert isinstance(error, client.ConnectionClosedError)
+        assert error.code == 1008 and error.reason == "connection refused: banned"
+        assert "banned" in str(error) and disconnects == [error]
+
+    asyncio.run(with_fake_server(behaviour, check))
+
+
+def test_a_callback_that_raises_does_not_end_the_connection(caplog: pytest.LogCaptureFixture) -> None:
+    async def behaviour(ws: web.WebSocketResponse) -> None:
+        await ws.receive()
+        await ws.send_bytes(subscribe_applied(row_list([struct.pack("<I", 1), struct.pack("<I", 2)])))
+
+    async def check(uri: str) -> None:
+        disconnects: list[Any] = []
+        conn = await connect(uri, disconnects)
+        seen: list[int] = []
+
+        def boom(ctx: Any, row: Any) -> None:
+            seen.append(row.id if hasattr(row, "id") else row[0])
+            raise RuntimeError("a bug in the application")
+
+        conn.db.t.on_insert(boom)
+        await conn.subscription_builder().subscribe("SELECT * FROM t")
+        assert sorted(seen) == [1, 2] and conn.is_active and disconnects == []
+        await conn.close()
+        assert disconnects == [None]
+
+    asyncio.run(with_fake_server(behaviour, check))
+    assert "a callback raised" in caplog.text
