@@ -1,5 +1,6 @@
 // JSON-lines driver for the sealed host (protocol in README.md):
-//   node --experimental-vm-modules --single-threaded tests/sealed_host/driver.mjs BUNDLE
+//   node --experimental-vm-modules --single-threaded tests/sealed_host/driver.mjs BUNDLE [--identity=U256]
+// (`--identity`: the database identity `identity()` returns, a decimal or 0x-hex u256.)
 // First line out: {"ready": true, "timings": {...}} or {"ready": false, "error": "..."}; then one
 // response line per request line, in order.
 import { readFile } from 'node:fs/promises';
@@ -61,14 +62,16 @@ async function handle(host, req) {
 }
 
 async function main() {
-  const path = process.argv[2];
+  const [path, ...opts] = process.argv.slice(2);
   if (!path) {
-    out({ ready: false, error: 'usage: driver.mjs BUNDLE' });
+    out({ ready: false, error: 'usage: driver.mjs BUNDLE [--identity=U256]' });
     process.exit(2);
   }
+  const options = {};
+  for (const opt of opts) if (opt.startsWith('--identity=')) options.identity = BigInt(opt.slice('--identity='.length));
   let host;
   try {
-    host = await SealedHost.load(await readFile(path));
+    host = await SealedHost.load(await readFile(path), options);
   } catch (e) {
     out({ ready: false, error: String(e?.stack ?? e) });
     process.exit(1);

@@ -54,10 +54,12 @@ class SealedHost:
         self._proc: subprocess.Popen[str] | None = None
         self.timings: dict[str, float] = {}
 
-    def start(self, bundle_path: str | Path) -> dict[str, float]:
-        """Loads the bundle (evaluate, hooks, describe); returns the cold-start timings in ms."""
+    def start(self, bundle_path: str | Path, *, identity: int | None = None) -> dict[str, float]:
+        """Loads the bundle (evaluate, hooks, describe); returns the cold-start timings in ms.
+        `identity`: the database identity the module's `identity()` returns."""
+        extra = [] if identity is None else [f"--identity={identity}"]
         self._proc = subprocess.Popen(
-            [self._node, "--experimental-vm-modules", "--single-threaded", "--no-warnings", str(DRIVER), str(bundle_path)],
+            [self._node, "--experimental-vm-modules", "--single-threaded", "--no-warnings", str(DRIVER), str(bundle_path), *extra],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
