@@ -202,3 +202,26 @@ def test_hooks_are_checked_as_upstream(tmp_path: Path) -> None:
     assert "must export schema as default export" in _start_raw(tmp_path, "export const x = 1;\n")
     missing = HOOKS.replace("__call_procedure__() {},", "")
     assert "`__call_procedure__`" in _start_raw(tmp_path, missing)
+
+
+def test_multi_column_index_prefix_point_and_range(host: SealedHost) -> None:
+    assert host.call_reducer("pairs", args(n=3)).ok
+    assert host.lifecycle("init").ok
+    call = host.call_reducer("scan_pairs", args(a=1, lo=0))
+    assert call.ok, call.message
+    assert call.logs == [
+        (2, "after=1/1 exact=1/0 prefix=3"),
+        (2, "deleted=true again=false cleared=1 left=8"),
+    ]
+    assert host.tables()["note"] == []
+
+
+def test_procedure_transactions_commit_and_abort(host: SealedHost) -> None:
+    text = bsatn.encode(("n1", False), at.product(("text", at.STRING), ("fail", at.BOOL)))
+    first = host.call_procedure("tx_proc", text)
+    assert first.ok and first.result == (1).to_bytes(4, "little")
+    failing = bsatn.encode(("n2", True), at.product(("text", at.STRING), ("fail", at.BOOL)))
+    second = host.call_procedure("tx_proc", failing)
+    assert second.ok and second.result == (2).to_bytes(4, "little")
+    note = at.product(("text", at.STRING))
+    assert sorted(bsatn.decode(row, note) for row in host.tables()["note"]) == [("n1",), ("n2",)]

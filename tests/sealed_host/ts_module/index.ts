@@ -18,7 +18,12 @@ const item = table(
 
 const note = table({ name: 'note' }, { text: t.string() });
 
-const spacetimedb = schema({ item, note });
+const pair = table(
+  { name: 'pair', indexes: [{ accessor: 'by_ab', algorithm: 'btree', columns: ['a', 'b'] }] },
+  { a: t.u32(), b: t.i32(), tag: t.string() }
+);
+
+const spacetimedb = schema({ item, note, pair });
 export default spacetimedb;
 
 export const init = spacetimedb.init((ctx) => {
@@ -74,4 +79,39 @@ export const dup_sku = spacetimedb.reducer({ sku: t.string() }, (ctx, { sku }) =
 
 export const bulk = spacetimedb.reducer({ n: t.u32(), pad: t.u32() }, (ctx, { n, pad }) => {
   for (let i = 0; i < n; i++) ctx.db.item.insert({ id: 0n, sku: `bulk-${i}-${'x'.repeat(pad)}`, owner: 100, qty: 1 });
+});
+
+export const pairs = spacetimedb.reducer({ n: t.u32() }, (ctx, { n }) => {
+  // Inserted out of index order, so scans must sort.
+  for (let b = n - 1; b >= 0; b--) for (let a = 0; a < n; a++) ctx.db.pair.insert({ a, b: b - 1, tag: `${a}/${b - 1}` });
+});
+
+// A two-column btree: prefix + range bound, a full key (point), a prefix alone; then a delete by
+// row value and a table clear.
+export const scan_pairs = spacetimedb.reducer({ a: t.u32(), lo: t.i32() }, (ctx, { a, lo }) => {
+  const after = [...ctx.db.pair.by_ab.filter([a, new Range({ tag: 'excluded', value: lo }, { tag: 'unbounded' })])];
+  const exact = [...ctx.db.pair.by_ab.filter([a, lo])];
+  const prefix = [...ctx.db.pair.by_ab.filter(a)];
+  console.info(`after=${after.map((r) => r.tag).join(',')} exact=${exact.map((r) => r.tag).join(',')} prefix=${prefix.length}`);
+  const gone = ctx.db.pair.delete(exact[0]);
+  const again = ctx.db.pair.delete(exact[0]);
+  console.info(`deleted=${gone} again=${again} cleared=${ctx.db.note.clear()} left=${ctx.db.pair.count()}`);
+});
+
+// A procedure's own transactions: committed, aborted by a throw, and read back.
+export const tx_proc = spacetimedb.procedure({ text: t.string(), fail: t.bool() }, t.u32(), (ctx, { text, fail }) => {
+  ctx.withTx((tx) => {
+    tx.db.note.insert({ text });
+  });
+  if (fail) {
+    try {
+      ctx.withTx((tx) => {
+        tx.db.note.insert({ text: `${text}!` });
+        throw new Error('abort');
+      });
+    } catch {
+      // the second transaction was rolled back
+    }
+  }
+  return ctx.withTx((tx) => Number(tx.db.note.count()));
 });
