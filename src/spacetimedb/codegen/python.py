@@ -16,6 +16,8 @@ canonical names, and BSATN is positional, so nothing else changes.
 
 from __future__ import annotations
 
+import json
+
 from spacetimedb.codegen.module_view import ColumnView, ModuleView, TableView, snake_case
 from spacetimedb.codegen.python_names import RESERVED_MEMBERS, py_ident
 from spacetimedb.codegen.typescript import CodegenError, pascal_case
@@ -32,14 +34,29 @@ from spacetimedb.sats.algebraic_type import (
     special_name,
 )
 
+
+def q(text: str) -> str:
+    """A double-quoted Python string literal (JSON's escapes are Python's too)."""
+    return json.dumps(text)
+
+
 PRIMITIVE_NAMES = {"String": "str", "Bool": "bool", "F64": "float"}
+
+#: Members of the runtime's `spacetimedb.client.TableHandle` / `Tables` (codegen may not import the
+#: client layer; tests/codegen checks these lists against it): a unique column or table of such a
+#: name gets no typed attribute, the runtime keeps the method (`handle.index(col)`, `db[name]` reach it).
+HANDLE_MEMBERS = frozenset({
+    "count", "index", "iter", "name", "on_delete", "on_insert", "on_update",
+    "remove_on_delete", "remove_on_insert", "remove_on_update",
+})  # fmt: skip
+TABLES_MEMBERS: frozenset[str] = frozenset()
 
 #: What the generated file itself defines or imports; a module type may not take these names.
 GENERATED_NAMES = {
     "annotations", "enum", "dataclass", "Any", "Callable", "Sum", "Variant", "UnitVariant",
-    "TableInfo", "ReducerInfo", "ProcedureInfo", "TABLES", "REDUCERS", "PROCEDURES",
-    "RemoteReducers", "RemoteProcedures", "RemoteTables", "DbConnection", "DbConnectionBuilder",
-    "EventContext", "SubscriptionBuilder", "SubscriptionHandle",
+    "TableInfo", "ReducerInfo", "ProcedureInfo", "ModuleInfo", "TABLES", "REDUCERS", "PROCEDURES",
+    "RemoteReducers", "RemoteProcedures", "RemoteTables", "DbConnection", "PendingCall",
+    "TableHandle", "Tables", "UniqueIndex",
     "Identity", "ConnectionId", "Timestamp", "TimeDuration", "Uuid", "ScheduleAt",
     "u8", "u16", "u32", "u64", "u128", "u256", "i8", "i16", "i32", "i64", "i128", "i256", "f32", "f64",
 }  # fmt: skip
@@ -100,6 +117,7 @@ class PythonGenerator:
             return self.dataclass(name, cols, f"The module type `{name}`.")
         if isinstance(ty, SumType) and all(v.algebraic_type == UNIT for v in ty.variants):
             members = "\n".join(f"    {py_ident(v.name or f'_{i}')} = {i}" for i, v in enumerate(ty.variants))
+            self.imports.add("enum")
             return f'class {name}(enum.Enum):\n    """The module enum `{name}`."""\n\n{members}\n'
         if isinstance(ty, SumType):
             lines = [f"class {name}(Sum):", f'    """The module sum type `{name}`: `{name}.<Variant>(payload)`."""', ""]
@@ -127,6 +145,51 @@ class PythonGenerator:
     def row_name(self, t: TableView) -> str:
         return self.type_names.get(t.row_ref) or pascal_case(t.name)
 
+    def table_handle(self, t: TableView, is_view: bool) -> tuple[str, str]:
+        """(the handle's annotation, its class definition or "") for table `t`."""
+        row = self.row_name(t)
+        uniques = list(t.primary_key[:1]) + [cols[0] for _, cols in t.unique_constraints if len(cols) == 1]
+        columns = list(dict.fromkeys(t.columns[c].name for c in uniques))
+        # The runtime sets one attribute per unique column, named as the column, unless a method of
+        # TableHandle has that name (then only `handle.index(column)` reaches it): annotate what exists.
+        typed = [c for c in columns if py_ident(c) == c and c not in HANDLE_MEMBERS]
+        if not typed:
+            return f"TableHandle[{row}]", ""
+        cls = f"{pascal_case(t.name)}Table"
+        kind = "view" if is_view else "table"
+        lines = [
+            f"class {cls}(TableHandle[{row}]):",
+            f'    """`conn.db.{t.name}`: the cached rows of {kind} `{t.name}`; `find` on its unique columns."""',
+            "",
+        ]
+        col_types = {c.name: c.type for c in t.columns}
+        for c in typed:
+            self.imports.add("UniqueIndex")
+            lines.append(f"    {c}: UniqueIndex[{row}, {self.annotation(col_types[c], f'{t.name}.{c}')}]")
+        return cls, "\n".join(lines) + "\n"
+
+    def table_info(self, t: TableView, is_view: bool, handle: str) -> str:
+        uniques = list(t.primary_key[:1]) + [cols[0] for _, cols in t.unique_constraints if len(cols) == 1]
+        unique_names = tuple(dict.fromkeys(t.columns[c].name for c in uniques))
+        pk = t.columns[t.primary_key[0]].name if t.primary_key else None
+        parts = [f"name={q(t.name)}", f"row_type={self.row_name(t)}", f"primary_key={q(pk) if pk else None}"]
+        parts.append(f"unique_columns=({''.join(q(c) + ', ' for c in unique_names).rstrip(' ')})")
+        if is_view:
+            parts.append("is_view=True")
+        if t.is_event:
+            parts.append("is_event=True")
+        if not handle.startswith("TableHandle["):
+            parts.append(f"handle_type={handle}")
+        return f"    {q(t.name)}: TableInfo({', '.join(parts)}),"
+
+    def call_method(self, kind: str, name: str, params: list[ColumnView], returns: str) -> str:
+        sig = "".join(f", {py_ident(p.name)}: {self.annotation(p.type, f'{kind} {name}')}" for p in params)
+        args = ", ".join(py_ident(p.name) for p in params)
+        return (
+            f"    def {py_ident(snake_case(name))}(self{sig}) -> PendingCall[{returns}]:\n"
+            f"        return self._call({q(name)}, {pascal_case(name)}Args({args}))\n"
+        )
+
     def generate(self) -> dict[str, str]:
         body: list[str] = []
         for idx, name in sorted(self.type_names.items(), key=lambda kv: kv[1]):
@@ -142,69 +205,99 @@ class PythonGenerator:
             body.append(
                 self.dataclass(f"{pascal_case(p.name)}Args", p.params, f"Arguments of procedure `{p.name}`.")
             )
-        table_entries = []
-        for t in self.tables():
-            pk = repr(t.columns[t.primary_key[0]].name) if t.primary_key else "None"
-            table_entries.append(
-                f"    {t.name!r}: TableInfo(name={t.name!r}, row_type={self.row_name(t)}, primary_key={pk}),"
-            )
+        tables = [(t, False) for t in self.m.tables if t.public or self.include_private]
+        tables += [(v.as_table(), True) for v in self.m.views if v.public or self.include_private]
+        table_entries, table_attrs = [], []
+        for t, is_view in tables:
+            handle, cls = self.table_handle(t, is_view)
+            if cls:
+                body.append(cls)
+            table_entries.append(self.table_info(t, is_view, handle))
+            attr = py_ident(t.name)
+            if attr == t.name and attr not in TABLES_MEMBERS:
+                table_attrs.append(f"    {attr}: {handle}")
         reducer_entries = [
-            f"    {r.name!r}: ReducerInfo(name={r.name!r}, args_type={pascal_case(r.name)}Args),"
+            f"    {q(r.name)}: ReducerInfo(name={q(r.name)}, args_type={pascal_case(r.name)}Args),"
             for r in reducers
         ]
-        methods = []
-        for r in reducers:
-            params = "".join(f", {py_ident(p.name)}: {self.annotation(p.type, r.name)}" for p in r.params)
-            args = ", ".join(py_ident(p.name) for p in r.params)
-            methods.append(
-                f"    def {py_ident(snake_case(r.name))}(self{params}) -> Any:\n"
-                f"        return self._call({r.name!r}, {pascal_case(r.name)}Args({args}))\n"
-            )
+        methods = [self.call_method("reducer", r.name, r.params, "None") for r in reducers]
         procedure_entries = []
         procedure_methods = []
         for p in procedures:
-            returns = "type(None)" if p.return_type == UNIT else self.annotation(p.return_type, f"{p.name} return type")
+            if p.return_type == UNIT:
+                returns, return_type = "None", "type(None)"
+            else:
+                returns = return_type = self.annotation(p.return_type, f"{p.name} return type")
             procedure_entries.append(
-                f"    {p.name!r}: ProcedureInfo(name={p.name!r}, args_type={pascal_case(p.name)}Args, "
-                f"return_type={returns}),"
+                f"    {q(p.name)}: ProcedureInfo(name={q(p.name)}, args_type={pascal_case(p.name)}Args, "
+                f"return_type={return_type}),"
             )
-            params = "".join(f", {py_ident(c.name)}: {self.annotation(c.type, p.name)}" for c in p.params)
-            args = ", ".join(py_ident(c.name) for c in p.params)
-            procedure_methods.append(
-                f"    def {py_ident(snake_case(p.name))}(self{params}) -> Any:\n"
-                f"        return self._call({p.name!r}, {pascal_case(p.name)}Args({args}))\n"
-            )
+            procedure_methods.append(self.call_method("procedure", p.name, p.params, returns))
+        runtime = sorted({"ModuleInfo", "ProcedureInfo", "ReducerInfo", "TableInfo", "TableHandle", "Tables"}
+                         | (self.imports & {"UniqueIndex"}))
         header = [
-            '"""Client bindings generated by `spacetimedb generate --lang python`. Do not edit."""',
+            '"""Client bindings generated by `spacetimedb generate --lang python`. Do not edit.',
+            "",
+            "    async with DbConnection.builder().with_uri(URI).with_database_name(NAME).build() as conn:",
+            "        ...   # conn.db.<table>, conn.reducers.<name>(...), conn.procedures.<name>(...)",
+            '"""',
             "",
             "from __future__ import annotations",
             "",
-            "import enum",
+            *(["import enum"] if "enum" in self.imports else []),
             "from collections.abc import Callable",
             "from dataclasses import dataclass",
             "from typing import Any",
             "",
-            "from spacetimedb.client.bindings import ProcedureInfo, ReducerInfo, TableInfo",
+            f"from spacetimedb.client import {', '.join(runtime)}",
+            "from spacetimedb.client import DbConnection as _DbConnection",
+            "from spacetimedb.client.pending import PendingCall",
         ]
-        if self.imports:
-            header.append(f"from spacetimedb.sats import {', '.join(sorted(self.imports))}")
+        sats = sorted(self.imports - {"UniqueIndex", "enum"})
+        if sats:
+            header.append(f"from spacetimedb.sats import {', '.join(sats)}")
         text = "\n".join(header) + "\n\n\n" + "\n\n".join(body)
-        text += "\n\nTABLES: dict[str, TableInfo] = {\n" + "\n".join(table_entries) + "\n}\n"
-        text += "\nREDUCERS: dict[str, ReducerInfo] = {\n" + "\n".join(reducer_entries) + "\n}\n"
+        text += (
+            "\n\nclass RemoteTables(Tables):\n"
+            '    """`conn.db`: one handle per table and view, named as the table."""\n\n'
+            + ("\n".join(table_attrs) if table_attrs else "    pass")
+            + "\n"
+        )
+        text += "\n\n" + _dict("TABLES", "TableInfo", table_entries)
+        text += "\n" + _dict("REDUCERS", "ReducerInfo", reducer_entries)
+        text += "\n" + _dict("PROCEDURES", "ProcedureInfo", procedure_entries)
         text += (
             "\n\nclass RemoteReducers:\n"
-            '    """One method per reducer; `call(name, args)` sends the call and returns what it returns."""\n\n'
-            "    def __init__(self, call: Callable[[str, Any], Any]) -> None:\n"
-            "        self._call = call\n\n" + "\n".join(methods)
+            '    """`conn.reducers`: one method per reducer; `await` it (async connections) or use the\n'
+            '    `concurrent.futures.Future` it returns (`build_sync()` connections)."""\n\n'
+            "    def __init__(self, call: Callable[[str, Any], PendingCall[Any]]) -> None:\n"
+            "        self._call = call\n" + "".join("\n" + m for m in methods)
         )
-        text += "\n\nPROCEDURES: dict[str, ProcedureInfo] = {\n" + "\n".join(procedure_entries) + "\n}\n"
         text += (
             "\n\nclass RemoteProcedures:\n"
-            '    """One method per procedure; `call(name, args)` sends the call and returns what it returns."""\n\n'
-            "    def __init__(self, call: Callable[[str, Any], Any]) -> None:\n"
-            "        self._call = call\n\n" + "\n".join(procedure_methods)
+            '    """`conn.procedures`: one method per procedure, resolving to its return value."""\n\n'
+            "    def __init__(self, call: Callable[[str, Any], PendingCall[Any]]) -> None:\n"
+            "        self._call = call\n" + "".join("\n" + m for m in procedure_methods)
+        )
+        text += (
+            "\n\nclass DbConnection(_DbConnection[RemoteTables, RemoteReducers, RemoteProcedures]):\n"
+            '    """A connection to a database running this module: `DbConnection.builder()...build()`."""\n\n'
+            "    MODULE = ModuleInfo(\n"
+            "        tables=TABLES,\n"
+            "        reducers=REDUCERS,\n"
+            "        procedures=PROCEDURES,\n"
+            "        db_type=RemoteTables,\n"
+            "        reducers_type=RemoteReducers,\n"
+            "        procedures_type=RemoteProcedures,\n"
+            "    )\n"
         )
         return {"__init__.py": text}
+
+
+def _dict(name: str, info: str, entries: list[str]) -> str:
+    if not entries:
+        return f"{name}: dict[str, {info}] = {{}}\n"
+    return f"{name}: dict[str, {info}] = {{\n" + "\n".join(entries) + "\n}\n"
 
 
 def generate_python(module: ModuleView, *, include_private: bool = False) -> dict[str, str]:

@@ -1,10 +1,11 @@
-"""A chat client's use of `quickstart_chat_bindings`: every line must type-check."""
+"""A chat client's use of `quickstart_chat_bindings` (the issue's example): every line must type-check."""
 
 from __future__ import annotations
 
-from quickstart_chat_bindings import Message, SendMessageArgs, User
+from quickstart_chat_bindings import DbConnection, Message, SendMessageArgs, User
 
 from spacetimedb import Identity, Timestamp
+from spacetimedb.client import EventContext, ReducerError
 
 
 def describe(user: User, message: Message) -> str:
@@ -17,3 +18,46 @@ def describe(user: User, message: Message) -> str:
 
 def args() -> SendMessageArgs:
     return SendMessageArgs(text="hello")
+
+
+def on_message(ctx: EventContext[DbConnection], row: Message) -> None:
+    print(row.text)
+
+
+def on_user_update(ctx: object, old: User, new: User) -> None:
+    print(old.name, "->", new.name)
+
+
+async def chat(token: str | None) -> None:
+    builder = (
+        DbConnection.builder()
+        .with_uri("ws://127.0.0.1:3000")
+        .with_database_name("quickstart-chat")
+        .with_token(token)
+        .on_connect(lambda conn, identity, token: print(identity.to_hex(), len(token)))
+    )
+    async with builder.build() as conn:
+        conn.db.message.on_insert(on_message)
+        conn.db.user.on_update(on_user_update)
+        conn.db.user.remove_on_update(on_user_update)
+        await conn.subscription_builder().on_applied(lambda ctx: None).subscribe(
+            ["SELECT * FROM message", "SELECT * FROM user WHERE online = TRUE"]
+        )
+        try:
+            await conn.reducers.send_message("hello")
+        except ReducerError as e:
+            print(e.message)
+        me: User | None = conn.db.user.identity.find(conn.identity)
+        texts: list[str] = [m.text for m in conn.db.message.iter()]
+        count: int = len(conn.db.message) + conn.db.user.count()
+        print(me, texts, count)
+
+
+def sync_chat() -> None:
+    conn = DbConnection.builder().with_uri("ws://127.0.0.1:3000").with_database_name("quickstart-chat").build_sync()
+    pending = conn.reducers.set_name("Ada")
+    while not pending.done():
+        conn.frame_tick(0.1)
+    pending.result()
+    for user in conn.db.user:
+        print(user.identity.to_hex())
