@@ -19,10 +19,11 @@ def _params(args_type: Any) -> list[str] | None:
     return None
 
 
-def _bind(what: str, name: str, args_type: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    params = _params(args_type)
+def _bind(what: str, name: str, args_type: Any, params: list[str] | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if params is None:  # a generated args class: pass through its constructor
         return args_type(*args, **kwargs)
+    if not kwargs and len(args) == len(params):
+        return args
     if len(args) > len(params):
         raise TypeError(f"{what} {name} takes {len(params)} arguments ({', '.join(params)}), got {len(args)}")
     values: dict[str, Any] = dict(zip(params, args, strict=False))
@@ -50,10 +51,13 @@ class _ByName:
         if info is None:
             raise AttributeError(f"no {self._what} {name!r}; there are: {', '.join(sorted(self._infos)) or '(none)'}")
 
+        what, args_type, params, send = self._what, info.args_type, _params(info.args_type), self._call
+
         def call(*args: Any, **kwargs: Any) -> Any:
-            return self._call(name, _bind(self._what, name, info.args_type, args, kwargs))
+            return send(name, _bind(what, name, args_type, params, args, kwargs))
 
         call.__name__ = name
+        setattr(self, name, call)  # found directly from now on
         return call
 
     def __dir__(self) -> list[str]:

@@ -95,6 +95,8 @@ _FATAL_CLOSE_CODES = frozenset({1002, 1003, 1007, 1008, 1009, 1010})
 #: The most bytes one v3 frame carries when several queued messages are coalesced (as the TS SDK).
 _V3_FRAME_LIMIT = 256 * 1024
 _COMPRESSION = {"none": "None", "gzip": "Gzip", "brotli": "Brotli"}
+#: Seconds between the client's pings; a server that misses the pong is taken as gone (reconnect).
+_HEARTBEAT = 30.0
 
 
 @dataclass
@@ -372,6 +374,10 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
         if loop is None:
             raise ClientError("not connected")
         if self._sync:
+            if self._io_closed.done():  # the I/O thread has finished
+                done: concurrent.futures.Future[None] = concurrent.futures.Future()
+                done.set_result(None)
+                return done
             return asyncio.run_coroutine_threadsafe(self._close_io(), loop)
         return loop.create_task(self._close_io())
 
@@ -513,7 +519,10 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
         if loop is None:
             return
         if self._sync:
-            loop.call_soon_threadsafe(self._enqueue, data)
+            try:
+                loop.call_soon_threadsafe(self._enqueue, data)
+            except RuntimeError:  # the I/O thread has ended: the pending _Lost fails the call
+                pass
         else:
             self._enqueue(data)
 
@@ -567,7 +576,9 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
         try:
             try:
                 ws = await asyncio.wait_for(
-                    session.ws_connect(url, protocols=self._config.protocols, headers=headers, max_msg_size=0, heartbeat=None),
+                    session.ws_connect(
+                        url, protocols=self._config.protocols, headers=headers, max_msg_size=0, heartbeat=_HEARTBEAT
+                    ),
                     timeout,
                 )
             except aiohttp.WSServerHandshakeError as e:

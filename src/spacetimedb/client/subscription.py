@@ -8,6 +8,7 @@ cache (`on_delete` fires), then `on_end` callbacks run.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +59,8 @@ class SubscriptionHandle:
         return self.unsubscribe()
 
     def __await__(self) -> Generator[Any, None, SubscriptionHandle]:
+        if not isinstance(self._applied, asyncio.Future):
+            raise ClientError("await a subscription on async connections; on sync ones check is_active after frame_tick()")
         yield from self._applied.__await__()
         return self
 
