@@ -147,3 +147,78 @@ def test_a_callback_that_raises_does_not_end_the_connection(caplog: pytest.LogCa
 
     asyncio.run(with_fake_server(behaviour, check))
     assert "a callback raised" in caplog.text
+
+
+def test_reconnect_fails_calls_in_flight_resends_subscriptions_with_the_token_and_diffs() -> None:
+    seen_auth: list[str | None] = []
+    connections = 0
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        nonlocal connections
+        connections += 1
+        seen_auth.append(request.headers.get("Authorization"))
+        ws = web.WebSocketResponse(protocols=("v3.bsatn.spacetimedb",))
+        await ws.prepare(request)
+        await ws.send_bytes(HELLO)
+        first = await ws.receive()
+        [sub] = protocol.decode_client_frame(first.data)
+        assert isinstance(sub, protocol.Subscribe)
+        rows = [(1, 2), (2, 3)][connections - 1]
+        body = protocol.encode_server_message(
+            protocol.SubscribeApplied(
+                sub.request_id,
+                sub.query_set_id,
+                protocol.QueryRows([protocol.SingleTableRows("t", protocol.BsatnRowList.from_rows([struct.pack("<I", r) for r in rows]))]),
+            )
+        )
+        await ws.send_bytes(b"\x00" + body)
+        if connections == 1:
+            await ws.receive()  # the reducer call, never answered
+            await ws.close(code=1001, message=b"restarting")
+            return ws
+        async for _ in ws:
+            pass
+        return ws
+
+    async def check(uri: str) -> None:
+        events: list[Any] = []
+        reconnected: list[Any] = []
+        conn = await (
+            client.DbConnectionBuilder(client.DbConnection, MODULE)
+            .with_uri(uri)
+            .with_database_name("db")
+            .with_reconnect(delay=0.01)
+            .on_reconnect(lambda c, cause: reconnected.append(cause))
+            .build()
+        )
+        conn.db.t.on_insert(lambda ctx, row: events.append(("+", row[0], type(ctx.event).__name__)))
+        conn.db.t.on_delete(lambda ctx, row: events.append(("-", row[0], type(ctx.event).__name__)))
+        await conn.subscription_builder().subscribe("SELECT * FROM t")
+        assert sorted(events) == [("+", 1, "SubscribeAppliedEvent"), ("+", 2, "SubscribeAppliedEvent")]
+        events.clear()
+        with pytest.raises(client.DisconnectedError):
+            await conn.call_reducer("r", b"")
+        for _ in range(1000):  # bounded
+            if reconnected:
+                break
+            await asyncio.sleep(0.01)
+        assert len(reconnected) == 1 and isinstance(reconnected[0], client.ConnectionClosedError)
+        assert reconnected[0].code == 1001 and reconnected[0].reason == "restarting"
+        assert events == [("+", 3, "ReconnectedEvent"), ("-", 1, "ReconnectedEvent")]
+        assert sorted(r[0] for r in conn.db.t) == [2, 3]
+        assert seen_auth == [None, "Bearer tok"]  # the token the server gave keeps the identity
+        await conn.close()
+
+    async def main() -> None:
+        app = web.Application()
+        app.router.add_get("/v1/database/{name}/subscribe", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        try:
+            await asyncio.wait_for(check(f"ws://127.0.0.1:{runner.addresses[0][1]}"), 30)
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(main())
