@@ -225,3 +225,16 @@ def test_procedure_transactions_commit_and_abort(host: SealedHost) -> None:
     assert second.ok and second.result == (2).to_bytes(4, "little")
     note = at.product(("text", at.STRING))
     assert sorted(bsatn.decode(row, note) for row in host.tables()["note"]) == [("n1",), ("n2",)]
+
+
+def test_views_return_their_rows(host: SealedHost) -> None:
+    assert host.call_reducer("add_item", args(sku="a", owner=7, qty=5)).ok
+    assert host.call_reducer("add_item", args(sku="b", owner=8, qty=6)).ok
+    row_a = bsatn.encode((1, "a", 7, 5), ITEM)
+    row_b = bsatn.encode((2, "b", 8, 6), ITEM)
+    mine = host.call_view("my_items", sender=1007)
+    assert mine.ok, mine.message
+    assert mine.result is not None and row_a in mine.result and row_b not in mine.result
+    every = host.call_view("all_items")
+    assert every.ok and every.result is not None and row_a in every.result and row_b in every.result
+    assert items(host) == [(1, "a", 7, 5), (2, "b", 8, 6)]  # views write nothing

@@ -115,3 +115,11 @@ export const tx_proc = spacetimedb.procedure({ text: t.string(), fail: t.bool() 
   }
   return ctx.withTx((tx) => Number(tx.db.note.count()));
 });
+
+// Views: the caller's items (per sender) and every item (anonymous), over a read-only transaction.
+export const my_items = spacetimedb.view({ name: 'my_items', public: true }, t.array(item.rowType), (ctx) =>
+  [...ctx.db.item.iter()].filter((r) => BigInt(r.owner) === ctx.sender.__identity__ % 1000n)
+);
+export const all_items = spacetimedb.anonymousView({ name: 'all_items', public: true }, t.array(item.rowType), (ctx) => [
+  ...ctx.db.item.iter(),
+]);
