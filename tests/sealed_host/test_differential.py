@@ -6,7 +6,8 @@ it, in the sealed imitation of SpacetimeDB's V8 host (`tests/sealed_host/`). The
 bytes must be equal, and after every call the outcome (ok, sender error with its message, or
 error) and every table's rows (BSATN, sorted) must be equal too.
 
-Bundles are built once per session (a Pyodide bundle is ~18 MB and starts in seconds). Until
+Bundles are built once and kept in pytest's cache (`.pytest_cache`), keyed by the module and the
+package sources (a Pyodide bundle is ~18 MB and starts in seconds). Until
 `spacetimedb build` exists the sealed half is skipped; `test_scenarios_run_natively` keeps the
 call sequences themselves honest without node.
 """
@@ -295,28 +296,47 @@ def build_available() -> str | None:
     return None
 
 
+def source_digest() -> str:
+    """What a bundle is built from besides the module: the package's sources (Python, the JS
+    entry, the npm toolchain's lockfile)."""
+    h = hashlib.sha256()
+    for f in sorted((ROOT / "src" / "spacetimedb").rglob("*")):
+        if f.is_file() and f.suffix in {".py", ".mjs", ".js", ".json"} and "node_modules" not in f.parts:
+            h.update(str(f.relative_to(ROOT)).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
 @pytest.fixture(scope="session")
-def bundles(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[Path], Path]]:
-    """Builds each module's bundle once per session."""
+def bundles(request: pytest.FixtureRequest) -> Iterator[Callable[[Path], Path]]:
+    """Builds each module's bundle once, kept in pytest's cache keyed by the module and the
+    package sources, so a rerun with nothing changed builds nothing."""
     reason = build_available()
     if reason is not None:
         pytest.skip(reason)
-    out_dir = tmp_path_factory.mktemp("bundles")
+    out_dir = Path(request.config.cache.mkdir("sealed-bundles"))
+    sources = source_digest()
     built: dict[Path, Path] = {}
 
     def bundle(path: Path) -> Path:
-        if path not in built:
-            target = out_dir / f"{path.stem}.js"
+        if path in built:
+            return built[path]
+        key = hashlib.sha256(sources.encode() + path.read_bytes()).hexdigest()[:20]
+        target = out_dir / f"{path.stem}-{key}.js"
+        if not target.exists():
+            for stale in out_dir.glob(f"{path.stem}-*.js"):
+                stale.unlink()
+            partial = target.with_suffix(".partial.js")
             proc = subprocess.run(
-                [*build_command(), "--module-path", str(path), "-o", str(target)],
+                [*build_command(), "--module-path", str(path), "-o", str(partial)],
                 capture_output=True,
                 text=True,
                 timeout=BUILD_TIMEOUT_S,
                 cwd=ROOT,
             )
             assert proc.returncode == 0, f"spacetimedb build {path.name} failed:\n{proc.stdout}\n{proc.stderr}"
-            built[path] = target
-        return built[path]
+            partial.rename(target)
+        built[path] = target
+        return target
 
     yield bundle
 
