@@ -786,6 +786,7 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
                         entry[1].extend(cache.decode(part.value.inserts))
                         entry[2].extend(cache.decode(part.value.deletes))
                     else:
+                        cache.is_event = True
                         entry[1].extend(cache.decode(part.value.events))
         return list(merged.values())
 
