@@ -222,3 +222,41 @@ def test_reconnect_fails_calls_in_flight_resends_subscriptions_with_the_token_an
             await runner.cleanup()
 
     asyncio.run(main())
+
+
+def test_unsubscribe_before_applied_and_a_later_subscription_error() -> None:
+    def applied(sub: Any, row: int) -> bytes:
+        rows = protocol.QueryRows([protocol.SingleTableRows("t", protocol.BsatnRowList.from_rows([struct.pack("<I", row)]))])
+        return b"\x00" + protocol.encode_server_message(protocol.SubscribeApplied(sub.request_id, sub.query_set_id, rows))
+
+    async def next_message(ws: web.WebSocketResponse) -> Any:
+        msg = await ws.receive()
+        [m] = protocol.decode_client_frame(msg.data)
+        return m
+
+    async def behaviour(ws: web.WebSocketResponse) -> None:
+        first = await next_message(ws)
+        await ws.send_bytes(applied(first, 1))
+        second = await next_message(ws)
+        await ws.send_bytes(applied(second, 2))
+        unsub = await next_message(ws)  # sent only now that the set is applied
+        assert isinstance(unsub, protocol.Unsubscribe) and unsub.query_set_id == second.query_set_id
+        rows = protocol.QueryRows([protocol.SingleTableRows("t", protocol.BsatnRowList.from_rows([struct.pack("<I", 2)]))])
+        await ws.send_bytes(b"\x00" + protocol.encode_server_message(protocol.UnsubscribeApplied(unsub.request_id, unsub.query_set_id, rows)))
+        err = protocol.SubscriptionError(None, first.query_set_id, "the query broke")
+        await ws.send_bytes(b"\x00" + protocol.encode_server_message(err))
+
+    async def check(uri: str) -> None:
+        disconnects: list[Any] = []
+        conn = await connect(uri, disconnects)
+        errors: list[Any] = []
+        first = await conn.subscription_builder().on_error(lambda ctx, e: errors.append(e)).subscribe("SELECT * FROM t")
+        second = conn.subscription_builder().subscribe("SELECT * FROM t WHERE id = 2")
+        ended = second.unsubscribe()
+        await ended
+        assert second.is_ended and [r[0] for r in conn.db.t] == [1]
+        error = await conn.wait_closed()
+        assert isinstance(error, client.SubscriptionError) and "the query broke" in str(error)
+        assert errors == [error] and first.is_ended and disconnects == [error]
+
+    asyncio.run(with_fake_server(behaviour, check))

@@ -14,6 +14,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import inspect
+import itertools
 import logging
 import queue
 import threading
@@ -331,14 +332,19 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
         self._outbox: list[bytes] = []
         self._out_ready: asyncio.Event | None = None
         self._closing = False
+        self._close_error: ClientError | None = None
         self._run_task: asyncio.Task[None] | None = None
         self._io_closed: Any = None
         # processing state
         self._online = False
         self._closed = False
-        self._next_request = 0
-        self._next_query_set = 0
+        # next() of a count is atomic: sync connections call from the user's thread and process
+        # (resubscribing) on another.
+        self._request_ids = itertools.count()
+        self._query_set_ids = itertools.count()
         self._calls: dict[int, _Call] = {}
+        #: Guards registering a call against failing them all when the connection is lost.
+        self._calls_lock = threading.Lock()
         self._subs: dict[int, SubscriptionHandle] = {}
         self._resync_before: dict[TableCache, dict[Any, list[Any]]] | None = None
         self._resync_waiting: set[int] = set()
@@ -465,17 +471,16 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
     # ---- sending ------------------------------------------------------------------------
 
     def _request_id(self) -> int:
-        rid = self._next_request
-        self._next_request = (rid + 1) & 0xFFFFFFFF
-        return rid
+        return next(self._request_ids) & 0xFFFFFFFF
 
     def _call(self, kind: str, name: str, data: Any, args: Any, decode: Callable[[bytes], Any] | None) -> Any:
         fut = self._new_future()
-        if self._closed or not self._online:
-            self._fail(fut, DisconnectedError("not connected" if self._closed else "not connected (reconnecting)"))
-            return fut
-        rid = self._request_id()
-        self._calls[rid] = _Call(kind, name, args, fut, decode)
+        with self._calls_lock:
+            if self._closed or not self._online:
+                self._fail(fut, DisconnectedError("not connected" if self._closed else "not connected (reconnecting)"))
+                return fut
+            rid = self._request_id()
+            self._calls[rid] = _Call(kind, name, args, fut, decode)
         msg: ClientMessage
         if kind == "reducer":
             msg = CallReducer(rid, 0, name, data)
@@ -491,8 +496,7 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
     ) -> SubscriptionHandle:
         if self._closed:
             raise DisconnectedError("not connected")
-        qs = self._next_query_set
-        self._next_query_set = (qs + 1) & 0xFFFFFFFF
+        qs = next(self._query_set_ids) & 0xFFFFFFFF
         handle = SubscriptionHandle(self, qs, queries)
         handle._on_applied.extend(on_applied)
         handle._on_error.extend(on_error)
@@ -703,7 +707,7 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
                     self._session = None
             self._outbox = []
             if error is None or self._closing:
-                error = None
+                error = self._close_error  # None after disconnect(); set when the client ends it for a cause
                 break
             retry = cfg.reconnect and not isinstance(error, ProtocolError) and not (
                 isinstance(error, ConnectionClosedError) and error.code in _FATAL_CLOSE_CODES
@@ -733,7 +737,7 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
                 return None
             try:
                 return await self._open()
-            except TokenRefusedError as e:
+            except (TokenRefusedError, UnknownDatabaseError) as e:  # retrying meets the same answer
                 self.disconnect_error = e
                 return None
             except ClientError as e:
@@ -850,8 +854,9 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
             self._process_lost(item)
 
     def _process_lost(self, item: _Lost) -> None:
-        self._online = False
-        calls, self._calls = self._calls, {}
+        with self._calls_lock:
+            self._online = False
+            calls, self._calls = self._calls, {}
         reason = "connection closed" if item.error is _CLOSED else f"connection lost: {item.error}"
         for call in calls.values():
             self._fail(call.future, DisconnectedError(f"{reason}; the call's outcome is unknown"))
@@ -1000,7 +1005,7 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
             # An applied set failed later: its rows can no longer be told apart, so the
             # connection ends, as in the official SDKs.
             log.error("subscription %d failed after it was applied: %s; disconnecting", qs, msg.error)
-            self.disconnect_error = error
+            self._close_error = error
             self.disconnect()
 
 
