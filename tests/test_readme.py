@@ -1,10 +1,12 @@
-"""The README's module snippet is a real module: it loads and behaves as the text says."""
+"""The README's module snippet is a real module: it loads and behaves as the text says; its Python
+client snippet runs against our server."""
 
 from __future__ import annotations
 
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,7 +21,7 @@ def _python_blocks() -> list[str]:
 
 
 def test_the_readme_module_runs(tmp_path: Path) -> None:
-    (snippet,) = _python_blocks()
+    snippet = _python_blocks()[0]
     path = tmp_path / "readme_chat.py"
     path.write_text(snippet, "utf-8")
     db = TestDatabase.load(path)
@@ -113,3 +115,27 @@ def test_the_readme_quickstart_runs_word_for_word(tmp_path: Path) -> None:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def test_the_readme_python_client_runs(tmp_path: Path) -> None:
+    import asyncio
+    import contextlib
+    import io
+
+    from tests.client.harness import CHAT, run_with_server
+
+    (client_snippet,) = [b for b in _python_blocks() if "spacetimedb import client" in b]
+
+    async def scenario(server: Any, uri: str) -> str:
+        code = client_snippet.replace("ws://127.0.0.1:3000", uri)
+        out = io.StringIO()
+
+        def run() -> None:
+            with contextlib.redirect_stdout(out):
+                exec(compile(code, "README.md", "exec"), {"__name__": "readme_client"})
+
+        await asyncio.get_running_loop().run_in_executor(None, run)
+        return out.getvalue()
+
+    printed = run_with_server(tmp_path, scenario, modules={"my-chat": CHAT})
+    assert printed.splitlines() == ["hi from Python"]
