@@ -119,3 +119,13 @@ def test_event_table_rows_fire_on_insert_and_stay_out_of_the_cache(tmp_path: Pat
             assert len(conn.db.ping) == 0 and len(conn.db.counter) == 1
 
     run_with_server(tmp_path, scenario, modules={"events": Path(__file__).with_name("modules") / "events.py"})
+
+
+def test_procedures_without_bindings(tmp_path: Path) -> None:
+    async def scenario(server: Server, uri: str) -> None:
+        async with client.connect(uri, "prices") as conn:
+            await conn.reducers.set_price("ETH", 12)
+            assert await conn.procedures.stored_price("ETH") == 12
+            assert await conn.procedures.stored_price("DOGE") is None
+
+    run_with_server(tmp_path, scenario, modules={"prices": ROOT / "examples" / "price_feed.py"})
