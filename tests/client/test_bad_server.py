@@ -260,3 +260,32 @@ def test_unsubscribe_before_applied_and_a_later_subscription_error() -> None:
         assert errors == [error] and first.is_ended and disconnects == [error]
 
     asyncio.run(with_fake_server(behaviour, check))
+
+
+def test_a_sync_connection_reports_a_malformed_frame_in_frame_tick() -> None:
+    async def behaviour(ws: web.WebSocketResponse) -> None:
+        await ws.receive()  # the Subscribe
+        await ws.send_bytes(BAD_FRAMES["truncated message"])
+
+    async def check(uri: str) -> None:
+        def sync_part() -> list[Any]:
+            disconnects: list[Any] = []
+            conn = (
+                client.DbConnectionBuilder(client.DbConnection, MODULE)
+                .with_uri(uri)
+                .with_database_name("db")
+                .on_disconnect(lambda c, e: disconnects.append(e))
+                .build_sync()
+            )
+            conn.subscription_builder().subscribe("SELECT * FROM t")
+            for _ in range(500):  # bounded
+                if disconnects:
+                    break
+                conn.frame_tick(0.02)
+            assert not conn.is_active
+            return disconnects
+
+        disconnects = await asyncio.get_running_loop().run_in_executor(None, sync_part)
+        assert len(disconnects) == 1 and isinstance(disconnects[0], client.ProtocolError)
+
+    asyncio.run(with_fake_server(behaviour, check))

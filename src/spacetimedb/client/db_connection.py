@@ -628,6 +628,7 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
                 self._run_callback(cb, self, e)
             raise
         self._out_ready = asyncio.Event()
+        self._online = True  # calls and subscriptions may go out before on_connect has run (sync: frame_tick)
         self._deliver(_Connected(first, False))
         self._deliver_all(rest)
         self._run_task = loop.create_task(self._run())
