@@ -531,6 +531,8 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
             self._enqueue(data)
 
     def _enqueue(self, data: bytes) -> None:
+        if self._ws is None:  # lost: the pending _Lost fails the calls; subscriptions are resent on reconnect
+            return
         self._outbox.append(data)
         if self._out_ready is not None:
             self._out_ready.set()
