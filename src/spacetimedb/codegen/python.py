@@ -229,7 +229,7 @@ class PythonGenerator:
         procedure_methods = []
         for p in procedures:
             if p.return_type == UNIT:
-                returns, return_type = "None", "type(None)"
+                returns, return_type = "tuple[()]", "type(None)"  # the runtime decodes unit as ()
             else:
                 returns = return_type = self.annotation(p.return_type, f"{p.name} return type")
             procedure_entries.append(
