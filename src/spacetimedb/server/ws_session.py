@@ -139,7 +139,9 @@ class ClientSession:
             if offset > durable:  # confirmed reads: it waits for its commit to be durable
                 self.database.hold(self, offset)
                 return
-            self._outbox = []
+            # Emptied in place: a new list per flush would outlive the collector's young generation
+            # and, one per subscriber per commit, drive full garbage collections (long pauses).
+            outbox.clear()
             if len(message) > SHARED_FRAME_MAX:
                 messages = [message]
             else:  # v2 and v3 frame one message alike; the frame is shared by all who get it
@@ -163,7 +165,7 @@ class ClientSession:
             if ready == 0:
                 return
             messages = [m for _, m in outbox[:ready]]
-            self._outbox = outbox[ready:]
+            del outbox[:ready]
         if self.v3:
             if sum(map(len, messages)) <= SHARED_FRAME_MAX:  # one shared frame, built once for all
                 self._send_whole([shared_frame(messages, self._shared, self.compression)])
