@@ -289,3 +289,27 @@ def test_a_sync_connection_reports_a_malformed_frame_in_frame_tick() -> None:
         assert len(disconnects) == 1 and isinstance(disconnects[0], client.ProtocolError)
 
     asyncio.run(with_fake_server(behaviour, check))
+
+
+def test_disconnect_during_the_reconnect_backoff_ends_it_at_once() -> None:
+    async def behaviour(ws: web.WebSocketResponse) -> None:
+        await ws.close(code=1001, message=b"going away")
+
+    async def check(uri: str) -> None:
+        disconnects: list[Any] = []
+        conn = await (
+            client.DbConnectionBuilder(client.DbConnection, MODULE)
+            .with_uri(uri)
+            .with_database_name("db")
+            .with_reconnect(delay=3600)  # the backoff would outlast the test
+            .on_disconnect(lambda c, e: disconnects.append(e))
+            .build()
+        )
+        for _ in range(1000):  # bounded: until the loss is seen
+            if not conn.is_active:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.wait_for(conn.close(), 10)
+        assert disconnects == [None] and await conn.wait_closed() is None
+
+    asyncio.run(with_fake_server(behaviour, check))

@@ -333,6 +333,7 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
         self._out_ready: asyncio.Event | None = None
         self._closing = False
         self._close_error: ClientError | None = None
+        self._stop: asyncio.Event | None = None
         self._run_task: asyncio.Task[None] | None = None
         self._io_closed: Any = None
         # processing state
@@ -630,6 +631,7 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
                 self._run_callback(cb, self, e)
             raise
         self._out_ready = asyncio.Event()
+        self._stop = asyncio.Event()
         self._online = True  # calls and subscriptions may go out before on_connect has run (sync: frame_tick)
         self._deliver(_Connected(first, False))
         self._deliver_all(rest)
@@ -643,6 +645,10 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
             asyncio.set_event_loop(loop)
             loop.call_soon(started.set)
             loop.run_forever()
+            # Stopped by _run's end: let what is still pending (a disconnect() waiting on it) finish.
+            pending = asyncio.all_tasks(loop)
+            if pending:
+                loop.run_until_complete(asyncio.wait(pending, timeout=5))
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
@@ -719,8 +725,8 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
             if not retry:
                 break
             opened = await self._reconnect(error)
-            if opened is None:
-                error = self.disconnect_error if isinstance(self.disconnect_error, ClientError) else error
+            if not isinstance(opened, tuple):
+                error = self._close_error if self._closing else opened or error
                 break
             self._deliver(_Connected(opened[0], True))
             self._deliver_all(opened[1])
@@ -729,31 +735,35 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
         if self._sync and self._loop is not None:
             self._loop.call_soon(self._loop.stop)
 
-    async def _reconnect(self, cause: ClientError) -> tuple[InitialConnection, list[ServerMessage]] | None:
+    async def _reconnect(self, cause: ClientError) -> tuple[InitialConnection, list[ServerMessage]] | ClientError | None:
+        """A new socket, or the error that ends reconnecting (None: `disconnect()` was called)."""
         cfg = self._config
         delay = cfg.reconnect_delay
         attempt = 0
+        stop = self._stop
+        assert stop is not None
         while not self._closing:
             log.warning("connection to %s lost (%s); reconnecting in %.1fs", cfg.database, cause, delay)
-            await asyncio.sleep(delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)  # a backoff that disconnect() cuts short
             if self._closing:
                 return None
             try:
                 return await self._open()
             except (TokenRefusedError, UnknownDatabaseError) as e:  # retrying meets the same answer
-                self.disconnect_error = e
-                return None
+                return e
             except ClientError as e:
                 cause = e
                 attempt += 1
                 if cfg.max_reconnect_attempts is not None and attempt >= cfg.max_reconnect_attempts:
-                    self.disconnect_error = e
-                    return None
+                    return e
                 delay = min(delay * 2, cfg.max_reconnect_delay)
         return None
 
     async def _close_io(self) -> None:
         self._closing = True
+        if self._stop is not None:
+            self._stop.set()
         ws = self._ws
         if ws is not None:
             await ws.close()
