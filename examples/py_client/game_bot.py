@@ -89,14 +89,9 @@ def distance(a: Position, b: Position) -> float:
     return math.hypot(a.x - b.x, a.y - b.y)
 
 
-def connect(uri: str, db: str, timeout: float = 15.0) -> DbConnection:
-    conn = DbConnection.builder().with_uri(uri).with_database_name(db).build_sync()
-    deadline = time.monotonic() + timeout
-    while not conn.is_active:  # the first frame_tick applies the connection itself
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no connection to {uri} within {timeout} s")
-        conn.frame_tick(0.1)
-    return conn
+def connect(uri: str, db: str) -> DbConnection:
+    """Connects at once (or raises); I/O runs on a background thread, callbacks in `frame_tick()`."""
+    return DbConnection.builder().with_uri(uri).with_database_name(db).build_sync()
 
 
 def wait_all(bots: list[Bot], timeout: float) -> None:
