@@ -313,3 +313,64 @@ def test_disconnect_during_the_reconnect_backoff_ends_it_at_once() -> None:
         assert disconnects == [None] and await conn.wait_closed() is None
 
     asyncio.run(with_fake_server(behaviour, check))
+
+
+def test_lost_again_while_resubscribing_diffs_against_the_cache_before_the_first_loss() -> None:
+    connections = 0
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        nonlocal connections
+        connections += 1
+        ws = web.WebSocketResponse(protocols=("v2.bsatn.spacetimedb",))
+        await ws.prepare(request)
+        await ws.send_bytes(HELLO)
+        [sub] = protocol.decode_client_frame((await ws.receive()).data)
+        if connections == 2:  # the resubscription is never answered
+            await ws.close(code=1001, message=b"again")
+            return ws
+        rows = [1, 2] if connections == 1 else [2, 3]
+        qr = protocol.QueryRows([protocol.SingleTableRows("t", protocol.BsatnRowList.from_rows([struct.pack("<I", r) for r in rows]))])
+        await ws.send_bytes(b"\x00" + protocol.encode_server_message(protocol.SubscribeApplied(sub.request_id, sub.query_set_id, qr)))
+        if connections == 1:
+            await ws.close(code=1001, message=b"restart")
+            return ws
+        async for _ in ws:
+            pass
+        return ws
+
+    async def check(uri: str) -> None:
+        events: list[Any] = []
+        reconnected: list[Any] = []
+        conn = await (
+            client.DbConnectionBuilder(client.DbConnection, MODULE)
+            .with_uri(uri)
+            .with_database_name("db")
+            .with_reconnect(delay=0.01)
+            .on_reconnect(lambda c, cause: reconnected.append(cause))
+            .build()
+        )
+        conn.db.t.on_insert(lambda ctx, row: events.append(("+", row[0])))
+        conn.db.t.on_delete(lambda ctx, row: events.append(("-", row[0])))
+        conn.subscription_builder().subscribe("SELECT * FROM t")
+        for _ in range(1000):  # bounded
+            if reconnected:
+                break
+            await asyncio.sleep(0.01)
+        assert connections == 3 and len(reconnected) == 1
+        assert events == [("+", 1), ("+", 2), ("+", 3), ("-", 1)]
+        assert sorted(r[0] for r in conn.db.t) == [2, 3]
+        await conn.close()
+
+    async def main() -> None:
+        app = web.Application()
+        app.router.add_get("/v1/database/{name}/subscribe", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        try:
+            await asyncio.wait_for(check(f"ws://127.0.0.1:{runner.addresses[0][1]}"), 30)
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(main())

@@ -887,7 +887,11 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
             self._run_callback(cb, self, error)
 
     def _begin_resync(self) -> None:
-        self._resync_before = {c: c.take_snapshot() for c in self._caches.values()}
+        if self._resync_before is None:
+            self._resync_before = {c: c.take_snapshot() for c in self._caches.values()}
+        else:  # lost again mid-resync: diff against the cache from before the first loss
+            for c in self._caches.values():
+                c.take_snapshot()
         self._resync_waiting = set()
         for qs, sub in self._subs.items():
             self._resync_waiting.add(qs)
