@@ -925,15 +925,16 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
             ctx = self._ctx(SubscribeAppliedEvent())
             first = sub.state == "pending"
             sub.state = "active"
-            if self._resync_before is not None and msg.query_set_id.id in self._resync_waiting:
-                # Re-applied after a reconnect: the rows go in silently; the diff reports changes.
+            if self._resync_before is not None:
+                # Rebuilding after a reconnect: the rows go in silently; the diff reports changes.
                 self._apply(ctx, item.updates)
                 if first:
                     for cb in sub._on_applied:
                         self._run_callback(cb, ctx)
-                self._resync_waiting.discard(msg.query_set_id.id)
-                if not self._resync_waiting:
-                    self._finish_resync()
+                if msg.query_set_id.id in self._resync_waiting:
+                    self._resync_waiting.discard(msg.query_set_id.id)
+                    if not self._resync_waiting:
+                        self._finish_resync()
             else:
                 pending: list[Pending] = []
                 for cache, ins, dels in item.updates:
