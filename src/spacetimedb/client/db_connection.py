@@ -390,13 +390,17 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
 
     async def close(self) -> None:
         """`await conn.close()`: `disconnect()` for async code."""
-        await self.disconnect()
+        done = self.disconnect()
+        await (asyncio.wrap_future(done) if isinstance(done, concurrent.futures.Future) else done)
 
     async def wait_closed(self) -> BaseException | None:
         """Wait until the connection has ended for good; returns the error that ended it (None: closed by us)."""
         if self._io_closed is None:
             raise ClientError("not connected")
-        result: BaseException | None = await self._io_closed
+        closed = self._io_closed
+        if isinstance(closed, concurrent.futures.Future):
+            closed = asyncio.wrap_future(closed)
+        result: BaseException | None = await closed
         return result
 
     def frame_tick(self, timeout: float = 0.0) -> int:
