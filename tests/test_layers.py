@@ -42,6 +42,9 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "client": frozenset({"sats", "bsatn", "protocol"}),
     "codegen": frozenset({"sats", "bsatn", "module"}),
     "testing": frozenset({*_CORE, "durability", "host"}),
+    # The Python side of a `spacetimedb build` bundle: it runs inside Pyodide in SpacetimeDB's own
+    # V8 host, so it may use only the pure-Python layers the bundle embeds.
+    "jshost": frozenset({"sats", "bsatn", "module"}),
     "spacetimedb": frozenset({"sats", "module"}),
 }
 

@@ -39,6 +39,7 @@ def cli() -> None:
 
 def _register() -> None:
     from spacetimedb.cli import (
+        commands_build,
         commands_database,
         commands_generate,
         commands_local,
@@ -46,7 +47,7 @@ def _register() -> None:
         commands_subscribe,
     )
 
-    for module in (commands_server, commands_database, commands_subscribe, commands_generate, commands_local):
+    for module in (commands_server, commands_database, commands_subscribe, commands_generate, commands_local, commands_build):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -18,9 +18,7 @@ timeout, the response size limit).
 from __future__ import annotations
 
 import json
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -103,11 +101,16 @@ class UrllibTransport:
     """The server's transport: the stdlib client, run on the procedure's own thread."""
 
     def send(self, request: HttpRequest, *, timeout: float, max_response_bytes: int) -> HttpResponse:
+        # Imported here: urllib.request pulls in http and email, which a module running inside
+        # SpacetimeDB's own host (a `spacetimedb build` bundle, where they are left out) never uses.
+        import urllib.error
+        import urllib.request
+
         body = request.body.encode() if isinstance(request.body, str) else bytes(request.body)
         req = urllib.request.Request(
             request.url, data=body or None, headers=dict(request.headers), method=request.method
         )
-        opener = urllib.request.build_opener(_NoRedirect)
+        opener = urllib.request.build_opener(_no_redirect_handler())
         try:
             resp = opener.open(req, timeout=timeout)
         except urllib.error.HTTPError as e:
@@ -131,11 +134,15 @@ class UrllibTransport:
         return HttpResponse(int(resp.status or 0), headers, data)
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """Redirects are answered to the procedure as they are: a redirect could leave the allow-list."""
+def _no_redirect_handler() -> Any:
+    """A handler answering redirects to the procedure as they are: a redirect could leave the allow-list."""
+    import urllib.request
 
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
+    class _NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    return _NoRedirect
 
 
 class HttpClient:

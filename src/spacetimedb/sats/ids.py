@@ -47,7 +47,9 @@ class Identity:
         """The identity of a token's (issuer, subject), as upstream's `Identity::from_claims`
         (crates/lib/src/identity.rs): BLAKE3 of "issuer|subject", a 0xc200 prefix and a 4-byte
         checksum, read as a big-endian U256."""
-        from blake3 import blake3  # imported here: the client-only install (packaging/client) has no blake3
+        # Imported here: the client-only install (packaging/client) has no blake3, nor has
+        # Pyodide inside a `spacetimedb build` bundle (a C extension).
+        from blake3 import blake3
 
         id_hash = blake3(f"{issuer}|{subject}".encode()).digest()[:26]
         checksum = blake3(_IDENTITY_PREFIX + id_hash).digest()[:4]

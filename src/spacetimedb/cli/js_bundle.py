@@ -1,0 +1,262 @@
+"""`spacetimedb build`: a Python module as one ES module for SpacetimeDB's own V8 module host.
+
+The bundle (docs/spacetimedb.md) embeds a pinned Pyodide (CPython compiled to WebAssembly, npm
+`pyodide`), a trimmed stdlib with the pure-Python layers of this package (sats, bsatn, module,
+jshost) in the same zip, the user's module files, and a memory snapshot of the interpreter with
+the module already imported; `spacetimedb/jshost/js/entry.mjs` starts it and serves the host's
+hooks. esbuild (npm, pinned) joins it all into one file whose only imports are
+`spacetime:sys@2.0` and `@2.1`.
+
+The npm toolchain (`spacetimedb/jshost/toolchain/package.json` and its lockfile, exact
+versions) is installed with `npm ci` into a cache directory on first use
+(`$SPACETIMEDB_JS_TOOLCHAIN`, default `<user cache>/spacetimedb/js-toolchain-<lock hash>`).
+Node and npm must be on PATH.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+from spacetimedb.module.loader import load_module
+
+PACKAGE = Path(__file__).resolve().parents[1]
+JSHOST = PACKAGE / "jshost"
+TOOLCHAIN_SPEC = JSHOST / "toolchain"
+#: The layers the bundle embeds (the rest of the package is the server and its tools).
+EMBEDDED_LAYERS = ("sats", "bsatn", "module", "jshost")
+#: Where the module's files live inside the bundle's file system.
+MODULE_ROOT = "/home/pyodide/module"
+#: Static imports a bundle may have (upstream's `resolve_sys_module`).
+ALLOWED_IMPORTS = frozenset({"spacetime:sys@2.0", "spacetime:sys@2.1"})
+
+#: Stdlib packages and modules left out of the bundle: nothing a module running inside a database
+#: transaction can use (no network, processes, terminals, GUIs) or developer tools. Modules that
+#: import one of these fail at build time (the build imports the module inside Pyodide).
+STDLIB_EXCLUDED = frozenset(
+    {
+        "multiprocessing", "email", "http", "xml", "xmlrpc", "html", "wsgiref",
+        "_pyrepl", "unittest", "pydoc_data", "idlelib", "tkinter", "turtledemo", "lib2to3",
+        "ensurepip", "venv", "sqlite3", "curses", "dbm", "test", "tomllib",
+        "pdb.py", "doctest.py", "pydoc.py", "tarfile.py", "imaplib.py", "smtplib.py", "poplib.py",
+        "ftplib.py", "mailbox.py", "nntplib.py", "telnetlib.py", "socketserver.py",
+        "turtle.py", "webbrowser.py", "pickletools.py", "_pydecimal.py", "_pyio.py",
+        "cProfile.py", "profile.py", "pstats.py", "trace.py", "tabnanny.py", "timeit.py", "zipapp.py",
+        "mailcap.py", "smtpd.py", "imghdr.py", "sndhdr.py", "getpass.py", "netrc.py", "shelve.py",
+    }
+)  # fmt: skip
+#: The encodings a module can reach without a codec name of its own choosing.
+ENCODINGS_KEPT = frozenset(
+    {
+        "__init__", "aliases", "utf_8", "utf_8_sig", "ascii", "latin_1", "utf_16", "utf_16_le", "utf_16_be",
+        "utf_32", "utf_32_le", "utf_32_be", "raw_unicode_escape", "unicode_escape", "idna", "punycode", "charmap",
+        "cp437", "base64_codec", "hex_codec",
+    }
+)  # fmt: skip
+
+
+class BuildError(Exception):
+    """The bundle could not be built (a message for the user, no traceback)."""
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    path: Path
+    size: int
+    #: False when built with `snapshot=False` (start-up then imports everything in each isolate).
+    snapshot: bool
+
+
+# ---- the npm toolchain ------------------------------------------------------------------------------
+
+
+def toolchain_dir() -> Path:
+    """The installed toolchain (npm ci into a cache directory keyed by the lockfile, once)."""
+    lock = (TOOLCHAIN_SPEC / "package-lock.json").read_bytes()
+    env = os.environ.get("SPACETIMEDB_JS_TOOLCHAIN")
+    base = Path(env) if env else Path(platformdirs.user_cache_dir("spacetimedb")) / f"js-toolchain-{hashlib.sha256(lock).hexdigest()[:12]}"
+    marker = base / "node_modules" / ".spacetimedb-installed"
+    if marker.is_file() and marker.read_bytes() == lock:
+        return base
+    npm = shutil.which("npm")
+    if npm is None or shutil.which("node") is None:
+        raise BuildError("spacetimedb build needs Node.js and npm on PATH (it bundles with esbuild and Pyodide from npm)")
+    base.mkdir(parents=True, exist_ok=True)
+    for name in ("package.json", "package-lock.json"):
+        shutil.copyfile(TOOLCHAIN_SPEC / name, base / name)
+    proc = subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=base, capture_output=True, text=True, timeout=600
+    )
+    if proc.returncode != 0:
+        raise BuildError(f"npm ci of the bundle toolchain failed in {base}:\n{proc.stderr.strip()}")
+    marker.write_bytes(lock)
+    return base
+
+
+# ---- payload ----------------------------------------------------------------------------------------
+
+
+def pack_zero_runs(data: bytes) -> bytes:
+    """[u32 literal length][literal][u32 zero-run length]...: the memory snapshot is mostly zero
+    pages, and this unpacks in JS in one pass (shims.mjs `unpack`), unlike a general inflater."""
+    out = bytearray()
+    n = len(data)
+    pos = 0
+    min_run = 64
+    for m in re.finditer(rb"\x00{%d,}" % min_run, data):
+        out += struct.pack("<I", m.start() - pos)
+        out += data[pos : m.start()]
+        out += struct.pack("<I", m.end() - m.start())
+        pos = m.end()
+    out += struct.pack("<I", n - pos)
+    out += data[pos:]
+    return bytes(out)
+
+
+def _stdlib_zip(pyodide_dir: Path) -> bytes:
+    """Pyodide's stdlib zip, trimmed (STDLIB_EXCLUDED, ENCODINGS_KEPT), plus our embedded layers."""
+    out = tempfile.SpooledTemporaryFile()
+    with zipfile.ZipFile(pyodide_dir / "python_stdlib.zip") as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            name = info.filename
+            top = name.split("/", 1)[0]
+            if top in STDLIB_EXCLUDED:
+                continue
+            if top == "encodings" and "/" in name:
+                stem = name.split("/", 1)[1].rsplit(".", 1)[0]
+                if stem not in ENCODINGS_KEPT:
+                    continue
+            dst.writestr(_stable(name), src.read(info))
+        dst.writestr(_stable("spacetimedb/__init__.py"), (PACKAGE / "__init__.py").read_bytes())
+        for layer in EMBEDDED_LAYERS:
+            for path in sorted((PACKAGE / layer).rglob("*.py")):
+                dst.writestr(_stable(f"spacetimedb/{path.relative_to(PACKAGE).as_posix()}"), path.read_bytes())
+    out.seek(0)
+    return out.read()
+
+
+def _stable(name: str) -> zipfile.ZipInfo:
+    """A zip entry with a fixed date: the same inputs give the same bundle bytes."""
+    info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
+
+
+def _module_files(module_path: Path) -> tuple[dict[str, str], str, str]:
+    """The module's .py files by relative path, its path inside the bundle, and its name."""
+    p = module_path.resolve()
+    if p.is_dir():
+        files = {
+            f"{p.name}/{f.relative_to(p).as_posix()}": f.read_text(encoding="utf-8")
+            for f in sorted(p.rglob("*.py"))
+            if "__pycache__" not in f.parts
+        }
+        return files, f"{MODULE_ROOT}/{p.name}", p.name
+    return {p.name: p.read_text(encoding="utf-8")}, f"{MODULE_ROOT}/{p.name}", p.stem
+
+
+def _payload_js(files: dict[str, tuple[bytes, int | None]], config: dict[str, object]) -> str:
+    entries = []
+    for name, (data, size) in files.items():
+        extra = "" if size is None else f", size: {size}"
+        entries.append(f"  {json.dumps(name)}: {{ data: '{base64.b64encode(data).decode()}'{extra} }},")
+    return (
+        "// Generated by `spacetimedb build`: the embedded files (base64) and the bundle's configuration.\n"
+        "export const PAYLOAD = {\n" + "\n".join(entries) + "\n};\n"
+        f"export const CONFIG = {json.dumps(config)};\n"
+    )
+
+
+# ---- build -----------------------------------------------------------------------------------------
+
+
+def build_bundle(module_path: Path, out: Path, *, snapshot: bool = True, toolchain: Path | None = None) -> BuildResult:
+    """Build the bundle of the module at `module_path` (a .py file or a package directory) into `out`."""
+    # Load it natively first: a module that does not load here fails with a native traceback,
+    # not one from inside Pyodide.
+    load_module(module_path)
+    tc = toolchain or toolchain_dir()
+    pyodide_dir = tc / "node_modules" / "pyodide"
+    lock = json.loads((pyodide_dir / "pyodide-lock.json").read_text())
+    module_files, inside_path, name = _module_files(module_path)
+    config: dict[str, object] = {
+        "lock": json.dumps({"info": lock["info"], "packages": {}}),
+        "module_files": module_files,
+        "module_root": MODULE_ROOT,
+        "module_path": inside_path,
+        "module_name": name,
+        "snapshot": False,
+    }
+    files: dict[str, tuple[bytes, int | None]] = {
+        "pyodide.asm.wasm": ((pyodide_dir / "pyodide.asm.wasm").read_bytes(), None),
+        "python_stdlib.zip": (_stdlib_zip(pyodide_dir), None),
+    }
+    with tempfile.TemporaryDirectory(prefix="spacetimedb-build-") as tmp:
+        stage = Path(tmp)
+        for f in ("entry.mjs", "shims.mjs", "make_snapshot.mjs"):
+            shutil.copyfile(JSHOST / "js" / f, stage / f)
+        (stage / "node_modules").symlink_to(tc / "node_modules", target_is_directory=True)
+        plain = stage / "plain.mjs"
+        _esbuild(tc, stage, files, config, plain)
+        if snapshot:
+            raw = _make_snapshot(stage, plain)
+            config["snapshot"] = True
+            files["snapshot.bin"] = (pack_zero_runs(raw), len(raw))
+            _esbuild(tc, stage, files, config, stage / "final.mjs")
+            shutil.copyfile(stage / "final.mjs", out)
+        else:
+            shutil.copyfile(plain, out)
+    check_imports(out.read_text(encoding="utf-8"))
+    return BuildResult(out, out.stat().st_size, snapshot)
+
+
+def _esbuild(tc: Path, stage: Path, files: dict[str, tuple[bytes, int | None]], config: dict[str, object], out: Path) -> None:
+    (stage / "payload.mjs").write_text(_payload_js(files, config), encoding="utf-8")
+    esbuild = tc / "node_modules" / ".bin" / "esbuild"
+    proc = subprocess.run(
+        [
+            str(esbuild), "entry.mjs", "--bundle", "--format=esm", "--platform=neutral", "--charset=utf8",
+            "--external:spacetime:sys*", "--external:node:*", "--external:ws", f"--outfile={out}", "--log-level=error",
+        ],
+        cwd=stage, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        raise BuildError(f"esbuild failed:\n{proc.stderr.strip()}")
+
+
+def _make_snapshot(stage: Path, bundle: Path) -> bytes:
+    """Evaluate the bundle once in Node (a stub host) with the module imported; the memory image."""
+    target = stage / "snapshot.bin"
+    proc = subprocess.run(
+        ["node", "--experimental-vm-modules", "--single-threaded", "--no-warnings", "make_snapshot.mjs", str(bundle), str(target)],
+        cwd=stage, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    if proc.returncode != 0 or not target.is_file():
+        raise BuildError(f"the module does not start inside Pyodide:\n{(proc.stderr or proc.stdout).strip()[-4000:]}")
+    return target.read_bytes()
+
+
+_STATIC_IMPORT = re.compile(r"""^\s*(?:import|export)\b[^'";]*?\bfrom\s*['"]([^'"]+)['"]|^\s*import\s*['"]([^'"]+)['"]""", re.M)
+
+
+def static_imports(source: str) -> set[str]:
+    """The specifiers of the bundle's top-level `import ... from '...'` statements."""
+    return {a or b for a, b in _STATIC_IMPORT.findall(source)}
+
+
+def check_imports(source: str) -> None:
+    bad = static_imports(source) - ALLOWED_IMPORTS
+    if bad:
+        raise BuildError(f"the bundle imports {sorted(bad)}; SpacetimeDB resolves only {sorted(ALLOWED_IMPORTS)}")

@@ -1,0 +1,44 @@
+"""What the bundle's JS entry calls at start: `prepare` (load the module), then `attach(glue)`.
+
+`prepare` runs before the memory snapshot is taken at build time (`spacetimedb build`), so a
+fresh isolate restored from the snapshot finds the module imported and its codecs compiled;
+`attach` runs in every isolate and wires the host's sys functions (JS objects cannot be in a
+snapshot).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from spacetimedb.jshost.bundle_host import BundleHost
+from spacetimedb.jshost.glue import GlueApi
+from spacetimedb.module.loader import load_module
+from spacetimedb.module.module_def import ModuleDef
+
+_module: ModuleDef | None = None
+
+
+def prepare(path: str, name: str) -> None:
+    """Load the user's module at `path` (once: a restored snapshot has it already)."""
+    global _module
+    if _module is None:
+        _module = load_module(path, name=name)
+        # Compile what the first call would (codecs are cached per type).
+        BundleHost(_module, _NO_GLUE, lambda b: b)
+
+
+def attach(glue: GlueApi) -> BundleHost:
+    """The hooks' Python side over the host's sys functions (`glue`, from js/entry.mjs)."""
+    if _module is None:
+        raise RuntimeError("attach before prepare: the bundle's entry calls prepare first")
+    to_js = importlib.import_module("pyodide.ffi").to_js
+    return BundleHost(_module, glue, lambda data: to_js(data))
+
+
+class _NoGlue:
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError("no host yet")
+
+
+_NO_GLUE: Any = _NoGlue()

@@ -1,0 +1,182 @@
+"""`BundleHost`: the hooks of SpacetimeDB's V8 module host, served by our `ModuleRunner`.
+
+The JS entry forwards each hook here with the host's arguments (ids as ints, identities and
+timestamps as ints from BigInts, argument bytes as a Uint8Array). A call's result goes back as
+None (success), the return bytes (views, procedures), or a failure string the entry throws:
+"s" + message as the module's `__sender_error_class__` (the caller's error, reported as is),
+"i" + message as a plain Error (the module's fault).
+
+What is the host's and stays there: the transaction (begun before `__call_reducer__`, committed
+after it returns, rolled back when it throws), who may call what, scheduling, the commit log.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from typing import Any
+
+from spacetimedb.bsatn import Codec, compile
+from spacetimedb.jshost import glue as g
+from spacetimedb.jshost.sys_datastore import SysDatastore
+from spacetimedb.module.call_errors import ReducerArgumentsError
+from spacetimedb.module.context import ReducerContext
+from spacetimedb.module.export import module_def_bsatn
+from spacetimedb.module.http_client import HttpError, HttpPolicy, HttpRequest, HttpResponse
+from spacetimedb.module.module_def import ModuleDef, ViewDef
+from spacetimedb.module.runner import (
+    CallFailure,
+    FailureKind,
+    ModuleRunner,
+    PreparedProcedure,
+    PreparedReducer,
+    ViewError,
+)
+from spacetimedb.sats.special import ConnectionId, Identity, Timestamp
+
+_U32 = struct.Struct("<I")
+#: ViewResultHeader::RowData (crates/lib/src/db/raw_def/v9.rs): the view's rows follow.
+_ROW_DATA = b"\x00"
+
+
+def _failure(f: CallFailure) -> str:
+    return ("s" if f.kind is FailureKind.SENDER_ERROR else "i") + f.message
+
+
+class _NoHttp:
+    """Procedures' outbound HTTP is not wired to the host's `procedure_http_request` yet."""
+
+    def send(self, request: HttpRequest, *, timeout: float, max_response_bytes: int) -> HttpResponse:
+        raise HttpError("outbound HTTP from procedures is not available in a SpacetimeDB bundle yet")
+
+
+class _View:
+    __slots__ = ("codec", "view")
+
+    def __init__(self, view: ViewDef, codec: Codec) -> None:
+        self.view = view
+        self.codec = codec
+
+
+class BundleHost:
+    """One loaded module inside the V8 host: describe, reducers, views, procedures."""
+
+    def __init__(self, module: ModuleDef, glue: g.GlueApi, to_js: Callable[[bytes], Any]) -> None:
+        self.module = module
+        self._glue = glue
+        self._to_js = to_js
+        self.datastore = SysDatastore(module, glue, to_js)
+        self._describe = module_def_bsatn(module, 10, wrapped=True)
+        self._runner: ModuleRunner | None = None
+        self._reducers: list[PreparedReducer] = []
+        self._procedures: list[PreparedProcedure] = []
+        ts = module.typespace
+        self._views = [_View(v, compile(v.row_product, ts)) for v in module.views if not v.anonymous]
+        self._anon_views = [_View(v, compile(v.row_product, ts)) for v in module.views if v.anonymous]
+
+    def describe(self) -> Any:
+        """The BSATN `RawModuleDef::V10` our native host exports for this module."""
+        return self._to_js(self._describe)
+
+    def runner(self) -> ModuleRunner:
+        """The module's runner, built at the first call (the host answers `identity()` only then)."""
+        if self._runner is None:
+            identity = Identity(int(self._glue.identity()))
+            r = ModuleRunner(self.module, identity=identity, log=self._log)
+            # Reducer and procedure ids are their positions in the exported definition.
+            self._reducers = list(r.reducers.values())
+            self._procedures = list(r.procedures.values())
+            self._runner = r
+        return self._runner
+
+    def _log(self, level: str, message: str, name: str | None, timestamp: Timestamp | None) -> None:
+        self._glue.log(g.LOG_LEVELS.get(level, 2), message)
+
+    # ---- hooks ---------------------------------------------------------------------------------
+
+    def call_reducer(self, reducer_id: int, sender: int, connection_id: int, timestamp: int, args: g.JsBytes) -> str | None:
+        runner = self.runner()
+        r = self._reducers[reducer_id]
+        try:
+            values = r.decode_bsatn(g.as_bytes(args))
+        except ReducerArgumentsError as e:
+            return "i" + str(e)
+        fn = runner.init_function if r.lifecycle == "init" else r.fn
+        conn = ConnectionId(int(connection_id)) if connection_id else None
+        failure = runner.run_reducer(
+            self.datastore, fn, values, r.name, Identity(int(sender)), conn, Timestamp(int(timestamp))
+        )
+        return None if failure is None else _failure(failure)
+
+    def call_view(self, view_id: int, sender: int, args: g.JsBytes) -> Any:
+        return self._view(self._views[view_id], Identity(int(sender)))
+
+    def call_view_anon(self, view_id: int, args: g.JsBytes) -> Any:
+        return self._view(self._anon_views[view_id], None)
+
+    def _view(self, v: _View, sender: Identity | None) -> Any:
+        runner = self.runner()
+        try:
+            rows = runner.run_view(v.view, self.datastore, sender=sender)
+        except ViewError as e:
+            return _failure(e.failure)
+        out = bytearray(_ROW_DATA)
+        encode_into = v.codec.encode_into
+        if v.view.returns_list:
+            out += _U32.pack(len(rows))
+            for row in rows:
+                encode_into(out, row)
+        elif rows:
+            out.append(0)  # Option::Some
+            encode_into(out, rows[0])
+        else:
+            out.append(1)  # Option::None
+        return self._to_js(bytes(out))
+
+    def call_procedure(self, procedure_id: int, sender: int, connection_id: int, timestamp: int, args: g.JsBytes) -> Any:
+        runner = self.runner()
+        p = self._procedures[procedure_id]
+        try:
+            values = p.decode_bsatn(g.as_bytes(args))
+        except ReducerArgumentsError as e:
+            return "i" + str(e)
+        caller = Identity(int(sender))
+        conn = ConnectionId(int(connection_id)) if connection_id else None
+        result = runner.run_procedure(
+            p,
+            values,
+            caller,
+            conn,
+            Timestamp(int(timestamp)),
+            run_tx=lambda fn: self._with_tx(fn, p.name, caller, conn),
+            http=_NoHttp(),
+            http_policy=HttpPolicy(),
+        )
+        if result.failure is not None:
+            return _failure(result.failure)
+        return self._to_js(result.bsatn)
+
+    def _with_tx(self, fn: Callable[[ReducerContext], Any], name: str, caller: Identity, conn: ConnectionId | None) -> Any:
+        """A procedure's `ctx.with_tx(fn)`: one host transaction (procedure_start_mut_tx ..
+        commit/abort), `fn` run in it through the runner as our native host does."""
+        glue = self._glue
+        box: list[Any] = []
+        raised: list[BaseException] = []
+
+        def body(ctx: ReducerContext) -> None:
+            try:
+                box.append(fn(ctx))
+            except BaseException as e:
+                raised.append(e)
+                raise
+
+        ts = Timestamp(int(glue.start_tx()))
+        failure = self.runner().run_reducer(self.datastore, body, (), name, caller, conn, ts)
+        if failure is not None:
+            glue.abort_tx()
+            if raised:
+                raise raised[0]
+            raise RuntimeError(failure.message)
+        if not glue.commit_tx():
+            raise RuntimeError("the procedure's transaction could not be committed")
+        return box[0] if box else None

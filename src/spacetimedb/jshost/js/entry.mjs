@@ -1,0 +1,209 @@
+// The entry of a `spacetimedb build` bundle: one ES module for SpacetimeDB's V8 module host whose
+// only imports are `spacetime:sys@2.0` and `@2.1`. It starts Pyodide (CPython for WebAssembly,
+// embedded), runs the Python adapter `spacetimedb.jshost` over the sys functions, and exports
+// the module hooks (crates/bindings-typescript/src/server/sys.d.ts) as the default export.
+//
+// The host's rules (crates/core/src/host/v8): evaluation must settle through microtasks alone
+// (no timers, no fetch), WebAssembly is compiled synchronously, there is no file system and no
+// Math.random (shims.mjs, imported first, supplies what the Emscripten glue expects instead).
+import { file, take } from './shims.mjs';
+import { CONFIG } from './payload.mjs';
+import * as sys from 'spacetime:sys@2.0';
+import * as sys21 from 'spacetime:sys@2.1';
+import { loadPyodide } from 'pyodide/pyodide.mjs';
+import createPyodideModule from 'pyodide/pyodide.asm.mjs';
+
+const { moduleHooks } = sys;
+
+// ---- errors -------------------------------------------------------------------------------------
+
+/** What the host throws from a sys function: an instance of `__get_error_constructor__(errno)`. */
+class HostError extends Error {
+  get name() { return 'SpacetimeHostError'; }
+  get code() { return this.constructor.code ?? 1; }
+}
+const errorClasses = new Map();
+function errorClass(code) {
+  let cls = errorClasses.get(code);
+  if (cls === undefined) {
+    cls = class extends HostError {};
+    cls.code = code;
+    errorClasses.set(code, cls);
+  }
+  return cls;
+}
+/** Thrown for a Python `SenderError`: the host reports its message to the caller as a user error. */
+class SenderError extends Error {
+  get name() { return 'SenderError'; }
+}
+
+/** A failure string from the Python adapter ("s" sender error / "i" internal, then the message). */
+function raise(failure) {
+  if (failure[0] === 's') throw new SenderError(failure.slice(1));
+  throw new Error(failure.slice(1));
+}
+
+// ---- the sys functions, shaped for Python (bytes in and out, errno codes as numbers) -------------
+
+let leaf = new ArrayBuffer(64 * 1024);
+/** `bytes` copied to the start of a shared ArrayBuffer large enough for them. */
+function put(bytes) {
+  if (leaf.byteLength < bytes.length) leaf = new ArrayBuffer(Math.max(bytes.length, leaf.byteLength * 2));
+  new Uint8Array(leaf).set(bytes);
+  return leaf;
+}
+let iterBuf = new ArrayBuffer(64 * 1024);
+/** Every row of a row iterator, concatenated; grows the buffer when the host says BufferTooSmall. */
+function drain(iter) {
+  const chunks = [];
+  let total = 0;
+  for (;;) {
+    let n;
+    try {
+      n = sys.row_iter_bsatn_advance(iter, iterBuf);
+    } catch (e) {
+      if (e !== null && typeof e === 'object' && Object.hasOwn(e, '__buffer_too_small__')) {
+        iterBuf = new ArrayBuffer(Math.max(e.__buffer_too_small__, iterBuf.byteLength * 2));
+        continue;
+      }
+      throw e;
+    }
+    const len = n < 0 ? -n : n;
+    if (len > 0) {
+      chunks.push(new Uint8Array(iterBuf, 0, len).slice());
+      total += len;
+    }
+    if (n <= 0) break;  // negative (or zero): exhausted, and the host has already freed the iterator
+  }
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const c of chunks) { out.set(c, o); o += c.length; }
+  return out;
+}
+/** `fn()`, or the errno of the host error it threw. */
+function errnoOf(fn) {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof HostError) return e.code;
+    throw e;
+  }
+}
+
+const glue = {
+  table_id: (name) => sys.table_id_from_name(name),
+  index_id: (name) => sys.index_id_from_name(name),
+  count: (tid) => Number(sys.datastore_table_row_count(tid)),
+  scan: (tid) => drain(sys.datastore_table_scan_bsatn(tid)),
+  point: (iid, key) => drain(sys.datastore_index_scan_point_bsatn(iid, put(key), key.length)),
+  range: (iid, buf, prefixLen, prefixElems, startLen, endLen) =>
+    drain(sys.datastore_index_scan_range_bsatn(iid, put(buf), prefixLen, prefixElems, startLen, endLen)),
+  // Insert/update write the generated (auto-increment) column values back into the buffer.
+  insert: (tid, row) => errnoOf(() => {
+    const buf = put(row);
+    const n = sys.datastore_insert_bsatn(tid, buf, row.length);
+    return new Uint8Array(buf, 0, n).slice();
+  }),
+  update: (tid, iid, row) => errnoOf(() => {
+    const buf = put(row);
+    const n = sys.datastore_update_bsatn(tid, iid, buf, row.length);
+    return new Uint8Array(buf, 0, n).slice();
+  }),
+  delete_eq: (tid, rel) => sys.datastore_delete_all_by_eq_bsatn(tid, put(rel), rel.length),
+  delete_point: (iid, key) => sys.datastore_delete_by_index_scan_point_bsatn(iid, put(key), key.length),
+  delete_range: (iid, buf, prefixLen, prefixElems, startLen, endLen) =>
+    sys.datastore_delete_by_index_scan_range_bsatn(iid, put(buf), prefixLen, prefixElems, startLen, endLen),
+  clear: (tid) => Number(sys21.datastore_clear(tid)),
+  log: (level, message) => sys.console_log(level, message),
+  identity: () => sys.identity(),
+  start_tx: () => sys.procedure_start_mut_tx(),
+  commit_tx: () => { try { sys.procedure_commit_mut_tx(); return true; } catch { return false; } },
+  abort_tx: () => sys.procedure_abort_mut_tx(),
+};
+
+// ---- Pyodide, started synchronously -------------------------------------------------------------
+
+/** Pyodide's module factory with a synchronous wasm instantiation: V8's async compile does not
+ *  settle through microtasks alone on every version, and the host pumps nothing else. */
+function createModule(settings) {
+  settings.instantiateWasm = (imports, done) => {
+    // Pyodide's JS fallback for the two imports its tiny helper wasm would otherwise provide.
+    const marker = Symbol('error marker');
+    imports.env.Jsv_GetError_import = () => marker;
+    imports.env.JsvError_Check = (v) => v === marker;
+    const module = new WebAssembly.Module(take('pyodide.asm.wasm'));
+    const instance = new WebAssembly.Instance(module, imports);
+    // The wasm defines its own memory: grow it to the snapshot's heap before Pyodide copies the
+    // snapshot in (it was taken after the module's imports grew the heap).
+    const memory = instance.exports.memory;
+    if (snapshot !== undefined && memory.buffer.byteLength < snapshot.length) {
+      memory.grow(Math.ceil((snapshot.length - memory.buffer.byteLength) / 65536));
+    }
+    done(instance, module);
+    return {};
+  };
+  return createPyodideModule(settings);
+}
+
+const lineTo = (level) => (line) => sys.console_log(level, line);
+const snapshot = CONFIG.snapshot ? take('snapshot.bin') : undefined;
+const pyodide = await loadPyodide({
+  indexURL: '/pyodide/',
+  stdLibURL: '/pyodide/python_stdlib.zip',
+  lockFileContents: CONFIG.lock,
+  createPyodideModule: createModule,
+  stdout: lineTo(2),
+  stderr: lineTo(1),
+  _loadSnapshot: snapshot,
+  _makeSnapshot: globalThis.__spacetimedb_make_snapshot__ === true,
+  env: { PYTHONDONTWRITEBYTECODE: '1' },
+});
+
+// The user's module as files (tracebacks read them; `load_module` imports from a path).
+for (const [path, text] of Object.entries(CONFIG.module_files)) {
+  const full = `${CONFIG.module_root}/${path}`;
+  pyodide.FS.mkdirTree(full.slice(0, full.lastIndexOf('/')));
+  pyodide.FS.writeFile(full, text);
+}
+const boot = pyodide.pyimport('spacetimedb.jshost.boot');
+// In a snapshot the module is already imported and prepared; `prepare` is then a no-op.
+boot.prepare(CONFIG.module_path, CONFIG.module_name);
+if (globalThis.__spacetimedb_make_snapshot__ === true) {
+  globalThis.__spacetimedb_snapshot__ = pyodide.makeMemorySnapshot();
+}
+const host = boot.attach(glue);
+
+const describe = host.describe();
+const callReducer = host.call_reducer;
+const callView = host.call_view;
+const callViewAnon = host.call_view_anon;
+const callProcedure = host.call_procedure;
+
+const hooks = {
+  __describe_module__: () => describe,
+  __get_error_constructor__: (code) => errorClass(code),
+  __sender_error_class__: SenderError,
+  __call_reducer__(id, sender, connId, timestamp, args) {
+    const failure = callReducer(id, sender, connId, timestamp,
+      new Uint8Array(args.buffer, args.byteOffset, args.byteLength));
+    if (failure !== undefined) raise(failure);
+  },
+  __call_view__(id, sender, args) {
+    const out = callView(id, sender, args);
+    if (typeof out === 'string') raise(out);
+    return { data: out };
+  },
+  __call_view_anon__(id, args) {
+    const out = callViewAnon(id, args);
+    if (typeof out === 'string') raise(out);
+    return { data: out };
+  },
+  __call_procedure__(id, sender, connId, timestamp, args) {
+    const out = callProcedure(id, sender, connId, timestamp, args);
+    if (typeof out === 'string') raise(out);
+    return out;
+  },
+};
+
+export default { [moduleHooks]: () => hooks };

@@ -1,0 +1,155 @@
+// Globals Pyodide's Emscripten glue needs and SpacetimeDB's V8 host does not have. Evaluated
+// before the glue (entry.mjs imports this module first). Nothing here touches a timer, fetch or
+// the file system: the host has none, and module evaluation must settle through microtasks.
+import { PAYLOAD } from './payload.mjs';
+
+const g = globalThis;
+
+// A deterministic PRNG (sfc32, fixed seed): the host's `Math.random` throws, and a module's
+// randomness must come from the reducer context (Python's `ctx.rng`), never from here. Python
+// seeds its hash secret and `random` module from these bytes, so every isolate starts the same.
+let a = 0x9e3779b9, b = 0x243f6a88, c = 0xb7e15162, d = 1;
+function next32() {
+  a >>>= 0; b >>>= 0; c >>>= 0; d >>>= 0;
+  const t = (a + b | 0) + d | 0;
+  d = d + 1 | 0;
+  a = b ^ b >>> 9;
+  b = c + (c << 3) | 0;
+  c = c << 21 | c >>> 11;
+  c = c + t | 0;
+  return t >>> 0;
+}
+function fill(view) {
+  const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = next32() & 0xff;
+  return view;
+}
+// 1. The host replaces Math.random by a configurable getter that throws; the glue reads it
+//    eagerly (defineProperty, not assignment: there is no setter).
+Object.defineProperty(Math, 'random', { value: () => next32() / 4294967296, configurable: true, writable: true });
+// 2. Entropy for Emscripten's /dev/urandom: crypto.getRandomValues, and the d8 path's os.system.
+if (!g.crypto) g.crypto = { getRandomValues: fill };
+if (!g.os) {
+  g.os = {
+    system(_cmd, args) {
+      const n = Number(/head -c(\d+)/.exec(args.join(' '))[1]);
+      return btoa(fill(new Uint8Array(n)));
+    },
+  };
+}
+// 3. performance.now from Date.now (Emscripten's clocks).
+if (!g.performance) g.performance = { now: () => Date.now() };
+
+// 5. TextDecoder: the host's knows only 'utf-8', without `ignoreBOM` (builtins/text_encoding.js);
+//    the glue also asks for 'utf8' with ignoreBOM, 'latin1' and 'utf-16le'.
+const HostTextDecoder = g.TextDecoder;
+function bytesOf(input) {
+  if (input === undefined) return new Uint8Array(0);
+  if (input instanceof ArrayBuffer) return new Uint8Array(input);
+  return new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+}
+function charCodes(codes) {
+  let s = '';
+  for (let i = 0; i < codes.length; i += 8192) s += String.fromCharCode.apply(null, codes.subarray(i, i + 8192));
+  return s;
+}
+class ByteDecoder {
+  constructor(encoding) { this.encoding = encoding; this.fatal = false; this.ignoreBOM = true; }
+  decode(input) {
+    const bytes = bytesOf(input);
+    if (this.encoding === 'latin1') return charCodes(bytes);
+    const codes = new Uint16Array(bytes.length >> 1);
+    for (let i = 0; i < codes.length; i++) codes[i] = bytes[2 * i] | (bytes[2 * i + 1] << 8);
+    return charCodes(codes);
+  }
+}
+class KeepBomDecoder {
+  constructor(fatal) { this.inner = new HostTextDecoder('utf-8', { fatal }); this.encoding = 'utf-8'; this.fatal = fatal; this.ignoreBOM = true; }
+  decode(input) {
+    const bytes = bytesOf(input);
+    const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
+    return (bom ? '\uFEFF' : '') + this.inner.decode(bom ? bytes.subarray(3) : bytes);
+  }
+}
+g.TextDecoder = function TextDecoder(label = 'utf-8', options = {}) {
+  const l = String(label).trim().toLowerCase();
+  if (l === 'utf-8' || l === 'utf8' || l === 'unicode-1-1-utf-8') {
+    return options.ignoreBOM ? new KeepBomDecoder(!!options.fatal) : new HostTextDecoder('utf-8', { fatal: !!options.fatal });
+  }
+  if (l === 'latin1' || l === 'iso-8859-1' || l === 'ascii' || l === 'us-ascii') return new ByteDecoder('latin1');
+  if (l === 'utf-16le' || l === 'utf-16') return new ByteDecoder('utf-16le');
+  return new HostTextDecoder(l, options);
+};
+
+function b64decode(text) {
+  // V8 has atob only in some hosts; decode by hand (fast enough: one pass, a lookup table).
+  const table = new Uint8Array(128);
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  for (let i = 0; i < 64; i++) table[alphabet.charCodeAt(i)] = i;
+  let len = text.length;
+  while (len > 0 && text.charCodeAt(len - 1) === 61) len--;
+  const out = new Uint8Array((len * 3) >> 2);
+  let o = 0, i = 0;
+  for (; i + 4 <= len; i += 4) {
+    const n = (table[text.charCodeAt(i)] << 18) | (table[text.charCodeAt(i + 1)] << 12) |
+      (table[text.charCodeAt(i + 2)] << 6) | table[text.charCodeAt(i + 3)];
+    out[o++] = n >> 16; out[o++] = (n >> 8) & 0xff; out[o++] = n & 0xff;
+  }
+  if (len - i === 2) {
+    out[o++] = (table[text.charCodeAt(i)] << 2) | (table[text.charCodeAt(i + 1)] >> 4);
+  } else if (len - i === 3) {
+    const n = (table[text.charCodeAt(i)] << 10) | (table[text.charCodeAt(i + 1)] << 4) | (table[text.charCodeAt(i + 2)] >> 2);
+    out[o++] = n >> 8; out[o++] = n & 0xff;
+  }
+  return out;
+}
+function btoa(bytes) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 3) {
+    const n = (bytes[i] << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0);
+    s += alphabet[n >> 18] + alphabet[(n >> 12) & 63] +
+      (i + 1 < bytes.length ? alphabet[(n >> 6) & 63] : '=') + (i + 2 < bytes.length ? alphabet[n & 63] : '=');
+  }
+  return s;
+}
+
+// Expands the zero-run encoding of `spacetimedb.jshost.packing` (the memory snapshot is mostly
+// zero pages): [u32 literal length][literal bytes][u32 zero run] ... little-endian, to `size`.
+export function unpack(bytes, size) {
+  const out = new Uint8Array(size);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let i = 0, o = 0;
+  while (i < bytes.length) {
+    const lit = dv.getUint32(i, true); i += 4;
+    out.set(bytes.subarray(i, i + lit), o); i += lit; o += lit;
+    if (i >= bytes.length) break;
+    o += dv.getUint32(i, true); i += 4;
+  }
+  return out;
+}
+
+const files = new Map();
+/** The embedded file `name` as bytes (decoded once and cached; `take` also drops it from the cache). */
+export function file(name) {
+  let bytes = files.get(name);
+  if (bytes === undefined) {
+    const entry = PAYLOAD[name];
+    if (entry === undefined) throw new Error(`the bundle embeds no file ${name}`);
+    bytes = b64decode(entry.data);
+    if (entry.size !== undefined) bytes = unpack(bytes, entry.size);
+    files.set(name, bytes);
+  }
+  return bytes;
+}
+export function take(name) {
+  const bytes = file(name);
+  files.delete(name);
+  return bytes;
+}
+
+// 4. The d8-shell functions: with `read` and `load` defined, Pyodide takes its shell code path and
+//    asks `readbuffer` for the wasm and the stdlib, `read` for the lock file.
+g.readbuffer = (path) => file(String(path).replace(/^.*\//, '')).buffer;
+g.read = (path) => new TextDecoder().decode(file(String(path).replace(/^.*\//, '')));
+g.load = (path) => { throw new Error(`cannot load ${path}: the bundle has no file system`); };

@@ -1,0 +1,60 @@
+"""A small module for tests/jshost: print, logging, auto-increment, errors, a view and a procedure."""
+
+import logging
+from typing import Annotated
+
+from spacetimedb import (
+    AnonymousViewContext,
+    ProcedureContext,
+    ReducerContext,
+    SenderError,
+    auto_inc,
+    primary_key,
+    procedure,
+    reducer,
+    table,
+    u64,
+    view,
+)
+
+log = logging.getLogger(__name__)
+
+
+@table(name="item", public=True)
+class Item:
+    id: Annotated[u64, primary_key, auto_inc]
+    name: str
+
+
+@reducer
+def add(ctx: ReducerContext, name: str) -> None:
+    print(f"print: adding {name}")
+    log.warning("logging: adding %s", name)
+    row = ctx.db.item.insert(Item(id=0, name=name))
+    ctx.log.info(f"ctx.log: {name} got id {row.id}")
+
+
+@reducer
+def refuse(ctx: ReducerContext) -> None:
+    ctx.db.item.insert(Item(id=0, name="never"))
+    raise SenderError("refused on purpose")
+
+
+@reducer
+def crash(ctx: ReducerContext) -> None:
+    raise ValueError("a bug in the module")
+
+
+@reducer
+def roll(ctx: ReducerContext) -> None:
+    ctx.db.item.insert(Item(id=0, name=f"roll {ctx.rng.randrange(1_000_000)}"))
+
+
+@view(public=True)
+def all_items(ctx: AnonymousViewContext) -> list[Item]:
+    return list(ctx.db.item.iter())
+
+
+@procedure
+def count_items(ctx: ProcedureContext) -> u64:
+    return ctx.with_tx(lambda tx: tx.db.item.count())
