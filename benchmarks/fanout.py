@@ -50,6 +50,18 @@ from keynote_bench.processes import ProcessGroup, free_port, wait_for_http_ok, w
 from keynote_bench.profiling import render_profile, start_pyspy  # noqa: E402
 
 FANOUT_JS = BENCH_DIR / "fanout"
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def user_system_seconds(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of one process (the server: one process for ours and for ws)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return 0.0, 0.0
+    fields = raw[raw.rindex(b")") + 2 :].split()
+    return int(fields[11]) / _TICKS, int(fields[12]) / _TICKS
 SYSTEMS = ("ours", "ws")
 
 
@@ -64,6 +76,7 @@ class Outcome:
     call_latencies: list[float] = field(default_factory=list)
     call_failures: int = 0
     server_cpu_s: float = 0.0
+    server_sys_s: float = 0.0
     subscriber_cpu_s: float = 0.0
     error: str | None = None
     profile: str | None = None
@@ -77,6 +90,10 @@ class Outcome:
     @property
     def server_us(self) -> float:
         return 1e6 * self.server_cpu_s / self.received if self.received else float("nan")
+
+    @property
+    def server_sys_us(self) -> float:
+        return 1e6 * self.server_sys_s / self.received if self.received else float("nan")
 
     @property
     def subscriber_us(self) -> float:
@@ -172,6 +189,7 @@ def run_case(system: str, clients: int, rate: float, args: argparse.Namespace, s
             sender.wait_for("window_start", 120)
             sub_pids = [s.proc.pid for s in subs]
             cpu0, sub0 = tree_cpu_seconds([server_pid]), tree_cpu_seconds(sub_pids)
+            sys0 = user_system_seconds(server_pid)[1]
             pyspy = None
             if args.profile_pyspy and system == "ours":
                 prof_out = workdir / "pyspy.txt"
@@ -184,6 +202,7 @@ def run_case(system: str, clients: int, rate: float, args: argparse.Namespace, s
                     pass
             cpu1, sub1 = tree_cpu_seconds([server_pid]), tree_cpu_seconds(sub_pids)
             out.server_cpu_s, out.subscriber_cpu_s = cpu1 - cpu0, sub1 - sub0
+            out.server_sys_s = user_system_seconds(server_pid)[1] - sys0
             result = sender.wait_for("result", args.drain + 30)
             out.call_latencies = result.get("callLatencies", [])
             out.call_failures = int(result.get("failures", 0))
@@ -212,7 +231,7 @@ def run_case(system: str, clients: int, rate: float, args: argparse.Namespace, s
 
 
 def render(outcomes: list[Outcome]) -> str:
-    head = ("| case N x msgs/s | system | delivered | p50 ms | p99 ms | server CPU us/delivery | "
+    head = ("| case N x msgs/s | system | delivered | p50 ms | p99 ms | server CPU us/delivery (of it system) | "
             "subscriber CPU us/delivery | call p50 / p99 ms |")
     lines = [f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1/5/15 min), "
              f"{os.cpu_count()} cores", "", head, "|---|---|---:|---:|---:|---:|---:|---:|"]
@@ -226,7 +245,7 @@ def render(outcomes: list[Outcome]) -> str:
         if o.call_failures:
             calls += f" ({o.call_failures} failed)"
         lines.append(f"| {case} | {o.system} | {o.received}/{o.expected} | {o.pct(o.latencies, 50):.1f} | "
-                     f"{o.pct(o.latencies, 99):.1f} | {o.server_us:.1f} | {o.subscriber_us:.1f} | {calls} |")
+                     f"{o.pct(o.latencies, 99):.1f} | {o.server_us:.1f} ({o.server_sys_us:.1f}) | {o.subscriber_us:.1f} | {calls} |")
     by_case: dict[tuple[int, float], dict[str, Outcome]] = {}
     for o in outcomes:
         if not o.error:

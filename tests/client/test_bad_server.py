@@ -222,3 +222,155 @@ def test_reconnect_fails_calls_in_flight_resends_subscriptions_with_the_token_an
             await runner.cleanup()
 
     asyncio.run(main())
+
+
+def test_unsubscribe_before_applied_and_a_later_subscription_error() -> None:
+    def applied(sub: Any, row: int) -> bytes:
+        rows = protocol.QueryRows([protocol.SingleTableRows("t", protocol.BsatnRowList.from_rows([struct.pack("<I", row)]))])
+        return b"\x00" + protocol.encode_server_message(protocol.SubscribeApplied(sub.request_id, sub.query_set_id, rows))
+
+    async def next_message(ws: web.WebSocketResponse) -> Any:
+        msg = await ws.receive()
+        [m] = protocol.decode_client_frame(msg.data)
+        return m
+
+    async def behaviour(ws: web.WebSocketResponse) -> None:
+        first = await next_message(ws)
+        await ws.send_bytes(applied(first, 1))
+        second = await next_message(ws)
+        await ws.send_bytes(applied(second, 2))
+        unsub = await next_message(ws)  # sent only now that the set is applied
+        assert isinstance(unsub, protocol.Unsubscribe) and unsub.query_set_id == second.query_set_id
+        rows = protocol.QueryRows([protocol.SingleTableRows("t", protocol.BsatnRowList.from_rows([struct.pack("<I", 2)]))])
+        await ws.send_bytes(b"\x00" + protocol.encode_server_message(protocol.UnsubscribeApplied(unsub.request_id, unsub.query_set_id, rows)))
+        err = protocol.SubscriptionError(None, first.query_set_id, "the query broke")
+        await ws.send_bytes(b"\x00" + protocol.encode_server_message(err))
+
+    async def check(uri: str) -> None:
+        disconnects: list[Any] = []
+        conn = await connect(uri, disconnects)
+        errors: list[Any] = []
+        first = await conn.subscription_builder().on_error(lambda ctx, e: errors.append(e)).subscribe("SELECT * FROM t")
+        second = conn.subscription_builder().subscribe("SELECT * FROM t WHERE id = 2")
+        ended = second.unsubscribe()
+        await ended
+        assert second.is_ended and [r[0] for r in conn.db.t] == [1]
+        error = await conn.wait_closed()
+        assert isinstance(error, client.SubscriptionError) and "the query broke" in str(error)
+        assert errors == [error] and first.is_ended and disconnects == [error]
+
+    asyncio.run(with_fake_server(behaviour, check))
+
+
+def test_a_sync_connection_reports_a_malformed_frame_in_frame_tick() -> None:
+    async def behaviour(ws: web.WebSocketResponse) -> None:
+        await ws.receive()  # the Subscribe
+        await ws.send_bytes(BAD_FRAMES["truncated message"])
+
+    async def check(uri: str) -> None:
+        def sync_part() -> list[Any]:
+            disconnects: list[Any] = []
+            conn = (
+                client.DbConnectionBuilder(client.DbConnection, MODULE)
+                .with_uri(uri)
+                .with_database_name("db")
+                .on_disconnect(lambda c, e: disconnects.append(e))
+                .build_sync()
+            )
+            conn.subscription_builder().subscribe("SELECT * FROM t")
+            for _ in range(500):  # bounded
+                if disconnects:
+                    break
+                conn.frame_tick(0.02)
+            assert not conn.is_active
+            return disconnects
+
+        disconnects = await asyncio.get_running_loop().run_in_executor(None, sync_part)
+        assert len(disconnects) == 1 and isinstance(disconnects[0], client.ProtocolError)
+
+    asyncio.run(with_fake_server(behaviour, check))
+
+
+def test_disconnect_during_the_reconnect_backoff_ends_it_at_once() -> None:
+    async def behaviour(ws: web.WebSocketResponse) -> None:
+        await ws.close(code=1001, message=b"going away")
+
+    async def check(uri: str) -> None:
+        disconnects: list[Any] = []
+        conn = await (
+            client.DbConnectionBuilder(client.DbConnection, MODULE)
+            .with_uri(uri)
+            .with_database_name("db")
+            .with_reconnect(delay=3600)  # the backoff would outlast the test
+            .on_disconnect(lambda c, e: disconnects.append(e))
+            .build()
+        )
+        for _ in range(1000):  # bounded: until the loss is seen
+            if not conn.is_active:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.wait_for(conn.close(), 10)
+        assert disconnects == [None] and await conn.wait_closed() is None
+
+    asyncio.run(with_fake_server(behaviour, check))
+
+
+def test_lost_again_while_resubscribing_diffs_against_the_cache_before_the_first_loss() -> None:
+    connections = 0
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        nonlocal connections
+        connections += 1
+        ws = web.WebSocketResponse(protocols=("v2.bsatn.spacetimedb",))
+        await ws.prepare(request)
+        await ws.send_bytes(HELLO)
+        [sub] = protocol.decode_client_frame((await ws.receive()).data)
+        if connections == 2:  # the resubscription is never answered
+            await ws.close(code=1001, message=b"again")
+            return ws
+        rows = [1, 2] if connections == 1 else [2, 3]
+        qr = protocol.QueryRows([protocol.SingleTableRows("t", protocol.BsatnRowList.from_rows([struct.pack("<I", r) for r in rows]))])
+        await ws.send_bytes(b"\x00" + protocol.encode_server_message(protocol.SubscribeApplied(sub.request_id, sub.query_set_id, qr)))
+        if connections == 1:
+            await ws.close(code=1001, message=b"restart")
+            return ws
+        async for _ in ws:
+            pass
+        return ws
+
+    async def check(uri: str) -> None:
+        events: list[Any] = []
+        reconnected: list[Any] = []
+        conn = await (
+            client.DbConnectionBuilder(client.DbConnection, MODULE)
+            .with_uri(uri)
+            .with_database_name("db")
+            .with_reconnect(delay=0.01)
+            .on_reconnect(lambda c, cause: reconnected.append(cause))
+            .build()
+        )
+        conn.db.t.on_insert(lambda ctx, row: events.append(("+", row[0])))
+        conn.db.t.on_delete(lambda ctx, row: events.append(("-", row[0])))
+        conn.subscription_builder().subscribe("SELECT * FROM t")
+        for _ in range(1000):  # bounded
+            if reconnected:
+                break
+            await asyncio.sleep(0.01)
+        assert connections == 3 and len(reconnected) == 1
+        assert events == [("+", 1), ("+", 2), ("+", 3), ("-", 1)]
+        assert sorted(r[0] for r in conn.db.t) == [2, 3]
+        await conn.close()
+
+    async def main() -> None:
+        app = web.Application()
+        app.router.add_get("/v1/database/{name}/subscribe", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        try:
+            await asyncio.wait_for(check(f"ws://127.0.0.1:{runner.addresses[0][1]}"), 30)
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(main())

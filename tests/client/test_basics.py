@@ -121,5 +121,9 @@ def test_unknown_database_and_refused_token(tmp_path: Path) -> None:
         with pytest.raises(client.UnknownDatabaseError):
             await builder.build()
         assert len(errors) == 1 and isinstance(errors[0], client.UnknownDatabaseError)
+        refused = client.DbConnectionBuilder(client.DbConnection, module).with_uri(uri).with_database_name("chat")
+        with pytest.raises(client.TokenRefusedError) as e:
+            await refused.with_token("not-a-token-we-signed").build()  # refused at the WebSocket handshake
+        assert e.value.status == 401
 
     run_with_server(tmp_path, scenario)

@@ -103,3 +103,29 @@ def test_procedures_through_a_module_description(tmp_path: Path) -> None:
             await conn.close()
 
     run_with_server(tmp_path, scenario, modules={"prices": ROOT / "examples" / "price_feed.py"})
+
+
+def test_event_table_rows_fire_on_insert_and_stay_out_of_the_cache(tmp_path: Path) -> None:
+    async def scenario(server: Server, uri: str) -> None:
+        async with client.connect(uri, "events") as conn:
+            seen: list[Any] = []
+            conn.db.ping.on_insert(lambda ctx, row: seen.append(("ping", row.n)))
+            conn.db.counter.on_insert(lambda ctx, row: seen.append(("counter+", row.value)))
+            conn.db.counter.on_update(lambda ctx, old, new: seen.append(("counter~", old.value, new.value)))
+            await conn.subscription_builder().subscribe_to_all_tables()
+            await conn.reducers.ping(7)
+            await conn.reducers.ping(8)
+            assert seen == [("ping", 7), ("counter+", 1), ("ping", 8), ("counter~", 1, 2)]
+            assert len(conn.db.ping) == 0 and len(conn.db.counter) == 1
+
+    run_with_server(tmp_path, scenario, modules={"events": Path(__file__).with_name("modules") / "events.py"})
+
+
+def test_procedures_without_bindings(tmp_path: Path) -> None:
+    async def scenario(server: Server, uri: str) -> None:
+        async with client.connect(uri, "prices") as conn:
+            await conn.reducers.set_price("ETH", 12)
+            assert await conn.procedures.stored_price("ETH") == 12
+            assert await conn.procedures.stored_price("DOGE") is None
+
+    run_with_server(tmp_path, scenario, modules={"prices": ROOT / "examples" / "price_feed.py"})

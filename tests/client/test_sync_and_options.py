@@ -75,7 +75,8 @@ def test_run_threaded_processes_in_the_background(tmp_path: Path) -> None:
             conn.subscription_builder().subscribe("SELECT * FROM message")
             conn.reducers.send_message("threaded").result(timeout=10)
             assert seen.wait(10)
-            conn.disconnect().result(timeout=10)
+            asyncio.run(conn.close())
+            assert asyncio.run(conn.wait_closed()) is None
             worker.join(10)
             assert not worker.is_alive()
 

@@ -116,6 +116,9 @@ CASES = {
         "conn.reducers.insertOneString({ s: 'é' })",
         "row.s === 'é'",
     ),
+    "client-events": Case(
+        "tests/client/modules/events.py", "counter", "conn.reducers.ping({ n: 1 })", "row.value === 1"
+    ),
 }
 
 PRELUDE = """\

@@ -16,7 +16,7 @@ import pytest
 from tests.client.harness import ROOT, run_with_server, until
 
 from spacetimedb import ConnectionId, Identity, TimeDuration, Timestamp, Uuid
-from spacetimedb.client import ReducerError, ReducerEvent
+from spacetimedb.client import ProcedureError, ReducerError, ReducerEvent
 from spacetimedb.codegen.module_view import load_module_view
 from spacetimedb.codegen.python import generate_python
 from spacetimedb.module.loader import load_module
@@ -26,6 +26,7 @@ CHAT = ROOT / "examples" / "quickstart_chat.py"
 SDK = ROOT / "tests" / "sdk_conformance" / "sdk_test_module.py"
 PRICES = ROOT / "examples" / "price_feed.py"
 EXCHANGE = ROOT / "examples" / "money_exchange.py"
+PROCS = ROOT / "tests" / "server" / "modules" / "procs.py"
 
 
 @pytest.fixture
@@ -123,12 +124,17 @@ def test_sdk_types_round_trip_through_generated_classes(tmp_path: Path, bindings
 def test_procedure_value_and_view_rows_are_typed(tmp_path: Path, bindings: Any) -> None:
     prices = bindings(PRICES)
     exchange = bindings(EXCHANGE)
+    procs = bindings(PROCS)
 
     async def scenario(server: Server, uri: str) -> None:
         async with prices.DbConnection.builder().with_uri(uri).with_database_name("prices").build() as conn:
             await conn.reducers.set_price("BTC", 77)
             assert await conn.procedures.stored_price("BTC") == 77
             assert await conn.procedures.stored_price("ETH") is None
+        async with procs.DbConnection.builder().with_uri(uri).with_database_name("procs").build() as conn:
+            assert await conn.procedures.add(2, 3) == 5
+            with pytest.raises(ProcedureError, match="no good"):
+                await conn.procedures.fail("no good")
         async with exchange.DbConnection.builder().with_uri(uri).with_database_name("exchange").build() as conn:
             await conn.subscription_builder().subscribe(["SELECT * FROM my_account"])
             await until(lambda: len(conn.db.my_account) == 1)
@@ -136,7 +142,7 @@ def test_procedure_value_and_view_rows_are_typed(tmp_path: Path, bindings: Any) 
             assert isinstance(mine, exchange.Account) and mine.identity == conn.identity
             assert conn.db.my_account.identity.find(conn.identity) == mine
 
-    run_with_server(tmp_path, scenario, {"prices": PRICES, "exchange": EXCHANGE})
+    run_with_server(tmp_path, scenario, {"prices": PRICES, "exchange": EXCHANGE, "procs": PROCS})
 
 
 def test_the_generators_list_of_handle_members_is_the_runtimes() -> None:

@@ -63,3 +63,15 @@ def test_bindings_and_user_code_type_check_and_misuse_is_caught(tmp_path: Path) 
     assert not elsewhere, "\n".join(elsewhere) + done.stderr
     lines = {int(m.group(1)) for e in errors if (m := re.match(r"misuse\.py:(\d+):", e))}
     assert lines == marked, done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_bindings_are_ruff_clean(tmp_path: Path) -> None:
+    """With this repository's ruff settings (imports sorted as isort does, no unused imports)."""
+    for m in MODULES:
+        write_bindings(m, tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "--config", str(ROOT / "pyproject.toml"), str(tmp_path)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -98,6 +98,23 @@ const scenarios = {
     conn.disconnect();
   },
 
+  // Confirmed reads held while the test keeps the log from becoming durable: pipelined calls commit
+  // in one worker turn, their updates leave together once durable, several TransactionUpdates in
+  // one v3 frame (the same frame for both watchers), and the SDK applies them in commit order.
+  async held_batch() {
+    const watchers = [await connect(DbConnection, { compression: 'none' }), await connect(DbConnection, { compression: 'none' })];
+    const seen = watchers.map(() => []);
+    watchers.forEach((w, i) => w.conn.db.person.onInsert((_ctx, row) => seen[i].push(row.name)));
+    for (const w of watchers) await subscribe(w.conn, 'SELECT * FROM person');
+    const caller = await connect(DbConnection, { compression: 'none', confirmed: false });
+    const names = ['first', 'second', 'third', 'fourth'];
+    await Promise.all(names.map((name) => caller.conn.reducers.add({ name })));
+    step('called');
+    await waitFor(() => seen.every((s) => s.length === names.length), 'watchers see every commit', 20000);
+    for (const s of seen) checkEqual(s, names, 'inserts in commit order');
+    for (const w of [...watchers, caller]) w.conn.disconnect();
+  },
+
   // A bad query reaches onError, and the connection stays up.
   async subscription_error() {
     const { conn } = await connect(DbConnection);

@@ -32,6 +32,8 @@ const STRERROR = {
 };
 // instance_env.rs: a new chunk starts once the current one passes ROW_ITER_CHUNK_SIZE.
 const ROW_ITER_CHUNK_SIZE = 32 * 1024;
+// mod.rs: the worker's reusable reducer-arguments buffer.
+const REDUCER_ARGS_BUFFER_SIZE = 4096;
 // How many microtask turns evaluation may take before it counts as pending.
 const MAX_MICROTASK_TURNS = 1_000_000;
 
@@ -178,7 +180,8 @@ export class SealedHost {
       ['spacetime:sys@2.0', () => this.#sysModule('spacetime:sys@2.0', this.#sysV20())],
       ['spacetime:sys@2.1', () => this.#sysModule('spacetime:sys@2.1', { datastore_clear: (t) => this.ds.clear(this.#u32(t)) })],
     ]);
-    this.moduleHooksSymbol = Symbol('SpacetimeDB.moduleHooks.v2'); // V8 `Symbol::for_api`: not reachable by Symbol.for
+    this.moduleHooksSymbol = Symbol('SpacetimeDB.moduleHooks.v2');
+    this.argsBuffer = new this.G.ArrayBuffer(REDUCER_ARGS_BUFFER_SIZE); // V8 `Symbol::for_api`: not reachable by Symbol.for
   }
 
   async #evaluate(source) {
@@ -441,10 +444,14 @@ export class SealedHost {
     this.ds.begin();
     let outcome = { outcome: 'ok' };
     const done = await this.#withEnv('reducer', timestamp, () => {
-      const buf = new this.G.ArrayBuffer(args.length);
+      // v2.rs `reducer_args_to_value`: arguments that fit go into the worker's one reused 4 KiB
+      // buffer (a view of its first bytes; later bytes are stale), bigger ones into their own.
+      let buf = this.argsBuffer;
+      if (args.length > buf.byteLength) buf = new this.G.ArrayBuffer(args.length);
       new Uint8Array(buf).set(args);
       try {
-        const ret = this.hooks.callReducer.call(this.hooks.recv, id, sender, connectionId, timestamp, new this.G.DataView(buf));
+        const view = new this.G.DataView(buf, 0, args.length);
+        const ret = this.hooks.callReducer.call(this.hooks.recv, id, sender, connectionId, timestamp, view);
         if (ret !== undefined) outcome = { outcome: 'error', message: 'TypeError: Reducer returned a value other than `undefined`' };
       } catch (e) {
         outcome = this.#classify(e);

@@ -88,7 +88,7 @@ export default { [moduleHooks]: () => ({
   __call_reducer__(id, sender, conn, ts, args) {
     if (id === 0) { out.length = 0; probe(); for (const m of out) sys.console_log(2, m); return; }
     sys.datastore_insert_bsatn(sys.table_id_from_name('accounts'), row(42, 1), 12);
-    if (id === 1) throw new SenderError(`no ${args.byteLength} ${typeof sender} ${typeof conn} ${ts}`);
+    if (id === 1) throw new SenderError(`no ${args.byteLength}/${args.buffer.byteLength} ${typeof sender} ${typeof conn} ${ts}`);
     return 7;
   },
   __call_view__() {}, __call_view_anon__() {}, __call_procedure__() {},
@@ -142,7 +142,10 @@ def test_sys_functions_behave_as_upstream(host: SealedHost) -> None:
 
 def test_hook_arguments_sender_error_and_return_value(host: SealedHost) -> None:
     err = host.call_reducer(1, b"xyz", sender=5, connection_id=6, timestamp=7)
-    assert (err.outcome, err.message) == ("sender_error", "no 3 bigint bigint 7")
+    # The arguments are a view of the first bytes of upstream's reused 4 KiB buffer.
+    assert (err.outcome, err.message) == ("sender_error", "no 3/4096 bigint bigint 7")
+    big = host.call_reducer(1, bytes(5000))
+    assert big.message == "no 5000/5000 bigint bigint 0"
     bad = host.call_reducer(2)
     assert bad.outcome == "error" and "other than `undefined`" in (bad.message or "")
     assert host.tables()["accounts"] == []  # both rolled back

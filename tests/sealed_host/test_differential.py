@@ -6,14 +6,17 @@ it, in the sealed imitation of SpacetimeDB's V8 host (`tests/sealed_host/`). The
 bytes must be equal, and after every call the outcome (ok, sender error with its message, or
 error) and every table's rows (BSATN, sorted) must be equal too.
 
-Bundles are built once per session (a Pyodide bundle is ~18 MB and starts in seconds). Until
+Bundles are built once and kept in pytest's cache (`.pytest_cache`), keyed by the module and the
+package sources (a Pyodide bundle is ~18 MB and starts in seconds). Until
 `spacetimedb build` exists the sealed half is skipped; `test_scenarios_run_natively` keeps the
-call sequences themselves honest without node.
+call sequences themselves honest without node, and hand-written stand-ins for a bundle of
+`examples/bank.py` (one faithful, one not) check the comparison itself.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import struct
 import subprocess
 import sys
@@ -295,45 +298,155 @@ def build_available() -> str | None:
     return None
 
 
+def source_digest() -> str:
+    """What a bundle is built from besides the module: the package's sources (Python, the JS
+    entry, the npm toolchain's lockfile)."""
+    h = hashlib.sha256()
+    for f in sorted((ROOT / "src" / "spacetimedb").rglob("*")):
+        if f.is_file() and f.suffix in {".py", ".mjs", ".js", ".json"} and "node_modules" not in f.parts:
+            h.update(str(f.relative_to(ROOT)).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
 @pytest.fixture(scope="session")
-def bundles(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[Path], Path]]:
-    """Builds each module's bundle once per session."""
+def bundles(request: pytest.FixtureRequest) -> Iterator[Callable[[Path], Path]]:
+    """Builds each module's bundle once, kept in pytest's cache keyed by the module and the
+    package sources, so a rerun with nothing changed builds nothing."""
     reason = build_available()
     if reason is not None:
         pytest.skip(reason)
-    out_dir = tmp_path_factory.mktemp("bundles")
+    out_dir = Path(request.config.cache.mkdir("sealed-bundles"))
+    sources = source_digest()
     built: dict[Path, Path] = {}
 
     def bundle(path: Path) -> Path:
-        if path not in built:
-            target = out_dir / f"{path.stem}.js"
+        if path in built:
+            return built[path]
+        key = hashlib.sha256(sources.encode() + path.read_bytes()).hexdigest()[:20]
+        target = out_dir / f"{path.stem}-{key}.js"
+        if not target.exists():
+            for stale in out_dir.glob(f"{path.stem}-*.js"):
+                stale.unlink()
+            partial = target.with_suffix(".partial.js")
             proc = subprocess.run(
-                [*build_command(), "--module-path", str(path), "-o", str(target)],
+                [*build_command(), "--module-path", str(path), "-o", str(partial)],
                 capture_output=True,
                 text=True,
                 timeout=BUILD_TIMEOUT_S,
                 cwd=ROOT,
             )
             assert proc.returncode == 0, f"spacetimedb build {path.name} failed:\n{proc.stdout}\n{proc.stderr}"
-            built[path] = target
-        return built[path]
+            partial.rename(target)
+        built[path] = target
+        return target
 
     yield bundle
+
+
+def differences(path: Path, bundle: Path, steps: list[Step] | None = None) -> list[str]:
+    """Runs the call sequence on both hosts; [] when they agree, else what differed first."""
+    native = NativeRun(path)
+    with SealedHost() as sealed:
+        sealed.start(bundle, identity=DB_IDENTITY)
+        if sealed.describe() != native.describe():
+            return ["module definitions differ"]
+        if sealed.tables() != native.tables():
+            return ["tables differ before any call"]
+        for i, step in enumerate(scenario(path, native.module) if steps is None else steps):
+            ts = START + i * 1_000_000
+            want = native.run(step, ts)
+            got = run_sealed(sealed, native, step, ts)
+            where = f"step {i} {step.kind} {step.name} as {step.user}"
+            found = []
+            if got.comparable() != want.comparable():
+                found.append(f"{where}: sealed {got.comparable()} ({got.message}), native {want.comparable()} ({want.message})")
+            theirs, ours = sealed.tables(), native.tables()
+            if theirs != ours:
+                changed = sorted(name for name in ours if theirs.get(name) != ours[name])
+                found.append(f"{where}: tables differ: {changed}")
+            if found:
+                return found
+    return []
 
 
 @pytest.mark.node
 @pytest.mark.slow
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: p.stem)
 def test_native_and_sealed_agree(path: Path, bundles: Callable[[Path], Path]) -> None:
-    native = NativeRun(path)
-    with SealedHost() as sealed:
-        sealed.start(bundles(path), identity=DB_IDENTITY)
-        assert sealed.describe() == native.describe(), "module definitions differ"
-        assert sealed.tables() == native.tables()
-        for i, step in enumerate(scenario(path, native.module)):
-            ts = START + i * 1_000_000
-            want = native.run(step, ts)
-            got = run_sealed(sealed, native, step, ts)
-            where = f"step {i} {step.kind} {step.name} as {step.user}"
-            assert got.comparable() == want.comparable(), f"{where}: sealed {got}, native {want}"
-            assert sealed.tables() == native.tables(), f"{where}: tables differ"
+    assert differences(path, bundles(path)) == []
+
+
+# ---- the comparison itself, on hand-written stand-ins for a bundle of examples/bank.py ----
+
+BANK_STANDIN = """
+import * as sys from 'spacetime:sys@2.0';
+import { datastore_clear } from 'spacetime:sys@2.1';
+const DEF = new Uint8Array(%(def)s);
+const REDUCERS = %(reducers)s;
+const CHECK_SAME = %(check_same)s;
+class SenderError extends Error {}
+const errors = new Map();
+const errorClass = (code) => errors.get(code) ?? errors.set(code, class extends Error {}).get(code);
+const row = (id, balance) => {
+  const b = new ArrayBuffer(12); const v = new DataView(b);
+  v.setUint32(0, id, true); v.setBigInt64(4, balance, true); return b;
+};
+function find(index, id) {
+  const key = new ArrayBuffer(4); new DataView(key).setUint32(0, id, true);
+  const iter = sys.datastore_index_scan_point_bsatn(index, key, 4);
+  const buf = new ArrayBuffer(64);
+  const n = sys.row_iter_bsatn_advance(iter, buf);
+  return n === 0 ? null : new DataView(buf).getBigInt64(4, true);
+}
+function call(name, args, sender) {
+  const t = sys.table_id_from_name('accounts');
+  const ix = sys.index_id_from_name('%(index)s');
+  if (name === 'seed') {
+    datastore_clear(t);
+    for (let i = 0; i < args.getUint32(0, true); i++) sys.datastore_insert_bsatn(t, row(i, args.getBigInt64(4, true)), 12);
+    return;
+  }
+  const from = args.getUint32(0, true), to = args.getUint32(4, true), amount = args.getBigInt64(8, true);
+  if (CHECK_SAME && from === to) throw new SenderError('cannot transfer to the same account');
+  if (amount <= 0n) throw new SenderError('amount must be positive');
+  const src = find(ix, from);
+  if (src === null) throw new SenderError(`account ${from} does not exist`);
+  const dst = find(ix, to);
+  if (dst === null) throw new SenderError(`account ${to} does not exist`);
+  if (src < amount) throw new SenderError(`insufficient funds: account ${from} has ${src}, needs ${amount}`);
+  sys.datastore_update_bsatn(t, ix, row(from, src - amount), 12);
+  sys.datastore_update_bsatn(t, ix, row(to, dst + amount), 12);
+}
+export default { [sys.moduleHooks]: () => ({
+  __describe_module__: () => DEF,
+  __get_error_constructor__: errorClass,
+  __sender_error_class__: SenderError,
+  __call_reducer__(id, sender, conn, ts, args) { call(REDUCERS[id], args, sender); },
+  __call_view__() {}, __call_view_anon__() {}, __call_procedure__() {},
+}) };
+"""
+
+
+def bank_standin(tmp_path: Path, *, check_same: bool) -> Path:
+    module = load_module(ROOT / "examples" / "bank.py")
+    bundle = tmp_path / f"bank-{check_same}.mjs"
+    source = BANK_STANDIN % {
+        "def": list(module_def_bsatn(module, wrapped=True)),
+        "reducers": json.dumps(list(module.reducers)),
+        "index": module.tables[0].schema.indexes[0].name,
+        "check_same": "true" if check_same else "false",
+    }
+    bundle.write_text(source, encoding="utf-8")
+    return bundle
+
+
+@pytest.mark.node
+@pytest.mark.skipif(not node_available(), reason="node or tests/node/node_modules is missing (run scripts/test)")
+def test_the_comparison_passes_a_faithful_bundle_and_catches_a_divergent_one(tmp_path: Path) -> None:
+    bank = ROOT / "examples" / "bank.py"
+    assert differences(bank, bank_standin(tmp_path, check_same=True)) == []
+    # Without the same-account check, transfer(1, 1, 5) commits (and mints 5) instead of failing.
+    found = differences(bank, bank_standin(tmp_path, check_same=False))
+    assert len(found) == 2 and all(f.startswith("step 3 reducer transfer as alice") for f in found), found
+    assert "('ok', None)" in found[0] and "'cannot transfer to the same account'" in found[0]
+    assert "tables differ: ['accounts']" in found[1]

@@ -170,3 +170,17 @@ def test_bytes_the_transport_keeps_count_for_the_budget() -> None:
 
     s = _run(scenario)
     assert s.transport.writes and budget.total == 1000 and s.backlog() == 1000
+
+
+def test_v2_sends_one_frame_per_message_in_one_write() -> None:
+    a, b = b"\x04commit-a", b"\x06reply"
+
+    def scenario() -> ClientSession:
+        s = _session(FakeDatabase(), v3=False)
+        s.enqueue(a)
+        s.enqueue(b)
+        s.flush()
+        return s
+
+    s = _run(scenario)
+    assert s.transport.writes == [frame_header(1 + len(a)) + b"\x00" + a + frame_header(1 + len(b)) + b"\x00" + b]

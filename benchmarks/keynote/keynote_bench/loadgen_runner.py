@@ -54,6 +54,18 @@ def run_loadgen(
     argv = [node_binary(), str(LOADGEN_DIR / script), mode]
     for key, value in options.items():
         argv += [f"--{key}", str(value)]
+    return run_generator(group, argv, f"{script} {mode}", timeout_s, server_pids, on_event)
+
+
+def run_generator(
+    group: ProcessGroup,
+    argv: list[str],
+    label: str,
+    timeout_s: float,
+    server_pids: Sequence[int] = (),
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+) -> LoadgenOutcome:
+    """Run any generator printing loadgen/*.mjs's JSON-line events (py_loadgen.py does too)."""
     proc = group.start_piped(argv)
     timed_out = threading.Event()
 
@@ -87,12 +99,12 @@ def run_loadgen(
         timer.cancel()
         group.stop(proc)
     if timed_out.is_set():
-        raise LoadGeneratorFailed(f"{script} {mode} did not finish within {timeout_s:.0f} s")
+        raise LoadGeneratorFailed(f"{label} did not finish within {timeout_s:.0f} s")
     errors = [e for e in events if e.get("event") == "error"]
     if errors:
-        raise LoadGeneratorFailed(f"{script} {mode}: {errors[-1].get('message')}")
+        raise LoadGeneratorFailed(f"{label}: {errors[-1].get('message')}")
     results = [e for e in events if e.get("event") == "result"]
     if not results or proc.returncode != 0:
-        raise LoadGeneratorFailed(f"{script} {mode} exited with {proc.returncode} and no result")
+        raise LoadGeneratorFailed(f"{label} exited with {proc.returncode} and no result")
     return LoadgenOutcome(result=results[-1], events=events, server_cpu_s=server_cpu)
 

@@ -50,13 +50,18 @@ def column_getter(info: TableInfo, column: str, typespace: Typespace | None) -> 
 
 
 class TableCache:
-    __slots__ = ("codec", "column", "info", "key_of", "make_row", "on_delete", "on_insert", "on_update", "pk", "rows")
+    __slots__ = (
+        "codec", "column", "info", "is_event", "key_of", "make_row", "on_delete", "on_insert", "on_update", "pk", "rows",
+    )  # fmt: skip
 
     def __init__(self, info: TableInfo, codec: Codec, typespace: Typespace | None = None) -> None:
         self.info = info
         self.codec = codec
         self.make_row = info.make_row
         self.pk = info.primary_key
+        #: Rows are events (inserted, never stored): from the bindings, or learnt from the first
+        #: EventTable update (a v9 schema does not say which tables are event tables).
+        self.is_event = info.is_event
         self.column: Callable[[str], Callable[[Any], Any]] = lambda c: column_getter(info, c, typespace)
         self.key_of = self.column(self.pk) if self.pk is not None else None
         #: key -> [row, row bytes, refcount]
@@ -81,7 +86,7 @@ class TableCache:
 
     def apply(self, inserts: list[Op], deletes: list[Op], out: list[Pending] | None) -> None:
         """Apply one transaction's rows of this table; `out` collects the callbacks to fire (None: none)."""
-        if self.info.is_event:
+        if self.is_event:
             if out is not None:
                 out.extend((self, "insert", (row,)) for _, row, _ in inserts)
             return

@@ -14,6 +14,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import inspect
+import itertools
 import logging
 import queue
 import threading
@@ -331,14 +332,20 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
         self._outbox: list[bytes] = []
         self._out_ready: asyncio.Event | None = None
         self._closing = False
+        self._close_error: ClientError | None = None
+        self._stop: asyncio.Event | None = None
         self._run_task: asyncio.Task[None] | None = None
         self._io_closed: Any = None
         # processing state
         self._online = False
         self._closed = False
-        self._next_request = 0
-        self._next_query_set = 0
+        # next() of a count is atomic: sync connections call from the user's thread and process
+        # (resubscribing) on another.
+        self._request_ids = itertools.count()
+        self._query_set_ids = itertools.count()
         self._calls: dict[int, _Call] = {}
+        #: Guards registering a call against failing them all when the connection is lost.
+        self._calls_lock = threading.Lock()
         self._subs: dict[int, SubscriptionHandle] = {}
         self._resync_before: dict[TableCache, dict[Any, list[Any]]] | None = None
         self._resync_waiting: set[int] = set()
@@ -383,13 +390,17 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
 
     async def close(self) -> None:
         """`await conn.close()`: `disconnect()` for async code."""
-        await self.disconnect()
+        done = self.disconnect()
+        await (asyncio.wrap_future(done) if isinstance(done, concurrent.futures.Future) else done)
 
     async def wait_closed(self) -> BaseException | None:
         """Wait until the connection has ended for good; returns the error that ended it (None: closed by us)."""
         if self._io_closed is None:
             raise ClientError("not connected")
-        result: BaseException | None = await self._io_closed
+        closed = self._io_closed
+        if isinstance(closed, concurrent.futures.Future):
+            closed = asyncio.wrap_future(closed)
+        result: BaseException | None = await closed
         return result
 
     def frame_tick(self, timeout: float = 0.0) -> int:
@@ -465,17 +476,16 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
     # ---- sending ------------------------------------------------------------------------
 
     def _request_id(self) -> int:
-        rid = self._next_request
-        self._next_request = (rid + 1) & 0xFFFFFFFF
-        return rid
+        return next(self._request_ids) & 0xFFFFFFFF
 
     def _call(self, kind: str, name: str, data: Any, args: Any, decode: Callable[[bytes], Any] | None) -> Any:
         fut = self._new_future()
-        if self._closed or not self._online:
-            self._fail(fut, DisconnectedError("not connected" if self._closed else "not connected (reconnecting)"))
-            return fut
-        rid = self._request_id()
-        self._calls[rid] = _Call(kind, name, args, fut, decode)
+        with self._calls_lock:
+            if self._closed or not self._online:
+                self._fail(fut, DisconnectedError("not connected" if self._closed else "not connected (reconnecting)"))
+                return fut
+            rid = self._request_id()
+            self._calls[rid] = _Call(kind, name, args, fut, decode)
         msg: ClientMessage
         if kind == "reducer":
             msg = CallReducer(rid, 0, name, data)
@@ -491,8 +501,7 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
     ) -> SubscriptionHandle:
         if self._closed:
             raise DisconnectedError("not connected")
-        qs = self._next_query_set
-        self._next_query_set = (qs + 1) & 0xFFFFFFFF
+        qs = next(self._query_set_ids) & 0xFFFFFFFF
         handle = SubscriptionHandle(self, qs, queries)
         handle._on_applied.extend(on_applied)
         handle._on_error.extend(on_error)
@@ -527,6 +536,8 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
             self._enqueue(data)
 
     def _enqueue(self, data: bytes) -> None:
+        if self._ws is None:  # lost: the pending _Lost fails the calls; subscriptions are resent on reconnect
+            return
         self._outbox.append(data)
         if self._out_ready is not None:
             self._out_ready.set()
@@ -624,6 +635,8 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
                 self._run_callback(cb, self, e)
             raise
         self._out_ready = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._online = True  # calls and subscriptions may go out before on_connect has run (sync: frame_tick)
         self._deliver(_Connected(first, False))
         self._deliver_all(rest)
         self._run_task = loop.create_task(self._run())
@@ -636,6 +649,10 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
             asyncio.set_event_loop(loop)
             loop.call_soon(started.set)
             loop.run_forever()
+            # Stopped by _run's end: let what is still pending (a disconnect() waiting on it) finish.
+            pending = asyncio.all_tasks(loop)
+            if pending:
+                loop.run_until_complete(asyncio.wait(pending, timeout=5))
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
@@ -703,7 +720,7 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
                     self._session = None
             self._outbox = []
             if error is None or self._closing:
-                error = None
+                error = self._close_error  # None after disconnect(); set when the client ends it for a cause
                 break
             retry = cfg.reconnect and not isinstance(error, ProtocolError) and not (
                 isinstance(error, ConnectionClosedError) and error.code in _FATAL_CLOSE_CODES
@@ -712,8 +729,8 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
             if not retry:
                 break
             opened = await self._reconnect(error)
-            if opened is None:
-                error = self.disconnect_error if isinstance(self.disconnect_error, ClientError) else error
+            if not isinstance(opened, tuple):
+                error = self._close_error if self._closing else opened or error
                 break
             self._deliver(_Connected(opened[0], True))
             self._deliver_all(opened[1])
@@ -722,31 +739,35 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
         if self._sync and self._loop is not None:
             self._loop.call_soon(self._loop.stop)
 
-    async def _reconnect(self, cause: ClientError) -> tuple[InitialConnection, list[ServerMessage]] | None:
+    async def _reconnect(self, cause: ClientError) -> tuple[InitialConnection, list[ServerMessage]] | ClientError | None:
+        """A new socket, or the error that ends reconnecting (None: `disconnect()` was called)."""
         cfg = self._config
         delay = cfg.reconnect_delay
         attempt = 0
+        stop = self._stop
+        assert stop is not None
         while not self._closing:
             log.warning("connection to %s lost (%s); reconnecting in %.1fs", cfg.database, cause, delay)
-            await asyncio.sleep(delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)  # a backoff that disconnect() cuts short
             if self._closing:
                 return None
             try:
                 return await self._open()
-            except TokenRefusedError as e:
-                self.disconnect_error = e
-                return None
+            except (TokenRefusedError, UnknownDatabaseError) as e:  # retrying meets the same answer
+                return e
             except ClientError as e:
                 cause = e
                 attempt += 1
                 if cfg.max_reconnect_attempts is not None and attempt >= cfg.max_reconnect_attempts:
-                    self.disconnect_error = e
-                    return None
+                    return e
                 delay = min(delay * 2, cfg.max_reconnect_delay)
         return None
 
     async def _close_io(self) -> None:
         self._closing = True
+        if self._stop is not None:
+            self._stop.set()
         ws = self._ws
         if ws is not None:
             await ws.close()
@@ -786,6 +807,7 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
                         entry[1].extend(cache.decode(part.value.inserts))
                         entry[2].extend(cache.decode(part.value.deletes))
                     else:
+                        cache.is_event = True
                         entry[1].extend(cache.decode(part.value.events))
         return list(merged.values())
 
@@ -849,8 +871,9 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
             self._process_lost(item)
 
     def _process_lost(self, item: _Lost) -> None:
-        self._online = False
-        calls, self._calls = self._calls, {}
+        with self._calls_lock:
+            self._online = False
+            calls, self._calls = self._calls, {}
         reason = "connection closed" if item.error is _CLOSED else f"connection lost: {item.error}"
         for call in calls.values():
             self._fail(call.future, DisconnectedError(f"{reason}; the call's outcome is unknown"))
@@ -868,7 +891,11 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
             self._run_callback(cb, self, error)
 
     def _begin_resync(self) -> None:
-        self._resync_before = {c: c.take_snapshot() for c in self._caches.values()}
+        if self._resync_before is None:
+            self._resync_before = {c: c.take_snapshot() for c in self._caches.values()}
+        else:  # lost again mid-resync: diff against the cache from before the first loss
+            for c in self._caches.values():
+                c.take_snapshot()
         self._resync_waiting = set()
         for qs, sub in self._subs.items():
             self._resync_waiting.add(qs)
@@ -902,15 +929,16 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
             ctx = self._ctx(SubscribeAppliedEvent())
             first = sub.state == "pending"
             sub.state = "active"
-            if self._resync_before is not None and msg.query_set_id.id in self._resync_waiting:
-                # Re-applied after a reconnect: the rows go in silently; the diff reports changes.
+            if self._resync_before is not None:
+                # Rebuilding after a reconnect: the rows go in silently; the diff reports changes.
                 self._apply(ctx, item.updates)
                 if first:
                     for cb in sub._on_applied:
                         self._run_callback(cb, ctx)
-                self._resync_waiting.discard(msg.query_set_id.id)
-                if not self._resync_waiting:
-                    self._finish_resync()
+                if msg.query_set_id.id in self._resync_waiting:
+                    self._resync_waiting.discard(msg.query_set_id.id)
+                    if not self._resync_waiting:
+                        self._finish_resync()
             else:
                 pending: list[Pending] = []
                 for cache, ins, dels in item.updates:
@@ -999,7 +1027,7 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
             # An applied set failed later: its rows can no longer be told apart, so the
             # connection ends, as in the official SDKs.
             log.error("subscription %d failed after it was applied: %s; disconnecting", qs, msg.error)
-            self.disconnect_error = error
+            self._close_error = error
             self.disconnect()
 
 

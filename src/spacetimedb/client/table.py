@@ -27,7 +27,7 @@ class UniqueIndex(Generic[Row, Key]):
     def __init__(self, cache: TableCache, column: str) -> None:
         self._cache = cache
         self._get = cache.column(column)
-        self._is_pk = cache.pk == column and not cache.info.is_event
+        self._is_pk = cache.pk == column
 
     def find(self, value: Key) -> Row | None:
         if self._is_pk:

@@ -17,6 +17,7 @@ canonical names, and BSATN is positional, so nothing else changes.
 from __future__ import annotations
 
 import json
+import re
 
 from spacetimedb.codegen.module_view import ColumnView, ModuleView, TableView, snake_case
 from spacetimedb.codegen.python_names import RESERVED_MEMBERS, py_ident
@@ -107,7 +108,10 @@ class PythonGenerator:
         lines = ["@dataclass(slots=True)", f"class {name}:", f'    """{doc}"""', ""]
         if not fields:
             lines.append("    pass")
-        lines += [f"    {py_ident(f.name)}: {self.annotation(f.type, f'{name}.{f.name}')}" for f in fields]
+        for f in fields:
+            ident = py_ident(f.name)
+            noqa = "  # noqa: E741" if ident in ("l", "I", "O") else ""  # upstream's sdk-test names fields a..u
+            lines.append(f"    {ident}: {self.annotation(f.type, f'{name}.{f.name}')}{noqa}")
         return "\n".join(lines) + "\n"
 
     def named_type(self, idx: int, name: str) -> str:
@@ -225,7 +229,7 @@ class PythonGenerator:
         procedure_methods = []
         for p in procedures:
             if p.return_type == UNIT:
-                returns, return_type = "None", "type(None)"
+                returns, return_type = "tuple[()]", "type(None)"  # the runtime decodes unit as ()
             else:
                 returns = return_type = self.annotation(p.return_type, f"{p.name} return type")
             procedure_entries.append(
@@ -249,13 +253,13 @@ class PythonGenerator:
             "from dataclasses import dataclass",
             "from typing import Any",
             "",
-            f"from spacetimedb.client import {', '.join(runtime)}",
             "from spacetimedb.client import DbConnection as _DbConnection",
+            _from_import("spacetimedb.client", runtime),
             "from spacetimedb.client.pending import PendingCall",
         ]
         sats = sorted(self.imports - {"UniqueIndex", "enum"})
         if sats:
-            header.append(f"from spacetimedb.sats import {', '.join(sats)}")
+            header.append(_from_import("spacetimedb.sats", sats))
         text = "\n".join(header) + "\n\n\n" + "\n\n".join(body)
         text += (
             "\n\nclass RemoteTables(Tables):\n"
@@ -292,6 +296,20 @@ class PythonGenerator:
             "    )\n"
         )
         return {"__init__.py": text}
+
+
+def _from_import(module: str, names: list[str]) -> str:
+    """One `from module import ...`, wrapped as isort (ruff) wraps it past 110 columns."""
+    names = sorted(names, key=_natural)
+    line = f"from {module} import {', '.join(names)}"
+    if len(line) <= 110:
+        return line
+    return f"from {module} import (\n" + "".join(f"    {n},\n" for n in names) + ")"
+
+
+def _natural(name: str) -> tuple[bool, list[int | str]]:
+    """isort's order: classes before functions and variables, digits by value (i8 before i16)."""
+    return (not name[:1].isupper(), [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)])
 
 
 def _dict(name: str, info: str, entries: list[str]) -> str:

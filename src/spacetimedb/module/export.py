@@ -190,6 +190,11 @@ def to_raw_v9(m: ModuleDef) -> r.RawModuleDefV9:
         )
         for v in m.views
     ]
+    # Procedures too, after the views, as upstream's V9 lists them (the Python client's schema).
+    misc += [
+        r.RawMiscModuleExportV9("Procedure", r.RawProcedureDefV9(pd.name, pd.params, pd.return_type))
+        for pd in m.procedures.values()
+    ]
     return r.RawModuleDefV9(at.Typespace(list(m.typespace.types)), tables, reducers, types, misc, [])
 
 

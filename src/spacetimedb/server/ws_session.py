@@ -134,13 +134,27 @@ class ClientSession:
         if not outbox or self._closing:
             return
         durable = self.database.durable_offset
-        if len(outbox) == 1:  # the common case: one commit's update, or one reply
+        if len(outbox) == 1:  # the common case: one commit's update (the fan-out path), or one reply
             offset, message = outbox[0]
             if offset > durable:  # confirmed reads: it waits for its commit to be durable
                 self.database.hold(self, offset)
                 return
-            self._outbox = []
-            messages = [message]
+            # Emptied in place: a new list per flush would outlive the collector's young generation
+            # and, one per subscriber per commit, drive full garbage collections (long pauses).
+            outbox.clear()
+            if len(message) > SHARED_FRAME_MAX:
+                messages = [message]
+            else:  # v2 and v3 frame one message alike; the frame is shared by all who get it
+                hit = self._shared.get(message)
+                frame, header = hit if hit is not None else shared_frame((message,), self._shared, self.compression)
+                transport = self.transport
+                if self._direct and not self._frames and not self.protocol._paused and not transport.is_closing():
+                    transport.write(frame)
+                    if self._charged or transport.get_write_buffer_size():
+                        self.recount()  # the transport kept some: it counts for the caps
+                else:
+                    self._push(frame[header:])
+                return
         else:
             ready = len(outbox)
             for i, (offset, _) in enumerate(outbox):
@@ -151,7 +165,7 @@ class ClientSession:
             if ready == 0:
                 return
             messages = [m for _, m in outbox[:ready]]
-            self._outbox = outbox[ready:]
+            del outbox[:ready]
         if self.v3:
             if sum(map(len, messages)) <= SHARED_FRAME_MAX:  # one shared frame, built once for all
                 self._send_whole([shared_frame(messages, self._shared, self.compression)])
