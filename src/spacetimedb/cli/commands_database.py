@@ -39,9 +39,30 @@ def _client(server: str | None) -> ApiClient:
     "-c", "--delete-data", is_flag=True, help="Delete the database's data before publishing (asks first)."
 )
 @click.option("-y", "--yes", is_flag=True, help="Answer yes to every confirmation.")
+@click.option(
+    "--spacetimedb",
+    "spacetimedb_url",
+    default=None,
+    metavar="URL",
+    help="Publish to a SpacetimeDB server (its own V8 host) instead: builds the module with "
+    "`spacetimedb build` and uploads the bundle as `spacetime publish --js-path` does (docs/spacetimedb.md).",
+)
+@click.option(
+    "--token",
+    envvar="SPACETIMEDB_TOKEN",
+    default=None,
+    help="With --spacetimedb: the bearer token of your SpacetimeDB identity (`spacetime login show --token`).",
+)
 @server_option
 def publish(
-    name: str, path: Path | None, module_path: Path | None, delete_data: bool, yes: bool, server: str | None
+    name: str,
+    path: Path | None,
+    module_path: Path | None,
+    delete_data: bool,
+    yes: bool,
+    spacetimedb_url: str | None,
+    token: str | None,
+    server: str | None,
 ) -> None:
     """Create database NAME from the Python module at PATH (a .py file or a package directory), or
     update it (keeping its data).
@@ -57,6 +78,9 @@ def publish(
     module_path = path or module_path or Path(".")
     if delete_data and not yes:
         click.confirm(f"This deletes all data of database {name!r}. Continue?", abort=True)
+    if spacetimedb_url is not None:
+        _publish_upstream(name, module_path, spacetimedb_url, token, delete_data, yes)
+        return
     archive = build_module_archive(module_path)
     client = _client(server)
     with console.status(f"Publishing {module_path} to {name} on {client.base} ..."):
@@ -67,6 +91,28 @@ def publish(
     console.print(
         f"[green]{verb}[/green] database [bold]{name}[/bold]" + (f" (identity {ident})" if ident else "")
     )
+
+
+def _publish_upstream(name: str, module_path: Path, url: str, token: str | None, delete_data: bool, yes: bool) -> None:
+    import tempfile
+
+    from spacetimedb.cli.js_bundle import BuildError, build_bundle
+    from spacetimedb.cli.upstream_publish import PublishError, publish_bundle
+
+    with tempfile.TemporaryDirectory(prefix="spacetimedb-publish-") as tmp:
+        target = Path(tmp) / "bundle.js"
+        try:
+            with console.status(f"Building {module_path} for SpacetimeDB ..."):
+                build_bundle(module_path, target)
+            with console.status(f"Publishing {name} to {url} ..."):
+                out = publish_bundle(
+                    url, name, target.read_bytes(), token=token, delete_data=delete_data,
+                    confirm=lambda q: yes or click.confirm(q, default=False),
+                )  # fmt: skip
+        except (BuildError, PublishError) as e:
+            raise click.ClickException(str(e)) from None
+    verb = "Created new" if out.created else "Updated"
+    console.print(f"[green]{verb}[/green] database [bold]{out.domain or name}[/bold] (identity {out.database_identity})")
 
 
 @click.command("delete")
