@@ -8,6 +8,7 @@ taken at each subscriber's receipt. Systems:
   ours  examples/quickstart_chat.py on our server; the subscribers are npm SDK (spacetimedb@2.10.1)
         clients subscribed to `SELECT * FROM message` (latency at onInsert); the sender calls the
         send_message reducer through the SDK (its call latency is reported too).
+  base  (with --baseline DIR) our server from another checkout, the same way as ours.
   ws    benchmarks/fanout/ws_peer.mjs, a ~20-line Node `ws` server that sends every message to every
         other client; the subscribers and the sender are plain `ws` clients in the same processes.
 
@@ -18,6 +19,8 @@ ratios ours/ws. The machine's load (uptime) is printed with the table.
 
   python benchmarks/fanout.py                                  # 100x20, 1000x20 (N x msgs/s)
   python benchmarks/fanout.py --cases 300x100 --seconds 10 --profile-pyspy ~/.venv/bin/py-spy
+  git archive OLD src examples | tar -x -C /tmp/old   # then, before and after in one run:
+  python benchmarks/fanout.py --systems base,ours,ws --baseline /tmp/old
 
 Needs Node 20 and `npm ci` in tests/node (the SDK and `ws`). Everything listens on 127.0.0.1 and
 is stopped on exit.
@@ -62,7 +65,7 @@ def user_system_seconds(pid: int) -> tuple[float, float]:
         return 0.0, 0.0
     fields = raw[raw.rindex(b")") + 2 :].split()
     return int(fields[11]) / _TICKS, int(fields[12]) / _TICKS
-SYSTEMS = ("ours", "ws")
+SYSTEMS = ("ours", "ws", "base")
 
 
 @dataclass
@@ -146,11 +149,13 @@ def node_child(group: ProcessGroup, script: str, args: dict[str, Any]) -> Lines:
     return Lines(proc)
 
 
-def start_ours(group: ProcessGroup, workdir: Path) -> tuple[str, int]:
+def start_ours(group: ProcessGroup, workdir: Path, root: Path = REPO_ROOT) -> tuple[str, int]:
+    """Our server from the checkout at `root` (its src/ and examples/)."""
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(BENCH_DIR / "keynote"), str(REPO_ROOT / "src"), os.environ.get("PYTHONPATH", "")) if p)}
+    paths = (str(BENCH_DIR / "keynote"), str(root / "src"), os.environ.get("PYTHONPATH", ""))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
     argv = [sys.executable, "-m", "keynote_bench.ours_server", "--listen", f"127.0.0.1:{port}",
-            "--data-dir", str(workdir / "data"), "--module", str(REPO_ROOT / "examples" / "quickstart_chat.py"),
+            "--data-dir", str(workdir / "data"), "--module", str(root / "examples" / "quickstart_chat.py"),
             "--name", "chat"]
     proc, log = group.start("ours", argv, env=env)
     wait_for_http_ok(f"http://127.0.0.1:{port}/v1/database/chat", proc, log, timeout_s=120)
@@ -171,8 +176,11 @@ def run_case(system: str, clients: int, rate: float, args: argparse.Namespace, s
     workdir = Path(tempfile.mkdtemp(prefix=f"fanout-{system}-"))
     try:
         with ProcessGroup(workdir) as group:
-            url, server_pid = start_ours(group, workdir) if system == "ours" else start_ws(group)
-            mode = "stdb" if system == "ours" else "ws"
+            if system == "ws":
+                url, server_pid = start_ws(group)
+            else:
+                url, server_pid = start_ours(group, workdir, args.baseline if system == "base" else REPO_ROOT)
+            mode = "ws" if system == "ws" else "stdb"
             procs = max(1, min(args.procs, clients))
             subs = []
             for i in range(procs):
@@ -191,7 +199,7 @@ def run_case(system: str, clients: int, rate: float, args: argparse.Namespace, s
             cpu0, sub0 = tree_cpu_seconds([server_pid]), tree_cpu_seconds(sub_pids)
             sys0 = user_system_seconds(server_pid)[1]
             pyspy = None
-            if args.profile_pyspy and system == "ours":
+            if args.profile_pyspy and system != "ws":
                 prof_out = workdir / "pyspy.txt"
                 pyspy = start_pyspy(group, args.profile_pyspy, server_pid, args.seconds, prof_out)
             sender.wait_for("window_end", args.seconds * 3 + 60)
@@ -216,10 +224,10 @@ def run_case(system: str, clients: int, rate: float, args: argparse.Namespace, s
             if pyspy is not None:
                 pyspy.wait(timeout=60)
                 if (workdir / "pyspy.txt").exists():
-                    out.profile = render_profile(f"py-spy ours {clients}x{rate:g}", workdir / "pyspy.txt")
+                    out.profile = render_profile(f"py-spy {system} {clients}x{rate:g}", workdir / "pyspy.txt")
                     if args.profile_dir:
                         args.profile_dir.mkdir(parents=True, exist_ok=True)
-                        shutil.copy(workdir / "pyspy.txt", args.profile_dir / f"pyspy-fanout-{clients}x{rate:g}.txt")
+                        shutil.copy(workdir / "pyspy.txt", args.profile_dir / f"pyspy-fanout-{system}-{clients}x{rate:g}.txt")
     except (RuntimeError, TimeoutError, OSError) as e:
         out.error = f"{type(e).__name__}: {e}"
     finally:
@@ -252,13 +260,15 @@ def render(outcomes: list[Outcome]) -> str:
             by_case.setdefault((o.clients, o.rate), {})[o.system] = o
     ratios = []
     for (n, r), systems in by_case.items():
-        ours, peer = systems.get("ours"), systems.get("ws")
-        if ours and peer:
-            ratios.append(f"  {n} x {r:g}: p50 {ours.pct(ours.latencies, 50) / peer.pct(peer.latencies, 50):.2f}x, "
-                          f"p99 {ours.pct(ours.latencies, 99) / peer.pct(peer.latencies, 99):.2f}x, "
-                          f"server CPU per delivery {ours.server_us / peer.server_us:.2f}x")
+        peer = systems.get("ws")
+        for name in ("ours", "base"):
+            ours = systems.get(name)
+            if ours and peer:
+                ratios.append(f"  {name} / ws, {n} x {r:g}: p50 {ours.pct(ours.latencies, 50) / peer.pct(peer.latencies, 50):.2f}x, "
+                              f"p99 {ours.pct(ours.latencies, 99) / peer.pct(peer.latencies, 99):.2f}x, "
+                              f"server CPU per delivery {ours.server_us / peer.server_us:.2f}x")
     if ratios:
-        lines += ["", "ours / ws (lower is better for ours):", *ratios]
+        lines += ["", "ratios to the ws peer (lower is better for ours):", *ratios]
     for o in outcomes:
         if o.profile:
             lines += ["", o.profile]
@@ -280,7 +290,10 @@ def _terminate(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cases", default="100x20,1000x20", help="comma-separated NxRATE (default 100x20,1000x20)")
-    p.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated, of: ours, ws")
+    p.add_argument("--systems", default="ours,ws", help="comma-separated, of: ours, ws, base (default ours,ws)")
+    p.add_argument("--baseline", type=Path, default=None,
+                   help="system 'base': our server from this other checkout (its src/ and examples/), e.g. an "
+                        "export of an older commit, for before/after figures in one run")
     p.add_argument("--seconds", type=float, default=10.0, help="timed window per case (default 10)")
     p.add_argument("--warmup", type=float, default=2.0, help="seconds of warmup messages first (default 2)")
     p.add_argument("--drain", type=float, default=20.0, help="seconds to wait for late deliveries (default 20)")
@@ -298,6 +311,11 @@ def main(argv: list[str] | None = None) -> int:
     if any(s not in SYSTEMS for s in systems):
         print(f"unknown system in {args.systems!r}; choose from {', '.join(SYSTEMS)}", file=sys.stderr)
         return 2
+    if "base" in systems and (args.baseline is None or not (args.baseline / "src" / "spacetimedb").is_dir()):
+        print("system 'base' needs --baseline DIR, a checkout with src/spacetimedb", file=sys.stderr)
+        return 2
+    if args.baseline is not None:
+        args.baseline = args.baseline.resolve()
     try:
         node_binary()
     except NodeMissing as err:
