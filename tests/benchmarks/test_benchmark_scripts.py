@@ -23,6 +23,7 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
         ["durability.py", "--quick"],
         ["subscriptions.py", "--quick"],
         ["server_overhead.py", "--calls", "100", "--repeats", "2"],
+        ["fanout_cost.py", "--clients", "20", "--commits", "5"],
     ],
     ids=lambda a: a[0],
 )
