@@ -46,6 +46,17 @@ MODULES = [*EXAMPLES, SDK_MODULE]
 DB_IDENTITY = 0xC200_1111_2222_3333_4444_5555_6666_7777_8888_9999_AAAA_BBBB_CCCC_DDDD_EEEE_0001
 START = 1_735_689_600_000_000  # 2025-01-01T00:00:00Z in microseconds
 BUILD_TIMEOUT_S = 600
+#: Built as users publish them, with the Pyodide memory snapshot (a build of ~25 s here); the others
+#: with `--no-snapshot` (a build of ~3 s, a slower start): the same module code either way.
+SNAPSHOT_MODULES = {"quickstart_chat"}
+
+#: Where the two hosts are known to differ, and why. The exact comparison is a strict xfail (it
+#: must keep failing until the difference is resolved); the module is compared again with the
+#: difference neutralised (`NativeRun(upstream_rng=True)`).
+KNOWN_DIFFERENCES = {
+    "simple_game": "ctx.random: the native host seeds it from the timestamp and the transaction offset, the bundle "
+    "as upstream's module libraries do, from the timestamp alone",
+}
 
 
 def who(name: str) -> int:
@@ -216,9 +227,16 @@ class Outcome:
 
 
 class NativeRun:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, upstream_rng: bool = False) -> None:
         self.module = load_module(path)
         self.host = ModuleHost(self.module, identity=Identity(DB_IDENTITY), owner=Identity(OWNER))
+        if upstream_rng:
+            # Seed ctx.random from the timestamp alone, as upstream's libraries and the bundle do
+            # (the native host salts it with the transaction offset): a test-only override.
+            run = self.host.runner.run_reducer
+            self.host._run_reducer = lambda tx, fn, v, name, who, cid, ts, salt, auth=None: run(  # type: ignore[method-assign]
+                tx, fn, v, name, who, cid, ts, 0, auth
+            )
         self.codecs = {t.name: compile_codec(t.schema.row_type, self.module.typespace) for t in self.module.tables}
 
     def args(self, step: Step) -> bytes:
@@ -322,14 +340,15 @@ def bundles(request: pytest.FixtureRequest) -> Iterator[Callable[[Path], Path]]:
     def bundle(path: Path) -> Path:
         if path in built:
             return built[path]
-        key = hashlib.sha256(sources.encode() + path.read_bytes()).hexdigest()[:20]
+        snapshot = path.stem in SNAPSHOT_MODULES
+        key = hashlib.sha256(sources.encode() + path.read_bytes() + bytes([snapshot])).hexdigest()[:20]
         target = out_dir / f"{path.stem}-{key}.js"
         if not target.exists():
             for stale in out_dir.glob(f"{path.stem}-*.js"):
                 stale.unlink()
             partial = target.with_suffix(".partial.js")
             proc = subprocess.run(
-                [*build_command(), "--module-path", str(path), "-o", str(partial)],
+                [*build_command(), "--module-path", str(path), "-o", str(partial), *([] if snapshot else ["--no-snapshot"])],
                 capture_output=True,
                 text=True,
                 timeout=BUILD_TIMEOUT_S,
@@ -343,9 +362,9 @@ def bundles(request: pytest.FixtureRequest) -> Iterator[Callable[[Path], Path]]:
     yield bundle
 
 
-def differences(path: Path, bundle: Path, steps: list[Step] | None = None) -> list[str]:
+def differences(path: Path, bundle: Path, steps: list[Step] | None = None, *, upstream_rng: bool = False) -> list[str]:
     """Runs the call sequence on both hosts; [] when they agree, else what differed first."""
-    native = NativeRun(path)
+    native = NativeRun(path, upstream_rng=upstream_rng)
     with SealedHost() as sealed:
         sealed.start(bundle, identity=DB_IDENTITY)
         if sealed.describe() != native.describe():
@@ -369,11 +388,27 @@ def differences(path: Path, bundle: Path, steps: list[Step] | None = None) -> li
     return []
 
 
+def _agree_params() -> list[Any]:
+    return [
+        pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=KNOWN_DIFFERENCES[p.stem]))
+        if p.stem in KNOWN_DIFFERENCES
+        else p
+        for p in MODULES
+    ]
+
+
 @pytest.mark.node
 @pytest.mark.slow
-@pytest.mark.parametrize("path", MODULES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", _agree_params(), ids=lambda p: p.stem)
 def test_native_and_sealed_agree(path: Path, bundles: Callable[[Path], Path]) -> None:
     assert differences(path, bundles(path)) == []
+
+
+@pytest.mark.node
+@pytest.mark.slow
+@pytest.mark.parametrize("path", [p for p in MODULES if p.stem in KNOWN_DIFFERENCES], ids=lambda p: p.stem)
+def test_native_and_sealed_agree_but_for_the_known_difference(path: Path, bundles: Callable[[Path], Path]) -> None:
+    assert differences(path, bundles(path), upstream_rng=True) == []
 
 
 # ---- the comparison itself, on hand-written stand-ins for a bundle of examples/bank.py ----
