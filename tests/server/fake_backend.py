@@ -176,6 +176,9 @@ class FakeBackend:
         self.rows[table][row[0]] = row
         return {table: TableChanges([row], [old] if old else [])}
 
+    def call_budget(self) -> None:
+        return None  # every call runs on the worker thread
+
     def has_http_route(self, method: str, path: str) -> bool:
         return False
 

@@ -13,8 +13,11 @@ from typing import Any
 
 import aiohttp
 
+from spacetimedb.control import worker
 from spacetimedb.control.host_backend import host_backend_factory_with
 from spacetimedb.server.app import Server
+
+from .harness import RawClient, call
 
 HOSTILE = Path(__file__).parent / "modules" / "hostile.py"
 LIMIT_S = 2.0
@@ -98,5 +101,60 @@ def test_a_runaway_scheduled_reducer_is_interrupted_too(tmp_path: Path) -> None:
         assert await _ids(s, base, "slow") == [7]  # the scheduled reducer's insert was rolled back
         logs = "\n".join(r.message for r in server.registry.databases["slow"].backend.logs(None))
         assert "tick_spin" in logs and "reducer time limit of 2 s" in logs, logs
+
+    _serve(tmp_path, scenario)
+
+
+def _u32(n: int) -> bytes:
+    return n.to_bytes(4, "little")
+
+
+async def _texts(s: aiohttp.ClientSession, base: str, db: str) -> dict[int, str]:
+    async with s.post(f"{base}/v1/database/{db}/sql", data="SELECT id, text FROM pub") as r:
+        assert r.status == 200, await r.text()
+        return {row[0]: row[1] for row in (await r.json())[0]["rows"]}
+
+
+def test_websocket_calls_run_on_the_event_loop_while_the_worker_is_idle(tmp_path: Path) -> None:
+    """Issue 14: a WebSocket frame of reducer calls reaching an idle database runs on the loop (no
+    hand-off to its thread and back); calls over HTTP and everything else still run on the worker."""
+
+    async def scenario(server: Server, s: aiohttp.ClientSession, base: str) -> None:
+        c = await RawClient.connect(s, base, db="fast")
+        await c.next()  # InitialConnection
+        for i in range(3):
+            await c.send(call(i, "where", _u32(i)))
+            assert "ok" in await c.next()
+        assert await _call(s, base, "fast", "where", "[10]") == (200, "")
+        assert await _texts(s, base, "fast") == {0: "MainThread", 1: "MainThread", 2: "MainThread", 10: "db:fast"}
+
+    _serve(tmp_path, scenario)
+
+
+def test_a_runaway_websocket_call_leaves_the_event_loop(tmp_path: Path) -> None:
+    """Issue 14 keeps issue 10's guarantee: a call run on the loop that passes the inline budget is
+    interrupted, rolled back and run again on its database's worker (where it gets its full time
+    limit), so other databases keep answering; that database's calls stay on its worker for a while."""
+
+    async def scenario(server: Server, s: aiohttp.ClientSession, base: str) -> None:
+        c = await RawClient.connect(s, base, db="slow")
+        await c.next()
+        started = time.monotonic()
+        await c.send(call(1, "spin", _u32(5) + _u32(30)))
+        await asyncio.sleep(0.3 + worker.INLINE_BUDGET_SECONDS)  # moved off the loop: spinning on the worker now
+        for i in range(3):
+            async with s.get(f"{base}/v1/ping") as r:
+                assert r.status == 200
+            assert await asyncio.wait_for(_call(s, base, "fast", "add_pub", f'[{i}, "x"]'), 1.0) == (200, "")
+        result = await c.next(30)
+        error = result.get("internal_error", "")
+        assert "reducer time limit of 2 s" in error and "rolled back" in error, result  # its full limit, once
+        assert time.monotonic() - started < 30
+        await c.send(call(2, "where", _u32(6)))  # within the cooldown: on the worker
+        assert "ok" in await c.next()
+        assert await _texts(s, base, "slow") == {6: "db:slow"}  # the spin's insert was rolled back, each time
+        logs = "\n".join(r.message for r in server.registry.databases["slow"].backend.logs(None))
+        assert logs.count("reducer time limit of 2 s") == 1, logs  # once, on the worker
+        assert "runs again on its database's thread" in logs, logs  # the first try, on the loop
 
     _serve(tmp_path, scenario)

@@ -7,6 +7,8 @@ from typing import Any
 from keynote_bench.runner import Measurement, SystemOutcome
 
 GOAL_RATIO = 3.0
+#: Issue 14, goal 2: our TPS at least this share of the client's own ceiling (the no-op server).
+GOAL_CEILING_SHARE = 0.9
 
 
 def _fmt(value: float | None, spec: str) -> str:
@@ -33,9 +35,11 @@ def ratios(outcomes: list[SystemOutcome]) -> list[dict[str, Any]]:
     for alpha in alphas:
         at = [m for m in picked if m.alpha == alpha]
         ours = next((m for m in at if m.is_ours), None)
-        peers = [m for m in at if not m.is_ours]
+        peers = [m for m in at if not m.is_ours and not m.is_ceiling]
+        ceiling = next((m for m in at if m.is_ceiling), None)
         best = max(peers, key=lambda m: m.tps, default=None)
         ratio = ours.tps / best.tps if ours is not None and best is not None and best.tps > 0 else None
+        share = ours.tps / ceiling.tps if ours is not None and ceiling is not None and ceiling.tps > 0 else None
         rows.append({
             "alpha": alpha,
             "ours_tps": ours.tps if ours else None,
@@ -43,6 +47,8 @@ def ratios(outcomes: list[SystemOutcome]) -> list[dict[str, Any]]:
             "best_peer_tps": best.tps if best else None,
             "ratio": ratio,
             "meets_goal": None if ratio is None else ratio >= GOAL_RATIO,
+            "ceiling_tps": ceiling.tps if ceiling else None,
+            "ceiling_share": share,
         })
     return rows
 
@@ -87,6 +93,12 @@ def render(outcomes: list[SystemOutcome]) -> str:
         out.extend(o.profiles)
     out.append("")
     for r in ratios(outcomes):
+        if r["ceiling_share"] is not None:
+            verdict = "meets" if r["ceiling_share"] >= GOAL_CEILING_SHARE else "BELOW"
+            out.append(
+                f"alpha {r['alpha']:g}: ours / client ceiling (no-op server, same generator) = "
+                f"{r['ceiling_share']:.2f} ({verdict} the {GOAL_CEILING_SHARE:g} goal)"
+            )
         if r["ratio"] is None:
             out.append(f"alpha {r['alpha']:g}: no ratio (need our server and at least one peer)")
         else:

@@ -29,6 +29,7 @@ class Measurement:
     result: dict[str, Any]
     server_cpu_s: float | None
     is_ours: bool
+    is_ceiling: bool = False
 
     @property
     def tps(self) -> float:
@@ -115,9 +116,10 @@ def run_system(name: str, cfg: RunConfig, workdir: Path, say: Callable[[str], No
                 if profile:
                     outcome.profiles.append(profile)
                 outcome.measurements.append(
-                    Measurement(running.name, alpha, run.result, run.server_cpu_s, running.is_ours)
+                    Measurement(running.name, alpha, run.result, run.server_cpu_s, running.is_ours, running.is_ceiling)
                 )
-            outcome.sum_check = _check_sum(running, group, cfg)
+            if not running.is_ceiling:  # the no-op server keeps no balances
+                outcome.sum_check = _check_sum(running, group, cfg)
         except LoadGeneratorFailed as err:
             outcome.failed = str(err)
     return outcome

@@ -1,4 +1,5 @@
-"""The systems under test: our server, and the two JSON-RPC peers (SQLite, PostgreSQL).
+"""The systems under test: our server, the two JSON-RPC peers (SQLite, PostgreSQL), and the no-op
+server that measures the load generator's own ceiling (`noop_server.py`).
 
 Each `start_*` launches its servers inside the run's ProcessGroup (so they are torn down with it),
 waits until they listen, and says which load generator drives them. A missing dependency raises
@@ -31,6 +32,8 @@ class RunningSystem:
     inflight: int
     server_pids: list[int]
     is_ours: bool
+    #: The no-op server: the client's ceiling, neither ours nor a peer (no balance check either).
+    is_ceiling: bool = False
 
 
 def _python_env() -> dict[str, str]:
@@ -104,9 +107,31 @@ def start_postgres(group: ProcessGroup, cfg: RunConfig, workdir: Path) -> Runnin
     return running
 
 
+def start_noop(group: ProcessGroup, cfg: RunConfig, workdir: Path) -> RunningSystem:
+    port = free_port()
+    argv = [sys.executable, "-m", "keynote_bench.noop_server", "--port", str(port)]
+    proc, log = group.start("noop", argv, env=_python_env())
+    wait_for_port(port, proc, log, timeout_s=60)
+    return RunningSystem(
+        name="no-op (client ceiling)",
+        script="stdb_loadgen.mjs",
+        options={
+            "url": f"ws://127.0.0.1:{port}",
+            "db": cfg.database,
+            "protocol": cfg.protocol,
+            "confirmed": "true" if cfg.confirmed_reads else "false",
+        },
+        inflight=cfg.inflight,
+        server_pids=[proc.pid],
+        is_ours=False,
+        is_ceiling=True,
+    )
+
+
 Starter = Callable[[ProcessGroup, RunConfig, Path], RunningSystem]
 SYSTEMS: dict[str, Starter] = {
     "spacetimedb": start_ours,
     "sqlite": start_sqlite,
     "postgres": start_postgres,
+    "noop": start_noop,
 }

@@ -202,6 +202,24 @@ class LogLine:
         return out
 
 
+class CallBudget(Protocol):
+    """A shorter wall-time limit for module code, for calls run where a long one would stall
+    every database (the event loop). The host's reducer guard implements it."""
+
+    def start_budget(self, seconds: float) -> None:
+        """Interrupt (and roll back) calls running past `seconds` from now on."""
+        ...
+
+    def stop_budget(self) -> None:
+        """Back to the full reducer time limit."""
+        ...
+
+    def take_overrun(self) -> bool:
+        """True once after a call was interrupted by the budget: its result is to be discarded
+        and the call run again on the worker."""
+        ...
+
+
 class DatabaseBackend(Protocol):
     """One database running one module. Identities are 32 big-endian bytes."""
 
@@ -232,6 +250,11 @@ class DatabaseBackend(Protocol):
     ) -> CallResult:
         """Run a client-callable reducer; `args` is BSATN bytes or decoded JSON (args_format 'json').
         `auth`: the caller's verified credentials, passed by reference to `ctx.sender_auth`."""
+        ...
+
+    def call_budget(self) -> CallBudget | None:
+        """The budget that lets reducer calls run on the event loop (`worker.py`), or None: every
+        call runs on the worker thread (no time limit to bound what the loop would wait)."""
         ...
 
     def has_http_route(self, method: str, path: str) -> bool:

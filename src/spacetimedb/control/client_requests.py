@@ -30,9 +30,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("spacetimedb.server")
 
 
-def handle(db: HostedDatabase, sub: Subscriber, msg: ClientMessage) -> None:
+def handle(db: HostedDatabase, sub: Subscriber, msg: ClientMessage) -> bool:
+    """Handle one message; True when it is to run again on the worker thread (a reducer call run on
+    the event loop that its budget interrupted: rolled back, not answered)."""
     if sub not in db.subscribers or db.failure is not None:
-        return  # disconnected while its messages were queued, or out of service
+        return False  # disconnected while its messages were queued, or out of service
     if isinstance(msg, CallReducer):
         result = db.backend.call_reducer(
             msg.reducer,
@@ -43,6 +45,8 @@ def handle(db: HostedDatabase, sub: Subscriber, msg: ClientMessage) -> None:
             is_owner=db.is_owner(sub.identity),
             auth=sub.auth,
         )
+        if db.worker.inline_budget is not None and db.worker.overran():
+            return True
         broadcast(db.send, db.subscriptions, result, sub, msg.request_id)  # the hot path: no extra frame
     elif isinstance(msg, Subscribe):
         _subscribe(db, sub, msg)
@@ -52,6 +56,7 @@ def handle(db: HostedDatabase, sub: Subscriber, msg: ClientMessage) -> None:
         _one_off(db, sub, msg)
     elif isinstance(msg, CallProcedure):
         _call_procedure(db, sub, msg)
+    return False
 
 
 def _call_procedure(db: HostedDatabase, sub: Subscriber, msg: CallProcedure) -> None:

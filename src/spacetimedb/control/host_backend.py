@@ -17,6 +17,7 @@ from typing import Any, TypeVar, cast
 
 from spacetimedb.bsatn import compile as compile_codec
 from spacetimedb.control.backend import (
+    CallBudget,
     CallResult,
     CallStatus,
     Changes,
@@ -371,6 +372,9 @@ class HostBackend:
             log.exception("host failed calling reducer %s", name)
             return CallResult(CallStatus.FAILED_INTERNAL, timestamp_us, f"host error calling {name}: {type(e).__name__}: {e}")
         return self._convert(result)
+
+    def call_budget(self) -> CallBudget | None:
+        return self.host.guard
 
     def has_http_route(self, method: str, path: str) -> bool:
         return self.module.router.match(method, path) is not None

@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from spacetimedb.control import client_requests, fanout
-from spacetimedb.control.backend import CallResult, CallStatus, DatabaseBackend, DurableOffsetWaiter, LogLine
+from spacetimedb.control.backend import (
+    CallBudget,
+    CallResult,
+    CallStatus,
+    DatabaseBackend,
+    DurableOffsetWaiter,
+    LogLine,
+)
 from spacetimedb.control.clock import now_us
 from spacetimedb.control.confirmed_reads import LOG_FAILED_CLOSE_REASON, ConfirmedReads
 from spacetimedb.control.errors import ConnectRejected, DatabaseOutOfService, DatabaseStopped
@@ -25,11 +32,11 @@ from spacetimedb.control.procedure_calls import POOL, run_procedure
 from spacetimedb.control.query_limits import QueryLimits
 from spacetimedb.control.subscriber import Subscriber
 from spacetimedb.control.subscriptions import SubscriptionManager
-from spacetimedb.control.worker import DatabaseWorker
+from spacetimedb.control.worker import DatabaseWorker, InlineJob
 from spacetimedb.durability.errors import LogClosedError
 from spacetimedb.module.auth import AuthCtx
 from spacetimedb.module.http_client import HttpPolicy
-from spacetimedb.protocol.client_messages import ClientMessage
+from spacetimedb.protocol.client_messages import CallReducer, ClientMessage
 
 log = logging.getLogger("spacetimedb.server")
 T = TypeVar("T")
@@ -54,7 +61,11 @@ class HostedDatabase:
         self.subscriptions = self._subscriptions_for(backend)
         self.subscribers: set[Subscriber] = set()
         self.worker = DatabaseWorker(
-            info.name, on_turn=self._run_scheduled, next_wake=self._scheduler_timeout, after_flush=self._after_flush
+            info.name,
+            on_turn=self._run_scheduled,
+            next_wake=self._scheduler_timeout,
+            after_flush=self._after_flush,
+            call_budget=self._call_budget,
         )
         #: Queue a message for a client (worker only); it leaves at the end of this turn.
         self.send = self.worker.send
@@ -233,12 +244,26 @@ class HostedDatabase:
         """Flush `sub` at the end of the current worker turn."""
         self.worker.touch(sub)
 
-    def handle_all(self, sub: Subscriber, messages: list[ClientMessage]) -> None:
-        """Handle every message of one client frame, in order (`client_requests.py`)."""
+    def submit_frame(self, sub: Subscriber, messages: list[ClientMessage]) -> None:
+        """Queue one client frame's messages; a frame of reducer calls only may run on the event
+        loop while the worker is idle (`worker.py`)."""
+        if all(type(m) is CallReducer for m in messages):
+            self.worker.submit(InlineJob(self.handle_all, sub, messages))
+        else:
+            self.worker.submit(functools.partial(self.handle_all, sub, messages))
+
+    def handle_all(self, sub: Subscriber, messages: list[ClientMessage], start: int = 0) -> None:
+        """Handle the messages of one client frame from `start` on, in order (`client_requests.py`)."""
         handle = client_requests.handle
-        for msg in messages:
-            handle(self, sub, msg)
+        for i in range(start, len(messages)):
+            if handle(self, sub, messages[i]):
+                # Interrupted on the event loop and rolled back: again on the worker, from this one on.
+                self.worker.move_to_worker(functools.partial(self.handle_all, sub, messages, i))
+                return
         self.worker.to_loop(client_requests.handled, sub, len(messages))
+
+    def _call_budget(self) -> CallBudget | None:
+        return self.backend.call_budget()
 
     def broadcast(self, result: CallResult, caller: Subscriber | None = None, request_id: int = 0) -> None:
         """Send a transaction's effects (`fanout.py`)."""

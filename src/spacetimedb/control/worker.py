@@ -11,11 +11,23 @@ The worker drains every waiting job per turn (batching). Whatever a turn produce
 once per turn with `call_soon_threadsafe`; the loop then enqueues the messages and flushes each
 touched client once, so the replies to a v3 frame of pipelined calls leave in one frame. Sockets,
 client sessions and confirmed reads are only ever touched on the loop thread.
+
+Calls on the loop while the worker is idle (issue 14): handing a call to the worker and its reply
+back costs two thread wake-ups and GIL hand-overs, more than a small reducer itself. So a frame of
+reducer calls only (`InlineJob`) that arrives while the worker sleeps runs on the event loop, at
+the end of the loop iteration that read it (with every other such frame read in that iteration),
+under the backend's call budget: module code past `INLINE_BUDGET_SECONDS` is interrupted and
+rolled back (the reducer time limit's watchdog), and the call is queued again for the worker
+thread, where it gets its full time limit; that database's calls then stay on its worker for
+`INLINE_COOLDOWN_SECONDS` (doubling while it repeats). So a runaway reducer stalls the loop for at most about the budget plus
+the watchdog's period. One turn at a time either way: the worker's turns and the loop's run under
+one lock, and their output is delivered to clients in turn order.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import time
@@ -23,23 +35,41 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from spacetimedb.control.backend import CallBudget
 from spacetimedb.control.errors import DatabaseStopped, ModuleCodeError
 from spacetimedb.control.subscriber import Subscriber
 
 log = logging.getLogger("spacetimedb.server")
 T = TypeVar("T")
+_INF = float("inf")
 
 #: A worker turn ends after this many jobs or this much time, so sockets keep moving.
 MAX_JOBS_PER_TURN = 2048
 MAX_TURN_SECONDS = 0.02
+#: Module code of a call run on the event loop is interrupted past this, then run on the worker.
+INLINE_BUDGET_SECONDS = 0.05
+#: After such an interruption, that database's calls run on its worker thread for this long, doubled
+#: after each further one up to `INLINE_COOLDOWN_MAX_SECONDS` (back to the start after a quiet minute),
+#: so a one-off long call (a bulk load) costs a second and a reducer that is always slow soon stays off.
+INLINE_COOLDOWN_SECONDS = 1.0
+INLINE_COOLDOWN_MAX_SECONDS = 60.0
+
+
+class InlineJob(functools.partial[None]):
+    """A job the event loop may run itself while the worker is idle (reducer calls only: their
+    module code is bounded by the call budget, and an interrupted call is rolled back)."""
+
+    __slots__ = ()
 
 
 class DatabaseWorker:
     """Runs one database's jobs on its thread and hands each turn's output to the event loop.
 
     `on_turn` runs at the start of every turn (due scheduled reducers), `next_wake` says how long
-    an idle worker may sleep (until the next scheduled reducer; None: until work arrives), and
-    `after_flush` runs on the loop after each delivery's flushes (confirmed reads).
+    an idle worker may sleep (until the next scheduled reducer; None: until work arrives),
+    `after_flush` runs on the loop after each delivery's flushes (confirmed reads), and
+    `call_budget` gives the budget under which `InlineJob`s may run on the loop (None: they run on
+    the worker).
     """
 
     def __init__(
@@ -49,8 +79,21 @@ class DatabaseWorker:
         on_turn: Callable[[], None],
         next_wake: Callable[[], float | None],
         after_flush: Callable[[], None],
+        call_budget: Callable[[], CallBudget | None] = lambda: None,
     ) -> None:
         self.name = name
+        self._call_budget = call_budget
+        #: One turn at a time: the worker thread's, or the loop's while the worker is idle.
+        self._turn_lock = threading.Lock()
+        #: The budget of the turn the loop is running now (None: no turn runs on the loop).
+        self.inline_budget: CallBudget | None = None
+        #: Set by `move_to_worker` during a turn on the loop: end that turn.
+        self._moved = False
+        #: Calls run on the worker only until this time (monotonic) after one overran its budget.
+        self._inline_after = 0.0
+        self._cooldown = INLINE_COOLDOWN_SECONDS
+        #: When the idle worker wakes by itself (monotonic; its next scheduled reducer).
+        self._sleep_until = _INF
         self._on_turn = on_turn
         self._next_wake = next_wake
         self._after_flush = after_flush
@@ -119,8 +162,82 @@ class DatabaseWorker:
                 self._wake.set()
 
     def _kick(self) -> None:
+        """On the loop, at the end of the iteration that queued work for the idle worker: run the
+        calls at the head of the queue here if allowed (see the module's docstring), and wake the
+        worker for whatever is left."""
         self._kick_pending = False
-        self._wake.set()
+        jobs = self._jobs
+        if (
+            jobs
+            and type(jobs[0]) is InlineJob
+            and self._idle
+            and not self.closed
+            and time.monotonic() >= self._inline_after
+        ):
+            budget = self._call_budget()
+            if budget is not None and self._turn_lock.acquire(blocking=False):
+                self._inline_turn(budget)
+        if jobs:
+            self._wake.set()
+
+    def _inline_turn(self, budget: CallBudget) -> None:
+        """One turn on the loop (holding the turn lock): the `InlineJob`s at the head of the queue,
+        then the turn's output delivered right here."""
+        jobs = self._jobs
+        try:
+            self.inline_budget = budget
+            budget.start_budget(INLINE_BUDGET_SECONDS)
+            deadline = time.perf_counter() + MAX_TURN_SECONDS
+            for _ in range(MAX_JOBS_PER_TURN):
+                if not jobs or type(jobs[0]) is not InlineJob:
+                    break
+                job = jobs.popleft()
+                try:
+                    job()
+                except Exception:
+                    log.exception("database %s: job failed", self.name)
+                if self._moved:
+                    self._moved = False
+                    self._note_overrun()
+                    break
+                if time.perf_counter() > deadline:
+                    break
+        finally:
+            budget.stop_budget()
+            self.inline_budget = None
+            if self._ops or self._touched:
+                ops, self._ops = self._ops, []
+                touched, self._touched = self._touched, {}
+                self._turns.append((ops, touched))
+            self._turn_lock.release()
+        # A call may have scheduled a reducer sooner than the idle worker's wake-up.
+        due = self._next_wake()
+        if due is not None and time.monotonic() + due < self._sleep_until:
+            self._wake.set()
+        if self._turns:
+            self._deliver_turns(None, None)
+
+    def _note_overrun(self) -> None:
+        now = time.monotonic()
+        if now - self._inline_after > INLINE_COOLDOWN_MAX_SECONDS:
+            self._cooldown = INLINE_COOLDOWN_SECONDS  # the last one was long ago
+        self._inline_after = now + self._cooldown
+        log.info(
+            "database %s: a call ran past %g s on the event loop; it runs again on the database's "
+            "thread, as do its calls for the next %g s", self.name, INLINE_BUDGET_SECONDS, self._cooldown,
+        )
+        self._cooldown = min(2 * self._cooldown, INLINE_COOLDOWN_MAX_SECONDS)
+
+    def overran(self) -> bool:
+        """During a turn on the loop: whether the call that just ran was interrupted by the budget
+        (rolled back; the caller discards its result and calls `move_to_worker`)."""
+        budget = self.inline_budget
+        return budget is not None and budget.take_overrun()
+
+    def move_to_worker(self, job: Callable[[], None]) -> None:
+        """During a turn on the loop: end the turn and run `job` first on the worker thread."""
+        self._jobs.appendleft(job)
+        self._moved = True
 
     async def call(self, fn: Callable[[], T]) -> T:
         """Run `fn` on the worker, in order with everything else, and return its result."""
@@ -153,23 +270,26 @@ class DatabaseWorker:
                 if not jobs and not self.closed:
                     self._idle = True
                     if not jobs and not self.closed:
-                        self._wake.wait(self._next_wake())
+                        timeout = self._next_wake()
+                        self._sleep_until = _INF if timeout is None else time.monotonic() + timeout
+                        self._wake.wait(timeout)
                     self._idle = False
-                try:
-                    self._on_turn()
-                    deadline = time.perf_counter() + MAX_TURN_SECONDS
-                    for _ in range(min(len(jobs), MAX_JOBS_PER_TURN)):
-                        job = jobs.popleft()
-                        try:
-                            job()
-                        except Exception:
-                            log.exception("database %s: job failed", self.name)
-                        if time.perf_counter() > deadline:
-                            break
-                except Exception:
-                    log.exception("database %s: worker turn failed", self.name)
-                finally:
-                    self._hand_over()
+                with self._turn_lock:
+                    try:
+                        self._on_turn()
+                        deadline = time.perf_counter() + MAX_TURN_SECONDS
+                        for _ in range(min(len(jobs), MAX_JOBS_PER_TURN)):
+                            job = jobs.popleft()
+                            try:
+                                job()
+                            except Exception:
+                                log.exception("database %s: job failed", self.name)
+                            if time.perf_counter() > deadline:
+                                break
+                    except Exception:
+                        log.exception("database %s: worker turn failed", self.name)
+                    finally:
+                        self._hand_over()
         finally:
             self._post(_settle, self._done, (True, None))
 

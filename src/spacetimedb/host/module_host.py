@@ -106,6 +106,11 @@ class ModuleHost:
 
     # ---- public API ----------------------------------------------------------------------------
 
+    @property
+    def guard(self) -> ReducerGuard | None:
+        """The wall-time limit of this host's module code (None: unlimited)."""
+        return self._guard
+
     def call_reducer(
         self,
         name: str,

@@ -50,7 +50,9 @@ class ReducerGuard:
     A `spacetimedb.module.runner.CallGuard`: the module runner brackets every call with it.
     """
 
-    __slots__ = ("__weakref__", "_lock", "_thread_id", "deadline", "fired_at", "limit_s")
+    __slots__ = (
+        "__weakref__", "_budget_fired", "_lock", "_thread_id", "deadline", "fired_at", "limit_now", "limit_s"
+    )
 
     #: What the watchdog raises in module code (the runner turns it into a failed call).
     interrupt: type[BaseException] = ReducerTimeLimit
@@ -59,6 +61,9 @@ class ReducerGuard:
         if not limit_s > 0:
             raise ValueError(f"a reducer time limit must be positive, got {limit_s}")
         self.limit_s = limit_s
+        #: The limit applied to the next calls: `limit_s`, or a shorter budget (`start_budget`).
+        self.limit_now = limit_s
+        self._budget_fired = False
         self.deadline = _INF
         self.fired_at = 0.0  # monotonic time the watchdog last fired (0: not during this call)
         self._thread_id = 0
@@ -67,7 +72,21 @@ class ReducerGuard:
 
     def enter(self) -> None:
         self._thread_id = threading.get_ident()
-        self.deadline = time.monotonic() + self.limit_s
+        self.deadline = time.monotonic() + self.limit_now
+
+    def start_budget(self, seconds: float) -> None:
+        """Interrupt calls past `seconds` (if shorter than the limit) until `stop_budget`: module
+        code run where a long call would stall others (the event loop) gets this much, then the
+        caller rolls it back and runs it again where it may take its full limit."""
+        self.limit_now = min(seconds, self.limit_s)
+
+    def stop_budget(self) -> None:
+        self.limit_now = self.limit_s
+
+    def take_overrun(self) -> bool:
+        """True once after a call was interrupted by the budget (rather than the full limit)."""
+        fired, self._budget_fired = self._budget_fired, False
+        return fired
 
     def leave(self) -> bool:
         """Module code ended (or raised). Returns True if the watchdog fired during this call."""
@@ -81,9 +100,16 @@ class ReducerGuard:
         with self._lock:
             _clear_async_exc(self._thread_id, None)
             self.fired_at = 0.0
+        if self.limit_now < self.limit_s:
+            self._budget_fired = True
         return True
 
     def interrupted_message(self, name: str) -> str:
+        if self.limit_now < self.limit_s:
+            return (
+                f"reducer {name!r} ran past {self.limit_now:g} s on the server's event loop and was "
+                f"interrupted; its changes were rolled back and it runs again on its database's thread"
+            )
         return (
             f"reducer {name!r} ran longer than the reducer time limit of {self.limit_s:g} s and was "
             f"interrupted; its changes were rolled back (server flag --reducer-time-limit)"

@@ -403,7 +403,7 @@ class ClientSession:
                     self.fail(CLOSE_TRY_AGAIN, "too many requests: the client sent messages faster than they were handled")
                     continue
                 try:
-                    db.submit(functools.partial(db.handle_all, self, messages))
+                    db.submit_frame(self, messages)
                 except DatabaseStopped:
                     break
             elif msg.type == WSMsgType.TEXT:

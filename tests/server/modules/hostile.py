@@ -1,6 +1,7 @@
 """A module whose reducers misbehave, for the hardening tests: unencodable strings, runaway loops,
 SystemExit and friends. `add_pub` is the well-behaved baseline."""
 
+import threading
 import time
 from typing import Annotated
 
@@ -17,6 +18,12 @@ class Pub:
 @reducer
 def add_pub(ctx: ReducerContext, id: u32, text: str) -> None:
     ctx.db.pub.insert(Pub(id=id, text=text))
+
+
+@reducer
+def where(ctx: ReducerContext, id: u32) -> None:
+    """Records the name of the thread the call ran on (the event loop's or the database's)."""
+    ctx.db.pub.insert(Pub(id=id, text=threading.current_thread().name))
 
 
 @reducer
