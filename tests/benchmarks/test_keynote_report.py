@@ -33,6 +33,19 @@ def test_ratio_is_against_the_best_peer_at_each_alpha() -> None:
     assert as_json(outcomes)["systems"][0]["measurements"][0]["server_us_per_call"] == 0.8e6 / 9000
 
 
+def test_the_no_op_server_is_the_ceiling_not_a_peer() -> None:
+    ceiling = [Measurement("no-op", 0, _m("no-op", 0, 20000, False).result, 0.1, is_ours=False, is_ceiling=True)]
+    outcomes = [
+        SystemOutcome("ours", [_m("ours", 0, 18000, True)]),
+        SystemOutcome("sqlite", [_m("sqlite", 0, 2000, False)]),
+        SystemOutcome("no-op", ceiling),
+    ]
+    [row] = ratios(outcomes)
+    assert row["best_peer"] == "sqlite" and row["ratio"] == 9.0
+    assert row["ceiling_tps"] == 20000 and row["ceiling_share"] == 0.9
+    assert "ours / client ceiling (no-op server, same generator) = 0.90 (meets the 0.9 goal)" in render(outcomes)
+
+
 def test_no_ratio_without_our_server_and_skips_are_reported() -> None:
     outcomes = [
         SystemOutcome("spacetimedb", skipped="not built"),

@@ -41,7 +41,10 @@ def test_tiny_keynote_run_measures_every_available_system(tmp_path: Path) -> Non
             assert len(s["skipped"]) > 10  # a reason, with what to install
             continue
         assert s["failed"] is None, s
-        assert s["sum_check"].startswith("ok"), s
+        if s["system"].startswith("no-op"):
+            assert s["sum_check"] is None  # it keeps no balances
+        else:
+            assert s["sum_check"].startswith("ok"), s
         assert [m["alpha"] for m in s["measurements"]] == [0.0, 1.5]
         assert all(m["ok"] > 0 for m in s["measurements"]), s
     assert "alpha 0:" in proc.stdout and "alpha 1.5:" in proc.stdout
