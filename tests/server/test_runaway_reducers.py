@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from spacetimedb.control import worker
 from spacetimedb.control.host_backend import host_backend_factory_with
@@ -115,6 +116,14 @@ async def _texts(s: aiohttp.ClientSession, base: str, db: str) -> dict[int, str]
         return {row[0]: row[1] for row in (await r.json())[0]["rows"]}
 
 
+async def _until_idle(server: Server, db: str) -> None:
+    for _ in range(1000):
+        if server.registry.databases[db].worker.idle:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"the worker of {db} never became idle")
+
+
 def test_websocket_calls_run_on_the_event_loop_while_the_worker_is_idle(tmp_path: Path) -> None:
     """Issue 14: a WebSocket frame of reducer calls reaching an idle database runs on the loop (no
     hand-off to its thread and back); calls over HTTP and everything else still run on the worker."""
@@ -123,6 +132,7 @@ def test_websocket_calls_run_on_the_event_loop_while_the_worker_is_idle(tmp_path
         c = await RawClient.connect(s, base, db="fast")
         await c.next()  # InitialConnection
         for i in range(3):
+            await _until_idle(server, "fast")  # e.g. done with the connect
             await c.send(call(i, "where", _u32(i)))
             assert "ok" in await c.next()
         assert await _call(s, base, "fast", "where", "[10]") == (200, "")
@@ -131,14 +141,17 @@ def test_websocket_calls_run_on_the_event_loop_while_the_worker_is_idle(tmp_path
     _serve(tmp_path, scenario)
 
 
-def test_a_runaway_websocket_call_leaves_the_event_loop(tmp_path: Path) -> None:
+def test_a_runaway_websocket_call_leaves_the_event_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 14 keeps issue 10's guarantee: a call run on the loop that passes the inline budget is
     interrupted, rolled back and run again on its database's worker (where it gets its full time
     limit), so other databases keep answering; that database's calls stay on its worker for a while."""
 
+    monkeypatch.setattr(worker, "INLINE_COOLDOWN_SECONDS", 60.0)  # still cooling down after the 2 s spin
+
     async def scenario(server: Server, s: aiohttp.ClientSession, base: str) -> None:
         c = await RawClient.connect(s, base, db="slow")
         await c.next()
+        await _until_idle(server, "slow")
         started = time.monotonic()
         await c.send(call(1, "spin", _u32(5) + _u32(30)))
         await asyncio.sleep(0.3 + worker.INLINE_BUDGET_SECONDS)  # moved off the loop: spinning on the worker now
@@ -150,6 +163,7 @@ def test_a_runaway_websocket_call_leaves_the_event_loop(tmp_path: Path) -> None:
         error = result.get("internal_error", "")
         assert "reducer time limit of 2 s" in error and "rolled back" in error, result  # its full limit, once
         assert time.monotonic() - started < 30
+        await _until_idle(server, "slow")
         await c.send(call(2, "where", _u32(6)))  # within the cooldown: on the worker
         assert "ok" in await c.next()
         assert await _texts(s, base, "slow") == {6: "db:slow"}  # the spin's insert was rolled back, each time

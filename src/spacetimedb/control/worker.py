@@ -133,6 +133,11 @@ class DatabaseWorker:
     def started(self) -> bool:
         return self._thread is not None
 
+    @property
+    def idle(self) -> bool:
+        """The worker thread waits for work (so calls arriving now may run on the loop)."""
+        return self._idle
+
     async def close(self) -> None:
         """Take no more jobs; return once the queued ones ran and the thread ended."""
         self.closed = True
