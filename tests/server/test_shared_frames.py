@@ -184,3 +184,22 @@ def test_v2_sends_one_frame_per_message_in_one_write() -> None:
 
     s = _run(scenario)
     assert s.transport.writes == [frame_header(1 + len(a)) + b"\x00" + a + frame_header(1 + len(b)) + b"\x00" + b]
+
+
+def test_a_transport_that_fails_a_write_does_not_stop_the_others() -> None:
+    class Broken(FakeTransport):
+        def write(self, data: bytes) -> None:
+            raise ConnectionResetError("gone")
+
+    def scenario() -> list[ClientSession]:
+        db = FakeDatabase()
+        sessions = [_session(db) for _ in range(3)]
+        sessions[1].transport = Broken()
+        for s in sessions:
+            s.enqueue(b"\x04update")
+        for s in sessions:
+            s.flush()  # as the worker's hand-over flushes every touched client in one loop
+        return sessions
+
+    sessions = _run(scenario)
+    assert sessions[0].transport.writes == sessions[2].transport.writes == [frame_header(8) + b"\x00\x04update"]

@@ -149,7 +149,10 @@ class ClientSession:
                 frame, header = hit if hit is not None else shared_frame((message,), self._shared, self.compression)
                 transport = self.transport
                 if self._direct and not self._frames and not self.protocol._paused and not transport.is_closing():
-                    transport.write(frame)
+                    try:
+                        transport.write(frame)
+                    except (ConnectionError, RuntimeError):  # gone: its read loop ends the session
+                        return  # (and never break the flushes of the other clients)
                     if self._charged or transport.get_write_buffer_size():
                         self.recount()  # the transport kept some: it counts for the caps
                 else:
@@ -191,7 +194,10 @@ class ClientSession:
         as it is), else queued for the sender like any other frame."""
         transport = self.transport
         if self._direct and not self._frames and not self.protocol._paused and not transport.is_closing():
-            transport.write(frames[0][0] if len(frames) == 1 else b"".join([f for f, _ in frames]))
+            try:
+                transport.write(frames[0][0] if len(frames) == 1 else b"".join([f for f, _ in frames]))
+            except (ConnectionError, RuntimeError):  # gone: its read loop ends the session
+                return
             if self._charged or transport.get_write_buffer_size():
                 self.recount()  # the transport kept some: it counts for the caps
             return
