@@ -4,7 +4,8 @@ Each module in `examples/*.py` and the sdk-test port (`tests/sdk_conformance/sdk
 runs on our native host (`ModuleHost`, in process) and, as the bundle `spacetimedb build` makes of
 it, in the sealed imitation of SpacetimeDB's V8 host (`tests/sealed_host/`). The module definition
 bytes must be equal, and after every call the outcome (ok, sender error with its message, or
-error) and every table's rows (BSATN, sorted) must be equal too.
+error), what the call logged below error level, and every table's rows (BSATN, sorted) must be
+equal too.
 
 Bundles are built once and kept in pytest's cache (`.pytest_cache`), keyed by the module and the
 package sources (a Pyodide bundle is ~18 MB and starts in seconds). Until
@@ -215,11 +216,17 @@ SCENARIOS: dict[str, Callable[[ModuleDef], list[Step]]] = {
 # ---- the two hosts ----
 
 
+#: upstream's console_log levels (`crates/core/src/database_logger.rs` LogLevel) by name.
+LOG_LEVELS = {0: "error", 1: "warn", 2: "info", 3: "debug", 4: "trace", 5: "panic"}
+
+
 @dataclass
 class Outcome:
     outcome: str
     message: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: What the call logged below error level, as (level, message) (error records carry a
+    #: traceback or a JS stack, host-specific).
+    logs: list[tuple[str, str]] = field(default_factory=list)
 
     def comparable(self) -> tuple[str, str | None]:
         # Internal errors carry a traceback or a JS stack: compare their kind, not their text.
@@ -245,6 +252,12 @@ class NativeRun:
         return bsatn.encode(step.args, self.module.reducers[step.name].params, self.module.typespace)
 
     def run(self, step: Step, ts: int) -> Outcome:
+        before = len(self.host.log.records())
+        outcome = self._run(step, ts)
+        outcome.logs = [(r.level, r.message) for r in self.host.log.records()[before:] if r.level not in ("error", "panic")]
+        return outcome
+
+    def _run(self, step: Step, ts: int) -> Outcome:
         stamp = Timestamp(ts)
         sender, cid = Identity(step.sender), ConnectionId(step.connection_id)
         result: ReducerCallResult
@@ -274,7 +287,8 @@ class NativeRun:
 
 
 def sealed_outcome(c: SealedCall) -> Outcome:
-    return Outcome(c.outcome, c.message, {"logs": c.logs})
+    logs = [(LOG_LEVELS.get(level, str(level)), m) for level, m in c.logs]
+    return Outcome(c.outcome, c.message, [x for x in logs if x[0] not in ("error", "panic")])
 
 
 def run_sealed(host: SealedHost, native: NativeRun, step: Step, ts: int) -> Outcome:
@@ -379,6 +393,8 @@ def differences(path: Path, bundle: Path, steps: list[Step] | None = None, *, up
             found = []
             if got.comparable() != want.comparable():
                 found.append(f"{where}: sealed {got.comparable()} ({got.message}), native {want.comparable()} ({want.message})")
+            if got.logs != want.logs:
+                found.append(f"{where}: logs differ: sealed {got.logs}, native {want.logs}")
             theirs, ours = sealed.tables(), native.tables()
             if theirs != ours:
                 changed = sorted(name for name in ours if theirs.get(name) != ours[name])
