@@ -66,12 +66,29 @@ class SealedHost:
             text=True,
             encoding="utf-8",
         )
+        # Drain stderr all along (an unread pipe that fills up would block the driver), keeping its tail.
+        self._stderr: list[str] = []
+        self._stderr_reader = threading.Thread(target=self._drain_stderr, args=(self._proc,), daemon=True)
+        self._stderr_reader.start()
         ready = self._read(START_TIMEOUT_S)
         if not ready.get("ready"):
             self.close()
             raise SealedHostError(f"bundle did not load: {ready.get('error')}")
         self.timings = dict(ready["timings"])
         return self.timings
+
+    def _drain_stderr(self, proc: subprocess.Popen[str]) -> None:
+        if proc.stderr is None:
+            return
+        for line in proc.stderr:
+            self._stderr.append(line)
+            if len(self._stderr) > 200:
+                del self._stderr[:100]
+
+    @property
+    def stderr(self) -> str:
+        """The last lines the driver wrote to stderr (what escaped the module, node's own errors)."""
+        return "".join(getattr(self, "_stderr", []))
 
     def __enter__(self) -> SealedHost:
         return self
@@ -91,9 +108,8 @@ class SealedHost:
         except (OSError, subprocess.TimeoutExpired):
             proc.kill()
             proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+        if proc.stdout is not None:
+            proc.stdout.close()
 
     # ---- protocol ----
 
@@ -109,8 +125,9 @@ class SealedHost:
             proc.kill()
             raise SealedHostError(f"no answer from the sealed host within {timeout:.0f} s")
         if not line or not line[0]:
-            err = proc.stderr.read() if proc.stderr else ""
-            raise SealedHostError(f"the sealed host exited: {err[-2000:]}")
+            proc.wait(timeout=10)
+            self._stderr_reader.join(timeout=5)
+            raise SealedHostError(f"the sealed host exited: {self.stderr[-2000:]}")
         msg: dict[str, Any] = json.loads(line[0])
         return msg
 
