@@ -4,8 +4,8 @@ Each module in `examples/*.py` and the sdk-test port (`tests/sdk_conformance/sdk
 runs on our native host (`ModuleHost`, in process) and, as the bundle `spacetimedb build` makes of
 it, in the sealed imitation of SpacetimeDB's V8 host (`tests/sealed_host/`). The module definition
 bytes must be equal, and after every call the outcome (ok, sender error with its message, or
-error), what the call logged below error level, and every table's rows (BSATN, sorted) must be
-equal too.
+error), what the call logged below error level, a view's data or a procedure's return value, and
+every table's rows (BSATN, sorted) must be equal too.
 
 Bundles are built once and kept in pytest's cache (`.pytest_cache`), keyed by the module and the
 package sources (a Pyodide bundle is ~18 MB and starts in seconds). Until
@@ -36,6 +36,7 @@ from spacetimedb.host.results import ReducerCallResult, ReducerStatus
 from spacetimedb.module.export import module_def_bsatn
 from spacetimedb.module.loader import load_module
 from spacetimedb.module.module_def import ModuleDef
+from spacetimedb.module.runner import FailureKind, ViewError
 from spacetimedb.sats import algebraic_type as at
 from spacetimedb.sats.special import ConnectionId, Identity, Timestamp
 
@@ -105,6 +106,14 @@ def disconnect(user: str) -> Step:
 
 def call(name: str, *args: Any, user: str = "alice") -> Step:
     return Step("reducer", name, args, user)
+
+
+def view(name: str, user: str = "alice") -> Step:
+    return Step("view", name, (), user)
+
+
+def procedure(name: str, *args: Any, user: str = "alice") -> Step:
+    return Step("procedure", name, args, user)
 
 
 # ---- generated arguments (the sdk-test port has too many reducers to write each call by hand) ----
@@ -185,9 +194,21 @@ SCENARIOS: dict[str, Callable[[ModuleDef], list[Step]]] = {
         call("transfer", Identity(who("bob")), 500),
         call("transfer", Identity(who("bob")), 10**12),  # more than alice has
         call("transfer", Identity(who("carol")), 1),  # no such account
+        view("my_account"),
+        view("my_account_changes"),
+        view("my_account", user="bob"),
+        view("my_account", user="carol"),  # no account: None
         disconnect("alice"),
     ],
-    "price_feed": lambda m: [init(), call("set_price", "ABC", 1234), call("set_price", "ABC", 1250), call("set_price", "XYZ", 7)],
+    "price_feed": lambda m: [
+        init(),
+        call("set_price", "ABC", 1234),
+        procedure("stored_price", "ABC"),
+        call("set_price", "ABC", 1250),
+        call("set_price", "XYZ", 7),
+        procedure("stored_price", "ABC"),
+        procedure("stored_price", "NOPE"),  # None
+    ],
     "simple_game": lambda m: [
         init(),
         connect("alice"),
@@ -227,10 +248,12 @@ class Outcome:
     #: What the call logged below error level, as (level, message) (error records carry a
     #: traceback or a JS stack, host-specific).
     logs: list[tuple[str, str]] = field(default_factory=list)
+    #: A view's data (header first) or a procedure's BSATN return value.
+    result: bytes | None = None
 
-    def comparable(self) -> tuple[str, str | None]:
+    def comparable(self) -> tuple[str, str | None, bytes | None]:
         # Internal errors carry a traceback or a JS stack: compare their kind, not their text.
-        return (self.outcome, self.message if self.outcome == "sender_error" else None)
+        return (self.outcome, self.message if self.outcome == "sender_error" else None, self.result)
 
 
 class NativeRun:
@@ -246,10 +269,13 @@ class NativeRun:
             )
         self.codecs = {t.name: compile_codec(t.schema.row_type, self.module.typespace) for t in self.module.tables}
 
-    def args(self, step: Step) -> bytes:
+    def args(self, step: Step, params: at.ProductType | None = None) -> bytes:
         if isinstance(step.args, bytes):
             return step.args
-        return bsatn.encode(step.args, self.module.reducers[step.name].params, self.module.typespace)
+        if params is None:
+            fns = self.module.procedures if step.kind == "procedure" else self.module.reducers
+            params = fns[step.name].params
+        return bsatn.encode(step.args, params, self.module.typespace)
 
     def run(self, step: Step, ts: int) -> Outcome:
         before = len(self.host.log.records())
@@ -261,6 +287,11 @@ class NativeRun:
         stamp = Timestamp(ts)
         sender, cid = Identity(step.sender), ConnectionId(step.connection_id)
         result: ReducerCallResult
+        if step.kind == "view":
+            return self._view(step, stamp)
+        if step.kind == "procedure":
+            p = self.host.call_procedure(step.name, self.args(step), caller=sender, connection_id=cid, timestamp=stamp)
+            return _outcome(p.status, p.error, p.bsatn if p.status is ReducerStatus.COMMITTED else None)
         if step.kind == "init":
             result = self.host.init(timestamp=stamp)
         elif step.kind == "connect":
@@ -269,11 +300,23 @@ class NativeRun:
             result = self.host.client_disconnected(sender, cid, timestamp=stamp)
         else:
             result = self.host.call_reducer(step.name, self.args(step), caller=sender, connection_id=cid, timestamp=stamp)
-        if result.status is ReducerStatus.COMMITTED:
-            return Outcome("ok")
-        if result.status is ReducerStatus.USER_ERROR:
-            return Outcome("sender_error", result.error)
-        return Outcome("error", result.error)
+        return _outcome(result.status, result.error)
+
+    def _view(self, step: Step, stamp: Timestamp) -> Outcome:
+        """The view's rows as upstream's `__call_view__` data: ViewResultHeader::RowData, then
+        the `Vec<T>` or `Option<T>` the view returns."""
+        vdef = self.module.view(step.name)
+        try:
+            rows = self.host.runner.run_view(vdef, self.host.db, sender=Identity(step.sender), timestamp=stamp)
+        except ViewError as e:
+            kind = "sender_error" if e.failure.kind is FailureKind.SENDER_ERROR else "error"
+            return Outcome(kind, e.failure.message)
+        codec = compile_codec(vdef.row_product, self.module.typespace)
+        if vdef.returns_list:
+            body = len(rows).to_bytes(4, "little") + b"".join(codec.encode(r) for r in rows)
+        else:
+            body = b"\x00" + codec.encode(rows[0]) if rows else b"\x01"
+        return Outcome("ok", result=b"\x00" + body)
 
     def describe(self) -> bytes:
         return module_def_bsatn(self.module, wrapped=True)
@@ -286,12 +329,25 @@ class NativeRun:
         return out
 
 
+def _outcome(status: ReducerStatus, error: str | None, result: bytes | None = None) -> Outcome:
+    if status is ReducerStatus.COMMITTED:
+        return Outcome("ok", result=result)
+    return Outcome("sender_error" if status is ReducerStatus.USER_ERROR else "error", error)
+
+
 def sealed_outcome(c: SealedCall) -> Outcome:
     logs = [(LOG_LEVELS.get(level, str(level)), m) for level, m in c.logs]
-    return Outcome(c.outcome, c.message, [x for x in logs if x[0] not in ("error", "panic")])
+    return Outcome(c.outcome, c.message, [x for x in logs if x[0] not in ("error", "panic")], c.result)
 
 
 def run_sealed(host: SealedHost, native: NativeRun, step: Step, ts: int) -> Outcome:
+    if step.kind == "view":
+        return sealed_outcome(host.call_view(step.name, sender=step.sender, timestamp=ts))
+    if step.kind == "procedure":
+        args = native.args(step, native.module.procedures[step.name].params)
+        return sealed_outcome(
+            host.call_procedure(step.name, args, sender=step.sender, connection_id=step.connection_id, timestamp=ts)
+        )
     if step.kind == "reducer":
         return sealed_outcome(
             host.call_reducer(step.name, native.args(step), sender=step.sender, connection_id=step.connection_id, timestamp=ts)
@@ -499,5 +555,5 @@ def test_the_comparison_passes_a_faithful_bundle_and_catches_a_divergent_one(tmp
     # Without the same-account check, transfer(1, 1, 5) commits (and mints 5) instead of failing.
     found = differences(bank, bank_standin(tmp_path, check_same=False))
     assert len(found) == 2 and all(f.startswith("step 3 reducer transfer as alice") for f in found), found
-    assert "('ok', None)" in found[0] and "'cannot transfer to the same account'" in found[0]
+    assert "('ok', None, None)" in found[0] and "'cannot transfer to the same account'" in found[0]
     assert "tables differ: ['accounts']" in found[1]
