@@ -19,10 +19,10 @@ import asyncio
 import sys
 from pathlib import Path
 
-from chat_bindings import DbConnection, Message, User
+from chat_bindings import DbConnection, EventContext, Message, User
 
 from spacetimedb import Identity
-from spacetimedb.client import ClientError, EventContext, ReducerError, SubscribeAppliedEvent
+from spacetimedb.client import ClientError, ReducerError, SubscribeAppliedEvent
 
 try:
     from rich.console import Console
@@ -62,22 +62,22 @@ class Chat:
     # The rows already there arrive with the subscription (a SubscribeAppliedEvent): `on_applied`
     # prints those messages, in the order they were sent; the callbacks print what happens next.
 
-    def on_message(self, ctx: EventContext[DbConnection], message: Message) -> None:
+    def on_message(self, ctx: EventContext, message: Message) -> None:
         if not isinstance(ctx.event, SubscribeAppliedEvent):
             self.screen.say(self.user_name(message.sender), message.text)
 
-    def on_user_insert(self, ctx: EventContext[DbConnection], user: User) -> None:
+    def on_user_insert(self, ctx: EventContext, user: User) -> None:
         if not isinstance(ctx.event, SubscribeAppliedEvent) and user.online:
             self.screen.note(f"User {self.user_name(user.identity)} connected.")
 
-    def on_user_update(self, ctx: EventContext[DbConnection], old: User, new: User) -> None:
+    def on_user_update(self, ctx: EventContext, old: User, new: User) -> None:
         if old.name != new.name:
             self.screen.note(f"User {old.name or old.identity.to_hex()[:8]} renamed to {new.name}.")
         if old.online != new.online:
             state = "connected" if new.online else "disconnected"
             self.screen.note(f"User {self.user_name(new.identity)} {state}.")
 
-    def on_applied(self, ctx: EventContext[DbConnection]) -> None:
+    def on_applied(self, ctx: EventContext) -> None:
         for message in sorted(self.conn.db.message.iter(), key=lambda m: m.sent.micros):
             self.screen.say(self.user_name(message.sender), message.text)
 

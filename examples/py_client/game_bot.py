@@ -20,9 +20,9 @@ import random
 import sys
 import time
 
-from game_bindings import DbConnection, GameEvent, Player, Position
+from game_bindings import DbConnection, EventContext, GameEvent, Player, Position
 
-from spacetimedb.client import ClientError, EventContext, ReducerError, SubscribeAppliedEvent
+from spacetimedb.client import ClientError, ReducerError, SubscribeAppliedEvent
 from spacetimedb.client.pending import PendingCall
 
 # The module's rules (examples/simple_game.py): a step is at most 10, an attack reaches 15.
@@ -102,7 +102,7 @@ def wait_all(bots: list[Bot], timeout: float) -> None:
         time.sleep(0.005)
 
 
-def print_event(ctx: EventContext[DbConnection], event: GameEvent) -> None:
+def print_event(ctx: EventContext, event: GameEvent) -> None:
     if not isinstance(ctx.event, SubscribeAppliedEvent):
         print(f"[{event.kind}] {event.message}", flush=True)
 

@@ -130,7 +130,7 @@ def test_every_type_round_trips_through_the_python_client(tmp_path: Path) -> Non
                 r = conn.reducers
                 handle = conn.db[table]
                 if table.startswith(("pk_", "unique_")):
-                    col = next(c for c in handle._cache.info.unique_columns)
+                    col = next(c for c in conn._module.tables[table].unique_columns)
                     for k in values:
                         first, second = (k, I(32)[0]), (k, I(32)[1])
                         await getattr(r, f"insert_{table}")(*first)

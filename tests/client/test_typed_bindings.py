@@ -13,13 +13,12 @@ from .harness import ROOT, run_with_server
 from .typed_chat_bindings import DbConnection, Message, User
 
 USER_CODE = '''
-from spacetimedb.client import EventContext
-from tests.client.typed_chat_bindings import DbConnection, Message, User
+from tests.client.typed_chat_bindings import DbConnection, EventContext, Message, User
 
 
 async def main(token: str | None) -> None:
     async with DbConnection.builder().with_uri("ws://127.0.0.1:3000").with_database_name("chat").with_token(token).build() as conn:
-        def on_message(ctx: EventContext[DbConnection], row: Message) -> None:
+        def on_message(ctx: EventContext, row: Message) -> None:
             print(row.text.upper())
 
         conn.db.message.on_insert(on_message)

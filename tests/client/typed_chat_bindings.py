@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 from spacetimedb import Identity, Timestamp
 from spacetimedb.client import (
     DbConnection as _DbConnection,
 )
+from spacetimedb.client import EventContext as _EventContext
 from spacetimedb.client import (
     ModuleInfo,
+    PrimaryKeyTableHandle,
     ReducerInfo,
     TableHandle,
     TableInfo,
@@ -45,13 +47,16 @@ class SendMessageArgs:
     text: str
 
 
-class UserTable(TableHandle[User]):
+EventContext: TypeAlias = _EventContext["RemoteTables", "RemoteReducers", "Any"]
+
+
+class UserTable(PrimaryKeyTableHandle[User, EventContext]):
     identity: UniqueIndex[User, Identity]
 
 
 class RemoteTables(Tables):
     user: UserTable
-    message: TableHandle[Message]
+    message: TableHandle[Message, EventContext]
 
 
 class RemoteReducers:

@@ -119,6 +119,12 @@ CASES = {
     "client-events": Case(
         "tests/client/modules/events.py", "counter", "conn.reducers.ping({ n: 1 })", "row.value === 1"
     ),
+    "jshost-bundle": Case(
+        "tests/jshost/bundle_module.py", "item", "conn.reducers.add({ name: 'a' })", "row.name === 'a'"
+    ),
+    "client-collide": Case(
+        "tests/client/modules/collide.py", "log", "conn.reducers.add({ count: 1, name: 'a' })", "row.text === 'a'"
+    ),
 }
 
 PRELUDE = """\

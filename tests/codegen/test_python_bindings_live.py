@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from tests.client.harness import ROOT, run_with_server, until
 
-from spacetimedb import ConnectionId, Identity, TimeDuration, Timestamp, Uuid
-from spacetimedb.client import ProcedureError, ReducerError, ReducerEvent
+from spacetimedb import ConnectionId, Identity, TimeDuration, Timestamp, Uuid, client
+from spacetimedb.client import PrimaryKeyTableHandle, ProcedureError, ReducerError, ReducerEvent, TableHandle
 from spacetimedb.codegen.module_view import load_module_view
 from spacetimedb.codegen.python import generate_python
 from spacetimedb.module.loader import load_module
@@ -27,6 +27,7 @@ SDK = ROOT / "tests" / "sdk_conformance" / "sdk_test_module.py"
 PRICES = ROOT / "examples" / "price_feed.py"
 EXCHANGE = ROOT / "examples" / "money_exchange.py"
 PROCS = ROOT / "tests" / "server" / "modules" / "procs.py"
+COLLIDE = ROOT / "tests" / "client" / "modules" / "collide.py"
 
 
 @pytest.fixture
@@ -145,12 +146,53 @@ def test_procedure_value_and_view_rows_are_typed(tmp_path: Path, bindings: Any) 
     run_with_server(tmp_path, scenario, {"prices": PRICES, "exchange": EXCHANGE, "procs": PROCS})
 
 
+def test_unique_columns_named_like_handle_methods_keep_their_accessors(tmp_path: Path, bindings: Any) -> None:
+    """`count`, `iter`, `index`, `on_update`, `name` (tally) and `on_delete`, `remove_on_insert` (log) are
+    unique columns: `handle.<column>.find` works, with bindings and without; the methods they take the
+    name of stay reachable through the class (`TableHandle.count(handle)`), `len()` and `for`."""
+    b = bindings(COLLIDE)
+
+    async def scenario(server: Server, uri: str) -> None:
+        updates: list[Any] = []
+        async with b.DbConnection.builder().with_uri(uri).with_database_name("collide").build() as conn:
+            await conn.subscription_builder().subscribe_to_all_tables()
+            PrimaryKeyTableHandle.on_update(conn.db.tally, lambda ctx, old, new: updates.append((old.name, new.name)))
+            await conn.reducers.add(1, "a")
+            await conn.reducers.add(2, "b")
+            tally = conn.db.tally
+            one = b.Tally(1, "it1", 10, 100, "a", 1)
+            assert tally.count.find(1) == one and tally.iter.find("it1") == one and tally.index.find(10) == one
+            assert tally.on_update.find(100) == one and tally.name.find("a") == one
+            assert tally.index.find(11) is None and tally.count.find(3) is None
+            assert TableHandle.count(tally) == len(tally) == 2 and len(list(TableHandle.iter(tally))) == 2
+            assert sorted(r.count for r in tally) == [1, 2]
+            assert TableHandle.index(tally, "count") is tally.count
+            assert conn.db.log.on_delete.find(2) == b.Log(2, 3, "b") == conn.db.log.remove_on_insert.find(3)
+            await conn.reducers.rename(1, "z")
+            assert updates == [("a", "z")] and tally.name.find("z") == b.Tally(1, "it1", 10, 100, "z", 1)
+            with pytest.raises(TypeError, match="no primary key"):
+                conn.db.log.on_update(lambda ctx, old, new: None)  # the runtime check behind the type
+        async with client.connect(uri, "collide") as generic:  # no bindings: the same accessors
+            await generic.subscription_builder().subscribe(["SELECT * FROM tally"])
+            assert generic.db.tally.count.find(2).name == "b" and generic.db.tally.iter.find("it2").count == 2
+            assert TableHandle.count(generic.db.tally) == 2 and "tally" in generic.db
+            with pytest.raises(AttributeError, match="no table 'tallies'"):
+                generic.db.tallies  # noqa: B018
+
+    run_with_server(tmp_path, scenario, {"collide": COLLIDE})
+
+
 def test_the_generators_list_of_handle_members_is_the_runtimes() -> None:
-    """codegen may not import the client layer, so it keeps its own copy of TableHandle's members."""
-    from spacetimedb.client import TableHandle, Tables
-    from spacetimedb.codegen.python import HANDLE_MEMBERS, TABLES_MEMBERS
+    """codegen may not import the client layer, so it keeps its own copy of the handles' members
+    and of the runtime's rule for accessor names."""
+    from spacetimedb.client import PrimaryKeyTableHandle, TableHandle, Tables
+    from spacetimedb.client.table import accessor_names
+    from spacetimedb.codegen.python import HANDLE_MEMBERS, PK_HANDLE_MEMBERS, accessor_name
 
     def public(cls: type) -> set[str]:
         return {n for n in dir(cls) if not n.startswith("_")}
 
-    assert public(TableHandle) == HANDLE_MEMBERS and public(Tables) == TABLES_MEMBERS
+    assert public(TableHandle) == HANDLE_MEMBERS and public(PrimaryKeyTableHandle) == PK_HANDLE_MEMBERS
+    assert public(Tables) == set()  # no table name is ever shadowed
+    for name in ["count", "from", "name", "_x", "__len__", "_TableHandle__cache", "_Tables__handles", "class"]:
+        assert accessor_name(name) == (accessor_names(name)[-1] if accessor_names(name) else None), name

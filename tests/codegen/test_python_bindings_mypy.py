@@ -21,7 +21,11 @@ from spacetimedb.module.loader import load_module
 
 ROOT = Path(__file__).resolve().parents[2]
 USERS = Path(__file__).resolve().parent / "python_users"
-MODULES = [*sorted((ROOT / "examples").glob("*.py")), ROOT / "tests" / "sdk_conformance" / "sdk_test_module.py"]
+MODULES = [
+    *sorted((ROOT / "examples").glob("*.py")),
+    ROOT / "tests" / "sdk_conformance" / "sdk_test_module.py",
+    ROOT / "tests" / "client" / "modules" / "collide.py",  # unique columns named like handle methods
+]
 
 
 def write_bindings(module: Path, out_dir: Path, *, include_private: bool = False) -> str:

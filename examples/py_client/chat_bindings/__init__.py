@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 from spacetimedb.client import DbConnection as _DbConnection
+from spacetimedb.client import EventContext as _EventContext
 from spacetimedb.client import (
     ModuleInfo,
+    PrimaryKeyTableHandle,
     ProcedureInfo,
     ReducerInfo,
     TableHandle,
@@ -22,6 +24,10 @@ from spacetimedb.client import (
 )
 from spacetimedb.client.pending import PendingCall
 from spacetimedb.sats import Identity, Timestamp
+
+#: The `ctx` every callback gets: `ctx.db`, `ctx.reducers`, `ctx.procedures` typed for this module,
+#: `ctx.event` one of spacetimedb.client's Event classes (narrow it: `isinstance(ctx.event, ReducerEvent)`).
+EventContext: TypeAlias = _EventContext["RemoteTables", "RemoteReducers", "RemoteProcedures"]
 
 
 @dataclass(slots=True)
@@ -56,7 +62,7 @@ class SendMessageArgs:
     text: str
 
 
-class UserTable(TableHandle[User]):
+class UserTable(PrimaryKeyTableHandle[User, EventContext]):
     """`conn.db.user`: the cached rows of table `user`; `find` on its unique columns."""
 
     identity: UniqueIndex[User, Identity]
@@ -66,7 +72,7 @@ class RemoteTables(Tables):
     """`conn.db`: one handle per table and view, named as the table."""
 
     user: UserTable
-    message: TableHandle[Message]
+    message: TableHandle[Message, EventContext]
 
 
 TABLES: dict[str, TableInfo] = {

@@ -8,20 +8,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 from spacetimedb.client import DbConnection as _DbConnection
+from spacetimedb.client import EventContext as _EventContext
 from spacetimedb.client import (
     ModuleInfo,
+    PrimaryKeyTableHandle,
     ProcedureInfo,
     ReducerInfo,
-    TableHandle,
     TableInfo,
     Tables,
     UniqueIndex,
 )
 from spacetimedb.client.pending import PendingCall
 from spacetimedb.sats import Identity, ScheduleAt, Timestamp, f32, u32, u64
+
+#: The `ctx` every callback gets: `ctx.db`, `ctx.reducers`, `ctx.procedures` typed for this module,
+#: `ctx.event` one of spacetimedb.client's Event classes (narrow it: `isinstance(ctx.event, ReducerEvent)`).
+EventContext: TypeAlias = _EventContext["RemoteTables", "RemoteReducers", "RemoteProcedures"]
 
 
 @dataclass(slots=True)
@@ -165,25 +170,26 @@ class ResetGameArgs:
     pass
 
 
-class GameStateTable(TableHandle[GameState]):
+class GameStateTable(PrimaryKeyTableHandle[GameState, EventContext]):
     """`conn.db.game_state`: the cached rows of table `game_state`; `find` on its unique columns."""
 
     id: UniqueIndex[GameState, u32]
 
 
-class PlayerTable(TableHandle[Player]):
+class PlayerTable(PrimaryKeyTableHandle[Player, EventContext]):
     """`conn.db.player`: the cached rows of table `player`; `find` on its unique columns."""
 
     identity: UniqueIndex[Player, Identity]
+    name: UniqueIndex[Player, str]
 
 
-class GameEventTable(TableHandle[GameEvent]):
+class GameEventTable(PrimaryKeyTableHandle[GameEvent, EventContext]):
     """`conn.db.game_event`: the cached rows of table `game_event`; `find` on its unique columns."""
 
     id: UniqueIndex[GameEvent, u64]
 
 
-class LeaderboardEntryTable(TableHandle[LeaderboardEntry]):
+class LeaderboardEntryTable(PrimaryKeyTableHandle[LeaderboardEntry, EventContext]):
     """`conn.db.leaderboard_entry`: the cached rows of table `leaderboard_entry`; `find` on its unique columns."""
 
     rank: UniqueIndex[LeaderboardEntry, u32]

@@ -22,9 +22,11 @@ How generated bindings plug in (the runtime's interface; docs/client.md has the 
   types are annotated dataclasses (or AlgebraicTypes with `typespace`), BSATN via `spacetimedb.bsatn`.
 - `class DbConnection(spacetimedb.client.DbConnection[RemoteTables, RemoteReducers, RemoteProcedures]):
   MODULE = ModuleInfo(...)`; `DbConnection.builder()` then returns a `DbConnectionBuilder`.
-- `db_type(handles)`: a `Tables` subclass annotating one `TableHandle[Row]` (or subclass) per table;
-  `TableInfo.handle_type`: a `TableHandle[Row]` subclass annotating `UniqueIndex[Row, Key]` per unique
-  column. The runtime creates the handles and indexes; the subclasses only carry types.
+- `db_type(handles)`: a `Tables` subclass annotating one `TableHandle[Row, Ctx]` (or subclass) per
+  table; `TableInfo.handle_type`: a `TableHandle[Row, Ctx]` / `PrimaryKeyTableHandle[Row, Ctx]`
+  subclass annotating `UniqueIndex[Row, Key]` per unique column, `Ctx` being the bindings'
+  `EventContext[RemoteTables, RemoteReducers, RemoteProcedures]`. The runtime creates the handles and
+  indexes; the subclasses only carry types.
 - `reducers_type(call)` / `procedures_type(call)`: `call(name, args_object)` encodes the object with
   the info's `args_type` and returns an awaitable (async connections) or a `concurrent.futures.Future`
   (sync ones); procedures resolve to the value decoded with `return_type`.
@@ -61,7 +63,7 @@ from spacetimedb.client.events import (
 from spacetimedb.client.generic import GenericConnection, connect, connect_sync, fetch_module_info
 from spacetimedb.client.schema import SchemaError, module_info_from_schema
 from spacetimedb.client.subscription import SubscriptionBuilder, SubscriptionHandle
-from spacetimedb.client.table import TableHandle, Tables, UniqueIndex
+from spacetimedb.client.table import GenericTables, PrimaryKeyTableHandle, TableHandle, Tables, UniqueIndex
 
 __all__ = [
     "ClientError",
@@ -79,7 +81,9 @@ __all__ = [
     "GenericConnection",
     "GenericProcedures",
     "GenericReducers",
+    "GenericTables",
     "ModuleInfo",
+    "PrimaryKeyTableHandle",
     "ProcedureError",
     "ProcedureInfo",
     "ProtocolError",

@@ -57,7 +57,7 @@ from spacetimedb.client.events import (
     UnsubscribeAppliedEvent,
 )
 from spacetimedb.client.subscription import SubscriptionBuilder, SubscriptionHandle
-from spacetimedb.client.table import TableHandle, Tables
+from spacetimedb.client.table import GenericTables, TableHandle, handle_class
 from spacetimedb.protocol import (
     CallProcedure,
     CallReducer,
@@ -302,13 +302,13 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
         self._config = config
         self._sync = sync
         self._caches: dict[str, TableCache] = {}
-        handles: dict[str, TableHandle[Any]] = {}
+        handles: dict[str, TableHandle[Any, Any]] = {}
         for name, info in module.tables.items():
             cache = TableCache(info, bsatn.compile(info.row_type, module.typespace), module.typespace)
             self._caches[name] = cache
-            handles[name] = (info.handle_type or TableHandle)(cache)
+            handles[name] = (info.handle_type or handle_class(info.primary_key))(cache)
         self._handles = handles
-        db: Any = (module.db_type or Tables)(handles)
+        db: Any = (module.db_type or GenericTables)(handles)
         reducers: Any = (
             module.reducers_type(self._call_reducer_object)
             if module.reducers_type is not None
@@ -346,7 +346,7 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
         self._calls: dict[int, _Call] = {}
         #: Guards registering a call against failing them all when the connection is lost.
         self._calls_lock = threading.Lock()
-        self._subs: dict[int, SubscriptionHandle] = {}
+        self._subs: dict[int, SubscriptionHandle[Any]] = {}
         self._resync_before: dict[TableCache, dict[Any, list[Any]]] | None = None
         self._resync_waiting: set[int] = set()
         self._resync_cause: BaseException | None = None
@@ -359,7 +359,8 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
         """Connected (and not reconnecting)."""
         return self._online and not self._closed
 
-    def subscription_builder(self) -> SubscriptionBuilder:
+    def subscription_builder(self) -> SubscriptionBuilder[EventContext[DbT, ReducersT, ProceduresT]]:
+        """`conn.subscription_builder().on_applied(cb).on_error(cb).subscribe(queries)`."""
         return SubscriptionBuilder(self)
 
     def call_reducer(self, reducer: str, args: bytes) -> Any:
@@ -498,11 +499,11 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
 
     def _subscribe(
         self, queries: list[str], on_applied: list[Callable[..., Any]], on_error: list[Callable[..., Any]]
-    ) -> SubscriptionHandle:
+    ) -> SubscriptionHandle[Any]:
         if self._closed:
             raise DisconnectedError("not connected")
         qs = next(self._query_set_ids) & 0xFFFFFFFF
-        handle = SubscriptionHandle(self, qs, queries)
+        handle: SubscriptionHandle[Any] = SubscriptionHandle(self, qs, queries)
         handle._on_applied.extend(on_applied)
         handle._on_error.extend(on_error)
         self._subs[qs] = handle
@@ -510,7 +511,7 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
             self._send(Subscribe(self._request_id(), QuerySetId(qs), queries))
         return handle
 
-    def _unsubscribe(self, handle: SubscriptionHandle) -> None:
+    def _unsubscribe(self, handle: SubscriptionHandle[Any]) -> None:
         if self._online and handle.state == "active":
             self._send(Unsubscribe(self._request_id(), QuerySetId(handle.query_set_id), UnsubscribeFlags.SendDroppedRows))
             return
@@ -836,13 +837,13 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
         except Exception:
             log.exception("a callback raised (the connection carries on)")
 
-    def _dispatch(self, ctx: EventContext[Any], pending: list[Pending]) -> None:
+    def _dispatch(self, ctx: EventContext[Any, Any, Any], pending: list[Pending]) -> None:
         for cache, kind, args in pending:
             cbs = cache.on_insert if kind == "insert" else cache.on_delete if kind == "delete" else cache.on_update
             for cb in list(cbs):
                 self._run_callback(cb, ctx, *args)
 
-    def _apply(self, ctx: EventContext[Any], updates: list[tuple[TableCache, list[Op], list[Op]]]) -> None:
+    def _apply(self, ctx: EventContext[Any, Any, Any], updates: list[tuple[TableCache, list[Op], list[Op]]]) -> None:
         if self._resync_before is not None:  # rebuilding after a reconnect: diffed at the end
             for cache, ins, dels in updates:
                 cache.apply(ins, dels, None)
@@ -852,7 +853,7 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
             cache.apply(ins, dels, pending)
         self._dispatch(ctx, pending)
 
-    def _ctx(self, event: Event) -> EventContext[Any]:
+    def _ctx(self, event: Event) -> EventContext[DbT, ReducersT, ProceduresT]:
         return EventContext(self, event)
 
     def _process(self, item: _Item) -> None:

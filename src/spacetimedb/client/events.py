@@ -61,28 +61,35 @@ Event: TypeAlias = (
     ReducerEvent | TransactionEvent | SubscribeAppliedEvent | UnsubscribeAppliedEvent | ReconnectedEvent | ErrorEvent
 )
 
-ConnT = TypeVar("ConnT", bound="DbConnection[Any, Any, Any]")
+DbT = TypeVar("DbT")
+ReducersT = TypeVar("ReducersT")
+ProceduresT = TypeVar("ProceduresT")
 
 
-class EventContext(Generic[ConnT]):
-    """Passed to every callback: the connection's `db`, `reducers`, `procedures` and what happened (`event`)."""
+class EventContext(Generic[DbT, ReducersT, ProceduresT]):
+    """Passed to every callback: the connection's `db`, `reducers`, `procedures` and what happened (`event`).
+
+    Generated bindings name the typed one `EventContext` (`EventContext[RemoteTables,
+    RemoteReducers, RemoteProcedures]`): annotate callbacks with it. `event` is one of the `Event`
+    classes; narrow it (`isinstance(ctx.event, ReducerEvent)`) to read `ctx.event.status`.
+    """
 
     __slots__ = ("connection", "event")
 
-    def __init__(self, connection: ConnT, event: Event) -> None:
+    def __init__(self, connection: DbConnection[DbT, ReducersT, ProceduresT], event: Event) -> None:
         self.connection = connection
-        self.event = event
+        self.event: Event = event
 
     @property
-    def db(self) -> Any:
+    def db(self) -> DbT:
         return self.connection.db
 
     @property
-    def reducers(self) -> Any:
+    def reducers(self) -> ReducersT:
         return self.connection.reducers
 
     @property
-    def procedures(self) -> Any:
+    def procedures(self) -> ProceduresT:
         return self.connection.procedures
 
     @property

@@ -19,10 +19,10 @@ from spacetimedb.client.calls import GenericProcedures, GenericReducers
 from spacetimedb.client.db_connection import Connecting, DbConnection, DbConnectionBuilder
 from spacetimedb.client.errors import ConnectError, TokenRefusedError, UnknownDatabaseError
 from spacetimedb.client.schema import SchemaError, module_info_from_schema
-from spacetimedb.client.table import Tables
+from spacetimedb.client.table import GenericTables
 
 #: A connection without bindings: `db`, `reducers` and `procedures` are looked up by name.
-GenericConnection = DbConnection[Tables, GenericReducers, GenericProcedures]
+GenericConnection = DbConnection[GenericTables, GenericReducers, GenericProcedures]
 
 
 def _http_base(uri: str) -> str:

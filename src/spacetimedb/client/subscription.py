@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Generator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from spacetimedb.client.errors import ClientError
 
 if TYPE_CHECKING:
     from spacetimedb.client.db_connection import DbConnection
 
-AppliedCallback = Callable[[Any], Any]  # (ctx)
-ErrorCallback = Callable[[Any, BaseException], Any]  # (ctx, error)
+#: The callbacks' context: the connection's `EventContext[...]` (generated bindings' `EventContext`).
+Ctx = TypeVar("Ctx")
+
+AppliedCallback = Callable[[Ctx], Any]  # (ctx)
+ErrorCallback = Callable[[Ctx, BaseException], Any]  # (ctx, error)
 
 
-class SubscriptionHandle:
+class SubscriptionHandle(Generic[Ctx]):
     """One query set: pending until applied, then active until unsubscribed (ended) or failed."""
 
     def __init__(self, conn: DbConnection[Any, Any, Any], query_set_id: int, queries: list[str]) -> None:
@@ -30,9 +33,9 @@ class SubscriptionHandle:
         self.queries = queries
         self.state = "pending"  # pending | active | ended | failed
         self.error: BaseException | None = None
-        self._on_applied: list[AppliedCallback] = []
-        self._on_error: list[ErrorCallback] = []
-        self._on_end: list[AppliedCallback] = []
+        self._on_applied: list[AppliedCallback[Ctx]] = []
+        self._on_error: list[ErrorCallback[Ctx]] = []
+        self._on_end: list[AppliedCallback[Ctx]] = []
         self._applied = conn._new_future()
         self._ended: Any = None
 
@@ -53,12 +56,12 @@ class SubscriptionHandle:
             self._conn._unsubscribe(self)
         return self._ended
 
-    def unsubscribe_then(self, on_end: AppliedCallback) -> Any:
+    def unsubscribe_then(self, on_end: AppliedCallback[Ctx]) -> Any:
         """`unsubscribe()`, calling `on_end(ctx)` once the rows are gone."""
         self._on_end.append(on_end)
         return self.unsubscribe()
 
-    def __await__(self) -> Generator[Any, None, SubscriptionHandle]:
+    def __await__(self) -> Generator[Any, None, SubscriptionHandle[Ctx]]:
         if not isinstance(self._applied, asyncio.Future):
             raise ClientError("await a subscription on async connections; on sync ones check is_active after frame_tick()")
         yield from self._applied.__await__()
@@ -68,28 +71,28 @@ class SubscriptionHandle:
         return f"<SubscriptionHandle {self.query_set_id} {self.state}: {self.queries}>"
 
 
-class SubscriptionBuilder:
+class SubscriptionBuilder(Generic[Ctx]):
     def __init__(self, conn: DbConnection[Any, Any, Any]) -> None:
         self._conn = conn
-        self._on_applied: list[AppliedCallback] = []
-        self._on_error: list[ErrorCallback] = []
+        self._on_applied: list[AppliedCallback[Ctx]] = []
+        self._on_error: list[ErrorCallback[Ctx]] = []
 
-    def on_applied(self, callback: AppliedCallback) -> SubscriptionBuilder:
+    def on_applied(self, callback: AppliedCallback[Ctx]) -> SubscriptionBuilder[Ctx]:
         """`callback(ctx)` once the subscription's rows are in the cache (before their `on_insert`s run)."""
         self._on_applied.append(callback)
         return self
 
-    def on_error(self, callback: ErrorCallback) -> SubscriptionBuilder:
+    def on_error(self, callback: ErrorCallback[Ctx]) -> SubscriptionBuilder[Ctx]:
         """`callback(ctx, error)` if the server refuses the queries or the subscription fails later."""
         self._on_error.append(callback)
         return self
 
-    def subscribe(self, queries: str | Sequence[str]) -> SubscriptionHandle:
+    def subscribe(self, queries: str | Sequence[str]) -> SubscriptionHandle[Ctx]:
         qs = [queries] if isinstance(queries, str) else list(queries)
         if not qs:
             raise ValueError("subscribe() needs at least one query")
         return self._conn._subscribe(qs, list(self._on_applied), list(self._on_error))
 
-    def subscribe_to_all_tables(self) -> SubscriptionHandle:
+    def subscribe_to_all_tables(self) -> SubscriptionHandle[Ctx]:
         """`SELECT * FROM <table>` for every table and view of the module, as the official SDKs do."""
         return self.subscribe([f"SELECT * FROM {name}" for name in self._conn._module.tables])

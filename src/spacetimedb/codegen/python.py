@@ -17,6 +17,7 @@ canonical names, and BSATN is positional, so nothing else changes.
 from __future__ import annotations
 
 import json
+import keyword
 import re
 
 from spacetimedb.codegen.module_view import ColumnView, ModuleView, TableView, snake_case
@@ -43,21 +44,33 @@ def q(text: str) -> str:
 
 PRIMITIVE_NAMES = {"String": "str", "Bool": "bool", "F64": "float"}
 
-#: Members of the runtime's `spacetimedb.client.TableHandle` / `Tables` (codegen may not import the
-#: client layer; tests/codegen checks these lists against it): a unique column or table of such a
-#: name gets no typed attribute, the runtime keeps the method (`handle.index(col)`, `db[name]` reach it).
+#: Public members of the runtime's `spacetimedb.client.TableHandle` / `PrimaryKeyTableHandle` (codegen
+#: may not import the client layer; tests/codegen checks these against it). A unique column of such
+#: a name still gets its accessor (an instance attribute wins over the method, as a Rust SDK accessor
+#: wins over the `Table` trait's method); its annotation then overrides the method's, which mypy
+#: flags, hence a `# type: ignore[assignment]` on that line.
 HANDLE_MEMBERS = frozenset({
-    "count", "index", "iter", "name", "on_delete", "on_insert", "on_update",
-    "remove_on_delete", "remove_on_insert", "remove_on_update",
+    "count", "index", "iter", "on_delete", "on_insert", "remove_on_delete", "remove_on_insert",
 })  # fmt: skip
-TABLES_MEMBERS: frozenset[str] = frozenset()
+PK_HANDLE_MEMBERS = HANDLE_MEMBERS | {"on_update", "remove_on_update"}
+
+
+def accessor_name(name: str) -> str | None:
+    """The attribute the runtime gives a unique column or a table (`client.table.accessor_names`):
+    the name, `from_` for a keyword; None for a dunder or the handles' mangled state."""
+    if (name.startswith("__") and name.endswith("__")) or name.startswith(("_TableHandle__", "_Tables__")):
+        return None
+    if keyword.iskeyword(name):
+        return name + "_"
+    return name if name.isidentifier() else None
+
 
 #: What the generated file itself defines or imports; a module type may not take these names.
 GENERATED_NAMES = {
     "annotations", "enum", "dataclass", "Any", "Callable", "Sum", "Variant", "UnitVariant",
     "TableInfo", "ReducerInfo", "ProcedureInfo", "ModuleInfo", "TABLES", "REDUCERS", "PROCEDURES",
     "RemoteReducers", "RemoteProcedures", "RemoteTables", "DbConnection", "PendingCall",
-    "TableHandle", "Tables", "UniqueIndex",
+    "TableHandle", "PrimaryKeyTableHandle", "Tables", "UniqueIndex", "EventContext", "TypeAlias",
     "Identity", "ConnectionId", "Timestamp", "TimeDuration", "Uuid", "ScheduleAt",
     "u8", "u16", "u32", "u64", "u128", "u256", "i8", "i16", "i32", "i64", "i128", "i256", "f32", "f64",
 }  # fmt: skip
@@ -152,24 +165,25 @@ class PythonGenerator:
     def table_handle(self, t: TableView, is_view: bool) -> tuple[str, str]:
         """(the handle's annotation, its class definition or "") for table `t`."""
         row = self.row_name(t)
+        base = f"PrimaryKeyTableHandle[{row}, EventContext]" if t.primary_key else f"TableHandle[{row}, EventContext]"
+        members = PK_HANDLE_MEMBERS if t.primary_key else HANDLE_MEMBERS
         uniques = list(t.primary_key[:1]) + [cols[0] for _, cols in t.unique_constraints if len(cols) == 1]
         columns = list(dict.fromkeys(t.columns[c].name for c in uniques))
-        # The runtime sets one attribute per unique column, named as the column, unless a method of
-        # TableHandle has that name (then only `handle.index(column)` reaches it): annotate what exists.
-        typed = [c for c in columns if py_ident(c) == c and c not in HANDLE_MEMBERS]
+        typed = [(c, a) for c in columns if (a := accessor_name(c)) is not None]
         if not typed:
-            return f"TableHandle[{row}]", ""
+            return base, ""
         cls = f"{pascal_case(t.name)}Table"
         kind = "view" if is_view else "table"
         lines = [
-            f"class {cls}(TableHandle[{row}]):",
+            f"class {cls}({base}):",
             f'    """`conn.db.{t.name}`: the cached rows of {kind} `{t.name}`; `find` on its unique columns."""',
             "",
         ]
         col_types = {c.name: c.type for c in t.columns}
-        for c in typed:
+        for c, attr in typed:
             self.imports.add("UniqueIndex")
-            lines.append(f"    {c}: UniqueIndex[{row}, {self.annotation(col_types[c], f'{t.name}.{c}')}]")
+            ignore = "  # type: ignore[assignment]" if attr in members else ""  # the column wins over the method
+            lines.append(f"    {attr}: UniqueIndex[{row}, {self.annotation(col_types[c], f'{t.name}.{c}')}]{ignore}")
         return cls, "\n".join(lines) + "\n"
 
     def table_info(self, t: TableView, is_view: bool, handle: str) -> str:
@@ -182,7 +196,7 @@ class PythonGenerator:
             parts.append("is_view=True")
         if t.is_event:
             parts.append("is_event=True")
-        if not handle.startswith("TableHandle["):
+        if not handle.startswith(("TableHandle[", "PrimaryKeyTableHandle[")):
             parts.append(f"handle_type={handle}")
         return f"    {q(t.name)}: TableInfo({', '.join(parts)}),"
 
@@ -217,8 +231,8 @@ class PythonGenerator:
             if cls:
                 body.append(cls)
             table_entries.append(self.table_info(t, is_view, handle))
-            attr = py_ident(t.name)
-            if attr == t.name and attr not in TABLES_MEMBERS:
+            attr = accessor_name(t.name)
+            if attr is not None:
                 table_attrs.append(f"    {attr}: {handle}")
         reducer_entries = [
             f"    {q(r.name)}: ReducerInfo(name={q(r.name)}, args_type={pascal_case(r.name)}Args),"
@@ -237,8 +251,9 @@ class PythonGenerator:
                 f"return_type={return_type}),"
             )
             procedure_methods.append(self.call_method("procedure", p.name, p.params, returns))
-        runtime = sorted({"ModuleInfo", "ProcedureInfo", "ReducerInfo", "TableInfo", "TableHandle", "Tables"}
-                         | (self.imports & {"UniqueIndex"}))
+        handles = {"PrimaryKeyTableHandle" if t.primary_key else "TableHandle" for t, _ in tables}
+        runtime = sorted({"ModuleInfo", "ProcedureInfo", "ReducerInfo", "TableInfo", "Tables"}
+                         | handles | (self.imports & {"UniqueIndex"}))
         header = [
             '"""Client bindings generated by `spacetimedb generate --lang python`. Do not edit.',
             "",
@@ -251,16 +266,23 @@ class PythonGenerator:
             *(["import enum"] if "enum" in self.imports else []),
             "from collections.abc import Callable",
             "from dataclasses import dataclass",
-            "from typing import Any",
+            "from typing import Any, TypeAlias",
             "",
             "from spacetimedb.client import DbConnection as _DbConnection",
+            "from spacetimedb.client import EventContext as _EventContext",
             _from_import("spacetimedb.client", runtime),
             "from spacetimedb.client.pending import PendingCall",
         ]
         sats = sorted(self.imports - {"UniqueIndex", "enum"})
         if sats:
             header.append(_from_import("spacetimedb.sats", sats))
-        text = "\n".join(header) + "\n\n\n" + "\n\n".join(body)
+        text = "\n".join(header) + "\n\n"
+        text += (
+            "#: The `ctx` every callback gets: `ctx.db`, `ctx.reducers`, `ctx.procedures` typed for this module,\n"
+            "#: `ctx.event` one of spacetimedb.client's Event classes (narrow it: `isinstance(ctx.event, ReducerEvent)`).\n"
+            'EventContext: TypeAlias = _EventContext["RemoteTables", "RemoteReducers", "RemoteProcedures"]\n\n\n'
+        )
+        text += "\n\n".join(body)
         text += (
             "\n\nclass RemoteTables(Tables):\n"
             '    """`conn.db`: one handle per table and view, named as the table."""\n\n'

@@ -20,3 +20,8 @@ async def misuse(conn: DbConnection, prices: PriceConnection) -> None:
     text: str = await prices.procedures.stored_price("BTC")  # error: the procedure returns an int
     user: Message | None = conn.db.user.identity.find(conn.identity)  # error: find returns a User
     print(text, user)
+    conn.db.mesage.iter()  # error: a misspelt table is no attribute of RemoteTables
+    conn.db.message.on_update(lambda ctx, old, new: None)  # error: message has no primary key: no on_update
+    conn.db.user.on_insert(lambda ctx, row: ctx.db.users)  # error: ctx.db is typed too
+    conn.db.user.on_insert(lambda ctx, row: ctx.event.status)  # error: ctx.event is a union: narrow it first
+    conn.subscription_builder().on_applied(lambda ctx: ctx.reducers.no_such_reducer())  # error: ctx is typed

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from quickstart_chat_bindings import DbConnection, Message, SendMessageArgs, User
+from quickstart_chat_bindings import DbConnection, EventContext, Message, SendMessageArgs, User
 
 from spacetimedb import Identity, Timestamp
-from spacetimedb.client import EventContext, ReducerError
+from spacetimedb.client import ReducerError, ReducerEvent
 
 
 def describe(user: User, message: Message) -> str:
@@ -20,12 +20,22 @@ def args() -> SendMessageArgs:
     return SendMessageArgs(text="hello")
 
 
-def on_message(ctx: EventContext[DbConnection], row: Message) -> None:
-    print(row.text)
+def on_message(ctx: EventContext, row: Message) -> None:
+    author: User | None = ctx.db.user.identity.find(row.sender)  # ctx.db is the typed RemoteTables
+    if isinstance(ctx.event, ReducerEvent):  # ctx.event is a union: narrow it
+        status: str = ctx.event.status
+        caller: Identity = ctx.event.caller_identity
+        print(status, caller, ctx.event.reducer)
+    print(author, row.text, ctx.identity)
 
 
-def on_user_update(ctx: object, old: User, new: User) -> None:
+def on_user_update(ctx: EventContext, old: User, new: User) -> None:
     print(old.name, "->", new.name)
+    ctx.reducers.send_message("welcome")  # ctx.reducers is the typed RemoteReducers
+
+
+def on_applied(ctx: EventContext) -> None:
+    print(len(ctx.db.message), ctx.db.user.count())
 
 
 async def chat(token: str | None) -> None:
@@ -40,7 +50,8 @@ async def chat(token: str | None) -> None:
         conn.db.message.on_insert(on_message)
         conn.db.user.on_update(on_user_update)
         conn.db.user.remove_on_update(on_user_update)
-        await conn.subscription_builder().on_applied(lambda ctx: None).subscribe(
+        conn.db.user.on_insert(lambda ctx, row: print(ctx.db.message.count(), row.online))
+        sub = await conn.subscription_builder().on_applied(on_applied).on_error(lambda ctx, e: print(e)).subscribe(
             ["SELECT * FROM message", "SELECT * FROM user WHERE online = TRUE"]
         )
         try:
@@ -51,6 +62,7 @@ async def chat(token: str | None) -> None:
         texts: list[str] = [m.text for m in conn.db.message.iter()]
         count: int = len(conn.db.message) + conn.db.user.count()
         print(me, texts, count)
+        await sub.unsubscribe()
 
 
 def sync_chat() -> None:
