@@ -147,3 +147,36 @@ def test_interval_policy_claims_nothing_before_its_fsync(tmp_path) -> None:
         assert log.durable_offset == -1 and log.fsync_count == 0
         log.flush()
         assert log.durable_offset == 0 and log.fsync_count == 1
+
+
+def test_a_burst_of_appends_wakes_the_idle_writer_once(tmp_path) -> None:
+    """Issue 14: appends that arrive before the woken writer runs do not each take the lock and
+    notify again (one wake-up per group commit, not one per commit)."""
+    import sys
+    import time
+
+    with CommitLog(str(tmp_path), policy=FsyncPolicy.off()) as log:
+        log.append(0, payload(0))
+        log.wait_durable_blocking(0)
+        for _ in range(1000):  # bounded: until the writer waits for work again
+            if log._writer_idle:
+                break
+            time.sleep(0.01)
+        notified = []
+        real = log._cond.notify
+
+        def counting(n: int = 1) -> None:
+            notified.append(n)
+            real(n)
+
+        log._cond.notify = counting  # type: ignore[method-assign]
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(5.0)  # the woken writer cannot take the GIL during the burst
+        try:
+            for i in range(1, 51):
+                log.append(i, payload(i))
+            during_burst = list(notified)
+        finally:
+            sys.setswitchinterval(interval)
+        log.wait_durable_blocking(50)
+        assert during_burst == [1]

@@ -131,6 +131,9 @@ class CommitLog:
         self._queue.append(tx_offset)
         if self._writer_idle:
             with self._cond:
+                # Only the first append after the writer went idle wakes it: later ones until it
+                # runs would each take the lock (and contend with the waking writer) for nothing.
+                self._writer_idle = False
                 self._cond.notify()
 
     def add_durable_listener(self, callback: Callable[[int], None]) -> None:
