@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -360,6 +361,87 @@ def test_lost_again_while_resubscribing_diffs_against_the_cache_before_the_first
         assert events == [("+", 1), ("+", 2), ("+", 3), ("-", 1)]
         assert sorted(r[0] for r in conn.db.t) == [2, 3]
         await conn.close()
+
+    async def main() -> None:
+        app = web.Application()
+        app.router.add_get("/v1/database/{name}/subscribe", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        try:
+            await asyncio.wait_for(check(f"ws://127.0.0.1:{runner.addresses[0][1]}"), 30)
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(main())
+
+
+def test_a_sync_subscription_made_between_a_reconnect_and_the_next_frame_tick_is_sent_once() -> None:
+    """The I/O thread reconnects while the game loop has not ticked yet (the processing side still
+    thinks the old socket is up): a subscription made then must reach the new socket exactly once
+    (by the resubscribe the reconnect does), not also at once, which the server would refuse as a
+    duplicate query set; a reducer call made then fails (its socket is gone) instead of being sent."""
+    connections: list[list[Any]] = []  # the client messages each socket received
+    drop = asyncio.Event()
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        received: list[Any] = []
+        connections.append(received)
+        ws = web.WebSocketResponse(protocols=("v2.bsatn.spacetimedb",))
+        await ws.prepare(request)
+        await ws.send_bytes(HELLO)
+        if len(connections) == 1:
+            await drop.wait()
+            await ws.close(code=1001, message=b"restarting")
+            return ws
+        async for msg in ws:
+            for m in protocol.decode_client_frame(msg.data):
+                received.append(m)
+                if isinstance(m, protocol.Subscribe):
+                    rows = protocol.QueryRows([protocol.SingleTableRows("t", protocol.BsatnRowList.from_rows([struct.pack("<I", 4)]))])
+                    body = protocol.encode_server_message(protocol.SubscribeApplied(m.request_id, m.query_set_id, rows))
+                    await ws.send_bytes(b"\x00" + body)
+        return ws
+
+    async def check(uri: str) -> None:
+        loop = asyncio.get_running_loop()
+
+        def sync_part() -> None:
+            conn = (
+                client.DbConnectionBuilder(client.DbConnection, MODULE)
+                .with_uri(uri)
+                .with_database_name("db")
+                .with_reconnect(delay=0.01)
+                .build_sync()
+            )
+            try:
+                conn.frame_tick()
+                loop.call_soon_threadsafe(drop.set)
+                for _ in range(1000):  # bounded: the I/O thread reconnects; nobody ticks meanwhile
+                    if len(connections) == 2 and conn._io_epoch == 2:
+                        break
+                    time.sleep(0.01)
+                assert conn.is_active  # not processed yet: the processing side still sees socket 1
+                handle = conn.subscription_builder().subscribe("SELECT * FROM t")
+                call = conn.call_reducer("r", b"")
+                for _ in range(500):  # bounded
+                    if handle.is_active and call.done():
+                        break
+                    conn.frame_tick(0.02)
+                assert handle.is_active and [r for r in conn.db.t] == [(4,)]
+                with pytest.raises(client.DisconnectedError):
+                    call.result()
+                time.sleep(0.1)  # a duplicate Subscribe would have arrived by now
+                conn.frame_tick()
+                assert handle.is_active and handle.error is None
+            finally:
+                conn.disconnect().result()
+            subscribes = [m for m in connections[1] if isinstance(m, protocol.Subscribe)]
+            assert [s.query_set_id.id for s in subscribes] == [handle.query_set_id]
+            assert not [m for m in connections[1] if isinstance(m, protocol.CallReducer)]
+
+        await loop.run_in_executor(None, sync_part)
 
     async def main() -> None:
         app = web.Application()

@@ -22,7 +22,7 @@ import urllib.parse
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
 import aiohttp
 
@@ -56,6 +56,7 @@ from spacetimedb.client.events import (
     TransactionEvent,
     UnsubscribeAppliedEvent,
 )
+from spacetimedb.client.pending import PendingCall
 from spacetimedb.client.subscription import SubscriptionBuilder, SubscriptionHandle
 from spacetimedb.client.table import GenericTables, TableHandle, handle_class
 from spacetimedb.protocol import (
@@ -136,6 +137,8 @@ class _Prepared:
 class _Connected:
     initial: InitialConnection
     reconnect: bool
+    #: Which socket (`_io_epoch`) this connection is.
+    epoch: int
 
 
 @dataclass(slots=True)
@@ -336,6 +339,9 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
         self._stop: asyncio.Event | None = None
         self._run_task: asyncio.Task[None] | None = None
         self._io_closed: Any = None
+        #: Sockets opened so far (I/O side), and the one the processing side has seen connect.
+        self._io_epoch = 0
+        self._proc_epoch = 0
         # processing state
         self._online = False
         self._closed = False
@@ -363,30 +369,30 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
         """`conn.subscription_builder().on_applied(cb).on_error(cb).subscribe(queries)`."""
         return SubscriptionBuilder(self)
 
-    def call_reducer(self, reducer: str, args: bytes) -> Any:
+    def call_reducer(self, reducer: str, args: bytes) -> PendingCall[None]:
         """Call a reducer with BSATN-encoded arguments; awaitable (async) or a Future (sync) of None.
         Raises `ReducerError` (the module's error text) or `ReducerInternalError`."""
         return self._call("reducer", reducer, args, args, None)
 
-    def call_procedure(self, procedure: str, args: bytes) -> Any:
+    def call_procedure(self, procedure: str, args: bytes) -> PendingCall[bytes]:
         """Call a procedure with BSATN-encoded arguments; resolves to the BSATN of its return value."""
         return self._call("procedure", procedure, args, args, None)
 
-    def one_off_query(self, sql: str) -> Any:
+    def one_off_query(self, sql: str) -> PendingCall[dict[str, list[Any]]]:
         """Run one SQL query without subscribing; resolves to {table name: [rows]}. Raises `QueryError`."""
         return self._call("query", sql, sql, None, None)
 
-    def disconnect(self) -> Any:
+    def disconnect(self) -> PendingCall[None]:
         """Close the connection (no reconnect). Returns an awaitable (async) or Future (sync) done once closed."""
         loop = self._loop
         if loop is None:
             raise ClientError("not connected")
         if self._sync:
             if self._io_closed.done():  # the I/O thread has finished
-                done: concurrent.futures.Future[None] = concurrent.futures.Future()
+                done: Any = concurrent.futures.Future()
                 done.set_result(None)
-                return done
-            return asyncio.run_coroutine_threadsafe(self._close_io(), loop)
+                return cast("PendingCall[None]", done)
+            return cast("PendingCall[None]", asyncio.run_coroutine_threadsafe(self._close_io(), loop))
         return loop.create_task(self._close_io())
 
     async def close(self) -> None:
@@ -528,16 +534,22 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
         loop = self._loop
         if loop is None:
             return
+        # Tagged with the socket the processing side knows. On a sync connection the I/O thread may
+        # already have replaced that socket (the _Lost and _Connected wait for frame_tick): then the
+        # message is dropped, as on a lost socket, because processing the _Connected resubscribes
+        # every subscription (sending this one too would subscribe its query set twice, which the
+        # server refuses) and processing the _Lost fails the calls.
+        epoch = self._proc_epoch
         if self._sync:
             try:
-                loop.call_soon_threadsafe(self._enqueue, data)
+                loop.call_soon_threadsafe(self._enqueue, data, epoch)
             except RuntimeError:  # the I/O thread has ended: the pending _Lost fails the call
                 pass
         else:
-            self._enqueue(data)
+            self._enqueue(data, epoch)
 
-    def _enqueue(self, data: bytes) -> None:
-        if self._ws is None:  # lost: the pending _Lost fails the calls; subscriptions are resent on reconnect
+    def _enqueue(self, data: bytes, epoch: int) -> None:
+        if self._ws is None or epoch != self._io_epoch:  # lost or replaced (see _send)
             return
         self._outbox.append(data)
         if self._out_ready is not None:
@@ -617,6 +629,7 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
             await session.close()
             raise
         self._session, self._ws = session, ws
+        self._io_epoch += 1
         self._v3 = ws.protocol == SUBPROTOCOL_V3
         first = msgs[0]
         self.identity, self.connection_id = first.identity, first.connection_id
@@ -638,7 +651,8 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
         self._out_ready = asyncio.Event()
         self._stop = asyncio.Event()
         self._online = True  # calls and subscriptions may go out before on_connect has run (sync: frame_tick)
-        self._deliver(_Connected(first, False))
+        self._proc_epoch = self._io_epoch
+        self._deliver(_Connected(first, False, self._io_epoch))
         self._deliver_all(rest)
         self._run_task = loop.create_task(self._run())
 
@@ -733,7 +747,7 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
             if not isinstance(opened, tuple):
                 error = self._close_error if self._closing else opened or error
                 break
-            self._deliver(_Connected(opened[0], True))
+            self._deliver(_Connected(opened[0], True, self._io_epoch))
             self._deliver_all(opened[1])
         self._deliver(_Lost(error if error is not None else _CLOSED, False))
         self._resolve(self._io_closed, error)
@@ -863,6 +877,7 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
             self._process_message(item)
         elif isinstance(item, _Connected):
             self._online = True
+            self._proc_epoch = item.epoch
             if not item.reconnect:
                 for cb in self._config.on_connect:
                     self._run_callback(cb, self, self.identity, self.token)

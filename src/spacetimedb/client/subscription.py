@@ -13,6 +13,7 @@ from collections.abc import Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from spacetimedb.client.errors import ClientError
+from spacetimedb.client.pending import PendingCall
 
 if TYPE_CHECKING:
     from spacetimedb.client.db_connection import DbConnection
@@ -47,7 +48,7 @@ class SubscriptionHandle(Generic[Ctx]):
     def is_ended(self) -> bool:
         return self.state in ("ended", "failed")
 
-    def unsubscribe(self) -> Any:
+    def unsubscribe(self) -> PendingCall[None]:
         """Stop this subscription. Returns an awaitable (async) or Future (sync) done when the server confirmed."""
         if self.state in ("ended", "failed"):
             raise ClientError(f"subscription {self.query_set_id} has already ended")
@@ -56,7 +57,7 @@ class SubscriptionHandle(Generic[Ctx]):
             self._conn._unsubscribe(self)
         return self._ended
 
-    def unsubscribe_then(self, on_end: AppliedCallback[Ctx]) -> Any:
+    def unsubscribe_then(self, on_end: AppliedCallback[Ctx]) -> PendingCall[None]:
         """`unsubscribe()`, calling `on_end(ctx)` once the rows are gone."""
         self._on_end.append(on_end)
         return self.unsubscribe()
