@@ -12,7 +12,7 @@ import importlib
 from typing import Any
 
 from spacetimedb.jshost.bundle_host import BundleHost
-from spacetimedb.jshost.glue import GlueApi
+from spacetimedb.jshost.glue import CachedGlue, GlueApi
 from spacetimedb.module.loader import load_module
 from spacetimedb.module.module_def import ModuleDef
 
@@ -33,7 +33,8 @@ def attach(glue: GlueApi) -> BundleHost:
     if _module is None:
         raise RuntimeError("attach before prepare: the bundle's entry calls prepare first")
     to_js = importlib.import_module("pyodide.ffi").to_js
-    return BundleHost(_module, glue, lambda data: to_js(data))
+    cached: Any = CachedGlue(glue)
+    return BundleHost(_module, cached, to_js)
 
 
 class _NoGlue:

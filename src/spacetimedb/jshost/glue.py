@@ -54,3 +54,19 @@ AUTO_INC_OVERFLOW = 16
 
 #: console_log levels (crates/bindings-typescript/src/server/console.ts).
 LOG_LEVELS = {"error": 0, "warn": 1, "warning": 1, "info": 2, "debug": 3, "trace": 4}
+
+
+#: The members of `GlueApi`.
+MEMBERS = (
+    "table_id", "index_id", "count", "scan", "point", "range", "insert", "update", "delete_eq", "delete_point",
+    "delete_range", "clear", "log", "identity", "start_tx", "commit_tx", "abort_tx",
+)  # fmt: skip
+
+
+class CachedGlue:
+    """The glue's functions looked up once: an attribute of a JS object costs a round trip
+    through Pyodide's proxy on every access (the glue functions are arrows: no `this`)."""
+
+    def __init__(self, glue: Any) -> None:
+        for name in MEMBERS:
+            setattr(self, name, getattr(glue, name))
