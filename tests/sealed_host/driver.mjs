@@ -13,6 +13,8 @@ const hex = (h) => Uint8Array.from(Buffer.from(h ?? '', 'hex'));
 
 // Module code must not reach the process; report anything that escapes (e.g. a FinalizationRegistry
 // callback the host never runs upstream) instead of dying.
+// A reader that went away (`| head -1`) ends the driver quietly.
+process.stdout.on('error', (e) => process.exit(e.code === 'EPIPE' ? 0 : 1));
 process.on('uncaughtException', (e) => process.stderr.write(`sealed host: uncaught ${e?.stack ?? e}\n`));
 
 function callArgs(req) {
