@@ -85,6 +85,24 @@ def test_run_threaded_processes_in_the_background(tmp_path: Path) -> None:
     run_with_server(tmp_path, scenario)
 
 
+def test_a_sync_connection_is_a_context_manager(tmp_path: Path) -> None:
+    async def scenario(server: Server, uri: str) -> None:
+        def sync_part() -> None:
+            ended: list[Any] = []
+            with client.connect_sync(uri, "chat", on_disconnect=lambda c, e: ended.append(e)) as conn:
+                call = conn.reducers.set_name("Sync")
+                tick_until(conn, call.done)
+                assert conn.is_active and ended == []
+            assert not conn.is_active and ended == [None]  # disconnected; on_disconnect ran on this thread
+
+        await asyncio.get_running_loop().run_in_executor(None, sync_part)
+        async with client.connect(uri, "chat") as conn:
+            with pytest.raises(client.ClientError, match="async with"), conn:
+                pass
+
+    run_with_server(tmp_path, scenario)
+
+
 def test_join_subscription_and_confirmed_reads(tmp_path: Path) -> None:
     async def scenario(server: Server, uri: str) -> None:
         async with client.connect(uri, "chat", confirmed_reads=True) as conn:

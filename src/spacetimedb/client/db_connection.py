@@ -327,6 +327,7 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
         self.token = config.token or ""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._tick_thread: threading.Thread | None = None
         self._inbox: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         # I/O state (loop thread only)
         self._session: aiohttp.ClientSession | None = None
@@ -434,8 +435,23 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
                 self.frame_tick(0.2)
 
         t = threading.Thread(target=loop, name="spacetimedb-client-callbacks", daemon=True)
+        self._tick_thread = t
         t.start()
         return t
+
+    def __enter__(self) -> Self:
+        """`with builder.build_sync() as conn:` disconnects at the end (async connections: `async with
+        builder.build() as conn`)."""
+        if not self._sync:
+            raise ClientError("use `async with builder.build() as conn` for an async connection")
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.disconnect().result()
+        if self._tick_thread is None:  # run on_disconnect here, as frame_tick would
+            self.frame_tick()
 
     # ---- generated code's entry points ------------------------------------------------
 
@@ -913,7 +929,7 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
             for c in self._caches.values():
                 c.take_snapshot()
         self._resync_waiting = set()
-        for qs, sub in self._subs.items():
+        for qs, sub in list(self._subs.items()):  # (sync: the user's thread may subscribe meanwhile)
             self._resync_waiting.add(qs)
             self._send(Subscribe(self._request_id(), QuerySetId(qs), sub.queries))
         if not self._resync_waiting:
