@@ -8,8 +8,10 @@ the batch); when it completes the held clients flush again, in order.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
+from collections.abc import Awaitable
 from typing import Protocol
 
 from spacetimedb.control.backend import DurableOffsetWaiter
@@ -61,17 +63,35 @@ class ConfirmedReads:
             return
         target = self._held_until
         self._waiting_for = target
-        asyncio.get_running_loop().create_task(self._release_when_durable(self._waiter, target))
+        waiting = self._waiter(target)
+        if isinstance(waiting, asyncio.Future):
+            # The commit log's own future (the usual case): a callback, not a task per turn.
+            waiting.add_done_callback(functools.partial(self._durable, target))
+        else:
+            asyncio.get_running_loop().create_task(self._release_when_durable(waiting, target))
 
-    async def _release_when_durable(self, waiter: DurableOffsetWaiter, target: int) -> None:
+    async def _release_when_durable(self, waiting: Awaitable[object], target: int) -> None:
         try:
-            await waiter(target)
-        except Exception:
-            log.exception("database %s: a commit could not be made durable", self._name)
-            held, self._held = self._held, set()
-            for client in held:  # their confirmed reads can never be released
-                client.fail(1011, LOG_FAILED_CLOSE_REASON)
+            await waiting
+        except Exception as e:
+            self._failed(e)
             return
+        self._release(target)
+
+    def _durable(self, target: int, fut: asyncio.Future[object]) -> None:
+        error = None if fut.cancelled() else fut.exception()
+        if fut.cancelled() or error is not None:
+            self._failed(error)
+            return
+        self._release(target)
+
+    def _failed(self, error: BaseException | None) -> None:
+        log.error("database %s: a commit could not be made durable: %r", self._name, error)
+        held, self._held = self._held, set()
+        for client in held:  # their confirmed reads can never be released
+            client.fail(1011, LOG_FAILED_CLOSE_REASON)
+
+    def _release(self, target: int) -> None:
         self.durable_offset = max(self.durable_offset, target)
         held, self._held = self._held, set()
         for client in held:
