@@ -194,8 +194,9 @@ def _payload_js(files: dict[str, Embedded], config: dict[str, object]) -> str:
 def build_bundle(module_path: Path, out: Path, *, snapshot: bool = True, toolchain: Path | None = None) -> BuildResult:
     """Build the bundle of the module at `module_path` (a .py file or a package directory) into `out`."""
     # Load it natively first: a module that does not load here fails with a native traceback,
-    # not one from inside Pyodide.
-    load_module(module_path)
+    # not one from inside Pyodide. Its definition bytes are embedded as our native host exports
+    # them (compiling the RawModuleDef codec inside Pyodide would take seconds and ~20 MB of heap).
+    module_def = load_module(module_path).raw_module_def_bsatn(10, wrapped=True)
     tc = toolchain or toolchain_dir()
     pyodide_dir = tc / "node_modules" / "pyodide"
     lock = json.loads((pyodide_dir / "pyodide-lock.json").read_text())
@@ -211,6 +212,7 @@ def build_bundle(module_path: Path, out: Path, *, snapshot: bool = True, toolcha
     files: dict[str, Embedded] = {
         "pyodide.asm.wasm": compress((pyodide_dir / "pyodide.asm.wasm").read_bytes()),
         "python_stdlib.zip": (_stdlib_zip(pyodide_dir), None, None),
+        "module_def.bin": (module_def, None, None),
     }
     with tempfile.TemporaryDirectory(prefix="spacetimedb-build-") as tmp:
         stage = Path(tmp)

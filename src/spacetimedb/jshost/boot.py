@@ -25,7 +25,7 @@ def prepare(path: str, name: str) -> None:
     if _module is None:
         _module = load_module(path, name=name)
         # Compile what the first call would (codecs are cached per type).
-        BundleHost(_module, _NO_GLUE, lambda b: b)
+        BundleHost(_module, _NO_GLUE, lambda b: b, describe=False)
 
 
 def attach(glue: GlueApi) -> BundleHost:
@@ -34,7 +34,7 @@ def attach(glue: GlueApi) -> BundleHost:
         raise RuntimeError("attach before prepare: the bundle's entry calls prepare first")
     to_js = importlib.import_module("pyodide.ffi").to_js
     cached: Any = CachedGlue(glue)
-    return BundleHost(_module, cached, to_js)
+    return BundleHost(_module, cached, to_js, describe=False)
 
 
 class _NoGlue:

@@ -61,12 +61,14 @@ class _View:
 class BundleHost:
     """One loaded module inside the V8 host: describe, reducers, views, procedures."""
 
-    def __init__(self, module: ModuleDef, glue: g.GlueApi, to_js: Callable[[bytes], Any]) -> None:
+    def __init__(self, module: ModuleDef, glue: g.GlueApi, to_js: Callable[[bytes], Any], *, describe: bool = True) -> None:
         self.module = module
         self._glue = glue
         self._to_js = to_js
         self.datastore = SysDatastore(module, glue, to_js)
-        self._describe = module_def_bsatn(module, 10, wrapped=True)
+        # The bundle's entry serves the bytes `spacetimedb build` computed natively; computing them
+        # here (tests, or a bundle without them) compiles the RawModuleDef codec, which is slow.
+        self._describe = module_def_bsatn(module, 10, wrapped=True) if describe else b""
         self._runner: ModuleRunner | None = None
         self._reducers: list[PreparedReducer] = []
         self._procedures: list[PreparedProcedure] = []
@@ -76,6 +78,8 @@ class BundleHost:
 
     def describe(self) -> Any:
         """The BSATN `RawModuleDef::V10` our native host exports for this module."""
+        if not self._describe:
+            self._describe = module_def_bsatn(self.module, 10, wrapped=True)
         return self._to_js(self._describe)
 
     def runner(self) -> ModuleRunner:

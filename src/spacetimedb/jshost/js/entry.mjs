@@ -174,7 +174,8 @@ if (globalThis.__spacetimedb_make_snapshot__ === true) {
 }
 const host = boot.attach(glue);
 
-const describe = host.describe();
+// The definition as our native host exports it, computed by `spacetimedb build`.
+const describe = file('module_def.bin');
 const callReducer = host.call_reducer;
 const callView = host.call_view;
 const callViewAnon = host.call_view_anon;
