@@ -7,7 +7,8 @@ Per commit it times the worker's part (the reducer, subscription evaluation, bui
 the messages) and the event loop's part (handing them to the sessions, framing, the transport
 writes), and compares the whole with a bare loop handing one prebuilt frame to every transport
 (the least any server in Python can do per subscriber). Confirmed reads off (see fanout.py for
-the end-to-end figures, durability included).
+the end-to-end figures). Then the process's CPU per subscriber per commit, all threads, without
+and with confirmed reads (each update held until the commit log's thread wrote its commit).
 
     python benchmarks/fanout_cost.py [--clients 1000] [--commits 200]
 """
@@ -74,7 +75,8 @@ def _subscribe() -> bytes:
     return b"\x00" + struct.pack("<III", 1, 1, 1) + wire.pack_str("SELECT * FROM message")
 
 
-async def run(clients: int, commits: int) -> None:
+async def run(clients: int, commits: int, confirmed: bool) -> tuple[float, float, float, float]:
+    """(worker s, loop s, bare write loop s, process CPU s) over all commits."""
     with tempfile.TemporaryDirectory() as tmp:
         ident = identity_from_claims("localhost", "bench-db")
         info = DatabaseInfo("chat", ident, ident)
@@ -85,7 +87,7 @@ async def run(clients: int, commits: int) -> None:
         for i in range(clients + 1):
             caller = Caller(identity_from_claims("localhost", f"c{i}"), "localhost", f"c{i}", (), "e30.e30.x")
             s = ClientSession(NoSocket(), db, caller, i + 1, v3=True, compression=Compression.NONE,  # type: ignore[arg-type]
-                              confirmed=False, transport=CountingTransport(), protocol=Unpaused())
+                              confirmed=confirmed, transport=CountingTransport(), protocol=Unpaused())
             db.subscribers.add(s)
             db.connect(s)
             sessions.append(s)
@@ -96,10 +98,12 @@ async def run(clients: int, commits: int) -> None:
         await asyncio.sleep(0)
         sender = sessions[0]
         frame = b"\x82\x10" + bytes(16)
-        transports = [s.transport for s in sessions[1:]]
+        subscribers = sessions[1:]
+        transports = [s.transport for s in subscribers]
         for t in transports:
             t.writes = 0  # count the commits' updates only
         worker = loop = bare = 0.0
+        cpu = time.process_time()
         for i in range(commits):
             t0 = time.perf_counter()
             db.handle_all(sender, decode_client_frame(_call(i, f"{i} hello"), many=False))
@@ -107,21 +111,36 @@ async def run(clients: int, commits: int) -> None:
             db.deliver_now()
             await asyncio.sleep(0)  # a server without direct writes sends from per-client tasks
             await asyncio.sleep(0)
+            if confirmed:  # released once the commit log's thread has written the commit
+                deadline = time.monotonic() + 10
+                while (db.confirmed_reads._held or subscribers[-1]._outbox) and time.monotonic() < deadline:
+                    await asyncio.sleep(0.0001)
             t2 = time.perf_counter()
             for t in transports:
                 t.write(frame)
             t3 = time.perf_counter()
             worker, loop, bare = worker + t1 - t0, loop + t2 - t1, bare + t3 - t2
+        cpu = time.process_time() - cpu - bare  # every thread's CPU, the bare loop apart
         delivered = sum(t.writes for t in transports) - commits * clients  # the bare loop's writes apart
         for task in senders:
             task.cancel()
         backend.close()
+    if delivered != commits * clients and not confirmed:  # (confirmed: commits released together share frames)
+        raise SystemExit(f"only {delivered} of {commits * clients} updates were delivered")
+    return worker, loop, bare, cpu
+
+
+def report(clients: int, commits: int) -> None:
     per = commits * clients
-    print(f"{clients} subscribers x {commits} commits, {delivered} updates delivered (expected {per})")
+    worker, loop, bare, cpu = asyncio.run(run(clients, commits, confirmed=False))
+    *_, cpu_confirmed = asyncio.run(run(clients, commits, confirmed=True))
+    print(f"{clients} subscribers x {commits} commits, every update delivered")
     print(f"worker (reducer, evaluation, messages): {worker / per * 1e6:.2f} us per subscriber per commit")
     print(f"event loop (hand-over, framing, writes): {loop / per * 1e6:.2f} us per subscriber per commit")
     print(f"bare loop of transport writes: {bare / per * 1e6:.2f} us per subscriber")
     print(f"server fan-out / bare write loop (a method call per subscriber): {(worker + loop) / bare:.1f}x")
+    print(f"process CPU per subscriber per commit: {cpu / per * 1e6:.2f} us; with confirmed reads "
+          f"{cpu_confirmed / per * 1e6:.2f} us ({cpu_confirmed / cpu:.2f}x)")
 
 
 def main() -> None:
@@ -129,7 +148,7 @@ def main() -> None:
     p.add_argument("--clients", type=int, default=1000)
     p.add_argument("--commits", type=int, default=200)
     opts = p.parse_args()
-    asyncio.run(run(opts.clients, opts.commits))
+    report(opts.clients, opts.commits)
 
 
 if __name__ == "__main__":

@@ -48,8 +48,9 @@ class ConfirmedReads:
 
     def hold(self, client: Holder, tx_offset: int) -> None:
         """`client` has messages waiting for `tx_offset` (called from its flush)."""
-        self._held.add(client)
-        self._held_until = max(self._held_until, tx_offset)
+        self._held.add(client)  # once per held client per commit: kept cheap
+        if tx_offset > self._held_until:
+            self._held_until = tx_offset
 
     async def wait_durable(self, tx_offset: int | None) -> None:
         """Return once `tx_offset` is durable (at once without durability or without an offset)."""

@@ -96,6 +96,8 @@ class ClientSession:
         #: Drops the TCP connection at once (for a client whose send queue is full).
         self.abort = abort
         self.database = database
+        #: Its database's confirmed reads (the same object for the database's life), read per flush.
+        self._reads = database.confirmed_reads
         self.caller = caller
         self.identity = caller.identity
         self.connection_id = connection_id
@@ -133,11 +135,11 @@ class ClientSession:
         outbox = self._outbox
         if not outbox or self._closing:
             return
-        durable = self.database.durable_offset
+        durable = self._reads.durable_offset
         if len(outbox) == 1:  # the common case: one commit's update (the fan-out path), or one reply
             offset, message = outbox[0]
             if offset > durable:  # confirmed reads: it waits for its commit to be durable
-                self.database.hold(self, offset)
+                self._reads.hold(self, offset)
                 return
             # Emptied in place: a new list per flush would outlive the collector's young generation
             # and, one per subscriber per commit, drive full garbage collections (long pauses).
@@ -163,7 +165,7 @@ class ClientSession:
             for i, (offset, _) in enumerate(outbox):
                 if offset > durable:  # confirmed reads: this and everything after it waits
                     ready = i
-                    self.database.hold(self, max(o for o, _ in outbox[i:]))
+                    self._reads.hold(self, max(o for o, _ in outbox[i:]))
                     break
             if ready == 0:
                 return
