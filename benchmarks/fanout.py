@@ -238,6 +238,11 @@ def run_case(system: str, clients: int, rate: float, args: argparse.Namespace, s
     return out
 
 
+def _ratio(a: float, b: float) -> str:
+    """a/b as `1.23x`; `n/a` when b is zero (a tiny run: CPU is counted in 10 ms ticks)."""
+    return f"{a / b:.2f}x" if b else "n/a"
+
+
 def render(outcomes: list[Outcome]) -> str:
     head = ("| case N x msgs/s | system | delivered | p50 ms | p99 ms | server CPU us/delivery (of it system) | "
             "subscriber CPU us/delivery | call p50 / p99 ms |")
@@ -264,9 +269,10 @@ def render(outcomes: list[Outcome]) -> str:
         for name in ("ours", "base"):
             ours = systems.get(name)
             if ours and peer:
-                ratios.append(f"  {name} / ws, {n} x {r:g}: p50 {ours.pct(ours.latencies, 50) / peer.pct(peer.latencies, 50):.2f}x, "
-                              f"p99 {ours.pct(ours.latencies, 99) / peer.pct(peer.latencies, 99):.2f}x, "
-                              f"server CPU per delivery {ours.server_us / peer.server_us:.2f}x")
+                ratios.append(f"  {name} / ws, {n} x {r:g}: "
+                              f"p50 {_ratio(ours.pct(ours.latencies, 50), peer.pct(peer.latencies, 50))}, "
+                              f"p99 {_ratio(ours.pct(ours.latencies, 99), peer.pct(peer.latencies, 99))}, "
+                              f"server CPU per delivery {_ratio(ours.server_us, peer.server_us)}")
     if ratios:
         lines += ["", "ratios to the ws peer (lower is better for ours):", *ratios]
     for o in outcomes:

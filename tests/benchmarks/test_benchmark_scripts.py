@@ -55,4 +55,7 @@ def test_fanout_benchmark_runs_and_prints_ratios(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "| 3 x 20 | ours | 60/60 |" in result.stdout and "| 3 x 20 | ws | 60/60 |" in result.stdout, result.stdout
-    assert re.search(r"server CPU per delivery \d+(\.\d+)?x", result.stdout), result.stdout[-2000:]
+    # A ratio, or n/a when the peer's CPU over so short a run stayed under one 10 ms tick.
+    assert re.search(r"p50 \d+(\.\d+)?x, p99 \d+(\.\d+)?x, server CPU per delivery (\d+(\.\d+)?x|n/a)", result.stdout), (
+        result.stdout[-2000:]
+    )
