@@ -50,6 +50,12 @@ def roll(ctx: ReducerContext) -> None:
     ctx.db.item.insert(Item(id=0, name=f"roll {ctx.rng.randrange(1_000_000)}"))
 
 
+@reducer
+def whoami(ctx: ReducerContext) -> None:
+    jwt = ctx.sender_auth.jwt
+    ctx.log.info(f"subject {jwt.subject}" if jwt is not None else "no token")
+
+
 @view(public=True)
 def all_items(ctx: AnonymousViewContext) -> list[Item]:
     return list(ctx.db.item.iter())

@@ -112,3 +112,11 @@ def test_view_and_procedure(small: SealedHost) -> None:
     assert int.from_bytes(view.result[1:5], "little") == len(rows)
     proc = small.call_procedure("count_items", sender=ALICE, timestamp=TS + 30)
     assert proc.ok and proc.result == len(rows).to_bytes(8, "little"), proc
+
+
+def test_sender_auth_reads_the_jwt_from_the_host(small: SealedHost) -> None:
+    who = {"sender": str(ALICE), "connection_id": "9", "timestamp": str(TS + 40), "args": ""}
+    with_token = small.request("call_reducer", reducer="whoami", jwt='{"sub": "ada", "iss": "https://auth.example"}', **who)
+    assert with_token["outcome"] == "ok" and "subject ada" in [x["message"] for x in with_token["logs"]], with_token
+    without = small.request("call_reducer", reducer="whoami", **who)
+    assert "no token" in [x["message"] for x in without["logs"]], without

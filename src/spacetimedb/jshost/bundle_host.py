@@ -18,6 +18,7 @@ from typing import Any
 
 from spacetimedb.bsatn import Codec, compile
 from spacetimedb.jshost import glue as g
+from spacetimedb.jshost.lazy_auth import LazyJwtAuth
 from spacetimedb.jshost.sys_datastore import SysDatastore
 from spacetimedb.module.call_errors import ReducerArgumentsError
 from spacetimedb.module.context import ReducerContext
@@ -106,11 +107,19 @@ class BundleHost:
         except ReducerArgumentsError as e:
             return "i" + str(e)
         fn = runner.init_function if r.lifecycle == "init" else r.fn
+        caller = Identity(int(sender))
         conn = ConnectionId(int(connection_id)) if connection_id else None
         failure = runner.run_reducer(
-            self.datastore, fn, values, r.name, Identity(int(sender)), conn, Timestamp(int(timestamp))
+            self.datastore, fn, values, r.name, caller, conn, Timestamp(int(timestamp)), auth=self._auth(caller, conn)
         )
         return None if failure is None else _failure(failure)
+
+    def _auth(self, caller: Identity, conn: ConnectionId | None) -> LazyJwtAuth | None:
+        """A client call's credentials (None: the runner's internal/no-token defaults)."""
+        if conn is None:
+            return None
+        glue = self._glue
+        return LazyJwtAuth(lambda: g.as_bytes(glue.jwt_payload()), caller)
 
     def call_view(self, view_id: int, sender: int, args: g.JsBytes) -> Any:
         return self._view(self._views[view_id], Identity(int(sender)))
@@ -155,6 +164,7 @@ class BundleHost:
             run_tx=lambda fn: self._with_tx(fn, p.name, caller, conn),
             http=_NoHttp(),
             http_policy=HttpPolicy(),
+            auth=self._auth(caller, conn),
         )
         if result.failure is not None:
             return _failure(result.failure)

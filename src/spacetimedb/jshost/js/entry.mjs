@@ -45,6 +45,9 @@ function raise(failure) {
 
 // ---- the sys functions, shaped for Python (bytes in and out, errno codes as numbers) -------------
 
+/** The connection id of the call running now (for `get_jwt_payload`). */
+let currentConnId = 0n;
+
 let leaf = new ArrayBuffer(64 * 1024);
 /** `bytes` copied to the start of a shared ArrayBuffer large enough for them. */
 function put(bytes) {
@@ -117,6 +120,9 @@ const glue = {
   clear: (tid) => Number(sys21.datastore_clear(tid)),
   log: (level, message) => sys.console_log(level, message),
   identity: () => sys.identity(),
+  // The connection id stays a BigInt on this side (a small one would reach Python and come back
+  // as a Number, which the host's u128 argument rejects).
+  jwt_payload: () => sys.get_jwt_payload(currentConnId),
   start_tx: () => sys.procedure_start_mut_tx(),
   commit_tx: () => { try { sys.procedure_commit_mut_tx(); return true; } catch { return false; } },
   abort_tx: () => sys.procedure_abort_mut_tx(),
@@ -186,6 +192,7 @@ const hooks = {
   __get_error_constructor__: (code) => errorClass(code),
   __sender_error_class__: SenderError,
   __call_reducer__(id, sender, connId, timestamp, args) {
+    currentConnId = connId;
     const failure = callReducer(id, sender, connId, timestamp,
       new Uint8Array(args.buffer, args.byteOffset, args.byteLength));
     if (failure !== undefined) raise(failure);
@@ -201,6 +208,7 @@ const hooks = {
     return { data: out };
   },
   __call_procedure__(id, sender, connId, timestamp, args) {
+    currentConnId = connId;
     const out = callProcedure(id, sender, connId, timestamp, args);
     if (typeof out === 'string') raise(out);
     return out;
