@@ -16,7 +16,14 @@ import pytest
 from tests.client.harness import ROOT, run_with_server, until
 
 from spacetimedb import ConnectionId, Identity, TimeDuration, Timestamp, Uuid, client
-from spacetimedb.client import PrimaryKeyTableHandle, ProcedureError, ReducerError, ReducerEvent, TableHandle
+from spacetimedb.client import (
+    EventTableHandle,
+    PrimaryKeyTableHandle,
+    ProcedureError,
+    ReducerError,
+    ReducerEvent,
+    TableHandle,
+)
 from spacetimedb.codegen.module_view import load_module_view
 from spacetimedb.codegen.python import generate_python
 from spacetimedb.module.loader import load_module
@@ -28,6 +35,7 @@ PRICES = ROOT / "examples" / "price_feed.py"
 EXCHANGE = ROOT / "examples" / "money_exchange.py"
 PROCS = ROOT / "tests" / "server" / "modules" / "procs.py"
 COLLIDE = ROOT / "tests" / "client" / "modules" / "collide.py"
+EVENTS = ROOT / "tests" / "client" / "modules" / "events.py"
 
 
 @pytest.fixture
@@ -182,17 +190,40 @@ def test_unique_columns_named_like_handle_methods_keep_their_accessors(tmp_path:
     run_with_server(tmp_path, scenario, {"collide": COLLIDE})
 
 
+def test_an_event_table_has_an_event_table_handle(tmp_path: Path, bindings: Any) -> None:
+    b = bindings(EVENTS)
+
+    async def scenario(server: Server, uri: str) -> None:
+        async with b.DbConnection.builder().with_uri(uri).with_database_name("events").build() as conn:
+            assert type(conn.db.ping) is EventTableHandle and isinstance(conn.db.counter, PrimaryKeyTableHandle)
+            pings: list[Any] = []
+            conn.db.ping.on_insert(lambda ctx, row: pings.append((row, type(ctx.event).__name__)))
+            await conn.subscription_builder().subscribe_to_all_tables()
+            await conn.reducers.ping(7)
+            assert pings == [(b.Ping(7), "ReducerEvent")] and len(conn.db.ping) == 0
+            with pytest.raises(TypeError, match="event table"):
+                conn.db.ping.on_delete(lambda ctx, row: None)
+
+    run_with_server(tmp_path, scenario, {"events": EVENTS})
+
+
 def test_the_generators_list_of_handle_members_is_the_runtimes() -> None:
     """codegen may not import the client layer, so it keeps its own copy of the handles' members
     and of the runtime's rule for accessor names."""
-    from spacetimedb.client import PrimaryKeyTableHandle, TableHandle, Tables
+    from spacetimedb.client import EventTableHandle, PrimaryKeyTableHandle, TableHandle, Tables
     from spacetimedb.client.table import accessor_names
-    from spacetimedb.codegen.python import HANDLE_MEMBERS, PK_HANDLE_MEMBERS, accessor_name
+    from spacetimedb.codegen.python import (
+        EVENT_HANDLE_MEMBERS,
+        HANDLE_MEMBERS,
+        PK_HANDLE_MEMBERS,
+        accessor_name,
+    )
 
     def public(cls: type) -> set[str]:
         return {n for n in dir(cls) if not n.startswith("_")}
 
     assert public(TableHandle) == HANDLE_MEMBERS and public(PrimaryKeyTableHandle) == PK_HANDLE_MEMBERS
+    assert public(EventTableHandle) == EVENT_HANDLE_MEMBERS
     assert public(Tables) == set()  # no table name is ever shadowed
-    for name in ["count", "from", "name", "_x", "__len__", "_TableHandle__cache", "_Tables__handles", "class"]:
+    for name in ["count", "from", "name", "_x", "__len__", "_TableBase__cache", "_Tables__handles", "class"]:
         assert accessor_name(name) == (accessor_names(name)[-1] if accessor_names(name) else None), name

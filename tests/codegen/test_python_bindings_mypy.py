@@ -25,6 +25,7 @@ MODULES = [
     *sorted((ROOT / "examples").glob("*.py")),
     ROOT / "tests" / "sdk_conformance" / "sdk_test_module.py",
     ROOT / "tests" / "client" / "modules" / "collide.py",  # unique columns named like handle methods
+    ROOT / "tests" / "client" / "modules" / "events.py",  # an event table
 ]
 
 

@@ -63,7 +63,14 @@ from spacetimedb.client.events import (
 from spacetimedb.client.generic import GenericConnection, connect, connect_sync, fetch_module_info
 from spacetimedb.client.schema import SchemaError, module_info_from_schema
 from spacetimedb.client.subscription import SubscriptionBuilder, SubscriptionHandle
-from spacetimedb.client.table import GenericTables, PrimaryKeyTableHandle, TableHandle, Tables, UniqueIndex
+from spacetimedb.client.table import (
+    EventTableHandle,
+    GenericTables,
+    PrimaryKeyTableHandle,
+    TableHandle,
+    Tables,
+    UniqueIndex,
+)
 
 __all__ = [
     "ClientError",
@@ -78,6 +85,7 @@ __all__ = [
     "ErrorEvent",
     "Event",
     "EventContext",
+    "EventTableHandle",
     "GenericConnection",
     "GenericProcedures",
     "GenericReducers",

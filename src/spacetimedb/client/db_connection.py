@@ -58,7 +58,7 @@ from spacetimedb.client.events import (
 )
 from spacetimedb.client.pending import PendingCall
 from spacetimedb.client.subscription import SubscriptionBuilder, SubscriptionHandle
-from spacetimedb.client.table import GenericTables, TableHandle, handle_class
+from spacetimedb.client.table import GenericTables, handle_class
 from spacetimedb.protocol import (
     CallProcedure,
     CallReducer,
@@ -305,11 +305,11 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
         self._config = config
         self._sync = sync
         self._caches: dict[str, TableCache] = {}
-        handles: dict[str, TableHandle[Any, Any]] = {}
+        handles: dict[str, Any] = {}
         for name, info in module.tables.items():
             cache = TableCache(info, bsatn.compile(info.row_type, module.typespace), module.typespace)
             self._caches[name] = cache
-            handles[name] = (info.handle_type or handle_class(info.primary_key))(cache)
+            handles[name] = (info.handle_type or handle_class(info.primary_key, info.is_event))(cache)
         self._handles = handles
         db: Any = (module.db_type or GenericTables)(handles)
         reducers: Any = (
@@ -394,7 +394,7 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
                 done.set_result(None)
                 return cast("PendingCall[None]", done)
             return cast("PendingCall[None]", asyncio.run_coroutine_threadsafe(self._close_io(), loop))
-        return loop.create_task(self._close_io())
+        return cast("PendingCall[None]", loop.create_task(self._close_io()))
 
     async def close(self) -> None:
         """`await conn.close()`: `disconnect()` for async code."""

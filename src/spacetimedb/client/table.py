@@ -1,7 +1,7 @@
 """`conn.db.<table>`: a read-only view of one table of the client cache, with row callbacks.
 
 Generated bindings subclass `TableHandle[Row, Ctx]` (or `PrimaryKeyTableHandle[Row, Ctx]`, the only
-one with `on_update`) to declare a typed `UniqueIndex` per unique column (`identity:
+one with `on_update`, or `EventTableHandle[Row, Ctx]`, with `on_insert` only) to declare a typed `UniqueIndex` per unique column (`identity:
 UniqueIndex[User, Identity]`), and `Tables` to declare one attribute per table; the runtime creates
 the instances, so the subclasses only carry annotations. `Ctx` is the type of the `ctx` the
 callbacks get (the bindings' `EventContext`).
@@ -31,9 +31,9 @@ UpdateCallback = Callable[[Ctx, Row, Row], Any]  # (ctx, old, new)
 def accessor_names(name: str) -> list[str]:
     """The attribute names a unique column (or a table, on `conn.db`) gets: its canonical name and,
     for a Python keyword, that name plus `_` (`from` -> `from_`, as in the generated bindings).
-    Dunder names and the handles' own mangled state (`_TableHandle__...`, `_Tables__...`) get none:
+    Dunder names and the handles' own mangled state (`_TableBase__...`, `_Tables__...`) get none:
     `handle.index(name)` / `db[name]` reach those."""
-    if (name.startswith("__") and name.endswith("__")) or name.startswith(("_TableHandle__", "_Tables__")):
+    if (name.startswith("__") and name.endswith("__")) or name.startswith(("_TableBase__", "_Tables__")):
         return []
     import keyword
 
@@ -62,13 +62,8 @@ class UniqueIndex(Generic[Row, Key]):
         return None
 
 
-class TableHandle(Generic[Row, Ctx]):
-    """The rows of one table the connection's subscriptions match, and callbacks on their changes.
-
-    Callbacks get the connection's `EventContext` first; each `on_*` returns the callback (usable
-    as a decorator) and `remove_on_*` unregisters it. Tables with a primary key have a
-    `PrimaryKeyTableHandle`, which adds `on_update`.
-    """
+class _TableBase(Generic[Row, Ctx]):
+    """What every table handle has: the cached rows, `find` per unique column, `on_insert`."""
 
     def __init__(self, cache: TableCache) -> None:
         self.__cache = cache
@@ -100,15 +95,8 @@ class TableHandle(Generic[Row, Ctx]):
         self.__cache.on_insert.append(callback)
         return callback
 
-    def on_delete(self, callback: InsertCallback[Ctx, Row]) -> InsertCallback[Ctx, Row]:
-        self.__cache.on_delete.append(callback)
-        return callback
-
     def remove_on_insert(self, callback: InsertCallback[Ctx, Row]) -> None:
         self.__cache.on_insert.remove(callback)
-
-    def remove_on_delete(self, callback: InsertCallback[Ctx, Row]) -> None:
-        self.__cache.on_delete.remove(callback)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.__cache.info.name}: {len(self)} rows>"
@@ -119,16 +107,39 @@ class TableHandle(Generic[Row, Ctx]):
             if name.startswith("_"):
                 raise AttributeError(name)
             info = self.__cache.info
+            if name in ("on_delete", "remove_on_delete"):
+                raise TypeError(f"table {info.name} is an event table: its rows are never stored, so never deleted")
             if name in ("on_update", "remove_on_update"):
                 raise TypeError(f"table {info.name} has no primary key: it has no {name} (use on_insert/on_delete)")
             uniques = ", ".join(info.unique_columns) or "none"
             raise AttributeError(f"table {info.name} has no attribute {name!r} (its unique columns: {uniques})")
 
 
-def _cache_of(handle: TableHandle[Any, Any]) -> TableCache:
+def _cache_of(handle: _TableBase[Any, Any]) -> TableCache:
     """The handle's cache (its name-mangled state, which no column accessor can take)."""
-    cache: TableCache = handle.__dict__["_TableHandle__cache"]
+    cache: TableCache = handle.__dict__["_TableBase__cache"]
     return cache
+
+
+class EventTableHandle(_TableBase[Row, Ctx]):
+    """The handle of an event table: its rows are delivered (`on_insert`) and never stored, so it
+    has no `on_delete` or `on_update` (as the Rust SDK's `EventTable`), and `iter()` is empty."""
+
+
+class TableHandle(_TableBase[Row, Ctx]):
+    """The rows of one table the connection's subscriptions match, and callbacks on their changes.
+
+    Callbacks get the connection's `EventContext` first; each `on_*` returns the callback (usable
+    as a decorator) and `remove_on_*` unregisters it. Tables with a primary key have a
+    `PrimaryKeyTableHandle`, which adds `on_update`; event tables an `EventTableHandle`.
+    """
+
+    def on_delete(self, callback: InsertCallback[Ctx, Row]) -> InsertCallback[Ctx, Row]:
+        _cache_of(self).on_delete.append(callback)
+        return callback
+
+    def remove_on_delete(self, callback: InsertCallback[Ctx, Row]) -> None:
+        _cache_of(self).on_delete.remove(callback)
 
 
 class PrimaryKeyTableHandle(TableHandle[Row, Ctx]):
@@ -146,8 +157,10 @@ class PrimaryKeyTableHandle(TableHandle[Row, Ctx]):
         _cache_of(self).on_update.remove(callback)
 
 
-def handle_class(primary_key: str | None) -> type[TableHandle[Any, Any]]:
+def handle_class(primary_key: str | None, is_event: bool = False) -> type[_TableBase[Any, Any]]:
     """The runtime's handle class for a table without generated bindings."""
+    if is_event:
+        return EventTableHandle
     return PrimaryKeyTableHandle if primary_key is not None else TableHandle
 
 
@@ -158,13 +171,13 @@ class Tables:
     one annotation per table; without bindings `conn.db` is a `GenericTables`.
     """
 
-    def __init__(self, handles: Mapping[str, TableHandle[Any, Any]]) -> None:
+    def __init__(self, handles: Mapping[str, _TableBase[Any, Any]]) -> None:
         self.__handles = dict(handles)
         for name, handle in handles.items():
             for attr in accessor_names(name):
                 self.__dict__[attr] = handle
 
-    def __getitem__(self, name: str) -> TableHandle[Any, Any]:
+    def __getitem__(self, name: str) -> _TableBase[Any, Any]:
         return self.__handles[name]
 
     def __iter__(self) -> Iterator[str]:

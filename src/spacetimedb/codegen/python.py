@@ -49,16 +49,15 @@ PRIMITIVE_NAMES = {"String": "str", "Bool": "bool", "F64": "float"}
 #: a name still gets its accessor (an instance attribute wins over the method, as a Rust SDK accessor
 #: wins over the `Table` trait's method); its annotation then overrides the method's, which mypy
 #: flags, hence a `# type: ignore[assignment]` on that line.
-HANDLE_MEMBERS = frozenset({
-    "count", "index", "iter", "on_delete", "on_insert", "remove_on_delete", "remove_on_insert",
-})  # fmt: skip
+EVENT_HANDLE_MEMBERS = frozenset({"count", "index", "iter", "on_insert", "remove_on_insert"})
+HANDLE_MEMBERS = EVENT_HANDLE_MEMBERS | {"on_delete", "remove_on_delete"}
 PK_HANDLE_MEMBERS = HANDLE_MEMBERS | {"on_update", "remove_on_update"}
 
 
 def accessor_name(name: str) -> str | None:
     """The attribute the runtime gives a unique column or a table (`client.table.accessor_names`):
     the name, `from_` for a keyword; None for a dunder or the handles' mangled state."""
-    if (name.startswith("__") and name.endswith("__")) or name.startswith(("_TableHandle__", "_Tables__")):
+    if (name.startswith("__") and name.endswith("__")) or name.startswith(("_TableBase__", "_Tables__")):
         return None
     if keyword.iskeyword(name):
         return name + "_"
@@ -70,7 +69,7 @@ GENERATED_NAMES = {
     "annotations", "enum", "dataclass", "Any", "Callable", "Sum", "Variant", "UnitVariant",
     "TableInfo", "ReducerInfo", "ProcedureInfo", "ModuleInfo", "TABLES", "REDUCERS", "PROCEDURES",
     "RemoteReducers", "RemoteProcedures", "RemoteTables", "DbConnection", "PendingCall",
-    "TableHandle", "PrimaryKeyTableHandle", "Tables", "UniqueIndex", "EventContext", "TypeAlias",
+    "TableHandle", "PrimaryKeyTableHandle", "EventTableHandle", "Tables", "UniqueIndex", "EventContext", "TypeAlias",
     "Identity", "ConnectionId", "Timestamp", "TimeDuration", "Uuid", "ScheduleAt",
     "u8", "u16", "u32", "u64", "u128", "u256", "i8", "i16", "i32", "i64", "i128", "i256", "f32", "f64",
 }  # fmt: skip
@@ -162,11 +161,20 @@ class PythonGenerator:
     def row_name(self, t: TableView) -> str:
         return self.type_names.get(t.row_ref) or pascal_case(t.name)
 
+    @staticmethod
+    def handle_kind(t: TableView) -> tuple[str, frozenset[str]]:
+        """The runtime handle class a table's handle is (or subclasses), and that class's members."""
+        if t.is_event:
+            return "EventTableHandle", EVENT_HANDLE_MEMBERS
+        if t.primary_key:
+            return "PrimaryKeyTableHandle", PK_HANDLE_MEMBERS
+        return "TableHandle", HANDLE_MEMBERS
+
     def table_handle(self, t: TableView, is_view: bool) -> tuple[str, str]:
         """(the handle's annotation, its class definition or "") for table `t`."""
         row = self.row_name(t)
-        base = f"PrimaryKeyTableHandle[{row}, EventContext]" if t.primary_key else f"TableHandle[{row}, EventContext]"
-        members = PK_HANDLE_MEMBERS if t.primary_key else HANDLE_MEMBERS
+        kind_cls, members = self.handle_kind(t)
+        base = f"{kind_cls}[{row}, EventContext]"
         uniques = list(t.primary_key[:1]) + [cols[0] for _, cols in t.unique_constraints if len(cols) == 1]
         columns = list(dict.fromkeys(t.columns[c].name for c in uniques))
         typed = [(c, a) for c in columns if (a := accessor_name(c)) is not None]
@@ -196,7 +204,7 @@ class PythonGenerator:
             parts.append("is_view=True")
         if t.is_event:
             parts.append("is_event=True")
-        if not handle.startswith(("TableHandle[", "PrimaryKeyTableHandle[")):
+        if not handle.endswith(", EventContext]"):
             parts.append(f"handle_type={handle}")
         return f"    {q(t.name)}: TableInfo({', '.join(parts)}),"
 
@@ -251,7 +259,7 @@ class PythonGenerator:
                 f"return_type={return_type}),"
             )
             procedure_methods.append(self.call_method("procedure", p.name, p.params, returns))
-        handles = {"PrimaryKeyTableHandle" if t.primary_key else "TableHandle" for t, _ in tables}
+        handles = {self.handle_kind(t)[0] for t, _ in tables}
         runtime = sorted({"ModuleInfo", "ProcedureInfo", "ReducerInfo", "TableInfo", "Tables"}
                          | handles | (self.imports & {"UniqueIndex"}))
         header = [

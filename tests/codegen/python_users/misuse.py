@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from events_bindings import DbConnection as EventsConnection
 from price_feed_bindings import DbConnection as PriceConnection
 from quickstart_chat_bindings import DbConnection, Message, SendMessageArgs, User
 from simple_game_bindings import MovePlayerArgs
@@ -12,7 +13,7 @@ User(identity="me", name=None, online=True)  # error: a str where the row has an
 name: int = SendMessageArgs("x").text  # error: str is not int
 
 
-async def misuse(conn: DbConnection, prices: PriceConnection) -> None:
+async def misuse(conn: DbConnection, prices: PriceConnection, events: EventsConnection) -> None:
     await conn.reducers.send_message(42)  # error: a reducer argument of the wrong type
     await conn.reducers.set_name()  # error: a missing reducer argument
     conn.db.user.identity.find("not an identity")  # error: find takes the column's type
@@ -25,3 +26,5 @@ async def misuse(conn: DbConnection, prices: PriceConnection) -> None:
     conn.db.user.on_insert(lambda ctx, row: ctx.db.users)  # error: ctx.db is typed too
     conn.db.user.on_insert(lambda ctx, row: ctx.event.status)  # error: ctx.event is a union: narrow it first
     conn.subscription_builder().on_applied(lambda ctx: ctx.reducers.no_such_reducer())  # error: ctx is typed
+    events.db.ping.on_delete(lambda ctx, row: None)  # error: event-table rows are never stored, never deleted
+    events.db.ping.on_insert(lambda ctx, row: row.value)  # error: Ping has n, not value

@@ -4,6 +4,8 @@ accessor; the methods stay reachable through the handle class, as Rust's `Table:
 from __future__ import annotations
 
 from collide_bindings import DbConnection, EventContext, Log, Tally
+from events_bindings import DbConnection as EventsConnection
+from events_bindings import Ping
 
 from spacetimedb.client import PrimaryKeyTableHandle, TableHandle
 
@@ -24,3 +26,10 @@ def use(conn: DbConnection) -> None:
     PrimaryKeyTableHandle.on_update(conn.db.tally, renamed)
     conn.db.tally.on_insert(lambda ctx, row: print(row.on_insert))
     print(by_count, by_iter, by_index, by_update, by_name, log, rows, tallies)
+
+
+def use_events(conn: EventsConnection) -> None:
+    conn.db.ping.on_insert(lambda ctx, row: print(row.n + 1))
+    pings: list[Ping] = list(conn.db.ping.iter())
+    conn.db.counter.on_update(lambda ctx, old, new: print(old.value, new.value))
+    print(pings, conn.db.counter.id.find(0))
