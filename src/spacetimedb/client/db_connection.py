@@ -984,13 +984,19 @@ class DbConnection(Generic[DbT, ReducersT, ProceduresT]):
         elif isinstance(msg, UnsubscribeApplied):
             sub = self._subs.pop(msg.query_set_id.id, None)
             ctx = self._ctx(UnsubscribeAppliedEvent())
-            self._apply(ctx, item.updates)
+            gone: list[Pending] = []
+            if self._resync_before is not None:
+                self._apply(ctx, item.updates)  # silently: the reconnect's diff reports it
+            else:  # as the TS SDK: the rows leave the cache, on_end runs, then the on_deletes
+                for cache, ins, dels in item.updates:
+                    cache.apply(ins, dels, gone)
             if sub is not None:
                 sub.state = "ended"
                 for cb in sub._on_end:
                     self._run_callback(cb, ctx)
-                if sub._ended is not None:
-                    self._resolve(sub._ended, None)
+            self._dispatch(ctx, gone)
+            if sub is not None and sub._ended is not None:
+                self._resolve(sub._ended, None)
         elif isinstance(msg, SubscriptionErrorMsg):
             self._subscription_error(msg)
         elif isinstance(msg, ProcedureResult):

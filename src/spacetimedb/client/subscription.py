@@ -3,7 +3,7 @@
 `subscribe` sends the queries at once and returns a `SubscriptionHandle`; on an async connection
 the handle is awaitable (it returns itself once the rows are in the cache, or raises
 `SubscriptionError`). `unsubscribe()` ends it: the rows no other subscription matches leave the
-cache (`on_delete` fires), then `on_end` callbacks run.
+cache, `on_end` callbacks run, then the rows' `on_delete`s (the TS SDK's order).
 """
 
 from __future__ import annotations
