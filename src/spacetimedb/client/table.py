@@ -1,9 +1,9 @@
 """`conn.db.<table>`: a read-only view of one table of the client cache, with row callbacks.
 
 Generated bindings subclass `TableHandle[Row, Ctx]` (or `PrimaryKeyTableHandle[Row, Ctx]`, the only
-one with `on_update`, or `EventTableHandle[Row, Ctx]`, with `on_insert` only) to declare a typed `UniqueIndex` per unique column (`identity:
-UniqueIndex[User, Identity]`), and `Tables` to declare one attribute per table; the runtime creates
-the instances, so the subclasses only carry annotations. `Ctx` is the type of the `ctx` the
+one with `on_update`, or `EventTableHandle[Row, Ctx]`, with `on_insert` only) to declare a typed
+`UniqueIndex` per unique column (`identity: UniqueIndex[User, Identity]`), and `Tables` to declare
+one attribute per table; the runtime creates the instances, so the subclasses only carry annotations. `Ctx` is the type of the `ctx` the
 callbacks get (the bindings' `EventContext`).
 
 A unique column's accessor is never shadowed: the handle keeps no public data attribute (its
@@ -15,6 +15,7 @@ method is then `TableHandle.count(handle)` (or `len(handle)`).
 
 from __future__ import annotations
 
+import keyword
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -35,8 +36,6 @@ def accessor_names(name: str) -> list[str]:
     `handle.index(name)` / `db[name]` reach those."""
     if (name.startswith("__") and name.endswith("__")) or name.startswith(("_TableBase__", "_Tables__")):
         return []
-    import keyword
-
     return [name, name + "_"] if keyword.iskeyword(name) else [name]
 
 
@@ -107,7 +106,9 @@ class _TableBase(Generic[Row, Ctx]):
             if name.startswith("_"):
                 raise AttributeError(name)
             info = self.__cache.info
-            if name in ("on_delete", "remove_on_delete"):
+            if name in ("on_delete", "remove_on_delete", "on_update", "remove_on_update") and isinstance(
+                self, EventTableHandle
+            ):
                 raise TypeError(f"table {info.name} is an event table: its rows are never stored, so never deleted")
             if name in ("on_update", "remove_on_update"):
                 raise TypeError(f"table {info.name} has no primary key: it has no {name} (use on_insert/on_delete)")
