@@ -174,6 +174,8 @@ class SysDatastore:
     def insert(self, table_id: int, row: Row) -> Row:
         t = self._table(table_id)
         out = self._glue.insert(t.host_id, self._to_js(t.codec.encode(row)))
+        if out is None:
+            return row
         if isinstance(out, int):
             raise self._write_error(out, t, row, "insert")
         return self._with_generated(t, row, out)
@@ -184,6 +186,8 @@ class SysDatastore:
         if t.host_id < 0:
             self._table(t.schema.table_id)
         out = self._glue.update(t.host_id, ix.host_id, self._to_js(t.codec.encode(row)))
+        if out is None:
+            return row
         if isinstance(out, int):
             if out == g.NO_SUCH_ROW:
                 cols = ix.schema.columns

@@ -103,15 +103,16 @@ const glue = {
   range: (iid, buf, prefixLen, prefixElems, startLen, endLen) =>
     drain(sys.datastore_index_scan_range_bsatn(iid, put(buf), prefixLen, prefixElems, startLen, endLen)),
   // Insert/update write the generated (auto-increment) column values back into the buffer.
+  // null when nothing was generated: one proxy fewer for Python on the common path.
   insert: (tid, row) => errnoOf(() => {
     const buf = put(row);
     const n = sys.datastore_insert_bsatn(tid, buf, row.length);
-    return new Uint8Array(buf, 0, n).slice();
+    return n === 0 ? null : new Uint8Array(buf, 0, n).slice();
   }),
   update: (tid, iid, row) => errnoOf(() => {
     const buf = put(row);
     const n = sys.datastore_update_bsatn(tid, iid, buf, row.length);
-    return new Uint8Array(buf, 0, n).slice();
+    return n === 0 ? null : new Uint8Array(buf, 0, n).slice();
   }),
   delete_eq: (tid, rel) => sys.datastore_delete_all_by_eq_bsatn(tid, put(rel), rel.length),
   delete_point: (iid, key) => sys.datastore_delete_by_index_scan_point_bsatn(iid, put(key), key.length),
