@@ -70,6 +70,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--profile-pyspy", default=None, metavar="PY_SPY",
                    help="profile our server with this py-spy binary during each window; prints top frames")
     p.add_argument("--profile-dir", type=Path, default=None, help="keep the py-spy profiles here")
+    p.add_argument("--server-cpus", default=None, metavar="LIST",
+                   help="run each server under `taskset -c LIST` (e.g. 0: one core; the generator is not pinned)")
     p.add_argument("--json", type=Path, default=None, help="also write the results as JSON to this file")
     p.add_argument("--keep", action="store_true", help="keep the run's temp dir (logs, data)")
     return p.parse_args(argv)
@@ -93,6 +95,7 @@ def config_from(args: argparse.Namespace) -> RunConfig:
     )
     cfg.profile_pyspy = args.profile_pyspy
     cfg.profile_dir = args.profile_dir.resolve() if args.profile_dir else None
+    cfg.server_cpus = args.server_cpus
     if args.module is not None:
         cfg.module = args.module.resolve()
     return cfg

@@ -108,3 +108,17 @@ def test_repeated_rounds_report_the_median_and_range() -> None:
     assert (row["ours_tps"], row["best_peer_tps"], row["ratio"]) == (6000, 1500, 4.0)
     text = render(outcomes)
     assert "6,000 (3,000-9,000)" in text and "1,500 (1,000-2,000)" in text
+
+
+def test_server_cpus_pins_each_server_with_taskset() -> None:
+    import shutil
+
+    import pytest
+    from keynote_bench.config import RunConfig
+    from keynote_bench.systems import _pinned
+
+    argv = ["python", "-m", "x"]
+    assert _pinned(RunConfig(), argv) == argv
+    if shutil.which("taskset") is None:
+        pytest.skip("no taskset here")
+    assert _pinned(RunConfig(server_cpus="0"), argv)[1:] == ["-c", "0", *argv]

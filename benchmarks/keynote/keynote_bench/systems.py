@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +37,16 @@ class RunningSystem:
     is_ceiling: bool = False
 
 
+def _pinned(cfg: RunConfig, argv: list[str]) -> list[str]:
+    """`argv` under `taskset -c CPUS` when the run pins servers (taskset execs: the pid stays the server's)."""
+    if cfg.server_cpus is None:
+        return argv
+    taskset = shutil.which("taskset")
+    if taskset is None:
+        raise SystemUnavailable("--server-cpus needs taskset (util-linux)")
+    return [taskset, "-c", cfg.server_cpus, *argv]
+
+
 def _python_env() -> dict[str, str]:
     paths = [str(BENCH_DIR), str(REPO_ROOT / "src"), os.environ.get("PYTHONPATH", "")]
     return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
@@ -50,7 +61,7 @@ def start_ours(group: ProcessGroup, cfg: RunConfig, workdir: Path) -> RunningSys
     data_dir = workdir / "spacetimedb-data"
     argv = [sys.executable, "-m", "keynote_bench.ours_server", "--listen", f"127.0.0.1:{port}"]
     argv += ["--data-dir", str(data_dir), "--module", str(cfg.module), "--name", cfg.database]
-    proc, log = group.start("spacetimedb", argv, env=_python_env())
+    proc, log = group.start("spacetimedb", _pinned(cfg, argv), env=_python_env())
     wait_for_port(port, proc, log, timeout_s=60)
     # The server listens before it has published the module: wait for the database itself.
     wait_for_http_ok(f"http://127.0.0.1:{port}/v1/database/{cfg.database}", proc, log, timeout_s=120)
@@ -72,7 +83,7 @@ def start_ours(group: ProcessGroup, cfg: RunConfig, workdir: Path) -> RunningSys
 def _start_peer(group: ProcessGroup, cfg: RunConfig, name: str, backend_args: list[str]) -> RunningSystem:
     port = free_port()
     argv = [sys.executable, "-m", "keynote_bench.peer_server", "--port", str(port), *backend_args]
-    proc, log = group.start(name, argv, env=_python_env())
+    proc, log = group.start(name, _pinned(cfg, argv), env=_python_env())
     wait_for_port(port, proc, log, timeout_s=60)
     return RunningSystem(
         name=name,
@@ -110,7 +121,7 @@ def start_postgres(group: ProcessGroup, cfg: RunConfig, workdir: Path) -> Runnin
 def start_noop(group: ProcessGroup, cfg: RunConfig, workdir: Path) -> RunningSystem:
     port = free_port()
     argv = [sys.executable, "-m", "keynote_bench.noop_server", "--port", str(port)]
-    proc, log = group.start("noop", argv, env=_python_env())
+    proc, log = group.start("noop", _pinned(cfg, argv), env=_python_env())
     wait_for_port(port, proc, log, timeout_s=60)
     return RunningSystem(
         name="no-op (client ceiling)",
