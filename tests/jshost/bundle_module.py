@@ -5,6 +5,7 @@ from typing import Annotated
 
 from spacetimedb import (
     AnonymousViewContext,
+    HttpError,
     ProcedureContext,
     ReducerContext,
     SenderError,
@@ -59,6 +60,14 @@ def whoami(ctx: ReducerContext) -> None:
 @view(public=True)
 def all_items(ctx: AnonymousViewContext) -> list[Item]:
     return list(ctx.db.item.iter())
+
+
+@procedure
+def fetch(ctx: ProcedureContext, url: str) -> str:
+    try:
+        return ctx.http.get(url, timeout=2.0).text()
+    except HttpError as e:
+        return f"HttpError: {e}"
 
 
 @procedure

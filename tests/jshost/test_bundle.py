@@ -120,3 +120,12 @@ def test_sender_auth_reads_the_jwt_from_the_host(small: SealedHost) -> None:
     assert with_token["outcome"] == "ok" and "subject ada" in [x["message"] for x in with_token["logs"]], with_token
     without = small.request("call_reducer", reducer="whoami", **who)
     assert "no token" in [x["message"] for x in without["logs"]], without
+
+
+def test_procedure_http_goes_through_the_host(small: SealedHost) -> None:
+    # The sealed host answers every procedure_http_request with HTTP_ERROR (it has no network).
+    url = compile_codec(str)
+    proc = small.call_procedure("fetch", url.encode("http://example.invalid/x"), sender=ALICE, timestamp=TS + 50)
+    assert proc.ok and proc.result is not None, proc
+    text = url.decode(proc.result)
+    assert text.startswith("HttpError: GET http://example.invalid/x failed"), text

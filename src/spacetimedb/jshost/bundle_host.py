@@ -18,12 +18,13 @@ from typing import Any
 
 from spacetimedb.bsatn import Codec, compile
 from spacetimedb.jshost import glue as g
+from spacetimedb.jshost.http_transport import SysHttpTransport
 from spacetimedb.jshost.lazy_auth import LazyJwtAuth
 from spacetimedb.jshost.sys_datastore import SysDatastore
 from spacetimedb.module.call_errors import ReducerArgumentsError
 from spacetimedb.module.context import ReducerContext
 from spacetimedb.module.export import module_def_bsatn
-from spacetimedb.module.http_client import HttpError, HttpPolicy, HttpRequest, HttpResponse
+from spacetimedb.module.http_client import HttpPolicy
 from spacetimedb.module.module_def import ModuleDef, ViewDef
 from spacetimedb.module.runner import (
     CallFailure,
@@ -42,13 +43,6 @@ _ROW_DATA = b"\x00"
 
 def _failure(f: CallFailure) -> str:
     return ("s" if f.kind is FailureKind.SENDER_ERROR else "i") + f.message
-
-
-class _NoHttp:
-    """Procedures' outbound HTTP is not wired to the host's `procedure_http_request` yet."""
-
-    def send(self, request: HttpRequest, *, timeout: float, max_response_bytes: int) -> HttpResponse:
-        raise HttpError("outbound HTTP from procedures is not available in a SpacetimeDB bundle yet")
 
 
 class _View:
@@ -162,7 +156,7 @@ class BundleHost:
             conn,
             Timestamp(int(timestamp)),
             run_tx=lambda fn: self._with_tx(fn, p.name, caller, conn),
-            http=_NoHttp(),
+            http=SysHttpTransport(self._glue, self._to_js),
             http_policy=HttpPolicy(),
             auth=self._auth(caller, conn),
         )

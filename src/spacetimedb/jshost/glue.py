@@ -34,6 +34,10 @@ class GlueApi(Protocol):
     def jwt_payload(self) -> JsBytes:
         """The running call's caller's JWT payload (`get_jwt_payload` of its connection id; empty: none)."""
         ...
+    def http_request(self, request: Any, body: Any) -> Any:
+        """`procedure_http_request`: [response BSATN, body], or the host's error message (a str)."""
+        ...
+
     def start_tx(self) -> int: ...
     def commit_tx(self) -> bool: ...
     def abort_tx(self) -> None: ...
@@ -62,7 +66,7 @@ LOG_LEVELS = {"error": 0, "warn": 1, "warning": 1, "info": 2, "debug": 3, "trace
 #: The members of `GlueApi`.
 MEMBERS = (
     "table_id", "index_id", "count", "scan", "point", "range", "insert", "update", "delete_eq", "delete_point",
-    "delete_range", "clear", "log", "identity", "jwt_payload", "start_tx", "commit_tx", "abort_tx",
+    "delete_range", "clear", "log", "identity", "jwt_payload", "http_request", "start_tx", "commit_tx", "abort_tx",
 )  # fmt: skip
 
 

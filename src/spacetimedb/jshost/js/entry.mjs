@@ -124,6 +124,14 @@ const glue = {
   // The connection id stays a BigInt on this side (a small one would reach Python and come back
   // as a Number, which the host's u128 argument rejects).
   jwt_payload: () => sys.get_jwt_payload(currentConnId),
+  http_request: (request, body) => {
+    try {
+      return sys.procedure_http_request(request, body);
+    } catch (e) {
+      if (e instanceof HostError) return String(e.message || 'the HTTP request failed');
+      throw e;
+    }
+  },
   start_tx: () => sys.procedure_start_mut_tx(),
   commit_tx: () => { try { sys.procedure_commit_mut_tx(); return true; } catch { return false; } },
   abort_tx: () => sys.procedure_abort_mut_tx(),
