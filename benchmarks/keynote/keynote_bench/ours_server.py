@@ -1,6 +1,7 @@
 """Starts our server (spacetimedb.server.app.run_server) with the bank module published, for the benchmark.
 
 Run: python -m keynote_bench.ours_server --listen 127.0.0.1:P --data-dir DIR --module examples/bank.py --name bank
+(`--name` again publishes the module under another name too: benchmarks/both_cores.py loads two databases.)
 Durability is left at the server's default (on), as a user would run it.
 """
 
@@ -15,11 +16,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--listen", required=True)
     parser.add_argument("--data-dir", required=True, type=Path)
     parser.add_argument("--module", required=True, type=Path)
-    parser.add_argument("--name", default="bank")
+    parser.add_argument("--name", action="append", default=None, help="database name (repeatable; default bank)")
     opts = parser.parse_args(argv)
     from spacetimedb.server.app import run_server
 
-    run_server(opts.listen, opts.data_dir, publish=[(opts.name, opts.module)])
+    run_server(opts.listen, opts.data_dir, publish=[(name, opts.module) for name in opts.name or ["bank"]])
 
 
 if __name__ == "__main__":
