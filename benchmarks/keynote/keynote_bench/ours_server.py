@@ -17,7 +17,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", required=True, type=Path)
     parser.add_argument("--module", required=True, type=Path)
     parser.add_argument("--name", action="append", default=None, help="database name (repeatable; default bank)")
+    parser.add_argument("--switch-interval", type=float, default=None,
+                        help="diagnostic: sys.setswitchinterval (how long a thread may hold the GIL; default 0.005)")
     opts = parser.parse_args(argv)
+    if opts.switch_interval is not None:
+        import sys
+
+        sys.setswitchinterval(opts.switch_interval)
     from spacetimedb.server.app import run_server
 
     run_server(opts.listen, opts.data_dir, publish=[(name, opts.module) for name in opts.name or ["bank"]])
