@@ -142,10 +142,13 @@ def test_the_readme_python_client_runs(tmp_path: Path) -> None:
 
 
 def test_the_readme_python_client_with_bindings_runs(tmp_path: Path) -> None:
-    """The client snippet, with bindings generated as the README says, against a live server."""
+    """The client program, with bindings generated as the README says, against a live server; it
+    passes mypy --strict too."""
     import asyncio
+    import contextlib
+    import io
+    import subprocess
     import sys
-    import textwrap
 
     from tests.client.harness import run_with_server
 
@@ -159,17 +162,29 @@ def test_the_readme_python_client_with_bindings_runs(tmp_path: Path) -> None:
     for rel, text in generate_python(load_module_view(load_module(chat).raw_module_def_json())).items():
         (tmp_path / "chat_bindings").mkdir(exist_ok=True)
         (tmp_path / "chat_bindings" / rel).write_text(text, "utf-8")
+    (tmp_path / "readme_client.py").write_text(client, "utf-8")
+    mypy = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-error-summary", "--cache-dir", str(tmp_path / ".mypy_cache"),
+         "readme_client.py"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert mypy.returncode == 0, mypy.stdout + mypy.stderr
 
-    async def scenario(server: Server, uri: str) -> None:
-        code = "async def snippet() -> None:\n" + textwrap.indent(client.replace("ws://127.0.0.1:3000", uri), "    ")
-        scope: dict[str, object] = {}
-        exec(compile(code, "README.md", "exec"), scope)
-        await scope["snippet"]()  # type: ignore[operator]
-        await asyncio.sleep(0)
+    async def scenario(server: Server, uri: str) -> str:
+        code = client.replace("ws://127.0.0.1:3000", uri)
+        out = io.StringIO()
+
+        def run() -> None:
+            with contextlib.redirect_stdout(out):
+                exec(compile(code, "README.md", "exec"), {"__name__": "readme_client"})
+
+        await asyncio.get_running_loop().run_in_executor(None, run)
+        return out.getvalue()
 
     sys.path.insert(0, str(tmp_path))
     try:
-        run_with_server(tmp_path, scenario, {"my-chat": chat})
+        printed = run_with_server(tmp_path, scenario, {"my-chat": chat})
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("chat_bindings", None)
+    assert printed.splitlines() == ["hi from Python"]
