@@ -129,3 +129,25 @@ def test_procedure_http_goes_through_the_host(small: SealedHost) -> None:
     assert proc.ok and proc.result is not None, proc
     text = url.decode(proc.result)
     assert text.startswith("HttpError: GET http://example.invalid/x failed"), text
+
+
+def test_a_package_directory_builds_and_runs(bundle_of: Callable[[Path], Path], tmp_path: Path) -> None:
+    pkg = tmp_path / "shop"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("from .tables import Product\nfrom .reducers import add_product\n")
+    (pkg / "tables.py").write_text(
+        "from spacetimedb import table, primary_key\nfrom typing import Annotated\n\n"
+        "@table(name='product', public=True)\nclass Product:\n    name: Annotated[str, primary_key]\n    price: int\n"
+    )
+    (pkg / "reducers.py").write_text(
+        "from spacetimedb import reducer, ReducerContext\nfrom .tables import Product\n\n"
+        "@reducer\ndef add_product(ctx: ReducerContext, name: str, price: int) -> None:\n"
+        "    ctx.db.product.insert(Product(name=name, price=price))\n"
+    )
+    bundle = bundle_of(pkg)
+    with SealedHost() as host:
+        host.start(bundle, identity=DB)
+        assert host.describe() == load_module(pkg).raw_module_def_bsatn(10, wrapped=True)
+        args = compile_codec(tuple[str, int]).encode(("tea", 3))
+        assert host.call_reducer("add_product", args, sender=ALICE, timestamp=TS).ok
+        assert [compile_codec(tuple[str, int]).decode(r) for r in host.tables()["product"]] == [("tea", 3)]
