@@ -180,10 +180,14 @@ def test_unique_columns_named_like_handle_methods_keep_their_accessors(tmp_path:
             assert updates == [("a", "z")] and tally.name.find("z") == b.Tally(1, "it1", 10, 100, "z", 1)
             with pytest.raises(TypeError, match="no primary key"):
                 conn.db.log.on_update(lambda ctx, old, new: None)  # the runtime check behind the type
+            await conn.reducers._call(7)  # a reducer named like the bindings' internals, a parameter `self`
+            assert conn.db.log.on_delete.find(7) == b.Log(7, 8, "called")
         async with client.connect(uri, "collide") as generic:  # no bindings: the same accessors
             await generic.subscription_builder().subscribe(["SELECT * FROM tally"])
             assert generic.db.tally.count.find(2).name == "b" and generic.db.tally.iter.find("it2").count == 2
             assert TableHandle.count(generic.db.tally) == 2 and "tally" in generic.db
+            await generic.reducers._call(9)
+            await generic.reducers._call(self=10)
             with pytest.raises(AttributeError, match="no table 'tallies'"):
                 generic.db.tallies  # noqa: B018
 

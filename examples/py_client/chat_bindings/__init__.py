@@ -93,20 +93,20 @@ class RemoteReducers:
     `concurrent.futures.Future` it returns (`build_sync()` connections)."""
 
     def __init__(self, call: Callable[[str, Any], PendingCall[Any]]) -> None:
-        self._call = call
+        self.__call = call
 
     def set_name(self, name: str) -> PendingCall[None]:
-        return self._call("set_name", SetNameArgs(name))
+        return self.__call("set_name", SetNameArgs(name))
 
     def send_message(self, text: str) -> PendingCall[None]:
-        return self._call("send_message", SendMessageArgs(text))
+        return self.__call("send_message", SendMessageArgs(text))
 
 
 class RemoteProcedures:
     """`conn.procedures`: one method per procedure, resolving to its return value."""
 
     def __init__(self, call: Callable[[str, Any], PendingCall[Any]]) -> None:
-        self._call = call
+        self.__call = call
 
 
 class DbConnection(_DbConnection[RemoteTables, RemoteReducers, RemoteProcedures]):

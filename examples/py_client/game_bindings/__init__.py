@@ -230,38 +230,38 @@ class RemoteReducers:
     `concurrent.futures.Future` it returns (`build_sync()` connections)."""
 
     def __init__(self, call: Callable[[str, Any], PendingCall[Any]]) -> None:
-        self._call = call
+        self.__call = call
 
     def join_game(self, name: str) -> PendingCall[None]:
-        return self._call("join_game", JoinGameArgs(name))
+        return self.__call("join_game", JoinGameArgs(name))
 
     def move_player(self, dx: f32, dy: f32) -> PendingCall[None]:
-        return self._call("move_player", MovePlayerArgs(dx, dy))
+        return self.__call("move_player", MovePlayerArgs(dx, dy))
 
     def attack_player(self, target_name: str) -> PendingCall[None]:
-        return self._call("attack_player", AttackPlayerArgs(target_name))
+        return self.__call("attack_player", AttackPlayerArgs(target_name))
 
     def heal_player(self, amount: f32) -> PendingCall[None]:
-        return self._call("heal_player", HealPlayerArgs(amount))
+        return self.__call("heal_player", HealPlayerArgs(amount))
 
     def pick_up_item(self, item: str) -> PendingCall[None]:
-        return self._call("pick_up_item", PickUpItemArgs(item))
+        return self.__call("pick_up_item", PickUpItemArgs(item))
 
     def use_item(self, item: str) -> PendingCall[None]:
-        return self._call("use_item", UseItemArgs(item))
+        return self.__call("use_item", UseItemArgs(item))
 
     def leave_game(self) -> PendingCall[None]:
-        return self._call("leave_game", LeaveGameArgs())
+        return self.__call("leave_game", LeaveGameArgs())
 
     def reset_game(self) -> PendingCall[None]:
-        return self._call("reset_game", ResetGameArgs())
+        return self.__call("reset_game", ResetGameArgs())
 
 
 class RemoteProcedures:
     """`conn.procedures`: one method per procedure, resolving to its return value."""
 
     def __init__(self, call: Callable[[str, Any], PendingCall[Any]]) -> None:
-        self._call = call
+        self.__call = call
 
 
 class DbConnection(_DbConnection[RemoteTables, RemoteReducers, RemoteProcedures]):

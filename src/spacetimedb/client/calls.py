@@ -40,18 +40,23 @@ def _bind(what: str, name: str, args_type: Any, params: list[str] | None, args: 
 
 
 class _ByName:
-    _what = "reducer"
+    """Its state is name-mangled (`_ByName__...`), so any reducer name, `_call` included, is a method."""
 
-    def __init__(self, call: Callable[[str, Any], Any], infos: Mapping[str, ReducerInfo] | Mapping[str, ProcedureInfo]) -> None:
-        self._call = call
-        self._infos = infos
+    def __init__(
+        self, call: Callable[[str, Any], Any], infos: Mapping[str, ReducerInfo] | Mapping[str, ProcedureInfo], what: str
+    ) -> None:
+        self.__send = call
+        self.__infos = infos
+        self.__what = what
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
-        info = self._infos.get(name)
+        if name.startswith("_ByName__"):  # not set yet
+            raise AttributeError(name)
+        info = self.__infos.get(name)
         if info is None:
-            raise AttributeError(f"no {self._what} {name!r}; there are: {', '.join(sorted(self._infos)) or '(none)'}")
+            raise AttributeError(f"no {self.__what} {name!r}; there are: {', '.join(sorted(self.__infos)) or '(none)'}")
 
-        what, args_type, params, send = self._what, info.args_type, _params(info.args_type), self._call
+        what, args_type, params, send = self.__what, info.args_type, _params(info.args_type), self.__send
 
         def call(*args: Any, **kwargs: Any) -> Any:
             return send(name, _bind(what, name, args_type, params, args, kwargs))
@@ -61,16 +66,18 @@ class _ByName:
         return call
 
     def __dir__(self) -> list[str]:
-        return sorted(self._infos)
+        return sorted(self.__infos)
 
 
 class GenericReducers(_ByName):
     """`conn.reducers.<name>(*args, **kwargs)`: awaitable (async) or a Future (sync) of None."""
 
-    _what = "reducer"
+    def __init__(self, call: Callable[[str, Any], Any], infos: Mapping[str, ReducerInfo]) -> None:
+        super().__init__(call, infos, "reducer")
 
 
 class GenericProcedures(_ByName):
     """`conn.procedures.<name>(*args, **kwargs)`: resolves to the procedure's decoded return value."""
 
-    _what = "procedure"
+    def __init__(self, call: Callable[[str, Any], Any], infos: Mapping[str, ProcedureInfo]) -> None:
+        super().__init__(call, infos, "procedure")

@@ -209,11 +209,13 @@ class PythonGenerator:
         return f"    {q(t.name)}: TableInfo({', '.join(parts)}),"
 
     def call_method(self, kind: str, name: str, params: list[ColumnView], returns: str) -> str:
-        sig = "".join(f", {py_ident(p.name)}: {self.annotation(p.type, f'{kind} {name}')}" for p in params)
-        args = ", ".join(py_ident(p.name) for p in params)
+        # The class keeps `call` name-mangled (`self.__call`), so a reducer named `_call` is a method
+        # like any other; a parameter named `self` becomes `self_` (the arguments are positional).
+        idents = [py_ident(p.name) if p.name != "self" else "self_" for p in params]
+        sig = "".join(f", {i}: {self.annotation(p.type, f'{kind} {name}')}" for i, p in zip(idents, params, strict=True))
         return (
             f"    def {py_ident(snake_case(name))}(self{sig}) -> PendingCall[{returns}]:\n"
-            f"        return self._call({q(name)}, {pascal_case(name)}Args({args}))\n"
+            f"        return self.__call({q(name)}, {pascal_case(name)}Args({', '.join(idents)}))\n"
         )
 
     def generate(self) -> dict[str, str]:
@@ -305,13 +307,13 @@ class PythonGenerator:
             '    """`conn.reducers`: one method per reducer; `await` it (async connections) or use the\n'
             '    `concurrent.futures.Future` it returns (`build_sync()` connections)."""\n\n'
             "    def __init__(self, call: Callable[[str, Any], PendingCall[Any]]) -> None:\n"
-            "        self._call = call\n" + "".join("\n" + m for m in methods)
+            "        self.__call = call\n" + "".join("\n" + m for m in methods)
         )
         text += (
             "\n\nclass RemoteProcedures:\n"
             '    """`conn.procedures`: one method per procedure, resolving to its return value."""\n\n'
             "    def __init__(self, call: Callable[[str, Any], PendingCall[Any]]) -> None:\n"
-            "        self._call = call\n" + "".join("\n" + m for m in procedure_methods)
+            "        self.__call = call\n" + "".join("\n" + m for m in procedure_methods)
         )
         text += (
             "\n\nclass DbConnection(_DbConnection[RemoteTables, RemoteReducers, RemoteProcedures]):\n"

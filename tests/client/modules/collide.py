@@ -36,3 +36,9 @@ def rename(ctx: ReducerContext, count: u32, name: str) -> None:
             ctx.db.tally.delete(row)
             row.name = name
             ctx.db.tally.insert(row)
+
+
+@reducer(name="_call")
+def call_(ctx: ReducerContext, self: u32) -> None:
+    """A reducer named like the bindings' internals, with a parameter named `self`."""
+    ctx.db.log.insert(Log(self, self + 1, "called"))

@@ -28,6 +28,11 @@ def use(conn: DbConnection) -> None:
     print(by_count, by_iter, by_index, by_update, by_name, log, rows, tallies)
 
 
+async def call(conn: DbConnection) -> None:
+    await conn.reducers._call(1)  # a reducer named like the bindings' internals
+    await conn.reducers._call(self_=2)  # its parameter `self`, spelt self_
+
+
 def use_events(conn: EventsConnection) -> None:
     conn.db.ping.on_insert(lambda ctx, row: print(row.n + 1))
     pings: list[Ping] = list(conn.db.ping.iter())
