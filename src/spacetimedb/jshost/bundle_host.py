@@ -12,19 +12,23 @@ after it returns, rolled back when it throws), who may call what, scheduling, th
 
 from __future__ import annotations
 
+import re
 import struct
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
 from spacetimedb.bsatn import Codec, compile
 from spacetimedb.jshost import glue as g
-from spacetimedb.jshost.http_transport import SysHttpTransport
+from spacetimedb.jshost.http_transport import SysHttpTransport, decode_request, encode_response
 from spacetimedb.jshost.lazy_auth import LazyJwtAuth
 from spacetimedb.jshost.sys_datastore import SysDatastore
 from spacetimedb.module.call_errors import ReducerArgumentsError
 from spacetimedb.module.context import ReducerContext
+from spacetimedb.module.datastore import Datastore
 from spacetimedb.module.export import module_def_bsatn
 from spacetimedb.module.http_client import HttpPolicy
+from spacetimedb.module.http_handler import Request, Response
 from spacetimedb.module.module_def import ModuleDef, ViewDef
 from spacetimedb.module.runner import (
     CallFailure,
@@ -37,6 +41,9 @@ from spacetimedb.module.runner import (
 from spacetimedb.sats.special import ConnectionId, Identity, Timestamp
 
 _U32 = struct.Struct("<I")
+#: Upstream passes a handler the request's external URI; the handler's path is what follows
+#: `/route` (crates/client-api/src/routes/database.rs, `handle_http_route_impl`).
+_ROUTE_PATH = re.compile(r"^/v1/database/[^/]+/route(/.*)?$")
 #: ViewResultHeader::RowData (crates/lib/src/db/raw_def/v9.rs): the view's rows follow.
 _ROW_DATA = b"\x00"
 
@@ -56,7 +63,7 @@ class _View:
 class BundleHost:
     """One loaded module inside the V8 host: describe, reducers, views, procedures."""
 
-    def __init__(self, module: ModuleDef, glue: g.GlueApi, to_js: Callable[[bytes], Any], *, describe: bool = True) -> None:
+    def __init__(self, module: ModuleDef, glue: g.GlueApi, to_js: Callable[[Any], Any], *, describe: bool = True) -> None:
         self.module = module
         self._glue = glue
         self._to_js = to_js
@@ -69,6 +76,8 @@ class BundleHost:
         self._procedures: list[PreparedProcedure] = []
         ts = module.typespace
         self._views = [_View(v, compile(v.row_product, ts)) for v in module.views if not v.anonymous]
+        #: Handler ids are their positions in the exported HttpHandlers section.
+        self._http_names = list(module.http_handlers)
         self._anon_views = [_View(v, compile(v.row_product, ts)) for v in module.views if v.anonymous]
 
     def describe(self) -> Any:
@@ -164,6 +173,29 @@ class BundleHost:
             return _failure(result.failure)
         return self._to_js(result.bsatn)
 
+    def call_http_handler(self, handler_id: int, timestamp: int, request: g.JsBytes, body: g.JsBytes) -> Any:
+        """`__call_http_handler__`: [BSATN HttpResponse, body], or a failure string (the host answers 500)."""
+        runner = self.runner()
+        name = self._http_names[handler_id]
+        method, headers, uri = decode_request(g.as_bytes(request))
+        parts = urllib.parse.urlsplit(uri)
+        m = _ROUTE_PATH.match(parts.path)
+        path = (m.group(1) or "") if m else parts.path
+        req = Request(
+            method,
+            path,
+            headers=headers,
+            body=g.as_bytes(body),
+            query=dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True)),
+            query_string=parts.query,
+            uri=uri,
+        )
+        out = runner.run_http_handler(self.module.http_handlers[name], req, name, Timestamp(int(timestamp)), _SysTransactions(self))
+        if not isinstance(out, Response):
+            return "i" + out.message
+        response = encode_response(out.status, list(out.headers.items()))
+        return self._to_js([self._to_js(response), self._to_js(out.body)])
+
     def _with_tx(self, fn: Callable[[ReducerContext], Any], name: str, caller: Identity, conn: ConnectionId | None) -> Any:
         """A procedure's `ctx.with_tx(fn)`: one host transaction (procedure_start_mut_tx ..
         commit/abort), `fn` run in it through the runner as our native host does."""
@@ -188,3 +220,21 @@ class BundleHost:
         if not glue.commit_tx():
             raise RuntimeError("the procedure's transaction could not be committed")
         return box[0] if box else None
+
+
+class _SysTransactions:
+    """An HTTP handler's `ctx.with_tx` transactions: the host's (procedure_start_mut_tx ..)."""
+
+    def __init__(self, host: BundleHost) -> None:
+        self._host = host
+
+    def begin(self) -> Datastore:
+        self._host._glue.start_tx()
+        return self._host.datastore
+
+    def commit(self, tx: Datastore) -> None:
+        if not self._host._glue.commit_tx():
+            raise RuntimeError("the handler's transaction could not be committed")
+
+    def rollback(self, tx: Datastore) -> None:
+        self._host._glue.abort_tx()

@@ -1,4 +1,7 @@
-"""A procedure's `ctx.http` inside SpacetimeDB's host: requests through `procedure_http_request`.
+"""HTTP inside SpacetimeDB's host, in upstream's BSATN `HttpRequest`/`HttpResponse`.
+
+A procedure's `ctx.http` sends requests through `procedure_http_request`; the module's own HTTP
+handlers receive requests through `__call_http_handler__` (`decode_request`, `encode_response`).
 
 The host takes the request as BSATN `HttpRequest` (crates/lib/src/http.rs: method, headers,
 timeout, uri, version) with the body beside it, performs it itself, and answers a BSATN
@@ -51,10 +54,10 @@ def encode_request(request: HttpRequest, timeout: float | None) -> bytes:
     return bytes(buf)
 
 
-def decode_response(data: bytes, body: bytes) -> HttpResponse:
-    (n,) = _U32.unpack_from(data, 0)
-    off = 4
-    headers: dict[str, str] = {}
+def _headers(data: bytes, off: int) -> tuple[list[tuple[str, str]], int]:
+    (n,) = _U32.unpack_from(data, off)
+    off += 4
+    out = []
     for _ in range(n):
         (ln,) = _U32.unpack_from(data, off)
         name = data[off + 4 : off + 4 + ln].decode()
@@ -62,10 +65,44 @@ def decode_response(data: bytes, body: bytes) -> HttpResponse:
         (lv,) = _U32.unpack_from(data, off)
         value = data[off + 4 : off + 4 + lv].decode("latin-1")
         off += 4 + lv
-        headers[name.lower()] = value
+        out.append((name, value))
+    return out, off
+
+
+def _string(data: bytes, off: int) -> tuple[str, int]:
+    (n,) = _U32.unpack_from(data, off)
+    return data[off + 4 : off + 4 + n].decode(), off + 4 + n
+
+
+def decode_response(data: bytes, body: bytes) -> HttpResponse:
+    headers, off = _headers(data, 0)
     off += 1  # version
     (code,) = _U16.unpack_from(data, off)
-    return HttpResponse(code, headers, body)
+    return HttpResponse(code, {k.lower(): v for k, v in headers}, body)
+
+
+def decode_request(data: bytes) -> tuple[str, list[tuple[str, str]], str]:
+    """(method, headers, uri) of a BSATN `HttpRequest` (its timeout and version are not used)."""
+    tag = data[0]
+    if tag == 9:
+        method, off = _string(data, 1)
+    else:
+        method, off = list(_METHODS)[tag], 1
+    headers, off = _headers(data, off)
+    off += 1 if data[off] == 1 else 9  # timeout: None, or Some(i64 micros)
+    uri, off = _string(data, off)
+    return method, headers, uri
+
+
+def encode_response(status: int, headers: list[tuple[str, str]]) -> bytes:
+    """A BSATN `HttpResponse` (headers, version HTTP/1.1, code); the body travels beside it."""
+    buf = bytearray(_U32.pack(len(headers)))
+    for name, value in headers:
+        _put_bytes(buf, name.encode())
+        _put_bytes(buf, value.encode("latin-1"))
+    buf.append(_HTTP11)
+    buf += _U16.pack(status)
+    return bytes(buf)
 
 
 class SysHttpTransport:

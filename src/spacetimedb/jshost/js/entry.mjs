@@ -195,6 +195,7 @@ const callReducer = host.call_reducer;
 const callView = host.call_view;
 const callViewAnon = host.call_view_anon;
 const callProcedure = host.call_procedure;
+const callHttpHandler = host.call_http_handler;
 
 const hooks = {
   __describe_module__: () => describe,
@@ -219,6 +220,12 @@ const hooks = {
   __call_procedure__(id, sender, connId, timestamp, args) {
     currentConnId = connId;
     const out = callProcedure(id, sender, connId, timestamp, args);
+    if (typeof out === 'string') raise(out);
+    return out;
+  },
+  __call_http_handler__(id, timestamp, request, body) {
+    currentConnId = 0n;
+    const out = callHttpHandler(id, timestamp, request, body);
     if (typeof out === 'string') raise(out);
     return out;
   },
