@@ -16,6 +16,7 @@ Node and npm must be on PATH.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -24,6 +25,7 @@ import shutil
 import subprocess
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,15 +96,34 @@ def toolchain_dir() -> Path:
     if npm is None or shutil.which("node") is None:
         raise BuildError("spacetimedb build needs Node.js and npm on PATH (it bundles with esbuild and Pyodide from npm)")
     base.mkdir(parents=True, exist_ok=True)
-    for name in ("package.json", "package-lock.json"):
-        shutil.copyfile(TOOLCHAIN_SPEC / name, base / name)
-    proc = subprocess.run(
-        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=base, capture_output=True, text=True, timeout=600
-    )
-    if proc.returncode != 0:
-        raise BuildError(f"npm ci of the bundle toolchain failed in {base}:\n{proc.stderr.strip()}")
-    marker.write_bytes(lock)
+    with _install_lock(base):
+        if marker.is_file() and marker.read_bytes() == lock:  # another build installed it meanwhile
+            return base
+        for name in ("package.json", "package-lock.json"):
+            shutil.copyfile(TOOLCHAIN_SPEC / name, base / name)
+        proc = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=base, capture_output=True, text=True, timeout=600
+        )
+        if proc.returncode != 0:
+            raise BuildError(f"npm ci of the bundle toolchain failed in {base}:\n{proc.stderr.strip()}")
+        marker.write_bytes(lock)
     return base
+
+
+@contextlib.contextmanager
+def _install_lock(base: Path) -> Iterator[None]:
+    """One `npm ci` at a time per toolchain directory (parallel builds share it)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; concurrent first builds are unlikely
+        yield
+        return
+    with open(base / ".install.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 # ---- payload ----------------------------------------------------------------------------------------
