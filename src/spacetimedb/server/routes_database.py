@@ -9,14 +9,12 @@ from typing import Any
 
 from aiohttp import web
 
-from spacetimedb.control.backend import CallResult, CallStatus, LogLine, QueryRejected
+from spacetimedb.control import database_ops
+from spacetimedb.control.backend import CallStatus, LogLine, QueryRejected
 from spacetimedb.control.clock import now_us
 from spacetimedb.control.database_registry import NotOwner, PublishError, unpack_upload
 from spacetimedb.control.errors import ConnectRejected
 from spacetimedb.control.hosted_database import HostedDatabase
-from spacetimedb.control.identity import new_connection_id
-from spacetimedb.control.procedure_calls import POOL as PROCEDURE_POOL
-from spacetimedb.control.procedure_calls import run_procedure
 from spacetimedb.module.auth import AuthCtx
 from spacetimedb.server.http_auth import MINTED_KEY, caller_of
 from spacetimedb.server.http_limits import TooDeep, loads_bounded, read_body
@@ -135,7 +133,7 @@ async def schema(request: web.Request) -> web.Response:
     if version not in ("9", "10"):
         raise web.HTTPBadRequest(text="query parameter `version` is required: 9 or 10")
     try:
-        doc = await db.call(lambda: db.backend.module_def_json(int(version)))
+        doc = await database_ops.module_schema(db, int(version))
     except NotImplementedError as e:
         raise web.HTTPBadRequest(text=f"schema version {version} is not available: {e}") from e
     return web.json_response(doc)
@@ -166,35 +164,12 @@ async def call_reducer(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text=f"request body is not JSON: {e}") from e
     reducer = request.match_info["reducer"]
     caller = caller_of(request)
-    if db.backend.has_procedure(reducer):
+    if database_ops.has_procedure(db, reducer):
         return await _call_procedure(db, reducer, args, caller.identity, caller.sender_auth())
-
-    committed: list[int] = []
-
-    def run() -> CallResult:
-        result = db.backend.call_reducer(
-            reducer,
-            args,
-            caller=caller.identity,
-            connection_id=conn_id,
-            timestamp_us=now_us(),
-            args_format="json",
-            is_owner=db.is_owner(caller.identity),
-            auth=auth,
-        )
-        db.broadcast(result)
-        if result.committed and result.tx_offset is not None:
-            committed.append(result.tx_offset)
-        return result
-
-    conn_id = new_connection_id()
-    auth = caller.sender_auth()
     try:
-        result = await db.call(lambda: db.http_session(caller.identity, conn_id, run, committed, auth))
+        result = await database_ops.call_reducer(db, reducer, args, caller=caller.identity, auth=caller.sender_auth())
     except ConnectRejected as e:
         raise web.HTTPForbidden(text=str(e)) from e
-    if committed:  # answered once every transaction of the request (lifecycle ones too) is durable
-        await db.wait_durable(max(committed))
     headers = {"spacetime-energy-used": "0", "spacetime-execution-duration-micros": str(max(0, now_us() - result.timestamp_us))}
     if result.committed:
         return web.Response(status=200, headers=headers)
@@ -205,24 +180,10 @@ async def call_reducer(request: web.Request) -> web.Response:
 async def _call_procedure(db: HostedDatabase, name: str, args: Any, identity: bytes, auth: AuthCtx | None) -> web.Response:
     """POST /call/:procedure: OnConnect, the procedure on a pool thread (its transactions on the
     worker), OnDisconnect; 200 with the SATS-JSON return value, as upstream."""
-    conn_id = new_connection_id()
-    committed: list[int] = []
     try:
-        await db.call(lambda: db.http_connect(identity, conn_id, committed, auth))
+        out = await database_ops.call_procedure(db, name, args, caller=identity, auth=auth)
     except ConnectRejected as e:
         raise web.HTTPForbidden(text=str(e)) from e
-    try:
-        out = await asyncio.get_running_loop().run_in_executor(
-            PROCEDURE_POOL,
-            partial(
-                run_procedure, db, name, args,
-                args_format="json", caller=identity, connection_id=conn_id, auth=auth, committed=committed,
-            ),
-        )  # fmt: skip
-    finally:
-        await db.call(lambda: db.http_disconnect(identity, conn_id, committed, auth))
-    if committed:
-        await db.wait_durable(max(committed))
     headers = {"spacetime-execution-duration-micros": str(out.duration_us)}
     if out.status is CallStatus.COMMITTED:
         return web.json_response(out.ret_json, headers=headers)
@@ -238,41 +199,17 @@ async def sql(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text="SQL must be UTF-8 text") from e
     caller = caller_of(request)
 
-    committed: list[int | None] = []
-
-    def run() -> list[dict[str, Any]]:
-        statements, tx = db.backend.run_sql(
-            text, caller.identity, db.is_owner(caller.identity), now_us(), row_budget=db.row_budget_for(caller.identity)
-        )
-        if tx is not None:
-            if not tx.committed:  # the commit log refused it: rolled back, nothing to broadcast
-                raise web.HTTPServiceUnavailable(text=tx.error)
-            db.broadcast(tx)
-            committed.append(tx.tx_offset)
-        return [
-            {
-                "schema": s.schema,
-                "rows": s.rows,
-                "total_duration_micros": s.total_duration_micros,
-                "stats": {
-                    "rows_inserted": s.rows_inserted,
-                    "rows_deleted": s.rows_deleted,
-                    "rows_updated": s.rows_updated,
-                },
-            }
-            for s in statements
-        ]
-
+    confirmed = _flag_default(request, "confirmed", True)
     try:
-        out = await db.call(lambda: db.http_session(caller.identity, new_connection_id(), run, auth=caller.sender_auth()))
+        out = await database_ops.run_sql(db, text, caller=caller.identity, auth=caller.sender_auth(), confirmed=confirmed)
     except ConnectRejected as e:
         raise web.HTTPForbidden(text=str(e)) from e
     except QueryRejected as e:
         raise web.HTTPBadRequest(text=str(e)) from e
     except PermissionError as e:
         raise web.HTTPForbidden(text=str(e)) from e
-    if committed and _flag_default(request, "confirmed", True):
-        await db.wait_durable(committed[0])  # confirmed (the default): DML answered once durable
+    except database_ops.CommitRefused as e:  # rolled back: the commit log refused it
+        raise web.HTTPServiceUnavailable(text=str(e)) from e
     return web.json_response(out)
 
 
@@ -288,17 +225,13 @@ async def snapshot(request: web.Request) -> web.Response:
     if not db.is_owner(caller_of(request).identity):
         raise web.HTTPForbidden(text="only the database owner can take a snapshot")
     try:
-        # The backend is read on the worker: a republish queued before this swaps it.
-        backend, offset = await db.call(lambda: (db.backend, db.backend.request_snapshot()))
+        offset = await database_ops.take_snapshot(db, SNAPSHOT_TIMEOUT_S)
     except NotImplementedError as e:
         raise web.HTTPBadRequest(text=str(e)) from e
-    if offset is not None:
-        try:
-            await asyncio.to_thread(backend.wait_snapshot, offset, SNAPSHOT_TIMEOUT_S)
-        except TimeoutError as e:
-            raise web.HTTPServiceUnavailable(text=f"{e}; ask again later") from e
-        except Exception as e:
-            raise web.HTTPInternalServerError(text=f"the snapshot could not be written: {e}") from e
+    except TimeoutError as e:
+        raise web.HTTPServiceUnavailable(text=f"{e}; ask again later") from e
+    except database_ops.SnapshotFailed as e:
+        raise web.HTTPInternalServerError(text=f"the snapshot could not be written: {e}") from e
     return web.json_response({"tx_offset": offset})
 
 
@@ -321,11 +254,7 @@ async def logs(request: web.Request) -> web.StreamResponse:
         if not queue.full():
             queue.put_nowait(record)
 
-    def snapshot() -> tuple[list[LogLine], Any]:
-        records = db.backend.logs(num_lines)
-        return records, (db.subscribe_logs(listener) if follow else None)
-
-    records, unsubscribe = await db.call(snapshot)
+    records, unsubscribe = await database_ops.read_logs(db, num_lines, listener if follow else None)
     response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
     await response.prepare(request)
     try:

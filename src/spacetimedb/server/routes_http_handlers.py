@@ -16,8 +16,7 @@ from __future__ import annotations
 from aiohttp import web
 from multidict import CIMultiDict
 
-from spacetimedb.control.backend import HttpCallOutcome
-from spacetimedb.control.clock import now_us
+from spacetimedb.control import database_ops
 from spacetimedb.module.http_handler import NO_SUCH_ROUTE, Request
 from spacetimedb.server.http_auth import UNAUTHENTICATED_ROUTE
 from spacetimedb.server.http_limits import read_body
@@ -40,7 +39,7 @@ async def route(request: web.Request) -> web.StreamResponse:
     tail = request.match_info.get("path")
     path = "" if tail is None else "/" + tail
     # Matched before the body is read, as upstream: a request no route takes reads nothing.
-    if not db.backend.has_http_route(request.method, path):
+    if not database_ops.has_http_route(db, request.method, path):
         return web.Response(status=404, text=NO_SUCH_ROUTE)
     length = request.content_length
     if length is not None and length > MAX_ROUTE_REQUEST_BYTES:
@@ -57,20 +56,7 @@ async def route(request: web.Request) -> web.StreamResponse:
         query_string=request.query_string,
         uri=str(request.url),
     )
-    committed: list[int] = []
-
-    def run() -> HttpCallOutcome | None:
-        outcome = db.backend.call_http_handler(req, now_us())
-        if outcome is not None:
-            for commit in outcome.commits:
-                db.broadcast(commit)
-                if commit.committed and commit.tx_offset is not None:
-                    committed.append(commit.tx_offset)
-        return outcome
-
-    outcome = await db.call(run)
-    if committed:  # answered once the handler's transactions are durable, as /call
-        await db.wait_durable(max(committed))
+    outcome = await database_ops.call_http_handler(db, req)  # answered once its transactions are durable
     if outcome is None:
         return web.Response(status=404, text=NO_SUCH_ROUTE)
     resp = outcome.response
