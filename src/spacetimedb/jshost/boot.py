@@ -34,7 +34,12 @@ def attach(glue: GlueApi) -> BundleHost:
         raise RuntimeError("attach before prepare: the bundle's entry calls prepare first")
     to_js = importlib.import_module("pyodide.ffi").to_js
     cached: Any = CachedGlue(glue)
-    return BundleHost(_module, cached, to_js, describe=False)
+    return BundleHost(_module, cached, to_js, describe=False, pack=_latin1)
+
+
+def _latin1(data: bytes) -> str:
+    """Bytes as a str of one char per byte: a str crosses into JS without a proxy."""
+    return data.decode("latin-1")
 
 
 class _NoGlue:

@@ -63,11 +63,21 @@ class _View:
 class BundleHost:
     """One loaded module inside the V8 host: describe, reducers, views, procedures."""
 
-    def __init__(self, module: ModuleDef, glue: g.GlueApi, to_js: Callable[[Any], Any], *, describe: bool = True) -> None:
+    def __init__(
+        self,
+        module: ModuleDef,
+        glue: g.GlueApi,
+        to_js: Callable[[Any], Any],
+        *,
+        describe: bool = True,
+        pack: Callable[[bytes], Any] | None = None,
+    ) -> None:
+        """`to_js` makes the JS values results are returned as (Uint8Array); `pack` what bytes
+        are handed to the glue as (default `to_js`; the bundle passes Latin-1 strings)."""
         self.module = module
         self._glue = glue
         self._to_js = to_js
-        self.datastore = SysDatastore(module, glue, to_js)
+        self.datastore = SysDatastore(module, glue, pack or to_js)
         # The bundle's entry serves the bytes `spacetimedb build` computed natively; computing them
         # here (tests, or a bundle without them) compiles the RawModuleDef codec, which is slow.
         self._describe = module_def_bsatn(module, 10, wrapped=True) if describe else b""

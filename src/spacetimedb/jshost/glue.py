@@ -1,8 +1,8 @@
 """`GlueApi`: what the bundle's JS entry hands the Python adapter (js/entry.mjs, `glue`).
 
 Each member wraps one `spacetime:sys@2.0`/`2.1` function with bytes in and out: Python passes
-bytes (converted with Pyodide's `to_js` to a `Uint8Array`), JS copies them into an ArrayBuffer
-for the host and returns a `Uint8Array` (or a number). Scans return every row of the row
+bytes as a Latin-1 `str` (one char per byte: a str crosses to JS without a proxy, which halves
+the crossings of an insert) or a `Uint8Array`, JS copies them into an ArrayBuffer for the host and returns a `Uint8Array` (or a number). Scans return every row of the row
 iterator concatenated (JS drains the iterator, growing its buffer on BufferTooSmall). Insert and
 update return the generated column values the host wrote back (None when there are none), or the
 errno (an int) of the host error they raised; other host errors propagate as exceptions.
@@ -44,9 +44,12 @@ class GlueApi(Protocol):
 
 
 def as_bytes(data: JsBytes) -> bytes:
-    """Bytes from what a glue function returned (a JsProxy of a Uint8Array, or bytes)."""
+    """Bytes from what JS handed over: a JsProxy of a Uint8Array, a Latin-1 str (one char per
+    byte: it crosses without a proxy), or bytes."""
     if isinstance(data, bytes):
         return data
+    if isinstance(data, str):
+        return data.encode("latin-1")
     if isinstance(data, (bytearray, memoryview)):
         return bytes(data)
     return bytes(data.to_bytes())

@@ -61,6 +61,7 @@ class SysDatastore:
     """One module's tables and indexes on the host's current transaction (the host owns it)."""
 
     def __init__(self, module: ModuleDef, glue: g.GlueApi, to_js: Callable[[bytes], Any]) -> None:
+        """`to_js` turns bytes into what the glue takes (a Latin-1 str in the bundle)."""
         self._glue = glue
         self._to_js = to_js
         ts = module.typespace

@@ -49,11 +49,25 @@ function raise(failure) {
 let currentConnId = 0n;
 
 let leaf = new ArrayBuffer(64 * 1024);
-/** `bytes` copied to the start of a shared ArrayBuffer large enough for them. */
-function put(bytes) {
-  if (leaf.byteLength < bytes.length) leaf = new ArrayBuffer(Math.max(bytes.length, leaf.byteLength * 2));
-  new Uint8Array(leaf).set(bytes);
+/** `data` (bytes, or a Latin-1 string from Python: one proxy fewer per call) copied to the start of
+ *  a shared ArrayBuffer large enough for it. */
+function put(data) {
+  const n = data.length;
+  if (leaf.byteLength < n) leaf = new ArrayBuffer(Math.max(n, leaf.byteLength * 2));
+  const view = new Uint8Array(leaf);
+  if (typeof data === 'string') {
+    for (let i = 0; i < n; i++) view[i] = data.charCodeAt(i);
+  } else {
+    view.set(data);
+  }
   return leaf;
+}
+/** Bytes as a Latin-1 string (one char per byte): Python receives it as a str without a proxy. */
+function latin1(bytes) {
+  if (bytes.length <= 8192) return String.fromCharCode.apply(null, bytes);
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 8192) s += String.fromCharCode.apply(null, bytes.subarray(i, i + 8192));
+  return s;
 }
 let iterBuf = new ArrayBuffer(64 * 1024);
 /** Every row of a row iterator, concatenated; grows the buffer when the host says BufferTooSmall. */
@@ -204,7 +218,7 @@ const hooks = {
   __call_reducer__(id, sender, connId, timestamp, args) {
     currentConnId = connId;
     const failure = callReducer(id, sender, connId, timestamp,
-      new Uint8Array(args.buffer, args.byteOffset, args.byteLength));
+      latin1(new Uint8Array(args.buffer, args.byteOffset, args.byteLength)));
     if (failure !== undefined) raise(failure);
   },
   __call_view__(id, sender, args) {
