@@ -1,8 +1,8 @@
-"""What the HTTP front asks of a hosted database, as named operations: data in, data out.
+"""What the front asks of a hosted database, as named operations: data in, data out.
 
-The server's routes call these instead of handing closures to the database's worker or reading its
-backend, so this file is the list of what a front needs from a database besides its WebSocket
-clients (docs/architecture.md, "Database processes": with each database in a process of its own,
+The server's routes and WebSocket sessions call these instead of handing closures to the
+database's worker or reading its backend, so this file is the list of what a front needs from a
+database besides a client's frames (`HostedDatabase.submit_frame`) (docs/architecture.md, "Database processes": with each database in a process of its own,
 each operation becomes one request over that process's socketpair, and only data crosses). Each
 runs its database work as one job on the worker and, where the request wrote, returns once its
 last transaction is durable (as upstream answers a confirmed call).
@@ -19,6 +19,7 @@ from spacetimedb.control.clock import now_us
 from spacetimedb.control.identity import new_connection_id
 from spacetimedb.control.procedure_calls import POOL as PROCEDURE_POOL
 from spacetimedb.control.procedure_calls import run_procedure
+from spacetimedb.control.subscriber import Subscriber
 from spacetimedb.module.auth import AuthCtx
 from spacetimedb.module.http_handler import Request
 
@@ -32,6 +33,34 @@ class CommitRefused(Exception):
 
 class SnapshotFailed(Exception):
     """A snapshot was started but its file could not be written (the text says why)."""
+
+
+# ---- a WebSocket client ---------------------------------------------------------------------
+
+
+async def admit(db: HostedDatabase, sub: Subscriber, first_message: bytes) -> str | None:
+    """OnConnect of a WebSocket client, then `first_message` (its InitialConnection) queued before
+    anything else reaches it; returns why client_connected refused it, or None."""
+
+    def run() -> str | None:
+        result = db.connect(sub)
+        if not result.committed:
+            return result.error or "rejected by client_connected"
+        db.send(sub, first_message)
+        return None
+
+    return await db.call(run)
+
+
+async def leave(db: HostedDatabase, sub: Subscriber) -> None:
+    """OnDisconnect of a WebSocket client that is gone (a no-op if it was already forgotten)."""
+    await db.call(lambda: db.disconnect(sub))
+
+
+def leave_soon(db: HostedDatabase, sub: Subscriber) -> None:
+    """Queue the client's OnDisconnect without waiting (a client being closed for a backlog:
+    its subscriptions stop being evaluated now, not when its socket is finally gone)."""
+    db.submit(lambda: db.disconnect(sub))
 
 
 # ---- the module's own data, read on the loop (immutable for one published module) ----------

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from spacetimedb.control import database_ops
 from spacetimedb.control.confirmed_reads import LOG_FAILED_CLOSE_REASON
 from spacetimedb.control.errors import DatabaseOutOfService, DatabaseStopped
 from spacetimedb.control.hosted_database import HostedDatabase
@@ -257,7 +257,7 @@ class ClientSession:
         # Stop evaluating its subscriptions now, not when its socket is finally gone.
         db = self.database
         with contextlib.suppress(DatabaseStopped):
-            db.submit(functools.partial(db.disconnect, self))
+            database_ops.leave_soon(db, self)
         if self.abort is not None:
             asyncio.get_running_loop().call_later(CLOSE_GRACE_SECONDS, self._drop)
         else:
@@ -368,16 +368,8 @@ class ClientSession:
 
     async def _serve(self) -> None:
         db = self.database
-
-        def admit() -> str | None:
-            result = db.connect(self)
-            if not result.committed:
-                return result.error or "rejected by client_connected"
-            db.send(self, self.initial_connection())  # its first message: nothing else is queued for it yet
-            return None
-
         try:
-            rejected = await db.call(admit)
+            rejected = await database_ops.admit(db, self, self.initial_connection())
         except DatabaseOutOfService:
             await self.ws.close(code=CLOSE_ERROR, message=_reason(LOG_FAILED_CLOSE_REASON))
             return
@@ -394,7 +386,7 @@ class ClientSession:
             self._closing = True
             self._has_frames.set()
             with contextlib.suppress(DatabaseStopped):  # then stop() already disconnected us
-                await db.call(lambda: db.disconnect(self))
+                await database_ops.leave(db, self)
             sender.cancel()
 
     async def _read_loop(self) -> None:
