@@ -27,3 +27,26 @@ def test_sql_rejects_a_bad_confirmed_flag_before_running_the_statement(tmp_path:
             assert backend_of(server).rows["person"][7] == (7, "x")
 
     run_scenario(tmp_path, scenario)
+
+
+#: What the front may not reach into: a hosted database's backend, worker, subscriptions, or its
+#: worker-side methods (a closure run there could not cross into a database process).
+_INSIDE_A_DATABASE = frozenset(
+    {"backend", "worker", "subscriptions", "call", "submit", "send", "connect", "disconnect", "http_session", "broadcast"}
+)
+
+
+def test_the_server_layer_asks_databases_only_through_named_operations() -> None:
+    """docs/architecture.md, "Database processes": the front talks to a database through
+    control/database_ops.py (and `submit_frame`), never by handing it closures or reading its
+    backend, so each operation can become one request to a database process."""
+    import ast
+
+    import spacetimedb.server
+
+    found = []
+    for path in sorted(Path(spacetimedb.server.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr in _INSIDE_A_DATABASE:
+                found.append(f"{path.name}:{node.lineno}: {ast.unparse(node)}")
+    assert found == []
