@@ -17,24 +17,27 @@ from spacetimedb.module.loader import load_module
 from spacetimedb.module.module_def import ModuleDef
 
 _module: ModuleDef | None = None
+_host: BundleHost | None = None
 
 
 def prepare(path: str, name: str) -> None:
     """Load the user's module at `path` (once: a restored snapshot has it already)."""
-    global _module
+    global _module, _host
     if _module is None:
         _module = load_module(path, name=name)
-        # Compile what the first call would (codecs are cached per type).
-        BundleHost(_module, _NO_GLUE, lambda b: b, describe=False)
+        # Build the host and its runner now: every codec and decoder the calls use is compiled
+        # before the snapshot is taken, not in each isolate's first call.
+        _host = BundleHost(_module, _NO_GLUE, lambda b: b, describe=False)
+        _host.prepare_runner()
 
 
 def attach(glue: GlueApi) -> BundleHost:
     """The hooks' Python side over the host's sys functions (`glue`, from js/entry.mjs)."""
-    if _module is None:
+    if _host is None:
         raise RuntimeError("attach before prepare: the bundle's entry calls prepare first")
     to_js = importlib.import_module("pyodide.ffi").to_js
     cached: Any = CachedGlue(glue)
-    return BundleHost(_module, cached, to_js, describe=False, pack=_latin1)
+    return _host.adopt(cached, to_js, _latin1)
 
 
 def _latin1(data: bytes) -> str:

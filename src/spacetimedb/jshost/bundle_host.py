@@ -82,6 +82,7 @@ class BundleHost:
         # here (tests, or a bundle without them) compiles the RawModuleDef codec, which is slow.
         self._describe = module_def_bsatn(module, 10, wrapped=True) if describe else b""
         self._runner: ModuleRunner | None = None
+        self._identified = False
         self._reducers: list[PreparedReducer] = []
         self._procedures: list[PreparedProcedure] = []
         ts = module.typespace
@@ -96,19 +97,39 @@ class BundleHost:
             self._describe = module_def_bsatn(self.module, 10, wrapped=True)
         return self._to_js(self._describe)
 
-    def runner(self) -> ModuleRunner:
-        """The module's runner, built at the first call (the host answers `identity()` only then)."""
+    def prepare_runner(self) -> ModuleRunner:
+        """Build the module's runner now (its decoders compiled), with the database identity
+        still unknown: `spacetimedb build` does this before taking the memory snapshot."""
         if self._runner is None:
-            identity = Identity(int(self._glue.identity()))
-            r = ModuleRunner(self.module, identity=identity, log=self._log)
+            r = ModuleRunner(self.module, identity=Identity(0), log=self._log)
             # Reducer and procedure ids are their positions in the exported definition.
             self._reducers = list(r.reducers.values())
             self._procedures = list(r.procedures.values())
             self._runner = r
         return self._runner
 
+    def runner(self) -> ModuleRunner:
+        """The module's runner, its identity set at the first call (the host answers `identity()`
+        only inside a call)."""
+        r = self._runner
+        if r is None or not self._identified:
+            r = self.prepare_runner()
+            r.set_identity(Identity(int(self._glue.identity())))
+            self._identified = True
+        return r
+
     def _log(self, level: str, message: str, name: str | None, timestamp: Timestamp | None) -> None:
+        self._log_to(level, message)
+
+    def _log_to(self, level: str, message: str) -> None:
         self._glue.log(g.LOG_LEVELS.get(level, 2), message)
+
+    def adopt(self, glue: g.GlueApi, to_js: Callable[[Any], Any], pack: Callable[[bytes], Any]) -> BundleHost:
+        """This host, prepared before the snapshot, now wired to an isolate's sys functions."""
+        self._glue = glue
+        self._to_js = to_js
+        self.datastore.attach(glue, pack)
+        return self
 
     # ---- hooks ---------------------------------------------------------------------------------
 

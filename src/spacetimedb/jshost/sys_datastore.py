@@ -76,6 +76,11 @@ class SysDatastore:
             for ix in s.indexes:
                 self._indexes[ix.index_id] = _Index(ix, table, [col_codec[c] for c in ix.columns])
 
+    def attach(self, glue: g.GlueApi, to_js: Callable[[bytes], Any]) -> None:
+        """Use an isolate's glue (the datastore was built before the snapshot, with none)."""
+        self._glue = glue
+        self._to_js = to_js
+
     # ---- ids ----------------------------------------------------------------------------------
 
     def _table(self, table_id: int) -> _Table:

@@ -292,6 +292,13 @@ class ModuleRunner:
         )
         install_logging_bridge(module.python_name)
 
+    def set_identity(self, identity: Identity) -> None:
+        """Set the database identity (`ctx.identity`) after construction: a host that learns it
+        only at the first call (SpacetimeDB's, through `spacetimedb build`'s bundle) builds the
+        runner, and so compiles every decoder, before then."""
+        self.identity = identity
+        self._ctx.identity = identity
+
     def lifecycle(self, kind: LifecycleName) -> PreparedReducer | None:
         """The module's init/client_connected/client_disconnected reducer, if it declares one."""
         for r in self.reducers.values():
