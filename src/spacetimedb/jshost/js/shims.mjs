@@ -120,13 +120,13 @@ function btoa(bytes) {
   return s;
 }
 
-// Expands an LZ4 block (the format of python-lz4's `lz4.block.compress(store_size=False)`) into
-// `size` bytes: the wasm and the memory snapshot are embedded so, as LZ4 decodes several times
-// faster in JS than DEFLATE (there is no synchronous native inflater in the host).
-export function unlz4(src, size) {
-  const dst = new Uint8Array(size);
+// Expands an LZ4 block (the format of python-lz4's `lz4.block.compress(store_size=False)`) of
+// `size` bytes into `dst` at `start`: the wasm and the memory snapshot are embedded so, as LZ4
+// decodes several times faster in JS than DEFLATE (there is no synchronous native inflater in the
+// host). Matches refer back within the block, so a block decodes in place wherever it lands.
+export function unlz4(src, size, dst = new Uint8Array(size), start = 0) {
   const end = src.length;
-  let s = 0, d = 0;
+  let s = 0, d = start;
   while (s < end) {
     const token = src[s++];
     let lit = token >>> 4;
@@ -149,7 +149,7 @@ export function unlz4(src, size) {
       for (let i = 0; i < len; i++) dst[d++] = dst[m++];  // an overlapping match repeats a pattern
     }
   }
-  if (d !== size) throw new Error(`corrupt embedded file: ${d} bytes, expected ${size}`);
+  if (d - start !== size) throw new Error(`corrupt embedded file: ${d - start} bytes, expected ${size}`);
   return dst;
 }
 
@@ -162,14 +162,15 @@ export function file(name) {
     if (entry === undefined) throw new Error(`the bundle embeds no file ${name}`);
     // V8 14 (the server's) has Uint8Array.fromBase64; older engines decode in JS.
     bytes = typeof Uint8Array.fromBase64 === 'function' ? Uint8Array.fromBase64(entry.data) : b64decode(entry.data);
-    if (entry.size !== undefined) bytes = unlz4(bytes, entry.size);
     if (entry.segments !== undefined) {
-      // The non-zero segments back at their offsets; the last entry is (total size, 0).
-      const [total] = entry.segments[entry.segments.length - 1];
-      const out = new Uint8Array(total);
+      // One LZ4 block per non-zero segment [offset, size, block length], each decoded straight to
+      // its offset in a zeroed buffer of `entry.size` bytes: the long zero runs cost nothing.
+      const out = new Uint8Array(entry.size);
       let o = 0;
-      for (const [at, len] of entry.segments) { out.set(bytes.subarray(o, o + len), at); o += len; }
+      for (const [at, size, len] of entry.segments) { unlz4(bytes.subarray(o, o + len), size, out, at); o += len; }
       bytes = out;
+    } else if (entry.size !== undefined) {
+      bytes = unlz4(bytes, entry.size);
     }
     files.set(name, bytes);
   }
