@@ -280,7 +280,11 @@ def build_bundle(module_path: Path, out: Path, *, snapshot: bool = True, toolcha
         if snapshot:
             raw = _make_snapshot(stage, plain)
             config["snapshot"] = True
-            files["snapshot.bin"] = compress_sparse(raw)
+            # Pyodide's snapshot is a header (magic, heap offset, build id, JSON) and the heap image
+            # from that offset: the bundle decodes the heap straight into the wasm memory (entry.mjs).
+            heap_at = int.from_bytes(raw[4:8], "little")
+            files["snapshot_header.bin"] = (raw[:heap_at], None, None)
+            files["snapshot_heap.bin"] = compress_sparse(raw[heap_at:])
             _esbuild(tc, stage, files, config, stage / "final.mjs")
             shutil.copyfile(stage / "final.mjs", out)
         else:

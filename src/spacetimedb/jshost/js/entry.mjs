@@ -6,7 +6,7 @@
 // The host's rules (crates/core/src/host/v8): evaluation must settle through microtasks alone
 // (no timers, no fetch), WebAssembly is compiled synchronously, there is no file system and no
 // Math.random (shims.mjs, imported first, supplies what the Emscripten glue expects instead).
-import { file, take } from './shims.mjs';
+import { decodeInto, file, sizeOf, take } from './shims.mjs';
 import { CONFIG } from './payload.mjs';
 import * as sys from 'spacetime:sys@2.0';
 import * as sys21 from 'spacetime:sys@2.1';
@@ -163,20 +163,37 @@ function createModule(settings) {
     imports.env.JsvError_Check = (v) => v === marker;
     const module = new WebAssembly.Module(take('pyodide.asm.wasm'));
     const instance = new WebAssembly.Instance(module, imports);
-    // The wasm defines its own memory: grow it to the snapshot's heap before Pyodide copies the
-    // snapshot in (it was taken after the module's imports grew the heap).
+    // The wasm defines its own memory: grow it to the snapshot's heap before it is written in
+    // (the snapshot was taken after the module's imports grew the heap).
     const memory = instance.exports.memory;
-    if (snapshot !== undefined && memory.buffer.byteLength < snapshot.length) {
-      memory.grow(Math.ceil((snapshot.length - memory.buffer.byteLength) / 65536));
+    if (CONFIG.snapshot && memory.buffer.byteLength < heapSize) {
+      memory.grow(Math.ceil((heapSize - memory.buffer.byteLength) / 65536));
     }
     done(instance, module);
     return {};
   };
+  if (CONFIG.snapshot) {
+    // Pyodide restores a snapshot by copying its heap image over the wasm memory. It is handed
+    // the header alone (nothing to copy), and the heap is decoded straight into the memory
+    // instead: no 31 MB buffer of its own and no copy.
+    let restore;
+    Object.defineProperty(settings.API, 'restoreSnapshot', {
+      configurable: true,
+      set(fn) { restore = fn; },
+      get() {
+        return (header) => {
+          const state = restore(header);
+          decodeInto('snapshot_heap.bin', settings.HEAPU8);
+          return state;
+        };
+      },
+    });
+  }
   return createPyodideModule(settings);
 }
 
 const lineTo = (level) => (line) => sys.console_log(level, line);
-const snapshot = CONFIG.snapshot ? take('snapshot.bin') : undefined;
+const heapSize = CONFIG.snapshot ? sizeOf('snapshot_heap.bin') : 0;
 const pyodide = await loadPyodide({
   indexURL: '/pyodide/',
   stdLibURL: '/pyodide/python_stdlib.zip',
@@ -184,7 +201,7 @@ const pyodide = await loadPyodide({
   createPyodideModule: createModule,
   stdout: lineTo(2),
   stderr: lineTo(1),
-  _loadSnapshot: snapshot,
+  _loadSnapshot: CONFIG.snapshot ? take('snapshot_header.bin') : undefined,
   _makeSnapshot: globalThis.__spacetimedb_make_snapshot__ === true,
   env: { PYTHONDONTWRITEBYTECODE: '1' },
 });

@@ -178,6 +178,25 @@ export function file(name) {
   }
   return bytes;
 }
+/** Decodes the embedded file `name` (sparse LZ4 segments) straight into `dst` from offset 0,
+ *  zeroing the gaps between its segments: no buffer of its own, no copy. */
+export function decodeInto(name, dst) {
+  const entry = PAYLOAD[name];
+  const bytes = typeof Uint8Array.fromBase64 === 'function' ? Uint8Array.fromBase64(entry.data) : b64decode(entry.data);
+  let o = 0, end = 0;
+  for (const [at, size, len] of entry.segments) {
+    if (at > end) dst.fill(0, end, at);
+    unlz4(bytes.subarray(o, o + len), size, dst, at);
+    o += len;
+    end = at + size;
+  }
+  if (entry.size > end) dst.fill(0, end, entry.size);
+}
+/** The size of the embedded file `name` once expanded. */
+export function sizeOf(name) {
+  const entry = PAYLOAD[name];
+  return entry.size ?? entry.data.length;
+}
 export function take(name) {
   const bytes = file(name);
   files.delete(name);
