@@ -1,7 +1,11 @@
 """The `spacetimedb build` bundle: size, cold start with and without the memory snapshot, and reducer
 throughput in the sealed imitation of SpacetimeDB's V8 host as a ratio to our native host.
 
-    python benchmarks/jsbundle.py [--module examples/quickstart_chat.py] [--calls 2000] [--starts 3]
+    python benchmarks/jsbundle.py [--module examples/quickstart_chat.py] [--calls 2000] [--starts 5]
+                                  [--baseline OLD_BUNDLE.js]
+
+`--baseline`: a bundle of the same module built by an earlier version (e.g. `spacetimedb build`
+on another checkout); its cold starts alternate with this build's, and their ratio is printed.
 
 Everything is measured in one run on one machine (figures as ratios: the machine is shared). Cold
 starts go through the sealed host's JSON-line driver (tests/sealed_host), one node process per
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -37,10 +42,21 @@ T0 = 1_735_689_600_000_000
 
 def cold_starts(bundle: Path, n: int) -> list[float]:
     """Evaluate-to-ready times (ms) of `n` fresh isolates (one node process each)."""
-    out = []
+    return [cold_start(bundle) for _ in range(n)]
+
+
+def cold_start(bundle: Path) -> float:
+    """Evaluate-to-ready time (ms) of one fresh isolate (its own node process)."""
+    with SealedHost() as host:
+        return float(host.start(bundle)["total_ms"])
+
+
+def alternating(bundles: list[Path], n: int) -> list[list[float]]:
+    """`n` cold starts of each bundle, taken in turn (the machine's load moves between them)."""
+    out: list[list[float]] = [[] for _ in bundles]
     for _ in range(n):
-        with SealedHost() as host:
-            out.append(host.start(bundle)["total_ms"])
+        for i, b in enumerate(bundles):
+            out[i].append(cold_start(b))
     return out
 
 
@@ -77,7 +93,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--module", type=Path, default=ROOT / "examples" / "quickstart_chat.py")
     ap.add_argument("--calls", type=int, default=2000)
-    ap.add_argument("--starts", type=int, default=3)
+    ap.add_argument("--starts", type=int, default=5)
+    ap.add_argument("--baseline", type=Path, help="a bundle of the same module from an earlier build")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="jsbundle-bench-") as tmp:
         snap, plain = Path(tmp) / "snap.js", Path(tmp) / "plain.js"
@@ -85,6 +102,14 @@ def main() -> None:
         build_bundle(a.module, plain, snapshot=False)
         print(f"module: {a.module.relative_to(ROOT) if a.module.is_relative_to(ROOT) else a.module}")
         print(f"bundle size: {snap.stat().st_size / 1e6:.1f} MB with snapshot, {plain.stat().st_size / 1e6:.1f} MB without")
+        load = os.getloadavg()
+        print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
+        if a.baseline is not None:
+            new, old = alternating([snap, a.baseline], a.starts)
+            print(f"cold start, this build against --baseline (median of {a.starts}, alternating): "
+                  f"{statistics.median(new):.0f} ms against {statistics.median(old):.0f} ms, "
+                  f"ratio {statistics.median(new) / statistics.median(old):.2f} "
+                  f"({' '.join(f'{t:.0f}' for t in new)} / {' '.join(f'{t:.0f}' for t in old)})")  # fmt: skip
         with_snap = statistics.median(cold_starts(snap, a.starts))
         without = statistics.median(cold_starts(plain, a.starts))
         print(f"cold start (median of {a.starts}): {with_snap:.0f} ms with snapshot, {without:.0f} ms without "
