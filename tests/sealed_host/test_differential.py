@@ -399,13 +399,17 @@ def source_digest() -> str:
 
 
 @pytest.fixture(scope="session")
-def bundles(request: pytest.FixtureRequest) -> Iterator[Callable[[Path], Path]]:
+def bundles(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[Path], Path]]:
     """Builds each module's bundle once, kept in pytest's cache keyed by the module and the
-    package sources, so a rerun with nothing changed builds nothing."""
+    package sources, so a rerun with nothing changed builds nothing (CI runs with the cache
+    provider off, `-p no:cacheprovider`: then a temporary directory of this session)."""
     reason = build_available()
     if reason is not None:
         pytest.skip(reason)
-    out_dir = Path(request.config.cache.mkdir("sealed-bundles"))
+    cache = getattr(request.config, "cache", None)
+    out_dir = Path(cache.mkdir("sealed-bundles")) if cache is not None else tmp_path_factory.mktemp("sealed-bundles")
     sources = source_digest()
     built: dict[Path, Path] = {}
 
