@@ -214,9 +214,12 @@ class DatabaseWorker:
                 ops, self._ops = self._ops, []
                 touched, self._touched = self._touched, {}
                 self._turns.append((ops, touched))
-            self._turn_lock.release()
-        # A call may have scheduled a reducer sooner than the idle worker's wake-up.
-        due = self._next_wake()
+            # A call may have scheduled a reducer sooner than the idle worker's wake-up (read while
+            # the turn lock still keeps the worker out of the schedule).
+            try:
+                due = self._next_wake()
+            finally:
+                self._turn_lock.release()
         if due is not None and time.monotonic() + due < self._sleep_until:
             self._wake.set()
         if self._turns:
