@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -42,18 +43,24 @@ T0 = 1_735_689_600_000_000
 
 def cold_starts(bundle: Path, n: int) -> list[float]:
     """Evaluate-to-ready times (ms) of `n` fresh isolates (one node process each)."""
-    return [cold_start(bundle) for _ in range(n)]
+    return [cold_start(bundle)[0] for _ in range(n)]
 
 
-def cold_start(bundle: Path) -> float:
-    """Evaluate-to-ready time (ms) of one fresh isolate (its own node process)."""
+def cold_start(bundle: Path) -> tuple[float, float]:
+    """One fresh isolate (its own node process): evaluate-to-ready time (ms), and the CPU time
+    (ms) of the whole node process (its start and exit included), which the machine's load
+    moves less than the wall clock."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with SealedHost() as host:
-        return float(host.start(bundle)["total_ms"])
+        ready = float(host.start(bundle)["total_ms"])
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) * 1000
+    return ready, cpu
 
 
-def alternating(bundles: list[Path], n: int) -> list[list[float]]:
+def alternating(bundles: list[Path], n: int) -> list[list[tuple[float, float]]]:
     """`n` cold starts of each bundle, taken in turn (the machine's load moves between them)."""
-    out: list[list[float]] = [[] for _ in bundles]
+    out: list[list[tuple[float, float]]] = [[] for _ in bundles]
     for _ in range(n):
         for i, b in enumerate(bundles):
             out[i].append(cold_start(b))
@@ -106,10 +113,11 @@ def main() -> None:
         print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
         if a.baseline is not None:
             new, old = alternating([snap, a.baseline], a.starts)
-            print(f"cold start, this build against --baseline (median of {a.starts}, alternating): "
-                  f"{statistics.median(new):.0f} ms against {statistics.median(old):.0f} ms, "
-                  f"ratio {statistics.median(new) / statistics.median(old):.2f} "
-                  f"({' '.join(f'{t:.0f}' for t in new)} / {' '.join(f'{t:.0f}' for t in old)})")  # fmt: skip
+            for what, k in (("evaluate to ready", 0), ("node process CPU", 1)):
+                n_med, o_med = statistics.median(t[k] for t in new), statistics.median(t[k] for t in old)
+                print(f"cold start, {what}, this build against --baseline (median of {a.starts}, alternating): "
+                      f"{n_med:.0f} ms against {o_med:.0f} ms, ratio {n_med / o_med:.2f} "
+                      f"({' '.join(f'{t[k]:.0f}' for t in new)} / {' '.join(f'{t[k]:.0f}' for t in old)})")  # fmt: skip
         with_snap = statistics.median(cold_starts(snap, a.starts))
         without = statistics.median(cold_starts(plain, a.starts))
         print(f"cold start (median of {a.starts}): {with_snap:.0f} ms with snapshot, {without:.0f} ms without "
