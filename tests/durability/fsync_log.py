@@ -52,6 +52,15 @@ class FsyncLog:
             log._add("mkdir", _abs(path))
 
         monkeypatch.setattr(os, "fsync", fsync)
+        if hasattr(os, "fdatasync"):  # the commit log's per-batch sync: a durability point of the content
+            real_fdatasync = os.fdatasync
+
+            def fdatasync(fd: int) -> None:
+                path = os.readlink(f"/proc/self/fd/{fd}")
+                real_fdatasync(fd)
+                log._add("fsync", path)
+
+            monkeypatch.setattr(os, "fdatasync", fdatasync)
         monkeypatch.setattr(os, "replace", replace)
         monkeypatch.setattr(os, "rename", rename)
         monkeypatch.setattr(os, "mkdir", mkdir)

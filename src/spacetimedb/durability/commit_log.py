@@ -335,7 +335,9 @@ class CommitLog:
 
     def _sync(self) -> None:
         if self._fd is not None and self._unsynced_written >= 0:
-            self._ops.fsync(self._fd, self._seg_path)
+            # The records and the segment's new size; the segment's name was made durable when it
+            # was created (`_roll_segment`), so a data sync is enough per group commit.
+            self._ops.fdatasync(self._fd, self._seg_path)
             self.fsync_count += 1
             self._synced_size = self._seg_size
             self._last_sync = time.monotonic()

@@ -104,6 +104,12 @@ class FaultyFileOps(FileOps):
             self._raise(rule, "fsync", path)
         super().fsync(fd, path)
 
+    def fdatasync(self, fd: int, path: str = "") -> None:
+        # Counted and failed as an fsync: tests name the durability point, not the system call.
+        if rule := self._check("fsync", path):
+            self._raise(rule, "fsync", path)
+        super().fdatasync(fd, path)
+
     def truncate(self, fd: int, length: int, path: str = "") -> None:
         if rule := self._check("truncate", path):
             self._raise(rule, "truncate", path)

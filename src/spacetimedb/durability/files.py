@@ -35,6 +35,16 @@ class FileOps:
     def fsync(self, fd: int, path: str = "") -> None:
         os.fsync(fd)
 
+    def fdatasync(self, fd: int, path: str = "") -> None:
+        """Make the file's data durable, and the metadata needed to read it back (its size), but
+        not its times: what an append-only log needs after each group commit, with less to write
+        than `fsync` (Linux, POSIX). Where there is no `fdatasync` this is `fsync`."""
+        sync = getattr(os, "fdatasync", None)
+        if sync is None:
+            os.fsync(fd)
+        else:
+            sync(fd)
+
     def truncate(self, fd: int, length: int, path: str = "") -> None:
         os.ftruncate(fd, length)
         os.lseek(fd, length, os.SEEK_SET)
