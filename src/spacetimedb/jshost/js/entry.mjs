@@ -161,6 +161,13 @@ function createModule(settings) {
     const marker = Symbol('error marker');
     imports.env.Jsv_GetError_import = () => marker;
     imports.env.JsvError_Check = (v) => v === marker;
+    // Python str -> JS string for Latin-1 text with a char >= 0x80 (the row bytes this adapter
+    // passes as Latin-1 strs, every call): the glue's own builds the string one char at a time,
+    // ~10 us per row; the same string from the heap in one `fromCharCode`.
+    imports.env._python2js_ucs1 = (ptr, len) => {
+      const at = ptr >>> 0;
+      return latin1(settings.HEAPU8.subarray(at, at + len));
+    };
     const module = new WebAssembly.Module(take('pyodide.asm.wasm'));
     const instance = new WebAssembly.Instance(module, imports);
     // The wasm defines its own memory: grow it to the snapshot's heap before it is written in
