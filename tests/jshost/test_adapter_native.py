@@ -69,3 +69,19 @@ def test_http_request_forms_round_trip() -> None:
     assert decode_request(encode_request(HttpRequest("get", "u"), None)) == ("GET", [], "u")
     resp = decode_response(encode_response(404, [("Content-Type", "text/plain")]), b"nope")
     assert (resp.status, resp.headers, resp.body) == (404, {"content-type": "text/plain"}, b"nope")
+
+
+def test_hook_integers_arrive_as_hex_or_ints() -> None:
+    # entry.mjs passes the hooks' BigInts (sender u256, connection id u128, timestamp i64) as hex
+    # strs: Pyodide's BigInt conversion is the slow path. A native caller passes ints.
+    from spacetimedb.jshost.bundle_host import _connection
+    from spacetimedb.jshost.glue import as_int
+
+    sender = (1 << 255) + 0xABC
+    assert as_int(format(sender, "x")) == sender
+    assert as_int("-1f") == -31
+    assert as_int(42) == 42
+    assert _connection("0") is None
+    assert _connection(0) is None
+    conn = _connection("7")
+    assert conn is not None and int(conn) == 7

@@ -48,6 +48,12 @@ _ROUTE_PATH = re.compile(r"^/v1/database/[^/]+/route(/.*)?$")
 _ROW_DATA = b"\x00"
 
 
+def _connection(value: Any) -> ConnectionId | None:
+    """The caller's connection id (None for 0: no connection, as upstream passes it)."""
+    conn = g.as_int(value)
+    return ConnectionId(conn) if conn else None
+
+
 def _failure(f: CallFailure) -> str:
     return ("s" if f.kind is FailureKind.SENDER_ERROR else "i") + f.message
 
@@ -141,10 +147,10 @@ class BundleHost:
         except ReducerArgumentsError as e:
             return "i" + str(e)
         fn = runner.init_function if r.lifecycle == "init" else r.fn
-        caller = Identity(int(sender))
-        conn = ConnectionId(int(connection_id)) if connection_id else None
+        caller = Identity(g.as_int(sender))
+        conn = _connection(connection_id)
         failure = runner.run_reducer(
-            self.datastore, fn, values, r.name, caller, conn, Timestamp(int(timestamp)), auth=self._auth(caller, conn)
+            self.datastore, fn, values, r.name, caller, conn, Timestamp(g.as_int(timestamp)), auth=self._auth(caller, conn)
         )
         return None if failure is None else _failure(failure)
 
@@ -156,7 +162,7 @@ class BundleHost:
         return LazyJwtAuth(lambda: g.as_bytes(glue.jwt_payload()), caller)
 
     def call_view(self, view_id: int, sender: int, args: g.JsBytes) -> Any:
-        return self._view(self._views[view_id], Identity(int(sender)))
+        return self._view(self._views[view_id], Identity(g.as_int(sender)))
 
     def call_view_anon(self, view_id: int, args: g.JsBytes) -> Any:
         return self._view(self._anon_views[view_id], None)
@@ -187,14 +193,14 @@ class BundleHost:
             values = p.decode_bsatn(g.as_bytes(args))
         except ReducerArgumentsError as e:
             return "i" + str(e)
-        caller = Identity(int(sender))
-        conn = ConnectionId(int(connection_id)) if connection_id else None
+        caller = Identity(g.as_int(sender))
+        conn = _connection(connection_id)
         result = runner.run_procedure(
             p,
             values,
             caller,
             conn,
-            Timestamp(int(timestamp)),
+            Timestamp(g.as_int(timestamp)),
             run_tx=lambda fn: self._with_tx(fn, p.name, caller, conn),
             http=SysHttpTransport(self._glue, self._to_js),
             http_policy=HttpPolicy(),
@@ -221,7 +227,7 @@ class BundleHost:
             query_string=parts.query,
             uri=uri,
         )
-        out = runner.run_http_handler(self.module.http_handlers[name], req, name, Timestamp(int(timestamp)), _SysTransactions(self))
+        out = runner.run_http_handler(self.module.http_handlers[name], req, name, Timestamp(g.as_int(timestamp)), _SysTransactions(self))
         if not isinstance(out, Response):
             return "i" + out.message
         response = encode_response(out.status, list(out.headers.items()))

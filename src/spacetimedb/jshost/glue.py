@@ -55,6 +55,12 @@ def as_bytes(data: JsBytes) -> bytes:
     return bytes(data.to_bytes())
 
 
+def as_int(value: Any) -> int:
+    """An integer from JS: a hex str (the entry passes the hooks' BigInts so: Pyodide converts a
+    BigInt 32 bits at a time in JS, a str crosses as is), or an int (a native fake, a Number)."""
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
 #: Upstream's errno codes the adapter turns into the module layer's errors
 #: (crates/primitives/src/errno.rs).
 UNIQUE_ALREADY_EXISTS = 12

@@ -235,18 +235,22 @@ const callViewAnon = host.call_view_anon;
 const callProcedure = host.call_procedure;
 const callHttpHandler = host.call_http_handler;
 
+/** A BigInt as hex for Python (`glue.as_int`): Pyodide converts a BigInt 32 bits at a time with
+ *  BigInt shifts in JS (~1-2 us each, three per call); a short str crosses as is. */
+const hex = (n) => n.toString(16);
+
 const hooks = {
   __describe_module__: () => describe,
   __get_error_constructor__: (code) => errorClass(code),
   __sender_error_class__: SenderError,
   __call_reducer__(id, sender, connId, timestamp, args) {
     currentConnId = connId;
-    const failure = callReducer(id, sender, connId, timestamp,
+    const failure = callReducer(id, hex(sender), hex(connId), hex(timestamp),
       latin1(new Uint8Array(args.buffer, args.byteOffset, args.byteLength)));
     if (failure !== undefined) raise(failure);
   },
   __call_view__(id, sender, args) {
-    const out = callView(id, sender, args);
+    const out = callView(id, hex(sender), args);
     if (typeof out === 'string') raise(out);
     return { data: out };
   },
@@ -257,13 +261,13 @@ const hooks = {
   },
   __call_procedure__(id, sender, connId, timestamp, args) {
     currentConnId = connId;
-    const out = callProcedure(id, sender, connId, timestamp, args);
+    const out = callProcedure(id, hex(sender), hex(connId), hex(timestamp), args);
     if (typeof out === 'string') raise(out);
     return out;
   },
   __call_http_handler__(id, timestamp, request, body) {
     currentConnId = 0n;
-    const out = callHttpHandler(id, timestamp, request, body);
+    const out = callHttpHandler(id, hex(timestamp), request, body);
     if (typeof out === 'string') raise(out);
     return out;
   },
