@@ -52,6 +52,13 @@ def roll(ctx: ReducerContext) -> None:
 
 
 @reducer
+def late_import(ctx: ReducerContext) -> None:
+    import fractions  # not imported when the snapshot was taken: read from the stdlib zip
+
+    ctx.db.item.insert(Item(id=0, name=f"late {fractions.Fraction(2, 6)}"))
+
+
+@reducer
 def whoami(ctx: ReducerContext) -> None:
     jwt = ctx.sender_auth.jwt
     ctx.log.info(f"subject {jwt.subject}" if jwt is not None else "no token")

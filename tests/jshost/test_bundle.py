@@ -96,6 +96,13 @@ def test_errors_roll_back(small: SealedHost) -> None:
     assert small.tables() == before
 
 
+def test_a_stdlib_module_imported_at_call_time(small: SealedHost) -> None:
+    # A module the snapshot does not hold is imported from the bundle's stdlib zip at call time.
+    late = small.call_reducer("late_import", sender=ALICE, timestamp=TS + 30)
+    assert late.ok, late
+    assert "late 1/3" in [_item(r)[1] for r in small.tables()["item"]]
+
+
 def test_rng_comes_from_the_reducer_context(small: SealedHost) -> None:
     # Math.random throws in the host; ctx.rng is seeded from the call's timestamp, as natively.
     rolled = small.call_reducer("roll", sender=ALICE, timestamp=TS + 20)
