@@ -13,14 +13,12 @@ from typing import Any
 from spacetimedb.sats.algebraic_type import (
     AlgebraicType,
     ArrayType,
-    Primitive,
-    PrimitiveType,
     ProductType,
-    ProductTypeElement,
     RefType,
     SumType,
-    SumTypeVariant,
 )
+from spacetimedb.sats.type_json import TypeJsonError, algebraic_type_from_json
+from spacetimedb.sats.type_json import option_value as _opt
 
 
 class ModuleDefFormatError(ValueError):
@@ -35,40 +33,11 @@ def _variant(obj: Any, what: str) -> tuple[str, Any]:
     raise ModuleDefFormatError(f"expected a one-key object for {what}, got {obj!r:.80}")
 
 
-def _opt(obj: Any) -> Any:
-    """SATS-JSON Option: {"some": v} -> v, {"none": []} -> None (a bare value is accepted too)."""
-    if isinstance(obj, dict) and len(obj) == 1:
-        if "some" in obj:
-            return obj["some"]
-        if "none" in obj:
-            return None
-    return obj
-
-
 def type_from_json(obj: Any) -> AlgebraicType:
-    tag, payload = _variant(obj, "AlgebraicType")
-    if tag == "Ref":
-        return RefType(int(payload))
-    if tag == "Array":
-        return ArrayType(type_from_json(payload))
-    if tag == "Product":
-        return ProductType(
-            tuple(
-                ProductTypeElement(_opt(e.get("name")), type_from_json(e["algebraic_type"]))
-                for e in payload["elements"]
-            )
-        )
-    if tag == "Sum":
-        return SumType(
-            tuple(
-                SumTypeVariant(_opt(v.get("name")), type_from_json(v["algebraic_type"]))
-                for v in payload["variants"]
-            )
-        )
     try:
-        return PrimitiveType(Primitive[tag])
-    except KeyError:
-        raise ModuleDefFormatError(f"unknown AlgebraicType variant {tag!r}") from None
+        return algebraic_type_from_json(obj)
+    except TypeJsonError as e:
+        raise ModuleDefFormatError(str(e)) from None
 
 
 @dataclass
