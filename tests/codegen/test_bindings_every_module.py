@@ -12,17 +12,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from tests.codegen.ts_project import NODE_DIR, compile_project, run_node, ts_project
+from tests.live_server import live_server
 
 from spacetimedb.codegen.module_view import load_module_view
 from spacetimedb.codegen.typescript import generate_typescript
@@ -184,47 +180,12 @@ def test_every_module_has_a_case() -> None:
     assert discover_modules() == {c.module for c in CASES.values()}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """One server process with every case's module published as its database: (ws uri, owner token)."""
     data = tmp_path_factory.mktemp("bindings-server") / "data"
-    port = _free_port()
-    publish = [(key, str(ROOT / case.module)) for key, case in CASES.items()]
-    code = (
-        "import json, sys; from spacetimedb.server.app import run_server; "
-        "run_server(sys.argv[1], sys.argv[2], publish=json.loads(sys.argv[3]))"
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, f"127.0.0.1:{port}", str(data), json.dumps(publish)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if "listening on" in line:
-                break
-            if proc.poll() is not None:
-                raise AssertionError(f"server exited: {proc.stderr.read() if proc.stderr else ''}")
-        else:
-            raise AssertionError("server did not start")
-        yield f"ws://127.0.0.1:{port}", (data / "keys" / "owner.token").read_text().strip()
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+    with live_server(data, {key: ROOT / case.module for key, case in CASES.items()}, timeout=120) as url:
+        yield url.replace("http", "ws", 1), (data / "keys" / "owner.token").read_text().strip()
 
 
 @pytest.fixture(scope="module")

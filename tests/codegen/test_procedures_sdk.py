@@ -8,17 +8,13 @@ from __future__ import annotations
 import http.server
 import json
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from tests.codegen.ts_project import NODE_DIR, compile_project, run_node, ts_project
+from tests.live_server import live_server
 
 from spacetimedb.codegen.module_view import load_module_view
 from spacetimedb.codegen.typescript import generate_typescript
@@ -109,51 +105,19 @@ def prices() -> Iterator[str]:
         svc.server_close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.node
 def test_official_sdk_calls_procedures(tmp_path: Path, prices: str) -> None:
     if shutil.which("node") is None or not (NODE_DIR / "node_modules" / "spacetimedb").exists():
         pytest.skip("needs node and the pinned SDK in tests/node/node_modules (scripts/test installs them)")
     files = {f"bindings/{name}": text for name, text in _bindings().items()}
     files["client.ts"] = CLIENT
-    port = _free_port()
-    code = (
-        "import json, sys; from spacetimedb.server.app import run_server; "
-        "run_server(sys.argv[1], sys.argv[2], publish=json.loads(sys.argv[3]))"
-    )
-    server = subprocess.Popen(
-        [sys.executable, "-c", code, f"127.0.0.1:{port}", str(tmp_path / "data"), json.dumps([["prices", str(EXAMPLE)]])],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        with ts_project(files) as root:
-            compiled = compile_project(root)
-            assert compiled.returncode == 0, compiled.stdout + compiled.stderr
-            assert server.stdout is not None
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                line = server.stdout.readline()
-                if "listening on" in line:
-                    break
-                if server.poll() is not None:
-                    raise AssertionError(f"server exited: {server.stderr.read() if server.stderr else ''}")
-            run = run_node(root / "out" / "client.js", f"ws://127.0.0.1:{port}", "prices", prices, timeout=40)
-        out = json.loads(run.stdout.strip().splitlines()[-1])
-        assert run.returncode == 0, run.stdout + run.stderr[-3000:]
-        assert out["fetched"] == "4200n" and out["stored"] == "4200n" and out["missing"] == "none"
-        assert out["inserted"] == "4200n"  # the with_tx commit reached the subscribed caller
-        assert "price service answered 404" in out["failed"]
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=5)
+    with ts_project(files) as root:
+        compiled = compile_project(root)
+        assert compiled.returncode == 0, compiled.stdout + compiled.stderr
+        with live_server(tmp_path / "data", {"prices": EXAMPLE}) as url:
+            run = run_node(root / "out" / "client.js", url.replace("http", "ws", 1), "prices", prices, timeout=40)
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+    assert out["fetched"] == "4200n" and out["stored"] == "4200n" and out["missing"] == "none"
+    assert out["inserted"] == "4200n"  # the with_tx commit reached the subscribed caller
+    assert "price service answered 404" in out["failed"]

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.live_server import live_server
 
 from spacetimedb.codegen.module_view import load_module_view
 from spacetimedb.codegen.typescript import generate_typescript
@@ -68,35 +66,11 @@ def installed() -> Path:
     return CLIENT
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     """Our server on a free port with the quickstart chat published as `quickstart-chat`; its http URL."""
-    port = _free_port()
-    code = "import sys; from spacetimedb.server.app import run_server; run_server(sys.argv[1], sys.argv[2], publish=[(sys.argv[3], sys.argv[4])])"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, f"127.0.0.1:{port}", str(tmp_path / "data"), DB, str(EXAMPLES / "quickstart_chat.py")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 60
-        while "listening on" not in proc.stdout.readline():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"server did not start: {proc.stderr.read() if proc.stderr else ''}")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+    with live_server(tmp_path / "data", {DB: EXAMPLES / "quickstart_chat.py"}) as url:
+        yield url
 
 
 @pytest.mark.node
