@@ -47,7 +47,7 @@ def handle(db: HostedDatabase, sub: Subscriber, msg: ClientMessage) -> bool:
         )
         if db.worker.inline_budget is not None and db.worker.overran():
             return True
-        broadcast(db.send, db.subscriptions, result, sub, msg.request_id)  # the hot path: no extra frame
+        broadcast(db.send, db.subscriptions, result, sub, msg.request_id, db.send_shared)  # the hot path: no extra frame
     elif isinstance(msg, Subscribe):
         _subscribe(db, sub, msg)
     elif isinstance(msg, Unsubscribe):

@@ -2,7 +2,8 @@
 
 Clients flush what they can and report the offset they wait for (`hold`). After each worker turn
 one durability waiter is started for the newest held offset (group commit makes one fsync cover
-the batch); when it completes the held clients flush again, in order.
+the batch); when it completes the held clients flush again, in order. A commit's shared update is
+held once for all its clients (`hold_many`), not once per client.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import asyncio
 import functools
 import logging
 import math
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from spacetimedb.control.backend import DurableOffsetWaiter
@@ -35,7 +36,12 @@ class ConfirmedReads:
         #: Highest tx offset known durable (infinite without durability: nothing is ever held).
         self.durable_offset: float = -1 if waiter is not None else math.inf
         self._held: set[Holder] = set()
+        #: (tx offset, clients): a shared message's clients, flushed once that offset is durable.
+        self._held_lists: list[tuple[int, Sequence[Holder]]] = []
         self._held_until = -1
+        #: The log's durable offset now (None: unknown), read when a waiter completes, so everything
+        #: the same fsync covered is released at once, not one waiter round per held offset.
+        self.durable_now: Callable[[], int | None] | None = None
         self._waiting_for = -1
 
     def rebind(self, waiter: DurableOffsetWaiter | None) -> None:
@@ -52,6 +58,12 @@ class ConfirmedReads:
         if tx_offset > self._held_until:
             self._held_until = tx_offset
 
+    def hold_many(self, clients: Sequence[Holder], tx_offset: int) -> None:
+        """`clients` have a message waiting for `tx_offset` (one call per shared message)."""
+        self._held_lists.append((tx_offset, clients))
+        if tx_offset > self._held_until:
+            self._held_until = tx_offset
+
     async def wait_durable(self, tx_offset: int | None) -> None:
         """Return once `tx_offset` is durable (at once without durability or without an offset)."""
         if tx_offset is None or self._waiter is None or tx_offset <= self.durable_offset:
@@ -60,7 +72,7 @@ class ConfirmedReads:
 
     def after_turn(self) -> None:
         """Start one waiter for the newest held offset, if none covers it yet."""
-        if not self._held or self._waiter is None or self._held_until <= self._waiting_for:
+        if not (self._held or self._held_lists) or self._waiter is None or self._held_until <= self._waiting_for:
             return
         target = self._held_until
         self._waiting_for = target
@@ -89,12 +101,24 @@ class ConfirmedReads:
     def _failed(self, error: BaseException | None) -> None:
         log.error("database %s: a commit could not be made durable: %r", self._name, error)
         held, self._held = self._held, set()
-        for client in held:  # their confirmed reads can never be released
-            client.fail(1011, LOG_FAILED_CLOSE_REASON)
+        lists, self._held_lists = self._held_lists, []
+        for clients in [held, *(c for _, c in lists)]:
+            for client in clients:  # their confirmed reads can never be released (a second fail is a no-op)
+                client.fail(1011, LOG_FAILED_CLOSE_REASON)
 
     def _release(self, target: int) -> None:
-        self.durable_offset = max(self.durable_offset, target)
+        now = self.durable_now() if self.durable_now is not None else None
+        self.durable_offset = max(self.durable_offset, target, -1 if now is None else now)
         held, self._held = self._held, set()
+        if self._held_lists:
+            durable = self.durable_offset
+            lists, self._held_lists = self._held_lists, []
+            for offset, clients in lists:
+                if offset > durable:
+                    self._held_lists.append((offset, clients))
+                    continue
+                for client in clients:
+                    client.flush()
         for client in held:
             client.flush()
         self.after_turn()

@@ -13,6 +13,8 @@ from spacetimedb.protocol import wire
 
 #: Queue a message for a client after the commit at the tx offset is durable (`DatabaseWorker.send`).
 Send = Callable[[Subscriber, bytes, "int | None"], None]
+#: Queue one message for a list of clients (`DatabaseWorker.send_shared`): one hand-over entry.
+SendShared = Callable[[list[Subscriber], bytes, "int | None"], None]
 
 _NO_FANOUT: FanOut = {}
 
@@ -23,8 +25,10 @@ def broadcast(
     result: CallResult,
     caller: Subscriber | None = None,
     request_id: int = 0,
+    send_shared: SendShared | None = None,
 ) -> None:
-    """Send a transaction's effects: the caller's ReducerResult and others' TransactionUpdate."""
+    """Send a transaction's effects: the caller's ReducerResult and others' TransactionUpdate.
+    With `send_shared`, each shared update is handed over once with its list of subscribers."""
     fanout = result.fanout or _NO_FANOUT
     if subscriptions.failures:
         for sub, qs, error in subscriptions.take_failures():
@@ -32,15 +36,28 @@ def broadcast(
     # Subscribers of the same queries share one list of updates (`SubscriptionManager.evaluate`):
     # one message per list, the same bytes for all of them (framed once too: server.shared_frames).
     # Every list is alive in `fanout` during the loop, so its id cannot be reused.
-    shared: dict[int, bytes] = {}
     offset = result.tx_offset
-    for sub, set_updates in fanout.items():
-        if sub is caller:
-            continue
-        message = shared.get(id(set_updates))
-        if message is None:
-            message = shared[id(set_updates)] = wire.transaction_update(set_updates)
-        send(sub, message, offset)  # type: ignore[arg-type]  # keys: the database's subscribers
+    if send_shared is not None:
+        groups: dict[int, tuple[list[bytes], list[Subscriber]]] = {}
+        for sub, set_updates in fanout.items():
+            if sub is caller:
+                continue
+            group = groups.get(id(set_updates))
+            if group is None:
+                groups[id(set_updates)] = (set_updates, [sub])  # type: ignore[list-item]
+            else:
+                group[1].append(sub)  # type: ignore[arg-type]
+        for set_updates, subs in groups.values():
+            send_shared(subs, wire.transaction_update(set_updates), offset)
+    else:
+        shared: dict[int, bytes] = {}
+        for sub, set_updates in fanout.items():
+            if sub is caller:
+                continue
+            message = shared.get(id(set_updates))
+            if message is None:
+                message = shared[id(set_updates)] = wire.transaction_update(set_updates)
+            send(sub, message, offset)  # type: ignore[arg-type]  # keys: the database's subscribers
     if caller is None:
         return
     own = fanout.get(caller) or []

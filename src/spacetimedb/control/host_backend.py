@@ -615,6 +615,10 @@ class HostBackend:
     def durable_offset_waiter(self) -> DurableOffsetWaiter | None:
         return None if self.durability is None else self.durability.durable_future
 
+    def durable_offset_now(self) -> int | None:
+        """The highest tx offset on disk now (None: no durability); read on the loop."""
+        return None if self.durability is None else self.durability.durable_offset
+
     def request_snapshot(self) -> int | None:
         if self.durability is None:
             raise NotImplementedError("this database keeps no durable state, so it has no snapshots")

@@ -74,6 +74,10 @@ class HostedDatabase:
         #: Set once the database stops (log followers and other streams end then).
         self.stopped = asyncio.Event()
         self.confirmed_reads = ConfirmedReads(backend.durable_offset_waiter(), info.name)
+        self.confirmed_reads.durable_now = self._durable_now
+        self.worker.reads = self.confirmed_reads
+        #: Queue one message for many clients (worker only): one hand-over entry (`fanout.py`).
+        self.send_shared = self.worker.send_shared
         backend.set_procedure_launcher(self._launch_scheduled_procedure)
         #: Why the database is out of service (its commit log failed), or None while it serves.
         self.failure: str | None = None
@@ -201,6 +205,11 @@ class HostedDatabase:
         run jobs themselves, like the server overhead benchmark; never while the worker runs)."""
         self.worker.deliver_now()
 
+    def _durable_now(self) -> int | None:
+        """The commit log's durable offset now (None: the backend does not say)."""
+        now = getattr(self.backend, "durable_offset_now", None)
+        return None if now is None else now()
+
     def _after_flush(self) -> None:
         self.confirmed_reads.after_turn()
 
@@ -267,7 +276,7 @@ class HostedDatabase:
 
     def broadcast(self, result: CallResult, caller: Subscriber | None = None, request_id: int = 0) -> None:
         """Send a transaction's effects (`fanout.py`)."""
-        fanout.broadcast(self.send, self.subscriptions, result, caller, request_id)
+        fanout.broadcast(self.send, self.subscriptions, result, caller, request_id, self.send_shared)
 
     # ---- WebSocket connections (run on the worker) ---------------------------------------------
 

@@ -15,7 +15,10 @@ class Subscriber(Protocol):
     #: The client's verified credentials (`ctx.sender_auth`), built once when it connected.
     auth: AuthCtx
 
-    def enqueue(self, message: bytes, tx_offset: int | None = None) -> None: ...
+    def enqueue(self, message: bytes, tx_offset: int | None = None) -> bool | None:
+        """Queue a message; true if it waits for `tx_offset` to be durable (confirmed reads), so
+        flushing it before then would only hold it again."""
+        ...
 
     def flush(self) -> None: ...
 

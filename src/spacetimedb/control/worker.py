@@ -36,12 +36,27 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from spacetimedb.control.backend import CallBudget
+from spacetimedb.control.confirmed_reads import ConfirmedReads
 from spacetimedb.control.errors import DatabaseStopped, ModuleCodeError
 from spacetimedb.control.subscriber import Subscriber
 
 log = logging.getLogger("spacetimedb.server")
 T = TypeVar("T")
 _INF = float("inf")
+
+#: One client's messages of a turn segment, (message, tx offset) in send order.
+Box = list[tuple[bytes, "int | None"]]
+
+
+class SharedSend(tuple[list[Subscriber], bytes, "int | None"]):
+    """One message for many clients (a commit's shared update): one hand-over entry, not one per client."""
+
+    __slots__ = ()
+
+
+#: A turn's messages in send order: runs of per-client sends (a dict, each client's in order) and
+#: shared sends; the loop enqueues them in this order, so each client's messages keep theirs.
+Segment = dict[Subscriber, Box] | SharedSend
 
 #: A worker turn ends after this many jobs or this much time, so sockets keep moving.
 MAX_JOBS_PER_TURN = 2048
@@ -108,10 +123,12 @@ class DatabaseWorker:
         self._loop_thread: int | None = None
         #: This turn's hand-over to the loop, in order: (fn, a, b) called as fn(a, b) on the loop.
         self._ops: list[tuple[Callable[[Any, Any], None], Any, Any]] = []
-        #: This turn's messages per client, (message, tx offset) in send order; each is flushed once.
-        self._touched: dict[Subscriber, list[tuple[bytes, int | None]]] = {}
+        #: This turn's messages (`Segment`s in send order); each touched client is flushed once.
+        self._out: list[Segment] = []
         #: Turns handed over and not yet delivered; one loop callback is posted for all of them.
-        self._turns: deque[tuple[list[Any], dict[Subscriber, list[tuple[bytes, int | None]]]]] = deque()
+        self._turns: deque[tuple[list[Any], list[Segment]]] = deque()
+        #: The database's confirmed reads (set by its owner): shared sends are held once per commit.
+        self.reads: ConfirmedReads | None = None
         self._delivery_posted = False
         self._thread: threading.Thread | None = None
         self._done: asyncio.Future[None] | None = None
@@ -152,7 +169,11 @@ class DatabaseWorker:
 
     def forget(self, sub: Subscriber) -> None:
         """Drop what this turn queued for `sub` (it is gone)."""
-        self._touched.pop(sub, None)
+        for seg in self._out:
+            if isinstance(seg, dict):
+                seg.pop(sub, None)
+            elif sub in seg[0]:
+                seg[0].remove(sub)
 
     def submit(self, job: Callable[[], None]) -> None:
         """Queue a job for the worker without waiting (the reader side of sockets uses this)."""
@@ -210,10 +231,10 @@ class DatabaseWorker:
         finally:
             budget.stop_budget()
             self.inline_budget = None
-            if self._ops or self._touched:
+            if self._ops or self._out:
                 ops, self._ops = self._ops, []
-                touched, self._touched = self._touched, {}
-                self._turns.append((ops, touched))
+                out, self._out = self._out, []
+                self._turns.append((ops, out))
             # A call may have scheduled a reducer sooner than the idle worker's wake-up (read while
             # the turn lock still keeps the worker out of the schedule).
             try:
@@ -303,11 +324,11 @@ class DatabaseWorker:
 
     def _hand_over(self) -> None:
         """End of a turn: give the loop this turn's operations and the clients to flush."""
-        if not self._ops and not self._touched:
+        if not self._ops and not self._out:
             return
         ops, self._ops = self._ops, []
-        touched, self._touched = self._touched, {}
-        self._turns.append((ops, touched))
+        out, self._out = self._out, []
+        self._turns.append((ops, out))
         # Read after the append; the loop clears the flag before it drains (so no turn is missed).
         if not self._delivery_posted:
             self._delivery_posted = True
@@ -317,15 +338,12 @@ class DatabaseWorker:
         """On the loop: every turn handed over so far, in order; each touched client flushed once."""
         self._delivery_posted = False
         turns = self._turns
-        if len(turns) == 1:
-            self._deliver(*turns.popleft())
-            return
         flush: dict[Subscriber, None] = {}
+        lists: list[list[Subscriber]] = []
         while turns:
-            ops, touched = turns.popleft()
-            self._deliver(ops, touched, flush=False)
-            flush.update(dict.fromkeys(touched))
-        self._flush(flush)
+            ops, out = turns.popleft()
+            self._deliver(ops, out, flush, lists)
+        self._flush(flush, lists)
 
     def _post(self, fn: Callable[[Any, Any], None], a: Any, b: Any) -> None:
         if self._loop is None:
@@ -338,50 +356,82 @@ class DatabaseWorker:
     def _deliver(
         self,
         ops: list[tuple[Callable[[Any, Any], None], Any, Any]],
-        touched: dict[Subscriber, list[tuple[bytes, int | None]]],
-        *,
-        flush: bool = True,
+        out: list[Segment],
+        flush: dict[Subscriber, None],
+        lists: list[list[Subscriber]],
     ) -> None:
         """On the loop: one worker turn's messages, then its other operations (closes, results of
-        awaited calls; a close drops what is queued either way), then one flush per touched client."""
-        for sub, box in touched.items():
-            enqueue = sub.enqueue
-            for message, offset in box:
-                enqueue(message, offset)
+        awaited calls; a close drops what is queued either way). The clients to flush are added to
+        `flush` and `lists`; a shared message whose commit is not durable yet is held once for all
+        its clients (`ConfirmedReads.hold_many`), which flushes them when it is."""
+        reads = self.reads
+        for seg in out:
+            if isinstance(seg, dict):
+                for sub, box in seg.items():
+                    enqueue = sub.enqueue
+                    for message, offset in box:
+                        enqueue(message, offset)
+                flush.update(dict.fromkeys(seg))
+                continue
+            subs, message, offset = seg
+            if offset is None or reads is None or offset <= reads.durable_offset:
+                for sub in subs:
+                    sub.enqueue(message, offset)
+                lists.append(subs)
+            else:  # one pass: the clients that need not wait (no confirmed reads) are flushed now
+                ready = [sub for sub in subs if not sub.enqueue(message, offset)]
+                if ready:
+                    lists.append(ready)
+                reads.hold_many(subs, offset)
         for fn, a, b in ops:
             try:
                 fn(a, b)
             except Exception:
                 log.exception("database %s: delivering to a client failed", self.name)
-        if flush:
-            self._flush(touched)
 
-    def _flush(self, touched: Mapping[Subscriber, object]) -> None:
+    def _flush(self, touched: Mapping[Subscriber, object], lists: list[list[Subscriber]]) -> None:
         for sub in touched:
             sub.flush()
+        for subs in lists:
+            for sub in subs:
+                sub.flush()
         self._after_flush()
 
     def deliver_now(self) -> None:
         """Deliver what the worker code produced so far, here and now (for in-process callers that
         run jobs themselves, like the server overhead benchmark; never while the worker runs)."""
         ops, self._ops = self._ops, []
-        touched, self._touched = self._touched, {}
-        self._deliver(ops, touched)
+        out, self._out = self._out, []
+        flush: dict[Subscriber, None] = {}
+        lists: list[list[Subscriber]] = []
+        self._deliver(ops, out, flush, lists)
+        self._flush(flush, lists)
+
+    def _box(self, sub: Subscriber) -> Box:
+        out = self._out
+        seg = out[-1] if out else None
+        if type(seg) is not dict:
+            seg = {}
+            out.append(seg)
+        box = seg.get(sub)
+        if box is None:
+            box = seg[sub] = []
+        return box
 
     def send(self, sub: Subscriber, message: bytes, tx_offset: int | None = None) -> None:
         """Queue `message` for `sub` (worker only); it leaves at the end of this turn, after the
         commit `tx_offset` (if given) is durable."""
-        box = self._touched.get(sub)
-        if box is None:
-            self._touched[sub] = [(message, tx_offset)]
-        else:
-            box.append((message, tx_offset))
+        self._box(sub).append((message, tx_offset))
+
+    def send_shared(self, subs: list[Subscriber], message: bytes, tx_offset: int | None = None) -> None:
+        """Queue one `message` for every client in `subs` (worker only; the list is the worker's
+        from now on), in order with what else this turn sends them: one entry, not one per client."""
+        if subs:
+            self._out.append(SharedSend((subs, message, tx_offset)))
 
     def touch(self, sub: Subscriber) -> None:
         """Flush `sub` at the end of the current worker turn."""
-        if sub not in self._touched:
-            self._touched[sub] = []
-
+        self._box(sub)
 
 
 def _settle(fut: asyncio.Future[Any] | None, outcome: tuple[bool, Any]) -> None:

@@ -127,9 +127,14 @@ class ClientSession:
 
     # ---- Subscriber interface (called on the loop, handed over from the database worker) ------
 
-    def enqueue(self, message: bytes, tx_offset: int | None = None) -> None:
-        if not self._closing:
-            self._outbox.append((tx_offset if self.confirmed and tx_offset is not None else -1, message))
+    def enqueue(self, message: bytes, tx_offset: int | None = None) -> bool:
+        if self._closing:
+            return True  # nothing to flush
+        if self.confirmed and tx_offset is not None:
+            self._outbox.append((tx_offset, message))
+            return True
+        self._outbox.append((-1, message))
+        return False
 
     def flush(self) -> None:
         outbox = self._outbox
