@@ -131,7 +131,7 @@ class _Failing:
 
 def test_a_failed_log_closes_every_client_held_by_a_shared_update() -> None:
     async def main() -> None:
-        log, reads, worker = _setup()
+        log, _, worker = _setup()
         subs: list[Any] = [_Failing(), _Failing()]
         worker.send_shared(subs, b"\x04update", 3)
         worker.deliver_now()

@@ -9,7 +9,9 @@ handed over every few milliseconds).
 The worker drains every waiting job per turn (batching). Whatever a turn produces for the loop
 (messages to clients, closes, results of awaited calls) is collected in order and handed over
 once per turn with `call_soon_threadsafe`; the loop then enqueues the messages and flushes each
-touched client once, so the replies to a v3 frame of pipelined calls leave in one frame. Sockets,
+touched client once, so the replies to a v3 frame of pipelined calls leave in one frame. A commit's
+update shared by many clients is one entry with its list of clients (`send_shared`), held once
+by confirmed reads until its commit is durable. Sockets,
 client sessions and confirmed reads are only ever touched on the loop thread.
 
 Calls on the loop while the worker is idle (issue 14): handing a call to the worker and its reply
