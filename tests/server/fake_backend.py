@@ -333,6 +333,10 @@ class FakeBackend:
 
         return wait
 
+    def durable_offset_now(self) -> int | None:
+        gate = self.durability_gate
+        return gate.durable if isinstance(gate, OffsetGate) else None
+
     def request_snapshot(self) -> int | None:
         raise NotImplementedError("the fake backend keeps no durable state")
 

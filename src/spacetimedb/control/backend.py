@@ -351,6 +351,11 @@ class DatabaseBackend(Protocol):
         """An async function that returns once the given tx offset is durable, or None (no durability)."""
         ...
 
+    def durable_offset_now(self) -> int | None:
+        """The highest tx offset on disk now (None: no durability, or the backend cannot say); read
+        on the event loop, so confirmed reads can release every commit already durable at once."""
+        ...
+
     def request_snapshot(self) -> int | None:
         """Start a snapshot as of the last commit (runs on the worker, between transactions); returns
         its tx offset (None: nothing committed). NotImplementedError without durability."""

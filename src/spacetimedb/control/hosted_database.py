@@ -74,7 +74,7 @@ class HostedDatabase:
         #: Set once the database stops (log followers and other streams end then).
         self.stopped = asyncio.Event()
         self.confirmed_reads = ConfirmedReads(backend.durable_offset_waiter(), info.name)
-        self.confirmed_reads.durable_now = self._durable_now
+        self.confirmed_reads.durable_now = self.backend.durable_offset_now
         self.worker.reads = self.confirmed_reads
         #: Queue one message for many clients (worker only): one hand-over entry (`fanout.py`).
         self.send_shared = self.worker.send_shared
@@ -205,10 +205,6 @@ class HostedDatabase:
         run jobs themselves, like the server overhead benchmark; never while the worker runs)."""
         self.worker.deliver_now()
 
-    def _durable_now(self) -> int | None:
-        """The commit log's durable offset now (None: the backend does not say)."""
-        now = getattr(self.backend, "durable_offset_now", None)
-        return None if now is None else now()
 
     def _after_flush(self) -> None:
         self.confirmed_reads.after_turn()
