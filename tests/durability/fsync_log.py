@@ -61,6 +61,16 @@ class FsyncLog:
                 log._add("fsync", path)
 
             monkeypatch.setattr(os, "fdatasync", fdatasync)
+        if hasattr(os, "RWF_DSYNC"):  # the commit log's write + data sync in one call (FileOps.write_dsync)
+            real_pwritev = os.pwritev
+
+            def pwritev(fd: int, buffers: list[memoryview], offset: int, flags: int = 0) -> int:
+                n = real_pwritev(fd, buffers, offset, flags)
+                if flags & os.RWF_DSYNC:
+                    log._add("fsync", os.readlink(f"/proc/self/fd/{fd}"))
+                return n
+
+            monkeypatch.setattr(os, "pwritev", pwritev)
         monkeypatch.setattr(os, "replace", replace)
         monkeypatch.setattr(os, "rename", rename)
         monkeypatch.setattr(os, "mkdir", mkdir)

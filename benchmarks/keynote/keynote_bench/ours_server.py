@@ -19,7 +19,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--name", action="append", default=None, help="database name (repeatable; default bank)")
     parser.add_argument("--switch-interval", type=float, default=None,
                         help="diagnostic: sys.setswitchinterval (how long a thread may hold the GIL; default 0.005)")
+    parser.add_argument("--trace", type=Path, default=None,
+                        help="diagnostic: write a confirmed call's latency breakdown here (keynote_bench.call_trace)")
     opts = parser.parse_args(argv)
+    if opts.trace is not None:
+        from keynote_bench.call_trace import install
+
+        install(opts.trace)
     if opts.switch_interval is not None:
         import sys
 

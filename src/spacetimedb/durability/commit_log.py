@@ -284,7 +284,18 @@ class CommitLog:
         if self._fd is None or (seg_size + total > self.max_segment_bytes and seg_size > SEGMENT_HEADER_SIZE):
             # rolls to a new segment on the way
             return self._write_batch_by_segment(list(zip(offsets, payloads, strict=True)))
-        self._write(b"".join(parts))
+        data = b"".join(parts)
+        if self.policy.mode == "every_batch":
+            # The batch is synced right after anyway: write and sync in one call (see `_sync`).
+            try:
+                self._ops.write_dsync(self._fd, data, self._seg_path)
+            except OSError:
+                self._seg_size = seg_size + len(data)  # some of it may be in the file: `_fail` cuts it off
+                raise
+            self._seg_size = self._synced_size = seg_size + len(data)
+            self.fsync_count += 1
+        else:
+            self._write(data)
         self._unsynced_written = offsets[-1]
 
     def _write_batch_by_segment(self, batch: list[tuple[int, bytes]]) -> None:
@@ -336,10 +347,12 @@ class CommitLog:
     def _sync(self) -> None:
         if self._fd is not None and self._unsynced_written >= 0:
             # The records and the segment's new size; the segment's name was made durable when it
-            # was created (`_roll_segment`), so a data sync is enough per group commit.
-            self._ops.fdatasync(self._fd, self._seg_path)
-            self.fsync_count += 1
-            self._synced_size = self._seg_size
+            # was created (`_roll_segment`), so a data sync is enough per group commit. Nothing to
+            # do when the batch was written with `write_dsync` (it is on disk already).
+            if self._synced_size != self._seg_size:
+                self._ops.fdatasync(self._fd, self._seg_path)
+                self.fsync_count += 1
+                self._synced_size = self._seg_size
             self._last_sync = time.monotonic()
             self._advance(self._unsynced_written)
             self._unsynced_written = -1

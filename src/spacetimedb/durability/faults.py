@@ -110,6 +110,11 @@ class FaultyFileOps(FileOps):
             self._raise(rule, "fsync", path)
         super().fdatasync(fd, path)
 
+    def write_dsync(self, fd: int, data: bytes, path: str = "") -> None:
+        # A write, then a sync: each fails (and is counted) as its own step, as in the real call's two halves.
+        self.write(fd, data, path)
+        self.fdatasync(fd, path)
+
     def truncate(self, fd: int, length: int, path: str = "") -> None:
         if rule := self._check("truncate", path):
             self._raise(rule, "truncate", path)
