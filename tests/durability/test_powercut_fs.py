@@ -75,3 +75,21 @@ def test_a_renamed_file_keeps_the_data_fsynced_under_its_old_name_and_truncation
         os.rename(m / "final2", m / "final")  # replaces the durable file, but the dir is not fsynced
         fs.cut()
     assert _tree(fs.rebuilt) == {"final": b"abc\0\0XY"}
+
+
+def test_a_write_with_rwf_dsync_is_a_durability_point_like_fdatasync(tmp_path: Path) -> None:
+    """The commit log writes each group commit with `FileOps.write_dsync` (pwritev2 + RWF_DSYNC on
+    Linux): the kernel follows such a write with a sync of the file, which this filesystem sees, so
+    the power-cut test checks that path too. A plain write after it is lost at the cut."""
+    from spacetimedb.durability.files import REAL_FILE_OPS
+
+    with PowerCutFS(tmp_path / "fs") as fs:
+        m = fs.mountpoint
+        fd = REAL_FILE_OPS.open_new(str(m / "seg"))
+        REAL_FILE_OPS.fsync(fd)
+        durable_files.fsync_dir(m)
+        REAL_FILE_OPS.write_dsync(fd, b"confirmed")
+        os.write(fd, b"+unsynced")
+        fs.cut()
+        os.close(fd)
+    assert _tree(fs.rebuilt) == {"seg": b"confirmed"}

@@ -8,7 +8,8 @@ Steps of one confirmed call (timestamps by tx offset; the frame read is the last
 loop before the commit was appended, exact when each call is its own group commit):
   frame read -> append (decode, reducer, commit, the record's encoding)
   append -> writer woke (the commit-log thread takes the batch)
-  writer woke -> write done -> fdatasync done
+  writer woke -> write done -> fdatasync done (with `write_dsync`, the one call is "write" and the
+      "fdatasync" step is only the bookkeeping after it)
   fdatasync done -> loop woke (the durable future's callback on the loop: the hand-back)
   loop woke -> replies written (held clients flushed: the reply frames written to the sockets)
 """
@@ -97,7 +98,7 @@ def install(out: Path) -> None:
     def report() -> None:
         names = ["frame read -> append", "append -> writer woke", "write", "fdatasync",
                  "fdatasync done -> loop woke", "loop woke -> replies written", "total"]
-        data = [r + (sum(r),) for r in rows[len(rows) // 10:]]  # the first tenth is warm-up
+        data = [(*r, sum(r)) for r in rows[len(rows) // 10:]]  # the first tenth is warm-up
         summary: dict[str, Any] = {"calls": len(data)}
         for i, name in enumerate(names):
             col = sorted(r[i] for r in data)
