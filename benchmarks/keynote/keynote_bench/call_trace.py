@@ -84,14 +84,18 @@ def install(out: Path) -> None:
         release(self, target)
         done = _now()
         with lock:
-            t_sync = synced.pop(target, None)
+            after = int(self.durable_offset) if self.durable_offset != float("inf") else target
             lo = int(before) + 1 if before != float("inf") else target
-            for o in range(max(lo, target - 64), target + 1):
+            for o in range(max(lo, after - 64), after + 1):
                 a = appended.pop(o, None)
                 w = woke.pop(o, None)
-                if a is None or w is None or t_sync is None or a[0] == 0:
+                ends = [k for k in synced if k >= o]  # the group commit that covered o
+                if a is None or w is None or not ends or a[0] == 0:
                     continue
+                t_sync = synced[min(ends)]
                 rows.append((a[1] - a[0], w[0] - a[1], w[1] - w[0], t_sync - w[1], t - t_sync, done - t))
+            for k in [k for k in synced if k <= after]:
+                del synced[k]
 
     cr.ConfirmedReads._release = traced_release  # type: ignore[method-assign]
 
