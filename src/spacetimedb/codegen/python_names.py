@@ -17,11 +17,3 @@ def py_ident(name: str) -> str:
     if keyword.iskeyword(out):
         out += "_"
     return out
-
-
-def member_ident(name: str, taken: set[str]) -> str:
-    """A member name that avoids `taken` (a handle's own methods) by appending underscores."""
-    out = py_ident(name)
-    while out in taken:
-        out += "_"
-    return out

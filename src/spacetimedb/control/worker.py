@@ -233,10 +233,7 @@ class DatabaseWorker:
         finally:
             budget.stop_budget()
             self.inline_budget = None
-            if self._ops or self._out:
-                ops, self._ops = self._ops, []
-                out, self._out = self._out, []
-                self._turns.append((ops, out))
+            self._end_turn()
             # A call may have scheduled a reducer sooner than the idle worker's wake-up (read while
             # the turn lock still keeps the worker out of the schedule).
             try:
@@ -324,15 +321,19 @@ class DatabaseWorker:
         finally:
             self._post(_settle, self._done, (True, None))
 
-    def _hand_over(self) -> None:
-        """End of a turn: give the loop this turn's operations and the clients to flush."""
+    def _end_turn(self) -> bool:
+        """Queue this turn's operations and messages for delivery on the loop; False: it had none."""
         if not self._ops and not self._out:
-            return
+            return False
         ops, self._ops = self._ops, []
         out, self._out = self._out, []
         self._turns.append((ops, out))
+        return True
+
+    def _hand_over(self) -> None:
+        """End of a worker turn: give the loop this turn's operations and the clients to flush."""
         # Read after the append; the loop clears the flag before it drains (so no turn is missed).
-        if not self._delivery_posted:
+        if self._end_turn() and not self._delivery_posted:
             self._delivery_posted = True
             self._post(self._deliver_turns, None, None)
 
