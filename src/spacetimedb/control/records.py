@@ -1,0 +1,291 @@
+"""The records a database process and the front exchange over their socketpair, and their batching.
+
+A record is `u32 payload length, u8 kind, u32 conn, payload` (little-endian; `conn` names a
+client of the database, 0 when none). Records are collected per event-loop iteration and written
+with one `write` per batch, so 40 pipelined calls cost one syscall each way, not 40
+(docs/architecture.md, "Database processes"). Each side reads the other's bytes as hostile until
+checked: a length over `MAX_RECORD_BYTES`, a kind the other side may not send, a payload that
+does not decode or a stream cut inside a record raise `RecordError`, which ends that one link
+(the front restarts the database process), never the process reading it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import pickle
+import struct
+from collections.abc import Callable, Iterable
+from typing import Any
+
+#: Header of every record: payload length, kind, connection.
+HEADER = struct.Struct("<IBI")
+#: Largest payload of one record (a client frame, a reply, one message for many clients). A bigger
+#: one is refused by the sender (the request or the client fails with a clear error) and treated as
+#: corruption by the reader.
+MAX_RECORD_BYTES = 256 * 1024 * 1024
+#: Largest number of recipients one SEND record may list (a u32 per client).
+MAX_RECIPIENTS = (MAX_RECORD_BYTES - 12) // 4
+
+
+class Kind(enum.IntEnum):
+    # front -> database process
+    CONFIG = 1  # pickled startup configuration (the first record; the front is the parent)
+    FRAME = 2  # a client's raw WebSocket payload, size-checked and decoded once by the front
+    DISCONNECT = 3  # a client is being closed: forget it now, without an answer
+    REQUEST = 4  # u32 id, pickled (operation name, plain-data arguments)
+    # database process -> front
+    SEND = 16  # i64 tx offset (-1: none), u32 count, count x u32 conn, message
+    FAIL = 17  # u16 close code, UTF-8 reason
+    HANDLED = 18  # u32 count of a client's messages handled
+    DURABLE = 19  # i64 offset durable in the database's commit log
+    REPLY = 20  # u32 id, pickled outcome (restricted unpickler on the front)
+    LOG = 21  # u32 follower id, pickled LogLine
+    LOG_FAILED = 22  # UTF-8 reason: the commit log failed, the database is out of service
+
+
+TO_DATABASE = frozenset({Kind.CONFIG, Kind.FRAME, Kind.DISCONNECT, Kind.REQUEST})
+TO_FRONT = frozenset({Kind.SEND, Kind.FAIL, Kind.HANDLED, Kind.DURABLE, Kind.REPLY, Kind.LOG, Kind.LOG_FAILED})
+
+
+class RecordError(Exception):
+    """The peer sent something that is not a valid record: the link is ended."""
+
+
+Record = tuple[Kind, int, bytes]
+
+
+class RecordReader:
+    """Splits a byte stream into records of the kinds this side accepts."""
+
+    def __init__(self, accepts: frozenset[Kind], max_bytes: int = MAX_RECORD_BYTES) -> None:
+        self._accepts = {int(k): k for k in accepts}
+        self._max = max_bytes
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> list[Record]:
+        """The complete records in the stream so far; RecordError on the first invalid one."""
+        buf = self._buf
+        buf += data
+        out: list[Record] = []
+        pos = 0
+        end = len(buf)
+        size = HEADER.size
+        unpack = HEADER.unpack_from
+        accepts = self._accepts
+        while end - pos >= size:
+            length, kind, conn = unpack(buf, pos)
+            if length > self._max:
+                raise RecordError(f"record of {length} bytes, over the {self._max} byte limit")
+            k = accepts.get(kind)
+            if k is None:
+                raise RecordError(f"record kind {kind} is not accepted here")
+            if end - pos - size < length:
+                break
+            start = pos + size
+            pos = start + length
+            out.append((k, conn, bytes(buf[start:pos])))
+        if pos:
+            del buf[:pos]
+        return out
+
+    def at_eof(self) -> None:
+        """The stream ended: RecordError if it was cut inside a record."""
+        if self._buf:
+            raise RecordError(f"stream ended inside a record ({len(self._buf)} bytes left over)")
+
+
+def record(kind: Kind, conn: int, payload: bytes) -> bytes:
+    if len(payload) > MAX_RECORD_BYTES:
+        raise RecordTooLarge(f"a {kind.name} record of {len(payload)} bytes is over the {MAX_RECORD_BYTES} byte limit")
+    return HEADER.pack(len(payload), kind, conn) + payload
+
+
+class RecordTooLarge(ValueError):
+    """A record this side was about to send is over `MAX_RECORD_BYTES` (nothing was sent)."""
+
+
+class BatchWriter:
+    """Collects records and writes them with one `transport.write` at the end of the loop iteration
+    (callbacks queued during an iteration run in the next one, so everything this iteration produces
+    leaves together). Loop thread only."""
+
+    def __init__(self, transport: asyncio.WriteTransport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._parts: list[bytes] = []
+        self._scheduled = False
+        #: Records and batches written (for tests and benchmarks).
+        self.records = 0
+        self.batches = 0
+
+    def add(self, kind: Kind, conn: int, payload: bytes) -> None:
+        """Queue one record; RecordTooLarge (nothing queued) if its payload is over the cap."""
+        if len(payload) > MAX_RECORD_BYTES:
+            raise RecordTooLarge(f"a {kind.name} record of {len(payload)} bytes is over the {MAX_RECORD_BYTES} byte limit")
+        self._parts.append(HEADER.pack(len(payload), kind, conn))
+        if payload:
+            self._parts.append(payload)
+        self.records += 1
+        if not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        self._scheduled = False
+        parts = self._parts
+        if not parts:
+            return
+        self._parts = []
+        self.batches += 1
+        if self._transport.is_closing():
+            return
+        self._transport.write(parts[0] if len(parts) == 1 else b"".join(parts))
+
+
+# ---- payloads ----------------------------------------------------------------------------------
+
+_SEND_HEAD = struct.Struct("<qI")
+_U32 = struct.Struct("<I")
+_I64 = struct.Struct("<q")
+_FAIL_HEAD = struct.Struct("<H")
+
+
+def send_payload(offset: int | None, conns: list[int], message: bytes) -> bytes:
+    return b"".join((_SEND_HEAD.pack(-1 if offset is None else offset, len(conns)), struct.pack(f"<{len(conns)}I", *conns), message))
+
+
+def parse_send(payload: bytes) -> tuple[int | None, tuple[int, ...], bytes]:
+    if len(payload) < _SEND_HEAD.size:
+        raise RecordError("SEND record shorter than its header")
+    offset, count = _SEND_HEAD.unpack_from(payload)
+    if offset < -1:
+        raise RecordError(f"SEND record with offset {offset}")
+    body = _SEND_HEAD.size + 4 * count
+    if count > MAX_RECIPIENTS or len(payload) < body:
+        raise RecordError(f"SEND record lists {count} clients but is {len(payload)} bytes")
+    conns = struct.unpack_from(f"<{count}I", payload, _SEND_HEAD.size)
+    return (None if offset == -1 else offset), conns, payload[body:]
+
+
+def u32_payload(value: int) -> bytes:
+    return _U32.pack(value)
+
+
+def parse_u32(payload: bytes, what: str) -> int:
+    if len(payload) != 4:
+        raise RecordError(f"{what} record of {len(payload)} bytes (expected 4)")
+    value: int = _U32.unpack(payload)[0]
+    return value
+
+
+def i64_payload(value: int) -> bytes:
+    return _I64.pack(value)
+
+
+def parse_i64(payload: bytes, what: str) -> int:
+    if len(payload) != 8:
+        raise RecordError(f"{what} record of {len(payload)} bytes (expected 8)")
+    value: int = _I64.unpack(payload)[0]
+    return value
+
+
+def fail_payload(code: int, reason: str) -> bytes:
+    return _FAIL_HEAD.pack(code) + reason.encode()
+
+
+def parse_fail(payload: bytes) -> tuple[int, str]:
+    if len(payload) < 2:
+        raise RecordError("FAIL record shorter than its close code")
+    (code,) = _FAIL_HEAD.unpack_from(payload)
+    if not (1000 <= code <= 4999):
+        raise RecordError(f"FAIL record with close code {code}")
+    return code, _text(payload[2:], "FAIL")
+
+
+def parse_text(payload: bytes, what: str) -> str:
+    return _text(payload, what)
+
+
+def _text(raw: bytes, what: str) -> str:
+    try:
+        return raw.decode()
+    except UnicodeDecodeError as e:
+        raise RecordError(f"{what} record with a reason that is not UTF-8") from e
+
+
+def id_payload(request_id: int, body: bytes) -> bytes:
+    return _U32.pack(request_id) + body
+
+
+def parse_id(payload: bytes, what: str) -> tuple[int, bytes]:
+    if len(payload) < 4:
+        raise RecordError(f"{what} record shorter than its id")
+    return _U32.unpack_from(payload)[0], payload[4:]
+
+
+# ---- pickled values, read back only as the classes listed -------------------------------------
+
+#: (module, name) the front unpickles from a database process: plain data the operations return.
+SAFE_CLASSES: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("spacetimedb.control.backend", "CallResult"),
+        ("spacetimedb.control.backend", "CallStatus"),
+        ("spacetimedb.control.backend", "ProcedureOutcome"),
+        ("spacetimedb.control.backend", "HttpCallOutcome"),
+        ("spacetimedb.control.backend", "LogLine"),
+        ("spacetimedb.control.backend", "ModuleSwapPlan"),
+        ("spacetimedb.module.http_handler", "Response"),
+        ("spacetimedb.module.http_handler", "Headers"),
+        ("spacetimedb.module.http_handler", "Request"),
+        ("spacetimedb.module.auth", "AuthCtx"),
+        ("spacetimedb.module.auth", "JwtClaims"),
+        ("spacetimedb.sats.ids", "Identity"),
+        ("builtins", "frozenset"),
+        ("builtins", "set"),
+        ("builtins", "bytearray"),
+        ("builtins", "complex"),
+        ("builtins", "slice"),
+        ("builtins", "range"),
+    }
+)
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    def __init__(self, data: bytes, allowed: frozenset[tuple[str, str]], resolve: Callable[[str, str], Any]) -> None:
+        import io
+
+        super().__init__(io.BytesIO(data))
+        self._allowed = allowed
+        self._resolve = resolve
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in self._allowed:
+            raise RecordError(f"a record refers to {module}.{name}, which is not plain data")
+        return self._resolve(module, name)
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise RecordError("a record holds a persistent id")
+
+
+def _default_resolve(module: str, name: str) -> Any:
+    return pickle.Unpickler.find_class(pickle.Unpickler(__import__("io").BytesIO(b"")), module, name)
+
+
+def dumps(value: Any) -> bytes:
+    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def loads(data: bytes, allowed: frozenset[tuple[str, str]] = SAFE_CLASSES) -> Any:
+    """Unpickle `data` allowing only `allowed` classes; RecordError on anything else or garbage."""
+    try:
+        return _SafeUnpickler(data, allowed, _default_resolve).load()
+    except RecordError:
+        raise
+    except Exception as e:  # truncated or corrupt: pickle raises many kinds
+        raise RecordError(f"a record's payload does not decode: {type(e).__name__}: {e}") from e
+
+
+def batch(records: Iterable[tuple[Kind, int, bytes]]) -> bytes:
+    """Records joined into one write (tests and the child's start-up)."""
+    return b"".join(record(k, c, p) for k, c, p in records)

@@ -1,0 +1,176 @@
+"""The records between the front and a database process (control/records.py): round trips, batching,
+and hostile input, which must end in RecordError (the link ends), never in another exception."""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+import socket
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from spacetimedb.control import records
+from spacetimedb.control.backend import CallResult, CallStatus, LogLine
+from spacetimedb.control.records import (
+    HEADER,
+    TO_DATABASE,
+    TO_FRONT,
+    BatchWriter,
+    Kind,
+    RecordError,
+    RecordReader,
+    RecordTooLarge,
+)
+
+_kinds_to_front = st.sampled_from(sorted(TO_FRONT))
+_record = st.tuples(_kinds_to_front, st.integers(0, 2**32 - 1), st.binary(max_size=300))
+
+
+@given(st.lists(_record, max_size=20), st.lists(st.integers(1, 64), min_size=1, max_size=30))
+@settings(max_examples=200, deadline=None)
+def test_records_survive_any_split_of_the_stream(recs: list[tuple[Kind, int, bytes]], cuts: list[int]) -> None:
+    stream = records.batch(recs)
+    reader = RecordReader(TO_FRONT)
+    got: list[tuple[Kind, int, bytes]] = []
+    pos = 0
+    i = 0
+    while pos < len(stream):
+        step = cuts[i % len(cuts)]
+        got += reader.feed(stream[pos : pos + step])
+        pos += step
+        i += 1
+    reader.at_eof()
+    assert got == [(Kind(k), c, p) for k, c, p in recs]
+
+
+@given(st.binary(max_size=400))
+@settings(max_examples=500, deadline=None)
+def test_garbage_is_a_record_error_or_records_never_a_crash(data: bytes) -> None:
+    for accepts in (TO_FRONT, TO_DATABASE):
+        reader = RecordReader(accepts, max_bytes=1024)
+        try:
+            for kind, _conn, payload in reader.feed(data):
+                _parse_as_front_would(kind, payload)
+            reader.at_eof()
+        except RecordError:
+            pass
+
+
+def _parse_as_front_would(kind: Kind, payload: bytes) -> None:
+    if kind is Kind.SEND:
+        records.parse_send(payload)
+    elif kind is Kind.FAIL:
+        records.parse_fail(payload)
+    elif kind is Kind.HANDLED:
+        records.parse_u32(payload, "HANDLED")
+    elif kind is Kind.DURABLE:
+        records.parse_i64(payload, "DURABLE")
+    elif kind in (Kind.REPLY, Kind.LOG):
+        records.loads(records.parse_id(payload, kind.name)[1])
+    elif kind is Kind.LOG_FAILED:
+        records.parse_text(payload, "LOG_FAILED")
+
+
+def test_a_length_over_the_cap_is_refused_before_it_is_buffered() -> None:
+    reader = RecordReader(TO_FRONT, max_bytes=100)
+    with pytest.raises(RecordError, match="over the 100 byte limit"):
+        reader.feed(HEADER.pack(101, Kind.SEND, 0))
+
+
+def test_a_kind_the_peer_may_not_send_is_refused() -> None:
+    with pytest.raises(RecordError, match="not accepted"):
+        RecordReader(TO_FRONT).feed(records.record(Kind.FRAME, 1, b"x"))  # only the front sends FRAME
+    with pytest.raises(RecordError, match="not accepted"):
+        RecordReader(TO_DATABASE).feed(records.record(Kind.REPLY, 0, b"x"))
+    with pytest.raises(RecordError, match="not accepted"):
+        RecordReader(TO_FRONT).feed(HEADER.pack(0, 250, 0))
+
+
+def test_a_stream_cut_inside_a_record_is_an_error_at_eof() -> None:
+    reader = RecordReader(TO_FRONT)
+    assert reader.feed(records.record(Kind.HANDLED, 3, records.u32_payload(2))[:-1]) == []
+    with pytest.raises(RecordError, match="inside a record"):
+        reader.at_eof()
+
+
+@given(st.one_of(st.none(), st.integers(0, 2**62)), st.lists(st.integers(0, 2**32 - 1), max_size=50), st.binary(max_size=200))
+def test_send_payload_round_trip(offset: int | None, conns: list[int], message: bytes) -> None:
+    assert records.parse_send(records.send_payload(offset, conns, message)) == (offset, tuple(conns), message)
+
+
+def test_send_payload_that_lies_about_its_recipients_is_refused() -> None:
+    payload = records.send_payload(5, [1, 2, 3], b"m")
+    with pytest.raises(RecordError):
+        records.parse_send(payload[:16])  # says 3 clients, holds one
+    with pytest.raises(RecordError):
+        records.parse_send(b"\x00" * 4)
+    with pytest.raises(RecordError):
+        records.parse_send(records.send_payload(None, [], b"")[:0] + (-5).to_bytes(8, "little", signed=True) + b"\0\0\0\0")
+
+
+def test_fail_and_fixed_payloads_are_checked() -> None:
+    assert records.parse_fail(records.fail_payload(1011, "gone")) == (1011, "gone")
+    with pytest.raises(RecordError):
+        records.parse_fail(b"\x01")
+    with pytest.raises(RecordError):
+        records.parse_fail(b"\x00\x00bad code")
+    with pytest.raises(RecordError):
+        records.parse_fail(records.fail_payload(1011, "") + b"\xff\xfe")
+    with pytest.raises(RecordError):
+        records.parse_u32(b"\x01\x02", "HANDLED")
+    with pytest.raises(RecordError):
+        records.parse_i64(b"\x01", "DURABLE")
+    with pytest.raises(RecordError):
+        records.parse_id(b"\x01", "REPLY")
+
+
+def test_pickled_replies_allow_only_plain_data() -> None:
+    value = ("ok", CallResult(CallStatus.COMMITTED, 5, tx_offset=3), [LogLine("Info", 1, "m")], {"a": [1, 2.5, None]})
+    assert records.loads(records.dumps(value)) == value
+
+    class Evil:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (print, ("pwned",))
+
+    with pytest.raises(RecordError, match="not plain data"):
+        records.loads(pickle.dumps(Evil()))
+    with pytest.raises(RecordError, match="not plain data"):
+        records.loads(pickle.dumps(RecordReader))  # a class, not data
+    with pytest.raises(RecordError, match="does not decode"):
+        records.loads(records.dumps(value)[:-3])
+
+
+def test_a_record_over_the_cap_is_not_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(records, "MAX_RECORD_BYTES", 10)
+    with pytest.raises(RecordTooLarge):
+        records.record(Kind.SEND, 0, b"x" * 11)
+
+
+def test_the_batch_writer_sends_one_write_per_loop_iteration() -> None:
+    async def main() -> None:
+        a, b = socket.socketpair()
+        loop = asyncio.get_running_loop()
+        got = bytearray()
+        done = asyncio.Event()
+
+        class Sink(asyncio.Protocol):
+            def data_received(self, data: bytes) -> None:
+                got.extend(data)
+                if len(got) >= 40 * (HEADER.size + 4):
+                    done.set()
+
+        transport, _ = await loop.create_unix_connection(asyncio.Protocol, sock=a)
+        rtransport, _ = await loop.create_unix_connection(Sink, sock=b)
+        writer = BatchWriter(transport, loop)  # type: ignore[arg-type]
+        for i in range(40):
+            writer.add(Kind.HANDLED, i, records.u32_payload(1))
+        await asyncio.wait_for(done.wait(), 5)
+        assert writer.records == 40 and writer.batches == 1
+        got_records = RecordReader(TO_FRONT).feed(bytes(got))
+        assert [c for _, c, _ in got_records] == list(range(40))
+        transport.close()
+        rtransport.close()
+
+    asyncio.run(main())
