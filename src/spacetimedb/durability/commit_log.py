@@ -5,6 +5,13 @@ takes everything queued while the previous write+fsync ran and writes it with on
 fsync per segment touched. `durable_offset` is the highest tx offset known to be on disk; waiters
 (asyncio futures, threads, callbacks) are woken when it passes their offset.
 
+Segment space is preallocated ahead of the writes (`preallocate_bytes` at a time, synced, on the
+writer thread after it has reported a batch durable), so a group commit overwrites zeros inside the
+file instead of growing it: its data sync then need not journal a new file size and new extents
+(about a third less per sync on ext4). Readers take a zeroed tail as the segment's clean end
+(`segment_reader`); a segment is cut back to its records when the log rolls over or closes, so a
+cleanly closed log has the same files as before preallocation.
+
 A failed write or fsync is never reported as durable: the log enters a failed state, the
 unconfirmed bytes are cut off the segment (best effort), every pending and later commit gets
 `LogFailedError`, and the failure listeners are told so the host stops accepting writes.
@@ -41,6 +48,8 @@ from spacetimedb.durability.segment_format import (
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_SEGMENT_BYTES = 64 * 1024 * 1024
+#: Preallocate segment space this far ahead of the last write (0: never).
+DEFAULT_PREALLOCATE_BYTES = 4 * 1024 * 1024
 _OFFSET_LEN = struct.Struct("<QI")
 _CRC = struct.Struct("<I")
 _AsyncWaiter = tuple[int, int, "asyncio.Future[None]", asyncio.AbstractEventLoop]
@@ -55,12 +64,14 @@ class CommitLog:
         policy: FsyncPolicy | None = None,
         max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES,
         file_ops: FileOps = REAL_FILE_OPS,
+        preallocate_bytes: int = DEFAULT_PREALLOCATE_BYTES,
     ) -> None:
         """Continue the log in `directory` from `tail` (as returned by recovery; empty if None)."""
         tail = tail or LogTail.empty()
         self.directory = directory
         self.policy = policy or FsyncPolicy.every_batch()
         self.max_segment_bytes = max_segment_bytes
+        self.preallocate_bytes = preallocate_bytes
         self._ops = file_ops
         self._cond = threading.Condition(threading.Lock())
         # Appends go to deques without taking the lock (deque.append is atomic); the writer is
@@ -87,6 +98,8 @@ class CommitLog:
         self._seg_path = ""
         self._seg_size = 0
         self._synced_size = 0
+        self._allocated = 0  # the segment file's size: records up to _seg_size, zeros after
+        self._preallocate_off = preallocate_bytes <= 0  # also set when the filesystem refuses
         self._unsynced_written = -1  # highest offset written but not yet fsynced (-1: none)
         self._last_sync = time.monotonic()
         self.segments_created = 0
@@ -94,8 +107,10 @@ class CommitLog:
         self._ops.make_dirs(directory)  # a new log directory must survive a power cut
         if tail.segment_first_offset is not None:
             self._seg_path = os.path.join(directory, segment_file_name(tail.segment_first_offset))
-            self._fd = self._ops.open_append(self._seg_path)
+            # At the end of the verified records, not of the file: a preallocated tail follows them.
+            self._fd = self._ops.open_append(self._seg_path, tail.segment_size)
             self._seg_size = self._synced_size = tail.segment_size
+            self._allocated = max(self._ops.size(self._fd), tail.segment_size)
         self._thread = threading.Thread(target=self._run, name=f"commitlog:{os.path.basename(directory)}", daemon=True)
         self._thread.start()
 
@@ -203,6 +218,12 @@ class CommitLog:
             for _, _, fut, loop in waiters:
                 _call_on_loop(loop, _resolve, [fut], self._failure or closed)
         if self._fd is not None:
+            if self._failure is None:
+                try:  # leave the files as an unpreallocated log would (older readers, sizes)
+                    if self._trim() and self.policy.mode != "off":
+                        self._ops.fsync(self._fd, self._seg_path)
+                except OSError as e:  # a zeroed tail is still a valid log
+                    log.warning("could not cut the preallocated tail off %s: %s", self._seg_path, e)
             self._ops.close(self._fd)
             self._fd = None
 
@@ -227,6 +248,11 @@ class CommitLog:
 
     def _run(self) -> None:
         interval = self.policy.interval_ms / 1000.0 if self.policy.mode == "interval" else None
+        try:
+            self._preallocate_ahead()
+        except OSError as e:
+            self._fail(e, [])
+            return
         while True:
             with self._cond:
                 self._writer_idle = True  # before looking at the queue: see append()
@@ -256,6 +282,8 @@ class CommitLog:
                     self._advance(self._unsynced_written)
                     self._unsynced_written = -1
                     self._synced_size = self._seg_size
+                if batch:  # after the batch was reported durable: off the waiting callers' path
+                    self._preallocate_ahead()
             except OSError as e:
                 self._fail(e, batch)
                 return
@@ -293,6 +321,8 @@ class CommitLog:
                 self._seg_size = seg_size + len(data)  # some of it may be in the file: `_fail` cuts it off
                 raise
             self._seg_size = self._synced_size = seg_size + len(data)
+            if self._seg_size > self._allocated:
+                self._allocated = self._seg_size
             self.fsync_count += 1
         else:
             self._write(data)
@@ -323,11 +353,52 @@ class CommitLog:
         assert self._fd is not None
         self._ops.write(self._fd, data, self._seg_path)
         self._seg_size += len(data)
+        self._allocated = max(self._allocated, self._seg_size)
+
+    def _preallocate_ahead(self) -> None:
+        """Extend the open segment's zeroed space when less than half a chunk is left."""
+        if self._fd is not None and not self._preallocate_off:
+            if self._allocated - self._seg_size < self.preallocate_bytes // 2:
+                self._preallocate(sync=self.policy.mode != "off")
+
+    def _preallocate(self, *, sync: bool) -> None:
+        """Reserve space up to `preallocate_bytes` past the last record (at most up to the segment's
+        size limit) and, if `sync`, make it durable now, so the next group commits' syncs find it
+        there. A filesystem that refuses costs only the speed-up (a warning, then plain appends);
+        a failed sync fails the log, as every failed sync does."""
+        if self._fd is None or self._preallocate_off:
+            return
+        end = min(self._seg_size + self.preallocate_bytes, self.max_segment_bytes)
+        if end <= self._allocated:
+            return
+        try:
+            self._ops.preallocate(self._fd, self._allocated, end - self._allocated, self._seg_path)
+        except OSError as e:
+            self._preallocate_off = True  # until the next segment
+            log.warning("commit log: cannot preallocate space in %s (%s); appending without", self._seg_path, e)
+            try:
+                self._allocated = max(self._ops.size(self._fd), self._seg_size)
+            except OSError:
+                pass
+            return
+        self._allocated = end
+        if sync:
+            self._ops.fdatasync(self._fd, self._seg_path)
+
+    def _trim(self) -> bool:
+        """Cut the open segment's preallocated tail off; True if there was one."""
+        if self._fd is None or self._allocated <= self._seg_size:
+            return False
+        self._ops.truncate(self._fd, self._seg_size, self._seg_path)
+        self._allocated = self._seg_size
+        return True
 
     def _roll_segment(self, first_offset: int) -> None:
         """Finish the current segment (fsynced unless the policy is off) and start a new one."""
         if self._fd is not None:
-            if self.policy.mode != "off" and self._seg_size != self._synced_size:
+            # Cut the zeroed tail off (a finished segment ends at its last record) before the sync.
+            trimmed = self._trim()
+            if self.policy.mode != "off" and (trimmed or self._seg_size != self._synced_size):
                 self._ops.fsync(self._fd, self._seg_path)
                 self._synced_size = self._seg_size
             self._ops.close(self._fd)
@@ -335,9 +406,11 @@ class CommitLog:
         path = os.path.join(self.directory, segment_file_name(first_offset))
         self._fd = self._ops.open_new(path)
         self._seg_path = path
-        self._seg_size = self._synced_size = 0
+        self._seg_size = self._synced_size = self._allocated = 0
         self._write(segment_header())
         self.segments_created += 1
+        self._preallocate_off = self.preallocate_bytes <= 0
+        self._preallocate(sync=False)  # synced with the header below
         if self.policy.mode != "off":
             # The new file's directory entry must be durable before its records can count.
             self._ops.fsync(self._fd, path)
@@ -410,7 +483,7 @@ class CommitLog:
             if self._seg_size != self._synced_size:
                 self._ops.truncate(self._fd, self._synced_size, self._seg_path)
                 self._ops.fsync(self._fd, self._seg_path)
-                self._seg_size = self._synced_size
+                self._seg_size = self._allocated = self._synced_size
         except OSError as e:
             log.error("could not cut unconfirmed records off %s: %s", self._seg_path, e)
 

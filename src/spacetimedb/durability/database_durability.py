@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from spacetimedb.durability import durable_files
-from spacetimedb.durability.commit_log import DEFAULT_MAX_SEGMENT_BYTES, CommitLog
+from spacetimedb.durability.commit_log import DEFAULT_MAX_SEGMENT_BYTES, DEFAULT_PREALLOCATE_BYTES, CommitLog
 from spacetimedb.durability.dir_lock import DirectoryLock
 from spacetimedb.durability.errors import DurabilityError, LogFailedError
 from spacetimedb.durability.files import REAL_FILE_OPS, FileOps
@@ -126,12 +126,14 @@ class DatabaseDurability:
         max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES,
         allow_truncate: bool = False,
         file_ops: FileOps = REAL_FILE_OPS,
+        preallocate_bytes: int = DEFAULT_PREALLOCATE_BYTES,
     ) -> DatabaseDurability:
         """Recover the database in `directory` (created if missing) and open its log for appending.
 
         Raises CorruptLogError (naming segment, byte and tx offset) if the log is damaged other
         than at its torn tail; `allow_truncate=True` cuts the log there instead.
         `snapshot_every`: take a snapshot every N commits (0: only on demand).
+        `preallocate_bytes`: how far ahead the log reserves segment space (0: never; see `CommitLog`).
         """
         file_ops.make_dirs(directory)  # with its parents fsynced: a new database survives a power cut
         lock = DirectoryLock(os.path.join(directory, "LOCK"))
@@ -155,6 +157,7 @@ class DatabaseDurability:
                 policy=policy,
                 max_segment_bytes=max_segment_bytes,
                 file_ops=file_ops,
+                preallocate_bytes=preallocate_bytes,
             )
         except BaseException:
             lock.release()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from spacetimedb.durability.files import FileOps
 
-OPS = ("write", "fsync", "rename", "truncate", "open", "fsync_dir")
+OPS = ("write", "fsync", "rename", "truncate", "open", "fsync_dir", "preallocate")
 
 
 @dataclass
@@ -82,10 +82,10 @@ class FaultyFileOps(FileOps):
     def _raise(rule: FaultRule, op: str, path: str) -> None:
         raise OSError(rule.errno_, f"injected {os.strerror(rule.errno_)} on {op}", path)
 
-    def open_append(self, path: str) -> int:
+    def open_append(self, path: str, position: int | None = None) -> int:
         if rule := self._check("open", path):
             self._raise(rule, "open", path)
-        return super().open_append(path)
+        return super().open_append(path, position)
 
     def open_new(self, path: str) -> int:
         if rule := self._check("open", path):
@@ -114,6 +114,11 @@ class FaultyFileOps(FileOps):
         # A write, then a sync: each fails (and is counted) as its own step, as in the real call's two halves.
         self.write(fd, data, path)
         self.fdatasync(fd, path)
+
+    def preallocate(self, fd: int, offset: int, length: int, path: str = "") -> None:
+        if rule := self._check("preallocate", path):
+            self._raise(rule, "preallocate", path)
+        super().preallocate(fd, offset, length, path)
 
     def truncate(self, fd: int, length: int, path: str = "") -> None:
         if rule := self._check("truncate", path):

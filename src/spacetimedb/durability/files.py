@@ -7,6 +7,7 @@ chosen calls the way a full or broken disk would.
 
 from __future__ import annotations
 
+import errno
 import os
 
 from spacetimedb.durability import durable_files
@@ -15,10 +16,13 @@ from spacetimedb.durability import durable_files
 class FileOps:
     """Real file operations on raw descriptors (no userspace buffering: a write is a syscall)."""
 
-    def open_append(self, path: str) -> int:
-        """Open (creating if missing) for writing at the end; returns a descriptor."""
+    def open_append(self, path: str, position: int | None = None) -> int:
+        """Open (creating if missing) for writing at `position` (default: the end); returns a descriptor."""
         fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0), 0o644)
-        os.lseek(fd, 0, os.SEEK_END)
+        if position is None:
+            os.lseek(fd, 0, os.SEEK_END)
+        else:
+            os.lseek(fd, position, os.SEEK_SET)
         return fd
 
     def open_new(self, path: str) -> int:
@@ -59,6 +63,21 @@ class FileOps:
         while view:
             n = os.pwritev(fd, [view], -1, flag)  # offset -1: at (and advancing) the file position
             view = view[n:]
+
+    def preallocate(self, fd: int, offset: int, length: int, path: str = "") -> None:
+        """Reserve `length` bytes of disk from `offset` on and extend the file over them (reading
+        as zeros), without moving the file position: later writes there are overwrites, whose sync
+        need not journal a new size or new extents (`posix_fallocate`; where the filesystem cannot
+        do it, the C library writes a zero per block). Raises OSError (ENOTSUP where there is no
+        `posix_fallocate`)."""
+        allocate = getattr(os, "posix_fallocate", None)
+        if allocate is None:
+            raise OSError(errno.ENOTSUP, "posix_fallocate is not available here", path)
+        allocate(fd, offset, length)
+
+    def size(self, fd: int) -> int:
+        """The file's size in bytes (preallocated space included)."""
+        return os.fstat(fd).st_size
 
     def truncate(self, fd: int, length: int, path: str = "") -> None:
         os.ftruncate(fd, length)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from spacetimedb.durability.commit_log import DEFAULT_MAX_SEGMENT_BYTES
+from spacetimedb.durability.commit_log import DEFAULT_MAX_SEGMENT_BYTES, DEFAULT_PREALLOCATE_BYTES
 from spacetimedb.durability.database_durability import DEFAULT_KEEP_SNAPSHOTS, DEFAULT_SNAPSHOT_EVERY
 from spacetimedb.durability.policy import FsyncPolicy
 
@@ -20,6 +20,8 @@ class DurabilityOptions:
     max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES
     #: Cut a log damaged before its tail at the damage instead of refusing to start (loses what follows).
     allow_truncate: bool = False
+    #: Reserve commit-log segment space this far ahead of the writes (0: never), so a sync overwrites.
+    preallocate_bytes: int = DEFAULT_PREALLOCATE_BYTES
 
     def open_kwargs(self) -> dict[str, Any]:
         return {
@@ -28,4 +30,5 @@ class DurabilityOptions:
             "keep_snapshots": self.keep_snapshots,
             "max_segment_bytes": self.max_segment_bytes,
             "allow_truncate": self.allow_truncate,
+            "preallocate_bytes": self.preallocate_bytes,
         }

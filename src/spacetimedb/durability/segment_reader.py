@@ -2,7 +2,12 @@
 
 A record that fails verification is a *torn tail* when it is in the last segment and no valid
 record follows it (a crash interrupted the last write; nothing after it was ever confirmed).
-Anywhere else it is *corruption*. "A valid record follows" is checked by searching the rest of
+Anywhere else it is *corruption*.
+
+A segment's space is preallocated (see `commit_log`), so after its last record a segment may hold
+zeros up to its end: an all-zero record header followed by nothing but zeros is the clean end of the
+segment (an all-zero header is never a valid record: the CRC of a zero offset and length is not
+zero). Zeros followed by anything else are a bad record like any other. "A valid record follows" is checked by searching the rest of
 the segment for a record header carrying one of the next tx offsets whose CRC verifies, so a
 damaged length field in the middle of the log is not mistaken for a torn tail.
 """
@@ -100,9 +105,14 @@ class SegmentScan:
         expect_first = True
         while pos < size:
             if size - pos < RECORD_HEADER_SIZE:
-                self._fail(pos, f"record header is incomplete ({size - pos} of {RECORD_HEADER_SIZE} bytes)")
+                if not self._zeros_from(pos):
+                    self._fail(pos, f"record header is incomplete ({size - pos} of {RECORD_HEADER_SIZE} bytes)")
                 return
             offset, length, crc = unpack(data, pos)
+            if not (offset or length or crc):
+                if not self._zeros_from(pos):
+                    self._fail(pos, "a zeroed record header is followed by non-zero bytes")
+                return  # preallocated space never written: the clean end
             start = pos + RECORD_HEADER_SIZE
             stop = start + length
             if length > MAX_PAYLOAD or stop > size:
@@ -126,6 +136,10 @@ class SegmentScan:
             if offset > min_offset:
                 yield offset, payload
             pos = stop
+
+    def _zeros_from(self, pos: int) -> bool:
+        """Whether everything from `pos` to the end of the segment is zero bytes."""
+        return self.data.count(0, pos) == len(self.data) - pos
 
     def _valid_record_follows(self, bad_pos: int) -> bool:
         data = self.data
