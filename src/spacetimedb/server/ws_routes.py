@@ -10,6 +10,7 @@ from spacetimedb.protocol.subprotocols import SUBPROTOCOL_V3, SUBPROTOCOLS
 from spacetimedb.server.http_auth import caller_of
 from spacetimedb.server.routes_database import serving_database_of
 from spacetimedb.server.send_budget import SendBudget
+from spacetimedb.server.ws_receive import SessionWebSocket
 from spacetimedb.server.ws_session import ClientSession
 
 #: Incoming message limit, as upstream (0x2000000 bytes).
@@ -64,7 +65,7 @@ async def subscribe(request: web.Request) -> web.StreamResponse:
             raise web.HTTPBadRequest(text="connection_id must be 32 hex digits") from e
         if connection_id == 0 or connection_id >= 1 << 128:
             raise web.HTTPBadRequest(text="connection_id must be a nonzero 128-bit hex value")
-    ws = web.WebSocketResponse(
+    ws = SessionWebSocket(
         protocols=(protocol,),
         max_msg_size=MAX_INCOMING_MESSAGE,
         heartbeat=HEARTBEAT_SECONDS,

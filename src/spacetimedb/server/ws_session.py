@@ -1,5 +1,10 @@
 """One WebSocket client: reads frames into database jobs, writes batched replies.
 
+A binary message is decoded and queued for the database as soon as aiohttp's parser has it, inside
+the transport's `data_received` (`ws_receive`: no task switch per message); control frames take
+aiohttp's own path through `_read_loop`. A client with `PAUSE_QUEUED_INCOMING` messages unhandled is
+not read from until half of them are handled.
+
 Outgoing messages collect in an outbox while the database worker runs a batch; `flush` turns
 them into frames (v3: as few as possible, each at most 512 KiB uncompressed unless one message
 is bigger; v2: one message per frame). A small frame is written straight to the transport from
@@ -37,6 +42,7 @@ from spacetimedb.protocol.compression import Compression, compress_frame
 from spacetimedb.server.send_budget import SendBudget
 from spacetimedb.server.shared_frames import SHARED_FRAME_MAX, cache_for, frame_header, shared_frame
 from spacetimedb.server.tokens import Caller
+from spacetimedb.server.ws_receive import SessionWebSocket
 
 log = logging.getLogger("spacetimedb.server")
 
@@ -55,6 +61,9 @@ CLOSE_AWAY = 1001
 CLOSE_TRY_AGAIN = 1013
 #: Client messages read but not yet handled before the client is closed (as upstream).
 MAX_QUEUED_INCOMING = 16384
+#: ... and before the server stops reading from it until half of them are handled (so a client
+#: that pipelines a lot is slowed by TCP, not closed).
+PAUSE_QUEUED_INCOMING = MAX_QUEUED_INCOMING // 2
 
 
 #: First byte of a frame: FIN bit and opcode (RFC 6455 5.2).
@@ -121,6 +130,8 @@ class ClientSession:
         self._has_frames = asyncio.Event()
         self._closing = False
         self._queued_in = 0
+        #: Reading paused by `_pause_reading` (too many messages unhandled).
+        self._reading_paused = False
         #: Frames may be written straight to the transport (aiohttp's flow-control hooks exist).
         self._direct = transport is not None and hasattr(protocol, "_paused") and hasattr(protocol, "_drain_helper")
         self._shared = cache_for(compression)
@@ -213,6 +224,8 @@ class ClientSession:
 
     def handled(self, count: int) -> None:
         self._queued_in -= count
+        if self._reading_paused and self._queued_in <= PAUSE_QUEUED_INCOMING // 2:
+            self._resume_reading()
 
     def _push(self, data: bytes) -> None:
         if self._closing or self._released:
@@ -395,24 +408,62 @@ class ClientSession:
             sender.cancel()
 
     async def _read_loop(self) -> None:
-        db = self.database
-        async for msg in self.ws:
-            if msg.type == WSMsgType.BINARY:
-                try:
-                    messages = decode_client_frame(msg.data, many=self.v3)
-                except MalformedMessage as e:
-                    self.fail(CLOSE_ERROR, f"malformed message: {e}")
-                    continue
-                self._queued_in += len(messages)
-                if self._queued_in > MAX_QUEUED_INCOMING:
-                    self.fail(CLOSE_TRY_AGAIN, "too many requests: the client sent messages faster than they were handled")
-                    continue
-                try:
-                    db.submit_frame(self, messages)
-                except DatabaseStopped:
+        """Control frames (and binary messages that arrived before `attach`, or behind a control
+        frame) come through aiohttp's queue here; binary messages otherwise go to `_on_binary`
+        straight from the parser (`ws_receive`)."""
+        ws = self.ws
+        direct = ws if isinstance(ws, SessionWebSocket) else None
+        if direct is not None:
+            direct.attach(self._on_binary)
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.BINARY:
+                    self._on_binary(msg.data)
+                elif msg.type == WSMsgType.TEXT:
+                    self.fail(CLOSE_ERROR, "text frames are not supported: send binary BSATN ClientMessages")
+                elif msg.type == WSMsgType.ERROR:
+                    log.info("websocket error from %s: %s", self.caller.identity_hex, ws.exception())
                     break
-            elif msg.type == WSMsgType.TEXT:
-                self.fail(CLOSE_ERROR, "text frames are not supported: send binary BSATN ClientMessages")
-            elif msg.type == WSMsgType.ERROR:
-                log.info("websocket error from %s: %s", self.caller.identity_hex, self.ws.exception())
-                break
+        finally:
+            if direct is not None:
+                direct.attach(None)
+            self._resume_reading()
+
+    def _on_binary(self, data: bytes) -> None:
+        """One binary message from the client: decoded and queued for the database, synchronously
+        (called by the frame parser inside the transport's `data_received`)."""
+        if self._closing:
+            return  # closed for a bad message or a backlog: what follows is not served
+        try:
+            messages = decode_client_frame(data, many=self.v3)
+        except MalformedMessage as e:
+            self.fail(CLOSE_ERROR, f"malformed message: {e}")
+            return
+        queued = self._queued_in = self._queued_in + len(messages)
+        if queued > MAX_QUEUED_INCOMING:
+            self.fail(CLOSE_TRY_AGAIN, "too many requests: the client sent messages faster than they were handled")
+            return
+        try:
+            self.database.submit_frame(self, messages)
+        except DatabaseStopped:
+            self.fail(CLOSE_AWAY, "database is shutting down or being updated")
+            return
+        if queued >= PAUSE_QUEUED_INCOMING:
+            self._pause_reading()
+
+    def _pause_reading(self) -> None:
+        """Stop reading from a client with many messages unhandled (TCP pushes back on it);
+        `handled` resumes at half the mark. Idempotent: aiohttp may resume reading for its own
+        reasons, so this is called again for every message read above the mark."""
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            self._reading_paused = True
+            transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if not self._reading_paused:
+            return
+        self._reading_paused = False
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.resume_reading()
