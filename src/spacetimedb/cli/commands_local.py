@@ -181,6 +181,15 @@ def _parse_publish(values: tuple[str, ...]) -> list[tuple[str, Path]]:
     metavar="SECONDS",
     help="Interrupt and roll back a reducer call (scheduled and lifecycle ones too) that runs longer than this.",
 )
+@click.option(
+    "--database-processes",
+    "database_processes",
+    is_flag=True,
+    default=None,
+    help="Run each database in a process of its own (uses more than one core; a module that crashes "
+    "its process takes down only its database, which restarts). Off by default; also on with "
+    "SPACETIMEDB_DATABASE_PROCESSES=1.",
+)
 def start(
     listen_addr: str,
     data_dir: Path | None,
@@ -200,6 +209,7 @@ def start(
     max_connection_queries: int,
     query_row_budget: int,
     reducer_time_limit: float,
+    database_processes: bool | None,
 ) -> None:
     """Run the server. Stop it with Ctrl-C; commits are flushed before it exits.
 
@@ -260,6 +270,7 @@ def start(
             on_listening=_act_as_owner(listen_addr, data_dir),
             reducer_time_limit=reducer_time_limit,
             procedure_http=http_policy,
+            database_processes=database_processes,
         )
     except OSError as e:
         if e.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):  # lost a race after the check

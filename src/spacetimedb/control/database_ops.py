@@ -19,12 +19,17 @@ from spacetimedb.control.clock import now_us
 from spacetimedb.control.identity import new_connection_id
 from spacetimedb.control.procedure_calls import POOL as PROCEDURE_POOL
 from spacetimedb.control.procedure_calls import run_procedure
+from spacetimedb.control.process_database import DatabaseProcess
 from spacetimedb.control.subscriber import Subscriber
 from spacetimedb.module.auth import AuthCtx
 from spacetimedb.module.http_handler import Request
 
 if TYPE_CHECKING:
     from spacetimedb.control.hosted_database import HostedDatabase
+
+    #: A database as the front holds it: in this process, or in a process of its own
+    #: (`--database-processes`), where each operation below is one request over its socketpair.
+    DatabaseHandle = HostedDatabase | DatabaseProcess
 
 
 class CommitRefused(Exception):
@@ -38,9 +43,11 @@ class SnapshotFailed(Exception):
 # ---- a WebSocket client ---------------------------------------------------------------------
 
 
-async def admit(db: HostedDatabase, sub: Subscriber, first_message: bytes) -> str | None:
+async def admit(db: DatabaseHandle, sub: Subscriber, first_message: bytes) -> str | None:
     """OnConnect of a WebSocket client, then `first_message` (its InitialConnection) queued before
     anything else reaches it; returns why client_connected refused it, or None."""
+    if isinstance(db, DatabaseProcess):
+        return await db.admit(sub, first_message, getattr(sub, "v3", True))
 
     def run() -> str | None:
         result = db.connect(sub)
@@ -52,39 +59,54 @@ async def admit(db: HostedDatabase, sub: Subscriber, first_message: bytes) -> st
     return await db.call(run)
 
 
-async def leave(db: HostedDatabase, sub: Subscriber) -> None:
+async def leave(db: DatabaseHandle, sub: Subscriber) -> None:
     """OnDisconnect of a WebSocket client that is gone (a no-op if it was already forgotten)."""
+    if isinstance(db, DatabaseProcess):
+        return await db.leave(sub)
     await db.call(lambda: db.disconnect(sub))
 
 
-def leave_soon(db: HostedDatabase, sub: Subscriber) -> None:
+def leave_soon(db: DatabaseHandle, sub: Subscriber) -> None:
     """Queue the client's OnDisconnect without waiting (a client being closed for a backlog:
     its subscriptions stop being evaluated now, not when its socket is finally gone)."""
+    if isinstance(db, DatabaseProcess):
+        return db.leave_soon(sub)
     db.submit(lambda: db.disconnect(sub))
 
 
 # ---- the module's own data, read on the loop (immutable for one published module) ----------
 
 
-def has_procedure(db: HostedDatabase, name: str) -> bool:
+def has_procedure(db: DatabaseHandle, name: str) -> bool:
+    if isinstance(db, DatabaseProcess):
+        return db.has_procedure(name)  # the names came with the module (immutable data)
     return db.backend.has_procedure(name)
 
 
-def has_http_route(db: HostedDatabase, method: str, path: str) -> bool:
+async def has_http_route(db: DatabaseHandle, method: str, path: str) -> bool:
     """Asked before a request's body is read (the module's routes are immutable data)."""
+    if isinstance(db, DatabaseProcess):
+        result: bool = await db.request("has_http_route", method, path)
+        return result
     return db.backend.has_http_route(method, path)
 
 
-async def module_schema(db: HostedDatabase, version: int) -> dict[str, Any]:
+async def module_schema(db: DatabaseHandle, version: int) -> dict[str, Any]:
     """SATS-JSON of RawModuleDefV9 or V10; NotImplementedError if the version is not available."""
+    if isinstance(db, DatabaseProcess):
+        doc: dict[str, Any] = await db.request("module_schema", version)
+        return doc
     return await db.call(lambda: db.backend.module_def_json(version))
 
 
 # ---- calls through a transient connection (OnConnect, the call, OnDisconnect) ----------------
 
 
-async def call_reducer(db: HostedDatabase, reducer: str, args: Any, *, caller: bytes, auth: AuthCtx | None) -> CallResult:
+async def call_reducer(db: DatabaseHandle, reducer: str, args: Any, *, caller: bytes, auth: AuthCtx | None) -> CallResult:
     """POST /call/:reducer with SATS-JSON `args`; ConnectRejected if client_connected refuses."""
+    if isinstance(db, DatabaseProcess):  # answered there once durable, as below
+        called: CallResult = await db.request("call_reducer", reducer, args, caller, auth)
+        return called
     committed: list[int] = []
     conn_id = new_connection_id()
 
@@ -111,10 +133,13 @@ async def call_reducer(db: HostedDatabase, reducer: str, args: Any, *, caller: b
 
 
 async def call_procedure(
-    db: HostedDatabase, name: str, args: Any, *, caller: bytes, auth: AuthCtx | None
+    db: DatabaseHandle, name: str, args: Any, *, caller: bytes, auth: AuthCtx | None
 ) -> ProcedureOutcome:
     """POST /call/:procedure: OnConnect, the body on a procedure thread (its transactions on the
     worker), OnDisconnect; ConnectRejected if client_connected refuses."""
+    if isinstance(db, DatabaseProcess):
+        outcome: ProcedureOutcome = await db.request("call_procedure", name, args, caller, auth)
+        return outcome
     conn_id = new_connection_id()
     committed: list[int] = []
     await db.call(lambda: db.http_connect(caller, conn_id, committed, auth))
@@ -132,9 +157,12 @@ async def call_procedure(
     return out
 
 
-async def run_sql(db: HostedDatabase, text: str, *, caller: bytes, auth: AuthCtx | None, confirmed: bool) -> list[dict[str, Any]]:
+async def run_sql(db: DatabaseHandle, text: str, *, caller: bytes, auth: AuthCtx | None, confirmed: bool) -> list[dict[str, Any]]:
     """POST /sql: each statement's answer in upstream's JSON shape. Raises QueryRejected,
     PermissionError, ConnectRejected, or CommitRefused (a DML the commit log refused)."""
+    if isinstance(db, DatabaseProcess):
+        answers: list[dict[str, Any]] = await db.request("run_sql", text, caller, auth, confirmed)
+        return answers
     committed: list[int | None] = []
 
     def run() -> list[dict[str, Any]]:
@@ -162,9 +190,12 @@ async def run_sql(db: HostedDatabase, text: str, *, caller: bytes, auth: AuthCtx
     return out
 
 
-async def call_http_handler(db: HostedDatabase, request: Request) -> HttpCallOutcome | None:
+async def call_http_handler(db: DatabaseHandle, request: Request) -> HttpCallOutcome | None:
     """The module's HTTP handler routed to `request` (None: no route matches), answered once its
     `with_tx` transactions are durable."""
+    if isinstance(db, DatabaseProcess):
+        handled: HttpCallOutcome | None = await db.request("call_http_handler", request)
+        return handled
     committed: list[int] = []
 
     def run() -> HttpCallOutcome | None:
@@ -185,10 +216,13 @@ async def call_http_handler(db: HostedDatabase, request: Request) -> HttpCallOut
 # ---- the owner's operations --------------------------------------------------------------------
 
 
-async def take_snapshot(db: HostedDatabase, timeout_s: float) -> int | None:
+async def take_snapshot(db: DatabaseHandle, timeout_s: float) -> int | None:
     """Snapshot as of the last commit; returns its tx offset (None: nothing committed) once the file
     is written. NotImplementedError without durability, TimeoutError after `timeout_s`,
     SnapshotFailed if the file could not be written."""
+    if isinstance(db, DatabaseProcess):
+        taken: int | None = await db.request("take_snapshot", timeout_s)
+        return taken
     # The backend is read on the worker: a republish queued before this swaps it.
     backend, offset = await db.call(lambda: (db.backend, db.backend.request_snapshot()))
     if offset is not None:
@@ -202,10 +236,12 @@ async def take_snapshot(db: HostedDatabase, timeout_s: float) -> int | None:
 
 
 async def read_logs(
-    db: HostedDatabase, num_lines: int | None, listener: Callable[[LogLine], None] | None
+    db: DatabaseHandle, num_lines: int | None, listener: Callable[[LogLine], None] | None
 ) -> tuple[list[LogLine], Callable[[], None] | None]:
     """The last `num_lines` log records; with a `listener`, every later one is handed to it on the
     loop until the returned unsubscribe function is called (follows module swaps)."""
+    if isinstance(db, DatabaseProcess):
+        return await db.read_logs(num_lines, listener)
 
     def read() -> tuple[list[LogLine], Callable[[], None] | None]:
         records = db.backend.logs(num_lines)

@@ -25,6 +25,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from blake3 import blake3
 
@@ -36,6 +37,10 @@ from spacetimedb.control.module_swap import SwapFailed, swap_module
 from spacetimedb.control.query_limits import QueryLimits
 from spacetimedb.durability import durable_files
 from spacetimedb.module.http_client import HttpPolicy
+
+if TYPE_CHECKING:
+    from spacetimedb.control.database_ops import DatabaseHandle
+    from spacetimedb.control.process_database import ProcessOptions
 
 log = logging.getLogger("spacetimedb.server")
 
@@ -160,7 +165,13 @@ def copy_module(source: Path, module_dir: Path) -> Path:
 
 
 class DatabaseRegistry:
-    def __init__(self, data_dir: Path, factory: BackendFactory, query_limits: QueryLimits | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        factory: BackendFactory,
+        query_limits: QueryLimits | None = None,
+        processes: ProcessOptions | None = None,
+    ) -> None:
         self.root = data_dir / "databases"
         durable_files.make_dirs(self.root)
         self.factory = factory
@@ -168,11 +179,14 @@ class DatabaseRegistry:
         self.query_limits = query_limits or QueryLimits()
         #: What procedures' `ctx.http` may reach, for every database (`--procedure-http`).
         self.procedure_http = HttpPolicy()
-        self.databases: dict[str, HostedDatabase] = {}
-        self.on_removed: list[Callable[[HostedDatabase], None]] = []
+        #: With options: each database runs in a process of its own (`--database-processes`), its
+        #: backend built there by the real host with these options (`factory` is not used then).
+        self.processes = processes
+        self.databases: dict[str, DatabaseHandle] = {}
+        self.on_removed: list[Callable[[DatabaseHandle], None]] = []
         self._lock = asyncio.Lock()
 
-    def resolve(self, name_or_identity: str) -> HostedDatabase | None:
+    def resolve(self, name_or_identity: str) -> DatabaseHandle | None:
         db = self.databases.get(name_or_identity)
         if db is not None:
             return db
@@ -181,7 +195,7 @@ class DatabaseRegistry:
             return None
         return next((d for d in self.databases.values() if d.info.identity == ident), None)
 
-    def load_existing(self) -> None:
+    async def load_existing(self) -> None:
         """Start every database found in the data dir (after a restart)."""
         for meta_path in sorted(self.root.glob("*/meta.json")):
             try:
@@ -190,13 +204,22 @@ class DatabaseRegistry:
                 info = DatabaseInfo(meta["name"], bytes.fromhex(meta["identity"]), bytes.fromhex(meta["owner"]))
                 directory = meta_path.parent
                 spec = BackendSpec(info, directory / meta["entry"], directory / "data", fresh=False)
-                backend = self.factory(spec)
+                db = await self._open(spec)
             except Exception:  # one broken database must not keep the others down
                 log.exception("database in %s could not be loaded; it is not served", meta_path.parent)
                 continue
-            self._start(HostedDatabase(info, backend))
+            self._start(db)
 
-    def _start(self, db: HostedDatabase) -> None:
+    async def _open(self, spec: BackendSpec) -> DatabaseHandle:
+        """The database of `spec`, built in this process or started in its own; raises what the
+        factory raises (PublishRefused; ModuleLoadFailed from a database process)."""
+        if self.processes is None:
+            return HostedDatabase(spec.info, self.factory(spec))
+        from spacetimedb.control.process_database import DatabaseProcess
+
+        return await DatabaseProcess.launch(spec, self.processes, self.query_limits, self.procedure_http)
+
+    def _start(self, db: DatabaseHandle) -> None:
         db.limits = self.query_limits
         db.http_policy = self.procedure_http
         self.databases[db.info.name] = db
@@ -210,7 +233,7 @@ class DatabaseRegistry:
         *,
         clear: bool = False,
         authorize_create: Callable[[], None] | None = None,
-    ) -> tuple[str, HostedDatabase]:
+    ) -> tuple[str, DatabaseHandle]:
         """Create or update database `name`; returns ("created" | "updated", database).
 
         An update over serving data swaps the module in place (`module_swap.py`: same HostedDatabase,
@@ -255,22 +278,22 @@ class DatabaseRegistry:
             if old_entry is not None and not clear:
                 previous = old_module / old_entry.relative_to(module_dir)
             try:
-                backend = self.factory(
+                db = await self._open(
                     BackendSpec(info, entry_path, data_dir, fresh=existing is None or clear, previous_module_path=previous)
                 )
             except PublishRefused as e:
-                self._roll_back(directory, info, old_entry)
+                await self._roll_back(directory, info, old_entry)
                 raise PublishError(str(e)) from e
             except Exception as e:
-                self._roll_back(directory, info, old_entry)
-                raise PublishError(f"module failed to load: {type(e).__name__}: {e}") from e
+                await self._roll_back(directory, info, old_entry)
+                raise PublishError(f"module failed to load: {_load_error(e)}") from e
             shutil.rmtree(old_module, ignore_errors=True)
             shutil.rmtree(old_data, ignore_errors=True)
             _write_meta(directory, info, entry_path)
-            self._start(HostedDatabase(info, backend))
+            self._start(db)
             return ("updated" if existing else "created"), self.databases[name]
 
-    async def _swap_in_place(self, db: HostedDatabase, staging: Path, staged_entry: Path, old_entry: Path) -> None:
+    async def _swap_in_place(self, db: DatabaseHandle, staging: Path, staged_entry: Path, old_entry: Path) -> None:
         """Republish over a serving database without stopping it (see module_swap.py): its clients
         stay connected unless the change alters rows they decode. On any failure the old module's
         files are put back and it keeps serving."""
@@ -283,15 +306,12 @@ class DatabaseRegistry:
         previous = old_module / old_entry.relative_to(module_dir)
         spec = BackendSpec(db.info, entry_path, data_dir, fresh=False, previous_module_path=previous)
 
-        def restore_files() -> BackendSpec:
-            if old_module.exists():
-                shutil.rmtree(module_dir, ignore_errors=True)
-                old_module.rename(module_dir)
-                durable_files.fsync_dir(directory)
-            return BackendSpec(db.info, old_entry, data_dir, fresh=False)
-
+        restore_files = functools.partial(restore_module_files, directory, db.info, old_entry)
         try:
-            await db.call(functools.partial(swap_module, db, spec, self.factory, restore_files))
+            if isinstance(db, HostedDatabase):
+                await db.call(functools.partial(swap_module, db, spec, self.factory, restore_files))
+            else:  # the swap runs in the database's process, on these same files
+                await db.swap(spec, directory, old_entry)
         except SwapFailed as e:
             raise PublishError(str(e)) from e
         except PublishRefused as e:
@@ -299,7 +319,7 @@ class DatabaseRegistry:
             raise PublishError(str(e)) from e
         except Exception as e:
             restore_files()
-            raise PublishError(f"module failed to load: {type(e).__name__}: {e}") from e
+            raise PublishError(f"module failed to load: {_load_error(e)}") from e
         shutil.rmtree(old_module, ignore_errors=True)
         _write_meta(directory, db.info, entry_path)
 
@@ -309,7 +329,7 @@ class DatabaseRegistry:
         except (OSError, ValueError, KeyError):
             return None
 
-    def _roll_back(self, directory: Path, info: DatabaseInfo, old_entry: Path | None) -> None:
+    async def _roll_back(self, directory: Path, info: DatabaseInfo, old_entry: Path | None) -> None:
         """Undo a failed publish: restore the old module and data and restart it, or remove the new one."""
         module_dir, old_module = directory / "module", directory / "module.old"
         data_dir, old_data = directory / "data", directory / "data.old"
@@ -324,22 +344,22 @@ class DatabaseRegistry:
             old_data.rename(data_dir)
         durable_files.fsync_dir(directory)
         try:
-            self._start(HostedDatabase(info, self.factory(BackendSpec(info, old_entry, data_dir, fresh=False))))
+            self._start(await self._open(BackendSpec(info, old_entry, data_dir, fresh=False)))
         except Exception:
             log.exception("could not restart %s with its previous module", info.name)
 
-    def meta(self, db: HostedDatabase) -> dict[str, object]:
+    def meta(self, db: DatabaseHandle) -> dict[str, object]:
         result: dict[str, object] = json.loads((self.root / db.info.name / "meta.json").read_text())
         return result
 
-    async def delete(self, db: HostedDatabase, caller: bytes) -> None:
+    async def delete(self, db: DatabaseHandle, caller: bytes) -> None:
         if db.info.owner != caller:
             raise NotOwner(f"only the owner of {db.info.name!r} can delete it")
         async with self._lock:
             await self._stop(db)
             durable_files.remove_tree(self.root / db.info.name, ignore_errors=True)
 
-    async def _stop(self, db: HostedDatabase) -> None:
+    async def _stop(self, db: DatabaseHandle) -> None:
         self.databases.pop(db.info.name, None)
         for hook in self.on_removed:
             hook(db)
@@ -348,6 +368,24 @@ class DatabaseRegistry:
     async def stop_all(self) -> None:
         for db in list(self.databases.values()):
             await self._stop(db)
+
+
+def restore_module_files(directory: Path, info: DatabaseInfo, old_entry: Path) -> BackendSpec:
+    """Put the previous module back after a failed swap (`module.old` -> `module`); the spec to
+    restart it with. Called by the registry, or by `module_swap` in a database's own process."""
+    module_dir, old_module = directory / "module", directory / "module.old"
+    if old_module.exists():
+        shutil.rmtree(module_dir, ignore_errors=True)
+        old_module.rename(module_dir)
+        durable_files.fsync_dir(directory)
+    return BackendSpec(info, old_entry, directory / "data", fresh=False)
+
+
+def _load_error(e: Exception) -> str:
+    """`Type: text` of a module's load failure (a database process sends it so already)."""
+    if type(e).__name__ == "ModuleLoadFailed":
+        return str(e)
+    return f"{type(e).__name__}: {e}"
 
 
 def _write_meta(directory: Path, info: DatabaseInfo, entry_path: Path) -> None:

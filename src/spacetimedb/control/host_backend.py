@@ -396,6 +396,10 @@ class HostBackend:
     def has_procedure(self, name: str) -> bool:
         return name in self.host.runner.procedures
 
+    def procedure_names(self) -> frozenset[str]:
+        """The module's procedures (a database process tells the front once per module)."""
+        return frozenset(self.host.runner.procedures)
+
     def call_procedure(
         self,
         name: str,
@@ -682,11 +686,23 @@ def host_backend_factory(spec: BackendSpec) -> HostBackend:
     return HostBackend(spec)
 
 
+@dataclass(frozen=True, slots=True)
+class HostBackendFactory:
+    """A backend factory applying the server's durability settings and reducer time limit to every
+    database (data, so a database process can be started with the same settings)."""
+
+    durability: DurabilityOptions | None = None
+    reducer_time_limit: float | None = DEFAULT_REDUCER_TIME_LIMIT
+
+    def __call__(self, spec: BackendSpec) -> HostBackend:
+        return HostBackend(spec, durability=self.durability, reducer_time_limit=self.reducer_time_limit)
+
+
 def host_backend_factory_with(
     durability: DurabilityOptions | None = None, reducer_time_limit: float | None = DEFAULT_REDUCER_TIME_LIMIT
 ) -> Callable[[BackendSpec], HostBackend]:
     """A backend factory applying the server's durability settings and reducer time limit to every database."""
-    return lambda spec: HostBackend(spec, durability=durability, reducer_time_limit=reducer_time_limit)
+    return HostBackendFactory(durability, reducer_time_limit)
 
 
-__all__ = ["HostBackend", "host_backend_factory", "host_backend_factory_with"]
+__all__ = ["HostBackend", "HostBackendFactory", "host_backend_factory", "host_backend_factory_with"]

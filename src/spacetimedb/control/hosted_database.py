@@ -249,9 +249,10 @@ class HostedDatabase:
         """Flush `sub` at the end of the current worker turn."""
         self.worker.touch(sub)
 
-    def submit_frame(self, sub: Subscriber, messages: list[ClientMessage]) -> None:
+    def submit_frame(self, sub: Subscriber, messages: list[ClientMessage], raw: bytes | None = None) -> None:
         """Queue one client frame's messages; a frame of reducer calls only may run on the event
-        loop while the worker is idle (`worker.py`)."""
+        loop while the worker is idle (`worker.py`). (`raw`, the frame's bytes, is what crosses to a
+        database process instead: `process_database.DatabaseProcess.submit_frame`.)"""
         if all(type(m) is CallReducer for m in messages):
             self.worker.submit(InlineJob(self.handle_all, sub, messages))
         else:

@@ -115,6 +115,8 @@ class BatchWriter:
         self._loop = loop
         self._parts: list[bytes] = []
         self._scheduled = False
+        #: Called at the start of each flush (to finish a record still being collected).
+        self.before_flush: Callable[[], None] | None = None
         #: Records and batches written (for tests and benchmarks).
         self.records = 0
         self.batches = 0
@@ -131,7 +133,15 @@ class BatchWriter:
             self._scheduled = True
             self._loop.call_soon(self.flush)
 
+    def schedule(self) -> None:
+        """Flush at the end of this loop iteration (a record is being collected elsewhere)."""
+        if not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self.flush)
+
     def flush(self) -> None:
+        if self.before_flush is not None:
+            self.before_flush()
         self._scheduled = False
         parts = self._parts
         if not parts:

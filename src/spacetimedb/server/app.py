@@ -10,6 +10,7 @@ import asyncio
 import functools
 import gc
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
@@ -19,6 +20,7 @@ from typing import Any, ParamSpec
 from aiohttp import web
 
 from spacetimedb.control.database_registry import BackendFactory, DatabaseRegistry, copy_module
+from spacetimedb.control.process_database import ProcessOptions
 from spacetimedb.control.query_limits import QueryLimits
 from spacetimedb.durability import durable_files
 from spacetimedb.durability.options import DurabilityOptions
@@ -47,6 +49,14 @@ from spacetimedb.server.ws_session import ClientSession
 log = logging.getLogger("spacetimedb.server")
 _P = ParamSpec("_P")
 
+#: Set to 1 to run every database in a process of its own wherever the real host serves it (the
+#: test suites' server fixtures honour it through `Server`), as `--database-processes` does.
+DATABASE_PROCESSES_ENV = "SPACETIMEDB_DATABASE_PROCESSES"
+
+
+def database_processes_from_env() -> bool:
+    return os.environ.get(DATABASE_PROCESSES_ENV, "").strip().lower() in ("1", "true", "on", "yes")
+
 
 def default_backend_factory() -> BackendFactory:
     """The real host (spacetimedb.host + spacetimedb.query) behind the server."""
@@ -68,11 +78,23 @@ class Server:
         query_limits: QueryLimits | None = None,
         allow_publish: PublishPolicy | None = None,
         procedure_http: HttpPolicy | None = None,
+        database_processes: ProcessOptions | bool | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         durable_files.make_dirs(self.data_dir)
         self.authority = TokenAuthority.load_or_create(self.data_dir / "keys")
-        self.registry = DatabaseRegistry(self.data_dir, backend_factory or default_backend_factory(), query_limits)
+        # Each database in a process of its own (`--database-processes`): built there by the real
+        # host, so only where the real host serves (a test's own backend factory stays in process).
+        if database_processes is None:
+            database_processes = database_processes_from_env()
+        processes: ProcessOptions | None = None
+        if isinstance(database_processes, ProcessOptions):
+            processes = database_processes
+        elif database_processes:
+            processes = ProcessOptions() if backend_factory is None else ProcessOptions.for_factory(backend_factory)
+        self.registry = DatabaseRegistry(
+            self.data_dir, backend_factory or default_backend_factory(), query_limits, processes
+        )
         if procedure_http is not None:
             self.registry.procedure_http = procedure_http
         self.http_limits = http_limits or HttpLimits()
@@ -109,7 +131,7 @@ class Server:
         return caller
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
-        self.registry.load_existing()
+        await self.registry.load_existing()
         self._runner = web.AppRunner(
             self.app, handle_signals=False, access_log=None, shutdown_timeout=2.0, **self.http_limits.runner_kwargs()
         )
@@ -173,6 +195,7 @@ async def serve(
     reducer_time_limit: float | None = None,
     allow_publish: PublishPolicy | None = None,
     procedure_http: HttpPolicy | None = None,
+    database_processes: bool | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM; `run_server` (same arguments) is the blocking form the CLI's
     `start` command calls.
@@ -188,6 +211,8 @@ async def serve(
     `reducer_time_limit`: seconds a reducer may run before it is interrupted (default 10).
     `allow_publish` lists who besides the server's owner may create databases (docs/deployment.md).
     `procedure_http`: what procedures' `ctx.http` may reach (default: any host; docs/limits.md).
+    `database_processes`: run each database in a process of its own (default: the
+    SPACETIMEDB_DATABASE_PROCESSES environment variable, else off; docs/architecture.md).
     """
     factory = None
     if durability is not None or reducer_time_limit is not None:
@@ -205,6 +230,7 @@ async def serve(
         query_limits=query_limits,
         allow_publish=allow_publish,
         procedure_http=procedure_http,
+        database_processes=database_processes,
     )
     host, port = _split_addr(listen_addr)
     stop = asyncio.Event()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -14,12 +14,14 @@ from spacetimedb.control.backend import CallStatus, LogLine, QueryRejected
 from spacetimedb.control.clock import now_us
 from spacetimedb.control.database_registry import NotOwner, PublishError, unpack_upload
 from spacetimedb.control.errors import ConnectRejected
-from spacetimedb.control.hosted_database import HostedDatabase
 from spacetimedb.module.auth import AuthCtx
 from spacetimedb.server.http_auth import MINTED_KEY, caller_of
 from spacetimedb.server.http_limits import TooDeep, loads_bounded, read_body
 from spacetimedb.server.publish_policy import PublishDenied, PublishGate
 from spacetimedb.server.routes_identity import REGISTRY_KEY
+
+if TYPE_CHECKING:
+    from spacetimedb.control.database_ops import DatabaseHandle
 
 #: Who may create databases (the operator's --allow-publish list and the server's owner).
 PUBLISH_GATE_KEY: web.AppKey[PublishGate] = web.AppKey("publish_gate", PublishGate)
@@ -28,14 +30,14 @@ PUBLISH_GATE_KEY: web.AppKey[PublishGate] = web.AppKey("publish_gate", PublishGa
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 
 
-def database_of(request: web.Request) -> HostedDatabase:
+def database_of(request: web.Request) -> DatabaseHandle:
     db = request.app[REGISTRY_KEY].resolve(request.match_info["name"])
     if db is None:
         raise web.HTTPNotFound(text="No such database.")
     return db
 
 
-def serving_database_of(request: web.Request) -> HostedDatabase:
+def serving_database_of(request: web.Request) -> DatabaseHandle:
     """The database, if it is in service (503 with the reason once its commit log failed)."""
     db = database_of(request)
     db.check_serving()
@@ -177,7 +179,7 @@ async def call_reducer(request: web.Request) -> web.Response:
     return web.Response(status=_CALL_STATUS[result.status], text=text, headers=headers)
 
 
-async def _call_procedure(db: HostedDatabase, name: str, args: Any, identity: bytes, auth: AuthCtx | None) -> web.Response:
+async def _call_procedure(db: DatabaseHandle, name: str, args: Any, identity: bytes, auth: AuthCtx | None) -> web.Response:
     """POST /call/:procedure: OnConnect, the procedure on a pool thread (its transactions on the
     worker), OnDisconnect; 200 with the SATS-JSON return value, as upstream."""
     try:

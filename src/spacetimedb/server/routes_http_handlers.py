@@ -39,7 +39,7 @@ async def route(request: web.Request) -> web.StreamResponse:
     tail = request.match_info.get("path")
     path = "" if tail is None else "/" + tail
     # Matched before the body is read, as upstream: a request no route takes reads nothing.
-    if not database_ops.has_http_route(db, request.method, path):
+    if not await database_ops.has_http_route(db, request.method, path):
         return web.Response(status=404, text=NO_SUCH_ROUTE)
     length = request.content_length
     if length is not None and length > MAX_ROUTE_REQUEST_BYTES:

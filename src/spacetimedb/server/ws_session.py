@@ -27,14 +27,13 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
 from spacetimedb.control import database_ops
 from spacetimedb.control.confirmed_reads import LOG_FAILED_CLOSE_REASON
 from spacetimedb.control.errors import DatabaseOutOfService, DatabaseStopped
-from spacetimedb.control.hosted_database import HostedDatabase
 from spacetimedb.control.identity import identity_wire
 from spacetimedb.protocol import wire
 from spacetimedb.protocol.client_frames import MalformedMessage, decode_client_frame
@@ -43,6 +42,9 @@ from spacetimedb.server.send_budget import SendBudget
 from spacetimedb.server.shared_frames import SHARED_FRAME_MAX, cache_for, frame_header, shared_frame
 from spacetimedb.server.tokens import Caller
 from spacetimedb.server.ws_receive import SessionWebSocket
+
+if TYPE_CHECKING:
+    from spacetimedb.control.database_ops import DatabaseHandle
 
 log = logging.getLogger("spacetimedb.server")
 
@@ -86,7 +88,7 @@ class ClientSession:
     def __init__(
         self,
         ws: web.WebSocketResponse,
-        database: HostedDatabase,
+        database: DatabaseHandle,
         caller: Caller,
         connection_id: int,
         *,
@@ -444,7 +446,7 @@ class ClientSession:
             self.fail(CLOSE_TRY_AGAIN, "too many requests: the client sent messages faster than they were handled")
             return
         try:
-            self.database.submit_frame(self, messages)
+            self.database.submit_frame(self, messages, data)
         except DatabaseStopped:
             self.fail(CLOSE_AWAY, "database is shutting down or being updated")
             return

@@ -1,0 +1,543 @@
+"""One database in a process of its own: `python -m spacetimedb.control.database_process FD`.
+
+Started by the front (`process_database.DatabaseProcess`) with one end of a socketpair as file
+descriptor FD. The first record is CONFIG (the database's `BackendSpec` and the server's options);
+the process builds its backend, answers request 0 with the module's procedure names (or why it
+could not load), and then serves exactly as a `HostedDatabase` serves in the front's process: its
+worker thread, durability, subscriptions, fan-out encoding, the reducer watchdog, the procedure
+pool; it runs its own event loop, which the worker hands each turn to as in the front. Each client
+is a `RemoteSubscriber` whose messages, closes and flow-control counts become records, collected per
+loop iteration and written with one write (`records.BatchWriter`); a message many clients get
+crosses once with their list. After each batch of messages with tx offsets it reports, once their
+commit is durable, a DURABLE record, which is what the front's confirmed reads wait for.
+
+Everything the front sends is checked (`records.RecordReader`, a restricted unpickler); an invalid
+record ends the link, and the process stops its database (durability flushed) and exits. So does
+the end of the socket: the front is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import gc
+import logging
+import os
+import socket
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from spacetimedb.control import database_ops, records
+from spacetimedb.control.backend import CallResult, HttpCallOutcome
+from spacetimedb.control.database_registry import BackendSpec, PublishRefused, restore_module_files
+from spacetimedb.control.errors import DatabaseOutOfService, DatabaseStopped
+from spacetimedb.control.hosted_database import DatabaseInfo, HostedDatabase
+from spacetimedb.control.module_swap import swap_module
+from spacetimedb.control.query_limits import QueryLimits
+from spacetimedb.control.records import Kind, RecordError
+from spacetimedb.durability.options import DurabilityOptions
+from spacetimedb.module.auth import AuthCtx
+from spacetimedb.module.http_client import HttpPolicy
+from spacetimedb.protocol.client_frames import MalformedMessage, decode_client_frame
+
+log = logging.getLogger("spacetimedb.server")
+
+#: Classes the database process unpickles from the front's records (CONFIG and REQUEST).
+FRONT_CLASSES: frozenset[tuple[str, str]] = records.SAFE_CLASSES | {
+    ("spacetimedb.control.database_registry", "BackendSpec"),
+    ("spacetimedb.control.hosted_database", "DatabaseInfo"),
+    ("spacetimedb.control.query_limits", "QueryLimits"),
+    ("spacetimedb.control.database_process", "ProcessConfig"),
+    ("spacetimedb.module.http_client", "HttpPolicy"),
+    ("spacetimedb.durability.options", "DurabilityOptions"),
+    ("spacetimedb.durability.policy", "FsyncPolicy"),
+    ("pathlib", "PosixPath"),
+    ("pathlib", "WindowsPath"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessConfig:
+    """What a database process is started with (the CONFIG record)."""
+
+    spec: BackendSpec
+    durability: DurabilityOptions | None
+    reducer_time_limit: float | None
+    limits: QueryLimits
+    http_policy: HttpPolicy
+
+
+#: Exceptions that cross as (name, text) and are raised again in the front as the same class.
+ERROR_NAMES = (
+    "ConnectRejected",
+    "DatabaseOutOfService",
+    "DatabaseStopped",
+    "QueryRejected",
+    "PermissionError",
+    "CommitRefused",
+    "SnapshotFailed",
+    "TimeoutError",
+    "NotImplementedError",
+    "SwapFailed",
+    "PublishRefused",
+    "ValueError",
+    "KeyError",
+    "TypeError",
+)
+
+
+def error_reply(e: BaseException) -> tuple[str, str, str]:
+    name = type(e).__name__
+    if name not in ERROR_NAMES:
+        return ("err", "ModuleLoadFailed", f"{name}: {e}")
+    return ("err", name, str(e.args[0]) if name == "KeyError" and e.args else str(e))
+
+
+class RemoteSubscriber:
+    """A client of this database, connected to the front: what the database sends it becomes records."""
+
+    __slots__ = ("auth", "conn", "connection_id", "identity", "out", "v3")
+
+    def __init__(self, out: Output, conn: int, identity: bytes, connection_id: int, auth: AuthCtx, v3: bool) -> None:
+        self.out = out
+        self.conn = conn
+        self.identity = identity
+        self.connection_id = connection_id
+        self.auth = auth
+        self.v3 = v3
+
+    def enqueue(self, message: bytes, tx_offset: int | None = None) -> bool:
+        self.out.send(self.conn, message, tx_offset)
+        return False  # the front holds it until DURABLE says its commit is durable
+
+    def flush(self) -> None:
+        pass  # the batch leaves at the end of the loop iteration
+
+    def fail(self, code: int, reason: str) -> None:
+        self.out.add(Kind.FAIL, self.conn, records.fail_payload(code, reason))
+
+    def handled(self, count: int) -> None:
+        self.out.add(Kind.HANDLED, self.conn, records.u32_payload(count))
+
+
+class Output:
+    """This process's records to the front. Consecutive sends of one message object (a commit's
+    shared update, handed to each of its clients in turn) become one SEND record with the list."""
+
+    def __init__(self, writer: records.BatchWriter, on_offset: Callable[[int], None]) -> None:
+        self._writer = writer
+        self._on_offset = on_offset
+        self._message: bytes | None = None
+        self._offset: int | None = None
+        self._conns: list[int] = []
+        writer.before_flush = self._finish_send
+
+    def send(self, conn: int, message: bytes, offset: int | None) -> None:
+        if message is self._message and offset == self._offset:
+            self._conns.append(conn)
+            return
+        self._finish_send()
+        self._message, self._offset, self._conns = message, offset, [conn]
+        self._writer.schedule()
+
+    def add(self, kind: Kind, conn: int, payload: bytes) -> None:
+        self._finish_send()
+        self._writer.add(kind, conn, payload)
+
+    def _finish_send(self) -> None:
+        message = self._message
+        if message is None:
+            return
+        offset, conns = self._offset, self._conns
+        self._message, self._offset, self._conns = None, None, []
+        try:
+            self._writer.add(Kind.SEND, 0, records.send_payload(offset, conns, message))
+        except records.RecordTooLarge as e:
+            for conn in conns:
+                self._writer.add(Kind.FAIL, conn, records.fail_payload(1011, f"a message was too large: {e}"[:120]))
+            return
+        if offset is not None:
+            self._on_offset(offset)
+
+
+class DatabaseProcessMain:
+    """The database process's side of the link."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.reader = records.RecordReader(records.TO_DATABASE)
+        self.transport: asyncio.Transport | None = None
+        self.out: Output | None = None
+        self.db: HostedDatabase | None = None
+        self.config: ProcessConfig | None = None
+        self.factory: Callable[[BackendSpec], Any] | None = None
+        self.subs: dict[int, RemoteSubscriber] = {}
+        self.followers: dict[int, Callable[[], None]] = {}
+        self.done = loop.create_future()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        #: DURABLE reporting: the newest offset sent, and the newest reported.
+        self._target = -1
+        self._reported = -1
+        self._reporting = False
+
+    # ---- the link ----------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        self.transport = transport
+        writer = records.BatchWriter(transport, self.loop)
+        self.out = Output(writer, self._note_offset)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            for kind, conn, payload in self.reader.feed(data):
+                self._dispatch(kind, conn, payload)
+        except RecordError as e:
+            log.error("database process: invalid record from the front, ending the link: %s", e)
+            self._finish()
+
+    def eof_received(self) -> None:
+        self._finish()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._finish()
+
+    def _finish(self) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
+
+    def _dispatch(self, kind: Kind, conn: int, payload: bytes) -> None:
+        if kind is Kind.FRAME:
+            sub = self.subs.get(conn)
+            db = self.db
+            if sub is None or db is None:
+                return  # it left while this frame was on the way
+            try:
+                messages = decode_client_frame(payload, many=sub.v3)
+            except MalformedMessage as e:  # the front decoded it already: not expected
+                sub.fail(1011, f"malformed message: {e}"[:120])
+                return
+            try:
+                db.submit_frame(sub, messages)
+            except DatabaseStopped:
+                pass
+        elif kind is Kind.DISCONNECT:
+            sub = self.subs.pop(conn, None)
+            if sub is not None and self.db is not None:
+                try:
+                    database_ops.leave_soon(self.db, sub)
+                except DatabaseStopped:
+                    pass
+        elif kind is Kind.REQUEST:
+            request_id, body = records.parse_id(payload, "REQUEST")
+            value = records.loads(body, FRONT_CLASSES)
+            if not (isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], tuple)):
+                raise RecordError("REQUEST payload is not (operation, arguments)")
+            op, args = value
+            handler = _OPERATIONS.get(op)
+            if handler is None:
+                raise RecordError(f"REQUEST of unknown operation {op!r}")
+            task = self.loop.create_task(self._answer(request_id, handler, args))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        elif kind is Kind.CONFIG:
+            if self.config is not None:
+                raise RecordError("a second CONFIG record")
+            config = records.loads(payload, FRONT_CLASSES)
+            if not isinstance(config, ProcessConfig):
+                raise RecordError("CONFIG payload is not a ProcessConfig")
+            self._start(config)
+
+    async def _answer(self, request_id: int, handler: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        try:
+            if self.db is None:
+                raise DatabaseStopped("the database process has not started its database")
+            value: tuple[Any, ...] = ("ok", await handler(self, *args))
+        except Exception as e:
+            value = error_reply(e)
+        except BaseException as e:  # SystemExit from module code: never this process's end
+            value = ("err", "ModuleLoadFailed", f"{type(e).__name__}: {e}")
+        self._reply(request_id, value)
+
+    def _reply(self, request_id: int, value: Any) -> None:
+        assert self.out is not None
+        try:
+            payload = records.id_payload(request_id, records.dumps(value))
+            self.out.add(Kind.REPLY, 0, payload)
+        except records.RecordTooLarge as e:
+            self.out.add(Kind.REPLY, 0, records.id_payload(request_id, records.dumps(("err", "ValueError", str(e)))))
+        except Exception as e:  # not picklable: a bug of ours, answered rather than hung
+            log.exception("database process: reply %d could not be encoded", request_id)
+            self.out.add(Kind.REPLY, 0, records.id_payload(request_id, records.dumps(("err", "ModuleLoadFailed", repr(e)))))
+
+    # ---- start-up ----------------------------------------------------------------------------
+
+    def _start(self, config: ProcessConfig) -> None:
+        from spacetimedb.control.host_backend import HostBackendFactory
+
+        self.config = config
+        self.factory = factory = HostBackendFactory(config.durability, config.reducer_time_limit)
+        try:
+            backend = factory(config.spec)
+        except PublishRefused as e:
+            self._reply(0, ("err", "PublishRefused", str(e)))
+            return
+        except BaseException as e:
+            self._reply(0, ("err", "ModuleLoadFailed", f"{type(e).__name__}: {e}"))
+            return
+        db = HostedDatabase(config.spec.info, backend, config.limits)
+        db.http_policy = config.http_policy
+        self.db = db
+        db.start()
+        watch = self.loop.create_task(self._watch_failure(db))
+        self._tasks.add(watch)
+        self._reply(0, ("ok", self._module_facts(db)))
+
+    def _module_facts(self, db: HostedDatabase) -> dict[str, Any]:
+        names = getattr(db.backend, "procedure_names", None)
+        return {
+            "procedures": sorted(names()) if names is not None else [],
+            "durable": db.backend.durable_offset_waiter() is not None,
+        }
+
+    async def _watch_failure(self, db: HostedDatabase) -> None:
+        await db.stopped.wait()
+        if db.failure is not None and self.out is not None:
+            self.out.add(Kind.LOG_FAILED, 0, db.failure.encode())
+
+    # ---- DURABLE --------------------------------------------------------------------------------
+
+    def _note_offset(self, offset: int) -> None:
+        if offset > self._target:
+            self._target = offset
+            if not self._reporting:
+                self._reporting = True
+                task = self.loop.create_task(self._report_durable())
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _report_durable(self) -> None:
+        """Tell the front each time the offsets it was sent become durable (one wait per fsync batch)."""
+        try:
+            while self._reported < self._target and self.db is not None:
+                target = self._target
+                db = self.db
+                try:
+                    await db.wait_durable(target)
+                except DatabaseOutOfService:
+                    return  # LOG_FAILED follows; the front fails what it holds
+                except DatabaseStopped:
+                    if db.stopped.is_set():
+                        return
+                    await asyncio.sleep(0.01)  # a module swap reopened the log: wait on the new one
+                    continue
+                now = db.backend.durable_offset_now()
+                value = max(target, -1 if now is None else now)
+                self._reported = value
+                assert self.out is not None
+                self.out.add(Kind.DURABLE, 0, records.i64_payload(value))
+        finally:
+            self._reporting = False
+
+    # ---- the end ----------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        await self.done
+        db = self.db
+        if db is not None and not db.worker.closed:
+            try:
+                await db.stop()
+            except Exception:
+                log.exception("database process: stopping the database failed")
+        if self.transport is not None:
+            self.transport.close()
+
+
+# ---- operations (the names database_ops forwards) -----------------------------------------------
+
+
+def _plain(result: Any) -> Any:
+    """A result without what stays in this process (changes and fan-out are not plain data)."""
+    if isinstance(result, CallResult):
+        return replace(result, changes={}, fanout=None)
+    if isinstance(result, HttpCallOutcome):
+        return HttpCallOutcome(result.response, result.error, [])
+    return result
+
+
+async def _admit(
+    main: DatabaseProcessMain, conn: int, identity: bytes, connection_id: int, auth: AuthCtx, v3: bool, first: bytes
+) -> str | None:
+    assert main.db is not None and main.out is not None
+    if conn in main.subs:
+        raise ValueError(f"connection {conn} is already admitted")
+    sub = RemoteSubscriber(main.out, conn, identity, connection_id, auth, v3)
+    main.subs[conn] = sub
+    refused = await database_ops.admit(main.db, sub, first)
+    if refused is not None:
+        main.subs.pop(conn, None)
+    return refused
+
+
+async def _leave(main: DatabaseProcessMain, conn: int) -> None:
+    assert main.db is not None
+    sub = main.subs.pop(conn, None)
+    if sub is not None:
+        await database_ops.leave(main.db, sub)
+
+
+async def _has_http_route(main: DatabaseProcessMain, method: str, path: str) -> bool:
+    assert main.db is not None
+    return await database_ops.has_http_route(main.db, method, path)
+
+
+async def _module_schema(main: DatabaseProcessMain, version: int) -> Any:
+    assert main.db is not None
+    return await database_ops.module_schema(main.db, version)
+
+
+async def _call_reducer(main: DatabaseProcessMain, reducer: str, args: Any, caller: bytes, auth: AuthCtx | None) -> Any:
+    assert main.db is not None
+    return _plain(await database_ops.call_reducer(main.db, reducer, args, caller=caller, auth=auth))
+
+
+async def _call_procedure(main: DatabaseProcessMain, name: str, args: Any, caller: bytes, auth: AuthCtx | None) -> Any:
+    assert main.db is not None
+    return await database_ops.call_procedure(main.db, name, args, caller=caller, auth=auth)
+
+
+async def _run_sql(main: DatabaseProcessMain, text: str, caller: bytes, auth: AuthCtx | None, confirmed: bool) -> Any:
+    assert main.db is not None
+    return await database_ops.run_sql(main.db, text, caller=caller, auth=auth, confirmed=confirmed)
+
+
+async def _call_http_handler(main: DatabaseProcessMain, request: Any) -> Any:
+    assert main.db is not None
+    return _plain(await database_ops.call_http_handler(main.db, request))
+
+
+async def _take_snapshot(main: DatabaseProcessMain, timeout_s: float) -> Any:
+    assert main.db is not None
+    return await database_ops.take_snapshot(main.db, timeout_s)
+
+
+async def _read_logs(main: DatabaseProcessMain, num_lines: int | None, follower: int | None) -> Any:
+    assert main.db is not None
+    listener = None
+    if follower is not None:
+        out = main.out
+        assert out is not None
+
+        def listener(line: Any) -> None:
+            out.add(Kind.LOG, follower, records.dumps(line))
+
+    lines, unfollow = await database_ops.read_logs(main.db, num_lines, listener)
+    if follower is not None and unfollow is not None:
+        main.followers[follower] = unfollow
+    return lines
+
+
+async def _unfollow(main: DatabaseProcessMain, follower: int) -> None:
+    unfollow = main.followers.pop(follower, None)
+    if unfollow is not None:
+        unfollow()
+
+
+async def _swap(main: DatabaseProcessMain, spec: BackendSpec, directory: Path, old_entry: Path) -> Any:
+    """A republish over this database (the front staged the files): `module_swap` on the worker."""
+    db, factory = main.db, main.factory
+    assert db is not None and factory is not None
+    restore = functools.partial(restore_module_files, directory, spec.info, old_entry)
+    plan = await db.call(functools.partial(swap_module, db, spec, factory, restore))
+    return {"plan": plan, **main._module_facts(db)}
+
+
+async def _stop(main: DatabaseProcessMain) -> None:
+    assert main.db is not None
+    await main.db.stop()
+    main.loop.call_soon(main._finish)  # after this reply is written
+
+
+_OPERATIONS: dict[str, Callable[..., Any]] = {
+    "admit": _admit,
+    "leave": _leave,
+    "has_http_route": _has_http_route,
+    "module_schema": _module_schema,
+    "call_reducer": _call_reducer,
+    "call_procedure": _call_procedure,
+    "run_sql": _run_sql,
+    "call_http_handler": _call_http_handler,
+    "take_snapshot": _take_snapshot,
+    "read_logs": _read_logs,
+    "unfollow": _unfollow,
+    "swap": _swap,
+    "stop": _stop,
+}
+
+
+class _Protocol(asyncio.Protocol):
+    def __init__(self, main: DatabaseProcessMain) -> None:
+        self.main = main
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.main.connection_made(transport)  # type: ignore[arg-type]
+
+    def data_received(self, data: bytes) -> None:
+        self.main.data_received(data)
+
+    def eof_received(self) -> bool:
+        self.main.eof_received()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.main.connection_lost(exc)
+
+
+async def _serve(fd: int) -> None:
+    loop = asyncio.get_running_loop()
+    main = DatabaseProcessMain(loop)
+    sock = socket.socket(fileno=fd)
+    await loop.create_unix_connection(lambda: _Protocol(main), sock=sock)
+    await main.run()
+
+
+def _configure_logging(name: str) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)s %(name)s [db {name}]: %(message)s"))
+    for logger_name, level in (("spacetimedb.server", logging.INFO), ("spacetimedb.durability", logging.INFO)):
+        logger = logging.getLogger(logger_name)
+        if not logger.handlers:
+            logger.addHandler(handler)
+            logger.setLevel(level)
+            logger.propagate = False
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 3:
+        print("usage: python -m spacetimedb.control.database_process FD NAME (started by the server)", file=sys.stderr)
+        return 2
+    _configure_logging(argv[2])
+    young, older, oldest = gc.get_threshold()
+    gc.set_threshold(max(20_000, young), older, oldest)  # as the server process (server/app.py)
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - Windows
+        pass
+    asyncio.run(_serve(int(argv[1])))
+    # Module code may have left non-daemon threads: the database is stopped and flushed, so end here.
+    logging.shutdown()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    # Run as the imported module, not as __main__: the classes unpickled from the front are its own.
+    from spacetimedb.control.database_process import main as _main
+
+    sys.exit(_main(sys.argv))
+
+
+__all__ = ["DatabaseInfo", "ProcessConfig", "RemoteSubscriber", "main"]

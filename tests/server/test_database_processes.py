@@ -1,0 +1,184 @@
+"""Each database in a process of its own (`--database-processes`, control/process_database.py and
+control/database_process.py): the real host behind the front, a crash of one database process under
+load, and what the other database and the clients see."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import struct
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from spacetimedb.control.process_database import RESTARTED_CLOSE_REASON, DatabaseProcess
+from spacetimedb.server.app import Server
+
+from .harness import RawClient, call, subscribe
+from .server_messages import decode_frame
+
+BANK = Path(__file__).resolve().parents[2] / "examples" / "bank.py"
+ACCOUNTS = 10
+START_BALANCE = 1_000_000
+
+
+def _transfer(request_id: int, src: int, dst: int, amount: int) -> bytes:
+    return call(request_id, "transfer", struct.pack("<IIq", src, dst, amount))
+
+
+def run(tmp_path: Path, scenario, **kw):  # type: ignore[no-untyped-def]
+    async def main():  # type: ignore[no-untyped-def]
+        server = Server(tmp_path / "data", database_processes=True, **kw)
+        port = await server.start()
+        try:
+            return await asyncio.wait_for(scenario(server, f"http://127.0.0.1:{port}"), 180)
+        finally:
+            await server.stop()
+
+    return asyncio.run(main())
+
+
+async def _seed(s: aiohttp.ClientSession, base: str, db: str, token: str) -> None:
+    async with s.post(
+        f"{base}/v1/database/{db}/call/seed", json=[ACCOUNTS, START_BALANCE], headers={"Authorization": f"Bearer {token}"}
+    ) as r:
+        assert r.status == 200, await r.text()
+
+
+async def _balances(s: aiohttp.ClientSession, base: str, db: str, token: str) -> dict[int, int]:
+    async with s.post(
+        f"{base}/v1/database/{db}/sql", data="SELECT * FROM accounts", headers={"Authorization": f"Bearer {token}"}
+    ) as r:
+        assert r.status == 200, await r.text()
+        [answer] = await r.json()
+    return {int(row[0]): int(row[1]) for row in answer["rows"]}
+
+
+async def _until_serving(s: aiohttp.ClientSession, base: str, db: str, token: str) -> dict[int, int]:
+    for _ in range(300):
+        try:
+            return await _balances(s, base, db, token)
+        except AssertionError:
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"{db} did not come back")
+
+
+def test_databases_run_in_their_own_processes_and_serve_websocket_and_http(tmp_path: Path) -> None:
+    async def scenario(server: Server, base: str) -> None:
+        await server.publish_path("a", BANK)
+        await server.publish_path("b", BANK)
+        a, b = server.registry.databases["a"], server.registry.databases["b"]
+        assert isinstance(a, DatabaseProcess) and isinstance(b, DatabaseProcess)
+        assert a.kill_for_test() != b.kill_for_test() != os.getpid()
+        token = server.owner.token
+        async with aiohttp.ClientSession() as s:
+            await _seed(s, base, "a", token)
+            watcher = await RawClient.connect(s, base, db="a")
+            await watcher.next()
+            await watcher.send(subscribe(1, 1, "SELECT * FROM accounts WHERE id = 1"))
+            applied = await watcher.next()
+            assert applied["type"] == "SubscribeApplied"
+            caller = await RawClient.connect(s, base, db="a")
+            await caller.next()
+            # Pipelined: 20 calls in one frame, each answered, in order.
+            await caller.send(*[_transfer(i, 0, 1, 1) for i in range(20)])
+            answers: list[dict[str, object]] = []
+            while len(answers) < 20:
+                answers += await caller.frame()
+            assert [m["request_id"] for m in answers] == list(range(20))
+            assert all("ok" in m for m in answers)
+            updates = 0
+            while updates < 20:
+                updates += len(await watcher.frame())
+            balances = await _balances(s, base, "a", token)
+            assert balances[0] == START_BALANCE - 20 and balances[1] == START_BALANCE + 20
+            # The other database is its own: it was never seeded.
+            assert await _balances(s, base, "b", token) == {}
+            async with s.get(f"{base}/v1/database/a/logs?num_lines=5", headers={"Authorization": f"Bearer {token}"}) as r:
+                assert r.status == 200
+            await caller.ws.close()
+            await watcher.ws.close()
+
+    run(tmp_path, scenario)
+
+
+def test_a_killed_database_process_restarts_without_losing_acknowledged_transfers(tmp_path: Path) -> None:
+    """kill -9 one database process under a bounded load of confirmed transfers: its clients are
+    closed with 1011, the other database keeps answering, and after the restart every transfer that
+    was acknowledged is in the data (confirmed reads: acknowledged only once durable)."""
+
+    async def scenario(server: Server, base: str) -> None:
+        await server.publish_path("a", BANK)
+        await server.publish_path("b", BANK)
+        a = server.registry.databases["a"]
+        assert isinstance(a, DatabaseProcess)
+        token = server.owner.token
+        async with aiohttp.ClientSession() as s:
+            await _seed(s, base, "a", token)
+            await _seed(s, base, "b", token)
+            client = await RawClient.connect(s, base, db="a", query="compression=None&confirmed=true")
+            await client.next()
+            acknowledged = 0
+            sent = 0
+            killed = False
+            closed: aiohttp.WSMessage | None = None
+            request_id = 0
+            for _ in range(400):  # bounded: at most 400 frames of 5 calls
+                batch = [_transfer(request_id + i, 0, 1, 1) for i in range(5)]
+                try:
+                    await client.send(*batch)
+                except ConnectionError:
+                    pass  # closed meanwhile: the close frame is next
+                else:
+                    sent += 5
+                request_id += 5
+                if acknowledged >= 50 and not killed:
+                    os.kill(a.kill_for_test(), signal.SIGKILL)  # with these 5 in flight
+                    killed = True
+                    # The other database answers while this one is down.
+                    for _ in range(5):
+                        balances = await _balances(s, base, "b", token)
+                        assert balances[0] == START_BALANCE
+                got = 0
+                while got < 5:
+                    msg = await client.ws.receive(30)
+                    if msg.type != aiohttp.WSMsgType.BINARY:
+                        closed = msg
+                        break
+                    frame = decode_frame(msg.data)
+                    got += len(frame)
+                    acknowledged += sum(1 for m in frame if "ok" in m)
+                if closed is not None:
+                    break
+            assert killed and closed is not None, "the client was not closed after the kill"
+            if closed.type == aiohttp.WSMsgType.CLOSE:
+                assert closed.data == 1011 and closed.extra == RESTARTED_CLOSE_REASON
+            balances = await _until_serving(s, base, "a", token)
+            applied = balances[1] - START_BALANCE
+            print("acknowledged", acknowledged, "applied", applied, "sent", sent)
+            assert acknowledged <= applied <= sent, (acknowledged, applied, sent)
+            assert balances[0] + balances[1] == 2 * START_BALANCE
+            assert a.generation == 2
+            # And it serves clients again.
+            again = await RawClient.connect(s, base, db="a")
+            await again.next()
+            await again.send(_transfer(7, 4, 5, 3))
+            [result] = await again.frame()
+            assert "ok" in result
+            await again.ws.close()
+
+    run(tmp_path, scenario)
+
+
+def test_a_module_that_fails_to_load_is_a_publish_error_and_no_process_is_left(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("raise RuntimeError('no such luck')\n")
+
+    async def scenario(server: Server, base: str) -> None:
+        with pytest.raises(Exception, match="no such luck"):
+            await server.publish_path("bad", bad)
+        assert "bad" not in server.registry.databases
+
+    run(tmp_path, scenario)
