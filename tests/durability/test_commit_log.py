@@ -210,3 +210,42 @@ def test_each_group_commit_is_a_data_sync(tmp_path, monkeypatch) -> None:
         assert log.fsync_count >= 1
     got, _ = read_log(str(tmp_path))
     assert got == [(i, payload(i)) for i in range(21)]
+
+
+def test_call_when_durable_calls_back_on_the_loop_once_durable(tmp_path) -> None:
+    async def main() -> None:
+        loop_thread = threading.get_ident()
+        seen: list[tuple[int, object, bool]] = []
+        done = asyncio.Event()
+
+        def callback(n: int) -> object:
+            def cb(error: BaseException | None) -> None:
+                seen.append((n, error, threading.get_ident() == loop_thread))
+                if len(seen) == 3:
+                    done.set()
+            return cb
+
+        with CommitLog(str(tmp_path), policy=FsyncPolicy.every_batch()) as log:
+            log.call_when_durable(1, callback(1))  # type: ignore[arg-type]
+            log.call_when_durable(3, callback(3))  # type: ignore[arg-type]
+            for i in range(4):
+                log.append(i, b"x")
+            await asyncio.wait_for(log.wait_durable(3), 10)
+            log.call_when_durable(2, callback(2))  # type: ignore[arg-type]  # already durable: soon
+            await asyncio.wait_for(done.wait(), 10)
+        assert sorted(seen, key=lambda s: s[0]) == [(1, None, True), (2, None, True), (3, None, True)]
+
+    asyncio.run(main())
+
+
+def test_call_when_durable_reports_a_log_that_closes_first(tmp_path) -> None:
+    async def main() -> None:
+        got: list[BaseException | None] = []
+        log = CommitLog(str(tmp_path), policy=FsyncPolicy.every_batch())
+        log.call_when_durable(7, got.append)
+        log.close()
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert len(got) == 1 and isinstance(got[0], LogClosedError)
+
+    asyncio.run(main())

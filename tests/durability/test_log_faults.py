@@ -82,3 +82,21 @@ def test_fsync_failure_on_segment_rollover(tmp_path) -> None:
     assert confirmed
     got, _ = read_log(d)
     assert [o for o, _ in got] == confirmed
+
+
+def test_a_durable_callback_is_told_the_failure(tmp_path) -> None:
+    ops = FaultyFileOps()
+    ops.fail("fsync", after=0)
+
+    async def main() -> None:
+        got: list[BaseException | None] = []
+        told = asyncio.Event()
+        log = CommitLog(str(tmp_path), policy=FsyncPolicy.every_batch(), file_ops=ops)
+        log.call_when_durable(2, lambda e: (got.append(e), told.set()))
+        for i in range(3):
+            log.append(i, b"x")
+        await asyncio.wait_for(told.wait(), 10)
+        log.close()
+        assert len(got) == 1 and isinstance(got[0], LogFailedError)
+
+    asyncio.run(main())

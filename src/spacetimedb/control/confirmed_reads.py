@@ -2,7 +2,8 @@
 
 Clients flush what they can and report the offset they wait for (`hold`). After each worker turn
 one durability waiter is started for the newest held offset (group commit makes one fsync cover
-the batch); when it completes the held clients flush again, in order. A commit's shared update is
+the batch); when it completes the held clients flush again, in order. With the commit log's own
+waiter (`call_when_durable`) the writer thread schedules the release on the loop directly. A commit's shared update is
 held once for all its clients (`hold_many`), not once per client.
 """
 
@@ -76,6 +77,12 @@ class ConfirmedReads:
             return
         target = self._held_until
         self._waiting_for = target
+        direct = getattr(self._waiter, "call_when_durable", None)
+        if direct is not None:
+            # The commit log's writer thread calls back on the loop itself (`DurableWaiter`): the
+            # held replies leave in the loop iteration it wakes, not one later as a future's would.
+            direct(target, functools.partial(self._durable_or_failed, target))
+            return
         waiting = self._waiter(target)
         if isinstance(waiting, asyncio.Future):
             # The commit log's own future (the usual case): a callback, not a task per turn.
@@ -97,6 +104,12 @@ class ConfirmedReads:
             self._failed(error)
             return
         self._release(target)
+
+    def _durable_or_failed(self, target: int, error: BaseException | None) -> None:
+        if error is not None:
+            self._failed(error)
+        else:
+            self._release(target)
 
     def _failed(self, error: BaseException | None) -> None:
         log.error("database %s: a commit could not be made durable: %r", self._name, error)

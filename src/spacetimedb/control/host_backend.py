@@ -617,7 +617,7 @@ class HostBackend:
         return lambda: self.host.log.remove_listener(forward)
 
     def durable_offset_waiter(self) -> DurableOffsetWaiter | None:
-        return None if self.durability is None else self.durability.durable_future
+        return None if self.durability is None else self.durability.durable_waiter()
 
     def durable_offset_now(self) -> int | None:
         """The highest tx offset on disk now (None: no durability); read on the loop."""

@@ -52,7 +52,10 @@ DEFAULT_MAX_SEGMENT_BYTES = 64 * 1024 * 1024
 DEFAULT_PREALLOCATE_BYTES = 4 * 1024 * 1024
 _OFFSET_LEN = struct.Struct("<QI")
 _CRC = struct.Struct("<I")
-_AsyncWaiter = tuple[int, int, "asyncio.Future[None]", asyncio.AbstractEventLoop]
+#: Told on its loop that an offset is durable (None) or never will be (the error).
+DurableCallback = Callable[[BaseException | None], None]
+#: (tx offset, sequence, future or callback, its loop)
+_AsyncWaiter = tuple[int, int, "asyncio.Future[None] | DurableCallback", asyncio.AbstractEventLoop]
 
 
 class CommitLog:
@@ -171,6 +174,21 @@ class CommitLog:
             else:
                 heapq.heappush(self._async_waiters, (tx_offset, next(self._seq), fut, loop))
         return fut
+
+    def call_when_durable(self, tx_offset: int, callback: DurableCallback) -> None:
+        """Call `callback(None)` on the running loop once `tx_offset` is durable, or `callback(error)`
+        if it never will be (the log failed or closed). The writer thread schedules the call itself:
+        one hop back to the loop, where a future's done-callback would take one more loop iteration."""
+        loop = asyncio.get_running_loop()
+        with self._cond:
+            if self._failure is not None and tx_offset > self._durable:
+                error: BaseException | None = self._failure
+            elif tx_offset <= self._durable:
+                error = None
+            else:
+                heapq.heappush(self._async_waiters, (tx_offset, next(self._seq), callback, loop))
+                return
+        loop.call_soon(callback, error)
 
     async def wait_durable(self, tx_offset: int) -> None:
         """Return once `tx_offset` is durable; raises LogFailedError if it never will be."""
@@ -431,7 +449,7 @@ class CommitLog:
             self._unsynced_written = -1
 
     def _advance(self, offset: int) -> None:
-        ready: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+        ready: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None] | DurableCallback]] = {}
         with self._cond:
             self._durable = offset
             waiters = self._async_waiters
@@ -464,7 +482,7 @@ class CommitLog:
             self._payloads.clear()
             waiters, self._async_waiters = self._async_waiters, []
             self._cond.notify_all()
-        by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+        by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None] | DurableCallback]] = {}
         for _, _, fut, loop in waiters:
             by_loop.setdefault(loop, []).append(fut)
         for loop, futs in by_loop.items():
@@ -495,11 +513,17 @@ def _call_on_loop(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *arg
         pass  # the loop is closed: nobody is waiting any more
 
 
-def _resolve(futs: list[asyncio.Future[None]], error: BaseException | None) -> None:
-    for fut in futs:
-        if fut.done():
+def _resolve(waiters: list[asyncio.Future[None] | DurableCallback], error: BaseException | None) -> None:
+    for waiter in waiters:
+        if not isinstance(waiter, asyncio.Future):
+            try:
+                waiter(error)
+            except Exception:
+                log.exception("durable callback failed")
+            continue
+        if waiter.done():
             continue
         if error is None:
-            fut.set_result(None)
+            waiter.set_result(None)
         else:
-            fut.set_exception(error)
+            waiter.set_exception(error)

@@ -22,7 +22,12 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from spacetimedb.durability import durable_files
-from spacetimedb.durability.commit_log import DEFAULT_MAX_SEGMENT_BYTES, DEFAULT_PREALLOCATE_BYTES, CommitLog
+from spacetimedb.durability.commit_log import (
+    DEFAULT_MAX_SEGMENT_BYTES,
+    DEFAULT_PREALLOCATE_BYTES,
+    CommitLog,
+    DurableCallback,
+)
 from spacetimedb.durability.dir_lock import DirectoryLock
 from spacetimedb.durability.errors import DurabilityError, LogFailedError
 from spacetimedb.durability.files import REAL_FILE_OPS, FileOps
@@ -87,6 +92,23 @@ class EngineLike(Protocol):
     def snapshot_image(self) -> DatabaseImage: ...
 
     def load_image(self, image: DatabaseImage) -> None: ...
+
+
+class DurableWaiter:
+    """How a server waits for durability: call it for a future of the offset (the backend's
+    `DurableOffsetWaiter`), or `call_when_durable` to have a callback run on the loop as soon as
+    the writer thread knows (one hop fewer than a future's done-callback: confirmed reads use it)."""
+
+    __slots__ = ("_log",)
+
+    def __init__(self, commit_log: CommitLog) -> None:
+        self._log = commit_log
+
+    def __call__(self, tx_offset: int) -> asyncio.Future[None]:
+        return self._log.durable_future(tx_offset)
+
+    def call_when_durable(self, tx_offset: int, callback: DurableCallback) -> None:
+        self._log.call_when_durable(tx_offset, callback)
 
 
 class DatabaseDurability:
@@ -312,6 +334,10 @@ class DatabaseDurability:
 
     def wait_durable_blocking(self, tx_offset: int, timeout: float | None = None) -> bool:
         return self.log.wait_durable_blocking(tx_offset, timeout)
+
+    def durable_waiter(self) -> DurableWaiter:
+        """A waiter on this log (see `DurableWaiter`)."""
+        return DurableWaiter(self.log)
 
     def add_durable_listener(self, callback: Callable[[int], None]) -> None:
         self.log.add_durable_listener(callback)
