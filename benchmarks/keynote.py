@@ -74,6 +74,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="run each server under `taskset -c LIST` (e.g. 0: one core; the generator is not pinned)")
     p.add_argument("--trace", type=Path, default=None, metavar="FILE",
                    help="diagnostic: our server writes a confirmed call's latency breakdown (JSON, us) to FILE")
+    p.add_argument("--sqlite-synchronous", choices=["normal", "full"], default="normal",
+                   help="the SQLite peer's synchronous pragma: normal (upstream's harness; in WAL mode no sync per "
+                   "commit) or full (a WAL sync per commit, as our server syncs every group commit)")
     p.add_argument("--json", type=Path, default=None, help="also write the results as JSON to this file")
     p.add_argument("--keep", action="store_true", help="keep the run's temp dir (logs, data)")
     return p.parse_args(argv)
@@ -98,6 +101,7 @@ def config_from(args: argparse.Namespace) -> RunConfig:
     cfg.profile_pyspy = args.profile_pyspy
     cfg.profile_dir = args.profile_dir.resolve() if args.profile_dir else None
     cfg.server_cpus = args.server_cpus
+    cfg.sqlite_synchronous = args.sqlite_synchronous
     cfg.trace = args.trace.resolve() if args.trace else None
     if args.module is not None:
         cfg.module = args.module.resolve()

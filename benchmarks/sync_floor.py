@@ -110,7 +110,7 @@ def main() -> None:
         p50 = statistics.median(w)
         bound = args.clients * 1e6 / p50
         print(f"{label:<22} {p50:>9.1f} {_percentile(w, 0.9):>7.1f} {statistics.fmean(w):>7.1f} "
-              f"{statistics.median(c):>8.1f} {p50 / floor:>11.1f} {bound:>24,.0f}")
+              f"{statistics.median(c):>8.1f} {p50 / floor:>10.1f}x {bound:>24,.0f}")
     print("TPS bound: clients / (p50 synced write); the calls themselves, the thread hops and the replies come on top.")
 
 

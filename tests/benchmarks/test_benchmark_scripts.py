@@ -21,6 +21,7 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
         ["bsatn.py", "--quick"],
         ["engine.py", "--quick"],
         ["durability.py", "--quick"],
+        ["sync_floor.py", "--count", "50", "--rounds", "1"],
         ["subscriptions.py", "--quick"],
         ["server_overhead.py", "--calls", "100", "--repeats", "2"],
         ["fanout_cost.py", "--clients", "20", "--commits", "5"],

@@ -81,6 +81,14 @@ def test_sqlite_bank_runs_in_wal_mode(tmp_path: Path) -> None:
     asyncio.run(bank.close())
 
 
+def test_sqlite_bank_can_sync_every_commit(tmp_path: Path) -> None:
+    bank = SqliteBank(str(tmp_path / "f.sqlite"), "FULL")
+    assert bank._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # 2 = FULL: the WAL synced per commit
+    asyncio.run(bank.close())
+    with pytest.raises(ValueError):
+        SqliteBank(str(tmp_path / "x.sqlite"), "OFF")
+
+
 def test_refusal_leaves_no_open_transaction(tmp_path: Path) -> None:
     bank = SqliteBank(str(tmp_path / "t.sqlite"))
 

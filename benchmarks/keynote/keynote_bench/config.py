@@ -31,6 +31,7 @@ class RunConfig:
     profile_pyspy: str | None = None  # py-spy binary: profile our server during each window
     profile_dir: Path | None = None  # where the profiles go (default: the run's temp dir)
     server_cpus: str | None = None  # e.g. "0": run every system's server under `taskset -c` (issue 14, goal 4)
+    sqlite_synchronous: str = "normal"  # the SQLite peer's pragma: normal (upstream's) or full (a sync per commit)
     trace: Path | None = None  # our server writes a confirmed call's latency breakdown here (call_trace.py)
 
     @property

@@ -103,7 +103,7 @@ async def open_bank(opts: argparse.Namespace) -> Bank:
     if opts.backend == "sqlite":
         from keynote_bench.peer_sqlite import SqliteBank
 
-        return SqliteBank(opts.path)
+        return SqliteBank(opts.path, opts.synchronous)
     from keynote_bench.peer_postgres import PostgresBank
 
     return await PostgresBank.connect(opts.dsn, opts.pool)
@@ -113,6 +113,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", choices=["sqlite", "postgres"], required=True)
     parser.add_argument("--path", help="SQLite database file")
+    parser.add_argument("--synchronous", choices=["NORMAL", "FULL"], default="NORMAL",
+                        help="SQLite's synchronous pragma (upstream: NORMAL, no sync per commit in WAL mode)")
     parser.add_argument("--dsn", help="PostgreSQL DSN")
     parser.add_argument("--pool", type=int, default=64, help="PostgreSQL pool size (upstream: 64)")
     parser.add_argument("--host", default="127.0.0.1")

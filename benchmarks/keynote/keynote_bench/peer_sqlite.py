@@ -1,5 +1,9 @@
 """The SQLite peer: stdlib sqlite3, WAL mode, synchronous=NORMAL, 64 MB cache, one connection.
 
+synchronous=NORMAL is upstream's harness setting: in WAL mode a commit is not synced (the WAL is synced
+at checkpoints), so a power cut may lose the last commits. `synchronous="FULL"` (keynote.py's
+`--sqlite-synchronous full`) syncs the WAL at every commit: the durability our server gives a confirmed call.
+
 The calls run synchronously on the event loop, as better-sqlite3 does in upstream's Node peer: with one
 connection that serializes the transactions without locks or threads.
 """
@@ -15,11 +19,13 @@ _UPDATE = "UPDATE accounts SET balance = ? WHERE id = ?"
 
 
 class SqliteBank:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, synchronous: str = "NORMAL") -> None:
+        if synchronous not in ("NORMAL", "FULL"):
+            raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per transfer.
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(f"PRAGMA synchronous={synchronous}")
         # As upstream's SQLite peer: a 64 MB page cache (the whole table fits) and temp data in memory.
         self._db.execute("PRAGMA cache_size=-64000")
         self._db.execute("PRAGMA temp_store=MEMORY")

@@ -99,7 +99,9 @@ def _start_peer(group: ProcessGroup, cfg: RunConfig, name: str, backend_args: li
 
 def start_sqlite(group: ProcessGroup, cfg: RunConfig, workdir: Path) -> RunningSystem:
     path = workdir / "accounts.sqlite"
-    return _start_peer(group, cfg, "aiohttp+sqlite", ["--backend", "sqlite", "--path", str(path)])
+    sync = cfg.sqlite_synchronous.upper()
+    name = "aiohttp+sqlite" if sync == "NORMAL" else f"aiohttp+sqlite-{sync.lower()}"
+    return _start_peer(group, cfg, name, ["--backend", "sqlite", "--path", str(path), "--synchronous", sync])
 
 
 def start_postgres(group: ProcessGroup, cfg: RunConfig, workdir: Path) -> RunningSystem:
