@@ -155,7 +155,11 @@ def _split(cpu: dict[int, float], names: dict[int, str], pid: int, window_s: flo
     """Cores used per thread name (threads without a name, e.g. libuv's, summed as 'other')."""
     out: dict[str, float] = {}
     for tid, seconds in cpu.items():
-        name = names.get(tid) or ("other" if cores.comm(pid, tid) != "python" else f"tid {tid}")
+        owner = cores.process_of(tid)
+        if owner != pid:  # a database process (--database-processes): its threads summed
+            name = cores.process_label(owner)
+        else:
+            name = names.get(tid) or ("other" if cores.comm(pid, tid) != "python" else f"tid {tid}")
         out[name] = out.get(name, 0.0) + seconds / window_s
     return {k: round(v, 2) for k, v in sorted(out.items(), key=lambda kv: -kv[1]) if v >= 0.01}
 

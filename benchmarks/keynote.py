@@ -77,6 +77,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--sqlite-synchronous", choices=["normal", "full"], default="normal",
                    help="the SQLite peer's synchronous pragma: normal (upstream's harness; in WAL mode no sync per "
                    "commit) or full (a WAL sync per commit, as our server syncs every group commit)")
+    p.add_argument("--server-flag", action="append", default=[], metavar="FLAG",
+                   help="extra argument for our server (repeatable), e.g. --server-flag=--database-processes")
     p.add_argument("--json", type=Path, default=None, help="also write the results as JSON to this file")
     p.add_argument("--keep", action="store_true", help="keep the run's temp dir (logs, data)")
     return p.parse_args(argv)
@@ -103,6 +105,7 @@ def config_from(args: argparse.Namespace) -> RunConfig:
     cfg.server_cpus = args.server_cpus
     cfg.sqlite_synchronous = args.sqlite_synchronous
     cfg.trace = args.trace.resolve() if args.trace else None
+    cfg.server_flags = list(args.server_flag)
     if args.module is not None:
         cfg.module = args.module.resolve()
     return cfg

@@ -182,3 +182,67 @@ def test_a_module_that_fails_to_load_is_a_publish_error_and_no_process_is_left(t
         assert "bad" not in server.registry.databases
 
     run(tmp_path, scenario)
+
+
+DIES = '''
+import os
+
+from spacetimedb import ReducerContext, primary_key, reducer, table, u32
+from typing import Annotated
+
+
+@table(public=True)
+class Hit:
+    id: Annotated[u32, primary_key]
+
+
+@reducer
+def hit(ctx: ReducerContext, id: u32) -> None:
+    ctx.db.hit.insert(Hit(id=id))
+
+
+@reducer
+def die(ctx: ReducerContext) -> None:
+    os._exit(3)
+'''
+
+
+def test_a_process_that_keeps_dying_is_restarted_a_few_times_then_out_of_service(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from spacetimedb.control import process_database
+
+    monkeypatch.setattr(process_database, "RESTART_BACKOFF", (0.05, 0.05, 0.05))
+    module = tmp_path / "dies.py"
+    module.write_text(DIES)
+
+    async def scenario(server: Server, base: str) -> None:
+        await server.publish_path("dies", module)
+        await server.publish_path("fine", BANK)
+        owner = {"Authorization": f"Bearer {server.owner.token}"}
+        async with aiohttp.ClientSession() as s:
+            async with s.post(f"{base}/v1/database/dies/call/hit", json=[1], headers=owner) as r:
+                assert r.status == 200
+            for attempt in range(process_database.MAX_RESTARTS + 1):
+                async with s.post(f"{base}/v1/database/dies/call/die", json=[], headers=owner) as r:
+                    assert r.status == 503, await r.text()
+                if attempt < process_database.MAX_RESTARTS:
+                    # Back, with the committed row recovered from its log.
+                    for _ in range(100):
+                        async with s.post(f"{base}/v1/database/dies/sql", data="SELECT * FROM hit", headers=owner) as r:
+                            if r.status == 200:
+                                [answer] = await r.json()
+                                assert answer["rows"] == [[1]]
+                                break
+                        await asyncio.sleep(0.05)
+                    else:
+                        raise AssertionError("the database did not come back")
+            await asyncio.sleep(0.5)
+            async with s.post(f"{base}/v1/database/dies/sql", data="SELECT * FROM hit", headers=owner) as r:
+                assert r.status == 503
+                assert "out of service" in await r.text()
+            # The other database never noticed.
+            await _seed(s, base, "fine", server.owner.token)
+            assert len(await _balances(s, base, "fine", server.owner.token)) == ACCOUNTS
+
+    run(tmp_path, scenario)

@@ -42,6 +42,7 @@ def test_an_unreadable_signing_key_is_a_clear_error(tmp_path: Path) -> None:
         TokenAuthority.load_or_create(tmp_path / "keys")
 
 
+@pytest.mark.in_process
 def test_publish_answers_once_module_data_and_meta_are_durable(tmp_path: Path, monkeypatch) -> None:
     data = tmp_path / "data"
 
@@ -74,6 +75,7 @@ def test_publish_answers_once_module_data_and_meta_are_durable(tmp_path: Path, m
     asyncio.run(main())
 
 
+@pytest.mark.in_process
 def test_the_init_reducers_commit_is_durable_when_publish_returns(tmp_path: Path, monkeypatch) -> None:
     module = tmp_path / "seeded.py"
     module.write_text(

@@ -217,6 +217,7 @@ def test_failed_republish_keeps_the_old_module_and_data(tmp_path: Path) -> None:
     run_chat(tmp_path, scenario)
 
 
+@pytest.mark.in_process
 def test_sender_parameter_is_per_client(tmp_path: Path) -> None:
     async def scenario(server: Server, base: str) -> None:
         async with aiohttp.ClientSession() as s:
@@ -385,6 +386,7 @@ def test_sql_rows_write_identity_as_hex_and_keep_the_positional_shapes(tmp_path:
     run_chat(tmp_path, scenario)
 
 
+@pytest.mark.in_process
 def test_snapshot_on_demand_is_owner_only_and_answers_once_written(tmp_path: Path) -> None:
     from spacetimedb.durability.snapshot_file import list_snapshots
 

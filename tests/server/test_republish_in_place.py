@@ -110,6 +110,7 @@ def test_a_reminder_scheduled_before_the_swap_fires_from_the_new_module(tmp_path
     run_chat(tmp_path, scenario)
 
 
+@pytest.mark.in_process
 def test_republish_adding_a_column_disconnects_clients_with_a_reason(tmp_path: Path) -> None:
     added_column = _variant(tmp_path, "v2.py", CHAT.read_text().replace(MESSAGE_FIELDS, MESSAGE_FIELDS + "    likes: u64 = 0\n"))
 
@@ -132,6 +133,7 @@ def test_republish_adding_a_column_disconnects_clients_with_a_reason(tmp_path: P
     run_chat(tmp_path, scenario)
 
 
+@pytest.mark.in_process
 def test_refused_and_failing_republishes_leave_the_client_connected_and_served(tmp_path: Path) -> None:
     dropped_column = CHAT.read_text().replace(MESSAGE_FIELDS, "    sender: Identity\n    text: str\n").encode()
 
@@ -206,6 +208,7 @@ def test_subscription_to_a_table_made_private_gets_a_subscription_error(tmp_path
     run_chat(tmp_path, scenario)
 
 
+@pytest.mark.in_process
 @pytest.mark.node
 @needs_node
 def test_sdk_client_stays_connected_through_a_compatible_republish(tmp_path: Path) -> None:

@@ -92,6 +92,7 @@ def test_base_exceptions_from_module_code_fail_that_call_only(tmp_path: Path) ->
     _serve(tmp_path, scenario)
 
 
+@pytest.mark.in_process
 def test_a_runaway_scheduled_reducer_is_interrupted_too(tmp_path: Path) -> None:
     async def scenario(server: Server, s: aiohttp.ClientSession, base: str) -> None:
         assert await _call(s, base, "slow", "spin_later", "[30]") == (200, "")
@@ -124,6 +125,7 @@ async def _until_idle(server: Server, db: str) -> None:
     raise AssertionError(f"the worker of {db} never became idle")
 
 
+@pytest.mark.in_process
 def test_websocket_calls_run_on_the_event_loop_while_the_worker_is_idle(tmp_path: Path) -> None:
     """Issue 14: a WebSocket frame of reducer calls reaching an idle database runs on the loop (no
     hand-off to its thread and back); calls over HTTP and everything else still run on the worker."""
@@ -141,6 +143,7 @@ def test_websocket_calls_run_on_the_event_loop_while_the_worker_is_idle(tmp_path
     _serve(tmp_path, scenario)
 
 
+@pytest.mark.in_process
 def test_a_runaway_websocket_call_leaves_the_event_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 14 keeps issue 10's guarantee: a call run on the loop that passes the inline budget is
     interrupted, rolled back and run again on its database's worker (where it gets its full time

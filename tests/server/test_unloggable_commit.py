@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from spacetimedb.control.host_backend import HostBackend
 from spacetimedb.server.app import Server
@@ -77,6 +78,7 @@ def test_lone_surrogates_are_refused_at_the_boundary_and_nothing_vanishes_on_res
     assert _serve(tmp_path, second) == seen
 
 
+@pytest.mark.in_process
 def test_a_commit_the_log_cannot_encode_is_rolled_back_before_anyone_sees_it(tmp_path: Path) -> None:
     """Inject an encoding failure at the commit-log step: the call fails, its row is in neither
     the SQL view nor any subscriber's updates, later commits are logged, and recovery restores

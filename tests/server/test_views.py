@@ -7,6 +7,7 @@ import struct
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from spacetimedb.control.host_backend import HostBackend, host_backend_factory
 from spacetimedb.control.query_limits import QueryLimits
@@ -54,6 +55,7 @@ def _evaluations(server: Server) -> int:
     return backend.views.evaluations
 
 
+@pytest.mark.in_process
 def test_per_sender_view_rows_and_incremental_updates(tmp_path: Path) -> None:
     async def scenario(server: Server, base: str) -> None:
         async with aiohttp.ClientSession() as s:
@@ -85,6 +87,7 @@ def test_per_sender_view_rows_and_incremental_updates(tmp_path: Path) -> None:
     run_views(tmp_path, scenario)
 
 
+@pytest.mark.in_process
 def test_anonymous_view_shared_and_filtered(tmp_path: Path) -> None:
     async def scenario(server: Server, base: str) -> None:
         async with aiohttp.ClientSession() as s:
@@ -135,6 +138,7 @@ def test_sql_reads_view_as_caller(tmp_path: Path) -> None:
     run_views(tmp_path, scenario)
 
 
+@pytest.mark.in_process
 def test_failing_view_rejects_subscription_or_fails_the_reducer(tmp_path: Path) -> None:
     async def scenario(server: Server, base: str) -> None:
         async with aiohttp.ClientSession() as s:

@@ -33,6 +33,7 @@ class RunConfig:
     server_cpus: str | None = None  # e.g. "0": run every system's server under `taskset -c` (issue 14, goal 4)
     sqlite_synchronous: str = "normal"  # the SQLite peer's pragma: normal (upstream's) or full (a sync per commit)
     trace: Path | None = None  # our server writes a confirmed call's latency breakdown here (call_trace.py)
+    server_flags: list[str] = field(default_factory=list)  # extra ours_server arguments, e.g. --database-processes
 
     @property
     def effective_peer_inflight(self) -> int:

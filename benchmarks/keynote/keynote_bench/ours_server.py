@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="diagnostic: sys.setswitchinterval (how long a thread may hold the GIL; default 0.005)")
     parser.add_argument("--trace", type=Path, default=None,
                         help="diagnostic: write a confirmed call's latency breakdown here (keynote_bench.call_trace)")
+    parser.add_argument("--database-processes", action="store_true",
+                        help="run each database in a process of its own (spacetimedb start --database-processes)")
     opts = parser.parse_args(argv)
     if opts.trace is not None:
         from keynote_bench.call_trace import install
@@ -32,7 +34,12 @@ def main(argv: list[str] | None = None) -> None:
         sys.setswitchinterval(opts.switch_interval)
     from spacetimedb.server.app import run_server
 
-    run_server(opts.listen, opts.data_dir, publish=[(name, opts.module) for name in opts.name or ["bank"]])
+    run_server(
+        opts.listen,
+        opts.data_dir,
+        publish=[(name, opts.module) for name in opts.name or ["bank"]],
+        database_processes=opts.database_processes or None,
+    )
 
 
 if __name__ == "__main__":

@@ -63,6 +63,7 @@ def start_ours(group: ProcessGroup, cfg: RunConfig, workdir: Path) -> RunningSys
     argv += ["--data-dir", str(data_dir), "--module", str(cfg.module), "--name", cfg.database]
     if cfg.trace is not None:
         argv += ["--trace", str(cfg.trace)]
+    argv += cfg.server_flags
     proc, log = group.start("spacetimedb", _pinned(cfg, argv), env=_python_env())
     wait_for_port(port, proc, log, timeout_s=60)
     # The server listens before it has published the module: wait for the database itself.
