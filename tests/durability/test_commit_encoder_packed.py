@@ -68,3 +68,34 @@ def test_a_row_the_packer_refuses_gets_the_codecs_error() -> None:
     # and it still encodes good rows afterwards
     good = packed.encode({FLAT: SimpleNamespace(deletes=[], inserts=[(2, 3)])}, {}, None)
     assert good == CommitEncoder(NAMES, ENCODERS).encode({FLAT: SimpleNamespace(deletes=[], inserts=[(2, 3)])}, {}, None)
+
+
+call_reducers = st.builds(
+    ReducerCallInfo, name=st.sampled_from(["transfer", "seed", "a" * 40]), caller_identity=st.integers(0, 2**256 - 1),
+    caller_connection_id=st.integers(0, 2**128 - 1), timestamp_us=st.integers(-(2**63), 2**63 - 1),
+    args=st.binary(max_size=300),
+)
+
+
+@given(flat_rows, flat_rows, call_reducers)
+def test_a_one_table_call_packed_in_one_struct_call_is_the_same_bytes(fd, fi, reducer) -> None:  # type: ignore[no-untyped-def]
+    delta = {FLAT: SimpleNamespace(deletes=fd, inserts=fi)}
+    packed = CommitEncoder(NAMES, ENCODERS, flat_row_formats(CODECS))
+    expected = encode_tx_payload(
+        TxPayload([EncodedTableDelta(FLAT, NAMES[FLAT], [ENCODERS[FLAT](r) for r in fd], [ENCODERS[FLAT](r) for r in fi])],
+                  reducer)
+    )
+    assert packed.encode(delta, {}, reducer) == expected
+    assert packed.encode(delta, {}, reducer) == expected  # the cached one-call packer
+    small = len(fd) + len(fi) <= 32 and len(reducer.args) <= 256
+    assert bool(packed._call_packers) == small
+
+
+def test_a_one_table_call_with_a_bad_row_gets_the_codecs_error() -> None:
+    packed = CommitEncoder(NAMES, ENCODERS, flat_row_formats(CODECS))
+    call = ReducerCallInfo("transfer", 1, 2, 3, b"args")
+    for bad in [(1, "x"), (-1, 5), (1,), 7, (1, 2**63)]:
+        with pytest.raises(ConversionError):
+            packed.encode({FLAT: SimpleNamespace(deletes=[], inserts=[(2, 3), bad])}, {}, call)
+    good = {FLAT: SimpleNamespace(deletes=[(2, 3)], inserts=[(2, 4)])}
+    assert packed.encode(good, {}, call) == CommitEncoder(NAMES, ENCODERS).encode(good, {}, call)

@@ -246,6 +246,12 @@ _NO_SEQUENCES_THEN_TABLES = tuple(struct.pack("<II", 0, n) for n in range(64))
 _MAX_PACKED_ROWS = 32
 #: pack(deletes, inserts) -> the table's whole framed delta
 _Packer = Callable[[list[Row], list[Row]], bytes]
+#: pack(caller head, timestamp, args, deletes, inserts) -> a one-table call's whole payload
+_CallPacker = Callable[[bytes, int, bytes, list[Row], list[Row]], bytes]
+#: Reducer arguments longer than this are not packed into the one-call payload (no packer per length).
+_MAX_PACKED_ARGS = 256
+#: At most this many one-call packers per encoder (shapes of table, row counts and argument length).
+_MAX_CALL_PACKERS = 4096
 
 
 class CommitEncoder:
@@ -273,6 +279,8 @@ class CommitEncoder:
         self._row_formats = dict(row_formats or {})
         #: (table id, n deletes, n inserts) -> pack(deletes, inserts) of that table's whole delta
         self._packers: dict[tuple[int, int, int], _Packer] = {}
+        #: (table id, n deletes, n inserts, caller head length, args length) -> the whole payload's packer
+        self._call_packers: dict[tuple[int, int, int, int, int], _CallPacker] = {}
         self._caller_name: str | None = None
         self._caller_identity = -1
         self._caller_connection = -1
@@ -311,6 +319,22 @@ class CommitEncoder:
                 or caller_connection_id != self._caller_connection
             ):
                 self._set_caller(reducer, caller_identity, caller_connection_id)
+            if not sequences and len(tables) == 1:
+                # The usual reducer commit (one flat table, no sequence change): one struct call
+                # packs the whole payload, call and delta, with no list and no join.
+                for tid, change in tables.items():
+                    deletes = change.deletes
+                    inserts = change.inserts
+                    head = self._caller_head
+                    key = (tid, len(deletes), len(inserts), len(head), len(args))
+                    call_pack = self._call_packers.get(key)
+                    if call_pack is None and tid in self._row_formats:
+                        call_pack = self._call_packer(key)
+                    if call_pack is not None:
+                        try:
+                            return call_pack(head, timestamp_us, args, deletes, inserts)
+                        except (struct.error, TypeError):
+                            pass  # the general path below names what is wrong
             out = [self._caller_head, _TS_ARGLEN.pack(timestamp_us, len(args)), args]
         append = out.append
         n_tables = len(tables)
@@ -370,6 +394,34 @@ class CommitEncoder:
         exec(f"def pack(d, i):\n    return _pack({', '.join(values)})\n", namespace)
         pack: _Packer = namespace["pack"]
         self._packers[(table_id, n_deletes, n_inserts)] = pack
+        return pack
+
+    def _call_packer(self, key: tuple[int, int, int, int, int]) -> _CallPacker | None:
+        """`pack(caller_head, timestamp, args, deletes, inserts)`: the whole payload of a reducer call
+        that changed one flat table, the same bytes as the general path (reducer call, no sequences,
+        one table, its delta) in one `struct` call. None past the size limits."""
+        table_id, n_deletes, n_inserts, head_len, args_len = key
+        if (
+            n_deletes + n_inserts > _MAX_PACKED_ROWS
+            or args_len > _MAX_PACKED_ARGS
+            or len(self._call_packers) >= _MAX_CALL_PACKERS
+        ):
+            return None
+        table_head = self._heads[table_id]
+        fmt = self._row_formats[table_id]
+        row = "I" + fmt
+        st = struct.Struct(
+            f"<{head_len}sqI{args_len}sII{len(table_head)}sI" + row * n_deletes + "I" + row * n_inserts
+        )
+        size = struct.calcsize("<" + fmt)
+        values = ["h", "ts", str(args_len), "a", "0", "1", "_table_head", str(n_deletes)]
+        values += [f"{size}, *d[{i}]" for i in range(n_deletes)]
+        values.append(str(n_inserts))
+        values += [f"{size}, *i[{i}]" for i in range(n_inserts)]
+        namespace: dict[str, Any] = {"_pack": st.pack, "_table_head": table_head}
+        exec(f"def pack(h, ts, a, d, i):\n    return _pack({', '.join(values)})\n", namespace)
+        pack: _CallPacker = namespace["pack"]
+        self._call_packers[key] = pack
         return pack
 
     def _set_caller(self, reducer: str, caller_identity: int, caller_connection_id: int) -> None:
