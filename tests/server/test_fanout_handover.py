@@ -140,3 +140,34 @@ def test_a_failed_log_closes_every_client_held_by_a_shared_update() -> None:
         assert all(s.failed == [(1011, LOG_FAILED_CLOSE_REASON)] for s in subs)
 
     asyncio.run(main())
+
+
+def test_the_callers_reply_is_written_before_the_subscribers_update() -> None:
+    """A reducer call's reply does not wait behind the write to every other subscriber, with and
+    without confirmed reads (goal 7: the latency a caller feels at 1,000 subscribers)."""
+    from types import SimpleNamespace
+
+    from spacetimedb.control import fanout
+    from spacetimedb.control.backend import CallResult, CallStatus
+
+    for durable in (False, True):
+
+        async def main(durable: bool = durable) -> None:
+            log, reads, worker = _setup()
+            caller, *others = (_session(reads) for _ in range(4))
+            order: list[ClientSession] = []
+            for s in (caller, *others):
+                s.transport.write = lambda data, s=s: order.append(s)  # type: ignore[attr-defined]
+            shared = [b"\x00set"]
+            result = CallResult(CallStatus.COMMITTED, 1, tx_offset=3, fanout={s: shared for s in (*others, caller)})
+            if durable:
+                log.durable, reads.durable_offset = 3, 3
+            fanout.broadcast(worker.send, SimpleNamespace(failures=[]), result, caller, 9, worker.send_shared)  # type: ignore[arg-type]
+            worker.deliver_now()
+            if not durable:
+                assert order == []
+                log.make_durable(3, wake=3)
+                await _settle()
+            assert order[0] is caller and sorted(map(id, order[1:])) == sorted(map(id, others))
+
+        asyncio.run(main())

@@ -123,6 +123,10 @@ class ConfirmedReads:
         now = self.durable_now() if self.durable_now is not None else None
         self.durable_offset = max(self.durable_offset, target, -1 if now is None else now)
         held, self._held = self._held, set()
+        # Clients held one by one first (a caller's ReducerResult): a shared update's list can be a
+        # thousand writes long. Each client's own order is its outbox's, whichever flush comes first.
+        for client in held:
+            client.flush()
         if self._held_lists:
             durable = self.durable_offset
             lists, self._held_lists = self._held_lists, []
@@ -132,6 +136,4 @@ class ConfirmedReads:
                     continue
                 for client in clients:
                     client.flush()
-        for client in held:
-            client.flush()
         self.after_turn()

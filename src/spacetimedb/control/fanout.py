@@ -27,12 +27,17 @@ def broadcast(
     request_id: int = 0,
     send_shared: SendShared | None = None,
 ) -> None:
-    """Send a transaction's effects: the caller's ReducerResult and others' TransactionUpdate.
+    """Send a transaction's effects: the caller's ReducerResult, then others' TransactionUpdate.
     With `send_shared`, each shared update is handed over once with its list of subscribers."""
     fanout = result.fanout or _NO_FANOUT
     if subscriptions.failures:
         for sub, qs, error in subscriptions.take_failures():
             send(sub, wire.subscription_error(None, qs, error), result.tx_offset)  # type: ignore[arg-type]
+    # The caller's ReducerResult first: it is one message, and behind a thousand subscribers' writes
+    # it would wait for all of them (no client's order changes: the caller is in no shared list).
+    if caller is not None:
+        own = fanout.get(caller) or []
+        send(caller, reducer_result_message(request_id, result, own), result.tx_offset)
     # Subscribers of the same queries share one list of updates (`SubscriptionManager.evaluate`):
     # one message per list, the same bytes for all of them (framed once too: server.shared_frames).
     # Every list is alive in `fanout` during the loop, so its id cannot be reused.
@@ -58,10 +63,6 @@ def broadcast(
             if message is None:
                 message = shared[id(set_updates)] = wire.transaction_update(set_updates)
             send(sub, message, offset)  # type: ignore[arg-type]  # keys: the database's subscribers
-    if caller is None:
-        return
-    own = fanout.get(caller) or []
-    send(caller, reducer_result_message(request_id, result, own), result.tx_offset)
 
 
 def reducer_result_message(request_id: int, result: CallResult, own_sets: list[bytes]) -> bytes:

@@ -117,7 +117,11 @@ class ClientSession:
         self.v3 = v3
         self.compression = compression
         self.confirmed = confirmed
-        #: (tx offset that must be durable first, or -1; encoded ServerMessage), in send order.
+        #: The oldest encoded ServerMessage not yet flushed (None: none) and the tx offset that must
+        #: be durable first (-1: none); the ones after it, in send order, in `_outbox`. One message
+        #: waiting is the common case (a commit's update, a reply), kept without a list or a tuple.
+        self._next: bytes | None = None
+        self._next_offset = -1
         self._outbox: list[tuple[int, bytes]] = []
         self._frames: deque[bytes] = deque()
         #: Bytes in `_frames` not yet handed to the transport (the head frame may be part sent).
@@ -144,51 +148,66 @@ class ClientSession:
         if self._closing:
             return True  # nothing to flush
         if self.confirmed and tx_offset is not None:
-            self._outbox.append((tx_offset, message))
-            return True
-        self._outbox.append((-1, message))
-        return False
+            offset, waits = tx_offset, True
+        else:
+            offset, waits = -1, False
+        if self._next is None:  # the common case: nothing else waits (no list, no tuple)
+            self._next = message
+            self._next_offset = offset
+        else:
+            self._outbox.append((offset, message))
+        return waits
+
+    def pending(self) -> bool:
+        """Messages are waiting to be flushed (for a commit to be durable, or for `flush`)."""
+        return self._next is not None
 
     def flush(self) -> None:
-        outbox = self._outbox
-        if not outbox or self._closing:
+        message = self._next
+        if message is None or self._closing:
             return
-        durable = self._reads.durable_offset
-        if len(outbox) == 1:  # the common case: one commit's update (the fan-out path), or one reply
-            offset, message = outbox[0]
-            if offset > durable:  # confirmed reads: it waits for its commit to be durable
+        if not self._outbox:  # the common case: one commit's update (the fan-out path), or one reply
+            offset = self._next_offset
+            if offset > self._reads.durable_offset:  # confirmed reads: it waits for its commit
                 self._reads.hold(self, offset)
                 return
-            # Emptied in place: a new list per flush would outlive the collector's young generation
-            # and, one per subscriber per commit, drive full garbage collections (long pauses).
-            outbox.clear()
-            if len(message) > SHARED_FRAME_MAX:
-                messages = [message]
-            else:  # v2 and v3 frame one message alike; the frame is shared by all who get it
-                hit = self._shared.get(message)
-                frame, header = hit if hit is not None else shared_frame((message,), self._shared, self.compression)
-                transport = self.transport
-                if self._direct and not self._frames and not self.protocol._paused and not transport.is_closing():
-                    try:
-                        transport.write(frame)
-                    except (ConnectionError, RuntimeError):  # gone: its read loop ends the session
-                        return  # (and never break the flushes of the other clients)
-                    if self._charged or transport.get_write_buffer_size():
-                        self.recount()  # the transport kept some: it counts for the caps
-                else:
-                    self._push(frame[header:])
-                return
+            self._next = None
+            # v2 and v3 frame one message alike; the frame is shared by all who get it.
+            hit = self._shared.get(message)
+            if hit is None:
+                if len(message) > SHARED_FRAME_MAX:
+                    self._push(compress_frame(message, self.compression))
+                    return
+                hit = shared_frame((message,), self._shared, self.compression)
+            transport = self.transport
+            if self._direct and not self._frames and not self.protocol._paused and not transport.is_closing():
+                try:
+                    transport.write(hit[0])
+                except (ConnectionError, RuntimeError):  # gone: its read loop ends the session
+                    return  # (and never break the flushes of the other clients)
+                if self._charged or transport.get_write_buffer_size():
+                    self.recount()  # the transport kept some: it counts for the caps
+            else:
+                self._push(hit[0][hit[1] :])
+            return
+        outbox = [(self._next_offset, message), *self._outbox]
+        durable = self._reads.durable_offset
+        ready = len(outbox)
+        for i, (offset, _) in enumerate(outbox):
+            if offset > durable:  # confirmed reads: this and everything after it waits
+                ready = i
+                self._reads.hold(self, max(o for o, _ in outbox[i:]))
+                break
+        if ready == 0:
+            return
+        messages = [m for _, m in outbox[:ready]]
+        # Emptied in place (a new list per flush would outlive the collector's young generation).
+        self._outbox.clear()
+        if ready < len(outbox):
+            self._next_offset, self._next = outbox[ready]
+            self._outbox.extend(outbox[ready + 1 :])
         else:
-            ready = len(outbox)
-            for i, (offset, _) in enumerate(outbox):
-                if offset > durable:  # confirmed reads: this and everything after it waits
-                    ready = i
-                    self._reads.hold(self, max(o for o, _ in outbox[i:]))
-                    break
-            if ready == 0:
-                return
-            messages = [m for _, m in outbox[:ready]]
-            del outbox[:ready]
+            self._next = None
         if self.v3:
             if sum(map(len, messages)) <= SHARED_FRAME_MAX:  # one shared frame, built once for all
                 self._send_whole([shared_frame(messages, self._shared, self.compression)])
@@ -307,6 +326,7 @@ class ClientSession:
         self._frames.clear()
         self._pending_bytes = 0
         self._head_sent = 0
+        self._next = None
         self._outbox.clear()
         self._has_frames.set()
         self.recount()
