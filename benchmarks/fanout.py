@@ -9,6 +9,12 @@ taken at each subscriber's receipt. Systems:
         clients subscribed to `SELECT * FROM message` (latency at onInsert); the sender calls the
         send_message reducer through the SDK (its call latency is reported too).
   base  (with --baseline DIR) our server from another checkout, the same way as ours.
+  raw   ours, but the subscribers are plain `ws` clients speaking v2 BSATN (one Subscribe, the text
+        found in each TransactionUpdate's bytes): the client's cost is then about a ws peer client's,
+        so what is left of the latency gap is the server's (the sender is the SDK, as for ours).
+  py    benchmarks/fanout/py_peer.py, the same broadcaster in Python (aiohttp on uvloop, one frame
+        built per message and written to each transport): the floor of a Python server, with the
+        ws peer's clients.
   ws    benchmarks/fanout/ws_peer.mjs, a ~20-line Node `ws` server that sends every message to every
         other client; the subscribers and the sender are plain `ws` clients in the same processes.
 
@@ -65,7 +71,7 @@ def user_system_seconds(pid: int) -> tuple[float, float]:
         return 0.0, 0.0
     fields = raw[raw.rindex(b")") + 2 :].split()
     return int(fields[11]) / _TICKS, int(fields[12]) / _TICKS
-SYSTEMS = ("ours", "ws", "base")
+SYSTEMS = ("ours", "ws", "base", "raw", "py")
 
 
 @dataclass
@@ -169,6 +175,13 @@ def start_ws(group: ProcessGroup) -> tuple[str, int]:
     return f"ws://127.0.0.1:{port}", proc.pid
 
 
+def start_py(group: ProcessGroup) -> tuple[str, int]:
+    port = free_port()
+    proc, log = group.start("py_peer", [sys.executable, str(FANOUT_JS / "py_peer.py"), str(port)])
+    wait_for_port(port, proc, log)
+    return f"ws://127.0.0.1:{port}", proc.pid
+
+
 def run_case(system: str, clients: int, rate: float, args: argparse.Namespace, say: Any) -> Outcome:
     out = Outcome(system, clients, rate)
     count = max(1, round(rate * args.seconds))
@@ -178,9 +191,11 @@ def run_case(system: str, clients: int, rate: float, args: argparse.Namespace, s
         with ProcessGroup(workdir) as group:
             if system == "ws":
                 url, server_pid = start_ws(group)
+            elif system == "py":
+                url, server_pid = start_py(group)
             else:
                 url, server_pid = start_ours(group, workdir, args.baseline if system == "base" else REPO_ROOT)
-            mode = "ws" if system == "ws" else "stdb"
+            mode = {"ws": "ws", "py": "ws", "raw": "raw"}.get(system, "stdb")
             procs = max(1, min(args.procs, clients))
             subs = []
             for i in range(procs):
@@ -192,14 +207,14 @@ def run_case(system: str, clients: int, rate: float, args: argparse.Namespace, s
                 s.wait_for("ready", 300)
             say(f"{system} {clients}x{rate:g}: {clients} subscribers ready")
             sender = node_child(group, "sender.mjs", {
-                "mode": mode, "url": url, "rate": rate, "count": count, "warmup": args.warmup,
+                "mode": "ws" if system in ("ws", "py") else "stdb", "url": url, "rate": rate, "count": count, "warmup": args.warmup,
                 "protocol": args.protocol, "confirmed": args.confirmed})
             sender.wait_for("window_start", 120)
             sub_pids = [s.proc.pid for s in subs]
             cpu0, sub0 = tree_cpu_seconds([server_pid]), tree_cpu_seconds(sub_pids)
             sys0 = user_system_seconds(server_pid)[1]
             pyspy = None
-            if args.profile_pyspy and system != "ws":
+            if args.profile_pyspy and system not in ("ws", "py"):
                 prof_out = workdir / "pyspy.txt"
                 pyspy = start_pyspy(group, args.profile_pyspy, server_pid, args.seconds, prof_out)
             sender.wait_for("window_end", args.seconds * 3 + 60)
@@ -266,7 +281,7 @@ def render(outcomes: list[Outcome]) -> str:
     ratios = []
     for (n, r), systems in by_case.items():
         peer = systems.get("ws")
-        for name in ("ours", "base"):
+        for name in ("ours", "base", "raw", "py"):
             ours = systems.get(name)
             if ours and peer:
                 ratios.append(f"  {name} / ws, {n} x {r:g}: "
@@ -296,7 +311,7 @@ def _terminate(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cases", default="100x20,1000x20", help="comma-separated NxRATE (default 100x20,1000x20)")
-    p.add_argument("--systems", default="ours,ws", help="comma-separated, of: ours, ws, base (default ours,ws)")
+    p.add_argument("--systems", default="ours,ws", help="comma-separated, of: ours, ws, base, raw, py (default ours,ws)")
     p.add_argument("--baseline", type=Path, default=None,
                    help="system 'base': our server from this other checkout (its src/ and examples/), e.g. an "
                         "export of an older commit, for before/after figures in one run")
