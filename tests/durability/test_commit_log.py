@@ -244,8 +244,9 @@ def test_call_when_durable_reports_a_log_that_closes_first(tmp_path) -> None:
         log = CommitLog(str(tmp_path), policy=FsyncPolicy.every_batch())
         log.call_when_durable(7, got.append)
         log.close()
+        log.call_when_durable(8, got.append)  # after the close: told at once, never left waiting
         for _ in range(3):
             await asyncio.sleep(0)
-        assert len(got) == 1 and isinstance(got[0], LogClosedError)
+        assert len(got) == 2 and all(isinstance(e, LogClosedError) for e in got)
 
     asyncio.run(main())

@@ -185,6 +185,8 @@ class CommitLog:
                 error: BaseException | None = self._failure
             elif tx_offset <= self._durable:
                 error = None
+            elif self._closed:
+                error = LogClosedError("the commit log closed before this tx offset became durable")
             else:
                 heapq.heappush(self._async_waiters, (tx_offset, next(self._seq), callback, loop))
                 return
