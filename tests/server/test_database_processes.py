@@ -71,7 +71,7 @@ def test_databases_run_in_their_own_processes_and_serve_websocket_and_http(tmp_p
         await server.publish_path("b", BANK)
         a, b = server.registry.databases["a"], server.registry.databases["b"]
         assert isinstance(a, DatabaseProcess) and isinstance(b, DatabaseProcess)
-        assert a.kill_for_test() != b.kill_for_test() != os.getpid()
+        assert a.pid != b.pid != os.getpid()
         token = server.owner.token
         async with aiohttp.ClientSession() as s:
             await _seed(s, base, "a", token)
@@ -135,7 +135,7 @@ def test_a_killed_database_process_restarts_without_losing_acknowledged_transfer
                     sent += 5
                 request_id += 5
                 if acknowledged >= 50 and not killed:
-                    os.kill(a.kill_for_test(), signal.SIGKILL)  # with these 5 in flight
+                    os.kill(a.pid, signal.SIGKILL)  # with these 5 in flight
                     killed = True
                     # The other database answers while this one is down.
                     for _ in range(5):

@@ -23,6 +23,7 @@ import functools
 import gc
 import logging
 import os
+import signal
 import socket
 import sys
 from collections.abc import Callable
@@ -196,6 +197,9 @@ class DatabaseProcessMain:
                 self._dispatch(kind, conn, payload)
         except RecordError as e:
             log.error("database process: invalid record from the front, ending the link: %s", e)
+            self._finish()
+        except Exception:  # a bug of ours: the rest of the batch is lost, so end (the front restarts us)
+            log.exception("database process: handling the front's records failed, ending the link")
             self._finish()
 
     def eof_received(self) -> None:
@@ -519,6 +523,7 @@ def main(argv: list[str]) -> int:
         print("usage: python -m spacetimedb.control.database_process FD NAME (started by the server)", file=sys.stderr)
         return 2
     _configure_logging(argv[2])
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the front stops this database (flushed) on Ctrl-C
     young, older, oldest = gc.get_threshold()
     gc.set_threshold(max(20_000, young), older, oldest)  # as the server process (server/app.py)
     try:

@@ -200,6 +200,9 @@ class DatabaseProcess:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "spacetimedb.control.database_process", str(theirs.fileno()), self.info.name,
                 pass_fds=(theirs.fileno(),), stdin=asyncio.subprocess.DEVNULL, env=env,
+                # Its own session: a Ctrl-C at the terminal reaches the front only, which stops each
+                # database in turn (flushed); a database process ends on its own when the front is gone.
+                start_new_session=True,
             )  # fmt: skip
         finally:
             theirs.close()
@@ -346,8 +349,9 @@ class DatabaseProcess:
         if self._supervisor is not None:
             await asyncio.gather(self._supervisor, return_exceptions=True)
 
-    def kill_for_test(self) -> int:
-        """The process id (tests kill it to check the restart)."""
+    @property
+    def pid(self) -> int:
+        """The database process's id now (tests kill it to check the restart)."""
         assert self._link is not None
         return self._link.proc.pid
 
@@ -587,6 +591,9 @@ class _FrontProtocol(asyncio.Protocol):
         except records.RecordError as e:
             log.error("database %s: invalid record from its process, ending it: %s", self.owner.info.name, e)
             self.owner._link_down(link, f"invalid record: {e}")
+        except Exception as e:  # a bug of ours: the rest of the batch is lost, so restart rather than hang
+            log.exception("database %s: handling its process's records failed; restarting it", self.owner.info.name)
+            self.owner._link_down(link, f"{type(e).__name__}: {e}")
 
     def eof_received(self) -> bool:
         return False

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import importlib
+import io
 import pickle
 import struct
 from collections.abc import Callable, Iterable
@@ -263,8 +265,6 @@ SAFE_CLASSES: frozenset[tuple[str, str]] = frozenset(
 
 class _SafeUnpickler(pickle.Unpickler):
     def __init__(self, data: bytes, allowed: frozenset[tuple[str, str]], resolve: Callable[[str, str], Any]) -> None:
-        import io
-
         super().__init__(io.BytesIO(data))
         self._allowed = allowed
         self._resolve = resolve
@@ -279,7 +279,7 @@ class _SafeUnpickler(pickle.Unpickler):
 
 
 def _default_resolve(module: str, name: str) -> Any:
-    return pickle.Unpickler.find_class(pickle.Unpickler(__import__("io").BytesIO(b"")), module, name)
+    return getattr(importlib.import_module(module), name)
 
 
 def dumps(value: Any) -> bytes:
