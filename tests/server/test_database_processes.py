@@ -246,3 +246,35 @@ def test_a_process_that_keeps_dying_is_restarted_a_few_times_then_out_of_service
             assert len(await _balances(s, base, "fine", server.owner.token)) == ACCOUNTS
 
     run(tmp_path, scenario)
+
+
+@pytest.mark.parametrize("direction", ["to the database process", "to the front"])
+def test_an_invalid_record_ends_only_that_link_and_the_database_restarts(tmp_path: Path, direction: str) -> None:
+    """A record that is not valid (here: an unknown kind) ends that database's link on either side:
+    the front keeps serving, the other database never notices, and the database comes back."""
+    from spacetimedb.control import records
+
+    async def scenario(server: Server, base: str) -> None:
+        await server.publish_path("a", BANK)
+        await server.publish_path("b", BANK)
+        a = server.registry.databases["a"]
+        assert isinstance(a, DatabaseProcess)
+        token = server.owner.token
+        async with aiohttp.ClientSession() as s:
+            await _seed(s, base, "a", token)
+            client = await RawClient.connect(s, base, db="a")
+            await client.next()
+            link = a._link
+            assert link is not None
+            garbage = records.HEADER.pack(3, 250, 0) + b"bad"
+            if direction == "to the database process":
+                link.transport.write(garbage)
+            else:  # as if the database process had written it
+                link.transport.get_protocol().data_received(garbage)  # type: ignore[attr-defined]
+            msg = await client.ws.receive(30)
+            assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1011 and msg.extra == RESTARTED_CLOSE_REASON
+            await _seed(s, base, "b", token)  # the other database serves throughout
+            balances = await _until_serving(s, base, "a", token)
+            assert len(balances) == ACCOUNTS and a.generation == 2
+
+    run(tmp_path, scenario)

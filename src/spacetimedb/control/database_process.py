@@ -349,14 +349,16 @@ class DatabaseProcessMain:
 
     async def run(self) -> None:
         await self.done
+        if self.transport is not None:
+            # Closed first: the link ended without a stop request (the front is gone, or a record was
+            # invalid), so nothing more is sent; the front closes the clients itself (1011).
+            self.transport.close()
         db = self.db
         if db is not None and not db.worker.closed:
             try:
                 await db.stop()
             except Exception:
                 log.exception("database process: stopping the database failed")
-        if self.transport is not None:
-            self.transport.close()
 
 
 # ---- operations (the names database_ops forwards) -----------------------------------------------
