@@ -157,6 +157,19 @@ def test_rolling_over_cuts_the_finished_segment_back_to_its_records(tmp_path) ->
     assert got == [(i, payload(i)) for i in range(40)] and result.truncated is None
 
 
+def test_zeros_at_the_end_of_a_finished_segment_are_corruption_not_a_clean_end(tmp_path) -> None:
+    d, img = str(tmp_path / "log"), str(tmp_path / "crash")
+    crash_image(d, img, 40, max_segment_bytes=300, preallocate_bytes=4096).close()
+    first = os.path.join(img, list_segments(img)[0][1])
+    starts = record_starts(first)
+    with open(first, "r+b") as f:  # its last record lost to zeros: a gap before the next segment
+        f.seek(starts[-1])
+        f.write(bytes(os.path.getsize(first) - starts[-1]))
+    with pytest.raises(CorruptLogError) as e:
+        read_log(img)
+    assert e.value.position == starts[-1] and "finished segment" in e.value.reason
+
+
 def test_rotation_after_a_crash_counts_records_not_the_preallocated_size(tmp_path) -> None:
     d, img = str(tmp_path / "log"), str(tmp_path / "crash")
     crash_image(d, img, 3, max_segment_bytes=400, preallocate_bytes=4096).close()

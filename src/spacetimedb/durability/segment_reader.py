@@ -4,10 +4,12 @@ A record that fails verification is a *torn tail* when it is in the last segment
 record follows it (a crash interrupted the last write; nothing after it was ever confirmed).
 Anywhere else it is *corruption*.
 
-A segment's space is preallocated (see `commit_log`), so after its last record a segment may hold
-zeros up to its end: an all-zero record header followed by nothing but zeros is the clean end of the
-segment (an all-zero header is never a valid record: the CRC of a zero offset and length is not
-zero). Zeros followed by anything else are a bad record like any other. "A valid record follows" is checked by searching the rest of
+The last segment's space is preallocated (see `commit_log`), so after its last record it may hold
+zeros up to its end: there an all-zero record header followed by nothing but zeros is the clean end
+of the log (an all-zero header is never a valid record: the CRC of a zero offset and length is not
+zero). Zeros followed by anything else are a bad record like any other, and so are zeros at the end
+of an earlier segment (the writer cuts a segment back to its records before starting the next one,
+so there they can only be damage). "A valid record follows" is checked by searching the rest of
 the segment for a record header carrying one of the next tx offsets whose CRC verifies, so a
 damaged length field in the middle of the log is not mistaken for a torn tail.
 """
@@ -105,14 +107,16 @@ class SegmentScan:
         expect_first = True
         while pos < size:
             if size - pos < RECORD_HEADER_SIZE:
-                if not self._zeros_from(pos):
+                if not (self.is_last and self._zeros_from(pos)):
                     self._fail(pos, f"record header is incomplete ({size - pos} of {RECORD_HEADER_SIZE} bytes)")
                 return
             offset, length, crc = unpack(data, pos)
             if not (offset or length or crc):
-                if not self._zeros_from(pos):
+                if not self.is_last:
+                    self._fail(pos, "zeroed bytes after the records of a finished segment")
+                elif not self._zeros_from(pos):
                     self._fail(pos, "a zeroed record header is followed by non-zero bytes")
-                return  # preallocated space never written: the clean end
+                return  # in the last segment: preallocated space never written, the clean end
             start = pos + RECORD_HEADER_SIZE
             stop = start + length
             if length > MAX_PAYLOAD or stop > size:
