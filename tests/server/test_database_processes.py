@@ -30,7 +30,8 @@ def _transfer(request_id: int, src: int, dst: int, amount: int) -> bytes:
 
 def run(tmp_path: Path, scenario, **kw):  # type: ignore[no-untyped-def]
     async def main():  # type: ignore[no-untyped-def]
-        server = Server(tmp_path / "data", database_processes=True, **kw)
+        kw.setdefault("database_processes", True)
+        server = Server(tmp_path / "data", **kw)
         port = await server.start()
         try:
             return await asyncio.wait_for(scenario(server, f"http://127.0.0.1:{port}"), 180)
@@ -278,3 +279,45 @@ def test_an_invalid_record_ends_only_that_link_and_the_database_restarts(tmp_pat
             assert len(balances) == ACCOUNTS and a.generation == 2
 
     run(tmp_path, scenario)
+
+
+HOG = '''
+from spacetimedb import ReducerContext, reducer
+
+
+@reducer
+def hog(ctx: ReducerContext) -> None:
+    ballast = bytearray(3 * 1024 * 1024 * 1024)
+    ballast[-1] = 1
+
+
+@reducer
+def fine(ctx: ReducerContext) -> None:
+    pass
+'''
+
+
+def test_a_database_process_memory_limit_fails_the_call_that_exceeds_it(tmp_path: Path) -> None:
+    """`--database-memory-limit`: an allocation past the cap fails that call (MemoryError, rolled
+    back); the database keeps serving."""
+    from spacetimedb.control.process_database import ProcessOptions
+
+    module = tmp_path / "hog.py"
+    module.write_text(HOG)
+
+    async def scenario(server: Server, base: str) -> None:
+        await server.publish_path("hog", module)
+        owner = {"Authorization": f"Bearer {server.owner.token}"}
+        db = server.registry.databases["hog"]
+        assert isinstance(db, DatabaseProcess)
+        with open(f"/proc/{db.pid}/limits") as f:
+            [line] = [x for x in f if x.startswith("Max address space")]
+        assert line.split()[3] == str(1024 * 1024 * 1024)
+        async with aiohttp.ClientSession() as s:
+            async with s.post(f"{base}/v1/database/hog/call/hog", json=[], headers=owner) as r:
+                assert r.status >= 500 and "MemoryError" in await r.text()
+            async with s.post(f"{base}/v1/database/hog/call/fine", json=[], headers=owner) as r:
+                assert r.status == 200
+        assert db.generation == 1
+
+    run(tmp_path, scenario, database_processes=ProcessOptions(memory_limit=1024 * 1024 * 1024))

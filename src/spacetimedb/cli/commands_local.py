@@ -190,6 +190,13 @@ def _parse_publish(values: tuple[str, ...]) -> list[tuple[str, Path]]:
     "its process takes down only its database, which restarts). Off by default; also on with "
     "SPACETIMEDB_DATABASE_PROCESSES=1.",
 )
+@click.option(
+    "--database-memory-limit",
+    default=None,
+    metavar="SIZE",
+    help="Address space each database process may use (e.g. 2G; implies --database-processes): past it "
+    "an allocation fails (the call fails, rolled back) or the process ends and is restarted.  [default: none]",
+)
 def start(
     listen_addr: str,
     data_dir: Path | None,
@@ -210,6 +217,7 @@ def start(
     query_row_budget: int,
     reducer_time_limit: float,
     database_processes: bool | None,
+    database_memory_limit: str | None,
 ) -> None:
     """Run the server. Stop it with Ctrl-C; commits are flushed before it exits.
 
@@ -236,6 +244,15 @@ def start(
         policy = FsyncPolicy.parse(fsync)
     except (ValueError, TypeError) as e:
         raise click.BadParameter(f"{fsync!r}: {e}; use every_batch, off or e.g. 5ms", param_hint="--fsync") from None
+    memory_limit = None
+    if database_memory_limit is not None:
+        try:
+            memory_limit = parse_size(database_memory_limit)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--database-memory-limit") from None
+        if memory_limit < 256 * 1024 * 1024:
+            raise click.BadParameter("at least 256M (a database process's own code and threads need it)",
+                                     param_hint="--database-memory-limit")
     budget = None
     if send_budget is not None:
         try:
@@ -271,6 +288,7 @@ def start(
             reducer_time_limit=reducer_time_limit,
             procedure_http=http_policy,
             database_processes=database_processes,
+            database_memory_limit=memory_limit,
         )
     except OSError as e:
         if e.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):  # lost a race after the check

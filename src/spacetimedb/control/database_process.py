@@ -69,6 +69,8 @@ class ProcessConfig:
     reducer_time_limit: float | None
     limits: QueryLimits
     http_policy: HttpPolicy
+    #: RLIMIT_AS of this process in bytes (None: unlimited), set before the module is loaded.
+    memory_limit: int | None = None
 
 
 #: Exceptions that cross as (name, text) and are raised again in the front as the same class.
@@ -282,6 +284,10 @@ class DatabaseProcessMain:
         from spacetimedb.control.host_backend import HostBackendFactory
 
         self.config = config
+        if config.memory_limit is not None:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_AS, (config.memory_limit, config.memory_limit))
         self.factory = factory = HostBackendFactory(config.durability, config.reducer_time_limit)
         try:
             backend = factory(config.spec)

@@ -64,6 +64,9 @@ class ProcessOptions:
     durability: DurabilityOptions | None = None
     #: Seconds a reducer may run (None: no limit); the host's default unless given.
     reducer_time_limit: float | None = DEFAULT_REDUCER_TIME_LIMIT
+    #: Address space one database process may use (RLIMIT_AS, bytes; None: unlimited). Past it an
+    #: allocation fails (MemoryError: the call fails, rolled back) or the process ends (restarted).
+    memory_limit: int | None = None
 
     @classmethod
     def for_factory(cls, factory: object) -> ProcessOptions | None:
@@ -214,7 +217,10 @@ class DatabaseProcess:
         self.generation += 1
         ready: asyncio.Future[Any] = loop.create_future()
         link.pending[0] = ready
-        config = ProcessConfig(spec, self.options.durability, self.options.reducer_time_limit, self.limits, self.http_policy)
+        config = ProcessConfig(
+            spec, self.options.durability, self.options.reducer_time_limit, self.limits, self.http_policy,
+            self.options.memory_limit,
+        )
         link.writer.add(records.Kind.CONFIG, 0, records.dumps(config))
         watcher = loop.create_task(self._watch(link))
         try:

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ParamSpec
 
@@ -176,6 +177,19 @@ def _configure_logging() -> None:
             logger.propagate = False
 
 
+def _process_options(
+    factory: BackendFactory | None, enabled: bool | None, memory_limit: int | None
+) -> ProcessOptions | bool | None:
+    """What `serve` asks of `Server`: processes with a memory cap, or as `enabled` says (None: the
+    environment variable decides)."""
+    if memory_limit is None:
+        return enabled
+    if enabled is False:
+        raise ValueError("a database memory limit needs database processes")
+    base = ProcessOptions.for_factory(factory) if factory is not None else ProcessOptions()
+    return replace(base or ProcessOptions(), memory_limit=memory_limit)
+
+
 def _split_addr(listen_addr: str) -> tuple[str, int]:
     host, _, port = listen_addr.rpartition(":")
     return (host or "127.0.0.1").strip("[]"), int(port)
@@ -196,6 +210,7 @@ async def serve(
     allow_publish: PublishPolicy | None = None,
     procedure_http: HttpPolicy | None = None,
     database_processes: bool | None = None,
+    database_memory_limit: int | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM; `run_server` (same arguments) is the blocking form the CLI's
     `start` command calls.
@@ -213,6 +228,8 @@ async def serve(
     `procedure_http`: what procedures' `ctx.http` may reach (default: any host; docs/limits.md).
     `database_processes`: run each database in a process of its own (default: the
     SPACETIMEDB_DATABASE_PROCESSES environment variable, else off; docs/architecture.md).
+    `database_memory_limit`: bytes of address space each database process may use (implies
+    `database_processes`; docs/limits.md).
     """
     factory = None
     if durability is not None or reducer_time_limit is not None:
@@ -230,7 +247,7 @@ async def serve(
         query_limits=query_limits,
         allow_publish=allow_publish,
         procedure_http=procedure_http,
-        database_processes=database_processes,
+        database_processes=_process_options(factory, database_processes, database_memory_limit),
     )
     host, port = _split_addr(listen_addr)
     stop = asyncio.Event()
