@@ -25,7 +25,7 @@ ratios ours/ws. The machine's load (uptime) is printed with the table.
 
   python benchmarks/fanout.py                                  # 100x20, 1000x20 (N x msgs/s)
   python benchmarks/fanout.py --cases 300x100 --seconds 10 --profile-pyspy ~/.venv/bin/py-spy
-  git archive OLD src examples | tar -x -C /tmp/old   # then, before and after in one run:
+  git archive OLD src examples benchmarks | tar -x -C /tmp/old   # then, before and after in one run:
   python benchmarks/fanout.py --systems base,ours,ws --baseline /tmp/old
 
 Needs Node 20 and `npm ci` in tests/node (the SDK and `ws`). Everything listens on 127.0.0.1 and
@@ -158,7 +158,11 @@ def node_child(group: ProcessGroup, script: str, args: dict[str, Any]) -> Lines:
 def start_ours(group: ProcessGroup, workdir: Path, root: Path = REPO_ROOT) -> tuple[str, int]:
     """Our server from the checkout at `root` (its src/ and examples/)."""
     port = free_port()
-    paths = (str(BENCH_DIR / "keynote"), str(root / "src"), os.environ.get("PYTHONPATH", ""))
+    # The checkout's own server launcher when it has one (it matches that checkout's src/).
+    keynote = root / "benchmarks" / "keynote"
+    if not (keynote / "keynote_bench" / "ours_server.py").is_file():
+        keynote = BENCH_DIR / "keynote"
+    paths = (str(keynote), str(root / "src"), os.environ.get("PYTHONPATH", ""))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
     argv = [sys.executable, "-m", "keynote_bench.ours_server", "--listen", f"127.0.0.1:{port}",
             "--data-dir", str(workdir / "data"), "--module", str(root / "examples" / "quickstart_chat.py"),

@@ -25,6 +25,7 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
         ["subscriptions.py", "--quick"],
         ["server_overhead.py", "--calls", "100", "--repeats", "2"],
         ["fanout_cost.py", "--clients", "20", "--commits", "5"],
+        ["ws_receive.py", "--messages", "200", "--rounds", "1"],
     ],
     ids=lambda a: a[0],
 )
@@ -41,21 +42,23 @@ def test_benchmark_runs_and_prints_ratios(args: list[str], tmp_path: Path) -> No
 
 
 def test_fanout_benchmark_runs_and_prints_ratios(tmp_path: Path) -> None:
-    """benchmarks/fanout.py in its smallest case: npm SDK subscribers on our server and `ws` clients
-    of the broadcaster peer, every message delivered to every subscriber."""
+    """benchmarks/fanout.py in its smallest case: npm SDK subscribers on our server, bare `ws` clients
+    on it (raw), and `ws` clients of the Python and Node broadcaster peers, every message delivered
+    to every subscriber."""
     node_modules = BENCHMARKS.parent / "tests" / "node" / "node_modules"
     if not (node_modules / "spacetimedb").is_dir() or not (node_modules / "ws").is_dir():
         pytest.skip("needs `npm ci` in tests/node")
     result = subprocess.run(
         [sys.executable, str(BENCHMARKS / "fanout.py"), "--cases", "3x20", "--seconds", "1", "--warmup", "0.5",
-         "--procs", "1"],
+         "--procs", "1", "--systems", "ours,raw,py,ws"],
         capture_output=True,
         text=True,
         timeout=240,
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "| 3 x 20 | ours | 60/60 |" in result.stdout and "| 3 x 20 | ws | 60/60 |" in result.stdout, result.stdout
+    for system in ("ours", "raw", "py", "ws"):
+        assert f"| 3 x 20 | {system} | 60/60 |" in result.stdout, result.stdout
     # A ratio, or n/a when the peer's CPU over so short a run stayed under one 10 ms tick.
     assert re.search(r"p50 \d+(\.\d+)?x, p99 \d+(\.\d+)?x, server CPU per delivery (\d+(\.\d+)?x|n/a)", result.stdout), (
         result.stdout[-2000:]

@@ -43,6 +43,13 @@ def broadcast(
     # Every list is alive in `fanout` during the loop, so its id cannot be reused.
     offset = result.tx_offset
     if send_shared is not None:
+        if len(set(map(id, fanout.values()))) == 1:  # one list for all (the common case): C-level passes
+            subs: list[Subscriber] = list(fanout)  # type: ignore[arg-type]
+            if caller is not None and caller in fanout:
+                subs.remove(caller)
+            if subs:
+                send_shared(subs, wire.transaction_update(next(iter(fanout.values()))), offset)
+            return
         groups: dict[int, tuple[list[bytes], list[Subscriber]]] = {}
         for sub, set_updates in fanout.items():
             if sub is caller:

@@ -17,6 +17,7 @@ so a commit costs the views it touched, not one check per subscribed view.
 from __future__ import annotations
 
 import logging
+import operator
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -298,9 +299,19 @@ def _one_query_fanout(entry: QueryEntry, table: str, piece: bytes) -> FanOut | N
     """The fan-out of a commit that changed one query's rows: every subscriber's list is the one
     shared list of its (query set, count), so `fanout.broadcast` builds each message once. None
     when a subscriber has the query in two of its sets (the general path orders those)."""
-    out: FanOut = {}
+    members = entry.subscribers
+    keys = list(members)
+    qss = set(map(_SET_OF, keys))
+    counts = set(members.values())
+    if len(qss) == 1 and len(counts) == 1:  # the common case: everyone in the same set, once
+        # Built with C-level passes (map, dict.fromkeys): no Python step per subscriber.
+        [qs], [count] = qss, counts
+        shared_list = [wire.query_set_update(qs, [wire.table_update(table, [piece] * count)])]
+        out: FanOut = dict.fromkeys(map(_SUBSCRIBER_OF, keys), shared_list)  # one list, shared on purpose
+        return out if len(out) == len(keys) else None
+    out = {}
     shared: dict[tuple[int, int], list[bytes]] = {}
-    for (subscriber, qs), count in entry.subscribers.items():
+    for (subscriber, qs), count in members.items():
         if subscriber in out:
             return None
         key = (qs, count)
@@ -309,6 +320,10 @@ def _one_query_fanout(entry: QueryEntry, table: str, piece: bytes) -> FanOut | N
             sets = shared[key] = [wire.query_set_update(qs, [wire.table_update(table, [piece] * count)])]
         out[subscriber] = sets
     return out
+
+
+_SUBSCRIBER_OF = operator.itemgetter(0)
+_SET_OF = operator.itemgetter(1)
 
 
 def _encode_fanout(grouped: dict[object, dict[int, dict[str, list[bytes]]]]) -> FanOut:
