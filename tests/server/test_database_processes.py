@@ -321,3 +321,73 @@ def test_a_database_process_memory_limit_fails_the_call_that_exceeds_it(tmp_path
         assert db.generation == 1
 
     run(tmp_path, scenario, database_processes=ProcessOptions(memory_limit=1024 * 1024 * 1024))
+
+
+class _Session:
+    """A client as the front holds it, with a ClientSession's confirmed-read rule: a message waits
+    until its commit's offset is durable (`ConfirmedReads.hold`)."""
+
+    def __init__(self, db: DatabaseProcess) -> None:
+        self.reads = db.confirmed_reads
+        self.outbox: list[tuple[int, bytes]] = []
+        self.delivered: list[bytes] = []
+        self.closed: tuple[int, str] | None = None
+
+    def enqueue(self, message: bytes, tx_offset: int | None = None) -> bool:
+        self.outbox.append((-1 if tx_offset is None else tx_offset, message))
+        return tx_offset is not None
+
+    def flush(self) -> None:
+        while self.outbox:
+            offset = self.outbox[0][0]
+            if offset > self.reads.durable_offset:
+                self.reads.hold(self, offset)
+                return
+            self.delivered.append(self.outbox.pop(0)[1])
+
+    def fail(self, code: int, reason: str) -> None:
+        self.closed = (code, reason)
+
+    def handled(self, count: int) -> None:
+        pass
+
+
+def test_the_front_releases_a_message_only_once_durable_says_its_commit_is() -> None:
+    """Confirmed reads across the process boundary: a SEND for tx offset 5 reaches the client only
+    after a DURABLE record of at least 5 (the database process sends its messages before the fsync)."""
+    from types import SimpleNamespace
+
+    from spacetimedb.control import records
+    from spacetimedb.control.hosted_database import DatabaseInfo
+    from spacetimedb.control.process_database import ProcessOptions, _Link
+
+    async def main() -> None:
+        spec = SimpleNamespace(info=DatabaseInfo("x", b"\x01" * 32, b"\x02" * 32))
+        db = DatabaseProcess(spec, ProcessOptions())
+        link = _Link(SimpleNamespace(), SimpleNamespace(), SimpleNamespace())  # type: ignore[arg-type]
+        db._link = link
+        db.confirmed_reads.rebind(link.durability.wait)
+        db.confirmed_reads.durable_now = link.durability.now
+        session = _Session(db)
+        unconfirmed = _Session(db)
+        link.conns[1] = session  # type: ignore[assignment]
+        link.conns[2] = unconfirmed  # type: ignore[assignment]
+        K = records.Kind
+        db._received(link, [(K.SEND, 0, records.send_payload(5, [1], b"reply")),
+                            (K.SEND, 0, records.send_payload(None, [2], b"no offset"))])
+        await asyncio.sleep(0)
+        assert session.delivered == [] and unconfirmed.delivered == [b"no offset"]
+        db._received(link, [(K.DURABLE, 0, records.i64_payload(4))])
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert session.delivered == []
+        db._received(link, [(K.DURABLE, 0, records.i64_payload(5))])
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert session.delivered == [b"reply"]
+        # An update for several clients crosses once and reaches each.
+        link.conns[3] = third = _Session(db)  # type: ignore[assignment]
+        db._received(link, [(K.SEND, 0, records.send_payload(5, [1, 3], b"update"))])
+        assert session.delivered[-1] == b"update" and third.delivered == [b"update"]
+
+    asyncio.run(main())

@@ -231,6 +231,10 @@ class DatabaseProcess:
             watcher.cancel()
             raise
         self.procedures = frozenset(facts["procedures"])
+        if self._stopping:  # stopped while this one started (a restart racing a delete or shutdown)
+            self._stopping_link(link)
+            await _reap(link.proc)
+            raise DatabaseStopped(f"database {self.info.name!r} has stopped")
         link.ready = True
         reads = self.confirmed_reads
         reads.rebind(link.durability.wait if facts["durable"] else None)
