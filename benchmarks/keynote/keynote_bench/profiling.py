@@ -24,7 +24,7 @@ MAIN_THREAD = "MainThread"
 
 def start_pyspy(group: ProcessGroup, pyspy: str, pid: int, seconds: float, out: Path) -> subprocess.Popen[str]:
     argv = [pyspy, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))), "--rate", "250",
-            "--format", "raw", "--function", "--threads", "--output", str(out), "--nonblocking"]
+            "--format", "raw", "--function", "--threads", "--subprocesses", "--output", str(out), "--nonblocking"]
     return group.start_piped(argv)
 
 
