@@ -255,3 +255,51 @@ def test_reading_pauses_while_many_messages_are_unhandled(tmp_path: Path, monkey
         c.close()
 
     run_scenario(tmp_path, scenario)
+
+
+def test_random_frames_close_only_their_client_and_log_no_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Hostile byte streams after the handshake (fixed seed, bounded): random frame headers with any
+    opcode, reserved bits, fragmentation and length, and plain garbage. Each connection ends or
+    keeps going; none raises out of the server, and a bystander is served throughout."""
+    import logging
+    import random
+
+    rng = random.Random(1414)
+
+    def hostile() -> bytes:
+        out = []
+        for _ in range(rng.randint(1, 6)):
+            kind = rng.random()
+            if kind < 0.2:
+                out.append(rng.randbytes(rng.randint(1, 64)))
+                continue
+            opcode = rng.choice([0x0, 0x1, 0x2, 0x3, 0x8, 0x9, 0xA, 0xB, 0xF])
+            payload = rng.choice([b"", b"\x03", rng.randbytes(rng.randint(0, 300)), call(1, "add", pack_str("f"))])
+            if opcode == 0x8 and rng.random() < 0.5:
+                payload = struct.pack("!H", rng.choice([1000, 1005, 999, 4000, 2999])) + rng.randbytes(3)
+            out.append(Raw.frame(opcode, payload, fin=rng.random() < 0.7, rsv=rng.choice([0, 0, 0, 0x40, 0x10])))
+        return b"".join(out)
+
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            bystander = await RawClient.connect(s, base)
+            await bystander.next()
+            for round_ in range(40):  # bounded: 40 connections, a few frames each
+                c = await Raw.connect(server.port or 0)
+                await c.message()
+                await c.send(hostile())
+                try:
+                    while (await c.read(0.2))[0] != -1:
+                        pass
+                except (TimeoutError, asyncio.TimeoutError, ConnectionError, asyncio.IncompleteReadError):
+                    pass
+                c.close()
+                if round_ % 10 == 9:
+                    await bystander.send(call(round_, "add", pack_str("bystander")))
+                    assert (await bystander.next())["request_id"] == round_
+
+    with caplog.at_level(logging.ERROR):
+        run_scenario(tmp_path, scenario)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], [r.getMessage() for r in caplog.records]
