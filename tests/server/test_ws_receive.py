@@ -303,3 +303,36 @@ def test_random_frames_close_only_their_client_and_log_no_traceback(
     with caplog.at_level(logging.ERROR):
         run_scenario(tmp_path, scenario)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], [r.getMessage() for r in caplog.records]
+
+
+def test_a_bug_while_handling_a_message_is_logged_and_closes_that_client_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The parser would swallow an exception raised inside `data_received`: the session logs it
+    with its traceback and closes the client 1011 with a reason."""
+    import logging
+
+    real = ws_session.decode_client_frame
+
+    def buggy(data: bytes, many: bool) -> list[object]:
+        if b"boom" in data:
+            raise RuntimeError("a bug")
+        return real(data, many=many)  # type: ignore[return-value]
+
+    monkeypatch.setattr(ws_session, "decode_client_frame", buggy)
+
+    async def scenario(server: Server, base: str) -> None:
+        async with aiohttp.ClientSession() as s:
+            bystander = await RawClient.connect(s, base)
+            await bystander.next()
+            bad = await Raw.connect(server.port or 0)
+            await bad.message()
+            await bad.send(Raw.frame(BINARY, call(1, "add", pack_str("boom"))))
+            await bad.expect_close(1011, "internal error")
+            bad.close()
+            await bystander.send(call(2, "add", pack_str("fine")))
+            assert (await bystander.next())["request_id"] == 2
+
+    with caplog.at_level(logging.ERROR):
+        run_scenario(tmp_path, scenario)
+    assert any("a bug" in str(r.exc_info) for r in caplog.records if r.exc_info), caplog.records

@@ -458,17 +458,20 @@ class ClientSession:
             return  # closed for a bad message or a backlog: what follows is not served
         try:
             messages = decode_client_frame(data, many=self.v3)
+            queued = self._queued_in = self._queued_in + len(messages)
+            if queued > MAX_QUEUED_INCOMING:
+                self.fail(CLOSE_TRY_AGAIN, "too many requests: the client sent messages faster than they were handled")
+                return
+            self.database.submit_frame(self, messages, data)
         except MalformedMessage as e:
             self.fail(CLOSE_ERROR, f"malformed message: {e}")
             return
-        queued = self._queued_in = self._queued_in + len(messages)
-        if queued > MAX_QUEUED_INCOMING:
-            self.fail(CLOSE_TRY_AGAIN, "too many requests: the client sent messages faster than they were handled")
-            return
-        try:
-            self.database.submit_frame(self, messages, data)
         except DatabaseStopped:
             self.fail(CLOSE_AWAY, "database is shutting down or being updated")
+            return
+        except Exception:  # a bug of ours: logged here (the parser would swallow it), the client closed
+            log.exception("handling a message from %s failed", self.caller.identity_hex)
+            self.fail(CLOSE_ERROR, "internal error: the server could not handle this message")
             return
         if queued >= PAUSE_QUEUED_INCOMING:
             self._pause_reading()
