@@ -174,3 +174,60 @@ def test_the_batch_writer_sends_one_write_per_loop_iteration() -> None:
         rtransport.close()
 
     asyncio.run(main())
+
+
+class _Transport:
+    """A transport that keeps what is written (the database process's side, without a socket)."""
+
+    def __init__(self) -> None:
+        self.written = bytearray()
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+
+_to_database = st.one_of(
+    st.binary(max_size=200),
+    st.lists(
+        st.tuples(st.sampled_from(sorted(TO_DATABASE)), st.integers(0, 5), st.binary(max_size=60)), max_size=6
+    ).map(records.batch),
+    st.tuples(st.integers(0, 2**32 - 1), st.binary(max_size=60)).map(
+        lambda t: records.record(Kind.REQUEST, 0, records.id_payload(t[0], t[1]))
+    ),
+    st.tuples(
+        st.integers(0, 2**32 - 1),
+        st.sampled_from(["call_reducer", "admit", "stop", "swap", "no_such_op", ""]),
+        st.lists(st.one_of(st.integers(), st.text(max_size=5), st.none()), max_size=3),
+    ).map(lambda t: records.record(Kind.REQUEST, 0, records.id_payload(t[0], records.dumps((t[1], tuple(t[2])))))),
+)
+
+
+@given(st.lists(_to_database, min_size=1, max_size=4))
+@settings(max_examples=150, deadline=None)
+def test_the_database_process_survives_any_bytes_from_the_front(chunks: list[bytes]) -> None:
+    """Whatever the front's side of the socket carries, the database process either answers (a
+    request before CONFIG is refused) or ends the link; `data_received` never raises."""
+    from spacetimedb.control.database_process import DatabaseProcessMain
+
+    async def main() -> None:
+        process = DatabaseProcessMain(asyncio.get_running_loop())
+        transport = _Transport()
+        process.connection_made(transport)  # type: ignore[arg-type]
+        for chunk in chunks:
+            process.data_received(chunk)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert process.db is None  # no CONFIG was valid: nothing was started
+        for kind, _conn, payload in RecordReader(TO_FRONT).feed(bytes(transport.written)):
+            assert kind is Kind.REPLY
+            outcome = records.loads(records.parse_id(payload, "REPLY")[1])
+            assert outcome[0] == "err"
+
+    asyncio.run(main())
