@@ -34,7 +34,7 @@ from typing import Any
 from spacetimedb.control import database_ops, records
 from spacetimedb.control.backend import CallResult, HttpCallOutcome
 from spacetimedb.control.database_registry import BackendSpec, PublishRefused, restore_module_files
-from spacetimedb.control.errors import DatabaseOutOfService, DatabaseStopped
+from spacetimedb.control.errors import DatabaseStopped
 from spacetimedb.control.hosted_database import DatabaseInfo, HostedDatabase
 from spacetimedb.control.module_swap import swap_module
 from spacetimedb.control.query_limits import QueryLimits
@@ -181,7 +181,7 @@ class DatabaseProcessMain:
         self.followers: dict[int, Callable[[], None]] = {}
         self.done = loop.create_future()
         self._tasks: set[asyncio.Task[Any]] = set()
-        #: DURABLE reporting: the newest offset sent, and the newest reported.
+        #: DURABLE reporting: the newest offset sent, the newest reported, and whether a wait is armed.
         self._target = -1
         self._reported = -1
         self._reporting = False
@@ -320,36 +320,59 @@ class DatabaseProcessMain:
     # ---- DURABLE --------------------------------------------------------------------------------
 
     def _note_offset(self, offset: int) -> None:
+        """A message for tx `offset` was sent: tell the front once that commit is durable."""
         if offset > self._target:
             self._target = offset
             if not self._reporting:
-                self._reporting = True
-                task = self.loop.create_task(self._report_durable())
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self._arm()
 
-    async def _report_durable(self) -> None:
-        """Tell the front each time the offsets it was sent become durable (one wait per fsync batch)."""
+    def _arm(self) -> None:
+        """Wait (one future, no task) for the newest offset sent; one wait covers a group commit."""
+        db = self.db
+        if db is None or self._reported >= self._target or db.failure is not None:
+            return
+        waiter = db.backend.durable_offset_waiter()
+        target = self._target
+        if waiter is None:  # no durability: every commit counts as durable at once
+            self._report(target)
+            return
         try:
-            while self._reported < self._target and self.db is not None:
-                target = self._target
-                db = self.db
-                try:
-                    await db.wait_durable(target)
-                except DatabaseOutOfService:
-                    return  # LOG_FAILED follows; the front fails what it holds
-                except DatabaseStopped:
-                    if db.stopped.is_set():
-                        return
-                    await asyncio.sleep(0.01)  # a module swap reopened the log: wait on the new one
-                    continue
-                now = db.backend.durable_offset_now()
-                value = max(target, -1 if now is None else now)
-                self._reported = value
-                assert self.out is not None
-                self.out.add(Kind.DURABLE, 0, records.i64_payload(value))
-        finally:
+            waiting = waiter(target)
+        except Exception:  # the log is gone (a swap reopens it): try again shortly
+            self._retry()
+            return
+        self._reporting = True
+        if isinstance(waiting, asyncio.Future):
+            waiting.add_done_callback(functools.partial(self._durable, target))
+        else:
+            task = self.loop.create_task(_awaited(waiting))
+            task.add_done_callback(functools.partial(self._durable, target))
+
+    def _durable(self, target: int, fut: asyncio.Future[Any]) -> None:
+        self._reporting = False
+        error = None if fut.cancelled() else fut.exception()
+        db = self.db
+        if fut.cancelled() or error is not None:
+            if db is not None and not db.stopped.is_set() and db.failure is None:
+                self._retry()  # the log closed under a module swap: wait on the new one
+            return  # else LOG_FAILED follows (or the database stopped): the front fails what it holds
+        now = db.backend.durable_offset_now() if db is not None else None
+        self._report(max(target, -1 if now is None else now))
+        self._arm()
+
+    def _retry(self) -> None:
+        self._reporting = True
+
+        def again() -> None:
             self._reporting = False
+            self._arm()
+
+        self.loop.call_later(0.01, again)
+
+    def _report(self, offset: int) -> None:
+        if offset > self._reported and self.out is not None:
+            self._reported = offset
+            self.out.add(Kind.DURABLE, 0, records.i64_payload(offset))
 
     # ---- the end ----------------------------------------------------------------------------------
 
@@ -365,6 +388,10 @@ class DatabaseProcessMain:
                 await db.stop()
             except Exception:
                 log.exception("database process: stopping the database failed")
+
+
+async def _awaited(waiting: Any) -> None:
+    await waiting
 
 
 # ---- operations (the names database_ops forwards) -----------------------------------------------
