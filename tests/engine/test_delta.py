@@ -87,3 +87,22 @@ def test_only_changed_tables_appear() -> None:
     tx = db.begin()
     tx.update(USERS_PK, (1, "a", 2))
     assert set(tx.commit().tables) == {USERS}
+
+
+def test_cancelling_is_found_in_small_and_large_transactions_alike() -> None:
+    """Up to a few rows the overlap of inserts and deletes is found by list membership, beyond by
+    a set: both must net the same way (one row changed and changed back among many)."""
+    for n in (1, 2, 3, 20):
+        db = new_db()
+        tx = db.begin()
+        for i in range(n):
+            tx.insert(ACCOUNTS, (i, 10))
+        tx.commit()
+        tx = db.begin()
+        for i in range(n):
+            tx.update(ACCOUNTS_PK, (i, 11))
+        tx.update(ACCOUNTS_PK, (0, 10))  # the first row back as it was: it cancels
+        delta = tx.commit()
+        changed = [(i, 11) for i in range(1, n)]
+        expected = {ACCOUNTS: TableDelta(changed, [(i, 10) for i in range(1, n)])} if changed else {}
+        assert {t: TableDelta(sorted(d.inserts), sorted(d.deletes)) for t, d in delta.tables.items()} == expected

@@ -162,3 +162,42 @@ def test_a_runaway_lifecycle_reducer_is_interrupted_and_refuses_the_client() -> 
     result = h.client_connected(ME, ConnectionId(1))
     assert not result.committed and "reducer 'hello' ran longer than the reducer time limit of 0.2 s" in (result.error or "")
     assert h.db.count(h.module.table("seen").schema.table_id) == 0
+
+
+def test_bad_bsatn_arguments_are_explained_and_change_nothing(host: ModuleHost) -> None:
+    """The host calls the compiled decoder directly and only on failure the explaining one: the
+    caller still gets a ReducerArgumentsError naming the reducer, never a bare ConversionError."""
+    for data in (b"", b"\x01\x00\x00\x00", b"\x01\x00\x00\x00\x05\x06"):
+        with pytest.raises(ReducerArgumentsError, match="reducer 'put': cannot decode BSATN arguments"):
+            host.call_reducer("put", data, caller=ME)
+    with pytest.raises(ReducerArgumentsError, match="put_wrong_class"):
+        host.call_reducer("put_wrong_class", b"\x00", caller=ME)  # takes none: extra bytes do not fit
+    assert items(host) == []
+    assert host.call_reducer("put", b"\x01\x00\x00\x00\x05", caller=ME).committed
+    assert items(host) == [(1, 5)]
+
+
+def test_commit_observers_follow_registration(host: ModuleHost) -> None:
+    """What `_run` does after a commit is precomputed from the registered log, check and listeners:
+    it must follow every change of them."""
+    seen: list[str] = []
+    logged: list[int | None] = []
+
+    def listener(r: Any) -> None:
+        seen.append(r.reducer)
+
+    host.add_commit_listener(listener)
+    host.call_reducer("put", (1, 1), caller=ME, args_format="python")
+    host.set_commit_log(lambda r: logged.append(r.tx_offset))
+    host.call_reducer("put", (2, 1), caller=ME, args_format="python")
+    host.set_commit_check(lambda r: "refused" if r.reducer == "put" else None)
+    refused = host.call_reducer("put", (3, 1), caller=ME, args_format="python")
+    assert refused.status is ReducerStatus.INTERNAL_ERROR and refused.error == "refused"
+    host.set_commit_check(None)
+    host.remove_commit_listener(listener)
+    host.call_reducer("put", (4, 1), caller=ME, args_format="python")
+    host.set_commit_log(None)
+    host.call_reducer("put", (5, 1), caller=ME, args_format="python")
+    assert seen == ["put", "put"]
+    assert len(logged) == 2 and logged[1] == logged[0] + 1  # (4, 1) reused the refused call's offset
+    assert sorted(r[0] for r in items(host)) == [1, 2, 4, 5]

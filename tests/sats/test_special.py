@@ -64,6 +64,22 @@ def test_timestamp_arithmetic() -> None:
     assert Timestamp.now() > Timestamp(1_700_000_000_000_000)
 
 
+def test_timestamp_now_is_an_ordinary_timestamp() -> None:
+    """`now` builds its value without `__init__` (a per-call cost): it must still be a complete,
+    frozen Timestamp, equal and hashing alike to one built the usual way."""
+    import dataclasses
+    import time
+
+    before = time.time_ns() // 1000
+    now = Timestamp.now()
+    after = time.time_ns() // 1000
+    assert type(now) is Timestamp and type(now.micros) is int
+    assert before <= now.micros <= after
+    assert now == Timestamp(now.micros) and hash(now) == hash(Timestamp(now.micros))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        now.micros = 0  # type: ignore[misc]
+
+
 def test_uuid() -> None:
     u = Uuid.parse("01234567-89ab-cdef-0123-456789abcdef")
     assert str(u) == "01234567-89ab-cdef-0123-456789abcdef"

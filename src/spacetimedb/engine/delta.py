@@ -74,8 +74,35 @@ def net_delta(log: list[LogEntry], sequences: dict[SequenceKey, int]) -> TxDelta
             inserts.append(new)
         if old is not None:
             deletes.append(old)
-    change = _table_delta(first, log, inserts, deletes)
-    return TxDelta({} if change is None else {first.table_id: change}, sequences)
+    # `_table_delta` inlined for the common one-table transaction (every reducer call's commit).
+    if inserts and deletes:
+        if first.raw_rows and len(inserts) + len(deletes) <= _SMALL:
+            # A few rows: list membership (C-level ==) is cheaper than hashing every row.
+            overlap = False
+            for d in deletes:
+                if d in inserts:
+                    overlap = True
+                    break
+        else:
+            overlap = _overlap(first, inserts, deletes)
+        if overlap:
+            inserts, deletes = _cancel(first, log)
+            if not inserts and not deletes:
+                return TxDelta({}, sequences)
+    return TxDelta({first.table_id: TableDelta(inserts, deletes)}, sequences)
+
+
+#: Up to this many rows inserted plus deleted in a table, overlap is found by list membership.
+_SMALL = 8
+
+
+def _overlap(table: Table, inserts: list[Row], deletes: list[Row]) -> bool:
+    """True when some row is both inserted and deleted (by value: the rows of a table form a set)."""
+    if table.raw_rows:
+        return not set(deletes).isdisjoint(inserts)
+    # Byte-exact identities: 0.0 does not cancel -0.0, a NaN cancels the same NaN.
+    row_key = table.row_key
+    return not set(map(row_key, deletes)).isdisjoint(map(row_key, inserts))
 
 
 def _multi_table(log: list[LogEntry], sequences: dict[SequenceKey, int]) -> TxDelta:
@@ -99,16 +126,10 @@ def _multi_table(log: list[LogEntry], sequences: dict[SequenceKey, int]) -> TxDe
 def _table_delta(
     table: Table, log: list[LogEntry], inserts: list[Row], deletes: list[Row]
 ) -> TableDelta | None:
-    if inserts and deletes:
-        if table.raw_rows:
-            overlap = not set(deletes).isdisjoint(inserts)
-        else:  # byte-exact identities: 0.0 does not cancel -0.0, a NaN cancels the same NaN
-            row_key = table.row_key
-            overlap = not set(map(row_key, deletes)).isdisjoint(map(row_key, inserts))
-        if overlap:
-            inserts, deletes = _cancel(table, log)
-            if not inserts and not deletes:
-                return None
+    if inserts and deletes and _overlap(table, inserts, deletes):
+        inserts, deletes = _cancel(table, log)
+        if not inserts and not deletes:
+            return None
     return TableDelta(inserts, deletes)
 
 

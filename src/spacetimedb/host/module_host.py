@@ -42,6 +42,7 @@ from spacetimedb.module.runner import (
     PreparedProcedure,
     PreparedReducer,
 )
+from spacetimedb.sats.errors import ConversionError
 from spacetimedb.sats.special import ConnectionId, Identity, Timestamp
 
 CommitListener = Callable[[ReducerCallResult], None]
@@ -86,6 +87,9 @@ class ModuleHost:
         self._listeners: list[CommitListener] = []
         self._commit_log: CommitListener | None = None
         self._commit_check: CommitCheck | None = None
+        #: What a commit must go through after the engine (see `_observe`): 0 nothing, 1 only the
+        #: log and the listeners (inlined in `_run`), 2 `_after_commit`.
+        self._observers = 0
         #: The module layer's call rules; this host supplies transactions, clock, log and guard.
         self.runner = ModuleRunner(module, identity=self.identity, log=self._log_from_module, guard=self._guard)
         self.db_view = self.runner.db_view
@@ -97,6 +101,7 @@ class ModuleHost:
         schedule_tables = [t.schema for t in module.tables if t.schema.schedule_reducer is not None]
         self.scheduler = Scheduler(schedule_tables)
         self._schedule_reducer = {t.table_id: t.schedule_reducer for t in schedule_tables}
+        self._observe()
         # A scheduled call's arguments are its row, in BSATN (as upstream passes them).
         self._schedule_row_codecs = {t.table_id: compile_codec(t.row_type, module.typespace) for t in schedule_tables}
         #: Starts a scheduled procedure (name, BSATN args, timestamp); default: run it to its end
@@ -140,7 +145,14 @@ class ModuleHost:
             raise UnknownReducerError(f"{name!r} is a scheduled reducer; only the database owner can call it")
         # The format dispatch inline (not `r.decode`): one Python frame less per call.
         if args_format == "bsatn":
-            values = r.decode_bsatn(args)
+            fast = r.bsatn_fast
+            if fast is None:
+                values = r.decode_bsatn(args)
+            else:
+                try:
+                    values = fast(args)
+                except ConversionError:
+                    values = r.decode_bsatn(args)  # raises ReducerArgumentsError, explaining why
         elif args_format == "python":
             values = r.decode_python(args)
         else:
@@ -327,9 +339,11 @@ class ModuleHost:
     def add_commit_listener(self, listener: CommitListener) -> None:
         """Call `listener(result)` after every committed transaction, in commit order."""
         self._listeners.append(listener)
+        self._observe()
 
     def remove_commit_listener(self, listener: CommitListener) -> None:
         self._listeners.remove(listener)
+        self._observe()
 
     def set_commit_log(self, log: CommitListener | None) -> None:
         """Log every committed transaction through `log(result)`, before anything else sees it.
@@ -339,6 +353,7 @@ class ModuleHost:
         was handed to the log. `log` must raise only when it did not take the record.
         """
         self._commit_log = log
+        self._observe()
 
     def set_commit_check(self, check: CommitCheck | None) -> None:
         """Run `check(result)` on every committed transaction before anything else sees it (before
@@ -347,6 +362,16 @@ class ModuleHost:
         failed while being refreshed inside it). The engine state `check` reads is the
         transaction's."""
         self._commit_check = check
+        self._observe()
+
+    def _observe(self) -> None:
+        """Recompute what `_run` does after a commit, once, when the observers change."""
+        if self._commit_check is not None or self._schedule_reducer:
+            self._observers = 2
+        elif self._commit_log is not None or self._listeners:
+            self._observers = 1
+        else:
+            self._observers = 0
 
     def record_commit(
         self,
@@ -426,28 +451,36 @@ class ModuleHost:
         scheduled calls), a caller without a token with one."""
         start = perf_counter_ns()
         tx = self.db.begin()
+        offset = self._next_offset
         # Positional: this is the per-call path.
-        failure = self._run_reducer(tx, fn, values, name, caller, connection_id, ts, self._next_offset, auth)
-        if failure is None:
-            status = _COMMITTED
-            error = None
-            delta: TxDelta | None = tx.commit()
-            offset: int | None = self._next_offset
-            self._next_offset = offset + 1  # type: ignore[operator]
-        else:
+        failure = self._run_reducer(tx, fn, values, name, caller, connection_id, ts, offset, auth)
+        if failure is not None:
             tx.rollback()
-            status = _FAILED_STATUS[failure.kind]
-            error = failure.message
-            delta = offset = None
-        # Positional, in field order (pinned by tests/host/test_results.py): the only construction
-        # on the per-call path, where keywords cost ~0.27 us more per call (CPython 3.11 builds a
-        # kwargs dict to call a class); everywhere else it is built with keywords.
+            # Positional, in field order (pinned by tests/host/test_results.py): the only
+            # constructions on the per-call path, where keywords cost ~0.27 us more per call
+            # (CPython 3.11 builds a kwargs dict to call a class); everywhere else with keywords.
+            return ReducerCallResult(
+                name, _FAILED_STATUS[failure.kind], failure.message, None, ts, None, caller, connection_id,
+                raw_args, (perf_counter_ns() - start) // 1000,
+            )  # fmt: skip
+        delta = tx.commit()
+        self._next_offset = offset + 1
         result = ReducerCallResult(
-            name, status, error, delta, ts, offset, caller, connection_id, raw_args, (perf_counter_ns() - start) // 1000
+            name, _COMMITTED, None, delta, ts, offset, caller, connection_id, raw_args, (perf_counter_ns() - start) // 1000
         )
-        if delta is not None and (
-            self._listeners or self._schedule_reducer or self._commit_log is not None or self._commit_check is not None
-        ):
+        observers = self._observers
+        if observers == 1:
+            # `_after_commit` inlined for the usual observers (the commit log, the listeners).
+            log = self._commit_log
+            if log is not None:
+                try:
+                    log(result)
+                except Exception as e:
+                    self._unlogged(result, delta, e)
+                    return result
+            for listener in self._listeners:
+                listener(result)
+        elif observers:
             self._after_commit(result, delta, ts)
         return result
 

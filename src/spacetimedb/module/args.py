@@ -37,6 +37,8 @@ class ArgDecoder:
         self.product = ProductNode(None, [Field(n, None, node) for n, node in zip(self.names, self.nodes, strict=True)], TUPLE)
         codec = compile_node(self.product)
         self._decode_bsatn: Callable[[Any], Any] = codec.decode
+        #: The compiled decoder: raises ConversionError (not ReducerArgumentsError) on bad input.
+        self.bsatn_codec: Callable[[Any], tuple[Any, ...]] = codec.decode
         self._py = [value_converters(n) for n in self.nodes]
         self._python_fast = _compile_python_args(self.names, self.nodes)
         self._json: list[Callable[[Any], Any]] | None = None

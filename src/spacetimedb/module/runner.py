@@ -167,7 +167,8 @@ class PreparedReducer(_DecodesArgs):
     """
 
     __slots__ = (
-        "decode_bsatn", "decode_json", "decode_python", "decoder", "fn", "lifecycle", "name", "scheduled", "takes_args",
+        "bsatn_fast", "decode_bsatn", "decode_json", "decode_python", "decoder", "fn", "lifecycle", "name", "scheduled",
+        "takes_args",
     )  # fmt: skip
 
     def __init__(self, module: ModuleDef, rd: ReducerDef) -> None:
@@ -183,7 +184,10 @@ class PreparedReducer(_DecodesArgs):
         self.decode_bsatn: Callable[[Any], tuple[Any, ...]] = d.bsatn if rd.takes_args else _checked_only(d.bsatn)
         self.decode_python: Callable[[Any], tuple[Any, ...]] = d.python if rd.takes_args else _checked_only(d.python)
         self.decode_json: Callable[[Any], tuple[Any, ...]] = d.json if rd.takes_args else _checked_only(d.json)
-
+        #: The compiled BSATN decoder itself (None for a reducer not passed its arguments): a host
+        #: may call it first and, on `ConversionError`, call `decode_bsatn` for the explained
+        #: `ReducerArgumentsError` (one Python frame less per call than `decode_bsatn`).
+        self.bsatn_fast: Callable[[Any], tuple[Any, ...]] | None = d.bsatn_codec if rd.takes_args else None
 
 
 class PreparedProcedure(_DecodesArgs):
