@@ -228,3 +228,34 @@ def test_insert_failing_in_a_secondary_index_leaves_nothing_behind() -> None:
     tx.insert(OPTS, (1, 3, b""))
     tx.commit()
     db.check_invariants()
+
+
+@pytest.mark.parametrize("table,index,row", [(ACCOUNTS, ACCOUNTS_PK, (1, 10)), (USERS, USERS_PK, (1, "ann", 30))])
+def test_update_checks_shape_and_key_on_both_prepared_paths(table: int, index: int, row: tuple) -> None:
+    """`accounts` (one plain unique index) takes the specialized updater, `users` (other indexes,
+    a sequence) the general one: both check the row before changing anything, and a failed
+    update leaves the transaction usable."""
+    db = new_db()
+    tx = db.begin()
+    tx.insert(table, row)
+    changed = (row[0], 11) if table == ACCOUNTS else (row[0], "ann", 31)
+    with pytest.raises(SpacetimeError, match="columns but the row has 1"):
+        tx.update(index, (row[0],))
+    with pytest.raises(RowNotFound):
+        tx.update(index, (99, *changed[1:]))
+    assert tx.update(index, list(row)) == row  # identical: nothing to do, the stored row back
+    assert tx.update(index, list(changed)) == changed  # a list is taken as a tuple
+    assert tx.unique_updaters[index](changed) == changed  # the handles' fast path: same function
+    with pytest.raises(UnknownTableOrIndex):
+        tx.unique_updaters[12345]
+    with pytest.raises(UnknownTableOrIndex):
+        tx.unique_finders[12345]
+    assert tx.unique_finders[index](row[0]) == changed
+    assert tx.commit().tables[table].inserts == [changed]
+    assert db._log == []  # the shared undo log is empty between transactions
+    tx = db.begin()
+    with pytest.raises(IndexScanUnsupported):
+        tx.unique_updaters[USERS_AGE]
+    tx.update(index, row)
+    tx.rollback()
+    assert db.index_find(index, row[0]) == changed and db._log == []

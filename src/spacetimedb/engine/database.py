@@ -6,13 +6,19 @@ import dataclasses
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from spacetimedb.engine.delta import DatabaseImage, TxDelta
-from spacetimedb.engine.errors import ReplayMismatch, TransactionStateError
-from spacetimedb.engine.index import Index
+from spacetimedb.engine.delta import DatabaseImage, LogEntry, TxDelta
+from spacetimedb.engine.errors import (
+    IndexScanUnsupported,
+    ReplayMismatch,
+    TransactionStateError,
+    UnknownTableOrIndex,
+)
+from spacetimedb.engine.index import Index, UniqueIndex
 from spacetimedb.engine.reads import TableReads
 from spacetimedb.engine.sequence import Sequence, SequenceKey
 from spacetimedb.engine.table import Table
 from spacetimedb.engine.transaction import MutTx
+from spacetimedb.engine.updater import Updater, unique_updater
 from spacetimedb.module.datastore import Row
 from spacetimedb.module.schema import IndexSchema, TableSchema
 from spacetimedb.sats.errors import SchemaError
@@ -28,7 +34,12 @@ class Database(TableReads):
     def __init__(self, schemas: Iterable[TableSchema] = ()) -> None:
         self._tables: dict[int, Table] = {}
         self._indexes: dict[int, tuple[Index, Table]] = {}
-        self._finders: dict[int, Callable[[Any], Row | None]] = {}
+        self._finders: dict[int, Callable[[Any], Row | None]] = _Finders()
+        #: The undo log of the open transaction (one at a time): every MutTx appends to this list,
+        #: and commit and rollback empty it. One list, so `unique_updater`s can hold its `append`.
+        self._log: list[LogEntry] = []
+        #: unique index_id -> `update(row)` (see `engine.updater`), for MutTx and table handles.
+        self._updaters: dict[int, Updater] = _Updaters(self)
         self._sequences: dict[SequenceKey, Sequence] = {}
         self._advanced: set[Sequence] = set()
         #: Tables whose rows live only for the transaction that inserts them (`is_event`).
@@ -66,6 +77,8 @@ class Database(TableReads):
             if ix.index_id >= 0:
                 self._indexes[ix.index_id] = (ix, table)
                 self._finders[ix.index_id] = ix.finder()
+                if isinstance(ix, UniqueIndex):
+                    self._updaters[ix.index_id] = unique_updater(ix, table, self._log)
         for seq in table.sequences:
             self._sequences[seq.key] = seq
 
@@ -104,6 +117,7 @@ class Database(TableReads):
         for stale in old.indexes:
             self._indexes.pop(stale.index_id, None)
             self._finders.pop(stale.index_id, None)
+            self._updaters.pop(stale.index_id, None)
         self._tables[schema.table_id] = table
         self._register(table)
 
@@ -125,6 +139,8 @@ class Database(TableReads):
                 "a transaction is already open on this database; commit or roll it back first "
                 "(reducer calls on one database run one at a time)"
             )
+        if self._log:
+            self._log.clear()  # left by a commit or rollback that raised half-way
         tx = self._tx = MutTx(self)
         self._reads_blocked = True
         return tx
@@ -222,3 +238,27 @@ class Database(TableReads):
         from spacetimedb.engine.invariants import check_invariants
 
         check_invariants(self)
+
+
+class _Finders(dict[int, Callable[[Any], "Row | None"]]):
+    """index_id -> `find(key)`; an unknown id raises UnknownTableOrIndex (handles index it directly)."""
+
+    def __missing__(self, index_id: int) -> Callable[[Any], Row | None]:
+        raise UnknownTableOrIndex(f"no index with id {index_id} in this database")
+
+
+class _Updaters(dict[int, Updater]):
+    """unique index_id -> `update(row)`; any other id raises what `MutTx.update` reports for it."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__()
+        self._db = db
+
+    def __missing__(self, index_id: int) -> Updater:
+        found = self._db._indexes.get(index_id)
+        if found is None:
+            raise UnknownTableOrIndex(f"no index with id {index_id} in this database")
+        ix, table = found
+        raise IndexScanUnsupported(
+            f"update needs a unique index, but index '{ix.name}' on table '{table.name}' is not unique"
+        )

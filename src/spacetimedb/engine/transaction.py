@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from spacetimedb.engine.delta import LogEntry, TxDelta, net_delta
 from spacetimedb.engine.errors import (
-    IndexScanUnsupported,
-    RowNotFound,
     TransactionStateError,
     UnknownTableOrIndex,
 )
@@ -29,15 +27,20 @@ if TYPE_CHECKING:
 class MutTx(TableReads):
     """Implements `spacetimedb.module.datastore.Datastore`, plus `commit` and `rollback`."""
 
-    __slots__ = ("_db", "_finders", "_indexes", "_log", "_reads_blocked", "_tables")
+    __slots__ = ("_db", "_finders", "_indexes", "_log", "_reads_blocked", "_tables", "unique_finders", "unique_updaters")
 
     def __init__(self, db: Database) -> None:
         self._db = db
         self._tables = db._tables
         self._indexes = db._indexes
         self._finders = db._finders
-        self._log: list[LogEntry] = []
+        self._log: list[LogEntry] = db._log  # the database's one undo log, empty between transactions
         self._reads_blocked = False
+        #: The optional fast path of `Datastore` (see `spacetimedb.module.datastore`): index_id ->
+        #: `find(key)` and -> `update(row)`, as `index_find` and `update` without their dispatch.
+        #: Valid while this transaction is open (table handles reach it only during a call).
+        self.unique_finders = db._finders
+        self.unique_updaters = db._updaters
 
     def _blocked_error(self) -> TransactionStateError:
         return TransactionStateError(
@@ -86,38 +89,7 @@ class MutTx(TableReads):
         """Replace the row with the same key in unique index `index_id`; returns the stored row."""
         if self._reads_blocked:
             raise self._blocked_error()
-        try:
-            ix, table = self._indexes[index_id]
-        except KeyError:
-            raise UnknownTableOrIndex(f"no index with id {index_id} in this database") from None
-        if not ix.unique:
-            raise IndexScanUnsupported(
-                f"update needs a unique index, but index '{ix.name}' on table '{table.name}' is not unique"
-            )
-        if type(row) is not tuple:
-            row = tuple(row)
-        if len(row) != table.ncols:
-            raise ConversionError(
-                f"table '{table.name}' has {table.ncols} columns but the row has {len(row)}: {row!r}"
-            )
-        if table.sequences:
-            row = table.fill_sequences(row)
-        key = ix.key_of(row)
-        store = ix.map
-        old = store.get(key)
-        if old is None:
-            shown: Any = row[ix.columns[0]] if len(ix.columns) == 1 else tuple(row[c] for c in ix.columns)
-            raise RowNotFound(table.name, ix.name, shown)
-        if old == row if table.raw_rows else table.same_row(old, row):
-            return old  # identical: the delete and re-insert would cancel
-        if ix.unique_siblings:
-            table.check_update(old, row, ix)
-        # The key in `ix` is unchanged by definition: swap the row in place, then fix the others.
-        store[key] = row
-        for other in ix.siblings:
-            other.replace(old, row)
-        self._log.append((table, old, row))
-        return row
+        return self.unique_updaters[index_id](row)
 
     def index_delete(self, index_id: int, prefix: tuple[Any, ...]) -> int:
         """Delete the rows `index_filter` would yield; returns how many."""
@@ -142,8 +114,8 @@ class MutTx(TableReads):
         db._tx = None  # inlined Database._end_transaction: this is on every reducer call's path
         db._reads_blocked = False
         log = self._log
-        self._log = []  # the delta keeps what it needs; a held MutTx should not pin the log
         delta = net_delta(log, db._take_sequence_advances() if db._advanced else {})
+        log.clear()  # the delta keeps what it needs (fresh lists); the log is the next transaction's
         if db._event_tables:
             for table in db._event_tables:
                 if table.store:

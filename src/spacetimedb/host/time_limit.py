@@ -29,6 +29,8 @@ DEFAULT_REDUCER_TIME_LIMIT = 10.0
 #: After firing, fire again this often while the module code keeps running (it swallowed the first).
 REFIRE_SECONDS = 1.0
 _INF = float("inf")
+_get_ident = threading.get_ident
+_monotonic = time.monotonic
 
 _set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
 _set_async_exc.argtypes = [ctypes.c_ulong, ctypes.py_object]
@@ -71,8 +73,8 @@ class ReducerGuard:
         _watchdog.watch(self)
 
     def enter(self) -> None:
-        self._thread_id = threading.get_ident()
-        self.deadline = time.monotonic() + self.limit_now
+        self._thread_id = _get_ident()
+        self.deadline = _monotonic() + self.limit_now
 
     def start_budget(self, seconds: float) -> None:
         """Interrupt calls past `seconds` (if shorter than the limit) until `stop_budget`: module

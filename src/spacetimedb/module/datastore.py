@@ -31,7 +31,13 @@ class DatastoreReads(Protocol):
 
 
 class Datastore(Protocol):
-    """The operations of one open mutable transaction; reads see the transaction's own writes."""
+    """The operations of one open mutable transaction; reads see the transaction's own writes.
+
+    Optional fast path (table handles look for it, and use `index_find`/`update` when absent):
+    attributes `unique_finders` and `unique_updaters`, mappings from an index id to `find(key)`
+    and to `update(row)`, doing exactly what `index_find(index_id, key)` and `update(index_id, row)`
+    do (the same results and errors) while the transaction is open.
+    """
 
     def insert(self, table_id: int, row: Row) -> Row:
         """Insert; returns the stored row with auto-increment columns filled in.

@@ -359,7 +359,18 @@ class ModuleRunner:
             else:
                 try:
                     guard.enter()
-                    fn(ctx, *args)
+                    # By arity: a plain call is inlined by CPython 3.11, a `*args` call is not.
+                    n = len(args)
+                    if n == 3:
+                        fn(ctx, args[0], args[1], args[2])
+                    elif n == 0:
+                        fn(ctx)
+                    elif n == 1:
+                        fn(ctx, args[0])
+                    elif n == 2:
+                        fn(ctx, args[0], args[1])
+                    else:
+                        fn(ctx, *args)
                 finally:
                     # Inside the outer try: an interrupt still pending lands there.
                     fired = guard.leave()
