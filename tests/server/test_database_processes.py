@@ -287,7 +287,7 @@ from spacetimedb import ReducerContext, reducer
 
 @reducer
 def hog(ctx: ReducerContext) -> None:
-    ballast = bytearray(3 * 1024 * 1024 * 1024)
+    ballast = bytearray(16 * 1024 * 1024 * 1024)
     ballast[-1] = 1
 
 
@@ -312,7 +312,7 @@ def test_a_database_process_memory_limit_fails_the_call_that_exceeds_it(tmp_path
         assert isinstance(db, DatabaseProcess)
         with open(f"/proc/{db.pid}/limits") as f:
             [line] = [x for x in f if x.startswith("Max address space")]
-        assert line.split()[3] == str(1024 * 1024 * 1024)
+        assert line.split()[3] == str(2 * 1024 * 1024 * 1024)
         async with aiohttp.ClientSession() as s:
             async with s.post(f"{base}/v1/database/hog/call/hog", json=[], headers=owner) as r:
                 assert r.status >= 500 and "MemoryError" in await r.text()
@@ -320,7 +320,7 @@ def test_a_database_process_memory_limit_fails_the_call_that_exceeds_it(tmp_path
                 assert r.status == 200
         assert db.generation == 1
 
-    run(tmp_path, scenario, database_processes=ProcessOptions(memory_limit=1024 * 1024 * 1024))
+    run(tmp_path, scenario, database_processes=ProcessOptions(memory_limit=2 * 1024 * 1024 * 1024))
 
 
 class _Session:
