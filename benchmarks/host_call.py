@@ -10,6 +10,7 @@ per call and their ratio (baseline / ours: above 1 means ours is faster).
 
     git archive OLD src examples | tar -x -C /tmp/old          # the baseline tree
     python benchmarks/host_call.py --baseline /tmp/old [--calls 5000] [--rounds 30]
+    python benchmarks/host_call.py --baseline /tmp/old --no-commit-log   # without the commit log
     python benchmarks/host_call.py                                # ours only
 """
 
@@ -28,7 +29,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 ACCOUNTS = 1000
 
 
-def child(tree: Path, calls: int) -> None:
+def child(tree: Path, calls: int, commit_log: bool) -> None:
     """Runs in a fresh interpreter with `tree`'s sources: one round of calls per "run" line on stdin."""
     sys.path.insert(0, str(tree / "src"))
     from spacetimedb.control.database_registry import BackendSpec
@@ -45,6 +46,8 @@ def child(tree: Path, calls: int) -> None:
                               fsync=FsyncPolicy.off())
         host = backend.host
         host.call_reducer("seed", struct.pack("<Iq", ACCOUNTS, 10**9), caller=host.owner)
+        if not commit_log:
+            host.set_commit_log(None)  # the engine, module and host layers alone
         caller, conn = Identity(0xC0FFEE), ConnectionId(7)
         args = [struct.pack("<IIq", i % ACCOUNTS, (i * 7 + 1) % ACCOUNTS, 1) for i in range(calls)]
         call = host.call_reducer
@@ -67,10 +70,12 @@ def main() -> None:
     p.add_argument("--baseline", type=Path, default=None, help="a tree with src/spacetimedb and examples/bank.py")
     p.add_argument("--calls", type=int, default=5000, help="calls per round (default 5000)")
     p.add_argument("--rounds", type=int, default=30, help="rounds per side, taken in turns (default 30)")
+    p.add_argument("--no-commit-log", action="store_true",
+                   help="detach the commit log after seeding: time the engine, module and host layers alone")
     p.add_argument("--child", type=Path, default=None, help=argparse.SUPPRESS)
     opts = p.parse_args()
     if opts.child is not None:
-        child(opts.child, opts.calls)
+        child(opts.child, opts.calls, not opts.no_commit_log)
         return
     sides = {"ours": REPO_ROOT}
     if opts.baseline is not None:
@@ -79,15 +84,18 @@ def main() -> None:
         sides = {"base": opts.baseline.resolve(), "ours": REPO_ROOT}
     procs = {
         name: subprocess.Popen(
-            [sys.executable, __file__, "--child", str(tree), "--calls", str(opts.calls)],
+            [sys.executable, __file__, "--child", str(tree), "--calls", str(opts.calls),
+             *(["--no-commit-log"] if opts.no_commit_log else [])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=tree,
         )
         for name, tree in sides.items()
     }
     times: dict[str, list[float]] = {name: [] for name in sides}
     try:
+        order = list(procs.items())
         for _ in range(opts.rounds):
-            for name, proc in procs.items():
+            order.reverse()  # each side goes first in every other round
+            for name, proc in order:
                 assert proc.stdin is not None and proc.stdout is not None
                 proc.stdin.write("run\n")
                 proc.stdin.flush()
@@ -97,7 +105,8 @@ def main() -> None:
             assert proc.stdin is not None
             proc.stdin.close()
             proc.wait(timeout=60)
-    print(f"transfer through ModuleHost.call_reducer (BSATN args, commit log on, fsync off), "
+    log = "commit log detached" if opts.no_commit_log else "commit log on, fsync off"
+    print(f"transfer through ModuleHost.call_reducer (BSATN args, {log}), "
           f"{opts.calls} calls x {opts.rounds} rounds per side, in turns")
     for name, tree in sides.items():
         t = times[name]

@@ -202,3 +202,26 @@ def test_primary_key_declared_with_non_unique_index_is_still_unique() -> None:
     with pytest.raises(UniqueConstraintViolation):
         tx.insert(1, (1, 2))
     assert list(tx.index_filter(10, (1,))) == [(1, 1)]
+
+
+def test_an_ended_transaction_someone_holds_stays_ended() -> None:
+    """`begin` reuses the last transaction object only when nobody else refers to it: a held one
+    must keep refusing use however many transactions follow (committed or rolled back)."""
+    db = new_db()
+    held = db.begin()
+    held.insert(ACCOUNTS, (1, 10))
+    held.commit()
+    for end in ("commit", "rollback", "commit"):
+        tx = db.begin()
+        assert tx is not held and tx.is_open and not held.is_open
+        with pytest.raises(TransactionStateError):
+            held.insert(ACCOUNTS, (2, 10))
+        with pytest.raises(TransactionStateError):
+            held.update(ACCOUNTS_PK, (1, 11))
+        tx.update(ACCOUNTS_PK, (1, 12))
+        getattr(tx, end)()
+        del tx  # not held: the next begin may hand out the same object, open again
+    assert db.index_find(ACCOUNTS_PK, 1) == (1, 12)
+    again = db.begin()
+    assert again.is_open and not held.is_open and again.count(ACCOUNTS) == 1
+    again.rollback()
