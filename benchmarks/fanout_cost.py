@@ -113,7 +113,7 @@ async def run(clients: int, commits: int, confirmed: bool) -> tuple[float, float
             await asyncio.sleep(0)
             if confirmed:  # released once the commit log's thread has written the commit
                 deadline = time.monotonic() + 10
-                while (db.confirmed_reads._held or subscribers[-1].pending()) and time.monotonic() < deadline:
+                while (db.confirmed_reads.holding() or subscribers[-1].pending()) and time.monotonic() < deadline:
                     await asyncio.sleep(0.0001)
             t2 = time.perf_counter()
             for t in transports:

@@ -345,6 +345,13 @@ class _Session:
                 return
             self.delivered.append(self.outbox.pop(0)[1])
 
+    confirmed = True
+
+    def send_shared(self, message: bytes, tx_offset: int | None = None, flush: bool = True) -> None:
+        self.outbox.append((-1, message))  # its commit is durable: it waits only behind the others
+        if flush:
+            self.flush()
+
     def fail(self, code: int, reason: str) -> None:
         self.closed = (code, reason)
 

@@ -171,3 +171,88 @@ def test_the_callers_reply_is_written_before_the_subscribers_update() -> None:
             assert order[0] is caller and sorted(map(id, order[1:])) == sorted(map(id, others))
 
         asyncio.run(main())
+
+
+def test_a_clients_own_message_sent_after_a_held_shared_one_leaves_after_it() -> None:
+    """The shared pass at release must not overtake a client's own message sent after the shared
+    one (it takes the shared one into its own queue), nor release anything before its commit is
+    durable, nor send the shared one twice."""
+
+    async def main() -> None:
+        log, reads, worker = _setup()
+        a, b, c = (_session(reads) for _ in range(3))
+        worker.send_shared([a, b, c], b"\x04first", 5)
+        worker.deliver_now()
+        worker.send(b, b"\x04own6", 6)  # b's reply of the next commit
+        worker.send(c, b"\x04nooffset", None)  # e.g. a subscription's rows: no commit of its own
+        worker.deliver_now()
+        worker.send_shared([a, b, c], b"\x04second", 6)
+        worker.deliver_now()
+        assert all(_written(s) == b"" for s in (a, b, c))  # nothing before its commit is durable
+        log.make_durable(5, wake=5)
+        await _settle()
+        assert b"first" in _written(a) and b"second" not in _written(a)
+        assert b"first" in _written(b) and b"own6" not in _written(b)  # its commit (6) is not durable
+        assert _written(c).index(b"first") < _written(c).index(b"nooffset") and b"second" not in _written(c)
+        log.make_durable(6, wake=6)
+        await _settle()
+        for s, own in ((a, None), (b, b"own6"), (c, b"nooffset")):
+            out = _written(s)
+            assert out.count(b"first") == 1 and out.count(b"second") == 1
+            order = [out.index(b"first"), *([out.index(own)] if own else []), out.index(b"second")]
+            assert order == sorted(order), (out, own)
+        assert not reads.holding()
+
+    asyncio.run(main())
+
+
+def test_a_slow_client_gets_the_shared_frame_through_its_queue_and_it_counts() -> None:
+    """At release, a client whose transport is not keeping up is not written to: the frame waits in
+    its queue behind what it holds, counted for its cap and the server's send budget."""
+
+    async def main() -> None:
+        log, reads, worker = _setup()
+        fast, slow = _session(reads), _session(reads)
+        slow.protocol._paused = True  # type: ignore[attr-defined]
+        worker.send_shared([fast, slow], b"\x04update", 5)
+        worker.deliver_now()
+        log.make_durable(5, wake=5)
+        await _settle()
+        assert b"update" in _written(fast)
+        assert _written(slow) == b"" and slow.backlog() > 0 and slow._charged == slow.backlog()
+        assert b"update" in b"".join(slow._frames)
+
+    asyncio.run(main())
+
+
+def test_the_database_process_front_hands_a_shared_update_over_in_order() -> None:
+    """With SPACETIMEDB_DATABASE_PROCESSES=1 a commit's update crosses once with its recipients and
+    goes through the same shared pass in the front: held until DURABLE covers it, and a client's own
+    message that crossed after it leaves after it."""
+    from types import SimpleNamespace
+
+    from spacetimedb.control import records
+    from spacetimedb.control.hosted_database import DatabaseInfo
+    from spacetimedb.control.process_database import DatabaseProcess, ProcessOptions, _Link
+
+    async def main() -> None:
+        spec = SimpleNamespace(info=DatabaseInfo("x", b"\x01" * 32, b"\x02" * 32))
+        db = DatabaseProcess(spec, ProcessOptions())
+        link = _Link(SimpleNamespace(), SimpleNamespace(), SimpleNamespace())  # type: ignore[arg-type]
+        db._link = link
+        db.confirmed_reads.rebind(link.durability.wait)
+        db.confirmed_reads.durable_now = link.durability.now
+        a, b = _session(db.confirmed_reads), _session(db.confirmed_reads)
+        plain = _session(db.confirmed_reads, confirmed=False)
+        link.conns.update({1: a, 2: b, 3: plain})  # type: ignore[dict-item]
+        K = records.Kind
+        db._received(link, [(K.SEND, 0, records.send_payload(5, [1, 2, 3], b"\x04update")),
+                            (K.SEND, 0, records.send_payload(None, [2], b"\x04own"))])
+        await _settle()
+        assert _written(a) == b"" and _written(b) == b"" and b"update" in _written(plain)
+        db._received(link, [(K.DURABLE, 0, records.i64_payload(5))])
+        await _settle()
+        assert b"update" in _written(a)
+        assert _written(b).index(b"update") < _written(b).index(b"own") and _written(b).count(b"update") == 1
+
+    asyncio.run(main())

@@ -45,6 +45,7 @@ class FakeDatabase:
     def __init__(self, durable: float = float("inf")) -> None:
         self.durable_offset = durable
         self.held: list[tuple[Any, int]] = []
+        self._held_lists: list[Any] = []  # no shared message held (ConfirmedReads.claim)
         self.confirmed_reads = self  # what a session reads: durable_offset, hold
 
     def hold(self, sub: Any, offset: int) -> None:

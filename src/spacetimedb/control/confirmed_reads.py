@@ -3,8 +3,13 @@
 Clients flush what they can and report the offset they wait for (`hold`). After each worker turn
 one durability waiter is started for the newest held offset (group commit makes one fsync cover
 the batch); when it completes the held clients flush again, in order. With the commit log's own
-waiter (`call_when_durable`) the writer thread schedules the release on the loop directly. A commit's shared update is
-held once for all its clients (`hold_many`), not once per client.
+waiter (`call_when_durable`) the writer thread schedules the release on the loop directly.
+
+A commit's update shared by many clients (`send_shared`) is held once for all its clients, not
+queued in each: when its commit is durable it is handed to them in one pass, each client writing the
+one shared frame (`Subscriber.send_shared`). A client that is sent a message of its own while a
+shared one it is in is still held first takes the shared one into its own queue (`claim`, the
+marker that keeps its order): the later message cannot leave before it, and the shared pass skips it.
 """
 
 from __future__ import annotations
@@ -13,12 +18,18 @@ import asyncio
 import functools
 import logging
 import math
+import operator
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from itertools import filterfalse
+from typing import TYPE_CHECKING, Protocol
 
 from spacetimedb.control.backend import DurableOffsetWaiter
 
+if TYPE_CHECKING:
+    from spacetimedb.control.subscriber import Subscriber
+
 log = logging.getLogger("spacetimedb.server")
+_CONFIRMED = operator.attrgetter("confirmed")
 
 #: WebSocket close reason (1011) for every client of a database whose commit log failed (<= 123 bytes).
 LOG_FAILED_CLOSE_REASON = "commit log failed: commits are no longer durable; restart the server once the disk is fixed"
@@ -30,6 +41,26 @@ class Holder(Protocol):
     def fail(self, code: int, reason: str) -> None: ...
 
 
+class _HeldShared:
+    """One shared message held for its commit: its confirmed clients, and those of them that took
+    it into their own queue meanwhile (`ConfirmedReads.claim`)."""
+
+    __slots__ = ("clients", "members", "message", "offset", "taken")
+
+    def __init__(self, offset: int, clients: Sequence[Holder], message: bytes | None) -> None:
+        self.offset = offset
+        self.clients = clients
+        #: None: the clients just flush (`hold_many`, their messages are in their own queues).
+        self.message = message
+        #: `clients` as a set, built the first time a client claims (then O(1) per claim).
+        self.members: set[Holder] | None = None
+        self.taken: set[Holder] | None = None
+
+    def targets(self) -> Sequence[Holder]:
+        taken = self.taken
+        return self.clients if not taken else [c for c in self.clients if c not in taken]
+
+
 class ConfirmedReads:
     def __init__(self, waiter: DurableOffsetWaiter | None, name: str) -> None:
         self._waiter = waiter
@@ -37,8 +68,8 @@ class ConfirmedReads:
         #: Highest tx offset known durable (infinite without durability: nothing is ever held).
         self.durable_offset: float = -1 if waiter is not None else math.inf
         self._held: set[Holder] = set()
-        #: (tx offset, clients): a shared message's clients, flushed once that offset is durable.
-        self._held_lists: list[tuple[int, Sequence[Holder]]] = []
+        #: Shared messages (or lists of clients to flush) waiting for their offsets, in hand-over order.
+        self._held_lists: list[_HeldShared] = []
         self._held_until = -1
         #: The log's durable offset now (None: unknown), read when a waiter completes, so everything
         #: the same fsync covered is released at once, not one waiter round per held offset.
@@ -61,9 +92,72 @@ class ConfirmedReads:
 
     def hold_many(self, clients: Sequence[Holder], tx_offset: int) -> None:
         """`clients` have a message waiting for `tx_offset` (one call per shared message)."""
-        self._held_lists.append((tx_offset, clients))
+        self._held_lists.append(_HeldShared(tx_offset, clients, None))
         if tx_offset > self._held_until:
             self._held_until = tx_offset
+
+    def holding(self) -> bool:
+        """Some client or shared message waits for a commit to be durable."""
+        return bool(self._held or self._held_lists)
+
+    def send_shared(
+        self,
+        clients: list[Subscriber],
+        message: bytes,
+        tx_offset: int | None,
+        flush_later: dict[Subscriber, None] | None = None,
+    ) -> None:
+        """Send one `message` to every client in `clients` (the list is ours from now on), in order
+        with what each is sent before and after. Confirmed clients get it once `tx_offset` is
+        durable, in one pass over the list then; the others now. With `flush_later` (other messages
+        go out in the same pass, e.g. a hand-over of several commits), the clients sent it now are
+        only queued and added there, to be flushed once for all (one frame for several messages)."""
+        if tx_offset is not None and tx_offset > self.durable_offset:
+            waiting = list(filter(_CONFIRMED, clients))
+            if waiting:
+                self._held_lists.append(_HeldShared(tx_offset, waiting, message))
+                if tx_offset > self._held_until:
+                    self._held_until = tx_offset
+                if len(waiting) == len(clients):
+                    return
+                clients = list(filterfalse(_CONFIRMED, clients))
+            claims = False  # clients without confirmed reads are never in a held message
+        else:
+            claims = bool(self._held_lists)
+        if flush_later is None and not claims:
+            for client in clients:  # the one pass per client: its write of the shared frame
+                client.send_shared(message, tx_offset)
+            return
+        # A confirmed client may be in a held shared message: `enqueue` claims it first.
+        for client in clients:
+            client.enqueue(message, tx_offset)
+        if flush_later is not None:
+            flush_later.update(dict.fromkeys(clients))
+        else:
+            for client in clients:
+                client.flush()
+
+    def claim(self, client: Holder) -> list[tuple[int, bytes]]:
+        """The held shared messages `client` is in and has not taken yet, in order (with their
+        offsets), now taken: `client` queues them ahead of a message of its own sent after them,
+        and they are no longer sent to it when released."""
+        claimed: list[tuple[int, bytes]] = []
+        for entry in self._held_lists:
+            if entry.message is None:
+                continue
+            members = entry.members
+            if members is None:
+                members = entry.members = set(entry.clients)
+            if client not in members:
+                continue
+            taken = entry.taken
+            if taken is None:
+                taken = entry.taken = set()
+            elif client in taken:
+                continue
+            taken.add(client)
+            claimed.append((entry.offset, entry.message))
+        return claimed
 
     async def wait_durable(self, tx_offset: int | None) -> None:
         """Return once `tx_offset` is durable (at once without durability or without an offset)."""
@@ -115,7 +209,7 @@ class ConfirmedReads:
         log.error("database %s: a commit could not be made durable: %r", self._name, error)
         held, self._held = self._held, set()
         lists, self._held_lists = self._held_lists, []
-        for clients in [held, *(c for _, c in lists)]:
+        for clients in [held, *(e.clients for e in lists)]:
             for client in clients:  # their confirmed reads can never be released (a second fail is a no-op)
                 client.fail(1011, LOG_FAILED_CLOSE_REASON)
 
@@ -130,10 +224,23 @@ class ConfirmedReads:
         if self._held_lists:
             durable = self.durable_offset
             lists, self._held_lists = self._held_lists, []
-            for offset, clients in lists:
-                if offset > durable:
-                    self._held_lists.append((offset, clients))
-                    continue
-                for client in clients:
+            ready: list[_HeldShared] = []
+            for entry in lists:
+                (ready if entry.offset <= durable else self._held_lists).append(entry)
+            if len(ready) == 1 and ready[0].message is not None:
+                entry = ready[0]  # one commit's update (the common case): one pass, one write each
+                message, offset = entry.message, entry.offset
+                for client in entry.targets():
+                    client.send_shared(message, offset)  # type: ignore[attr-defined]
+            else:  # several commits at once: queued in order, then one flush (one frame) per client
+                touched: dict[Holder, None] = {}
+                for entry in ready:
+                    targets = entry.targets()
+                    if entry.message is not None:
+                        message, offset = entry.message, entry.offset
+                        for client in targets:
+                            client.send_shared(message, offset, False)  # type: ignore[attr-defined]
+                    touched.update(dict.fromkeys(targets))
+                for client in touched:
                     client.flush()
         self.after_turn()

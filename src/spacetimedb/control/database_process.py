@@ -103,6 +103,8 @@ class RemoteSubscriber:
     """A client of this database, connected to the front: what the database sends it becomes records."""
 
     __slots__ = ("auth", "conn", "connection_id", "identity", "out", "v3")
+    #: The front's session holds its messages for confirmed reads, not this process.
+    confirmed = False
 
     def __init__(self, out: Output, conn: int, identity: bytes, connection_id: int, auth: AuthCtx, v3: bool) -> None:
         self.out = out
@@ -118,6 +120,9 @@ class RemoteSubscriber:
 
     def flush(self) -> None:
         pass  # the batch leaves at the end of the loop iteration
+
+    def send_shared(self, message: bytes, tx_offset: int | None = None, flush: bool = True) -> None:
+        self.out.send(self.conn, message, tx_offset)  # one SEND record with the list; the front holds it
 
     def fail(self, code: int, reason: str) -> None:
         self.out.add(Kind.FAIL, self.conn, records.fail_payload(code, reason))

@@ -495,9 +495,19 @@ class DatabaseProcess:
     def _received(self, link: _Link, batch: list[records.Record]) -> None:
         touched: dict[Subscriber, None] = {}
         conns = link.conns
+        reads = self.confirmed_reads
+        sends = [records.parse_send(payload) for kind, _, payload in batch if kind is records.Kind.SEND]
+        # Several shared updates in one batch: their clients are flushed once at the end (one frame).
+        later = touched if sum(len(targets) > 1 for _, targets, _ in sends) > 1 else None
+        parsed = iter(sends)
         for kind, conn, payload in batch:
             if kind is records.Kind.SEND:
-                offset, targets, message = records.parse_send(payload)
+                offset, targets, message = next(parsed)
+                if len(targets) > 1:  # a commit's shared update: one pass for all (confirmed reads)
+                    subs: list[Subscriber] = list(filter(None, map(conns.get, targets)))
+                    if subs:
+                        reads.send_shared(subs, message, offset, later)
+                    continue
                 for c in targets:
                     sub = conns.get(c)
                     if sub is not None:

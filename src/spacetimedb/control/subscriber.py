@@ -14,6 +14,8 @@ class Subscriber(Protocol):
     connection_id: int
     #: The client's verified credentials (`ctx.sender_auth`), built once when it connected.
     auth: AuthCtx
+    #: Confirmed reads: its messages of a commit leave only once that commit is durable.
+    confirmed: bool
 
     def enqueue(self, message: bytes, tx_offset: int | None = None) -> bool | None:
         """Queue a message; true if it waits for `tx_offset` to be durable (confirmed reads), so
@@ -21,6 +23,12 @@ class Subscriber(Protocol):
         ...
 
     def flush(self) -> None: ...
+
+    def send_shared(self, message: bytes, tx_offset: int | None = None, flush: bool = True) -> None:
+        """A message many clients get, handed to each in one pass (`ConfirmedReads.send_shared`)
+        once it may leave (its commit is durable, or the client does not wait for it): queued
+        behind anything queued for this client, else written now; without `flush` only queued."""
+        ...
 
     def fail(self, code: int, reason: str) -> None:
         """Close this client's socket with a reason (protocol misuse)."""

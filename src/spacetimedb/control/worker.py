@@ -343,9 +343,12 @@ class DatabaseWorker:
         turns = self._turns
         flush: dict[Subscriber, None] = {}
         lists: list[list[Subscriber]] = []
+        # One shared message in the whole hand-over (the usual case): it goes to its clients in
+        # one pass; several: each client is flushed once at the end (one frame for all of them).
+        shared = sum(type(seg) is SharedSend for _, out in turns for seg in out)
         while turns:
             ops, out = turns.popleft()
-            self._deliver(ops, out, flush, lists)
+            self._deliver(ops, out, flush, lists, shared > 1)
         self._flush(flush, lists)
 
     def _post(self, fn: Callable[[Any, Any], None], a: Any, b: Any) -> None:
@@ -362,11 +365,12 @@ class DatabaseWorker:
         out: list[Segment],
         flush: dict[Subscriber, None],
         lists: list[list[Subscriber]],
+        several_shared: bool = True,
     ) -> None:
         """On the loop: one worker turn's messages, then its other operations (closes, results of
         awaited calls; a close drops what is queued either way). The clients to flush are added to
-        `flush` and `lists`; a shared message whose commit is not durable yet is held once for all
-        its clients (`ConfirmedReads.hold_many`), which flushes them when it is."""
+        `flush` and `lists`; a shared message goes to `ConfirmedReads.send_shared`, which holds it
+        once for all its clients until its commit is durable, then hands it to them in one pass."""
         reads = self.reads
         for seg in out:
             if isinstance(seg, dict):
@@ -377,7 +381,17 @@ class DatabaseWorker:
                 flush.update(dict.fromkeys(seg))
                 continue
             subs, message, offset = seg
-            if offset is None or reads is None or offset <= reads.durable_offset:
+            if not subs:
+                continue  # every client of it forgotten
+            if reads is not None and getattr(subs[0], "send_shared", None) is not None:
+                if not several_shared and flush:
+                    # What was queued before it leaves first (a caller's reply: not behind a
+                    # thousand writes), as `_flush` would have sent it.
+                    for sub in flush:
+                        sub.flush()
+                    flush.clear()
+                reads.send_shared(subs, message, offset, flush if several_shared else None)
+            elif offset is None or reads is None or offset <= reads.durable_offset:
                 for sub in subs:
                     sub.enqueue(message, offset)
                 lists.append(subs)
@@ -407,7 +421,7 @@ class DatabaseWorker:
         out, self._out = self._out, []
         flush: dict[Subscriber, None] = {}
         lists: list[list[Subscriber]] = []
-        self._deliver(ops, out, flush, lists)
+        self._deliver(ops, out, flush, lists, sum(type(seg) is SharedSend for seg in out) > 1)
         self._flush(flush, lists)
 
     def _box(self, sub: Subscriber) -> Box:

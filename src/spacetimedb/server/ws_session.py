@@ -151,12 +151,55 @@ class ClientSession:
             offset, waits = tx_offset, True
         else:
             offset, waits = -1, False
+        if self.confirmed and self._reads._held_lists:
+            # Shared messages held for their commits that this client is in were sent before this
+            # one: they now wait in its own queue, ahead of it (`ConfirmedReads.claim`).
+            claimed = self._reads.claim(self)
+            for entry in claimed:
+                self._queue(*entry)
+            waits = waits or bool(claimed)
+        self._queue(offset, message)
+        return waits
+
+    def _queue(self, offset: int, message: bytes) -> None:
         if self._next is None:  # the common case: nothing else waits (no list, no tuple)
             self._next = message
             self._next_offset = offset
         else:
             self._outbox.append((offset, message))
-        return waits
+
+    def send_shared(self, message: bytes, tx_offset: int | None = None, flush: bool = True) -> None:
+        """A message shared with other clients, handed over in one pass for all of them
+        (`ConfirmedReads.send_shared`) once it may leave: its commit is durable or this client
+        does not wait for it. Written at once (the one shared frame) unless something is queued
+        ahead of it; without `flush` only queued (the caller flushes)."""
+        if self._closing:
+            return
+        if self.confirmed and tx_offset is not None and tx_offset > self._reads.durable_offset:
+            self.enqueue(message, tx_offset)  # (not expected: the caller holds these) never early
+            if flush:
+                self.flush()
+            return
+        if self._next is not None or not flush:
+            self._queue(-1, message)  # behind what is queued, flushed by whoever queued that
+            return
+        # v2 and v3 frame one message alike; the frame is shared by all who get it.
+        hit = self._shared.get(message)
+        if hit is None:
+            if len(message) > SHARED_FRAME_MAX:
+                self._push(compress_frame(message, self.compression))
+                return
+            hit = shared_frame((message,), self._shared, self.compression)
+        transport = self.transport
+        if self._direct and not self._frames and not self.protocol._paused and not transport.is_closing():
+            try:
+                transport.write(hit[0])
+            except (ConnectionError, RuntimeError):  # gone: its read loop ends the session
+                return  # (and never break the pass over the other clients)
+            if self._charged or transport.get_write_buffer_size():
+                self.recount()  # the transport kept some: it counts for the caps
+        else:
+            self._push(hit[0][hit[1] :])  # behind its queued frames (a slow client), counted
 
     def pending(self) -> bool:
         """Messages are waiting to be flushed (for a commit to be durable, or for `flush`)."""
@@ -172,23 +215,7 @@ class ClientSession:
                 self._reads.hold(self, offset)
                 return
             self._next = None
-            # v2 and v3 frame one message alike; the frame is shared by all who get it.
-            hit = self._shared.get(message)
-            if hit is None:
-                if len(message) > SHARED_FRAME_MAX:
-                    self._push(compress_frame(message, self.compression))
-                    return
-                hit = shared_frame((message,), self._shared, self.compression)
-            transport = self.transport
-            if self._direct and not self._frames and not self.protocol._paused and not transport.is_closing():
-                try:
-                    transport.write(hit[0])
-                except (ConnectionError, RuntimeError):  # gone: its read loop ends the session
-                    return  # (and never break the flushes of the other clients)
-                if self._charged or transport.get_write_buffer_size():
-                    self.recount()  # the transport kept some: it counts for the caps
-            else:
-                self._push(hit[0][hit[1] :])
+            self.send_shared(message)  # one message: written as a shared one would be
             return
         outbox = [(self._next_offset, message), *self._outbox]
         durable = self._reads.durable_offset
