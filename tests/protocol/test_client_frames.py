@@ -7,7 +7,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from spacetimedb import protocol as p
-from spacetimedb.protocol.client_frames import MalformedMessage, _decode_one, _Reader, decode_client_frame
+from spacetimedb.protocol.client_frames import (
+    MalformedMessage,
+    _decode_one,
+    _Reader,
+    count_client_frame,
+    decode_client_frame,
+)
 from spacetimedb.protocol.wire import pack_str
 
 
@@ -73,3 +79,41 @@ def test_call_reducer_fast_path_agrees_with_the_general_decoder(calls: list[tupl
             continue
         assert decoded == general[: len(decoded)]
         assert b"".join(p.encode_client_message(m) for m in decoded) == frame[:cut]
+
+
+def _count_agrees(frame: bytes, many: bool) -> None:
+    """The front's count (database processes) is the decoder's whenever the frame decodes, and a
+    frame it cannot count fails with the decoder's own reason (the client sees the same close)."""
+    try:
+        decoded: list[p.ClientMessage] | str = decode_client_frame(frame, many=many)
+    except MalformedMessage as e:
+        decoded = str(e)
+    try:
+        count: int | str = count_client_frame(frame, many=many)
+    except MalformedMessage as e:
+        count = str(e)
+    if isinstance(decoded, list):
+        assert count == len(decoded)
+    elif isinstance(count, str):
+        assert count == decoded
+    # (Counted but malformed, e.g. bad UTF-8 or flags: the database process closes with its reason.)
+
+
+@given(st.binary(max_size=64), st.booleans())
+def test_the_count_agrees_with_the_decoder_on_any_bytes(data: bytes, many: bool) -> None:
+    _count_agrees(data, many)
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 2**32 - 1), st.text(max_size=8), st.binary(max_size=8)), min_size=1, max_size=5),
+    st.booleans(),
+)
+def test_the_count_agrees_with_the_decoder_on_calls_and_their_prefixes(calls: list[tuple[int, str, bytes]], other: bool) -> None:
+    frame = b"".join(_call(rid, name, args) for rid, name, args in calls)
+    if other:
+        frame += p.encode_client_message(p.OneOffQuery(7, "SELECT * FROM t"))
+    assert count_client_frame(frame, many=True) == len(calls) + other
+    for cut in range(len(frame) + 1):
+        _count_agrees(frame[:cut], True)
+        _count_agrees(frame[:cut], False)
+    _count_agrees(b"\x09" + frame, True)

@@ -396,5 +396,15 @@ def test_the_front_releases_a_message_only_once_durable_says_its_commit_is() -> 
         link.conns[3] = third = _Session(db)  # type: ignore[assignment]
         db._received(link, [(K.SEND, 0, records.send_payload(5, [1, 3], b"update"))])
         assert session.delivered[-1] == b"update" and third.delivered == [b"update"]
+        # A reply that crosses with the DURABLE record covering it leaves at once (no loop turn later);
+        # one for a newer commit in the same batch still waits.
+        db._received(link, [(K.SEND, 0, records.send_payload(6, [1], b"six")),
+                            (K.SEND, 0, records.send_payload(7, [3], b"seven")),
+                            (K.DURABLE, 0, records.i64_payload(6))])  # fmt: skip
+        assert session.delivered[-1] == b"six" and third.delivered == [b"update"]
+        db._received(link, [(K.DURABLE, 0, records.i64_payload(7))])
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert third.delivered == [b"update", b"seven"]
 
     asyncio.run(main())

@@ -176,6 +176,35 @@ def test_the_batch_writer_sends_one_write_per_loop_iteration() -> None:
     asyncio.run(main())
 
 
+def test_the_batch_writer_holds_a_batch_until_forced() -> None:
+    """The database process holds its batch while a durability wait is armed; the DURABLE record's
+    flush (forced) writes it with everything collected meanwhile, in order."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        transport = _Transport()
+        writer = BatchWriter(transport, loop)  # type: ignore[arg-type]
+        held = True
+        writer.hold = lambda: held
+        writer.add(Kind.SEND, 0, records.send_payload(3, [1], b"reply"))
+        await asyncio.sleep(0)
+        writer.add(Kind.HANDLED, 1, records.u32_payload(1))
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert transport.written == b"" and writer.batches == 0
+        writer.add(Kind.DURABLE, 0, records.i64_payload(3))
+        writer.flush(force=True)
+        assert writer.batches == 1
+        got = RecordReader(TO_FRONT).feed(bytes(transport.written))
+        assert [k for k, _, _ in got] == [Kind.SEND, Kind.HANDLED, Kind.DURABLE]
+        held = False
+        writer.add(Kind.HANDLED, 2, records.u32_payload(1))
+        await asyncio.sleep(0)
+        assert writer.batches == 2
+
+    asyncio.run(main())
+
+
 class _Transport:
     """A transport that keeps what is written (the database process's side, without a socket)."""
 
@@ -229,5 +258,102 @@ def test_the_database_process_survives_any_bytes_from_the_front(chunks: list[byt
             assert kind is Kind.REPLY
             outcome = records.loads(records.parse_id(payload, "REPLY")[1])
             assert outcome[0] == "err"
+
+    asyncio.run(main())
+
+
+class _FakeBackend:
+    """A database whose commit log reports durability when the test says (`call_when_durable`)."""
+
+    def __init__(self) -> None:
+        self.waits: list[tuple[int, object]] = []
+        self.durable: int | None = None
+
+    def durable_offset_waiter(self) -> object:
+        backend = self
+
+        class Waiter:
+            def __call__(self, offset: int) -> object:
+                raise AssertionError("the direct callback is used")
+
+            def call_when_durable(self, offset: int, callback: object) -> None:
+                backend.waits.append((offset, callback))
+
+        return Waiter()
+
+    def durable_offset_now(self) -> int | None:
+        return self.durable
+
+
+class _FakeDatabase:
+    def __init__(self) -> None:
+        self.backend = _FakeBackend()
+        self.failure: str | None = None
+        self.stopped = asyncio.Event()
+        self.frames: list[object] = []
+
+    def submit_frame(self, sub: object, messages: object) -> None:
+        self.frames.append(messages)
+
+
+def test_the_database_process_sends_a_commits_replies_with_its_durable_record() -> None:
+    """Replies for a commit are held in the database process until the commit log says it is
+    durable, then leave with their DURABLE record in one write (one wake-up of the front)."""
+    from spacetimedb.control.database_process import DatabaseProcessMain, RemoteSubscriber
+    from spacetimedb.module.auth import AuthCtx
+
+    async def main() -> None:
+        process = DatabaseProcessMain(asyncio.get_running_loop())
+        transport = _Transport()
+        process.connection_made(transport)  # type: ignore[arg-type]
+        db = _FakeDatabase()
+        process.db = db  # type: ignore[assignment]
+        assert process.out is not None
+        sub = RemoteSubscriber(process.out, 1, b"\x01" * 32, 1, AuthCtx.internal(), False)
+        sub.enqueue(b"reply", 4)
+        sub.handled(1)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert transport.written == b"" and [o for o, _ in db.backend.waits] == [4]
+        sub.enqueue(b"later", 5)  # a newer commit while the wait is armed: held too
+        await asyncio.sleep(0)
+        assert transport.written == b""
+        db.backend.durable = 4
+        db.backend.waits.pop()[1](None)  # type: ignore[operator]
+        assert process.out._writer.batches == 1
+        got = RecordReader(TO_FRONT).feed(bytes(transport.written))
+        assert [k for k, _, _ in got] == [Kind.SEND, Kind.HANDLED, Kind.SEND, Kind.DURABLE]
+        assert records.parse_i64(got[-1][2], "DURABLE") == 4
+        assert [o for o, _ in db.backend.waits] == [5]  # armed again for the newer one
+        # A failed wait releases what is held (the front holds the replies; LOG_FAILED follows).
+        sub.enqueue(b"more", 6)
+        await asyncio.sleep(0)
+        db.backend.waits.pop()[1](RuntimeError("log failed"))  # type: ignore[operator]
+        assert process.out._writer.batches == 2
+
+    asyncio.run(main())
+
+
+def test_the_database_process_closes_a_client_whose_frame_does_not_decode() -> None:
+    """The front only counts a frame; the database process decodes it and closes a malformed one's
+    client with the front's own code and reason, serving nothing more from it."""
+    from spacetimedb.control.database_process import DatabaseProcessMain, RemoteSubscriber
+    from spacetimedb.module.auth import AuthCtx
+
+    async def main() -> None:
+        process = DatabaseProcessMain(asyncio.get_running_loop())
+        transport = _Transport()
+        process.connection_made(transport)  # type: ignore[arg-type]
+        db = _FakeDatabase()
+        process.db = db  # type: ignore[assignment]
+        assert process.out is not None
+        process.subs[1] = RemoteSubscriber(process.out, 1, b"\x01" * 32, 1, AuthCtx.internal(), False)
+        good = b"\x02\x00\x00\x00\x00" + records.u32_payload(1) + b"a"  # OneOffQuery(0, "a")
+        process.data_received(records.batch([(Kind.FRAME, 1, good), (Kind.FRAME, 1, b"\x09"), (Kind.FRAME, 1, good)]))
+        await asyncio.sleep(0)
+        assert len(db.frames) == 1
+        got = RecordReader(TO_FRONT).feed(bytes(transport.written))
+        assert [(k, c) for k, c, _ in got] == [(Kind.FAIL, 1)]
+        assert records.parse_fail(got[0][2]) == (1011, "malformed message: unknown ClientMessage tag 9")
 
     asyncio.run(main())

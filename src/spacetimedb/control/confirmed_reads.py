@@ -213,6 +213,12 @@ class ConfirmedReads:
             for client in clients:  # their confirmed reads can never be released (a second fail is a no-op)
                 client.fail(1011, LOG_FAILED_CLOSE_REASON)
 
+    def note_durable(self, offset: int) -> None:
+        """`offset` is durable (a database process's DURABLE record, read by the front): release
+        what waits for it now, in this loop iteration, rather than from the waiter's callback."""
+        if offset > self.durable_offset:
+            self._release(offset)
+
     def _release(self, target: int) -> None:
         now = self.durable_now() if self.durable_now is not None else None
         self.durable_offset = max(self.durable_offset, target, -1 if now is None else now)

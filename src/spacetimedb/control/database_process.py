@@ -9,7 +9,10 @@ pool; it runs its own event loop, which the worker hands each turn to as in the 
 is a `RemoteSubscriber` whose messages, closes and flow-control counts become records, collected per
 loop iteration and written with one write (`records.BatchWriter`); a message many clients get
 crosses once with their list. After each batch of messages with tx offsets it reports, once their
-commit is durable, a DURABLE record, which is what the front's confirmed reads wait for.
+commit is durable, a DURABLE record, which is what the front's confirmed reads wait for; while that
+wait is armed the outgoing batch is held, so the replies leave with the DURABLE record that
+releases them (one write, one wake-up of the front). A client's frames are decoded here only (the
+front counts them): a malformed one closes that client as the front would.
 
 Everything the front sends is checked (`records.RecordReader`, a restricted unpickler); an invalid
 record ends the link, and the process stops its database (durability flushed) and exits. So does
@@ -45,6 +48,9 @@ from spacetimedb.module.http_client import HttpPolicy
 from spacetimedb.protocol.client_frames import MalformedMessage, decode_client_frame
 
 log = logging.getLogger("spacetimedb.server")
+
+#: Close code for a client whose frame does not decode (the front's `CLOSE_ERROR`, same reason text).
+MALFORMED_CLOSE_CODE = 1011
 
 #: Classes the database process unpickles from the front's records (CONFIG and REQUEST).
 FRONT_CLASSES: frozenset[tuple[str, str]] = records.SAFE_CLASSES | {
@@ -102,7 +108,7 @@ def error_reply(e: BaseException) -> tuple[str, str, str]:
 class RemoteSubscriber:
     """A client of this database, connected to the front: what the database sends it becomes records."""
 
-    __slots__ = ("auth", "conn", "connection_id", "identity", "out", "v3")
+    __slots__ = ("auth", "conn", "connection_id", "failed", "identity", "out", "v3")
     #: The front's session holds its messages for confirmed reads, not this process.
     confirmed = False
 
@@ -113,6 +119,9 @@ class RemoteSubscriber:
         self.connection_id = connection_id
         self.auth = auth
         self.v3 = v3
+        #: Closed (FAIL sent): its frames still on the way are not served, as the front's session
+        #: serves nothing after it closes.
+        self.failed = False
 
     def enqueue(self, message: bytes, tx_offset: int | None = None) -> bool:
         self.out.send(self.conn, message, tx_offset)
@@ -125,6 +134,9 @@ class RemoteSubscriber:
         self.out.send(self.conn, message, tx_offset)  # one SEND record with the list; the front holds it
 
     def fail(self, code: int, reason: str) -> None:
+        if self.failed:
+            return
+        self.failed = True
         self.out.add(Kind.FAIL, self.conn, records.fail_payload(code, reason))
 
     def handled(self, count: int) -> None:
@@ -154,6 +166,10 @@ class Output:
     def add(self, kind: Kind, conn: int, payload: bytes) -> None:
         self._finish_send()
         self._writer.add(kind, conn, payload)
+
+    def flush(self) -> None:
+        """Write what is collected now, held or not."""
+        self._writer.flush(force=True)
 
     def _finish_send(self) -> None:
         message = self._message
@@ -190,13 +206,20 @@ class DatabaseProcessMain:
         self._target = -1
         self._reported = -1
         self._reporting = False
+        #: A wait on the commit log is armed: the outgoing batch (the replies of the commits it
+        #: covers) is held until it ends, then leaves with its DURABLE record (`records.BatchWriter.hold`).
+        self._waiting = False
 
     # ---- the link ----------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.Transport) -> None:
         self.transport = transport
         writer = records.BatchWriter(transport, self.loop)
+        writer.hold = self._holding
         self.out = Output(writer, self._note_offset)
+
+    def _holding(self) -> bool:
+        return self._waiting
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -223,12 +246,12 @@ class DatabaseProcessMain:
         if kind is Kind.FRAME:
             sub = self.subs.get(conn)
             db = self.db
-            if sub is None or db is None:
-                return  # it left while this frame was on the way
+            if sub is None or db is None or sub.failed:
+                return  # it left (or was closed) while this frame was on the way
             try:
                 messages = decode_client_frame(payload, many=sub.v3)
-            except MalformedMessage as e:  # the front decoded it already: not expected
-                sub.fail(1011, f"malformed message: {e}"[:120])
+            except MalformedMessage as e:  # the front only counted it: the close it would have made
+                sub.fail(MALFORMED_CLOSE_CODE, f"malformed message: {e}")
                 return
             try:
                 db.submit_frame(sub, messages)
@@ -341,12 +364,19 @@ class DatabaseProcessMain:
         if waiter is None:  # no durability: every commit counts as durable at once
             self._report(target)
             return
+        direct = getattr(waiter, "call_when_durable", None)
         try:
+            if direct is not None:
+                # The log's writer thread schedules the callback on this loop itself (one hop).
+                self._reporting = self._waiting = True
+                direct(target, functools.partial(self._durable_or_failed, target))
+                return
             waiting = waiter(target)
         except Exception:  # the log is gone (a swap reopens it): try again shortly
+            self._reporting = self._waiting = False
             self._retry()
             return
-        self._reporting = True
+        self._reporting = self._waiting = True
         if isinstance(waiting, asyncio.Future):
             waiting.add_done_callback(functools.partial(self._durable, target))
         else:
@@ -354,16 +384,28 @@ class DatabaseProcessMain:
             task.add_done_callback(functools.partial(self._durable, target))
 
     def _durable(self, target: int, fut: asyncio.Future[Any]) -> None:
-        self._reporting = False
-        error = None if fut.cancelled() else fut.exception()
+        if fut.cancelled():
+            self._durable_or_failed(target, asyncio.CancelledError())
+        else:
+            self._durable_or_failed(target, fut.exception())
+
+    def _durable_or_failed(self, target: int, error: BaseException | None) -> None:
+        self._reporting = self._waiting = False
         db = self.db
-        if fut.cancelled() or error is not None:
+        if error is not None:
+            self._release_batch()  # what was held leaves now; the front holds its replies
             if db is not None and not db.stopped.is_set() and db.failure is None:
                 self._retry()  # the log closed under a module swap: wait on the new one
             return  # else LOG_FAILED follows (or the database stopped): the front fails what it holds
         now = db.backend.durable_offset_now() if db is not None else None
         self._report(max(target, -1 if now is None else now))
-        self._arm()
+        self._release_batch()  # the replies it covers and their DURABLE record, in one write
+        if not self._reporting:  # (the flush may have armed the wait for newer sends already)
+            self._arm()
+
+    def _release_batch(self) -> None:
+        if self.out is not None:
+            self.out.flush()
 
     def _retry(self) -> None:
         self._reporting = True
@@ -501,6 +543,8 @@ async def _swap(main: DatabaseProcessMain, spec: BackendSpec, directory: Path, o
 async def _stop(main: DatabaseProcessMain) -> None:
     assert main.db is not None
     await main.db.stop()
+    main._waiting = False  # (the log is closed: nothing is held for it any more)
+    main._release_batch()
     main.loop.call_soon(main._finish)  # after this reply is written
 
 

@@ -449,7 +449,8 @@ class DatabaseProcess:
             link.writer.add(records.Kind.DISCONNECT, conn, b"")
 
     def submit_frame(self, sub: Subscriber, messages: Sequence[ClientMessage], raw: bytes | None = None) -> None:
-        """Forward one client frame (decoded and counted by the front; decoded again over there)."""
+        """Forward one client frame (counted by the front, `count_client_frame`; decoded over there,
+        which closes the client with the decoder's reason if it is malformed). `messages` is unused."""
         link = self._link
         if link is None or link.down or raw is None:
             raise DatabaseStopped(f"database {self.info.name!r}: {RESTARTED_CLOSE_REASON}")
@@ -496,6 +497,7 @@ class DatabaseProcess:
         touched: dict[Subscriber, None] = {}
         conns = link.conns
         reads = self.confirmed_reads
+        newest = -1
         sends = [records.parse_send(payload) for kind, _, payload in batch if kind is records.Kind.SEND]
         # Several shared updates in one batch: their clients are flushed once at the end (one frame).
         later = touched if sum(len(targets) > 1 for _, targets, _ in sends) > 1 else None
@@ -514,7 +516,9 @@ class DatabaseProcess:
                         sub.enqueue(message, offset)
                         touched[sub] = None
             elif kind is records.Kind.DURABLE:
-                link.durability.advance(records.parse_i64(payload, "DURABLE"))
+                durable = records.parse_i64(payload, "DURABLE")
+                link.durability.advance(durable)
+                newest = max(newest, durable)
             elif kind is records.Kind.HANDLED:
                 count = records.parse_u32(payload, "HANDLED")
                 sub = conns.get(conn)
@@ -540,9 +544,13 @@ class DatabaseProcess:
                     listener(line)
             elif kind is records.Kind.LOG_FAILED:
                 self._log_failed(link, records.parse_text(payload, "LOG_FAILED"))
+        if newest > reads.durable_offset:
+            # The replies this batch carries with their DURABLE record (the database process holds
+            # a commit's replies until it can send both) leave in this wake-up, not one loop later.
+            reads.note_durable(newest)
         for sub in touched:
             sub.flush()
-        self.confirmed_reads.after_turn()
+        reads.after_turn()
 
     def _log_failed(self, link: _Link, reason: str) -> None:
         """The database's commit log failed: out of service, as in one process (its clients were

@@ -33,7 +33,7 @@ MAX_RECIPIENTS = (MAX_RECORD_BYTES - 12) // 4
 class Kind(enum.IntEnum):
     # front -> database process
     CONFIG = 1  # pickled startup configuration (the first record; the front is the parent)
-    FRAME = 2  # a client's raw WebSocket payload, size-checked and decoded once by the front
+    FRAME = 2  # a client's raw WebSocket payload, counted by the front, decoded here
     DISCONNECT = 3  # a client is being closed: forget it now, without an answer
     REQUEST = 4  # u32 id, pickled (operation name, plain-data arguments)
     # database process -> front
@@ -119,6 +119,10 @@ class BatchWriter:
         self._scheduled = False
         #: Called at the start of each flush (to finish a record still being collected).
         self.before_flush: Callable[[], None] | None = None
+        #: True: keep the batch for now (the database process holds it until a commit it carries is
+        #: durable, so the DURABLE record that releases its replies leaves with them: one write and one
+        #: wake-up of the front per call, not two). Whoever makes it false calls `flush(force=True)`.
+        self.hold: Callable[[], bool] | None = None
         #: Records and batches written (for tests and benchmarks).
         self.records = 0
         self.batches = 0
@@ -141,12 +145,14 @@ class BatchWriter:
             self._scheduled = True
             self._loop.call_soon(self.flush)
 
-    def flush(self) -> None:
+    def flush(self, force: bool = False) -> None:
         if self.before_flush is not None:
             self.before_flush()
         self._scheduled = False
         parts = self._parts
         if not parts:
+            return
+        if not force and self.hold is not None and self.hold():
             return
         self._parts = []
         self.batches += 1

@@ -154,3 +154,33 @@ def decode_client_frame(frame: bytes | bytearray | memoryview, *, many: bool = T
 def decode_client_message(data: bytes | bytearray | memoryview) -> ClientMessage:
     """Exactly one message (a v2 frame)."""
     return decode_client_frame(data, many=False)[0]
+
+
+def count_client_frame(frame: bytes | bytearray | memoryview, *, many: bool = True) -> int:
+    """How many messages one binary frame holds, checked for size and shape only: what the front of
+    a database process needs (the per-client incoming count and its limits) while the full decode
+    happens once, in the database process. A v2 frame is one message if it is not empty; a v3 frame
+    of reducer calls is walked by its lengths (no names decoded, nothing built); anything else is
+    decoded. A frame that cannot be counted raises the decoder's own `MalformedMessage`, so the
+    client is closed with the same reason either way."""
+    n = len(frame)
+    if not many:
+        if n:
+            return 1
+        return len(decode_client_frame(frame, many=False))  # raises: the empty frame's reason
+    pos = 0
+    count = 0
+    unpack = _U32.unpack_from
+    while pos < n:
+        if frame[pos] != 3 or pos + 14 > n:
+            return len(decode_client_frame(frame, many=True))  # another message, or truncated
+        (name_len,) = unpack(frame, pos + 6)
+        end = pos + 10 + name_len
+        if end + 4 > n:
+            return len(decode_client_frame(frame, many=True))  # raises the decoder's reason
+        (args_len,) = unpack(frame, end)
+        pos = end + 4 + args_len
+        count += 1
+    if pos > n or not count:
+        return len(decode_client_frame(frame, many=True))  # raises the decoder's reason
+    return count

@@ -36,7 +36,7 @@ from spacetimedb.control.confirmed_reads import LOG_FAILED_CLOSE_REASON
 from spacetimedb.control.errors import DatabaseOutOfService, DatabaseStopped
 from spacetimedb.control.identity import identity_wire
 from spacetimedb.protocol import wire
-from spacetimedb.protocol.client_frames import MalformedMessage, decode_client_frame
+from spacetimedb.protocol.client_frames import MalformedMessage, count_client_frame, decode_client_frame
 from spacetimedb.protocol.compression import Compression, compress_frame
 from spacetimedb.server.send_budget import SendBudget
 from spacetimedb.server.shared_frames import SHARED_FRAME_MAX, cache_for, frame_header, shared_frame
@@ -45,6 +45,7 @@ from spacetimedb.server.ws_receive import SessionWebSocket
 
 if TYPE_CHECKING:
     from spacetimedb.control.database_ops import DatabaseHandle
+    from spacetimedb.protocol.client_messages import ClientMessage
 
 log = logging.getLogger("spacetimedb.server")
 
@@ -109,6 +110,8 @@ class ClientSession:
         self.database = database
         #: Its database's confirmed reads (the same object for the database's life), read per flush.
         self._reads = database.confirmed_reads
+        #: Its frames cross to a database process raw (decoded there once): see `_on_binary`.
+        self._remote = getattr(database, "remote", False) is True
         self.caller = caller
         self.identity = caller.identity
         self.connection_id = connection_id
@@ -484,8 +487,15 @@ class ClientSession:
         if self._closing:
             return  # closed for a bad message or a backlog: what follows is not served
         try:
-            messages = decode_client_frame(data, many=self.v3)
-            queued = self._queued_in = self._queued_in + len(messages)
+            if self._remote:
+                # A database process decodes the frame (and closes this client with the decoder's
+                # reason if it is malformed): here only its size and shape, for the count.
+                messages: list[ClientMessage] = []
+                count = count_client_frame(data, many=self.v3)
+            else:
+                messages = decode_client_frame(data, many=self.v3)
+                count = len(messages)
+            queued = self._queued_in = self._queued_in + count
             if queued > MAX_QUEUED_INCOMING:
                 self.fail(CLOSE_TRY_AGAIN, "too many requests: the client sent messages faster than they were handled")
                 return
