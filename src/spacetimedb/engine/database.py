@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -46,8 +45,6 @@ class Database(TableReads):
         #: Tables whose rows live only for the transaction that inserts them (`is_event`).
         self._event_tables: list[Table] = []
         self._tx: MutTx | None = None
-        #: The last transaction object, reused by `begin` when no one else holds it.
-        self._spare: MutTx | None = None
         self._reads_blocked = False
         for schema in schemas:
             self.add_table(schema)
@@ -144,15 +141,7 @@ class Database(TableReads):
             )
         if self._log:
             self._log.clear()  # left by a commit or rollback that raised half-way
-        tx = self._spare
-        # Reuse the last transaction object when nothing but this database refers to it any more
-        # (references: `_spare`, `tx`, the call's argument), so no holder of an ended transaction
-        # ever sees it open again; else a new one. Saves building one per reducer call.
-        if tx is not None and _refcount(tx) == 3:
-            tx._reads_blocked = False
-        else:
-            tx = self._spare = MutTx(self)
-        self._tx = tx
+        tx = self._tx = MutTx(self)
         self._reads_blocked = True
         return tx
 
@@ -249,9 +238,6 @@ class Database(TableReads):
         from spacetimedb.engine.invariants import check_invariants
 
         check_invariants(self)
-
-
-_refcount = sys.getrefcount
 
 
 class _Finders(dict[int, Callable[[Any], "Row | None"]]):
