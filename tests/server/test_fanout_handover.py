@@ -256,3 +256,28 @@ def test_the_database_process_front_hands_a_shared_update_over_in_order() -> Non
         assert _written(b).index(b"update") < _written(b).index(b"own") and _written(b).count(b"update") == 1
 
     asyncio.run(main())
+
+
+def test_the_database_process_front_writes_the_callers_reply_before_the_shared_update() -> None:
+    from types import SimpleNamespace
+
+    from spacetimedb.control import records
+    from spacetimedb.control.hosted_database import DatabaseInfo
+    from spacetimedb.control.process_database import DatabaseProcess, ProcessOptions, _Link
+
+    async def main() -> None:
+        spec = SimpleNamespace(info=DatabaseInfo("x", b"\x01" * 32, b"\x02" * 32))
+        db = DatabaseProcess(spec, ProcessOptions())
+        link = _Link(SimpleNamespace(), SimpleNamespace(), SimpleNamespace())  # type: ignore[arg-type]
+        db._link = link
+        caller, *others = (_session(db.confirmed_reads, confirmed=False) for _ in range(3))
+        order: list[ClientSession] = []
+        for i, s in enumerate((caller, *others)):
+            s.transport.write = lambda data, s=s: order.append(s)  # type: ignore[attr-defined]
+            link.conns[i + 1] = s  # type: ignore[assignment]
+        K = records.Kind
+        db._received(link, [(K.SEND, 0, records.send_payload(None, [1], b"\x04reply")),
+                            (K.SEND, 0, records.send_payload(None, [2, 3], b"\x04update"))])
+        assert order[0] is caller and sorted(map(id, order[1:])) == sorted(map(id, others))
+
+    asyncio.run(main())

@@ -508,6 +508,10 @@ class DatabaseProcess:
                 if len(targets) > 1:  # a commit's shared update: one pass for all (confirmed reads)
                     subs: list[Subscriber] = list(filter(None, map(conns.get, targets)))
                     if subs:
+                        if later is None and touched:  # what came before leaves first (a caller's reply)
+                            for earlier in touched:
+                                earlier.flush()
+                            touched.clear()
                         reads.send_shared(subs, message, offset, later)
                     continue
                 for c in targets:

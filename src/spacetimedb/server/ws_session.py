@@ -9,7 +9,8 @@ Outgoing messages collect in an outbox while the database worker runs a batch; `
 them into frames (v3: as few as possible, each at most 512 KiB uncompressed unless one message
 is bigger; v2: one message per frame). A small frame is written straight to the transport from
 `flush` when nothing is queued ahead of it and the transport keeps up; the frame of a message many
-clients get (a commit's update) is built once and the same bytes go to each (`shared_frames`), so
+clients get (a commit's update) is built once and the same bytes go to each (`shared_frames`),
+handed to them in one pass once it may leave (`send_shared`, `ConfirmedReads.send_shared`), so
 fanning out costs each subscriber about one write. Otherwise frames go to a sender task through a
 bounded queue.
 A client that stops reading fills the queue and is closed; nobody else waits for it. What a
