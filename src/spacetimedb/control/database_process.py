@@ -374,6 +374,7 @@ class DatabaseProcessMain:
             waiting = waiter(target)
         except Exception:  # the log is gone (a swap reopens it): try again shortly
             self._reporting = self._waiting = False
+            self._release_batch()
             self._retry()
             return
         self._reporting = self._waiting = True

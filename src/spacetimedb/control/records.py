@@ -117,6 +117,8 @@ class BatchWriter:
         self._loop = loop
         self._parts: list[bytes] = []
         self._scheduled = False
+        #: A flush found `hold` true: nothing more is scheduled until `flush(force=True)`.
+        self._held = False
         #: Called at the start of each flush (to finish a record still being collected).
         self.before_flush: Callable[[], None] | None = None
         #: True: keep the batch for now (the database process holds it until a commit it carries is
@@ -135,13 +137,13 @@ class BatchWriter:
         if payload:
             self._parts.append(payload)
         self.records += 1
-        if not self._scheduled:
+        if not self._scheduled and not self._held:
             self._scheduled = True
             self._loop.call_soon(self.flush)
 
     def schedule(self) -> None:
         """Flush at the end of this loop iteration (a record is being collected elsewhere)."""
-        if not self._scheduled:
+        if not self._scheduled and not self._held:
             self._scheduled = True
             self._loop.call_soon(self.flush)
 
@@ -153,7 +155,9 @@ class BatchWriter:
         if not parts:
             return
         if not force and self.hold is not None and self.hold():
+            self._held = True
             return
+        self._held = False
         self._parts = []
         self.batches += 1
         if self._transport.is_closing():
