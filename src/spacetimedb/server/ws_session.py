@@ -151,18 +151,25 @@ class ClientSession:
     def enqueue(self, message: bytes, tx_offset: int | None = None) -> bool:
         if self._closing:
             return True  # nothing to flush
-        if self.confirmed and tx_offset is not None:
-            offset, waits = tx_offset, True
+        if self.confirmed:
+            waits = False
+            if self._reads._held_lists:
+                # Shared messages held for their commits that this client is in were sent before
+                # this one: they now wait in its own queue, ahead of it (`ConfirmedReads.claim`).
+                for entry in self._reads.claim(self):
+                    self._queue(*entry)
+                    waits = True
+            if tx_offset is not None:
+                offset, waits = tx_offset, True
+            else:
+                offset = -1
         else:
             offset, waits = -1, False
-        if self.confirmed and self._reads._held_lists:
-            # Shared messages held for their commits that this client is in were sent before this
-            # one: they now wait in its own queue, ahead of it (`ConfirmedReads.claim`).
-            claimed = self._reads.claim(self)
-            for entry in claimed:
-                self._queue(*entry)
-            waits = waits or bool(claimed)
-        self._queue(offset, message)
+        if self._next is None:  # the common case: nothing else waits (no list, no tuple)
+            self._next = message
+            self._next_offset = offset
+        else:
+            self._outbox.append((offset, message))
         return waits
 
     def _queue(self, offset: int, message: bytes) -> None:
@@ -219,7 +226,24 @@ class ClientSession:
                 self._reads.hold(self, offset)
                 return
             self._next = None
-            self.send_shared(message)  # one message: written as a shared one would be
+            # v2 and v3 frame one message alike; the frame is shared by all who get it. (The same
+            # steps as `send_shared`, inlined: this is every reply's path.)
+            hit = self._shared.get(message)
+            if hit is None:
+                if len(message) > SHARED_FRAME_MAX:
+                    self._push(compress_frame(message, self.compression))
+                    return
+                hit = shared_frame((message,), self._shared, self.compression)
+            transport = self.transport
+            if self._direct and not self._frames and not self.protocol._paused and not transport.is_closing():
+                try:
+                    transport.write(hit[0])
+                except (ConnectionError, RuntimeError):  # gone: its read loop ends the session
+                    return  # (and never break the flushes of the other clients)
+                if self._charged or transport.get_write_buffer_size():
+                    self.recount()  # the transport kept some: it counts for the caps
+            else:
+                self._push(hit[0][hit[1] :])
             return
         outbox = [(self._next_offset, message), *self._outbox]
         durable = self._reads.durable_offset
