@@ -235,17 +235,17 @@ class ConfirmedReads:
                 (ready if entry.offset <= durable else self._held_lists).append(entry)
             if len(ready) == 1 and ready[0].message is not None:
                 entry = ready[0]  # one commit's update (the common case): one pass, one write each
-                message, offset = entry.message, entry.offset
+                message = entry.message
                 for client in entry.targets():
-                    client.send_shared(message, offset)  # type: ignore[attr-defined]
+                    client.send_shared(message, None)  # type: ignore[attr-defined]  # (durable now)
             else:  # several commits at once: queued in order, then one flush (one frame) per client
                 touched: dict[Holder, None] = {}
                 for entry in ready:
                     targets = entry.targets()
                     if entry.message is not None:
-                        message, offset = entry.message, entry.offset
+                        message = entry.message
                         for client in targets:
-                            client.send_shared(message, offset, False)  # type: ignore[attr-defined]
+                            client.send_shared(message, None, False)  # type: ignore[attr-defined]
                     touched.update(dict.fromkeys(targets))
                 for client in touched:
                     client.flush()

@@ -27,7 +27,8 @@ class Subscriber(Protocol):
     def send_shared(self, message: bytes, tx_offset: int | None = None, flush: bool = True) -> None:
         """A message many clients get, handed to each in one pass (`ConfirmedReads.send_shared`)
         once it may leave (its commit is durable, or the client does not wait for it): queued
-        behind anything queued for this client, else written now; without `flush` only queued."""
+        behind anything queued for this client, else written now; without `flush` only queued.
+        `tx_offset` is its commit's (None once that is durable), for a client that still holds it."""
         ...
 
     def fail(self, code: int, reason: str) -> None:

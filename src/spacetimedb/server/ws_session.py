@@ -186,7 +186,7 @@ class ClientSession:
         ahead of it; without `flush` only queued (the caller flushes)."""
         if self._closing:
             return
-        if self.confirmed and tx_offset is not None and tx_offset > self._reads.durable_offset:
+        if tx_offset is not None and self.confirmed and tx_offset > self._reads.durable_offset:
             self.enqueue(message, tx_offset)  # (not expected: the caller holds these) never early
             if flush:
                 self.flush()
