@@ -194,7 +194,12 @@ class ClientSession:
         if self._next is not None or not flush:
             self._queue(-1, message)  # behind what is queued, flushed by whoever queued that
             return
-        # v2 and v3 frame one message alike; the frame is shared by all who get it.
+        self._write_one(message)
+
+    def _write_one(self, message: bytes) -> None:
+        """Write one message as one frame (v2 and v3 frame one message alike), the frame shared with
+        every client that gets the same message: straight to the transport when nothing is queued
+        ahead and it keeps up, else behind its queued frames (a slow client), counted."""
         hit = self._shared.get(message)
         if hit is None:
             if len(message) > SHARED_FRAME_MAX:
@@ -210,7 +215,7 @@ class ClientSession:
             if self._charged or transport.get_write_buffer_size():
                 self.recount()  # the transport kept some: it counts for the caps
         else:
-            self._push(hit[0][hit[1] :])  # behind its queued frames (a slow client), counted
+            self._push(hit[0][hit[1] :])
 
     def pending(self) -> bool:
         """Messages are waiting to be flushed (for a commit to be durable, or for `flush`)."""
@@ -226,24 +231,7 @@ class ClientSession:
                 self._reads.hold(self, offset)
                 return
             self._next = None
-            # v2 and v3 frame one message alike; the frame is shared by all who get it. (The same
-            # steps as `send_shared`, inlined: this is every reply's path.)
-            hit = self._shared.get(message)
-            if hit is None:
-                if len(message) > SHARED_FRAME_MAX:
-                    self._push(compress_frame(message, self.compression))
-                    return
-                hit = shared_frame((message,), self._shared, self.compression)
-            transport = self.transport
-            if self._direct and not self._frames and not self.protocol._paused and not transport.is_closing():
-                try:
-                    transport.write(hit[0])
-                except (ConnectionError, RuntimeError):  # gone: its read loop ends the session
-                    return  # (and never break the flushes of the other clients)
-                if self._charged or transport.get_write_buffer_size():
-                    self.recount()  # the transport kept some: it counts for the caps
-            else:
-                self._push(hit[0][hit[1] :])
+            self._write_one(message)
             return
         outbox = [(self._next_offset, message), *self._outbox]
         durable = self._reads.durable_offset
