@@ -386,10 +386,7 @@ class CommitEncoder:
         row = "I" + self._row_formats[table_id]
         st = struct.Struct(f"<{len(head)}sI" + row * n_deletes + "I" + row * n_inserts)
         size = struct.calcsize("<" + self._row_formats[table_id])
-        values = ["_head", str(n_deletes)]
-        values += [f"{size}, *d[{i}]" for i in range(n_deletes)]
-        values.append(str(n_inserts))
-        values += [f"{size}, *i[{i}]" for i in range(n_inserts)]
+        values = ["_head", *_delta_args(size, n_deletes, n_inserts)]
         namespace: dict[str, Any] = {"_pack": st.pack, "_head": head}
         exec(f"def pack(d, i):\n    return _pack({', '.join(values)})\n", namespace)
         pack: _Packer = namespace["pack"]
@@ -414,10 +411,7 @@ class CommitEncoder:
             f"<{head_len}sqI{args_len}sII{len(table_head)}sI" + row * n_deletes + "I" + row * n_inserts
         )
         size = struct.calcsize("<" + fmt)
-        values = ["h", "ts", str(args_len), "a", "0", "1", "_table_head", str(n_deletes)]
-        values += [f"{size}, *d[{i}]" for i in range(n_deletes)]
-        values.append(str(n_inserts))
-        values += [f"{size}, *i[{i}]" for i in range(n_inserts)]
+        values = ["h", "ts", str(args_len), "a", "0", "1", "_table_head", *_delta_args(size, n_deletes, n_inserts)]
         namespace: dict[str, Any] = {"_pack": st.pack, "_table_head": table_head}
         exec(f"def pack(h, ts, a, d, i):\n    return _pack({', '.join(values)})\n", namespace)
         pack: _CallPacker = namespace["pack"]
@@ -445,3 +439,11 @@ def _append_rows(out: list[bytes], enc: Callable[[Row], bytes], rows: list[Row])
         m = len(b)
         out.append(_LEN_PREFIX[m] if m < 1024 else _pack_u32(m))
         out.append(b)
+
+
+def _delta_args(size: int, n_deletes: int, n_inserts: int) -> list[str]:
+    """The generated packers' arguments for one table's delta: the delete count, each deleted row
+    (its length, then its fields from `d`), the insert count, each inserted row (from `i`)."""
+    args = [str(n_deletes), *(f"{size}, *d[{k}]" for k in range(n_deletes)), str(n_inserts)]
+    args += [f"{size}, *i[{k}]" for k in range(n_inserts)]
+    return args
