@@ -128,8 +128,19 @@ def main(argv: list[str] | None = None) -> int:
             bots.append(Bot(name, conn, random.Random(rng.random())))
         watcher = bots[0].conn  # one bot narrates the game's events
         watcher.db.game_event.on_insert(print_event)
-        for bot in bots:
+        subscriptions = [
             bot.conn.subscription_builder().subscribe(["SELECT * FROM player", "SELECT * FROM game_event"])
+            for bot in bots
+        ]
+        # Game events are an event table (no rows to catch up on): join only once every bot, the
+        # narrator included, is subscribed, or a join committed before that is never seen.
+        deadline = time.monotonic() + 30
+        while not all(s.is_active for s in subscriptions):
+            if time.monotonic() > deadline:
+                raise TimeoutError("the subscriptions were not applied in time")
+            wait_all(bots, 30)
+            time.sleep(0.005)
+        for bot in bots:
             bot.call(bot.conn.reducers.join_game(bot.name))
         wait_all(bots, 30)
         for _ in range(args.turns):
