@@ -73,7 +73,11 @@ def test_per_sender_view_rows_and_incremental_updates(tmp_path: Path) -> None:
             await b.send(call(3, "open_account", pack_str("bob") + _i64(5)))
             [upd] = _tables(await b.next())["my_account"]
             assert len(upd["inserts"]) == 1 and b"bob" in upd["inserts"][0] and upd["deletes"] == []
-            # a's balance change: a gets delete old + insert new.
+            # a's balance change: a gets delete old + insert new. First a barrier: b's reply can
+            # leave before its turn has evaluated the other clients' views, and the next turn
+            # starts only after that one ended, so the count is read with nothing in flight.
+            await b.send(one_off(6, "SELECT * FROM my_account"))
+            await b.next()
             before = _evaluations(server)
             await a.send(call(4, "set_balance", _i64(99)))
             [upd] = _tables(await a.next())["my_account"]
