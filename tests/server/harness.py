@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
+import socket
 import struct
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -93,3 +96,25 @@ class RawClient:
         frame = await self.frame(timeout)
         assert len(frame) == 1, frame
         return frame[0]
+
+
+async def raw_ws_upgrade(
+    port: int, *, db: str = "test", recv_buffer: int | None = None
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A v2 WebSocket handshake over a bare TCP stream (frames are then the caller's to write and
+    read), optionally with a small receive buffer for a client that stops reading."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    if recv_buffer is not None:
+        writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, recv_buffer)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        (
+            f"GET /v1/database/{db}/subscribe?compression=None HTTP/1.1\r\n"
+            f"Host: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Protocol: v2.bsatn.spacetimedb\r\n\r\n"
+        ).encode()
+    )
+    head = await reader.readuntil(b"\r\n\r\n")
+    assert b" 101 " in head.split(b"\r\n")[0]
+    return reader, writer

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
-import socket
 from pathlib import Path
 
 import aiohttp
@@ -15,7 +13,7 @@ from spacetimedb.protocol.wire import pack_str
 from spacetimedb.server import ws_session
 from spacetimedb.server.app import Server
 
-from .harness import RawClient, backend_of, call, run_scenario, subscribe
+from .harness import RawClient, backend_of, call, raw_ws_upgrade, run_scenario, subscribe
 
 
 async def _expect_close(c: RawClient, code: int, needle: str) -> None:
@@ -84,20 +82,7 @@ def test_oversized_message_closes_with_1009(tmp_path: Path, monkeypatch: pytest.
 
 async def _raw_upgrade(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """A WebSocket handshake over a bare TCP stream that we then never read from."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    sock = writer.get_extra_info("socket")
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    key = base64.b64encode(os.urandom(16)).decode()
-    writer.write(
-        (
-            "GET /v1/database/test/subscribe?compression=None HTTP/1.1\r\n"
-            f"Host: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-            "Sec-WebSocket-Protocol: v2.bsatn.spacetimedb\r\n\r\n"
-        ).encode()
-    )
-    head = await reader.readuntil(b"\r\n\r\n")
-    assert b" 101 " in head.split(b"\r\n")[0]
+    reader, writer = await raw_ws_upgrade(port, recv_buffer=4096)
     # Subscribe (masked client frame), then never read again.
     payload = subscribe(0, 0, "SELECT * FROM person")
     mask = os.urandom(4)

@@ -10,7 +10,6 @@ client that reads keeps being served throughout.
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
 import socket
 import struct
@@ -26,7 +25,7 @@ from spacetimedb.server.send_budget import SendBudget, default_send_budget
 from spacetimedb.server.ws_routes import SESSIONS_KEY
 from spacetimedb.server.ws_session import ClientSession
 
-from .harness import RawClient, call, run_scenario, subscribe
+from .harness import RawClient, call, raw_ws_upgrade, run_scenario, subscribe
 
 ROW = 50_000
 ROWS = 40  # a 2 MB table
@@ -43,19 +42,7 @@ def _mask(payload: bytes) -> bytes:
 async def _non_reader(server: Server) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, ClientSession]:
     """Handshake, shrink both sockets' buffers, subscribe to everything, then read nothing more."""
     before = set(server.app[SESSIONS_KEY])
-    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-    writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    key = base64.b64encode(os.urandom(16)).decode()
-    writer.write(
-        (
-            "GET /v1/database/test/subscribe?compression=None HTTP/1.1\r\n"
-            f"Host: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-            "Sec-WebSocket-Protocol: v2.bsatn.spacetimedb\r\n\r\n"
-        ).encode()
-    )
-    head = await reader.readuntil(b"\r\n\r\n")
-    assert b" 101 " in head.split(b"\r\n")[0]
+    reader, writer = await raw_ws_upgrade(server.port or 0, recv_buffer=4096)
     for _ in range(200):
         new = set(server.app[SESSIONS_KEY]) - before
         if new:

@@ -5,7 +5,6 @@ too many messages unhandled is paused, not dropped."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
 import struct
 from pathlib import Path
@@ -19,7 +18,7 @@ from spacetimedb.server.app import Server
 from spacetimedb.server.ws_receive import SessionWebSocket, _DirectQueue
 from spacetimedb.server.ws_routes import SESSIONS_KEY
 
-from .harness import RawClient, call, run_scenario
+from .harness import RawClient, call, raw_ws_upgrade, run_scenario
 from .server_messages import decode_frame
 
 CONTINUATION, BINARY, TEXT, CLOSE, PING, PONG = 0x0, 0x2, 0x1, 0x8, 0x9, 0xA
@@ -33,19 +32,7 @@ class Raw:
 
     @classmethod
     async def connect(cls, port: int) -> Raw:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        key = base64.b64encode(os.urandom(16)).decode()
-        writer.write(
-            (
-                "GET /v1/database/test/subscribe?compression=None HTTP/1.1\r\n"
-                f"Host: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                "Sec-WebSocket-Protocol: v2.bsatn.spacetimedb\r\n\r\n"
-            ).encode()
-        )
-        head = await reader.readuntil(b"\r\n\r\n")
-        assert b" 101 " in head.split(b"\r\n")[0]
-        return cls(reader, writer)
+        return cls(*await raw_ws_upgrade(port))
 
     @staticmethod
     def frame(opcode: int, payload: bytes, *, fin: bool = True, rsv: int = 0) -> bytes:
