@@ -193,11 +193,7 @@ class ConfirmedReads:
         self._release(target)
 
     def _durable(self, target: int, fut: asyncio.Future[object]) -> None:
-        error = None if fut.cancelled() else fut.exception()
-        if fut.cancelled() or error is not None:
-            self._failed(error)
-            return
-        self._release(target)
+        self._durable_or_failed(target, asyncio.CancelledError() if fut.cancelled() else fut.exception())
 
     def _durable_or_failed(self, target: int, error: BaseException | None) -> None:
         if error is not None:
