@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import pickle
 import socket
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -296,20 +297,27 @@ class _FakeDatabase:
         self.frames.append(messages)
 
 
-def test_the_database_process_sends_a_commits_replies_with_its_durable_record() -> None:
-    """Replies for a commit are held in the database process until the commit log says it is
-    durable, then leave with their DURABLE record in one write (one wake-up of the front)."""
+def _process_serving_a_fake_database() -> tuple[Any, _Transport, _FakeDatabase, Any]:
+    """A database process on the running loop, its link a recording transport, its database a
+    fake: (process, transport, database, a RemoteSubscriber for connection 1)."""
     from spacetimedb.control.database_process import DatabaseProcessMain, RemoteSubscriber
     from spacetimedb.module.auth import AuthCtx
 
+    process = DatabaseProcessMain(asyncio.get_running_loop())
+    transport = _Transport()
+    process.connection_made(transport)  # type: ignore[arg-type]
+    db = _FakeDatabase()
+    process.db = db  # type: ignore[assignment]
+    assert process.out is not None
+    return process, transport, db, RemoteSubscriber(process.out, 1, b"\x01" * 32, 1, AuthCtx.internal(), False)
+
+
+def test_the_database_process_sends_a_commits_replies_with_its_durable_record() -> None:
+    """Replies for a commit are held in the database process until the commit log says it is
+    durable, then leave with their DURABLE record in one write (one wake-up of the front)."""
+
     async def main() -> None:
-        process = DatabaseProcessMain(asyncio.get_running_loop())
-        transport = _Transport()
-        process.connection_made(transport)  # type: ignore[arg-type]
-        db = _FakeDatabase()
-        process.db = db  # type: ignore[assignment]
-        assert process.out is not None
-        sub = RemoteSubscriber(process.out, 1, b"\x01" * 32, 1, AuthCtx.internal(), False)
+        process, transport, db, sub = _process_serving_a_fake_database()
         sub.enqueue(b"reply", 4)
         sub.handled(1)
         for _ in range(3):
@@ -337,17 +345,9 @@ def test_the_database_process_sends_a_commits_replies_with_its_durable_record() 
 def test_the_database_process_closes_a_client_whose_frame_does_not_decode() -> None:
     """The front only counts a frame; the database process decodes it and closes a malformed one's
     client with the front's own code and reason, serving nothing more from it."""
-    from spacetimedb.control.database_process import DatabaseProcessMain, RemoteSubscriber
-    from spacetimedb.module.auth import AuthCtx
 
     async def main() -> None:
-        process = DatabaseProcessMain(asyncio.get_running_loop())
-        transport = _Transport()
-        process.connection_made(transport)  # type: ignore[arg-type]
-        db = _FakeDatabase()
-        process.db = db  # type: ignore[assignment]
-        assert process.out is not None
-        process.subs[1] = RemoteSubscriber(process.out, 1, b"\x01" * 32, 1, AuthCtx.internal(), False)
+        process, transport, db, process.subs[1] = _process_serving_a_fake_database()
         good = b"\x02\x00\x00\x00\x00" + records.u32_payload(1) + b"a"  # OneOffQuery(0, "a")
         process.data_received(records.batch([(Kind.FRAME, 1, good), (Kind.FRAME, 1, b"\x09"), (Kind.FRAME, 1, good)]))
         await asyncio.sleep(0)
