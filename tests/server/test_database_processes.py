@@ -66,6 +66,15 @@ async def _until_serving(s: aiohttp.ClientSession, base: str, db: str, token: st
     raise AssertionError(f"{db} did not come back")
 
 
+async def _publish_two_banks(server: Server) -> DatabaseProcess:
+    """Publish the bank module as databases `a` and `b`; `a`'s process handle."""
+    await server.publish_path("a", BANK)
+    await server.publish_path("b", BANK)
+    a = server.registry.databases["a"]
+    assert isinstance(a, DatabaseProcess)
+    return a
+
+
 def test_databases_run_in_their_own_processes_and_serve_websocket_and_http(tmp_path: Path) -> None:
     async def scenario(server: Server, base: str) -> None:
         await server.publish_path("a", BANK)
@@ -111,10 +120,7 @@ def test_a_killed_database_process_restarts_without_losing_acknowledged_transfer
     was acknowledged is in the data (confirmed reads: acknowledged only once durable)."""
 
     async def scenario(server: Server, base: str) -> None:
-        await server.publish_path("a", BANK)
-        await server.publish_path("b", BANK)
-        a = server.registry.databases["a"]
-        assert isinstance(a, DatabaseProcess)
+        a = await _publish_two_banks(server)
         token = server.owner.token
         async with aiohttp.ClientSession() as s:
             await _seed(s, base, "a", token)
@@ -256,10 +262,7 @@ def test_an_invalid_record_ends_only_that_link_and_the_database_restarts(tmp_pat
     from spacetimedb.control import records
 
     async def scenario(server: Server, base: str) -> None:
-        await server.publish_path("a", BANK)
-        await server.publish_path("b", BANK)
-        a = server.registry.databases["a"]
-        assert isinstance(a, DatabaseProcess)
+        a = await _publish_two_banks(server)
         token = server.owner.token
         async with aiohttp.ClientSession() as s:
             await _seed(s, base, "a", token)
