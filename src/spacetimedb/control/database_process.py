@@ -34,12 +34,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from spacetimedb.control import database_ops, records
+from spacetimedb.control import records
 from spacetimedb.control.backend import CallResult, HttpCallOutcome
-from spacetimedb.control.database_registry import BackendSpec, PublishRefused, restore_module_files
+from spacetimedb.control.database_registry import BackendSpec, PublishRefused
 from spacetimedb.control.errors import DatabaseStopped
 from spacetimedb.control.hosted_database import DatabaseInfo, HostedDatabase
-from spacetimedb.control.module_swap import swap_module
 from spacetimedb.control.query_limits import QueryLimits
 from spacetimedb.control.records import Kind, RecordError
 from spacetimedb.durability.options import DurabilityOptions
@@ -261,7 +260,7 @@ class DatabaseProcessMain:
             sub = self.subs.pop(conn, None)
             if sub is not None and self.db is not None:
                 try:
-                    database_ops.leave_soon(self.db, sub)
+                    self.db.leave_soon(sub)
                 except DatabaseStopped:
                     pass
         elif kind is Kind.REQUEST:
@@ -442,7 +441,8 @@ async def _awaited(waiting: Any) -> None:
     await waiting
 
 
-# ---- operations (the names database_ops forwards) -----------------------------------------------
+# ---- operations: the only requests the front can make; each runs the `HostedDatabase` method of
+# ---- its name (`DatabaseHandle`), as `DatabaseProcess`'s method of that name asks for it ---------
 
 
 def _plain(result: Any) -> Any:
@@ -454,64 +454,60 @@ def _plain(result: Any) -> Any:
     return result
 
 
+def _db(main: DatabaseProcessMain) -> HostedDatabase:
+    assert main.db is not None  # (`_answer` refuses every request before the database started)
+    return main.db
+
+
 async def _admit(
     main: DatabaseProcessMain, conn: int, identity: bytes, connection_id: int, auth: AuthCtx, v3: bool, first: bytes
 ) -> str | None:
-    assert main.db is not None and main.out is not None
+    assert main.out is not None
     if conn in main.subs:
         raise ValueError(f"connection {conn} is already admitted")
     sub = RemoteSubscriber(main.out, conn, identity, connection_id, auth, v3)
     main.subs[conn] = sub
-    refused = await database_ops.admit(main.db, sub, first)
+    refused = await _db(main).admit(sub, first)
     if refused is not None:
         main.subs.pop(conn, None)
     return refused
 
 
 async def _leave(main: DatabaseProcessMain, conn: int) -> None:
-    assert main.db is not None
     sub = main.subs.pop(conn, None)
     if sub is not None:
-        await database_ops.leave(main.db, sub)
+        await _db(main).leave(sub)
 
 
 async def _has_http_route(main: DatabaseProcessMain, method: str, path: str) -> bool:
-    assert main.db is not None
-    return await database_ops.has_http_route(main.db, method, path)
+    return await _db(main).has_http_route(method, path)
 
 
 async def _module_schema(main: DatabaseProcessMain, version: int) -> Any:
-    assert main.db is not None
-    return await database_ops.module_schema(main.db, version)
+    return await _db(main).module_schema(version)
 
 
 async def _call_reducer(main: DatabaseProcessMain, reducer: str, args: Any, caller: bytes, auth: AuthCtx | None) -> Any:
-    assert main.db is not None
-    return _plain(await database_ops.call_reducer(main.db, reducer, args, caller=caller, auth=auth))
+    return _plain(await _db(main).call_reducer(reducer, args, caller=caller, auth=auth))
 
 
 async def _call_procedure(main: DatabaseProcessMain, name: str, args: Any, caller: bytes, auth: AuthCtx | None) -> Any:
-    assert main.db is not None
-    return await database_ops.call_procedure(main.db, name, args, caller=caller, auth=auth)
+    return await _db(main).call_procedure(name, args, caller=caller, auth=auth)
 
 
 async def _run_sql(main: DatabaseProcessMain, text: str, caller: bytes, auth: AuthCtx | None, confirmed: bool) -> Any:
-    assert main.db is not None
-    return await database_ops.run_sql(main.db, text, caller=caller, auth=auth, confirmed=confirmed)
+    return await _db(main).run_sql(text, caller=caller, auth=auth, confirmed=confirmed)
 
 
 async def _call_http_handler(main: DatabaseProcessMain, request: Any) -> Any:
-    assert main.db is not None
-    return _plain(await database_ops.call_http_handler(main.db, request))
+    return _plain(await _db(main).call_http_handler(request))
 
 
 async def _take_snapshot(main: DatabaseProcessMain, timeout_s: float) -> Any:
-    assert main.db is not None
-    return await database_ops.take_snapshot(main.db, timeout_s)
+    return await _db(main).take_snapshot(timeout_s)
 
 
 async def _read_logs(main: DatabaseProcessMain, num_lines: int | None, follower: int | None) -> Any:
-    assert main.db is not None
     listener = None
     if follower is not None:
         out = main.out
@@ -520,7 +516,7 @@ async def _read_logs(main: DatabaseProcessMain, num_lines: int | None, follower:
         def listener(line: Any) -> None:
             out.add(Kind.LOG, follower, records.dumps(line))
 
-    lines, unfollow = await database_ops.read_logs(main.db, num_lines, listener)
+    lines, unfollow = await _db(main).read_logs(num_lines, listener)
     if follower is not None and unfollow is not None:
         main.followers[follower] = unfollow
     return lines
@@ -533,22 +529,22 @@ async def _unfollow(main: DatabaseProcessMain, follower: int) -> None:
 
 
 async def _swap(main: DatabaseProcessMain, spec: BackendSpec, directory: Path, old_entry: Path) -> Any:
-    """A republish over this database (the front staged the files): `module_swap` on the worker."""
-    db, factory = main.db, main.factory
-    assert db is not None and factory is not None
-    restore = functools.partial(restore_module_files, directory, spec.info, old_entry)
-    plan = await db.call(functools.partial(swap_module, db, spec, factory, restore))
+    """A republish over this database (the front staged the files), built by this process's factory."""
+    db, factory = _db(main), main.factory
+    assert factory is not None
+    plan = await db.swap(spec, directory, old_entry, factory)
     return {"plan": plan, **main._module_facts(db)}
 
 
 async def _stop(main: DatabaseProcessMain) -> None:
-    assert main.db is not None
-    await main.db.stop()
+    await _db(main).stop()
     main._waiting = False  # (the log is closed: nothing is held for it any more)
     main._release_batch()
     main.loop.call_soon(main._finish)  # after this reply is written
 
 
+#: The security boundary: a REQUEST names one of these or ends the link (`_dispatch`); the front
+#: cannot make this process run anything else.
 _OPERATIONS: dict[str, Callable[..., Any]] = {
     "admit": _admit,
     "leave": _leave,

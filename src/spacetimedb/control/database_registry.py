@@ -33,13 +33,13 @@ from spacetimedb.control.backend import DatabaseBackend
 from spacetimedb.control.clock import now_us
 from spacetimedb.control.hosted_database import DatabaseInfo, HostedDatabase
 from spacetimedb.control.identity import LOCAL_ISSUER, identity_from_claims, parse_identity_hex
-from spacetimedb.control.module_swap import SwapFailed, swap_module
+from spacetimedb.control.module_swap import SwapFailed
 from spacetimedb.control.query_limits import QueryLimits
 from spacetimedb.durability import durable_files
 from spacetimedb.module.http_client import HttpPolicy
 
 if TYPE_CHECKING:
-    from spacetimedb.control.database_ops import DatabaseHandle
+    from spacetimedb.control.database_handle import DatabaseHandle
     from spacetimedb.control.process_database import ProcessOptions
 
 log = logging.getLogger("spacetimedb.server")
@@ -307,11 +307,8 @@ class DatabaseRegistry:
         spec = BackendSpec(db.info, entry_path, data_dir, fresh=False, previous_module_path=previous)
 
         restore_files = functools.partial(restore_module_files, directory, db.info, old_entry)
-        try:
-            if isinstance(db, HostedDatabase):
-                await db.call(functools.partial(swap_module, db, spec, self.factory, restore_files))
-            else:  # the swap runs in the database's process, on these same files
-                await db.swap(spec, directory, old_entry)
+        try:  # on the database's worker, here or in its own process, on these same files
+            await db.swap(spec, directory, old_entry, self.factory)
         except SwapFailed as e:
             raise PublishError(str(e)) from e
         except PublishRefused as e:

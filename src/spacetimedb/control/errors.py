@@ -17,3 +17,11 @@ class ConnectRejected(Exception):
 
 class ModuleCodeError(RuntimeError):
     """Module code raised a BaseException (SystemExit, ...) outside a reducer, e.g. at import."""
+
+
+class CommitRefused(Exception):
+    """The commit log refused a request's transaction: it was rolled back (the text says why)."""
+
+
+class SnapshotFailed(Exception):
+    """A snapshot was started but its file could not be written (the text says why)."""

@@ -13,7 +13,8 @@ import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from spacetimedb.control import client_requests, fanout
 from spacetimedb.control.backend import (
@@ -22,11 +23,21 @@ from spacetimedb.control.backend import (
     CallStatus,
     DatabaseBackend,
     DurableOffsetWaiter,
+    HttpCallOutcome,
     LogLine,
+    ModuleSwapPlan,
+    ProcedureOutcome,
 )
 from spacetimedb.control.clock import now_us
 from spacetimedb.control.confirmed_reads import LOG_FAILED_CLOSE_REASON, ConfirmedReads
-from spacetimedb.control.errors import ConnectRejected, DatabaseOutOfService, DatabaseStopped
+from spacetimedb.control.errors import (
+    CommitRefused,
+    ConnectRejected,
+    DatabaseOutOfService,
+    DatabaseStopped,
+    SnapshotFailed,
+)
+from spacetimedb.control.identity import new_connection_id
 from spacetimedb.control.log_followers import LogFollowers
 from spacetimedb.control.procedure_calls import POOL, run_procedure
 from spacetimedb.control.query_limits import QueryLimits
@@ -36,7 +47,11 @@ from spacetimedb.control.worker import DatabaseWorker, InlineJob
 from spacetimedb.durability.errors import LogClosedError
 from spacetimedb.module.auth import AuthCtx
 from spacetimedb.module.http_client import HttpPolicy
+from spacetimedb.module.http_handler import Request
 from spacetimedb.protocol.client_messages import CallReducer, ClientMessage
+
+if TYPE_CHECKING:
+    from spacetimedb.control.database_registry import BackendFactory, BackendSpec
 
 log = logging.getLogger("spacetimedb.server")
 T = TypeVar("T")
@@ -50,7 +65,11 @@ class DatabaseInfo:
 
 
 class HostedDatabase:
-    """One database this server hosts (upstream: a host controller's hosted database)."""
+    """One database this server hosts (upstream: a host controller's hosted database); the
+    in-process `DatabaseHandle` (`database_handle.py`)."""
+
+    #: It runs in this process: a client's frames are decoded by the front (`submit_frame`).
+    remote = False
 
     def __init__(self, info: DatabaseInfo, backend: DatabaseBackend, limits: QueryLimits | None = None) -> None:
         self.info = info
@@ -338,6 +357,149 @@ class HostedDatabase:
         self.broadcast(disconnected)
         _note_offset(committed, disconnected)
 
+    # ---- the front's operations (`DatabaseHandle`): each one job on the worker -----------------
+    # A request that wrote answers once its last transaction (lifecycle ones too) is durable.
+
+    async def admit(self, sub: Subscriber, first_message: bytes) -> str | None:
+        def run() -> str | None:
+            result = self.connect(sub)
+            if not result.committed:
+                return result.error or "rejected by client_connected"
+            self.send(sub, first_message)
+            return None
+
+        return await self.call(run)
+
+    async def leave(self, sub: Subscriber) -> None:
+        await self.call(functools.partial(self.disconnect, sub))
+
+    def leave_soon(self, sub: Subscriber) -> None:
+        # A client closed for a backlog: its subscriptions stop being evaluated now, not when its
+        # socket is finally gone.
+        self.submit(functools.partial(self.disconnect, sub))
+
+    def has_procedure(self, name: str) -> bool:
+        return self.backend.has_procedure(name)
+
+    async def has_http_route(self, method: str, path: str) -> bool:
+        return self.backend.has_http_route(method, path)  # the module's routes are immutable data
+
+    async def module_schema(self, version: int) -> dict[str, Any]:
+        return await self.call(lambda: self.backend.module_def_json(version))
+
+    async def call_reducer(self, reducer: str, args: Any, *, caller: bytes, auth: AuthCtx | None) -> CallResult:
+        committed: list[int] = []
+        conn_id = new_connection_id()
+
+        def run() -> CallResult:
+            result = self.backend.call_reducer(
+                reducer,
+                args,
+                caller=caller,
+                connection_id=conn_id,
+                timestamp_us=now_us(),
+                args_format="json",
+                is_owner=self.is_owner(caller),
+                auth=auth,
+            )
+            self.broadcast(result)
+            _note_offset(committed, result)
+            return result
+
+        result = await self.call(lambda: self.http_session(caller, conn_id, run, committed, auth))
+        if committed:
+            await self.wait_durable(max(committed))
+        return result
+
+    async def call_procedure(self, name: str, args: Any, *, caller: bytes, auth: AuthCtx | None) -> ProcedureOutcome:
+        """OnConnect, the body on a procedure thread (its transactions on the worker), OnDisconnect."""
+        conn_id = new_connection_id()
+        committed: list[int] = []
+        await self.call(lambda: self.http_connect(caller, conn_id, committed, auth))
+        try:
+            out = await asyncio.get_running_loop().run_in_executor(
+                POOL,
+                lambda: run_procedure(
+                    self, name, args, args_format="json", caller=caller, connection_id=conn_id, auth=auth,
+                    committed=committed,
+                ),
+            )  # fmt: skip
+        finally:
+            await self.call(lambda: self.http_disconnect(caller, conn_id, committed, auth))
+        if committed:
+            await self.wait_durable(max(committed))
+        return out
+
+    async def run_sql(self, text: str, *, caller: bytes, auth: AuthCtx | None, confirmed: bool) -> list[dict[str, Any]]:
+        committed: list[int | None] = []
+
+        def run() -> list[dict[str, Any]]:
+            statements, tx = self.backend.run_sql(
+                text, caller, self.is_owner(caller), now_us(), row_budget=self.row_budget_for(caller)
+            )
+            if tx is not None:
+                if not tx.committed:  # the commit log refused it: rolled back, nothing to broadcast
+                    raise CommitRefused(tx.error)
+                self.broadcast(tx)
+                committed.append(tx.tx_offset)
+            return [
+                {
+                    "schema": s.schema,
+                    "rows": s.rows,
+                    "total_duration_micros": s.total_duration_micros,
+                    "stats": {"rows_inserted": s.rows_inserted, "rows_deleted": s.rows_deleted, "rows_updated": s.rows_updated},
+                }
+                for s in statements
+            ]
+
+        out = await self.call(lambda: self.http_session(caller, new_connection_id(), run, auth=auth))
+        if committed and confirmed:
+            await self.wait_durable(committed[0])  # confirmed (the default): DML answered once durable
+        return out
+
+    async def call_http_handler(self, request: Request) -> HttpCallOutcome | None:
+        committed: list[int] = []
+
+        def run() -> HttpCallOutcome | None:
+            outcome = self.backend.call_http_handler(request, now_us())
+            if outcome is not None:
+                for commit in outcome.commits:
+                    self.broadcast(commit)
+                    _note_offset(committed, commit)
+            return outcome
+
+        outcome = await self.call(run)
+        if committed:  # answered once the handler's transactions are durable, as /call
+            await self.wait_durable(max(committed))
+        return outcome
+
+    async def take_snapshot(self, timeout_s: float) -> int | None:
+        # The backend is read on the worker: a republish queued before this swaps it.
+        backend, offset = await self.call(lambda: (self.backend, self.backend.request_snapshot()))
+        if offset is not None:
+            try:
+                await asyncio.to_thread(backend.wait_snapshot, offset, timeout_s)
+            except TimeoutError:
+                raise
+            except Exception as e:
+                raise SnapshotFailed(str(e)) from e
+        return offset
+
+    async def read_logs(
+        self, num_lines: int | None, listener: Callable[[LogLine], None] | None
+    ) -> tuple[list[LogLine], Callable[[], None] | None]:
+        def read() -> tuple[list[LogLine], Callable[[], None] | None]:
+            records = self.backend.logs(num_lines)
+            return records, (self.subscribe_logs(listener) if listener is not None else None)
+
+        return await self.call(read)
+
+    async def swap(self, spec: BackendSpec, directory: Path, old_entry: Path, factory: BackendFactory) -> ModuleSwapPlan:
+        from spacetimedb.control.database_registry import restore_module_files
+        from spacetimedb.control.module_swap import swap_module
+
+        restore = functools.partial(restore_module_files, directory, spec.info, old_entry)
+        return await self.call(functools.partial(swap_module, self, spec, factory, restore))
 
 
 def _note_offset(committed: list[int] | None, result: CallResult) -> None:

@@ -1,7 +1,8 @@
 """The front's handle on a database that runs in a process of its own (`--database-processes`).
 
-`DatabaseProcess` answers what the front asks a `HostedDatabase` (the `database_ops` operations,
-`submit_frame`, publish swap, stop) by records over a socketpair to
+`DatabaseProcess` is the `DatabaseHandle` (`database_handle.py`) of such a database: it answers
+what the front asks a `HostedDatabase` (the same methods: admit, calls, SQL, logs, `submit_frame`,
+publish swap, stop) by records over a socketpair to
 `python -m spacetimedb.control.database_process` (docs/architecture.md, "Database processes").
 The clients stay here: each WebSocket session is a connection number on the link; SEND records are
 queued into the sessions named and each session touched by a batch is flushed once after it.
@@ -28,19 +29,30 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spacetimedb.control import records
-from spacetimedb.control.backend import LogLine
+from spacetimedb.control.backend import CallResult, HttpCallOutcome, LogLine, ModuleSwapPlan, ProcedureOutcome
 from spacetimedb.control.confirmed_reads import ConfirmedReads
-from spacetimedb.control.errors import ConnectRejected, DatabaseOutOfService, DatabaseStopped
+from spacetimedb.control.errors import (
+    CommitRefused,
+    ConnectRejected,
+    DatabaseOutOfService,
+    DatabaseStopped,
+    SnapshotFailed,
+)
 from spacetimedb.control.hosted_database import DatabaseInfo
 from spacetimedb.control.query_limits import QueryLimits
 from spacetimedb.control.subscriber import Subscriber
 from spacetimedb.durability.options import DurabilityOptions
 from spacetimedb.host.time_limit import DEFAULT_REDUCER_TIME_LIMIT
+from spacetimedb.module.auth import AuthCtx
 from spacetimedb.module.http_client import HttpPolicy
+from spacetimedb.module.http_handler import Request
 from spacetimedb.protocol.client_messages import ClientMessage
+
+if TYPE_CHECKING:
+    from spacetimedb.control.database_registry import BackendFactory, BackendSpec
 
 log = logging.getLogger("spacetimedb.server")
 
@@ -391,7 +403,7 @@ class DatabaseProcess:
             await self._up.wait()
 
     async def request(self, op: str, *args: Any) -> Any:
-        """Run operation `op` in the database process (`database_ops` forwards here)."""
+        """Run operation `op` in the database process (one of `database_process._OPERATIONS`)."""
         return await self._request(await self._current(), op, args)
 
     async def _request(self, link: _Link, op: str, args: tuple[Any, ...]) -> Any:
@@ -409,7 +421,8 @@ class DatabaseProcess:
         request_id = next(self._ids) & 0xFFFFFFFF or next(self._ids)
         link.writer.add(records.Kind.REQUEST, 0, records.id_payload(request_id, records.dumps((op, args))))
 
-    async def admit(self, sub: Subscriber, first_message: bytes, v3: bool) -> str | None:
+    async def admit(self, sub: Subscriber, first_message: bytes) -> str | None:
+        v3 = getattr(sub, "v3", True)  # the database process decodes its frames
         link = await self._current()
         conn = next(self._conns) & 0xFFFFFFFF or next(self._conns)
         link.conns[conn] = sub
@@ -483,13 +496,46 @@ class DatabaseProcess:
 
         return lines, unfollow
 
-    async def swap(self, spec: Any, directory: Path, old_entry: Path) -> Any:
-        """A republish over this database: `module_swap` in the process; the module path it restarts
-        from changes only once the swap succeeded."""
+    async def swap(self, spec: BackendSpec, directory: Path, old_entry: Path, factory: BackendFactory) -> ModuleSwapPlan:
+        """A republish over this database: `module_swap` in the process, with its own factory (the
+        real host's, `factory` is not used); the module path it restarts from changes only once the
+        swap succeeded."""
         facts = await self.request("swap", spec, directory, old_entry)
         self.spec = spec
         self.procedures = frozenset(facts["procedures"])
-        return facts["plan"]
+        plan: ModuleSwapPlan = facts["plan"]
+        return plan
+
+    # The operations below are each one REQUEST, answered in the process by the `HostedDatabase`
+    # method of the same name (`database_process._OPERATIONS`).
+
+    async def has_http_route(self, method: str, path: str) -> bool:
+        result: bool = await self.request("has_http_route", method, path)
+        return result
+
+    async def module_schema(self, version: int) -> dict[str, Any]:
+        doc: dict[str, Any] = await self.request("module_schema", version)
+        return doc
+
+    async def call_reducer(self, reducer: str, args: Any, *, caller: bytes, auth: AuthCtx | None) -> CallResult:
+        called: CallResult = await self.request("call_reducer", reducer, args, caller, auth)
+        return called
+
+    async def call_procedure(self, name: str, args: Any, *, caller: bytes, auth: AuthCtx | None) -> ProcedureOutcome:
+        outcome: ProcedureOutcome = await self.request("call_procedure", name, args, caller, auth)
+        return outcome
+
+    async def run_sql(self, text: str, *, caller: bytes, auth: AuthCtx | None, confirmed: bool) -> list[dict[str, Any]]:
+        answers: list[dict[str, Any]] = await self.request("run_sql", text, caller, auth, confirmed)
+        return answers
+
+    async def call_http_handler(self, request: Request) -> HttpCallOutcome | None:
+        handled: HttpCallOutcome | None = await self.request("call_http_handler", request)
+        return handled
+
+    async def take_snapshot(self, timeout_s: float) -> int | None:
+        taken: int | None = await self.request("take_snapshot", timeout_s)
+        return taken
 
     # ---- records from the process --------------------------------------------------------------
 
@@ -577,7 +623,6 @@ def _settle(fut: asyncio.Future[Any], value: Any) -> None:
 
 def _error(name: str, text: str) -> BaseException:
     from spacetimedb.control.backend import QueryRejected
-    from spacetimedb.control.database_ops import CommitRefused, SnapshotFailed
     from spacetimedb.control.database_registry import PublishRefused
     from spacetimedb.control.module_swap import SwapFailed
 

@@ -21,7 +21,7 @@ from spacetimedb.server.publish_policy import PublishDenied, PublishGate
 from spacetimedb.server.routes_identity import REGISTRY_KEY
 
 if TYPE_CHECKING:
-    from spacetimedb.control.database_ops import DatabaseHandle
+    from spacetimedb.control.database_handle import DatabaseHandle
 
 #: Who may create databases (the operator's --allow-publish list and the server's owner).
 PUBLISH_GATE_KEY: web.AppKey[PublishGate] = web.AppKey("publish_gate", PublishGate)

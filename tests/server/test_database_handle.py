@@ -1,0 +1,142 @@
+"""One typed handle for a hosted database (control/database_handle.py): the in-process
+`HostedDatabase` and the `DatabaseProcess` of `--database-processes` offer the same operations, the
+front asks them without telling them apart, and a database process runs only its table of them."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import inspect
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import spacetimedb.control
+from spacetimedb.control import records
+from spacetimedb.control.database_handle import DatabaseHandle
+from spacetimedb.control.hosted_database import DatabaseInfo, HostedDatabase
+from spacetimedb.control.process_database import DatabaseProcess, ProcessOptions
+from spacetimedb.control.records import Kind, RecordReader
+
+from .fake_backend import FakeBackend
+
+CONTROL = Path(spacetimedb.control.__file__).parent
+_INFO = DatabaseInfo("x", b"\x01" * 32, b"\x02" * 32)
+
+
+def _operations() -> list[str]:
+    """The methods the protocol declares (its data members are checked by isinstance)."""
+    return sorted(name for name, value in vars(DatabaseHandle).items() if inspect.isfunction(value) and not name.startswith("_"))
+
+
+def _parameters(fn: Any) -> list[tuple[str, Any, bool]]:
+    return [(p.name, p.kind, p.default is inspect.Parameter.empty) for p in inspect.signature(fn).parameters.values()]
+
+
+def test_both_places_a_database_runs_are_database_handles_with_the_same_operations() -> None:
+    """(mypy checks the same statically: `database_handle._both_are_handles`.)"""
+    in_process = HostedDatabase(_INFO, FakeBackend())  # type: ignore[arg-type]
+    own_process = DatabaseProcess(SimpleNamespace(info=_INFO), ProcessOptions())
+    assert isinstance(in_process, DatabaseHandle) and isinstance(own_process, DatabaseHandle)
+    assert in_process.remote is False and own_process.remote is True
+    operations = _operations()
+    assert {"admit", "call_reducer", "run_sql", "read_logs", "swap", "stop", "submit_frame"} <= set(operations)
+    for name in operations:
+        declared = getattr(DatabaseHandle, name)
+        for impl in (HostedDatabase, DatabaseProcess):
+            method = getattr(impl, name)
+            assert _parameters(method) == _parameters(declared), f"{impl.__name__}.{name}"
+            assert inspect.iscoroutinefunction(method) == inspect.iscoroutinefunction(declared), f"{impl.__name__}.{name}"
+
+
+def test_the_front_asks_a_database_without_telling_the_two_apart() -> None:
+    """No operation branches on which implementation it holds: database_ops and the registry call
+    the handle (they used to test `isinstance(db, DatabaseProcess)` per operation)."""
+    found = []
+    for name in ("database_ops.py", "database_registry.py"):
+        tree = ast.parse((CONTROL / name).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "isinstance":
+                if any(isinstance(n, ast.Name) and n.id in ("HostedDatabase", "DatabaseProcess") for n in ast.walk(node)):
+                    found.append(f"{name}:{node.lineno}: {ast.unparse(node)}")
+            if isinstance(node, ast.Name) and node.id == "DatabaseProcess" and name == "database_ops.py":
+                found.append(f"{name}:{node.lineno}: names DatabaseProcess")
+    assert found == []
+
+
+def test_the_front_asks_a_database_process_only_for_operations_of_its_table() -> None:
+    """Every operation name `DatabaseProcess` sends is in `database_process._OPERATIONS`, and the
+    table is exactly the handle's remote operations (growing it widens what the front can run there)."""
+    from spacetimedb.control.database_process import _OPERATIONS
+
+    sent = set()
+    for node in ast.walk(ast.parse((CONTROL / "process_database.py").read_text())):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            position = {"request": 0, "post": 0, "_request": 1}.get(node.func.attr)  # where the name goes
+            if position is not None and isinstance(op := node.args[position], ast.Constant):
+                sent.add(op.value)
+    assert {"admit", "call_reducer", "stop", "unfollow"} <= sent
+    assert sent <= set(_OPERATIONS)
+    assert set(_OPERATIONS) == {
+        "admit", "leave", "has_http_route", "module_schema", "call_reducer", "call_procedure", "run_sql",
+        "call_http_handler", "take_snapshot", "read_logs", "unfollow", "swap", "stop",
+    }  # fmt: skip
+
+
+class _Transport:
+    def __init__(self) -> None:
+        self.written = bytearray()
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class _ServedDatabase:
+    """What a database process serves, recording what it was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def has_http_route(self, method: str, path: str) -> bool:
+        self.asked.append(f"has_http_route {method} {path}")
+        return True
+
+    def __getattr__(self, name: str) -> Any:
+        self.asked.append(name)
+        raise AttributeError(name)
+
+
+def test_a_database_process_refuses_an_operation_outside_its_table() -> None:
+    """A REQUEST for anything but a table operation (a `HostedDatabase` method the table does not
+    name, a private helper) is an invalid record: the link ends and nothing runs."""
+    from spacetimedb.control.database_process import DatabaseProcessMain
+
+    def serve(op: str, *args: object) -> tuple[Any, _Transport, _ServedDatabase]:
+        async def main() -> tuple[Any, _Transport, _ServedDatabase]:
+            process = DatabaseProcessMain(asyncio.get_running_loop())
+            transport = _Transport()
+            process.connection_made(transport)  # type: ignore[arg-type]
+            db = _ServedDatabase()
+            process.db = db  # type: ignore[assignment]
+            process.data_received(records.record(Kind.REQUEST, 0, records.id_payload(7, records.dumps((op, args)))))
+            for _ in range(3):
+                await asyncio.sleep(0)
+            return process, transport, db
+
+        return asyncio.run(main())
+
+    process, transport, db = serve("has_http_route", "GET", "/a")  # a table operation is answered
+    assert not process.done.done() and db.asked == ["has_http_route GET /a"]
+    reply = list(RecordReader(records.TO_FRONT).feed(bytes(transport.written)))
+    assert [(k, records.loads(records.parse_id(p, "REPLY")[1])) for k, _, p in reply] == [(Kind.REPLY, ("ok", True))]
+    for op in ("submit_frame", "call", "backend", "_stop", "__init__", "swap_module"):
+        process, transport, db = serve(op)
+        assert process.done.done(), op
+        assert db.asked == [] and transport.written == b"", op
