@@ -1,22 +1,20 @@
 """One typed handle for a hosted database (control/database_handle.py): the in-process
 `HostedDatabase` and the `DatabaseProcess` of `--database-processes` offer the same operations, the
-front asks them without telling them apart, and a database process runs only its table of them."""
+front asks them without telling them apart, and a database process runs only its table of them
+(that it refuses any other: test_process_records.py)."""
 
 from __future__ import annotations
 
 import ast
-import asyncio
 import inspect
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import spacetimedb.control
-from spacetimedb.control import records
 from spacetimedb.control.database_handle import DatabaseHandle
 from spacetimedb.control.hosted_database import DatabaseInfo, HostedDatabase
 from spacetimedb.control.process_database import DatabaseProcess, ProcessOptions
-from spacetimedb.control.records import Kind, RecordReader
 
 from .fake_backend import FakeBackend
 
@@ -81,62 +79,3 @@ def test_the_front_asks_a_database_process_only_for_operations_of_its_table() ->
         "admit", "leave", "has_http_route", "module_schema", "call_reducer", "call_procedure", "run_sql",
         "call_http_handler", "take_snapshot", "read_logs", "unfollow", "swap", "stop",
     }  # fmt: skip
-
-
-class _Transport:
-    def __init__(self) -> None:
-        self.written = bytearray()
-        self.closed = False
-
-    def write(self, data: bytes) -> None:
-        self.written += data
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def close(self) -> None:
-        self.closed = True
-
-
-class _ServedDatabase:
-    """What a database process serves, recording what it was asked."""
-
-    def __init__(self) -> None:
-        self.asked: list[str] = []
-
-    async def has_http_route(self, method: str, path: str) -> bool:
-        self.asked.append(f"has_http_route {method} {path}")
-        return True
-
-    def __getattr__(self, name: str) -> Any:
-        self.asked.append(name)
-        raise AttributeError(name)
-
-
-def test_a_database_process_refuses_an_operation_outside_its_table() -> None:
-    """A REQUEST for anything but a table operation (a `HostedDatabase` method the table does not
-    name, a private helper) is an invalid record: the link ends and nothing runs."""
-    from spacetimedb.control.database_process import DatabaseProcessMain
-
-    def serve(op: str, *args: object) -> tuple[Any, _Transport, _ServedDatabase]:
-        async def main() -> tuple[Any, _Transport, _ServedDatabase]:
-            process = DatabaseProcessMain(asyncio.get_running_loop())
-            transport = _Transport()
-            process.connection_made(transport)  # type: ignore[arg-type]
-            db = _ServedDatabase()
-            process.db = db  # type: ignore[assignment]
-            process.data_received(records.record(Kind.REQUEST, 0, records.id_payload(7, records.dumps((op, args)))))
-            for _ in range(3):
-                await asyncio.sleep(0)
-            return process, transport, db
-
-        return asyncio.run(main())
-
-    process, transport, db = serve("has_http_route", "GET", "/a")  # a table operation is answered
-    assert not process.done.done() and db.asked == ["has_http_route GET /a"]
-    reply = list(RecordReader(records.TO_FRONT).feed(bytes(transport.written)))
-    assert [(k, records.loads(records.parse_id(p, "REPLY")[1])) for k, _, p in reply] == [(Kind.REPLY, ("ok", True))]
-    for op in ("submit_frame", "call", "backend", "_stop", "__init__", "swap_module"):
-        process, transport, db = serve(op)
-        assert process.done.done(), op
-        assert db.asked == [] and transport.written == b"", op

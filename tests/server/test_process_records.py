@@ -357,3 +357,47 @@ def test_the_database_process_closes_a_client_whose_frame_does_not_decode() -> N
         assert records.parse_fail(got[0][2]) == (1011, "malformed message: unknown ClientMessage tag 9")
 
     asyncio.run(main())
+
+
+class _ServedDatabase:
+    """What a database process serves, recording what it was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def has_http_route(self, method: str, path: str) -> bool:
+        self.asked.append(f"has_http_route {method} {path}")
+        return True
+
+    def __getattr__(self, name: str) -> Any:
+        self.asked.append(name)
+        raise AttributeError(name)
+
+
+def test_a_database_process_refuses_an_operation_outside_its_table() -> None:
+    """A REQUEST for anything but a table operation (a `HostedDatabase` method the table does not
+    name, a private helper) is an invalid record: the link ends and nothing runs."""
+    from spacetimedb.control.database_process import DatabaseProcessMain
+
+    def serve(op: str, *args: object) -> tuple[Any, _Transport, _ServedDatabase]:
+        async def main() -> tuple[Any, _Transport, _ServedDatabase]:
+            process = DatabaseProcessMain(asyncio.get_running_loop())
+            transport = _Transport()
+            process.connection_made(transport)  # type: ignore[arg-type]
+            db = _ServedDatabase()
+            process.db = db  # type: ignore[assignment]
+            process.data_received(records.record(Kind.REQUEST, 0, records.id_payload(7, records.dumps((op, args)))))
+            for _ in range(3):
+                await asyncio.sleep(0)
+            return process, transport, db
+
+        return asyncio.run(main())
+
+    process, transport, db = serve("has_http_route", "GET", "/a")  # a table operation is answered
+    assert not process.done.done() and db.asked == ["has_http_route GET /a"]
+    reply = list(RecordReader(records.TO_FRONT).feed(bytes(transport.written)))
+    assert [(k, records.loads(records.parse_id(p, "REPLY")[1])) for k, _, p in reply] == [(Kind.REPLY, ("ok", True))]
+    for op in ("submit_frame", "call", "backend", "_stop", "__init__", "swap_module"):
+        process, transport, db = serve(op)
+        assert process.done.done(), op
+        assert db.asked == [] and transport.written == b"", op

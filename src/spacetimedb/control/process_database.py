@@ -34,13 +34,7 @@ from typing import TYPE_CHECKING, Any
 from spacetimedb.control import records
 from spacetimedb.control.backend import CallResult, HttpCallOutcome, LogLine, ModuleSwapPlan, ProcedureOutcome
 from spacetimedb.control.confirmed_reads import ConfirmedReads
-from spacetimedb.control.errors import (
-    CommitRefused,
-    ConnectRejected,
-    DatabaseOutOfService,
-    DatabaseStopped,
-    SnapshotFailed,
-)
+from spacetimedb.control.errors import ConnectRejected, DatabaseOutOfService, DatabaseStopped
 from spacetimedb.control.hosted_database import DatabaseInfo
 from spacetimedb.control.query_limits import QueryLimits
 from spacetimedb.control.subscriber import Subscriber
@@ -624,6 +618,7 @@ def _settle(fut: asyncio.Future[Any], value: Any) -> None:
 def _error(name: str, text: str) -> BaseException:
     from spacetimedb.control.backend import QueryRejected
     from spacetimedb.control.database_registry import PublishRefused
+    from spacetimedb.control.errors import CommitRefused, SnapshotFailed
     from spacetimedb.control.module_swap import SwapFailed
 
     known: dict[str, Callable[[str], BaseException]] = {
