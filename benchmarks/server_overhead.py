@@ -7,7 +7,13 @@ for the socket; (b) the baseline - `ModuleHost.call_reducer` with pre-decoded ar
 (the commit log is written, fsync off so the disk does not dominate). No sockets are involved: this
 isolates the protocol/dispatch layer; the keynote benchmark measures the whole system.
 
-    python benchmarks/server_overhead.py [--calls 1000] [--repeats 30]
+`--unpipelined` measures the keynote's 16x1 shape instead: one call per v2 frame, each answered
+before the next is sent, through the real front (a `ClientSession` over a transport that drops
+what it is given, confirmed reads on, the call run on the event loop while the worker is idle and
+its reply released once the commit log's writer thread says it is durable). It reports the event
+loop thread's CPU time per call (`time.thread_time`), against the bare host's.
+
+    python benchmarks/server_overhead.py [--calls 1000] [--repeats 30] [--unpipelined]
 """
 
 from __future__ import annotations
@@ -100,12 +106,98 @@ async def run(calls: int, repeats: int) -> None:
           f"(bare host {best_host / calls * 1e6:.2f} us per call)")
 
 
+class _Transport:
+    """A socket that keeps up and drops what it is given; the reply's write completes the call."""
+
+    def __init__(self) -> None:
+        self.written: asyncio.Future[None] | None = None
+
+    def write(self, data: bytes) -> None:
+        fut = self.written
+        if fut is not None and not fut.done():
+            fut.set_result(None)
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+class _Protocol:
+    _paused = False
+
+    async def _drain_helper(self) -> None:
+        return None
+
+
+async def run_unpipelined(calls: int, repeats: int) -> None:
+    from spacetimedb.protocol.compression import Compression
+    from spacetimedb.server.tokens import Caller
+    from spacetimedb.server.ws_session import ClientSession
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ident = identity_from_claims("localhost", "bench-db")
+        info = DatabaseInfo("bank", ident, ident)
+        spec = BackendSpec(info, ROOT / "examples" / "bank.py", Path(tmp), fresh=True)
+        backend = HostBackend(spec, fsync=FsyncPolicy.off())
+        db = HostedDatabase(info, backend)
+        db.start()
+        me = identity_from_claims("localhost", "bench-client")
+        caller = Caller(me, "localhost", "bench-client", (), "e30.e30.e30")  # payload "{}"
+        transport = _Transport()
+        session = ClientSession(
+            None,  # type: ignore[arg-type]  # never read: frames go to the transport
+            db, caller, 7, v3=False, compression=Compression.NONE, confirmed=True,
+            transport=transport, protocol=_Protocol(),
+        )
+        db.subscribers.add(session)
+        loop = asyncio.get_running_loop()
+
+        async def one(frame: bytes) -> None:
+            transport.written = loop.create_future()
+            session._on_binary(frame)
+            await transport.written
+
+        await one(_call(0, "seed", struct.pack("<Iq", ACCOUNTS, 10**9)))
+        frames = [_call(i, "transfer", _transfer_args(i)) for i in range(calls)]
+        args = [_transfer_args(i) for i in range(calls)]
+        who, conn = Identity(int.from_bytes(me, "big")), ConnectionId(7)
+        host = backend.host
+        best_server = best_host = float("inf")
+        for _ in range(repeats):
+            t = time.thread_time()
+            for frame in frames:
+                await one(frame)
+            best_server = min(best_server, time.thread_time() - t)
+            t = time.thread_time()
+            for a in args:
+                host.call_reducer("transfer", a, caller=who, connection_id=conn, timestamp=Timestamp.now())
+            best_host = min(best_host, time.thread_time() - t)
+        db.subscribers.discard(session)
+        await db.stop()
+    print(f"unpipelined calls per repeat: {calls}, repeats: {repeats} (best of each; event loop thread CPU)")
+    print(f"server path / bare host CPU: {best_server / best_host:.2f}x")
+    print(f"server overhead per call: {(best_server - best_host) / calls * 1e6:.2f} us "
+          f"(bare host {best_host / calls * 1e6:.2f} us per call)")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--calls", type=int, default=1000)
     p.add_argument("--repeats", type=int, default=30)
+    p.add_argument("--unpipelined", action="store_true", help="one call per v2 frame through the real front")
     opts = p.parse_args()
-    asyncio.run(run(opts.calls, opts.repeats))
+    if opts.unpipelined:
+        try:
+            import uvloop  # the server's loop
+
+            uvloop.install()
+        except ImportError:  # pragma: no cover
+            pass
+        asyncio.run(run_unpipelined(opts.calls, opts.repeats))
+    else:
+        asyncio.run(run(opts.calls, opts.repeats))
 
 
 if __name__ == "__main__":
