@@ -233,7 +233,14 @@ class DatabaseWorker:
         finally:
             budget.stop_budget()
             self.inline_budget = None
-            self._end_turn()
+            ops, out = self._ops, self._out
+            alone = False
+            if ops or out:
+                self._ops, self._out = [], []
+                if self._turns:  # worker turns not yet delivered go first: this one after them
+                    self._turns.append((ops, out))
+                else:
+                    alone = True
             # A call may have scheduled a reducer sooner than the idle worker's wake-up (read while
             # the turn lock still keeps the worker out of the schedule).
             try:
@@ -242,7 +249,9 @@ class DatabaseWorker:
                 self._turn_lock.release()
         if due is not None and time.monotonic() + due < self._sleep_until:
             self._wake.set()
-        if self._turns:
+        if alone:  # nothing was waiting ahead of this turn: delivered here, not through the queue
+            self._deliver_alone(ops, out)
+        if self._turns:  # (and what the worker handed over since, behind it)
             self._deliver_turns(None, None)
 
     def _note_overrun(self) -> None:
@@ -345,7 +354,11 @@ class DatabaseWorker:
         lists: list[list[Subscriber]] = []
         # One shared message in the whole hand-over (the usual case): it goes to its clients in
         # one pass; several: each client is flushed once at the end (one frame for all of them).
-        shared = sum(type(seg) is SharedSend for _, out in turns for seg in out)
+        shared = 0
+        for _, out in turns:
+            for seg in out:
+                if type(seg) is SharedSend:
+                    shared += 1
         while turns:
             ops, out = turns.popleft()
             self._deliver(ops, out, flush, lists, shared > 1)
@@ -375,10 +388,13 @@ class DatabaseWorker:
         for seg in out:
             if isinstance(seg, dict):
                 for sub, box in seg.items():
-                    enqueue = sub.enqueue
-                    for message, offset in box:
-                        enqueue(message, offset)
-                flush.update(dict.fromkeys(seg))
+                    if len(box) == 1:  # the common case: one reply
+                        sub.enqueue(*box[0])
+                    else:
+                        enqueue = sub.enqueue
+                        for message, offset in box:
+                            enqueue(message, offset)
+                    flush[sub] = None
                 continue
             subs, message, offset = seg
             if not subs:
@@ -419,9 +435,17 @@ class DatabaseWorker:
         run jobs themselves, like the server overhead benchmark; never while the worker runs)."""
         ops, self._ops = self._ops, []
         out, self._out = self._out, []
+        self._deliver_alone(ops, out)
+
+    def _deliver_alone(self, ops: list[tuple[Callable[[Any, Any], None], Any, Any]], out: list[Segment]) -> None:
+        """On the loop: one turn's output, nothing queued ahead of it; each touched client flushed once."""
         flush: dict[Subscriber, None] = {}
         lists: list[list[Subscriber]] = []
-        self._deliver(ops, out, flush, lists, sum(type(seg) is SharedSend for seg in out) > 1)
+        shared = 0
+        for seg in out:
+            if type(seg) is SharedSend:
+                shared += 1
+        self._deliver(ops, out, flush, lists, shared > 1)
         self._flush(flush, lists)
 
     def _box(self, sub: Subscriber) -> Box:
@@ -438,7 +462,17 @@ class DatabaseWorker:
     def send(self, sub: Subscriber, message: bytes, tx_offset: int | None = None) -> None:
         """Queue `message` for `sub` (worker only); it leaves at the end of this turn, after the
         commit `tx_offset` (if given) is durable."""
-        self._box(sub).append((message, tx_offset))
+        out = self._out
+        if out:
+            seg = out[-1]
+            if type(seg) is dict:
+                box = seg.get(sub)
+                if box is None:
+                    seg[sub] = [(message, tx_offset)]
+                else:
+                    box.append((message, tx_offset))
+                return
+        out.append({sub: [(message, tx_offset)]})
 
     def send_shared(self, subs: list[Subscriber], message: bytes, tx_offset: int | None = None) -> None:
         """Queue one `message` for every client in `subs` (worker only; the list is the worker's
