@@ -4,6 +4,7 @@ subscribe and unsubscribe (within the query limits), one-off queries."""
 from __future__ import annotations
 
 import logging
+from time import time_ns
 from typing import TYPE_CHECKING
 
 from spacetimedb.control.backend import CallStatus, ProcedureOutcome, QueryRejected, SubscriptionQuery
@@ -35,17 +36,19 @@ def handle(db: HostedDatabase, sub: Subscriber, msg: ClientMessage) -> bool:
     the event loop that its budget interrupted: rolled back, not answered)."""
     if sub not in db.subscribers or db.failure is not None:
         return False  # disconnected while its messages were queued, or out of service
-    if isinstance(msg, CallReducer):
+    if type(msg) is CallReducer:  # the hot path: `now_us`, `is_owner` and `overran` inlined
+        identity = sub.identity
         result = db.backend.call_reducer(
             msg.reducer,
             msg.args,
-            caller=sub.identity,
+            caller=identity,
             connection_id=sub.connection_id,
-            timestamp_us=now_us(),
-            is_owner=db.is_owner(sub.identity),
+            timestamp_us=time_ns() // 1000,
+            is_owner=identity == db.info.owner,
             auth=sub.auth,
         )
-        if db.worker.inline_budget is not None and db.worker.overran():
+        budget = db.worker.inline_budget
+        if budget is not None and budget.take_overrun():  # run on the loop and interrupted
             return True
         broadcast(db.send, db.subscriptions, result, sub, msg.request_id, db.send_shared)  # the hot path: no extra frame
     elif isinstance(msg, Subscribe):
@@ -175,8 +178,3 @@ def _one_off(db: HostedDatabase, sub: Subscriber, msg: OneOffQuery) -> None:
 
 class _OneOff:
     """A throwaway subscriber key for one-off queries."""
-
-
-def handled(sub: Subscriber, count: int) -> None:
-    """On the loop: the client's frame was handled (its incoming flow control)."""
-    sub.handled(count)

@@ -35,13 +35,14 @@ def broadcast(
             send(sub, wire.subscription_error(None, qs, error), result.tx_offset)  # type: ignore[arg-type]
     # The caller's ReducerResult first: it is one message, and behind a thousand subscribers' writes
     # it would wait for all of them (no client's order changes: the caller is in no shared list).
+    offset = result.tx_offset
     if caller is not None:
-        own = fanout.get(caller) or []
-        send(caller, reducer_result_message(request_id, result, own), result.tx_offset)
+        send(caller, reducer_result_message(request_id, result, fanout.get(caller) or []), offset)
+    if not fanout:
+        return  # nobody subscribed to what it changed (an unsubscribed caller's call: the common case)
     # Subscribers of the same queries share one list of updates (`SubscriptionManager.evaluate`):
     # one message per list, the same bytes for all of them (framed once too: server.shared_frames).
     # Every list is alive in `fanout` during the loop, so its id cannot be reused.
-    offset = result.tx_offset
     if send_shared is not None:
         if len(set(map(id, fanout.values()))) == 1:  # one list for all (the common case): C-level passes
             subs: list[Subscriber] = list(fanout)  # type: ignore[arg-type]

@@ -135,6 +135,10 @@ _NO_CHANGES = NamedChanges({}, {})
 _NO_FANOUT: FanOut = {}
 
 
+_new_object = object.__new__
+_set_timestamp_micros = Timestamp.__dict__["micros"].__set__
+
+
 def _identity(be: bytes) -> Identity:
     return Identity(int.from_bytes(be, "big"))
 
@@ -297,8 +301,10 @@ class HostBackend:
         """The CallResult of the host call just made, with what its commit evaluated (if it committed)."""
         commits = self._commits
         if not commits:  # no commit, or nobody subscribed (the common case: no allocation)
+            status = result.status
             return CallResult(
-                status=_STATUS[result.status],
+                # (An enum's hash is a Python call: the usual status is compared instead.)
+                status=CallStatus.COMMITTED if status is ReducerStatus.COMMITTED else _STATUS[status],
                 timestamp_us=result.timestamp.micros,
                 error=result.error or "",
                 changes=_NO_CHANGES,
@@ -352,13 +358,25 @@ class HostBackend:
         is_owner: bool = False,
         auth: AuthCtx | None = None,
     ) -> CallResult:
+        # The per-caller value objects, looked up here (the cache hit is the hot path; `is None`,
+        # as a ConnectionId's truth is a Python call).
+        ident = self._identity_cache.get(caller)
+        if ident is None:
+            ident = self._identity_of(caller)
+        conn = None
+        if connection_id is not None:
+            conn = self._connection_cache.get(connection_id)
+            if conn is None:
+                conn = self._connection_of(connection_id)
+        timestamp = _new_object(Timestamp)  # as `Timestamp.now`: a clock reading needs no range check
+        _set_timestamp_micros(timestamp, timestamp_us)
         try:
             result = self.host.call_reducer(
                 name,
                 args,
-                caller=self._identity_of(caller),
-                connection_id=None if connection_id is None else self._connection_of(connection_id),
-                timestamp=Timestamp(timestamp_us),
+                caller=ident,
+                connection_id=conn,
+                timestamp=timestamp,
                 args_format=args_format,  # type: ignore[arg-type]
                 auth=auth,
             )

@@ -272,10 +272,11 @@ class HostedDatabase:
         """Queue one client frame's messages; a frame of reducer calls only may run on the event
         loop while the worker is idle (`worker.py`). (`raw`, the frame's bytes, is what crosses to a
         database process instead: `process_database.DatabaseProcess.submit_frame`.)"""
-        if all(type(m) is CallReducer for m in messages):
-            self.worker.submit(InlineJob(self.handle_all, sub, messages))
-        else:
-            self.worker.submit(functools.partial(self.handle_all, sub, messages))
+        for m in messages:  # (a loop, not `all` over a generator: this runs per frame)
+            if type(m) is not CallReducer:
+                self.worker.submit(functools.partial(self.handle_all, sub, messages))
+                return
+        self.worker.submit(InlineJob(self.handle_all, sub, messages))
 
     def handle_all(self, sub: Subscriber, messages: list[ClientMessage], start: int = 0) -> None:
         """Handle the messages of one client frame from `start` on, in order (`client_requests.py`)."""
@@ -285,7 +286,8 @@ class HostedDatabase:
                 # Interrupted on the event loop and rolled back: again on the worker, from this one on.
                 self.worker.move_to_worker(functools.partial(self.handle_all, sub, messages, i))
                 return
-        self.worker.to_loop(client_requests.handled, sub, len(messages))
+        # The client's `handled` as a plain function of (client, count): one call on the loop.
+        self.worker.to_loop(type(sub).handled, sub, len(messages))
 
     def _call_budget(self) -> CallBudget | None:
         return self.backend.call_budget()
