@@ -64,6 +64,10 @@ class _HeldShared:
 class ConfirmedReads:
     def __init__(self, waiter: DurableOffsetWaiter | None, name: str) -> None:
         self._waiter = waiter
+        #: The commit log's own waiter, `call_when_durable` (looked up once, not per turn).
+        self._direct: Callable[[int, Callable[[BaseException | None], None]], None] | None = getattr(
+            waiter, "call_when_durable", None
+        )
         self._name = name
         #: Highest tx offset known durable (infinite without durability: nothing is ever held).
         self.durable_offset: float = -1 if waiter is not None else math.inf
@@ -80,6 +84,7 @@ class ConfirmedReads:
         """Wait on a new commit log from now on (a module swap reopened it). Clients held for the old
         one are released by its waiter: the old log was flushed before it closed."""
         self._waiter = waiter
+        self._direct = getattr(waiter, "call_when_durable", None)
         self._waiting_for = -1
         if waiter is None:
             self.durable_offset = math.inf
@@ -171,11 +176,11 @@ class ConfirmedReads:
             return
         target = self._held_until
         self._waiting_for = target
-        direct = getattr(self._waiter, "call_when_durable", None)
+        direct = self._direct
         if direct is not None:
             # The commit log's writer thread calls back on the loop itself (`DurableWaiter`): the
             # held replies leave in the loop iteration it wakes, not one later as a future's would.
-            direct(target, functools.partial(self._durable_or_failed, target))
+            direct(target, functools.partial(self._release, target))  # (error: the log failed)
             return
         waiting = self._waiter(target)
         if isinstance(waiting, asyncio.Future):
@@ -193,13 +198,7 @@ class ConfirmedReads:
         self._release(target)
 
     def _durable(self, target: int, fut: asyncio.Future[object]) -> None:
-        self._durable_or_failed(target, asyncio.CancelledError() if fut.cancelled() else fut.exception())
-
-    def _durable_or_failed(self, target: int, error: BaseException | None) -> None:
-        if error is not None:
-            self._failed(error)
-        else:
-            self._release(target)
+        self._release(target, asyncio.CancelledError() if fut.cancelled() else fut.exception())
 
     def _failed(self, error: BaseException | None) -> None:
         log.error("database %s: a commit could not be made durable: %r", self._name, error)
@@ -215,9 +214,17 @@ class ConfirmedReads:
         if offset > self.durable_offset:
             self._release(offset)
 
-    def _release(self, target: int) -> None:
-        now = self.durable_now() if self.durable_now is not None else None
-        self.durable_offset = max(self.durable_offset, target, -1 if now is None else now)
+    def _release(self, target: int, error: BaseException | None = None) -> None:
+        """`target` is durable: what waits for it leaves now (`error`: it never will be)."""
+        if error is not None:
+            self._failed(error)
+            return
+        if self._held_until > target and self.durable_now is not None:
+            # Something waits for a later commit: release all that the same fsync covered.
+            now = self.durable_now()
+            self.durable_offset = max(self.durable_offset, target, -1 if now is None else now)
+        elif target > self.durable_offset:  # `target` covers all that waits (1 reply each turn)
+            self.durable_offset = target
         held, self._held = self._held, set()
         # Clients held one by one first (a caller's ReducerResult): a shared update's list can be a
         # thousand writes long. Each client's own order is its outbox's, whichever flush comes first.
@@ -245,4 +252,5 @@ class ConfirmedReads:
                     touched.update(dict.fromkeys(targets))
                 for client in touched:
                     client.flush()
-        self.after_turn()
+        if self._held or self._held_lists:  # what waits for a later commit (else no call: per reply)
+            self.after_turn()
