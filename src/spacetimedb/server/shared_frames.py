@@ -13,7 +13,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 
-from spacetimedb.protocol.compression import Compression, compress_frame
+from spacetimedb.protocol.compression import COMPRESS_THRESHOLD, Compression, compress_frame
 
 #: Bodies up to this size are framed through the cache (bigger ones are rare, per client, and may
 #: have to be sent in fragments).
@@ -45,6 +45,27 @@ _cache: dict[Compression, dict[bytes | tuple[bytes, ...], tuple[bytes, int]]] = 
 def cache_for(compression: Compression) -> dict[bytes | tuple[bytes, ...], tuple[bytes, int]]:
     """The frame cache of one compression (a session looks it up once)."""
     return _cache[compression]
+
+
+def one_frame(
+    message: bytes, cache: dict[bytes | tuple[bytes, ...], tuple[bytes, int]], compression: Compression
+) -> tuple[bytes, int]:
+    """`shared_frame((message,), ...)` for a message of at most `SHARED_FRAME_MAX` bytes, in one
+    call: the frame of every reply (a small body is never compressed, so it is built right here)."""
+    hit = cache.get(message)
+    if hit is None:
+        if len(message) <= COMPRESS_THRESHOLD or compression is Compression.NONE:  # as compress_frame
+            n = len(message) + 1  # the compression tag
+            header = _LEN1.pack(BINARY, n) if n < 126 else frame_header(n)
+            frame = header + b"\x00" + message
+        else:
+            payload = compress_frame(message, compression)
+            header = frame_header(len(payload))
+            frame = header + payload
+        if len(cache) >= MAX_ENTRIES:
+            cache.clear()
+        hit = cache[message] = (frame, len(header))
+    return hit
 
 
 def shared_frame(

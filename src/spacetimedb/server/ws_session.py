@@ -40,7 +40,13 @@ from spacetimedb.protocol import wire
 from spacetimedb.protocol.client_frames import MalformedMessage, count_client_frame, decode_client_frame
 from spacetimedb.protocol.compression import Compression, compress_frame
 from spacetimedb.server.send_budget import SendBudget
-from spacetimedb.server.shared_frames import SHARED_FRAME_MAX, cache_for, frame_header, shared_frame
+from spacetimedb.server.shared_frames import (
+    SHARED_FRAME_MAX,
+    cache_for,
+    frame_header,
+    one_frame,
+    shared_frame,
+)
 from spacetimedb.server.tokens import Caller
 from spacetimedb.server.ws_receive import SessionWebSocket
 
@@ -200,12 +206,10 @@ class ClientSession:
         """Write one message as one frame (v2 and v3 frame one message alike), the frame shared with
         every client that gets the same message: straight to the transport when nothing is queued
         ahead and it keeps up, else behind its queued frames (a slow client), counted."""
-        hit = self._shared.get(message)
-        if hit is None:
-            if len(message) > SHARED_FRAME_MAX:
-                self._push(compress_frame(message, self.compression))
-                return
-            hit = shared_frame((message,), self._shared, self.compression)
+        if len(message) > SHARED_FRAME_MAX:
+            self._push(compress_frame(message, self.compression))
+            return
+        hit = one_frame(message, self._shared, self.compression)
         transport = self.transport
         if self._direct and not self._frames and not self.protocol._paused and not transport.is_closing():
             try:
