@@ -245,6 +245,9 @@ class DatabaseWorker:
             # the turn lock still keeps the worker out of the schedule).
             try:
                 due = self._next_wake()
+            except Exception:  # never lose the turn's output over it (delivered below)
+                log.exception("database %s: reading the next scheduled reducer's time failed", self.name)
+                due = None
             finally:
                 self._turn_lock.release()
         if due is not None and time.monotonic() + due < self._sleep_until:
