@@ -62,7 +62,7 @@ def test_packed_and_row_by_row_encodings_are_identical(fd, fi, td, ti, reducer) 
 
 def test_a_row_the_packer_refuses_gets_the_codecs_error() -> None:
     packed = CommitEncoder(NAMES, ENCODERS, flat_row_formats(CODECS))
-    for bad in [(1, "x"), (-1, 5), (1,), 7]:
+    for bad in [(1, "x"), (-1, 5), (1,), (1, 2, 3), 7]:
         with pytest.raises(ConversionError):
             packed.encode({FLAT: SimpleNamespace(deletes=[], inserts=[(2, 3), bad])}, {}, None)
     # and it still encodes good rows afterwards
@@ -94,8 +94,51 @@ def test_a_one_table_call_packed_in_one_struct_call_is_the_same_bytes(fd, fi, re
 def test_a_one_table_call_with_a_bad_row_gets_the_codecs_error() -> None:
     packed = CommitEncoder(NAMES, ENCODERS, flat_row_formats(CODECS))
     call = ReducerCallInfo("transfer", 1, 2, 3, b"args")
-    for bad in [(1, "x"), (-1, 5), (1,), 7, (1, 2**63)]:
+    for bad in [(1, "x"), (-1, 5), (1,), (1, 2, 3), 7, (1, 2**63)]:
         with pytest.raises(ConversionError):
             packed.encode({FLAT: SimpleNamespace(deletes=[], inserts=[(2, 3), bad])}, {}, call)
     good = {FLAT: SimpleNamespace(deletes=[(2, 3)], inserts=[(2, 4)])}
     assert packed.encode(good, {}, call) == CommitEncoder(NAMES, ENCODERS).encode(good, {}, call)
+
+
+def _result(delta: dict, reducer: ReducerCallInfo, connection: bool = True) -> SimpleNamespace:
+    from spacetimedb.sats.special import ConnectionId, Identity, Timestamp
+
+    return SimpleNamespace(
+        reducer=reducer.name, caller=Identity(reducer.caller_identity),
+        connection_id=ConnectionId(reducer.caller_connection_id) if connection else None,
+        timestamp=Timestamp(reducer.timestamp_us), args=reducer.args,
+        delta=SimpleNamespace(tables=delta, sequences={}),
+    )
+
+
+@given(flat_rows, flat_rows, text_rows, call_reducers, call_reducers)
+def test_encode_result_is_the_same_bytes_as_encode(fd, fi, ti, first, second) -> None:  # type: ignore[no-untyped-def]
+    """The host's per-call path (`encode_result`, caller head reused while the caller objects are
+    the same) writes what `encode` writes, for one flat table, another table, and a caller change."""
+    packed = CommitEncoder(NAMES, ENCODERS, flat_row_formats(CODECS))
+    plain = CommitEncoder(NAMES, ENCODERS)
+    one = {FLAT: SimpleNamespace(deletes=fd, inserts=fi)}
+    two = {FLAT: SimpleNamespace(deletes=fd, inserts=fi), TEXT: SimpleNamespace(deletes=[], inserts=ti)}
+    for reducer in (first, second, first):
+        for delta in (one, two, one):
+            result = _result(delta, reducer)
+            expected = plain.encode(delta, {}, reducer)
+            assert packed.encode_result(result, reducer.args) == expected  # type: ignore[arg-type]
+            assert packed.encode_result(result, reducer.args) == expected  # type: ignore[arg-type]  # cached objects
+        # A new call object with equal values, and then one without a connection id.
+        assert packed.encode_result(_result(one, reducer), reducer.args) == plain.encode(one, {}, reducer)  # type: ignore[arg-type]
+        no_conn = ReducerCallInfo(reducer.name, reducer.caller_identity, 0, reducer.timestamp_us, reducer.args)
+        assert packed.encode_result(_result(one, reducer, connection=False), reducer.args) == plain.encode(  # type: ignore[arg-type]
+            one, {}, no_conn
+        )
+
+
+def test_encode_result_with_a_bad_row_gets_the_codecs_error() -> None:
+    packed = CommitEncoder(NAMES, ENCODERS, flat_row_formats(CODECS))
+    call = ReducerCallInfo("transfer", 1, 2, 3, b"args")
+    for bad in [(1, "x"), (-1, 5), (1,), (1, 2, 3), 7, (1, 2**63)]:
+        with pytest.raises(ConversionError):
+            packed.encode_result(_result({FLAT: SimpleNamespace(deletes=[], inserts=[(2, 3), bad])}, call), b"args")  # type: ignore[arg-type]
+    good = {FLAT: SimpleNamespace(deletes=[(2, 3)], inserts=[(2, 4)])}
+    assert packed.encode_result(_result(good, call), b"args") == CommitEncoder(NAMES, ENCODERS).encode(good, {}, call)  # type: ignore[arg-type]

@@ -26,6 +26,32 @@ def test_appended_records_read_back_in_order(tmp_path, policy: FsyncPolicy) -> N
     assert result.tail.last_offset == 49 and result.truncated is None
 
 
+@pytest.mark.parametrize("max_segment_bytes", [64 * 1024 * 1024, 100])
+def test_offsets_that_skip_are_written_with_their_offsets(tmp_path, max_segment_bytes: int) -> None:
+    """Offsets are not queued when they follow each other; a skip is queued with its offset, in a
+    burst (one batch) as after a flush (the next batch), across segment rollovers too."""
+    d = str(tmp_path)
+    offsets = [0, 1, 5, 6, 7, 20, 21, 40]
+    with CommitLog(d, policy=FsyncPolicy.every_batch(), max_segment_bytes=max_segment_bytes) as log:
+        for o in offsets[:5]:
+            log.append(o, payload(o))
+        log.flush()
+        assert log.durable_offset == 7
+        for o in offsets[5:]:
+            log.append(o, payload(o))
+        log.flush()
+        assert log.durable_offset == 40
+    got, result = read_log(d)
+    assert got == [(o, payload(o)) for o in offsets] and result.tail.last_offset == 40
+    with CommitLog(d, result.tail, policy=FsyncPolicy.every_batch(), max_segment_bytes=max_segment_bytes) as log:
+        log.append(41, payload(41))
+        log.append(50, payload(50))
+        log.flush()
+    got, _ = read_log(d)
+    assert got == [(o, payload(o)) for o in [*offsets, 41, 50]]
+    assert (len(list_segments(d)) > 2) == (max_segment_bytes == 100)
+
+
 def test_offsets_must_increase(tmp_path) -> None:
     with CommitLog(str(tmp_path), policy=FsyncPolicy.off()) as log:
         log.append(3, b"x")

@@ -27,7 +27,6 @@ import os
 import struct
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 
 from crc32c import crc32c
@@ -38,6 +37,7 @@ from spacetimedb.durability.log_tail import LogTail
 from spacetimedb.durability.policy import FsyncPolicy
 from spacetimedb.durability.segment_format import (
     MAX_PAYLOAD,
+    RECORD_HEADER,
     RECORD_HEADER_SIZE,
     SEGMENT_HEADER_SIZE,
     record_header,
@@ -51,7 +51,6 @@ DEFAULT_MAX_SEGMENT_BYTES = 64 * 1024 * 1024
 #: Preallocate segment space this far ahead of the last write (0: never).
 DEFAULT_PREALLOCATE_BYTES = 4 * 1024 * 1024
 _OFFSET_LEN = struct.Struct("<QI")
-_CRC = struct.Struct("<I")
 #: Told on its loop that an offset is durable (None) or never will be (the error).
 DurableCallback = Callable[[BaseException | None], None]
 #: (tx offset, sequence, future or callback, its loop)
@@ -77,14 +76,15 @@ class CommitLog:
         self.preallocate_bytes = preallocate_bytes
         self._ops = file_ops
         self._cond = threading.Condition(threading.Lock())
-        # Appends go to deques without taking the lock (deque.append is atomic); the writer is
-        # notified only when it is idle, so a busy writer costs the committing thread nothing.
-        # Offsets and payloads queue separately: ints and bytes are not tracked by the cyclic
-        # GC, so thousands of queued commits add no GC work (an (offset, payload) tuple each would
-        # make every queued commit a tracked object and trigger extra collections on the commit path).
-        # A payload is queued before its offset, so the writer always finds one per offset it sees.
-        self._queue: deque[int] = deque()
-        self._payloads: deque[bytes] = deque()
+        # Appends go to one list without taking the lock (list.append is atomic); the writer takes
+        # what is there with one slice and one `del` (also atomic each), and is notified only when
+        # it is idle, so a busy writer costs the committing thread nothing. Offsets are not queued:
+        # the next appended offset usually follows the last one, and the writer counts them on from
+        # `_next_write`; an append that skips offsets queues an (offset, payload) tuple instead.
+        # Bytes are not tracked by the cyclic GC, so thousands of queued commits add no GC work.
+        self._pending: list[bytes | tuple[int, bytes]] = []
+        self._next_write = tail.last_offset + 1  # writer thread: the offset of the next plain payload
+        self._accepting = True  # False once the log failed or began closing: append's slow path raises
         self._last_appended = tail.last_offset
         self._durable = tail.last_offset
         self._failure: LogFailedError | None = None
@@ -137,7 +137,14 @@ class CommitLog:
         """Queue one committed transaction; returns at once. Raises if the log failed or closed.
 
         Call from one thread at a time (the database's commit path is serial).
+        `DatabaseDurability.on_reducer_result` inlines the first branch: keep the two in step.
         """
+        if tx_offset == self._last_appended + 1 and self._accepting:  # the usual case, checked first
+            self._last_appended = tx_offset
+            self._pending.append(payload)
+            if self._writer_idle:
+                self._wake_writer()
+            return
         if self._failure is not None:
             raise self._failure
         if self._closing:
@@ -145,14 +152,16 @@ class CommitLog:
         if tx_offset <= self._last_appended:
             raise ValueError(f"tx offset {tx_offset} must be greater than the last appended {self._last_appended}")
         self._last_appended = tx_offset
-        self._payloads.append(payload)
-        self._queue.append(tx_offset)
+        self._pending.append((tx_offset, payload))  # offsets skipped: say where this one goes
         if self._writer_idle:
-            with self._cond:
-                # Only the first append after the writer went idle wakes it: later ones until it
-                # runs would each take the lock (and contend with the waking writer) for nothing.
-                self._writer_idle = False
-                self._cond.notify()
+            self._wake_writer()
+
+    def _wake_writer(self) -> None:
+        with self._cond:
+            # Only the first append after the writer went idle wakes it: later ones until it runs
+            # would each take the lock (and contend with the waking writer) for nothing.
+            self._writer_idle = False
+            self._cond.notify()
 
     def add_durable_listener(self, callback: Callable[[int], None]) -> None:
         """Call `callback(durable_offset)` on the writer thread each time durability advances."""
@@ -227,6 +236,7 @@ class CommitLog:
             if self._closed:
                 return
             self._closing = True
+            self._accepting = False
             self._cond.notify()
         self._thread.join()
         with self._cond:
@@ -271,12 +281,13 @@ class CommitLog:
         try:
             self._preallocate_ahead()
         except OSError as e:
-            self._fail(e, [])
+            self._fail(e)
             return
         while True:
             with self._cond:
                 self._writer_idle = True  # before looking at the queue: see append()
-                while not self._queue and not self._closing and not self._force_sync:
+                pending = self._pending
+                while not pending and not self._closing and not self._force_sync:
                     timeout = None
                     if interval is not None and self._unsynced_written >= 0:
                         timeout = max(0.0, self._last_sync + interval - time.monotonic())
@@ -284,16 +295,13 @@ class CommitLog:
                             break
                     self._cond.wait(timeout)
                 self._writer_idle = False
-                pop_offset = self._queue.popleft
-                pop_payload = self._payloads.popleft
-                count = len(self._queue)
-                batch = [pop_offset() for _ in range(count)]
-                payloads = [pop_payload() for _ in range(count)]
+                batch = pending[:]
+                del pending[: len(batch)]  # appends made since the slice stay queued
                 closing = self._closing
                 force, self._force_sync = self._force_sync, False
             try:
                 if batch:
-                    self._write_batch(batch, payloads)
+                    self._write_batch(batch)
                 if self.policy.mode == "every_batch" and batch:
                     self._sync()
                 elif self._sync_wanted(time.monotonic(), force):
@@ -305,34 +313,35 @@ class CommitLog:
                 if batch:  # after the batch was reported durable: off the waiting callers' path
                     self._preallocate_ahead()
             except OSError as e:
-                self._fail(e, batch)
+                self._fail(e)
                 return
             if closing:
                 with self._cond:
-                    if not self._queue:
+                    if not self._pending:
                         return
 
-    def _write_batch(self, offsets: list[int], payloads: list[bytes]) -> None:
+    def _write_batch(self, batch: list[bytes | tuple[int, bytes]]) -> None:
         """Frame and write the records: in one pass and one write when they fit the open segment."""
         parts: list[bytes] = []
         append = parts.append
         pack_head = _OFFSET_LEN.pack
-        pack_crc = _CRC.pack
-        total = RECORD_HEADER_SIZE * len(offsets)
-        for offset, payload in zip(offsets, payloads, strict=True):
+        pack_record_head = RECORD_HEADER.pack
+        offset = first = self._next_write
+        for payload in batch:
+            if payload.__class__ is tuple:  # an append that skipped offsets
+                offset, payload = payload
             n = len(payload)
             if n > MAX_PAYLOAD:
-                return self._write_batch_by_segment(list(zip(offsets, payloads, strict=True)))  # raises
-            head = pack_head(offset, n)
-            append(head)
-            append(pack_crc(crc32c(head + payload)))  # CRC over offset+length, then the payload
-            append(payload)
-            total += n
-        seg_size = self._seg_size
-        if self._fd is None or (seg_size + total > self.max_segment_bytes and seg_size > SEGMENT_HEADER_SIZE):
-            # rolls to a new segment on the way
-            return self._write_batch_by_segment(list(zip(offsets, payloads, strict=True)))
+                return self._write_batch_by_segment(self._numbered(batch, first))  # raises
+            # The CRC covers offset+length, then the payload (chained: no head + payload copy).
+            append(pack_record_head(offset, n, crc32c(payload, crc32c(pack_head(offset, n)))))  # type: ignore[arg-type]
+            append(payload)  # type: ignore[arg-type]
+            offset += 1
         data = b"".join(parts)
+        seg_size = self._seg_size
+        if self._fd is None or (seg_size + len(data) > self.max_segment_bytes and seg_size > SEGMENT_HEADER_SIZE):
+            # rolls to a new segment on the way
+            return self._write_batch_by_segment(self._numbered(batch, first))
         if self.policy.mode == "every_batch":
             # The batch is synced right after anyway: write and sync in one call (see `_sync`).
             try:
@@ -346,7 +355,19 @@ class CommitLog:
             self.fsync_count += 1
         else:
             self._write(data)
-        self._unsynced_written = offsets[-1]
+        self._next_write = offset
+        self._unsynced_written = offset - 1
+
+    @staticmethod
+    def _numbered(batch: list[bytes | tuple[int, bytes]], offset: int) -> list[tuple[int, bytes]]:
+        """The batch as (tx offset, payload) pairs, the first plain payload at `offset`."""
+        out = []
+        for payload in batch:
+            if isinstance(payload, tuple):
+                offset, payload = payload
+            out.append((offset, payload))
+            offset += 1
+        return out
 
     def _write_batch_by_segment(self, batch: list[tuple[int, bytes]]) -> None:
         chunk: list[bytes] = []
@@ -367,6 +388,7 @@ class CommitLog:
             chunk_size += size
         if chunk:
             self._write(b"".join(chunk))
+        self._next_write = batch[-1][0] + 1
         self._unsynced_written = batch[-1][0]
 
     def _write(self, data: bytes) -> None:
@@ -467,8 +489,8 @@ class CommitLog:
             except Exception:
                 log.exception("durable listener failed")
 
-    def _fail(self, error: OSError, batch: list[int]) -> None:
-        first = batch[0] if batch else self._durable + 1
+    def _fail(self, error: OSError) -> None:
+        first = self._durable + 1
         failure = LogFailedError(
             f"commit log write to {self._seg_path or self.directory} failed ({error}); transactions from tx "
             f"offset {self._durable + 1} on are not durable and the database must stop accepting writes. "
@@ -480,8 +502,8 @@ class CommitLog:
         self._cut_unconfirmed()
         with self._cond:
             self._failure = failure
-            self._queue.clear()
-            self._payloads.clear()
+            self._accepting = False
+            self._pending.clear()
             waiters, self._async_waiters = self._async_waiters, []
             self._cond.notify_all()
         by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None] | DurableCallback]] = {}

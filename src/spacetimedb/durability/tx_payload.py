@@ -39,6 +39,7 @@ from spacetimedb.sats.algebraic_type import (
 from spacetimedb.sats.errors import ConversionError
 
 if TYPE_CHECKING:
+    from spacetimedb.durability.database_durability import CommittedCall
     from spacetimedb.engine.delta import TableDelta
     from spacetimedb.engine.sequence import SequenceKey
 
@@ -252,6 +253,7 @@ _CallPacker = Callable[[bytes, int, bytes, list[Row], list[Row]], bytes]
 _MAX_PACKED_ARGS = 256
 #: At most this many one-call packers per encoder (shapes of table, row counts and argument length).
 _MAX_CALL_PACKERS = 4096
+_UNKNOWN: Any = object()
 
 
 class CommitEncoder:
@@ -285,6 +287,12 @@ class CommitEncoder:
         self._caller_identity = -1
         self._caller_connection = -1
         self._caller_head = b""
+        #: The caller objects `_caller_head` was last made from by `encode_result` (None: by value).
+        self._caller_obj: object = None
+        self._connection_obj: object = None
+        #: (table id, n deletes, n inserts, args length) -> the one-call packer for this caller head's length
+        self._head_packers: dict[tuple[int, int, int, int], _CallPacker | None] = {}
+        self._head_packers_by_len: dict[int, dict[tuple[int, int, int, int], _CallPacker | None]] = {}
 
     def encode(
         self,
@@ -298,6 +306,63 @@ class CommitEncoder:
             tables, sequences, reducer.name, reducer.caller_identity, reducer.caller_connection_id,
             reducer.timestamp_us, reducer.args,
         )
+
+    def encode_result(self, result: CommittedCall, args: bytes) -> bytes:
+        """As `encode_fields` for a host's committed call (`args` its arguments as bytes).
+
+        The per-call path of a server: the caller's head is reused while the call's caller and
+        connection id are the very objects of the last call (they are immutable), and the usual
+        one-table commit goes to its packer with one lookup."""
+        delta = result.delta
+        tables = delta.tables  # type: ignore[union-attr]
+        if (
+            result.caller is not self._caller_obj
+            or result.connection_id is not self._connection_obj
+            or result.reducer != self._caller_name
+        ):
+            self._use_caller(result)
+        if len(tables) == 1 and not delta.sequences:  # type: ignore[union-attr]
+            for tid, change in tables.items():
+                deletes = change.deletes
+                inserts = change.inserts
+                key = (tid, len(deletes), len(inserts), len(args))
+                call_pack = self._head_packers.get(key, _UNKNOWN)
+                if call_pack is _UNKNOWN:
+                    call_pack = self._head_packer(key)
+                if call_pack is not None:
+                    try:
+                        return call_pack(self._caller_head, result.timestamp.micros, args, deletes, inserts)
+                    except (struct.error, TypeError, ValueError):
+                        pass  # the general path names what is wrong
+        return self.encode_fields(
+            tables, delta.sequences, result.reducer, self._caller_identity, self._caller_connection,  # type: ignore[union-attr]
+            result.timestamp.micros, args,
+        )
+
+    def _use_caller(self, result: CommittedCall) -> None:
+        conn = result.connection_id
+        identity = result.caller.value
+        connection = 0 if conn is None else conn.value
+        if (
+            result.reducer != self._caller_name
+            or identity != self._caller_identity
+            or connection != self._caller_connection
+        ):
+            self._set_caller(result.reducer, identity, connection)
+        self._caller_obj = result.caller
+        self._connection_obj = conn
+
+    def _head_packer(self, key: tuple[int, int, int, int]) -> _CallPacker | None:
+        """The one-call packer for `key` and this caller head's length (None: the general path;
+        remembered too, up to `_MAX_CALL_PACKERS` shapes, so a table without one looks no further)."""
+        tid, n_deletes, n_inserts, args_len = key
+        pack = None
+        if tid in self._row_formats:
+            full = (tid, n_deletes, n_inserts, len(self._caller_head), args_len)
+            pack = self._call_packers.get(full) or self._call_packer(full)
+        if pack is not None or len(self._head_packers) < _MAX_CALL_PACKERS:
+            self._head_packers[key] = pack
+        return pack
 
     def encode_fields(
         self,
@@ -333,7 +398,7 @@ class CommitEncoder:
                     if call_pack is not None:
                         try:
                             return call_pack(head, timestamp_us, args, deletes, inserts)
-                        except (struct.error, TypeError):
+                        except (struct.error, TypeError, ValueError):
                             pass  # the general path below names what is wrong
             out = [self._caller_head, _TS_ARGLEN.pack(timestamp_us, len(args)), args]
         append = out.append
@@ -349,7 +414,7 @@ class CommitEncoder:
                         try:
                             append(pack(deletes, inserts))
                             return b"".join(out)
-                        except (struct.error, TypeError):
+                        except (struct.error, TypeError, ValueError):
                             pass  # the general loop below falls back to the codec
         else:
             append(_pack_u32(len(sequences)))
@@ -368,7 +433,7 @@ class CommitEncoder:
                 try:
                     append(pack(deletes, inserts))
                     continue
-                except (struct.error, TypeError):
+                except (struct.error, TypeError, ValueError):
                     pass  # a row the packer refuses: the codec below names what is wrong
             append(self._heads[tid])
             enc = self._encoders[tid]
@@ -382,14 +447,10 @@ class CommitEncoder:
         (generated once per shape; None past `_MAX_PACKED_ROWS` rows)."""
         if n_deletes + n_inserts > _MAX_PACKED_ROWS:
             return None
-        head = self._heads[table_id]
-        row = "I" + self._row_formats[table_id]
-        st = struct.Struct(f"<{len(head)}sI" + row * n_deletes + "I" + row * n_inserts)
-        size = struct.calcsize("<" + self._row_formats[table_id])
-        values = ["_head", *_delta_args(size, n_deletes, n_inserts)]
-        namespace: dict[str, Any] = {"_pack": st.pack, "_head": head}
-        exec(f"def pack(d, i):\n    return _pack({', '.join(values)})\n", namespace)
-        pack: _Packer = namespace["pack"]
+        plan = _PackPlan()
+        plan.const(self._heads[table_id])
+        plan.delta(self._row_formats[table_id], n_deletes, n_inserts)
+        pack: _Packer = plan.compile("d, i")
         self._packers[(table_id, n_deletes, n_inserts)] = pack
         return pack
 
@@ -404,17 +465,14 @@ class CommitEncoder:
             or len(self._call_packers) >= _MAX_CALL_PACKERS
         ):
             return None
-        table_head = self._heads[table_id]
-        fmt = self._row_formats[table_id]
-        row = "I" + fmt
-        st = struct.Struct(
-            f"<{head_len}sqI{args_len}sII{len(table_head)}sI" + row * n_deletes + "I" + row * n_inserts
-        )
-        size = struct.calcsize("<" + fmt)
-        values = ["h", "ts", str(args_len), "a", "0", "1", "_table_head", *_delta_args(size, n_deletes, n_inserts)]
-        namespace: dict[str, Any] = {"_pack": st.pack, "_table_head": table_head}
-        exec(f"def pack(h, ts, a, d, i):\n    return _pack({', '.join(values)})\n", namespace)
-        pack: _CallPacker = namespace["pack"]
+        plan = _PackPlan()
+        plan.field(f"{head_len}s", "h")
+        plan.field("q", "ts")
+        plan.const(_pack_u32(args_len))
+        plan.field(f"{args_len}s", "a")
+        plan.const(_NO_SEQUENCES_THEN_TABLES[1] + self._heads[table_id])
+        plan.delta(self._row_formats[table_id], n_deletes, n_inserts)
+        pack: _CallPacker = plan.compile("h, ts, a, d, i")
         self._call_packers[key] = pack
         return pack
 
@@ -429,6 +487,11 @@ class CommitEncoder:
         self._caller_name = reducer
         self._caller_identity = caller_identity
         self._caller_connection = caller_connection_id
+        self._caller_obj = self._connection_obj = None  # `encode_result` checks the objects again
+        head_packers = self._head_packers_by_len.get(len(self._caller_head))
+        if head_packers is None:
+            head_packers = self._head_packers_by_len[len(self._caller_head)] = {}
+        self._head_packers = head_packers
 
 
 def _append_rows(out: list[bytes], enc: Callable[[Row], bytes], rows: list[Row]) -> None:
@@ -441,9 +504,55 @@ def _append_rows(out: list[bytes], enc: Callable[[Row], bytes], rows: list[Row])
         out.append(b)
 
 
-def _delta_args(size: int, n_deletes: int, n_inserts: int) -> list[str]:
-    """The generated packers' arguments for one table's delta: the delete count, each deleted row
-    (its length, then its fields from `d`), the insert count, each inserted row (from `i`)."""
-    args = [str(n_deletes), *(f"{size}, *d[{k}]" for k in range(n_deletes)), str(n_inserts)]
-    args += [f"{size}, *i[{k}]" for k in range(n_inserts)]
-    return args
+class _PackPlan:
+    """Builds a generated packer: one `struct` call whose fields are the packer's variables, with
+    each run of constant bytes between them (counts, length prefixes, headers) one `s` field.
+
+    Rows are taken apart by one nested unpacking per side (`((d0_0, d0_1), (d1_0, d1_1)) = d`),
+    a plain call after: no star-arguments to build a tuple from, and a row of the wrong arity
+    raises (ValueError/TypeError) instead of packing only its first fields."""
+
+    def __init__(self) -> None:
+        self._codes = ["<"]
+        self._values: list[str] = []
+        self._unpack: list[str] = []
+        self._consts: dict[str, bytes] = {}
+        self._run: list[bytes] = []
+
+    def const(self, data: bytes) -> None:
+        self._run.append(data)
+
+    def field(self, code: str, expr: str) -> None:
+        self._flush()
+        self._codes.append(code)
+        self._values.append(expr)
+
+    def delta(self, row_format: str, n_deletes: int, n_inserts: int) -> None:
+        """A table delta's rows: each side's count, then per row its length and fields."""
+        size = struct.calcsize("<" + row_format)
+        for side, count in (("d", n_deletes), ("i", n_inserts)):
+            self.const(_pack_u32(count))
+            rows = []
+            for k in range(count):
+                self.const(_pack_u32(size))
+                names = [f"{side}{k}_{j}" for j in range(len(row_format))]
+                for code, name in zip(row_format, names, strict=True):
+                    self.field(code, name)
+                rows.append(f"({', '.join(names)},)")
+            if rows:
+                self._unpack.append(f"    ({', '.join(rows)},) = {side}\n")
+
+    def _flush(self) -> None:
+        if self._run:
+            name = f"_c{len(self._consts)}"
+            self._consts[name] = data = b"".join(self._run)
+            self._run = []
+            self._codes.append(f"{len(data)}s")
+            self._values.append(name)
+
+    def compile(self, params: str) -> Any:
+        self._flush()
+        namespace: dict[str, Any] = {"_pack": struct.Struct("".join(self._codes)).pack, **self._consts}
+        body = "".join(self._unpack) + f"    return _pack({', '.join(self._values)})\n"
+        exec(f"def pack({params}):\n{body}", namespace)
+        return namespace["pack"]
