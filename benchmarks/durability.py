@@ -5,6 +5,7 @@ are printed beside them for orientation only.
 
   python benchmarks/durability.py            # full sizes (a few minutes)
   python benchmarks/durability.py --quick    # small sizes, for a smoke run
+  python benchmarks/durability.py --part host   # only (a) through the host (issue 14 goal 6's figure)
 
 (a) Throughput: keynote-shaped transfers (100,000 accounts `id u32 pk, balance i64`, two primary-key
     updates per transaction) on the engine, (1) with no durability at all (baseline), (2) logged with
@@ -277,14 +278,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
     ap.add_argument("--dir", default=None, help="where to write logs (default: a temp dir)")
+    ap.add_argument("--part", choices=("all", "host", "engine", "recovery"), default="all",
+                    help="run only (a) through the host, (a) on the engine, or (b) recovery")
     args = ap.parse_args()
     n_tp, n_rec, n_acc = (5_000, 20_000, 1_000) if args.quick else (50_000, 1_000_000, 100_000)
     root = tempfile.mkdtemp(prefix="stdb-durability-bench-", dir=args.dir)
     print(f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cores; logs in {root}")
     try:
-        throughput("through the host (ModuleHost.call_reducer, BSATN args)", host_runner, n_tp, n_acc, root)
-        throughput("straight on the engine (worst case)", engine_runner, n_tp, n_acc, root)
-        recovery(n_rec, n_acc, root)
+        if args.part in ("all", "host"):
+            throughput("through the host (ModuleHost.call_reducer, BSATN args)", host_runner, n_tp, n_acc, root)
+        if args.part in ("all", "engine"):
+            throughput("straight on the engine (worst case)", engine_runner, n_tp, n_acc, root)
+        if args.part in ("all", "recovery"):
+            recovery(n_rec, n_acc, root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
