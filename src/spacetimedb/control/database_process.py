@@ -32,7 +32,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from spacetimedb.control import records
 from spacetimedb.control.backend import CallResult, HttpCallOutcome
@@ -76,6 +76,14 @@ class ProcessConfig:
     http_policy: HttpPolicy
     #: RLIMIT_AS of this process in bytes (None: unlimited), set before the module is loaded.
     memory_limit: int | None = None
+
+
+#: The operations a REQUEST may name (`_OPERATIONS`, which holds exactly these): the type of the
+#: front's `DatabaseProcess.request`, so mypy checks each name it sends.
+Operation = Literal[
+    "admit", "leave", "has_http_route", "module_schema", "call_reducer", "call_procedure", "run_sql",
+    "call_http_handler", "take_snapshot", "read_logs", "unfollow", "swap", "stop",
+]  # fmt: skip
 
 
 #: Exceptions that cross as (name, text) and are raised again in the front as the same class.
@@ -544,7 +552,7 @@ async def _stop(main: DatabaseProcessMain) -> None:
 
 
 #: The security boundary: a REQUEST names one of these or ends the link (`_dispatch`); the front
-#: cannot make this process run anything else.
+#: cannot make this process run anything else. `Operation` lists the same names for the front's side.
 _OPERATIONS: dict[str, Callable[..., Any]] = {
     "admit": _admit,
     "leave": _leave,

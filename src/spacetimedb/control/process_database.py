@@ -46,6 +46,7 @@ from spacetimedb.module.http_handler import Request
 from spacetimedb.protocol.client_messages import ClientMessage
 
 if TYPE_CHECKING:
+    from spacetimedb.control.database_process import Operation
     from spacetimedb.control.database_registry import BackendFactory, BackendSpec
 
 log = logging.getLogger("spacetimedb.server")
@@ -396,18 +397,18 @@ class DatabaseProcess:
                 self._up.clear()  # (a link that went down without a restart yet)
             await self._up.wait()
 
-    async def request(self, op: str, *args: Any) -> Any:
+    async def request(self, op: Operation, *args: Any) -> Any:
         """Run operation `op` in the database process (one of `database_process._OPERATIONS`)."""
         return await self._request(await self._current(), op, args)
 
-    async def _request(self, link: _Link, op: str, args: tuple[Any, ...]) -> Any:
+    async def _request(self, link: _Link, op: Operation, args: tuple[Any, ...]) -> Any:
         request_id = next(self._ids) & 0xFFFFFFFF or next(self._ids)
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         link.writer.add(records.Kind.REQUEST, 0, records.id_payload(request_id, records.dumps((op, args))))
         link.pending[request_id] = fut
         return await fut
 
-    def post(self, op: str, *args: Any) -> None:
+    def post(self, op: Operation, *args: Any) -> None:
         """Send operation `op` without waiting for its answer (dropped if the process is down)."""
         link = self._link
         if link is None or link.down:
