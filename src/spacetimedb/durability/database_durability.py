@@ -126,7 +126,7 @@ class DatabaseDurability:
         #: What recovery found; load it with `attach` (or read it directly).
         self.recovered = recovered
         self.snapshots = snapshots
-        self.snapshot_every = snapshot_every
+        self._snapshot_every = snapshot_every
         self._lock = lock
         self._engine: EngineLike | None = None
         self._codecs: Mapping[int, RowCodec] = {}
@@ -134,7 +134,9 @@ class DatabaseDurability:
         self._encoder = CommitEncoder({}, {})
         self._last_offset = recovered.tx_offset
         self._snapshot_offset = recovered.snapshot_offset if recovered.snapshot_offset is not None else -1
-        self._since_snapshot = 0
+        #: The tx offset from which on a commit starts a snapshot (`snapshot_every` commits after
+        #: the open or the last snapshot): one comparison per commit.
+        self._snapshot_due = self._due_after(self._last_offset)
         self._closed = False
 
     @classmethod
@@ -218,6 +220,19 @@ class DatabaseDurability:
         )
 
     @property
+    def snapshot_every(self) -> int:
+        """Take a snapshot every this many commits (0: only on demand)."""
+        return self._snapshot_every
+
+    @snapshot_every.setter
+    def snapshot_every(self, every: int) -> None:
+        self._snapshot_every = every
+        self._snapshot_due = self._due_after(self._last_offset)  # counted from now
+
+    def _due_after(self, offset: int) -> int:
+        return offset + self._snapshot_every if self._snapshot_every > 0 else 1 << 63
+
+    @property
     def next_tx_offset(self) -> int:
         """The offset the next committed transaction must carry."""
         return self._last_offset + 1
@@ -231,8 +246,7 @@ class DatabaseDurability:
     def _append(self, tx_offset: int, payload: bytes) -> None:
         self.log.append(tx_offset, payload)
         self._last_offset = tx_offset
-        self._since_snapshot += 1
-        if self.snapshot_every and self._since_snapshot >= self.snapshot_every:
+        if tx_offset >= self._snapshot_due:
             self.snapshot_now()
 
     def on_reducer_result(self, result: CommittedCall) -> None:
@@ -258,8 +272,7 @@ class DatabaseDurability:
         else:
             commit_log.append(offset, payload)
         self._last_offset = offset
-        self._since_snapshot += 1
-        if self.snapshot_every and self._since_snapshot >= self.snapshot_every:
+        if offset >= self._snapshot_due:
             self._snapshot_after_append()
 
     def _snapshot_after_append(self) -> None:
@@ -283,7 +296,7 @@ class DatabaseDurability:
         if not self.snapshots.submit(req):
             return False
         self._snapshot_offset = self._last_offset
-        self._since_snapshot = 0
+        self._snapshot_due = self._due_after(self._last_offset)
         return True
 
     def request_snapshot(self) -> int | None:
