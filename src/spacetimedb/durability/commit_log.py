@@ -75,7 +75,15 @@ class CommitLog:
         self.max_segment_bytes = max_segment_bytes
         self.preallocate_bytes = preallocate_bytes
         self._ops = file_ops
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()  # taken directly where nobody waits or is notified (a C call)
+        #: Durability waiters (`wait_durable_blocking`) wait on this; it shares `_lock`.
+        self._cond = threading.Condition(self._lock)
+        # The writer sleeps on `_wake` while it has nothing to do: held means no news, released
+        # means look again. Waking it is one C call (`Lock.release`), where a Condition's notify
+        # and wait run a few dozen lines of Python on both threads per group commit.
+        self._wake = threading.Lock()
+        self._wake.acquire()
+        self._blocking_waiters = 0  # threads in `wait_durable_blocking`: notified only when any
         # Appends go to one list without taking the lock (list.append is atomic); the writer takes
         # what is there with one slice and one `del` (also atomic each), and is notified only when
         # it is idle, so a busy writer costs the committing thread nothing. Offsets are not queued:
@@ -157,11 +165,17 @@ class CommitLog:
             self._wake_writer()
 
     def _wake_writer(self) -> None:
-        with self._cond:
-            # Only the first append after the writer went idle wakes it: later ones until it runs
-            # would each take the lock (and contend with the waking writer) for nothing.
-            self._writer_idle = False
-            self._cond.notify()
+        # Only the first append after the writer went idle wakes it: later ones until it runs
+        # see it busy and do nothing (it looks at the queue again before it sleeps).
+        self._writer_idle = False
+        self._kick()
+
+    def _kick(self) -> None:
+        """Have the writer look at the queue and the flags again (now if it sleeps, else next time)."""
+        try:
+            self._wake.release()
+        except RuntimeError:
+            pass  # released already, not yet taken: the writer will look once more anyway
 
     def add_durable_listener(self, callback: Callable[[int], None]) -> None:
         """Call `callback(durable_offset)` on the writer thread each time durability advances."""
@@ -175,7 +189,7 @@ class CommitLog:
         """A future on the running loop that completes when `tx_offset` is durable (or fails)."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
-        with self._cond:
+        with self._lock:
             if self._failure is not None and tx_offset > self._durable:
                 fut.set_exception(self._failure)
             elif tx_offset <= self._durable:
@@ -189,7 +203,7 @@ class CommitLog:
         if it never will be (the log failed or closed). The writer thread schedules the call itself:
         one hop back to the loop, where a future's done-callback would take one more loop iteration."""
         loop = asyncio.get_running_loop()
-        with self._cond:
+        with self._lock:
             if self._failure is not None and tx_offset > self._durable:
                 error: BaseException | None = self._failure
             elif tx_offset <= self._durable:
@@ -211,33 +225,37 @@ class CommitLog:
         """From a thread: block until `tx_offset` is durable. False on timeout; raises on failure."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
-            while self._durable < tx_offset:
-                if self._failure is not None:
-                    raise self._failure
-                if self._closed:
-                    raise LogClosedError(f"the commit log closed before tx offset {tx_offset} was durable")
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return False
-                self._cond.wait(remaining)
+            self._blocking_waiters += 1
+            try:
+                while self._durable < tx_offset:
+                    if self._failure is not None:
+                        raise self._failure
+                    if self._closed:
+                        raise LogClosedError(f"the commit log closed before tx offset {tx_offset} was durable")
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        return False
+                    self._cond.wait(remaining)
+            finally:
+                self._blocking_waiters -= 1
         return True
 
     def flush(self, timeout: float | None = None) -> None:
         """Write and fsync everything appended so far (whatever the policy) and wait for it."""
-        with self._cond:
+        with self._lock:
             target = self._last_appended
             self._force_sync = True
-            self._cond.notify()
+        self._kick()
         self.wait_durable_blocking(target, timeout)
 
     def close(self) -> None:
         """Write out what is queued (fsynced unless the policy is off), stop the writer, close files."""
-        with self._cond:
+        with self._lock:
             if self._closed:
                 return
             self._closing = True
             self._accepting = False
-            self._cond.notify()
+        self._kick()
         self._thread.join()
         with self._cond:
             self._closed = True
@@ -283,18 +301,21 @@ class CommitLog:
         except OSError as e:
             self._fail(e)
             return
+        pending = self._pending
+        wake = self._wake.acquire
         while True:
-            with self._cond:
+            while True:
                 self._writer_idle = True  # before looking at the queue: see append()
-                pending = self._pending
-                while not pending and not self._closing and not self._force_sync:
-                    timeout = None
-                    if interval is not None and self._unsynced_written >= 0:
-                        timeout = max(0.0, self._last_sync + interval - time.monotonic())
-                        if timeout == 0.0:
-                            break
-                    self._cond.wait(timeout)
-                self._writer_idle = False
+                if pending or self._closing or self._force_sync:
+                    break
+                timeout = -1.0  # no limit
+                if interval is not None and self._unsynced_written >= 0:
+                    timeout = max(0.0, self._last_sync + interval - time.monotonic())
+                    if timeout == 0.0:
+                        break
+                wake(True, timeout)
+            self._writer_idle = False
+            with self._lock:
                 batch = pending[:]
                 del pending[: len(batch)]  # appends made since the slice stay queued
                 closing = self._closing
@@ -316,7 +337,7 @@ class CommitLog:
                 self._fail(e)
                 return
             if closing:
-                with self._cond:
+                with self._lock:
                     if not self._pending:
                         return
 
@@ -474,13 +495,14 @@ class CommitLog:
 
     def _advance(self, offset: int) -> None:
         ready: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None] | DurableCallback]] = {}
-        with self._cond:
+        with self._lock:
             self._durable = offset
             waiters = self._async_waiters
             while waiters and waiters[0][0] <= offset:
                 _, _, fut, loop = heapq.heappop(waiters)
                 ready.setdefault(loop, []).append(fut)
-            self._cond.notify_all()
+            if self._blocking_waiters:
+                self._cond.notify_all()
         for loop, futs in ready.items():
             _call_on_loop(loop, _resolve, futs, None)
         for cb in self._durable_listeners:
