@@ -142,3 +142,15 @@ def test_encode_result_with_a_bad_row_gets_the_codecs_error() -> None:
             packed.encode_result(_result({FLAT: SimpleNamespace(deletes=[], inserts=[(2, 3), bad])}, call), b"args")  # type: ignore[arg-type]
     good = {FLAT: SimpleNamespace(deletes=[(2, 3)], inserts=[(2, 4)])}
     assert packed.encode_result(_result(good, call), b"args") == CommitEncoder(NAMES, ENCODERS).encode(good, {}, call)  # type: ignore[arg-type]
+
+
+def test_encode_result_follows_changing_shapes_and_callers() -> None:
+    """The last shape's packer is reused only for the same table, row counts, args length and
+    caller head length: every change in between gets the right bytes."""
+    packed = CommitEncoder(NAMES, ENCODERS, flat_row_formats(CODECS))
+    plain = CommitEncoder(NAMES, ENCODERS)
+    calls = [ReducerCallInfo(name, 7, 9, 11, args) for name in ("t", "transfer", "t") for args in (b"", b"ab", b"ab")]
+    for k, call in enumerate(calls):
+        for n_del, n_ins in ((0, 1), (2, 2), (2, 2), (1, 0), (2, 2)):
+            delta = {FLAT: SimpleNamespace(deletes=[(k, j) for j in range(n_del)], inserts=[(j, k) for j in range(n_ins)])}
+            assert packed.encode_result(_result(delta, call), call.args) == plain.encode(delta, {}, call)  # type: ignore[arg-type]

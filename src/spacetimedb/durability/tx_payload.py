@@ -293,6 +293,9 @@ class CommitEncoder:
         #: (table id, n deletes, n inserts, args length) -> the one-call packer for this caller head's length
         self._head_packers: dict[tuple[int, int, int, int], _CallPacker | None] = {}
         self._head_packers_by_len: dict[int, dict[tuple[int, int, int, int], _CallPacker | None]] = {}
+        #: The last shape `encode_result` packed (table id, row counts, args length) and its packer.
+        self._last_table = self._last_deletes = self._last_inserts = self._last_args = -1
+        self._last_pack: _CallPacker | None = None
 
     def encode(
         self,
@@ -326,10 +329,18 @@ class CommitEncoder:
                 change = tables[tid]
                 deletes = change.deletes
                 inserts = change.inserts
-                key = (tid, len(deletes), len(inserts), len(args))
-                call_pack = self._head_packers.get(key, _UNKNOWN)
-                if call_pack is _UNKNOWN:
-                    call_pack = self._head_packer(key)
+                n_deletes = len(deletes)
+                n_inserts = len(inserts)
+                n_args = len(args)
+                if (
+                    n_deletes == self._last_deletes
+                    and n_inserts == self._last_inserts
+                    and n_args == self._last_args
+                    and tid == self._last_table
+                ):  # the last call's shape (a reducer's calls usually share one): no key to hash
+                    call_pack = self._last_pack
+                else:
+                    call_pack = self._shape_packer(tid, n_deletes, n_inserts, n_args)
                 if call_pack is not None:
                     try:
                         return call_pack(self._caller_head, result.timestamp.micros, args, deletes, inserts)
@@ -352,6 +363,16 @@ class CommitEncoder:
             self._set_caller(result.reducer, identity, connection)
         self._caller_obj = result.caller
         self._connection_obj = conn
+
+    def _shape_packer(self, tid: int, n_deletes: int, n_inserts: int, n_args: int) -> _CallPacker | None:
+        """The one-call packer of this shape (`_head_packer`), remembered as the last shape."""
+        key = (tid, n_deletes, n_inserts, n_args)
+        call_pack = self._head_packers.get(key, _UNKNOWN)
+        if call_pack is _UNKNOWN:
+            call_pack = self._head_packer(key)
+        self._last_table, self._last_deletes, self._last_inserts, self._last_args = key
+        self._last_pack = call_pack
+        return call_pack
 
     def _head_packer(self, key: tuple[int, int, int, int]) -> _CallPacker | None:
         """The one-call packer for `key` and this caller head's length (None: the general path;
@@ -489,6 +510,7 @@ class CommitEncoder:
         self._caller_identity = caller_identity
         self._caller_connection = caller_connection_id
         self._caller_obj = self._connection_obj = None  # `encode_result` checks the objects again
+        self._last_table = -1  # the last shape's packer was for the old head's length
         head_packers = self._head_packers_by_len.get(len(self._caller_head))
         if head_packers is None:
             head_packers = self._head_packers_by_len[len(self._caller_head)] = {}
