@@ -144,13 +144,11 @@ def host_runner(n_accounts: int, work: list[tuple[int, int]]):  # type: ignore[n
     state: dict[str, DatabaseDurability | None] = {"dur": None}
 
     def setup(dur: DatabaseDurability | None) -> None:
-        old = state["dur"]
-        if old is not None:
-            host.remove_commit_listener(old.on_reducer_result)
         state["dur"] = dur
+        host.set_commit_log(None)
         if dur is not None:
             dur.set_tables(names, codecs)
-            host.add_commit_listener(dur.on_reducer_result)
+            host.set_commit_log(dur.on_reducer_result)  # as the server attaches it (HostBackend)
             host._next_offset = 0  # each run logs into a fresh directory
 
     def run(dur: DatabaseDurability | None, window: int) -> None:
