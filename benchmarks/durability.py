@@ -141,10 +141,8 @@ def host_runner(n_accounts: int, work: list[tuple[int, int]]):  # type: ignore[n
     codecs = row_codecs(module.table_schemas, module.typespace)
     names = {s.table_id: s.name for s in module.table_schemas}
     encoded = [args_of(a, b) for a, b in work]
-    state: dict[str, DatabaseDurability | None] = {"dur": None}
 
     def setup(dur: DatabaseDurability | None) -> None:
-        state["dur"] = dur
         host.set_commit_log(None)
         if dur is not None:
             dur.set_tables(names, codecs)
