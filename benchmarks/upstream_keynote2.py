@@ -431,6 +431,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)  # also when started in the background (SIGINT ignored at start)
     try:
         return run(opts)
     except KeyboardInterrupt:
