@@ -37,7 +37,11 @@ def broadcast(
     # it would wait for all of them (no client's order changes: the caller is in no shared list).
     offset = result.tx_offset
     if caller is not None:
-        send(caller, reducer_result_message(request_id, result, fanout.get(caller) or []), offset)
+        own = fanout.get(caller) or []
+        if result.status is CallStatus.COMMITTED:  # (`reducer_result_message`'s first case, inlined)
+            send(caller, wire.reducer_ok(request_id, result.timestamp_us, result.ret_value, own), offset)
+        else:
+            send(caller, reducer_result_message(request_id, result, own), offset)
     if not fanout:
         return  # nobody subscribed to what it changed (an unsubscribed caller's call: the common case)
     # Subscribers of the same queries share one list of updates (`SubscriptionManager.evaluate`):
