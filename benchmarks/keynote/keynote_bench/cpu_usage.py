@@ -8,15 +8,22 @@ from collections.abc import Iterable
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def _stat(pid: int) -> tuple[int, float] | None:
-    """(parent pid, user+system seconds) of one process, or None if it is gone."""
+def _fields(path: str) -> list[bytes] | None:
+    """The fields of a /proc stat file after the command name, or None if the process is gone."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
+        with open(path, "rb") as f:
             raw = f.read()
     except OSError:
         return None
     # The command name is in parentheses and may contain spaces: split after its closing one.
-    fields = raw[raw.rindex(b")") + 2 :].split()
+    return raw[raw.rindex(b")") + 2 :].split()
+
+
+def _stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, user+system seconds) of one process, or None if it is gone."""
+    fields = _fields(f"/proc/{pid}/stat")
+    if fields is None:
+        return None
     return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICKS
 
 
@@ -44,3 +51,11 @@ def tree_cpu_seconds(roots: Iterable[int]) -> float:
         total += stats[pid][1]
         todo.extend(children.get(pid, ()))
     return total
+
+
+def main_thread_cpu(pid: int) -> float | None:
+    """User+system CPU seconds of `pid`'s main thread alone (None: gone, or no /proc)."""
+    fields = _fields(f"/proc/{pid}/task/{pid}/stat")  # (/proc/PID/stat is the whole process)
+    if fields is None:
+        return None
+    return (int(fields[11]) + int(fields[12])) / _TICKS

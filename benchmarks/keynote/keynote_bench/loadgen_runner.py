@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from keynote_bench.cpu_usage import tree_cpu_seconds
+from keynote_bench.cpu_usage import main_thread_cpu, tree_cpu_seconds
 from keynote_bench.processes import ProcessGroup
 
 LOADGEN_DIR = Path(__file__).resolve().parent.parent / "loadgen"
@@ -33,6 +33,8 @@ class LoadgenOutcome:
     result: dict[str, Any]
     events: list[dict[str, Any]] = field(default_factory=list)
     server_cpu_s: float | None = None
+    #: CPU seconds of the first server process's main thread (our event loop) in the window.
+    loop_cpu_s: float | None = None
 
 
 def node_binary() -> str:
@@ -78,6 +80,7 @@ def run_generator(
     events: list[dict[str, Any]] = []
     cpu_start: float | None = None
     server_cpu: float | None = None
+    loop_start = loop_cpu = None
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
@@ -92,8 +95,12 @@ def run_generator(
                 on_event(event)
             if event.get("event") == "window_start" and server_pids:
                 cpu_start = tree_cpu_seconds(server_pids)
+                loop_start = main_thread_cpu(server_pids[0])
             elif event.get("event") == "window_end" and cpu_start is not None:
                 server_cpu = tree_cpu_seconds(server_pids) - cpu_start
+                loop_end = main_thread_cpu(server_pids[0])
+                if loop_start is not None and loop_end is not None:
+                    loop_cpu = loop_end - loop_start
         proc.wait(timeout=10)
     finally:
         timer.cancel()
@@ -106,5 +113,5 @@ def run_generator(
     results = [e for e in events if e.get("event") == "result"]
     if not results or proc.returncode != 0:
         raise LoadGeneratorFailed(f"{label} exited with {proc.returncode} and no result")
-    return LoadgenOutcome(result=results[-1], events=events, server_cpu_s=server_cpu)
+    return LoadgenOutcome(result=results[-1], events=events, server_cpu_s=server_cpu, loop_cpu_s=loop_cpu)
 

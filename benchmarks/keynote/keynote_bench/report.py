@@ -68,20 +68,23 @@ def _row(m: Measurement, rounds: list[Measurement]) -> list[str]:
         _fmt(r.get("gen_cores"), ".2f"),
         _fmt(m.server_cores, ".2f"),
         _fmt(m.server_us_per_call, ".0f"),
+        _fmt(m.loop_us_per_call, ".0f"),
         str(r.get("protocol", "")),
     ]
 
 
 def render(outcomes: list[SystemOutcome]) -> str:
-    header = ["system", "alpha", "TPS", "p50 ms", "p99 ms", "failures", "gen CPU", "server CPU", "srv us/call", "protocol"]
+    header = ["system", "alpha", "TPS", "p50 ms", "p99 ms", "failures", "gen CPU", "server CPU", "srv us/call", "loop us/call",
+              "protocol"]
     rows = [_row(m, rounds) for m, rounds in medians(outcomes)]
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-    line = lambda cells: "  ".join(c.rjust(w) if i in (1, 2, 3, 4, 5, 6, 7, 8) else c.ljust(w)  # noqa: E731
+    line = lambda cells: "  ".join(c.rjust(w) if i in (1, 2, 3, 4, 5, 6, 7, 8, 9) else c.ljust(w)  # noqa: E731
                                    for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
     out = [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows), ""]
     out.append("gen CPU / server CPU: cores used during the window (of 2) by the load generator / the server")
     out.append("processes (PostgreSQL: aiohttp peer + postmaster and its backends); srv us/call: server CPU")
-    out.append("time per successful call. With --repeat: the median round, TPS range over the rounds in brackets.")
+    out.append("time per successful call; loop us/call: the same for the first server process's main thread")
+    out.append("(our event loop). With --repeat: the median round, TPS range over the rounds in brackets.")
     out.append("")
     for o in outcomes:
         if o.skipped:
@@ -124,6 +127,7 @@ def as_json(outcomes: list[SystemOutcome]) -> dict[str, Any]:
                         "server_cpu_s": m.server_cpu_s,
                         "server_cores": m.server_cores,
                         "server_us_per_call": m.server_us_per_call,
+                        "loop_us_per_call": m.loop_us_per_call,
                         **m.result,
                     }
                     for m in o.measurements

@@ -30,6 +30,8 @@ class Measurement:
     server_cpu_s: float | None
     is_ours: bool
     is_ceiling: bool = False
+    #: The first server process's main thread (our event loop), CPU seconds in the window.
+    loop_cpu_s: float | None = None
 
     @property
     def tps(self) -> float:
@@ -42,6 +44,14 @@ class Measurement:
         if self.server_cpu_s is None or ok == 0:
             return None
         return self.server_cpu_s * 1e6 / ok
+
+    @property
+    def loop_us_per_call(self) -> float | None:
+        """The first server process's main thread's CPU per successful call, in microseconds."""
+        ok = int(self.result.get("ok", 0))
+        if self.loop_cpu_s is None or ok == 0:
+            return None
+        return self.loop_cpu_s * 1e6 / ok
 
     @property
     def server_cores(self) -> float | None:
@@ -116,7 +126,10 @@ def run_system(name: str, cfg: RunConfig, workdir: Path, say: Callable[[str], No
                 if profile:
                     outcome.profiles.append(profile)
                 outcome.measurements.append(
-                    Measurement(running.name, alpha, run.result, run.server_cpu_s, running.is_ours, running.is_ceiling)
+                    Measurement(
+                        running.name, alpha, run.result, run.server_cpu_s, running.is_ours, running.is_ceiling,
+                        run.loop_cpu_s,
+                    )
                 )
             if not running.is_ceiling:  # the no-op server keeps no balances
                 outcome.sum_check = _check_sum(running, group, cfg)
