@@ -8,8 +8,8 @@ stay aiohttp's (ping/pong, close frames with their codes, protocol errors and th
 are parsed and answered exactly as before, through the same queue and `receive()`); only a binary
 message, once complete (continuation frames joined by the parser), skips the queue: the queue's
 `feed_data` calls the session's handler synchronously when nothing is queued ahead of it (so order
-is kept), and the heartbeat notes the time of the last read instead of scheduling a callback per
-read.
+is kept), and a read only empties a dict for the heartbeat (a C call, no Python frame) instead of
+scheduling a callback per read.
 
 Relies on aiohttp's internals as of the pinned version (`WebSocketResponse._post_start` and the
 heartbeat methods, `WebSocketDataQueue.feed_data`); tests/server/test_ws_receive.py checks them.
@@ -27,6 +27,10 @@ from aiohttp.helpers import DEFAULT_CHUNK_SIZE
 _BINARY = WSMsgType.BINARY
 #: A heartbeat timer firing this much before its time counts as on time (no busy rescheduling).
 _EARLY = 0.1
+#: While reads come, the heartbeat timer looks every `heartbeat / _LOOKS` seconds whether there was
+#: one since its last look (counted as read then): a ping leaves between `heartbeat` and
+#: `1.25 x heartbeat` after the last read.
+_LOOKS = 4
 
 #: A session's handler of one whole binary message.
 OnBinary = Callable[[bytes], None]
@@ -52,9 +56,13 @@ class SessionWebSocket(web.WebSocketResponse):
     (`attach`); everything else behaves as aiohttp's."""
 
     _direct: _DirectQueue | None = None
-    #: Loop time of the last read from the socket, and of the last heartbeat ping.
+    #: Loop time of the last read from the socket as the heartbeat knows it (its last look that saw
+    #: one: never earlier than the read), and of the last heartbeat ping.
     _last_rx = 0.0
     _ping_at = 0.0
+    #: Emptied by every read (`dict.clear` is the parser's data callback); the heartbeat refills it
+    #: each time it looks, so empty means "read since the last look".
+    _quiet: dict[int, None]
 
     def attach(self, on_binary: OnBinary | None) -> None:
         """From now on, binary messages go to `on_binary` (None: to the queue again, for
@@ -69,31 +77,35 @@ class SessionWebSocket(web.WebSocketResponse):
         loop = self._loop
         assert loop is not None
         self._last_rx = loop.time()
+        self._quiet = {0: None}
         self._reset_heartbeat()
         self._reader = self._direct = _DirectQueue(request._protocol, DEFAULT_CHUNK_SIZE, loop=loop)
         self._parser = WebSocketReader(
             self._reader, self._max_msg_size, compress=bool(self._compress), decode_text=self._decode_text
         )
-        cb = None if self._heartbeat is None else self._on_data_received
+        cb = None if self._heartbeat is None else self._quiet.clear
         request.protocol.set_parser(self._parser, data_received_cb=cb)
         request.protocol.keep_alive(False)
 
-    # ---- the heartbeat: a ping after `heartbeat` seconds without a read; closed (1006) when
-    # nothing comes back within half that. aiohttp moves a timer per read (a `call_soon` each);
-    # here a read only notes the time, and the timer, when it fires, looks at it.
+    # ---- the heartbeat: a ping after `heartbeat` seconds without a read (up to a quarter more);
+    # closed (1006) when nothing comes back within half that. aiohttp moves a timer per read (a
+    # `call_soon` each); here a read only empties `_quiet`, and the timer, when it fires, looks at it.
 
-    def _on_data_received(self) -> None:
-        loop = self._loop
-        assert loop is not None
-        self._last_rx = loop.time()
+    def _looked(self, now: float) -> None:
+        """The heartbeat looks: a read since its last look counts as a read now."""
+        quiet = self._quiet
+        if not quiet:
+            quiet[0] = None
+            self._last_rx = now
 
     def _send_heartbeat(self) -> None:
         loop = self._loop
         assert loop is not None and self._heartbeat is not None
         now = loop.time()
+        self._looked(now)
         due = self._last_rx + self._heartbeat
-        if now < due - _EARLY:  # read since the timer was set: not due yet
-            self._heartbeat_cb = loop.call_at(due, self._send_heartbeat)
+        if now < due - _EARLY:  # read lately: not due yet (look again soon while reads come)
+            self._heartbeat_cb = loop.call_at(min(due, now + self._heartbeat / _LOOKS), self._send_heartbeat)
             return
         self._ping_at = now
         self._heartbeat_when = now
@@ -102,8 +114,10 @@ class SessionWebSocket(web.WebSocketResponse):
     def _pong_not_received(self) -> None:
         loop = self._loop
         assert loop is not None and self._heartbeat is not None
+        now = loop.time()
+        self._looked(now)
         if self._last_rx >= self._ping_at:  # the pong, or anything else, came after the ping
             self._pong_response_cb = None
-            self._heartbeat_cb = loop.call_at(self._last_rx + self._heartbeat, self._send_heartbeat)
+            self._heartbeat_cb = loop.call_at(now + self._heartbeat / _LOOKS, self._send_heartbeat)
             return
         super()._pong_not_received()
