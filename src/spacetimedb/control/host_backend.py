@@ -302,13 +302,15 @@ class HostBackend:
         commits = self._commits
         if not commits:  # no commit, or nobody subscribed (the common case: no allocation)
             status = result.status
+            # Positional (a dataclass built from keywords costs twice as much); an enum's hash is a
+            # Python call, so the usual status is compared instead.
             return CallResult(
-                # (An enum's hash is a Python call: the usual status is compared instead.)
-                status=CallStatus.COMMITTED if status is ReducerStatus.COMMITTED else _STATUS[status],
-                timestamp_us=result.timestamp.micros,
-                error=result.error or "",
-                changes=_NO_CHANGES,
-                tx_offset=result.tx_offset,
+                CallStatus.COMMITTED if status is ReducerStatus.COMMITTED else _STATUS[status],
+                result.timestamp.micros,
+                result.error or "",
+                _NO_CHANGES,
+                b"",
+                result.tx_offset,
             )
         commit = commits[-1] if commits[-1].result is result else None
         commits.clear()
