@@ -286,8 +286,10 @@ class HostedDatabase:
                 # Interrupted on the event loop and rolled back: again on the worker, from this one on.
                 self.worker.move_to_worker(functools.partial(self.handle_all, sub, messages, i))
                 return
-        # The client's `handled` as a plain function of (client, count): one call on the loop.
-        self.worker.to_loop(type(sub).handled, sub, len(messages))
+        if self.worker.inline_budget is not None:  # a turn run on the loop: told here and now
+            sub.handled(len(messages))
+        else:  # the client's `handled` as a plain function of (client, count): one call on the loop
+            self.worker.to_loop(type(sub).handled, sub, len(messages))
 
     def _call_budget(self) -> CallBudget | None:
         return self.backend.call_budget()
