@@ -154,3 +154,20 @@ def test_encode_result_follows_changing_shapes_and_callers() -> None:
         for n_del, n_ins in ((0, 1), (2, 2), (2, 2), (1, 0), (2, 2)):
             delta = {FLAT: SimpleNamespace(deletes=[(k, j) for j in range(n_del)], inserts=[(j, k) for j in range(n_ins)])}
             assert packed.encode_result(_result(delta, call), call.args) == plain.encode(delta, {}, call)  # type: ignore[arg-type]
+
+
+def test_a_record_over_the_log_limit_is_refused_by_the_encoder(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commit is refused (and undone by the host) instead of failing the whole log's writer."""
+    from spacetimedb.durability import segment_format
+
+    monkeypatch.setattr(segment_format, "MAX_PAYLOAD", 200)
+    packed = CommitEncoder(NAMES, ENCODERS, flat_row_formats(CODECS))
+    call = ReducerCallInfo("transfer", 1, 2, 3, b"x" * 300)  # past the one-call packer's args limit
+    small = {FLAT: SimpleNamespace(deletes=[], inserts=[(1, 2)])}
+    with pytest.raises(ConversionError, match="limit of one commit-log record"):
+        packed.encode(small, {}, call)
+    with pytest.raises(ConversionError, match="limit of one commit-log record"):
+        packed.encode({TEXT: SimpleNamespace(deletes=[], inserts=[(1, "y" * 300)])}, {}, None)
+    with pytest.raises(ConversionError, match="limit of one commit-log record"):
+        packed.encode_result(_result(small, call), call.args)  # type: ignore[arg-type]
+    assert packed.encode(small, {}, ReducerCallInfo("transfer", 1, 2, 3, b"x"))  # under the limit: fine

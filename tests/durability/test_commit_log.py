@@ -52,6 +52,28 @@ def test_offsets_that_skip_are_written_with_their_offsets(tmp_path, max_segment_
     assert (len(list_segments(d)) > 2) == (max_segment_bytes == 100)
 
 
+def test_a_payload_over_the_record_limit_fails_the_log_not_the_writer_thread(tmp_path, monkeypatch) -> None:
+    """A record the format cannot carry puts the log in its failed state (waiters told, later
+    appends refused) instead of killing the writer thread and leaving everyone waiting."""
+    from spacetimedb.durability import commit_log
+    from spacetimedb.durability.errors import LogFailedError
+
+    monkeypatch.setattr(commit_log, "MAX_PAYLOAD", 64)
+    failures: list[LogFailedError] = []
+    with CommitLog(str(tmp_path), policy=FsyncPolicy.every_batch()) as log:
+        log.add_failure_listener(failures.append)
+        log.append(0, b"fits")
+        assert log.wait_durable_blocking(0, timeout=10)
+        log.append(1, b"x" * 65)
+        with pytest.raises(LogFailedError, match="record limit"):
+            log.wait_durable_blocking(1, timeout=10)
+        with pytest.raises(LogFailedError):
+            log.append(2, b"later")
+    assert len(failures) == 1 and log.durable_offset == 0
+    got, _ = read_log(str(tmp_path))
+    assert got == [(0, b"fits")]
+
+
 def test_offsets_must_increase(tmp_path) -> None:
     with CommitLog(str(tmp_path), policy=FsyncPolicy.off()) as log:
         log.append(3, b"x")

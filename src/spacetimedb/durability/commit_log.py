@@ -20,6 +20,7 @@ unconfirmed bytes are cut off the segment (best effort), every pending and later
 from __future__ import annotations
 
 import asyncio
+import errno
 import heapq
 import itertools
 import logging
@@ -352,8 +353,8 @@ class CommitLog:
             if payload.__class__ is tuple:  # an append that skipped offsets
                 offset, payload = payload
             n = len(payload)
-            if n > MAX_PAYLOAD:
-                return self._write_batch_by_segment(self._numbered(batch, first))  # raises
+            if n > MAX_PAYLOAD:  # the encoder refuses these first; the log fails rather than the thread
+                raise OSError(errno.EFBIG, f"a {n}-byte transaction payload exceeds the {MAX_PAYLOAD}-byte record limit")
             # The CRC covers offset+length, then the payload (chained: no head + payload copy).
             append(pack_record_head(offset, n, crc32c(payload, crc32c(pack_head(offset, n)))))  # type: ignore[arg-type]
             append(payload)  # type: ignore[arg-type]

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from spacetimedb.durability import segment_format
 from spacetimedb.module.datastore import Row
 from spacetimedb.sats.algebraic_type import (
     BYTES,
@@ -435,7 +436,7 @@ class CommitEncoder:
                     if pack is not None:
                         try:
                             append(pack(deletes, inserts))
-                            return b"".join(out)
+                            return _checked(b"".join(out))
                         except (struct.error, TypeError, ValueError):
                             pass  # the general loop below falls back to the codec
         else:
@@ -461,7 +462,7 @@ class CommitEncoder:
             enc = self._encoders[tid]
             _append_rows(out, enc, deletes)
             _append_rows(out, enc, inserts)
-        return b"".join(out)
+        return _checked(b"".join(out))
 
     def _packer(self, table_id: int, n_deletes: int, n_inserts: int) -> _Packer | None:
         """`pack(deletes, inserts)` for a delta of these row counts of a flat table: one struct
@@ -515,6 +516,18 @@ class CommitEncoder:
         if head_packers is None:
             head_packers = self._head_packers_by_len[len(self._caller_head)] = {}
         self._head_packers = head_packers
+
+
+def _checked(payload: bytes) -> bytes:
+    """`payload`, if one commit-log record can carry it: refused here, the commit is undone and the
+    log stays up (the writer would fail the whole log on it)."""
+    if len(payload) > segment_format.MAX_PAYLOAD:
+        raise ConversionError(
+            f"the transaction's log record would be {len(payload)} bytes, over the "
+            f"{segment_format.MAX_PAYLOAD}-byte limit of one commit-log record",
+            path="payload",
+        )
+    return payload
 
 
 def _append_rows(out: list[bytes], enc: Callable[[Row], bytes], rows: list[Row]) -> None:
