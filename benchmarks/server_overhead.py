@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -74,36 +75,50 @@ def _transfer_args(i: int) -> bytes:
     return struct.pack("<IIq", i % ACCOUNTS, (i + 1) % ACCOUNTS, 1)
 
 
+def _bank(tmp: str) -> tuple[HostBackend, HostedDatabase]:
+    """examples/bank.py as a hosted database in `tmp`, its commit log written without fsync."""
+    ident = identity_from_claims("localhost", "bench-db")
+    info = DatabaseInfo("bank", ident, ident)
+    spec = BackendSpec(info, ROOT / "examples" / "bank.py", Path(tmp), fresh=True)
+    backend = HostBackend(spec, fsync=FsyncPolicy.off())
+    return backend, HostedDatabase(info, backend)
+
+
+def _bare_host(backend: HostBackend, identity: bytes, connection_id: int, calls: int, clock: Any) -> float:
+    """`clock` time of `calls` transfers through `ModuleHost.call_reducer` with pre-decoded arguments."""
+    args = [_transfer_args(i) for i in range(calls)]
+    caller, conn = Identity(int.from_bytes(identity, "big")), ConnectionId(connection_id)
+    host = backend.host
+    t = clock()
+    for a in args:
+        host.call_reducer("transfer", a, caller=caller, connection_id=conn, timestamp=Timestamp.now())
+    return float(clock() - t)
+
+
+def _report(what: str, calls: int, repeats: int, best_server: float, best_host: float) -> None:
+    print(f"{what} calls per repeat: {calls}, repeats: {repeats} (best of each)")
+    print(f"server path / bare host: {best_server / best_host:.2f}x")
+    print(f"server overhead per call: {(best_server - best_host) / calls * 1e6:.2f} us "
+          f"(bare host {best_host / calls * 1e6:.2f} us per call)")
+
+
 async def run(calls: int, repeats: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        ident = identity_from_claims("localhost", "bench-db")
-        info = DatabaseInfo("bank", ident, ident)
-        spec = BackendSpec(info, ROOT / "examples" / "bank.py", Path(tmp), fresh=True)
-        backend = HostBackend(spec, fsync=FsyncPolicy.off())
-        db = HostedDatabase(info, backend)
+        backend, db = _bank(tmp)
         client = QueueOnly()
         db.subscribers.add(client)
         db.handle_all(client, decode_client_frame(_call(0, "seed", struct.pack("<Iq", ACCOUNTS, 10**9)), many=False))
         db.deliver_now()
         frame = b"".join(_call(i, "transfer", _transfer_args(i)) for i in range(calls))
-        args = [_transfer_args(i) for i in range(calls)]
-        caller, conn = Identity(int.from_bytes(client.identity, "big")), ConnectionId(client.connection_id)
-        host = backend.host
         best_server = best_host = float("inf")
         for _ in range(repeats):
             t = time.perf_counter()
             db.handle_all(client, decode_client_frame(frame, many=True))
             db.deliver_now()  # what the loop does with the worker's turn (the thread hand-off itself is not timed)
             best_server = min(best_server, time.perf_counter() - t)
-            t = time.perf_counter()
-            for a in args:
-                host.call_reducer("transfer", a, caller=caller, connection_id=conn, timestamp=Timestamp.now())
-            best_host = min(best_host, time.perf_counter() - t)
+            best_host = min(best_host, _bare_host(backend, client.identity, client.connection_id, calls, time.perf_counter))
         backend.close()
-    print(f"calls per repeat: {calls}, repeats: {repeats} (best of each)")
-    print(f"server path / bare host time: {best_server / best_host:.2f}x")
-    print(f"server overhead per call: {(best_server - best_host) / calls * 1e6:.2f} us "
-          f"(bare host {best_host / calls * 1e6:.2f} us per call)")
+    _report("pipelined (time)", calls, repeats, best_server, best_host)
 
 
 class _Transport:
@@ -137,11 +152,7 @@ async def run_unpipelined(calls: int, repeats: int) -> None:
     from spacetimedb.server.ws_session import ClientSession
 
     with tempfile.TemporaryDirectory() as tmp:
-        ident = identity_from_claims("localhost", "bench-db")
-        info = DatabaseInfo("bank", ident, ident)
-        spec = BackendSpec(info, ROOT / "examples" / "bank.py", Path(tmp), fresh=True)
-        backend = HostBackend(spec, fsync=FsyncPolicy.off())
-        db = HostedDatabase(info, backend)
+        backend, db = _bank(tmp)
         db.start()
         me = identity_from_claims("localhost", "bench-client")
         caller = Caller(me, "localhost", "bench-client", (), "e30.e30.e30")  # payload "{}"
@@ -161,25 +172,16 @@ async def run_unpipelined(calls: int, repeats: int) -> None:
 
         await one(_call(0, "seed", struct.pack("<Iq", ACCOUNTS, 10**9)))
         frames = [_call(i, "transfer", _transfer_args(i)) for i in range(calls)]
-        args = [_transfer_args(i) for i in range(calls)]
-        who, conn = Identity(int.from_bytes(me, "big")), ConnectionId(7)
-        host = backend.host
         best_server = best_host = float("inf")
         for _ in range(repeats):
             t = time.thread_time()
             for frame in frames:
                 await one(frame)
             best_server = min(best_server, time.thread_time() - t)
-            t = time.thread_time()
-            for a in args:
-                host.call_reducer("transfer", a, caller=who, connection_id=conn, timestamp=Timestamp.now())
-            best_host = min(best_host, time.thread_time() - t)
+            best_host = min(best_host, _bare_host(backend, me, 7, calls, time.thread_time))
         db.subscribers.discard(session)
         await db.stop()
-    print(f"unpipelined calls per repeat: {calls}, repeats: {repeats} (best of each; event loop thread CPU)")
-    print(f"server path / bare host CPU: {best_server / best_host:.2f}x")
-    print(f"server overhead per call: {(best_server - best_host) / calls * 1e6:.2f} us "
-          f"(bare host {best_host / calls * 1e6:.2f} us per call)")
+    _report("unpipelined (event loop thread CPU)", calls, repeats, best_server, best_host)
 
 
 def main() -> None:

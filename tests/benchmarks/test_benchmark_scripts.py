@@ -24,6 +24,7 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
         ["sync_floor.py", "--count", "50", "--rounds", "1"],
         ["subscriptions.py", "--quick"],
         ["server_overhead.py", "--calls", "100", "--repeats", "2"],
+        ["server_overhead.py", "--unpipelined", "--calls", "50", "--repeats", "2"],
         ["fanout_cost.py", "--clients", "20", "--commits", "5"],
         ["ws_receive.py", "--messages", "200", "--rounds", "1"],
     ],

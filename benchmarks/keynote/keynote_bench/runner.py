@@ -40,18 +40,18 @@ class Measurement:
     @property
     def server_us_per_call(self) -> float | None:
         """Server CPU per successful call, in microseconds: comparable across machine load."""
-        ok = int(self.result.get("ok", 0))
-        if self.server_cpu_s is None or ok == 0:
-            return None
-        return self.server_cpu_s * 1e6 / ok
+        return self._per_call(self.server_cpu_s)
 
     @property
     def loop_us_per_call(self) -> float | None:
         """The first server process's main thread's CPU per successful call, in microseconds."""
+        return self._per_call(self.loop_cpu_s)
+
+    def _per_call(self, cpu_s: float | None) -> float | None:
         ok = int(self.result.get("ok", 0))
-        if self.loop_cpu_s is None or ok == 0:
+        if cpu_s is None or ok == 0:
             return None
-        return self.loop_cpu_s * 1e6 / ok
+        return cpu_s * 1e6 / ok
 
     @property
     def server_cores(self) -> float | None:
