@@ -281,3 +281,53 @@ def test_the_database_process_front_writes_the_callers_reply_before_the_shared_u
         assert order[0] is caller and sorted(map(id, order[1:])) == sorted(map(id, others))
 
     asyncio.run(main())
+
+
+def test_the_release_pass_writes_idle_sessions_and_sends_the_others_their_careful_way() -> None:
+    """The shared pass at release (`ClientSession.shared_pass`): an idle session gets the one shared
+    frame with one write; a session with something queued, a paused transport, another compression
+    or another kind of subscriber in the list gets it its own way, in order; bytes the transport
+    kept are counted for the caps."""
+
+    class _Other:
+        confirmed = True
+
+        def __init__(self) -> None:
+            self.got: list[bytes] = []
+
+        def send_shared(self, message: bytes, tx_offset: int | None = None, flush: bool = True) -> None:
+            self.got.append(message)
+
+        def flush(self) -> None:
+            pass
+
+    async def main() -> None:
+        log, reads, worker = _setup()
+        idle, queued, paused, keeps = (_session(reads) for _ in range(4))
+        caller = Caller(identity=b"\x01" * 32, issuer="localhost", subject="s", audience=(), token="e30.e30.x")
+        gzip = ClientSession(None, _Db(reads), caller, 1, v3=True, compression=Compression.GZIP,  # type: ignore[arg-type]
+                             confirmed=True, transport=FakeTransport(), protocol=FakeProtocol())
+        other = _Other()
+        worker.send(queued, b"\x04own", 6)  # waits for a later commit: the update must queue behind it
+        worker.deliver_now()
+        paused.protocol._paused = True  # type: ignore[attr-defined]
+        keeps.transport.buffered = 100  # type: ignore[attr-defined]
+        worker.send_shared([other, idle, queued, paused, keeps, gzip], b"\x04update", 5)
+        worker.deliver_now()
+        assert all(_written(s) == b"" for s in (idle, queued, paused, keeps, gzip)) and other.got == []
+        log.durable = 5
+        reads._release(5)  # (the waiter is for commit 6: as if the log reported 5 durable first)
+        assert other.got == [b"\x04update"]
+        assert idle.transport.writes == keeps.transport.writes  # type: ignore[attr-defined]  # the one frame
+        assert len(idle.transport.writes) == 1 and idle.transport.writes[0].endswith(b"\x00\x04update")  # type: ignore[attr-defined]
+        assert keeps._charged == 100 == keeps.backlog()
+        assert idle._charged == 0
+        assert _written(queued) == b"" and queued.pending()  # behind its own message (commit 6)
+        assert _written(paused) == b"" and b"update" in b"".join(paused._frames) and paused._charged > 0
+        assert len(gzip.transport.writes) == 1  # type: ignore[attr-defined]
+        log.make_durable(6, wake=6)
+        await _settle()
+        out = _written(queued)
+        assert out.index(b"own") < out.index(b"update")
+
+    asyncio.run(main())

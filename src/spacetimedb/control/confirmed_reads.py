@@ -35,6 +35,20 @@ _CONFIRMED = operator.attrgetter("confirmed")
 LOG_FAILED_CLOSE_REASON = "commit log failed: commits are no longer durable; restart the server once the disk is fixed"
 
 
+def _pass(clients: Sequence[Subscriber], message: bytes, tx_offset: int | None) -> None:
+    """`message` to each of `clients`, free to leave now. Through the clients' own pass when they
+    have one (`shared_pass`, looked up on the first: a WebSocket session's write loop, a write per
+    client), else `send_shared` each (a database process's subscriber forwards `tx_offset`)."""
+    if not clients:
+        return
+    shared_pass = getattr(clients[0], "shared_pass", None)
+    if shared_pass is not None:
+        shared_pass(clients, message)
+        return
+    for client in clients:
+        client.send_shared(message, tx_offset)
+
+
 class Holder(Protocol):
     def flush(self) -> None: ...
 
@@ -130,8 +144,7 @@ class ConfirmedReads:
         else:
             claims = bool(self._held_lists)
         if flush_later is None and not claims:
-            for client in clients:  # the one pass per client: its write of the shared frame
-                client.send_shared(message, tx_offset)
+            _pass(clients, message, tx_offset)  # the one pass per client: its write of the shared frame
             return
         # A confirmed client may be in a held shared message: `enqueue` claims it first.
         for client in clients:
@@ -238,9 +251,9 @@ class ConfirmedReads:
                 (ready if entry.offset <= durable else self._held_lists).append(entry)
             if len(ready) == 1 and ready[0].message is not None:
                 entry = ready[0]  # one commit's update (the common case): one pass, one write each
-                message = entry.message
-                for client in entry.targets():
-                    client.send_shared(message, None)  # type: ignore[attr-defined]  # (durable now)
+                targets = entry.targets()
+                if targets:
+                    _pass(targets, entry.message, None)  # type: ignore[arg-type]  # (durable now)
             else:  # several commits at once: queued in order, then one flush (one frame) per client
                 touched: dict[Holder, None] = {}
                 for entry in ready:

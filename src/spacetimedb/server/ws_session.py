@@ -202,6 +202,46 @@ class ClientSession:
             return
         self._write_one(message)
 
+    @staticmethod
+    def shared_pass(clients: list[Any], message: bytes) -> None:
+        """`send_shared(message)` to every client in `clients`, the message free to leave now (its
+        commit durable, or none of them waits for it): `ConfirmedReads`'s one pass at release,
+        looked up on the list's first client. An idle session (nothing queued ahead, open, the frame
+        of the same compression, its transport open and keeping up) costs one `transport.write` of
+        the one shared frame and one look at what the transport kept (it counts for the caps); any
+        other client takes its `send_shared`, the careful path."""
+        first = clients[0]
+        compression = first.compression
+        if len(message) > SHARED_FRAME_MAX:
+            for client in clients:
+                client.send_shared(message, None)
+            return
+        frame = one_frame(message, first._shared, compression)[0]
+        for client in clients:
+            try:
+                idle = not (
+                    client._closing
+                    or client._next is not None
+                    or client._frames
+                    or not client._direct
+                    or client.compression is not compression
+                )
+            except AttributeError:  # another kind of subscriber in the list
+                idle = False
+            if not idle:
+                client.send_shared(message, None)
+                continue
+            transport = client.transport
+            if client.protocol._paused or transport.is_closing():
+                client._write_one(message)  # behind its queue, counted
+                continue
+            try:
+                transport.write(frame)
+            except (ConnectionError, RuntimeError):  # gone: its read loop ends the session
+                continue  # (and never break the pass over the other clients)
+            if client._charged or transport.get_write_buffer_size():
+                client.recount()  # the transport kept some: it counts for the caps
+
     def _write_one(self, message: bytes) -> None:
         """Write one message as one frame (v2 and v3 frame one message alike), the frame shared with
         every client that gets the same message: straight to the transport when nothing is queued
