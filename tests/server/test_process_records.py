@@ -206,6 +206,57 @@ def test_the_batch_writer_holds_a_batch_until_forced() -> None:
     asyncio.run(main())
 
 
+
+def test_a_thread_writes_a_held_batch_with_its_durable_record_in_order() -> None:
+    """The database process's commit-log thread writes the held replies and their DURABLE record
+    itself (`write_from_thread`), without the loop; when the transport still has bytes queued, its
+    batch waits behind them for a flush on the loop, so the order on the socket is kept."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        a, b = socket.socketpair()
+        a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        transport, _ = await loop.create_unix_connection(asyncio.Protocol, sock=a)
+        writer = BatchWriter(transport, loop)  # type: ignore[arg-type]
+        writer.hold = lambda: True
+        writer.add(Kind.SEND, 0, records.send_payload(3, [1], b"reply"))
+        writer.add(Kind.HANDLED, 1, records.u32_payload(1))
+        await asyncio.sleep(0)
+        assert writer.batches == 0  # held
+
+        def durable(offset: int) -> None:
+            with writer.lock:
+                writer.write_from_thread(Kind.DURABLE, 0, records.i64_payload(offset))
+
+        await asyncio.to_thread(durable, 3)
+        b.setblocking(False)
+        got = RecordReader(TO_FRONT).feed(b.recv(1 << 16))  # written by the thread: no loop turn needed
+        assert [k for k, _, _ in got] == [Kind.SEND, Kind.HANDLED, Kind.DURABLE]
+
+        # The socket is full: the transport queues the rest of a big record; the thread's batch goes after it.
+        writer.hold = None
+        writer.add(Kind.SEND, 0, records.send_payload(4, [1], b"x" * 1_000_000))
+        await asyncio.sleep(0)
+        assert transport.get_write_buffer_size() > 0
+        writer.add(Kind.HANDLED, 1, records.u32_payload(1))
+        writer.hold = lambda: True
+        await asyncio.to_thread(durable, 4)
+        reader = RecordReader(TO_FRONT)
+        kinds: list[Kind] = []
+        for _ in range(2000):
+            try:
+                kinds += [k for k, _, _ in reader.feed(b.recv(1 << 16))]
+            except BlockingIOError:
+                await asyncio.sleep(0.005)
+            if len(kinds) == 3:
+                break
+        assert kinds == [Kind.SEND, Kind.HANDLED, Kind.DURABLE]
+        transport.close()
+        b.close()
+
+    asyncio.run(main())
+
+
 class _Transport:
     """A transport that keeps what is written (the database process's side, without a socket)."""
 
@@ -221,6 +272,14 @@ class _Transport:
 
     def close(self) -> None:
         self.closed = True
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def get_extra_info(self, name: str) -> Any:
+        return self.sock if name == "socket" else None
+
+    sock: socket.socket | None = None
 
 
 _to_database = st.one_of(
@@ -338,6 +397,66 @@ def test_the_database_process_sends_a_commits_replies_with_its_durable_record() 
         await asyncio.sleep(0)
         db.backend.waits.pop()[1](RuntimeError("log failed"))  # type: ignore[operator]
         assert process.out._writer.batches == 2
+
+    asyncio.run(main())
+
+
+
+class _FakeLog:
+    """A commit log that tells its listeners (`add_durable_listener`) when the test says."""
+
+    def __init__(self) -> None:
+        self.listeners: list[Any] = []
+        self.failure_listeners: list[Any] = []
+
+    def add_durable_listener(self, callback: Any) -> None:
+        self.listeners.append(callback)
+
+    def add_failure_listener(self, callback: Any) -> None:
+        self.failure_listeners.append(callback)
+
+
+def test_the_commit_logs_thread_writes_the_replies_it_makes_durable() -> None:
+    """With a commit log that has listeners, the database process arms no wait on its loop: the
+    log's writer thread, right after its fsync, writes the held replies and their DURABLE record."""
+
+    async def main() -> None:
+        process, transport, db, sub = _process_serving_a_fake_database()
+        a, b = socket.socketpair()
+        a.setblocking(False)
+        b.setblocking(False)
+        transport.sock = a
+        db.backend.durability = log = _FakeLog()  # type: ignore[attr-defined]
+        process._listen(db)
+        sub.enqueue(b"reply", 4)
+        sub.handled(1)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert transport.written == b"" and db.backend.waits == []  # held; nothing armed on the loop
+        await asyncio.to_thread(log.listeners[0], 4)
+        got = RecordReader(TO_FRONT).feed(b.recv(1 << 16))
+        assert [k for k, _, _ in got] == [Kind.SEND, Kind.HANDLED, Kind.DURABLE]
+        assert records.parse_i64(got[-1][2], "DURABLE") == 4
+        # Durable before its reply was sent: the reply leaves at once, with a DURABLE record.
+        await asyncio.to_thread(log.listeners[0], 6)  # nothing waits for it: nothing written
+        sub.enqueue(b"x", 5)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        got = RecordReader(TO_FRONT).feed(bytes(transport.written))
+        assert [k for k, _, _ in got] == [Kind.SEND, Kind.DURABLE]
+        assert records.parse_i64(got[-1][2], "DURABLE") == 6
+        # The log failed: what is held leaves (the front fails it; LOG_FAILED follows).
+        transport.written.clear()
+        sub.enqueue(b"y", 7)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert transport.written == b""
+        await asyncio.to_thread(log.failure_listeners[0], RuntimeError("log failed"))
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert [k for k, _, _ in RecordReader(TO_FRONT).feed(bytes(transport.written))] == [Kind.SEND]
+        a.close()
+        b.close()
 
     asyncio.run(main())
 

@@ -201,6 +201,7 @@ class DatabaseProcessMain:
         self.loop = loop
         self.reader = records.RecordReader(records.TO_DATABASE)
         self.transport: asyncio.Transport | None = None
+        self.writer: records.BatchWriter
         self.out: Output | None = None
         self.db: HostedDatabase | None = None
         self.config: ProcessConfig | None = None
@@ -216,17 +217,29 @@ class DatabaseProcessMain:
         #: A wait on the commit log is armed: the outgoing batch (the replies of the commits it
         #: covers) is held until it ends, then leaves with its DURABLE record (`records.BatchWriter.hold`).
         self._waiting = False
+        #: The commit log whose writer thread reports DURABLE itself (`_listen`), or None (then a
+        #: wait is armed per batch, `_arm`). Its listener is ignored once this names another.
+        self._listened: object | None = None
+        #: The newest offset that log's listener said is durable (under the writer's lock).
+        self._seen = -1
 
     # ---- the link ----------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.Transport) -> None:
         self.transport = transport
-        writer = records.BatchWriter(transport, self.loop)
+        self.writer = writer = records.BatchWriter(transport, self.loop)
         writer.hold = self._holding
         self.out = Output(writer, self._note_offset)
 
     def _holding(self) -> bool:
-        return self._waiting
+        if self._waiting:
+            return True
+        # Replies wait for the log's listener (`_durable_on_log_thread`), unless the log failed.
+        return self._listened is not None and self._target > self._reported and self._serving()
+
+    def _serving(self) -> bool:
+        db = self.db
+        return db is not None and db.failure is None and not db.stopped.is_set()
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -336,6 +349,7 @@ class DatabaseProcessMain:
         db.http_policy = config.http_policy
         self.db = db
         db.start()
+        self._listen(db)
         watch = self.loop.create_task(self._watch_failure(db))
         self._tasks.add(watch)
         self._reply(0, ("ok", self._module_facts(db)))
@@ -356,10 +370,62 @@ class DatabaseProcessMain:
 
     def _note_offset(self, offset: int) -> None:
         """A message for tx `offset` was sent: tell the front once that commit is durable."""
-        if offset > self._target:
-            self._target = offset
-            if not self._reporting:
-                self._arm()
+        if offset <= self._target:
+            return
+        self._target = offset
+        listened = self._listened
+        db = self.db
+        if listened is not None and db is not None and getattr(db.backend, "durability", None) is listened:
+            # The log's writer thread reports it (`_durable_on_log_thread`); unless it already has.
+            with self.writer.lock:
+                if self._seen >= offset:
+                    self._report(self._seen)
+            return
+        if not self._reporting:
+            self._arm()
+
+    def _listen(self, db: HostedDatabase) -> None:
+        """Have the commit log's writer thread report DURABLE and write the replies it releases
+        itself, right after its fsync: no wake-up of this event loop per group commit (a wait armed
+        per batch, `_arm`, is scheduled back on the loop). Again after a module swap (a new log)."""
+        durability = getattr(db.backend, "durability", None)
+        add = getattr(durability, "add_durable_listener", None)
+        with self.writer.lock:
+            self._listened = None
+        if durability is None or add is None:
+            return
+        add(functools.partial(self._durable_on_log_thread, durability))
+        durability.add_failure_listener(functools.partial(self._failed_on_log_thread, durability))
+        now = db.backend.durable_offset_now()
+        with self.writer.lock:
+            self._listened = durability
+            self._seen = max(self._seen, -1 if now is None else now)
+            if self._target > self._reported and self._seen > self._reported:
+                self._report(self._seen)
+        self._release_batch()
+
+    def _durable_on_log_thread(self, durability: object, offset: int) -> None:
+        """On the commit log's writer thread, after each fsync: the DURABLE record and everything
+        held for it leave now, from this thread (`records.BatchWriter.write_from_thread`)."""
+        writer = self.writer
+        with writer.lock:
+            if self._listened is not durability:
+                return
+            if offset > self._seen:
+                self._seen = offset
+            if self._target <= self._reported or offset <= self._reported:
+                return  # nothing sent waits for it
+            self._reported = offset
+            writer.write_from_thread(Kind.DURABLE, 0, records.i64_payload(offset))
+
+    def _failed_on_log_thread(self, durability: object, error: BaseException) -> None:
+        """The log failed: nothing is held for it any more (LOG_FAILED follows; the front fails
+        what it holds)."""
+        with self.writer.lock:
+            if self._listened is not durability:
+                return
+            self._listened = None
+        self.loop.call_soon_threadsafe(self._release_batch)
 
     def _arm(self) -> None:
         """Wait (one future, no task) for the newest offset sent; one wait covers a group commit."""
@@ -426,8 +492,9 @@ class DatabaseProcessMain:
 
     def _report(self, offset: int) -> None:
         if offset > self._reported and self.out is not None:
-            self._reported = offset
-            self.out.add(Kind.DURABLE, 0, records.i64_payload(offset))
+            with self.writer.lock:
+                self._reported = offset
+                self.out.add(Kind.DURABLE, 0, records.i64_payload(offset))
 
     # ---- the end ----------------------------------------------------------------------------------
 
@@ -540,13 +607,18 @@ async def _swap(main: DatabaseProcessMain, spec: BackendSpec, directory: Path, o
     """A republish over this database (the front staged the files), built by this process's factory."""
     db, factory = _db(main), main.factory
     assert factory is not None
-    plan = await db.swap(spec, directory, old_entry, factory)
+    try:
+        plan = await db.swap(spec, directory, old_entry, factory)
+    finally:
+        main._listen(db)  # the new backend's log (or the old one's, reopened if the swap failed)
     return {"plan": plan, **main._module_facts(db)}
 
 
 async def _stop(main: DatabaseProcessMain) -> None:
     await _db(main).stop()
-    main._waiting = False  # (the log is closed: nothing is held for it any more)
+    with main.writer.lock:
+        main._waiting = False  # (the log is closed: nothing is held for it any more)
+        main._listened = None
     main._release_batch()
     main.loop.call_soon(main._finish)  # after this reply is written
 

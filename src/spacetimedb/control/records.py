@@ -15,8 +15,10 @@ import asyncio
 import enum
 import importlib
 import io
+import os
 import pickle
 import struct
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -110,7 +112,7 @@ class RecordTooLarge(ValueError):
 class BatchWriter:
     """Collects records and writes them with one `transport.write` at the end of the loop iteration
     (callbacks queued during an iteration run in the next one, so everything this iteration produces
-    leaves together). Loop thread only."""
+    leaves together). Loop thread only, except `write_from_thread` (under `lock`)."""
 
     def __init__(self, transport: asyncio.WriteTransport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = transport
@@ -119,11 +121,18 @@ class BatchWriter:
         self._scheduled = False
         #: A flush found `hold` true: nothing more is scheduled until `flush(force=True)`.
         self._held = False
+        #: Bytes another thread could not write at once (the socket was full): they leave first,
+        #: with the next flush on the loop, which that thread has scheduled.
+        self._tail = b""
+        #: Guards the batch against `write_from_thread` (re-entrant: `hold` and `before_flush` run
+        #: with it held and may take it again).
+        self.lock = threading.RLock()
         #: Called at the start of each flush (to finish a record still being collected).
         self.before_flush: Callable[[], None] | None = None
         #: True: keep the batch for now (the database process holds it until a commit it carries is
         #: durable, so the DURABLE record that releases its replies leaves with them: one write and one
-        #: wake-up of the front per call, not two). Whoever makes it false calls `flush(force=True)`.
+        #: wake-up of the front per call, not two). Whoever makes it false calls `flush(force=True)`
+        #: or `write_from_thread`.
         self.hold: Callable[[], bool] | None = None
         #: Records and batches written (for tests and benchmarks).
         self.records = 0
@@ -133,13 +142,17 @@ class BatchWriter:
         """Queue one record; RecordTooLarge (nothing queued) if its payload is over the cap."""
         if len(payload) > MAX_RECORD_BYTES:
             raise RecordTooLarge(f"a {kind.name} record of {len(payload)} bytes is over the {MAX_RECORD_BYTES} byte limit")
-        self._parts.append(HEADER.pack(len(payload), kind, conn))
-        if payload:
-            self._parts.append(payload)
-        self.records += 1
-        if not self._scheduled and not self._held:
+        header = HEADER.pack(len(payload), kind, conn)
+        with self.lock:
+            parts = self._parts
+            parts.append(header)
+            if payload:
+                parts.append(payload)
+            self.records += 1
+            if self._scheduled or self._held:
+                return
             self._scheduled = True
-            self._loop.call_soon(self.flush)
+        self._loop.call_soon(self.flush)
 
     def schedule(self) -> None:
         """Flush at the end of this loop iteration (a record is being collected elsewhere)."""
@@ -148,21 +161,60 @@ class BatchWriter:
             self._loop.call_soon(self.flush)
 
     def flush(self, force: bool = False) -> None:
-        if self.before_flush is not None:
-            self.before_flush()
-        self._scheduled = False
+        with self.lock:
+            if self.before_flush is not None:
+                self.before_flush()
+            self._scheduled = False
+            if not self._parts and not self._tail:
+                return
+            if not force and self.hold is not None and self.hold():
+                self._held = True
+                return
+            self._held = False
+            data = self._take()
+            if self._transport.is_closing():
+                return
+            self._transport.write(data)
+
+    def write_from_thread(self, kind: Kind, conn: int, payload: bytes) -> None:
+        """From a thread other than the loop's, holding `lock`: add one small record and write the
+        whole batch now, held or not (the database process's commit-log thread writes a DURABLE
+        record with the replies it releases, without waking the event loop). Written straight to the
+        socket when the transport has nothing queued (every write goes through this lock, so none is
+        in progress and the order is kept); what does not fit is left for a flush on the loop."""
         parts = self._parts
-        if not parts:
-            return
-        if not force and self.hold is not None and self.hold():
-            self._held = True
-            return
+        parts.append(HEADER.pack(len(payload), kind, conn))
+        parts.append(payload)
+        self.records += 1
         self._held = False
+        data = self._take()
+        transport = self._transport
+        if transport.is_closing():
+            return
+        if transport.get_write_buffer_size() == 0:
+            sock = transport.get_extra_info("socket")
+            try:
+                sent = os.write(sock.fileno(), data)
+            except BlockingIOError:
+                sent = 0
+            except OSError:  # the link is gone: the loop reads its end and stops
+                return
+            if sent == len(data):
+                return
+            data = data[sent:]
+        self._tail = data
+        self._loop.call_soon_threadsafe(self.flush, True)
+
+    def _take(self) -> bytes:
+        """The batch's bytes (after any tail), now cleared; counted as one batch."""
+        parts = self._parts
         self._parts = []
         self.batches += 1
-        if self._transport.is_closing():
-            return
-        self._transport.write(parts[0] if len(parts) == 1 else b"".join(parts))
+        tail = self._tail
+        if tail:
+            self._tail = b""
+            parts.insert(0, tail)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 # ---- payloads ----------------------------------------------------------------------------------
