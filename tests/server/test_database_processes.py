@@ -13,6 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from spacetimedb.control.errors import DatabaseStopped
 from spacetimedb.control.process_database import RESTARTED_CLOSE_REASON, DatabaseProcess
 from spacetimedb.server.app import Server
 
@@ -362,9 +363,12 @@ class _Session:
         pass
 
 
-def test_the_front_releases_a_message_only_once_durable_says_its_commit_is() -> None:
+@pytest.mark.parametrize("direct", [True, False], ids=["callback", "future"])
+def test_the_front_releases_a_message_only_once_durable_says_its_commit_is(direct: bool) -> None:
     """Confirmed reads across the process boundary: a SEND for tx offset 5 reaches the client only
-    after a DURABLE record of at least 5 (the database process sends its messages before the fsync)."""
+    after a DURABLE record of at least 5 (the database process sends its messages before the fsync).
+    The front's waiter is the link's `RemoteDurability` (its `call_when_durable` callback, released
+    as the record is read) or, as before, a future per offset."""
     from types import SimpleNamespace
 
     from spacetimedb.control import records
@@ -376,7 +380,7 @@ def test_the_front_releases_a_message_only_once_durable_says_its_commit_is() -> 
         db = DatabaseProcess(spec, ProcessOptions())
         link = _Link(SimpleNamespace(), SimpleNamespace(), SimpleNamespace())  # type: ignore[arg-type]
         db._link = link
-        db.confirmed_reads.rebind(link.durability.wait)
+        db.confirmed_reads.rebind(link.durability if direct else link.durability.wait)
         db.confirmed_reads.durable_now = link.durability.now
         session = _Session(db)
         unconfirmed = _Session(db)
@@ -406,8 +410,15 @@ def test_the_front_releases_a_message_only_once_durable_says_its_commit_is() -> 
                             (K.DURABLE, 0, records.i64_payload(6))])  # fmt: skip
         assert session.delivered[-1] == b"six" and third.delivered == [b"update"]
         db._received(link, [(K.DURABLE, 0, records.i64_payload(7))])
+        if not direct:
+            for _ in range(3):
+                await asyncio.sleep(0)
+        assert third.delivered == [b"update", b"seven"]
+        # The link ends: what still waits is failed, not released.
+        db._received(link, [(K.SEND, 0, records.send_payload(9, [3], b"nine"))])
+        link.durability.fail(DatabaseStopped("gone"))  # (as `_link_down` does)
         for _ in range(3):
             await asyncio.sleep(0)
-        assert third.delivered == [b"update", b"seven"]
+        assert third.delivered == [b"update", b"seven"] and third.closed is not None
 
     asyncio.run(main())

@@ -93,11 +93,13 @@ class ModuleLoadFailed(Exception):
 
 
 class RemoteDurability:
-    """The database's durable offset as its DURABLE records report it, as a waiter for `ConfirmedReads`."""
+    """The database's durable offset as its DURABLE records report it, as a waiter for `ConfirmedReads`
+    (callable: a future per offset; `call_when_durable`: a callback, called as the DURABLE record is
+    read, with no future and no extra loop iteration)."""
 
     def __init__(self) -> None:
         self.offset = -1
-        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._waiting: list[tuple[int, int, asyncio.Future[None] | Callable[[BaseException | None], None]]] = []
         self._seq = itertools.count()
         self._failed: BaseException | None = None
 
@@ -111,6 +113,17 @@ class RemoteDurability:
             heapq.heappush(self._waiting, (target, next(self._seq), fut))
         return fut
 
+    __call__ = wait
+
+    def call_when_durable(self, target: int, callback: Callable[[BaseException | None], None]) -> None:
+        """Call `callback(None)` once a DURABLE record reaches `target` (from `advance`, as the
+        record is read), or `callback(error)` if the link ends first; on the loop, as the commit
+        log's method of this name."""
+        if self._failed is not None or target <= self.offset:
+            asyncio.get_running_loop().call_soon(callback, self._failed)
+        else:
+            heapq.heappush(self._waiting, (target, next(self._seq), callback))
+
     def now(self) -> int | None:
         return self.offset if self.offset >= 0 else None
 
@@ -121,14 +134,18 @@ class RemoteDurability:
         waiting = self._waiting
         while waiting and waiting[0][0] <= offset:
             fut = heapq.heappop(waiting)[2]
-            if not fut.done():
+            if not isinstance(fut, asyncio.Future):
+                fut(None)
+            elif not fut.done():
                 fut.set_result(None)
 
     def fail(self, error: BaseException) -> None:
         self._failed = error
         waiting, self._waiting = self._waiting, []
         for _, _, fut in waiting:
-            if not fut.done():
+            if not isinstance(fut, asyncio.Future):
+                fut(error)
+            elif not fut.done():
                 fut.set_exception(error)
 
 
@@ -244,7 +261,7 @@ class DatabaseProcess:
             raise DatabaseStopped(f"database {self.info.name!r} has stopped")
         link.ready = True
         reads = self.confirmed_reads
-        reads.rebind(link.durability.wait if facts["durable"] else None)
+        reads.rebind(link.durability if facts["durable"] else None)
         reads.durable_now = link.durability.now
         self.stopped = asyncio.Event()
         self._up.set()
