@@ -217,7 +217,7 @@ def test_a_thread_writes_a_held_batch_with_its_durable_record_in_order() -> None
         a, b = socket.socketpair()
         a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
         transport, _ = await loop.create_unix_connection(asyncio.Protocol, sock=a)
-        writer = BatchWriter(transport, loop)  # type: ignore[arg-type]
+        writer = records.SharedBatchWriter(transport, loop)  # type: ignore[arg-type]
         writer.hold = lambda: True
         writer.add(Kind.SEND, 0, records.send_payload(3, [1], b"reply"))
         writer.add(Kind.HANDLED, 1, records.u32_payload(1))
@@ -430,12 +430,14 @@ def test_the_commit_logs_thread_writes_the_replies_it_makes_durable() -> None:
         process._listen(db)
         sub.enqueue(b"reply", 4)
         sub.handled(1)
+        await asyncio.sleep(0)
+        sub.send_shared(b"update", 4)  # collected while held: it still reaches the batch this iteration
         for _ in range(3):
             await asyncio.sleep(0)
         assert transport.written == b"" and db.backend.waits == []  # held; nothing armed on the loop
         await asyncio.to_thread(log.listeners[0], 4)
         got = RecordReader(TO_FRONT).feed(b.recv(1 << 16))
-        assert [k for k, _, _ in got] == [Kind.SEND, Kind.HANDLED, Kind.DURABLE]
+        assert [k for k, _, _ in got] == [Kind.SEND, Kind.HANDLED, Kind.SEND, Kind.DURABLE]
         assert records.parse_i64(got[-1][2], "DURABLE") == 4
         # Durable before its reply was sent: the reply leaves at once, with a DURABLE record.
         await asyncio.to_thread(log.listeners[0], 6)  # nothing waits for it: nothing written

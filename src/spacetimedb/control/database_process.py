@@ -201,7 +201,7 @@ class DatabaseProcessMain:
         self.loop = loop
         self.reader = records.RecordReader(records.TO_DATABASE)
         self.transport: asyncio.Transport | None = None
-        self.writer: records.BatchWriter
+        self.writer: records.SharedBatchWriter
         self.out: Output | None = None
         self.db: HostedDatabase | None = None
         self.config: ProcessConfig | None = None
@@ -227,7 +227,7 @@ class DatabaseProcessMain:
 
     def connection_made(self, transport: asyncio.Transport) -> None:
         self.transport = transport
-        self.writer = writer = records.BatchWriter(transport, self.loop)
+        self.writer = writer = records.SharedBatchWriter(transport, self.loop)
         writer.hold = self._holding
         self.out = Output(writer, self._note_offset)
 

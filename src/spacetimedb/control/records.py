@@ -70,17 +70,23 @@ class RecordReader:
     def feed(self, data: bytes) -> list[Record]:
         """The complete records in the stream so far; RecordError on the first invalid one."""
         buf = self._buf
-        buf += data
+        # The usual read ends on a record's end: parse it where it is (a slice of `bytes` is the
+        # payload's one copy); only a record cut across reads goes through the buffer.
+        src: bytes | bytearray = data
+        if buf:
+            buf += data
+            src = buf
         out: list[Record] = []
         pos = 0
-        end = len(buf)
+        end = len(src)
         size = HEADER.size
         unpack = HEADER.unpack_from
         accepts = self._accepts
+        limit = self._max
         while end - pos >= size:
-            length, kind, conn = unpack(buf, pos)
-            if length > self._max:
-                raise RecordError(f"record of {length} bytes, over the {self._max} byte limit")
+            length, kind, conn = unpack(src, pos)
+            if length > limit:
+                raise RecordError(f"record of {length} bytes, over the {limit} byte limit")
             k = accepts.get(kind)
             if k is None:
                 raise RecordError(f"record kind {kind} is not accepted here")
@@ -88,9 +94,12 @@ class RecordReader:
                 break
             start = pos + size
             pos = start + length
-            out.append((k, conn, bytes(buf[start:pos])))
-        if pos:
-            del buf[:pos]
+            out.append((k, conn, bytes(src[start:pos])))
+        if src is buf:
+            if pos:
+                del buf[:pos]
+        elif pos < end:
+            buf += memoryview(data)[pos:]
         return out
 
     def at_eof(self) -> None:
@@ -112,7 +121,7 @@ class RecordTooLarge(ValueError):
 class BatchWriter:
     """Collects records and writes them with one `transport.write` at the end of the loop iteration
     (callbacks queued during an iteration run in the next one, so everything this iteration produces
-    leaves together). Loop thread only, except `write_from_thread` (under `lock`)."""
+    leaves together). Loop thread only (`SharedBatchWriter`: another thread may write too)."""
 
     def __init__(self, transport: asyncio.WriteTransport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = transport
@@ -122,17 +131,14 @@ class BatchWriter:
         #: A flush found `hold` true: nothing more is scheduled until `flush(force=True)`.
         self._held = False
         #: Bytes another thread could not write at once (the socket was full): they leave first,
-        #: with the next flush on the loop, which that thread has scheduled.
+        #: with the next flush on the loop, which that thread has scheduled (`SharedBatchWriter`).
         self._tail = b""
-        #: Guards the batch against `write_from_thread` (re-entrant: `hold` and `before_flush` run
-        #: with it held and may take it again).
-        self.lock = threading.RLock()
         #: Called at the start of each flush (to finish a record still being collected).
         self.before_flush: Callable[[], None] | None = None
         #: True: keep the batch for now (the database process holds it until a commit it carries is
         #: durable, so the DURABLE record that releases its replies leaves with them: one write and one
         #: wake-up of the front per call, not two). Whoever makes it false calls `flush(force=True)`
-        #: or `write_from_thread`.
+        #: (or `SharedBatchWriter.write_from_thread`).
         self.hold: Callable[[], bool] | None = None
         #: Records and batches written (for tests and benchmarks).
         self.records = 0
@@ -142,17 +148,14 @@ class BatchWriter:
         """Queue one record; RecordTooLarge (nothing queued) if its payload is over the cap."""
         if len(payload) > MAX_RECORD_BYTES:
             raise RecordTooLarge(f"a {kind.name} record of {len(payload)} bytes is over the {MAX_RECORD_BYTES} byte limit")
-        header = HEADER.pack(len(payload), kind, conn)
-        with self.lock:
-            parts = self._parts
-            parts.append(header)
-            if payload:
-                parts.append(payload)
-            self.records += 1
-            if self._scheduled or self._held:
-                return
+        parts = self._parts
+        parts.append(HEADER.pack(len(payload), kind, conn))
+        if payload:
+            parts.append(payload)
+        self.records += 1
+        if not self._scheduled and not self._held:
             self._scheduled = True
-        self._loop.call_soon(self.flush)
+            self._loop.call_soon(self.flush)
 
     def schedule(self) -> None:
         """Flush at the end of this loop iteration (a record is being collected elsewhere)."""
@@ -161,20 +164,57 @@ class BatchWriter:
             self._loop.call_soon(self.flush)
 
     def flush(self, force: bool = False) -> None:
+        if self.before_flush is not None:
+            self.before_flush()
+        self._scheduled = False
+        if not self._parts and not self._tail:
+            return
+        if not force and self.hold is not None and self.hold():
+            self._held = True
+            return
+        self._held = False
+        data = self._take()
+        if self._transport.is_closing():
+            return
+        self._transport.write(data)
+
+    def _take(self) -> bytes:
+        """The batch's bytes (after any tail), now cleared; counted as one batch."""
+        parts = self._parts
+        self._parts = []
+        self.batches += 1
+        tail = self._tail
+        if tail:
+            self._tail = b""
+            parts.insert(0, tail)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+class SharedBatchWriter(BatchWriter):
+    """A `BatchWriter` another thread writes with too (`write_from_thread`), everything under `lock`:
+    the database process's commit-log thread sends the replies it makes durable itself."""
+
+    def __init__(self, transport: asyncio.WriteTransport, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(transport, loop)
+        #: Guards the batch (re-entrant: `hold` and `before_flush` run with it held and may add).
+        self.lock = threading.RLock()
+
+    def add(self, kind: Kind, conn: int, payload: bytes) -> None:
         with self.lock:
-            if self.before_flush is not None:
-                self.before_flush()
-            self._scheduled = False
-            if not self._parts and not self._tail:
+            super().add(kind, conn, payload)
+
+    def flush(self, force: bool = False) -> None:
+        with self.lock:
+            super().flush(force)
+
+    def schedule(self) -> None:
+        """Flush at the end of this loop iteration, held or not: the record being collected must
+        reach the batch, where the commit-log thread's write takes it, before that write."""
+        with self.lock:
+            if self._scheduled:
                 return
-            if not force and self.hold is not None and self.hold():
-                self._held = True
-                return
-            self._held = False
-            data = self._take()
-            if self._transport.is_closing():
-                return
-            self._transport.write(data)
+            self._scheduled = True
+        self._loop.call_soon(self.flush)
 
     def write_from_thread(self, kind: Kind, conn: int, payload: bytes) -> None:
         """From a thread other than the loop's, holding `lock`: add one small record and write the
@@ -205,17 +245,6 @@ class BatchWriter:
         self._tail = data
         self._loop.call_soon_threadsafe(self.flush, True)
 
-    def _take(self) -> bytes:
-        """The batch's bytes (after any tail), now cleared; counted as one batch."""
-        parts = self._parts
-        self._parts = []
-        self.batches += 1
-        tail = self._tail
-        if tail:
-            self._tail = b""
-            parts.insert(0, tail)
-        return parts[0] if len(parts) == 1 else b"".join(parts)
-
 
 # ---- payloads ----------------------------------------------------------------------------------
 
@@ -225,7 +254,12 @@ _I64 = struct.Struct("<q")
 _FAIL_HEAD = struct.Struct("<H")
 
 
+_SEND_ONE = struct.Struct("<qII")  # a SEND to one client (a caller's reply): head and its conn
+
+
 def send_payload(offset: int | None, conns: list[int], message: bytes) -> bytes:
+    if len(conns) == 1:
+        return _SEND_ONE.pack(-1 if offset is None else offset, 1, conns[0]) + message
     return b"".join((_SEND_HEAD.pack(-1 if offset is None else offset, len(conns)), struct.pack(f"<{len(conns)}I", *conns), message))
 
 
@@ -238,7 +272,7 @@ def parse_send(payload: bytes) -> tuple[int | None, tuple[int, ...], bytes]:
     body = _SEND_HEAD.size + 4 * count
     if count > MAX_RECIPIENTS or len(payload) < body:
         raise RecordError(f"SEND record lists {count} clients but is {len(payload)} bytes")
-    conns = struct.unpack_from(f"<{count}I", payload, _SEND_HEAD.size)
+    conns = (_U32.unpack_from(payload, 12)[0],) if count == 1 else struct.unpack_from(f"<{count}I", payload, 12)
     return (None if offset == -1 else offset), conns, payload[body:]
 
 
