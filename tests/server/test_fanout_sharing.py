@@ -125,3 +125,26 @@ def test_a_query_counted_twice_in_one_set_sends_its_rows_twice() -> None:
     sent = _sent(subs, _add(backend, "cy"))
     assert _query_set_ids(sent[client]) == [3]
     assert sent[client].count(b"cy") == 2  # the row, once per count
+
+
+def test_the_shared_grouping_follows_every_change_of_a_querys_subscribers() -> None:
+    """The one-list grouping of a query's subscribers is kept between commits (`QueryEntry.grouping`)
+    and made again after each subscribe and unsubscribe: a new subscriber is sent the next update, a
+    gone one is not, and one on another query set gets its own."""
+    backend, subs = _setup()
+    a, b, c, d = (_Client(n) for n in "abcd")
+    for client in (a, b):
+        _subscribe(backend, subs, client, 1, "SELECT * FROM person")
+    assert set(_sent(subs, _add(backend, "ann"))) == {a, b}
+    _subscribe(backend, subs, c, 1, "SELECT * FROM person")
+    sent = _sent(subs, _add(backend, "bob"))
+    assert set(sent) == {a, b, c} and sent[a] is sent[c]
+    subs.remove(b, 1, with_rows=False)
+    assert set(_sent(subs, _add(backend, "cy"))) == {a, c}
+    _subscribe(backend, subs, d, 4, "SELECT * FROM person")
+    sent = _sent(subs, _add(backend, "dee"))
+    assert set(sent) == {a, c, d} and _query_set_ids(sent[d]) == [4] and _query_set_ids(sent[a]) == [1]
+    subs.remove(d, 4, with_rows=False)
+    subs.remove_subscriber(c)
+    sent = _sent(subs, _add(backend, "eve"))
+    assert set(sent) == {a} and _query_set_ids(sent[a]) == [1]

@@ -48,12 +48,16 @@ def broadcast(
     # one message per list, the same bytes for all of them (framed once too: server.shared_frames).
     # Every list is alive in `fanout` during the loop, so its id cannot be reused.
     if send_shared is not None:
-        if len(set(map(id, fanout.values()))) == 1:  # one list for all (the common case): C-level passes
+        lists = list(fanout.values())
+        first = lists[0]
+        # One list for all (the common case), found with C-level passes: `count` finds the same
+        # list by identity (an equal list elsewhere would give the same message: also right).
+        if lists.count(first) == len(lists):
             subs: list[Subscriber] = list(fanout)  # type: ignore[arg-type]
             if caller is not None and caller in fanout:
                 subs.remove(caller)
             if subs:
-                send_shared(subs, wire.transaction_update(next(iter(fanout.values()))), offset)
+                send_shared(subs, wire.transaction_update(first), offset)
             return
         groups: dict[int, tuple[list[bytes], list[Subscriber]]] = {}
         for sub, set_updates in fanout.items():

@@ -46,6 +46,10 @@ class QueryEntry:
     subscribers: dict[SetKey, int] = field(default_factory=dict)
     #: The router's handle, None when the plan is evaluated directly.
     handle: Hashable | None = None
+    #: `_one_query_fanout`'s grouping of `subscribers` while they do not change (cleared with
+    #: every change): (query set, count, the subscribers as dict keys) when all share one set and
+    #: count, False when they do not.
+    grouping: tuple[int, int, dict[object, None]] | bool | None = None
 
 
 class SubscriptionManager:
@@ -98,6 +102,7 @@ class SubscriptionManager:
             if entry is None:
                 entry = self._new_entry(plan)
             entry.subscribers[key] = entry.subscribers.get(key, 0) + 1
+            entry.grouping = None
             entries.append(entry)
         self._sets[key] = entries
         self._sources[key] = tuple(sources)
@@ -167,6 +172,7 @@ class SubscriptionManager:
 
     def _release(self, entry: QueryEntry, key: SetKey) -> None:
         count = entry.subscribers.pop(key, 0) - 1
+        entry.grouping = None
         if count > 0:
             entry.subscribers[key] = count
         if not entry.subscribers:
@@ -300,15 +306,15 @@ def _one_query_fanout(entry: QueryEntry, table: str, piece: bytes) -> FanOut | N
     shared list of its (query set, count), so `fanout.broadcast` builds each message once. None
     when a subscriber has the query in two of its sets (the general path orders those)."""
     members = entry.subscribers
-    keys = list(members)
-    qss = set(map(_SET_OF, keys))
-    counts = set(members.values())
-    if len(qss) == 1 and len(counts) == 1:  # the common case: everyone in the same set, once
-        # Built with C-level passes (map, dict.fromkeys): no Python step per subscriber.
-        [qs], [count] = qss, counts
+    grouping = entry.grouping
+    if grouping is None:  # the first commit since the subscribers changed
+        grouping = entry.grouping = _grouping(members)
+    if grouping is not False:  # the common case: everyone in the same set, once
+        # One C-level pass (dict.fromkeys over a dict): no Python step per subscriber.
+        qs, count, subscribers = grouping  # type: ignore[misc]
         shared_list = [wire.query_set_update(qs, [wire.table_update(table, [piece] * count)])]
-        out: FanOut = dict.fromkeys(map(_SUBSCRIBER_OF, keys), shared_list)  # one list, shared on purpose
-        return out if len(out) == len(keys) else None
+        out: FanOut = dict.fromkeys(subscribers, shared_list)  # one list, shared on purpose
+        return out
     out = {}
     shared: dict[tuple[int, int], list[bytes]] = {}
     for (subscriber, qs), count in members.items():
@@ -320,6 +326,21 @@ def _one_query_fanout(entry: QueryEntry, table: str, piece: bytes) -> FanOut | N
             sets = shared[key] = [wire.query_set_update(qs, [wire.table_update(table, [piece] * count)])]
         out[subscriber] = sets
     return out
+
+
+def _grouping(members: dict[SetKey, int]) -> tuple[int, int, dict[object, None]] | bool:
+    """(query set, count, subscribers) when every subscriber of a query has it once in the same
+    query set (then they all share one list of updates), else False."""
+    keys = list(members)
+    qss = set(map(_SET_OF, keys))
+    counts = set(members.values())
+    if len(qss) != 1 or len(counts) != 1:
+        return False
+    subscribers = dict.fromkeys(map(_SUBSCRIBER_OF, keys))
+    if len(subscribers) != len(keys):  # (one set each, so never: a subscriber twice needs two sets)
+        return False
+    [qs], [count] = qss, counts
+    return qs, count, subscribers
 
 
 _SUBSCRIBER_OF = operator.itemgetter(0)
