@@ -9,9 +9,9 @@ pool; it runs its own event loop, which the worker hands each turn to as in the 
 is a `RemoteSubscriber` whose messages, closes and flow-control counts become records, collected per
 loop iteration and written with one write (`records.BatchWriter`); a message many clients get
 crosses once with their list. After each batch of messages with tx offsets it reports, once their
-commit is durable, a DURABLE record, which is what the front's confirmed reads wait for; while that
-wait is armed the outgoing batch is held, so the replies leave with the DURABLE record that
-releases them (one write, one wake-up of the front). A client's frames are decoded here only (the
+commit is durable, a DURABLE record, which is what the front's confirmed reads wait for; until then
+the outgoing batch is held, and the commit log's writer thread writes it with that DURABLE record
+right after its fsync (`_listen`): one write, one wake-up of the front, and none of this loop. A client's frames are decoded here only (the
 front counts them): a malformed one closes that client as the front would.
 
 Everything the front sends is checked (`records.RecordReader`, a restricted unpickler); an invalid
