@@ -292,11 +292,14 @@ def test_the_release_pass_writes_idle_sessions_and_sends_the_others_their_carefu
     class _Other:
         confirmed = True
 
-        def __init__(self) -> None:
+        def __init__(self, confirmed: bool = True) -> None:
+            self.confirmed = confirmed
             self.got: list[bytes] = []
+            self.offsets: list[int | None] = []
 
         def send_shared(self, message: bytes, tx_offset: int | None = None, flush: bool = True) -> None:
             self.got.append(message)
+            self.offsets.append(tx_offset)
 
         def flush(self) -> None:
             pass
@@ -329,5 +332,10 @@ def test_the_release_pass_writes_idle_sessions_and_sends_the_others_their_carefu
         await _settle()
         out = _written(queued)
         assert out.index(b"own") < out.index(b"update")
+        # Not waited for (no confirmed reads): sent at once, another kind of subscriber with its offset.
+        plain, forwarded = _session(reads, confirmed=False), _Other(confirmed=False)
+        worker.send_shared([plain, forwarded], b"\x04later", 9)
+        worker.deliver_now()
+        assert b"later" in _written(plain) and forwarded.got == [b"\x04later"] and forwarded.offsets == [9]
 
     asyncio.run(main())

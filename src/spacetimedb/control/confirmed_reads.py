@@ -43,7 +43,7 @@ def _pass(clients: Sequence[Subscriber], message: bytes, tx_offset: int | None) 
         return
     shared_pass = getattr(clients[0], "shared_pass", None)
     if shared_pass is not None:
-        shared_pass(clients, message)
+        shared_pass(clients, message, tx_offset)
         return
     for client in clients:
         client.send_shared(message, tx_offset)

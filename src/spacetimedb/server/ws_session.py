@@ -203,18 +203,18 @@ class ClientSession:
         self._write_one(message)
 
     @staticmethod
-    def shared_pass(clients: list[Any], message: bytes) -> None:
-        """`send_shared(message)` to every client in `clients`, the message free to leave now (its
-        commit durable, or none of them waits for it): `ConfirmedReads`'s one pass at release,
-        looked up on the list's first client. An idle session (nothing queued ahead, open, the frame
-        of the same compression, its transport open and keeping up) costs one `transport.write` of
-        the one shared frame and one look at what the transport kept (it counts for the caps); any
-        other client takes its `send_shared`, the careful path."""
+    def shared_pass(clients: list[Any], message: bytes, tx_offset: int | None = None) -> None:
+        """`send_shared(message, tx_offset)` to every client in `clients`, the message free to leave
+        now (its commit durable, or none of them waits for it): `ConfirmedReads`'s one pass at
+        release, looked up on the list's first client. An idle session (nothing queued ahead, open,
+        the frame of the same compression, its transport open and keeping up) costs one
+        `transport.write` of the one shared frame and one look at what the transport kept (it
+        counts for the caps); any other client takes its `send_shared`, the careful path."""
         first = clients[0]
         compression = first.compression
         if len(message) > SHARED_FRAME_MAX:
             for client in clients:
-                client.send_shared(message, None)
+                client.send_shared(message, tx_offset)
             return
         frame = one_frame(message, first._shared, compression)[0]
         for client in clients:
@@ -229,7 +229,7 @@ class ClientSession:
             except AttributeError:  # another kind of subscriber in the list
                 idle = False
             if not idle:
-                client.send_shared(message, None)
+                client.send_shared(message, tx_offset)
                 continue
             transport = client.transport
             if client.protocol._paused or transport.is_closing():
