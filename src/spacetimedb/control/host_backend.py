@@ -208,6 +208,9 @@ class HostBackend:
             next_tx_offset=next_offset,
             time_limit=self.reducer_time_limit,
         )
+        #: When the next scheduled reducer is due (µs since the epoch), or None: the scheduler's own
+        #: method, read by the worker after every turn (no call through the host, no Timestamp).
+        self.next_due_us: Callable[[], int | None] = self.host.scheduler.next_due_us
         self._names = {s.table_id: s.name for s in schemas}
         self._ids = {s.name: s.table_id for s in schemas}
         self._tables = {
@@ -617,10 +620,6 @@ class HostBackend:
                 raise NotImplementedError("only version=10 is exported") from None
             doc = export()
         return doc
-
-    def next_due_us(self) -> int | None:
-        due = self.host.next_due()
-        return None if due is None else due.micros
 
     def run_due(self, now_us: int) -> list[CallResult]:
         return self._convert_all(self.host.run_due(Timestamp(now_us)))

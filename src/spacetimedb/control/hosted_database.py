@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from spacetimedb.control import client_requests, fanout
 from spacetimedb.control.backend import (
-    CallBudget,
     CallResult,
     CallStatus,
     DatabaseBackend,
@@ -84,8 +83,10 @@ class HostedDatabase:
             on_turn=self._run_scheduled,
             next_wake=self._scheduler_timeout,
             after_flush=self._after_flush,
-            call_budget=self._call_budget,
         )
+        self.worker.call_budget = backend.call_budget()
+        #: The backend's `next_due_us`, bound once per backend (read after every turn).
+        self._next_due_us = backend.next_due_us
         #: Queue a message for a client (worker only); it leaves at the end of this turn.
         self.send = self.worker.send
         #: Queue a job for the worker without waiting (the reader side of sockets uses this).
@@ -187,6 +188,8 @@ class HostedDatabase:
         Returns the previous subscriptions, for `module_swap` to recompile the clients' query sets."""
         old_subscriptions = self.subscriptions
         self.backend = backend
+        self._next_due_us = backend.next_due_us
+        self.worker.call_budget = backend.call_budget()
         backend.set_procedure_launcher(self._launch_scheduled_procedure)
         self.subscriptions = self._subscriptions_for(backend)
         self.worker.to_loop(_rebind, self.confirmed_reads, backend.durable_offset_waiter())
@@ -231,7 +234,7 @@ class HostedDatabase:
     def _scheduler_timeout(self) -> float | None:
         if self.failure is not None:
             return None  # scheduled reducers no longer run: do not wake up for them
-        due = self.backend.next_due_us()
+        due = self._next_due_us()
         if due is None:
             return None
         return max(0.0, (due - now_us()) / 1e6)
@@ -290,9 +293,6 @@ class HostedDatabase:
             sub.handled(len(messages))
         else:  # the client's `handled` as a plain function of (client, count): one call on the loop
             self.worker.to_loop(type(sub).handled, sub, len(messages))
-
-    def _call_budget(self) -> CallBudget | None:
-        return self.backend.call_budget()
 
     def broadcast(self, result: CallResult, caller: Subscriber | None = None, request_id: int = 0) -> None:
         """Send a transaction's effects (`fanout.py`)."""

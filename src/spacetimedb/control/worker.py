@@ -84,9 +84,9 @@ class DatabaseWorker:
 
     `on_turn` runs at the start of every turn (due scheduled reducers), `next_wake` says how long
     an idle worker may sleep (until the next scheduled reducer; None: until work arrives),
-    `after_flush` runs on the loop after each delivery's flushes (confirmed reads), and
-    `call_budget` gives the budget under which `InlineJob`s may run on the loop (None: they run on
-    the worker).
+    and `after_flush` runs on the loop after each delivery's flushes (confirmed reads). Its owner
+    sets `call_budget`, the budget under which `InlineJob`s may run on the loop (None: they run on
+    the worker), whenever its backend changes.
     """
 
     def __init__(
@@ -96,10 +96,11 @@ class DatabaseWorker:
         on_turn: Callable[[], None],
         next_wake: Callable[[], float | None],
         after_flush: Callable[[], None],
-        call_budget: Callable[[], CallBudget | None] = lambda: None,
     ) -> None:
         self.name = name
-        self._call_budget = call_budget
+        #: The budget that lets `InlineJob`s run on the loop, or None (set by the owner; a value,
+        #: not a call per turn: it changes only with the backend).
+        self.call_budget: CallBudget | None = None
         #: One turn at a time: the worker thread's, or the loop's while the worker is idle.
         self._turn_lock = threading.Lock()
         #: The budget of the turn the loop is running now (None: no turn runs on the loop).
@@ -202,9 +203,12 @@ class DatabaseWorker:
             and not self.closed
             and time.monotonic() >= self._inline_after
         ):
-            budget = self._call_budget()
-            if budget is not None and self._turn_lock.acquire(blocking=False):
-                self._inline_turn(budget)
+            if self.call_budget is not None and self._turn_lock.acquire(blocking=False):
+                budget = self.call_budget  # read again under the lock: a module swap may have set it
+                if budget is None:
+                    self._turn_lock.release()
+                else:
+                    self._inline_turn(budget)
         if jobs:
             self._wake.set()
 

@@ -74,13 +74,20 @@ class Scheduler:
                 self.add_row(tid, row, committed_at)
 
     def next_due(self) -> Timestamp | None:
-        while self._heap:
-            due, _, key = self._heap[0]
+        due = self.next_due_us()
+        return None if due is None else Timestamp(due)
+
+    def next_due_us(self) -> int | None:
+        """`next_due` in microseconds since the epoch (no Timestamp: the server's worker reads it
+        after every turn)."""
+        heap = self._heap
+        while heap:
+            due, _, key = heap[0]
             job = self._jobs.get(key)
             if job is None or job.due_micros != due:
-                heapq.heappop(self._heap)  # stale entry: cancelled or rescheduled
+                heapq.heappop(heap)  # stale entry: cancelled or rescheduled
                 continue
-            return Timestamp(due)
+            return due
         return None
 
     def pop_due(self, now: Timestamp) -> Job | None:
