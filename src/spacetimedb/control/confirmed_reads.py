@@ -27,6 +27,7 @@ from spacetimedb.control.backend import DurableOffsetWaiter
 
 if TYPE_CHECKING:
     from spacetimedb.control.subscriber import Subscriber
+    from spacetimedb.durability.commit_log import CallWhenDurable
 
 log = logging.getLogger("spacetimedb.server")
 _CONFIRMED = operator.attrgetter("confirmed")
@@ -79,9 +80,10 @@ class ConfirmedReads:
     def __init__(self, waiter: DurableOffsetWaiter | None, name: str) -> None:
         self._waiter = waiter
         #: The commit log's own waiter, `call_when_durable` (looked up once, not per turn).
-        self._direct: Callable[[int, Callable[[BaseException | None], None]], None] | None = getattr(
-            waiter, "call_when_durable", None
-        )
+        self._direct: CallWhenDurable | None = getattr(waiter, "call_when_durable", None)
+        #: The loop this runs on, once its database started (given to `call_when_durable`, which
+        #: would otherwise ask asyncio for the running loop: a `getpid` system call on Python 3.11).
+        self.loop: asyncio.AbstractEventLoop | None = None
         self._name = name
         #: Highest tx offset known durable (infinite without durability: nothing is ever held).
         self.durable_offset: float = -1 if waiter is not None else math.inf
@@ -193,7 +195,11 @@ class ConfirmedReads:
         if direct is not None:
             # The commit log's writer thread calls back on the loop itself (`DurableWaiter`): the
             # held replies leave in the loop iteration it wakes, not one later as a future's would.
-            direct(target, functools.partial(self._release, target))  # (error: the log failed)
+            loop = self.loop
+            if loop is None:
+                direct(target, functools.partial(self._release, target))  # (error: the log failed)
+            else:
+                direct(target, functools.partial(self._release, target), loop)
             return
         waiting = self._waiter(target)
         if isinstance(waiting, asyncio.Future):

@@ -117,6 +117,7 @@ class HostedDatabase:
     def start(self) -> None:
         if not self.worker.started:
             loop = self._loop = self.worker.start()
+            self.confirmed_reads.loop = loop  # the worker delivers, and confirmed reads wait, on it
             self.log_followers.bind_loop(loop)
             self.backend.on_log_failure(functools.partial(self._log_failed, loop))
 

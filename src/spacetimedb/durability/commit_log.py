@@ -29,6 +29,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from crc32c import crc32c
 
@@ -54,6 +55,16 @@ DEFAULT_PREALLOCATE_BYTES = 4 * 1024 * 1024
 _OFFSET_LEN = struct.Struct("<QI")
 #: Told on its loop that an offset is durable (None) or never will be (the error).
 DurableCallback = Callable[[BaseException | None], None]
+
+
+class CallWhenDurable(Protocol):
+    """`CommitLog.call_when_durable`'s shape: `loop` is the running loop, when the caller knows it."""
+
+    def __call__(
+        self, tx_offset: int, callback: DurableCallback, loop: asyncio.AbstractEventLoop | None = None, /
+    ) -> None: ...
+
+
 #: (tx offset, sequence, future or callback, its loop)
 _AsyncWaiter = tuple[int, int, "asyncio.Future[None] | DurableCallback", asyncio.AbstractEventLoop]
 
@@ -199,11 +210,16 @@ class CommitLog:
                 heapq.heappush(self._async_waiters, (tx_offset, next(self._seq), fut, loop))
         return fut
 
-    def call_when_durable(self, tx_offset: int, callback: DurableCallback) -> None:
+    def call_when_durable(
+        self, tx_offset: int, callback: DurableCallback, loop: asyncio.AbstractEventLoop | None = None
+    ) -> None:
         """Call `callback(None)` on the running loop once `tx_offset` is durable, or `callback(error)`
         if it never will be (the log failed or closed). The writer thread schedules the call itself:
-        one hop back to the loop, where a future's done-callback would take one more loop iteration."""
-        loop = asyncio.get_running_loop()
+        one hop back to the loop, where a future's done-callback would take one more loop iteration.
+        `loop`: the running loop, if the caller knows it (`asyncio.get_running_loop` is a `getpid`
+        system call on Python 3.11; confirmed reads call this once per turn)."""
+        if loop is None:
+            loop = asyncio.get_running_loop()
         with self._lock:
             if self._failure is not None and tx_offset > self._durable:
                 error: BaseException | None = self._failure

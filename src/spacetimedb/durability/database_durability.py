@@ -25,8 +25,8 @@ from spacetimedb.durability import durable_files
 from spacetimedb.durability.commit_log import (
     DEFAULT_MAX_SEGMENT_BYTES,
     DEFAULT_PREALLOCATE_BYTES,
+    CallWhenDurable,
     CommitLog,
-    DurableCallback,
 )
 from spacetimedb.durability.dir_lock import DirectoryLock
 from spacetimedb.durability.errors import DurabilityError, LogFailedError
@@ -99,16 +99,17 @@ class DurableWaiter:
     `DurableOffsetWaiter`), or `call_when_durable` to have a callback run on the loop as soon as
     the writer thread knows (one hop fewer than a future's done-callback: confirmed reads use it)."""
 
-    __slots__ = ("_log",)
+    __slots__ = ("_log", "call_when_durable")
+
+    #: The log's own method (an attribute, not a method forwarding to it: one call less per turn).
+    call_when_durable: CallWhenDurable
 
     def __init__(self, commit_log: CommitLog) -> None:
         self._log = commit_log
+        self.call_when_durable = commit_log.call_when_durable
 
     def __call__(self, tx_offset: int) -> asyncio.Future[None]:
         return self._log.durable_future(tx_offset)
-
-    def call_when_durable(self, tx_offset: int, callback: DurableCallback) -> None:
-        self._log.call_when_durable(tx_offset, callback)
 
 
 class DatabaseDurability:
