@@ -85,3 +85,19 @@ def test_a_signal_mid_run_stops_every_server_and_removes_temp_dirs(tmp_path: Pat
     assert proc.returncode == 130
     assert _processes_mentioning(str(tmp_path)) == []
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_call_trace_times_every_step_of_confirmed_calls(tmp_path: Path) -> None:
+    """`--trace` wraps functions of the server's call path by name: it must still find calls there
+    (it silently found none after the path changed once)."""
+    trace = tmp_path / "trace.json"
+    argv = [sys.executable, str(REPO / "benchmarks" / "keynote.py"), "--systems", "spacetimedb", "--seconds", "1",
+            "--warmup", "0.2", "--clients", "2", "--inflight", "1", "--accounts", "500", "--pairs", "5000",
+            "--alphas", "0", "--trace", str(trace)]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    summary = json.loads(trace.read_text())
+    assert summary["calls"] > 10, summary
+    for step in ("frame read -> append", "append -> writer woke", "write", "fdatasync",
+                 "fdatasync done -> loop woke", "loop woke -> replies written", "total"):
+        assert summary[step]["p50_us"] >= 0, summary

@@ -6,8 +6,8 @@ each step (microseconds) to FILE as JSON. Nothing of this is in the server's pat
 
 Steps of one confirmed call (timestamps by tx offset; the frame read is the last one read on the
 loop before the commit was appended, exact when each call is its own group commit):
-  frame read -> append (decode, reducer, commit, the record's encoding)
-  append -> writer woke (the commit-log thread takes the batch)
+  frame read -> append (decode, reducer, commit, up to the record's encoding)
+  append -> writer woke (the record's encoding and queueing; the commit-log thread takes the batch)
   writer woke -> write done -> fdatasync done (with `write_dsync`, the one call is "write" and the
       "fdatasync" step is only the bookkeeping after it)
   fdatasync done -> loop woke (the durable future's callback on the loop: the hand-back)
@@ -29,6 +29,7 @@ _now = time.perf_counter_ns
 def install(out: Path) -> None:
     from spacetimedb.control import confirmed_reads as cr
     from spacetimedb.durability import commit_log as cl
+    from spacetimedb.durability import database_durability as dd
     from spacetimedb.protocol import client_frames
     from spacetimedb.server import ws_session
 
@@ -46,23 +47,25 @@ def install(out: Path) -> None:
 
     ws_session.decode_client_frame = traced_decode  # type: ignore[assignment]
 
-    append = cl.CommitLog.append
+    on_result = dd.DatabaseDurability.on_reducer_result
 
-    def traced_append(self: cl.CommitLog, tx_offset: int, payload: bytes) -> None:
-        t = _now()
-        append(self, tx_offset, payload)
-        appended[tx_offset] = (last_frame[0], t)
+    def traced_on_result(self: dd.DatabaseDurability, result: Any) -> None:
+        t = _now()  # (the record's encoding counts in "append -> writer woke")
+        on_result(self, result)
+        appended[result.tx_offset] = (last_frame[0], t)
 
-    cl.CommitLog.append = traced_append  # type: ignore[method-assign]
+    # The log's append is inlined in `on_reducer_result` (one call per commit): time the commit there.
+    dd.DatabaseDurability.on_reducer_result = traced_on_result  # type: ignore[method-assign]
 
     write_batch = cl.CommitLog._write_batch
 
-    def traced_write_batch(self: cl.CommitLog, offsets: list[int], payloads: list[bytes]) -> None:
+    def traced_write_batch(self: cl.CommitLog, batch: list[Any]) -> None:
         t = _now()
-        write_batch(self, offsets, payloads)
+        first = self._next_write  # the writer counts offsets on from here (`_write_batch`)
+        write_batch(self, batch)
         done = _now()
         with lock:
-            for o in offsets:
+            for o in range(first, self._next_write):
                 woke[o] = (t, done)
 
     cl.CommitLog._write_batch = traced_write_batch  # type: ignore[method-assign]
@@ -78,11 +81,13 @@ def install(out: Path) -> None:
 
     release = cr.ConfirmedReads._release
 
-    def traced_release(self: cr.ConfirmedReads, target: int) -> None:
+    def traced_release(self: cr.ConfirmedReads, target: int, error: BaseException | None = None) -> None:
         t = _now()
         before = self.durable_offset
-        release(self, target)
+        release(self, target, error)
         done = _now()
+        if error is not None:
+            return
         with lock:
             after = int(self.durable_offset) if self.durable_offset != float("inf") else target
             lo = int(before) + 1 if before != float("inf") else target
