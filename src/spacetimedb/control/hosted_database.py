@@ -78,22 +78,20 @@ class HostedDatabase:
         self.http_policy = HttpPolicy()
         self.subscriptions = self._subscriptions_for(backend)
         self.subscribers: set[Subscriber] = set()
+        self.confirmed_reads = ConfirmedReads(backend.durable_offset_waiter(), info.name)
         self.worker = DatabaseWorker(
             info.name,
             on_turn=self._run_scheduled,
             next_wake=self._scheduler_timeout,
-            after_flush=self._after_flush,
+            after_flush=self.confirmed_reads.after_turn,  # (rebound, never replaced, on a module swap)
         )
-        self.worker.call_budget = backend.call_budget()
-        #: The backend's `next_due_us`, bound once per backend (read after every turn).
-        self._next_due_us = backend.next_due_us
+        self._bind_worker(backend)
         #: Queue a message for a client (worker only); it leaves at the end of this turn.
         self.send = self.worker.send
         #: Queue a job for the worker without waiting (the reader side of sockets uses this).
         self.submit = self.worker.submit
         #: Set once the database stops (log followers and other streams end then).
         self.stopped = asyncio.Event()
-        self.confirmed_reads = ConfirmedReads(backend.durable_offset_waiter(), info.name)
         self.confirmed_reads.durable_now = self.backend.durable_offset_now
         self.worker.reads = self.confirmed_reads
         #: Queue one message for many clients (worker only): one hand-over entry (`fanout.py`).
@@ -104,6 +102,11 @@ class HostedDatabase:
         self._loop: asyncio.AbstractEventLoop | None = None
         #: Log followers, kept here so they follow the database across module swaps.
         self.log_followers = LogFollowers()
+
+    def _bind_worker(self, backend: DatabaseBackend) -> None:
+        """What the worker reads around every turn, taken from `backend` once (and again on a swap)."""
+        self.worker.call_budget = backend.call_budget()
+        self.worker.next_due_us = backend.next_due_us
 
     def _subscriptions_for(self, backend: DatabaseBackend) -> SubscriptionManager:
         # The real host routes commits to only the queries they can affect (QueryRegistry); the
@@ -189,8 +192,7 @@ class HostedDatabase:
         Returns the previous subscriptions, for `module_swap` to recompile the clients' query sets."""
         old_subscriptions = self.subscriptions
         self.backend = backend
-        self._next_due_us = backend.next_due_us
-        self.worker.call_budget = backend.call_budget()
+        self._bind_worker(backend)
         backend.set_procedure_launcher(self._launch_scheduled_procedure)
         self.subscriptions = self._subscriptions_for(backend)
         self.worker.to_loop(_rebind, self.confirmed_reads, backend.durable_offset_waiter())
@@ -229,13 +231,10 @@ class HostedDatabase:
         self.worker.deliver_now()
 
 
-    def _after_flush(self) -> None:
-        self.confirmed_reads.after_turn()
-
     def _scheduler_timeout(self) -> float | None:
         if self.failure is not None:
             return None  # scheduled reducers no longer run: do not wake up for them
-        due = self._next_due_us()
+        due = self.worker.next_due_us()
         if due is None:
             return None
         return max(0.0, (due - now_us()) / 1e6)

@@ -35,6 +35,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from time import time_ns
 from typing import Any, TypeVar
 
 from spacetimedb.control.backend import CallBudget
@@ -101,6 +102,9 @@ class DatabaseWorker:
         #: The budget that lets `InlineJob`s run on the loop, or None (set by the owner; a value,
         #: not a call per turn: it changes only with the backend).
         self.call_budget: CallBudget | None = None
+        #: When the next scheduled reducer is due (µs since the epoch, None: nothing scheduled), read
+        #: after a turn on the loop (set by the owner with its backend; `next_wake` is built on it).
+        self.next_due_us: Callable[[], int | None] = _nothing_due
         #: One turn at a time: the worker thread's, or the loop's while the worker is idle.
         self._turn_lock = threading.Lock()
         #: The budget of the turn the loop is running now (None: no turn runs on the loop).
@@ -248,13 +252,15 @@ class DatabaseWorker:
             # A call may have scheduled a reducer sooner than the idle worker's wake-up (read while
             # the turn lock still keeps the worker out of the schedule).
             try:
-                due = self._next_wake()
+                due_us = self.next_due_us()
             except Exception:  # never lose the turn's output over it (delivered below)
                 log.exception("database %s: reading the next scheduled reducer's time failed", self.name)
-                due = None
+                due_us = None
             finally:
                 self._turn_lock.release()
-        if due is not None and time.monotonic() + due < self._sleep_until:
+        # (As `next_wake` would say, without the database's failure check: a needless wake-up of
+        # the worker is harmless, it reads `next_wake` and sleeps again.)
+        if due_us is not None and time.monotonic() + max(0.0, (due_us - time_ns() // 1000) / 1e6) < self._sleep_until:
             self._wake.set()
         if alone:  # nothing was waiting ahead of this turn: delivered here, not through the queue
             self._deliver_alone(ops, out)
@@ -446,6 +452,21 @@ class DatabaseWorker:
 
     def _deliver_alone(self, ops: list[tuple[Callable[[Any, Any], None], Any, Any]], out: list[Segment]) -> None:
         """On the loop: one turn's output, nothing queued ahead of it; each touched client flushed once."""
+        if not ops and len(out) == 1:
+            seg = out[0]
+            if type(seg) is dict and len(seg) == 1:
+                # One client's messages (an unpipelined call's reply): `_deliver` and `_flush`
+                # without their calls, dict and lists.
+                ((sub, box),) = seg.items()
+                if len(box) == 1:
+                    sub.enqueue(*box[0])
+                else:
+                    enqueue = sub.enqueue
+                    for message, offset in box:
+                        enqueue(message, offset)
+                sub.flush()
+                self._after_flush()
+                return
         flush: dict[Subscriber, None] = {}
         lists: list[list[Subscriber]] = []
         shared = 0
@@ -490,6 +511,10 @@ class DatabaseWorker:
     def touch(self, sub: Subscriber) -> None:
         """Flush `sub` at the end of the current worker turn."""
         self._box(sub)
+
+
+def _nothing_due() -> int | None:
+    return None
 
 
 def _settle(fut: asyncio.Future[Any] | None, outcome: tuple[bool, Any]) -> None:

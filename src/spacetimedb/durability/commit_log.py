@@ -521,7 +521,12 @@ class CommitLog:
             if self._blocking_waiters:
                 self._cond.notify_all()
         for loop, futs in ready.items():
-            _call_on_loop(loop, _resolve, futs, None)
+            if len(futs) == 1 and not isinstance(futs[0], asyncio.Future):
+                # One callback (confirmed reads' one waiter per turn): called as it is, not through
+                # `_resolve` (a callback that raises is logged by the loop's exception handler).
+                _call_on_loop(loop, futs[0], None)
+            else:
+                _call_on_loop(loop, _resolve, futs, None)
         for cb in self._durable_listeners:
             try:
                 cb(offset)
