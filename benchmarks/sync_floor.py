@@ -14,7 +14,7 @@ This script measures that write the way the commit log does it (one `pwritev2(RW
 and then through the commit log itself (`CommitLog.append` + wait until durable, one commit at a time,
 as a confirmed call at 1 in flight waits), with its segment preallocated (the default) and without:
 
-  commit log, preallocated    `preallocate_bytes` = 4 MiB (posix_fallocate, synced ahead)
+  commit log, preallocated    `preallocate_bytes` = 4 MiB (zeros written and synced ahead)
   commit log, growing         `preallocate_bytes` = 0 (every group commit grows the file)
 
   python benchmarks/sync_floor.py [--dir DIR] [--count 2000] [--record-bytes 300] [--clients 4]

@@ -251,3 +251,42 @@ def test_after_a_power_cut_the_preallocated_segment_holds_every_confirmed_record
     assert os.path.getsize(seg) > records_end(seg), "the cut left a preallocated tail"
     got, _ = read_log(rebuilt)
     assert got[:60] == [(i, payload(i)) for i in range(60)] and len(got) <= 61
+
+
+def test_preallocated_space_is_written_zeros_not_reserved_extents(tmp_path, monkeypatch) -> None:
+    """Reserved (`posix_fallocate`) extents stay unwritten, and the sync after the first write into
+    one journals its conversion: the log writes its zeros (and so needs no `posix_fallocate`)."""
+
+    def refuse(*_: object) -> None:
+        raise AssertionError("posix_fallocate reserves unwritten extents; the log writes zeros")
+
+    monkeypatch.setattr(os, "posix_fallocate", refuse, raising=False)
+    d = str(tmp_path / "log")
+    with CommitLog(d, preallocate_bytes=64 * 1024) as log:
+        log.append(0, payload(0))
+        log.flush()
+        seg = last_segment(d)
+        end = records_end(seg)
+        data = open(seg, "rb").read()
+        assert len(data) >= end + 32 * 1024 and not any(data[end:]), "zeros written ahead of the records"
+    assert os.path.getsize(seg) == records_end(seg)
+
+
+def test_preallocation_advances_a_step_at_a_time(tmp_path, monkeypatch) -> None:
+    """The zeros are written between group commits on the writer thread: one step each, not the
+    whole `preallocate_bytes`, so no group commit waits for megabytes of them."""
+    from spacetimedb.durability import commit_log
+
+    monkeypatch.setattr(commit_log, "PREALLOCATE_STEP", 16 * 1024)
+    d = str(tmp_path / "log")
+    with CommitLog(d, preallocate_bytes=256 * 1024) as log:
+        log.append(0, payload(0))
+        log.flush()
+        size_after_one = os.path.getsize(last_segment(d))
+        assert size_after_one <= SEGMENT_HEADER_SIZE + 2 * 16 * 1024 + 4096, size_after_one
+        for i in range(1, 40):
+            log.append(i, payload(i))
+            log.flush()
+        assert os.path.getsize(last_segment(d)) > size_after_one, "later batches extend the zeroed space"
+    got, _ = read_log(d)
+    assert got == [(i, payload(i)) for i in range(40)]

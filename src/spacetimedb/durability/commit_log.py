@@ -5,10 +5,11 @@ takes everything queued while the previous write+fsync ran and writes it with on
 fsync per segment touched. `durable_offset` is the highest tx offset known to be on disk; waiters
 (asyncio futures, threads, callbacks) are woken when it passes their offset.
 
-Segment space is preallocated ahead of the writes (`preallocate_bytes` at a time, synced, on the
-writer thread after it has reported a batch durable), so a group commit overwrites zeros inside the
-file instead of growing it: its data sync then need not journal a new file size and new extents
-(about a third less per sync on ext4). Readers take a zeroed tail as the segment's clean end
+Segment space is preallocated ahead of the writes (up to `preallocate_bytes` ahead, zeros written
+`PREALLOCATE_STEP` at a time and synced, on the writer thread after it has reported a batch durable),
+so a group commit overwrites written zeros inside the file instead of growing it: its data sync then
+need not journal a new file size or extent changes (about a third less per 300-byte sync on ext4,
+half per 4 KB one). Readers take a zeroed tail as the segment's clean end
 (`segment_reader`); a segment is cut back to its records when the log rolls over or closes, so a
 cleanly closed log has the same files as before preallocation.
 
@@ -52,6 +53,8 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_SEGMENT_BYTES = 64 * 1024 * 1024
 #: Preallocate segment space this far ahead of the last write (0: never).
 DEFAULT_PREALLOCATE_BYTES = 4 * 1024 * 1024
+#: Zeros written per preallocation (the writer does it between group commits, then syncs them).
+PREALLOCATE_STEP = 512 * 1024
 _OFFSET_LEN = struct.Struct("<QI")
 #: Told on its loop that an offset is durable (None) or never will be (the error).
 DurableCallback = Callable[[BaseException | None], None]
@@ -448,7 +451,9 @@ class CommitLog:
         a failed sync fails the log, as every failed sync does."""
         if self._fd is None or self._preallocate_off:
             return
-        end = min(self._seg_size + self.preallocate_bytes, self.max_segment_bytes)
+        # At most a step at a time: the zeros are written and synced on the writer thread, so a
+        # group commit queued meanwhile waits for them (about 1 ms per 512 KiB here).
+        end = min(self._seg_size + self.preallocate_bytes, self.max_segment_bytes, self._allocated + PREALLOCATE_STEP)
         if end <= self._allocated:
             return
         try:
