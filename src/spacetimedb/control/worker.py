@@ -205,7 +205,7 @@ class DatabaseWorker:
             and type(jobs[0]) is InlineJob
             and self._idle
             and not self.closed
-            and time.monotonic() >= self._inline_after
+            and (not self._inline_after or time.monotonic() >= self._inline_after)  # (0: none overran)
         ):
             if self.call_budget is not None and self._turn_lock.acquire(blocking=False):
                 budget = self.call_budget  # read again under the lock: a module swap may have set it
