@@ -146,7 +146,7 @@ class _Protocol:
         return None
 
 
-async def run_unpipelined(calls: int, repeats: int) -> None:
+async def run_unpipelined(calls: int, repeats: int, count_calls: bool = False) -> None:
     from spacetimedb.protocol.compression import Compression
     from spacetimedb.server.tokens import Caller
     from spacetimedb.server.ws_session import ClientSession
@@ -179,9 +179,26 @@ async def run_unpipelined(calls: int, repeats: int) -> None:
                 await one(frame)
             best_server = min(best_server, time.thread_time() - t)
             best_host = min(best_host, _bare_host(backend, me, 7, calls, time.thread_time))
+        counted = [0, 0]
+        if count_calls:  # a count that load does not blur (the profiler slows this pass down)
+            def on_event(_frame: Any, event: str, _arg: Any) -> None:
+                if event == "call":  # (a coroutine's resumption counts as a call too)
+                    counted[0] += 1
+                elif event == "c_call":
+                    counted[1] += 1
+
+            sys.setprofile(on_event)
+            try:
+                for frame in frames:
+                    await one(frame)
+            finally:
+                sys.setprofile(None)
         db.subscribers.discard(session)
         await db.stop()
     _report("unpipelined (event loop thread CPU)", calls, repeats, best_server, best_host)
+    if count_calls:
+        print(f"event loop calls per call: {counted[0] / calls:.1f} Python, {counted[1] / calls:.1f} C "
+              f"(this benchmark's `one` included)")
 
 
 def main() -> None:
@@ -189,6 +206,7 @@ def main() -> None:
     p.add_argument("--calls", type=int, default=1000)
     p.add_argument("--repeats", type=int, default=30)
     p.add_argument("--unpipelined", action="store_true", help="one call per v2 frame through the real front")
+    p.add_argument("--count-calls", action="store_true", help="with --unpipelined: count the loop's calls per call")
     opts = p.parse_args()
     if opts.unpipelined:
         try:
@@ -197,7 +215,7 @@ def main() -> None:
             uvloop.install()
         except ImportError:  # pragma: no cover
             pass
-        asyncio.run(run_unpipelined(opts.calls, opts.repeats))
+        asyncio.run(run_unpipelined(opts.calls, opts.repeats, opts.count_calls))
     else:
         asyncio.run(run(opts.calls, opts.repeats))
 
