@@ -204,20 +204,17 @@ class LogLine:
 
 class CallBudget(Protocol):
     """A shorter wall-time limit for module code, for calls run where a long one would stall
-    every database (the event loop). The host's reducer guard implements it."""
+    every database (the event loop). The host's reducer guard implements it. Plain attributes
+    rather than methods: the worker sets and reads them around every turn it runs on the loop."""
 
-    def start_budget(self, seconds: float) -> None:
-        """Interrupt (and roll back) calls running past `seconds` from now on."""
-        ...
-
-    def stop_budget(self) -> None:
-        """Back to the full reducer time limit."""
-        ...
-
-    def take_overrun(self) -> bool:
-        """True once after a call was interrupted by the budget: its result is to be discarded
-        and the call run again on the worker."""
-        ...
+    #: The full wall-time limit of a call, in seconds.
+    limit_s: float
+    #: The limit applied to the calls from now on: set shorter than `limit_s` to interrupt (and
+    #: roll back) calls running past it, back to `limit_s` for the full reducer time limit.
+    limit_now: float
+    #: Set when a call was interrupted under a shorter limit: its result is to be discarded and the
+    #: call run again on the worker. Whoever reads it true clears it.
+    overrun: bool
 
 
 class DatabaseBackend(Protocol):

@@ -48,7 +48,8 @@ def handle(db: HostedDatabase, sub: Subscriber, msg: ClientMessage) -> bool:
             auth=sub.auth,
         )
         budget = db.worker.inline_budget
-        if budget is not None and budget.take_overrun():  # run on the loop and interrupted
+        if budget is not None and budget.overrun:  # run on the loop and interrupted
+            budget.overrun = False
             return True
         broadcast(db.send, db.subscriptions, result, sub, msg.request_id, db.send_shared)  # the hot path: no extra frame
     elif isinstance(msg, Subscribe):

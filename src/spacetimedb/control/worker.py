@@ -222,7 +222,8 @@ class DatabaseWorker:
         jobs = self._jobs
         try:
             self.inline_budget = budget
-            budget.start_budget(INLINE_BUDGET_SECONDS)
+            full = budget.limit_s
+            budget.limit_now = INLINE_BUDGET_SECONDS if INLINE_BUDGET_SECONDS < full else full
             deadline = time.perf_counter() + MAX_TURN_SECONDS
             for _ in range(MAX_JOBS_PER_TURN):
                 if not jobs or type(jobs[0]) is not InlineJob:
@@ -239,7 +240,7 @@ class DatabaseWorker:
                 if time.perf_counter() > deadline:
                     break
         finally:
-            budget.stop_budget()
+            budget.limit_now = budget.limit_s
             self.inline_budget = None
             ops, out = self._ops, self._out
             alone = False
@@ -282,7 +283,10 @@ class DatabaseWorker:
         """During a turn on the loop: whether the call that just ran was interrupted by the budget
         (rolled back; the caller discards its result and calls `move_to_worker`)."""
         budget = self.inline_budget
-        return budget is not None and budget.take_overrun()
+        if budget is None or not budget.overrun:
+            return False
+        budget.overrun = False
+        return True
 
     def move_to_worker(self, job: Callable[[], None]) -> None:
         """During a turn on the loop: end the turn and run `job` first on the worker thread."""

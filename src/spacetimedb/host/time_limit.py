@@ -52,9 +52,7 @@ class ReducerGuard:
     A `spacetimedb.module.runner.CallGuard`: the module runner brackets every call with it.
     """
 
-    __slots__ = (
-        "__weakref__", "_budget_fired", "_lock", "_thread_id", "deadline", "fired_at", "limit_now", "limit_s"
-    )
+    __slots__ = ("__weakref__", "_lock", "_thread_id", "deadline", "fired_at", "limit_now", "limit_s", "overrun")
 
     #: What the watchdog raises in module code (the runner turns it into a failed call).
     interrupt: type[BaseException] = ReducerTimeLimit
@@ -63,9 +61,14 @@ class ReducerGuard:
         if not limit_s > 0:
             raise ValueError(f"a reducer time limit must be positive, got {limit_s}")
         self.limit_s = limit_s
-        #: The limit applied to the next calls: `limit_s`, or a shorter budget (`start_budget`).
+        #: The limit applied to the next calls: `limit_s`, or a shorter budget set by its caller (the
+        #: server's worker, for module code run where a long call would stall others: the event loop,
+        #: which then rolls an interrupted call back and runs it again under the full limit). Plain
+        #: attributes, not methods: the worker sets and reads them around every turn on the loop.
         self.limit_now = limit_s
-        self._budget_fired = False
+        #: Set when the watchdog interrupted a call under such a shorter budget (rather than under
+        #: the full limit); whoever reads it clears it.
+        self.overrun = False
         self.deadline = _INF
         self.fired_at = 0.0  # monotonic time the watchdog last fired (0: not during this call)
         self._thread_id = 0
@@ -75,20 +78,6 @@ class ReducerGuard:
     def enter(self) -> None:
         self._thread_id = _get_ident()
         self.deadline = _monotonic() + self.limit_now
-
-    def start_budget(self, seconds: float) -> None:
-        """Interrupt calls past `seconds` (if shorter than the limit) until `stop_budget`: module
-        code run where a long call would stall others (the event loop) gets this much, then the
-        caller rolls it back and runs it again where it may take its full limit."""
-        self.limit_now = min(seconds, self.limit_s)
-
-    def stop_budget(self) -> None:
-        self.limit_now = self.limit_s
-
-    def take_overrun(self) -> bool:
-        """True once after a call was interrupted by the budget (rather than the full limit)."""
-        fired, self._budget_fired = self._budget_fired, False
-        return fired
 
     def leave(self) -> bool:
         """Module code ended (or raised). Returns True if the watchdog fired during this call."""
@@ -103,7 +92,7 @@ class ReducerGuard:
             _clear_async_exc(self._thread_id, None)
             self.fired_at = 0.0
         if self.limit_now < self.limit_s:
-            self._budget_fired = True
+            self.overrun = True
         return True
 
     def interrupted_message(self, name: str) -> str:
