@@ -60,6 +60,10 @@ class QueueOnly:
         b"".join(self.outbox)
         self.outbox.clear()
 
+    def deliver(self, message: bytes, tx_offset: int | None = None) -> None:
+        self.enqueue(message, tx_offset)
+        self.flush()
+
     def fail(self, code: int, reason: str) -> None:
         raise RuntimeError(reason)
 

@@ -339,3 +339,85 @@ def test_the_release_pass_writes_idle_sessions_and_sends_the_others_their_carefu
         assert b"later" in _written(plain) and forwarded.got == [b"\x04later"] and forwarded.offsets == [9]
 
     asyncio.run(main())
+
+
+def test_a_lone_reply_is_held_until_durable_and_flushed_once() -> None:
+    """A turn's one reply to one client (`Subscriber.deliver`, the unpipelined call's path): under
+    confirmed reads it waits for its commit, held without a flush, and leaves in the one flush of
+    its release; in order behind whatever that client was sent before."""
+
+    async def main() -> None:
+        log, reads, worker = _setup()
+        a = _session(reads)
+        flushes = 0
+        flush = a.flush
+
+        def counted() -> None:
+            nonlocal flushes
+            flushes += 1
+            flush()
+
+        a.flush = counted  # type: ignore[method-assign]
+        worker.send(a, b"\x04reply", 5)
+        worker.deliver_now()
+        assert _written(a) == b"" and a in reads._held and 5 in log.waits  # held, its wait started
+        assert flushes == 0
+        log.make_durable(5, wake=5)
+        await _settle()
+        assert b"reply" in _written(a)
+        assert len(a.transport.writes) == 1 and flushes == 1 and not reads._held
+
+        # Already durable, or a client without confirmed reads: written at once.
+        worker.send(a, b"\x04old", 4)
+        worker.deliver_now()
+        assert b"old" in a.transport.writes[-1]
+        plain = _session(reads, confirmed=False)
+        worker.send(plain, b"\x04now", 9)
+        worker.deliver_now()
+        assert b"now" in _written(plain)
+
+    asyncio.run(main())
+
+
+def test_a_lone_reply_keeps_its_place_behind_held_messages() -> None:
+    """A lone reply to a client that a held shared update or a held reply waits in goes behind
+    them: nothing of it leaves before what was sent to that client first."""
+
+    async def main() -> None:
+        log, reads, worker = _setup()
+        a, b = _session(reads), _session(reads)
+        worker.send_shared([a, b], b"\x04update", 5)
+        worker.deliver_now()
+        worker.send(a, b"\x04reply", None)  # no commit of its own (e.g. a query's answer)
+        worker.deliver_now()
+        assert _written(a) == b"" and _written(b) == b""
+        worker.send(b, b"\x04first", 6)
+        worker.deliver_now()
+        worker.send(b, b"\x04second", None)
+        worker.deliver_now()
+        assert _written(b) == b""
+        log.make_durable(5, wake=5)
+        await _settle()
+        assert _written(a).index(b"update") < _written(a).index(b"reply")
+        assert b"update" in _written(b) and b"first" not in _written(b)  # `first` waits for 6
+        log.make_durable(6, wake=6)
+        await _settle()
+        got = _written(b)
+        assert got.index(b"update") < got.index(b"first") < got.index(b"second")
+        assert not reads._held and not reads._held_lists
+
+    asyncio.run(main())
+
+
+def test_a_lone_reply_to_a_closed_client_is_dropped() -> None:
+    async def main() -> None:
+        _, reads, worker = _setup()
+        a = _session(reads)
+        a._closing = True  # closed for a backlog or a bad message: nothing more leaves
+        worker.send(a, b"\x04reply", None)
+        worker.deliver_now()
+        worker.send(a, b"\x04reply", 5)
+        worker.deliver_now()
+        assert _written(a) == b"" and a not in reads._held
+
+    asyncio.run(main())

@@ -137,6 +137,9 @@ class RemoteSubscriber:
     def flush(self) -> None:
         pass  # the batch leaves at the end of the loop iteration
 
+    def deliver(self, message: bytes, tx_offset: int | None = None) -> None:
+        self.out.send(self.conn, message, tx_offset)
+
     def send_shared(self, message: bytes, tx_offset: int | None = None, flush: bool = True) -> None:
         self.out.send(self.conn, message, tx_offset)  # one SEND record with the list; the front holds it
 

@@ -24,6 +24,11 @@ class Subscriber(Protocol):
 
     def flush(self) -> None: ...
 
+    def deliver(self, message: bytes, tx_offset: int | None = None) -> None:
+        """`enqueue` then `flush`, in one call (a turn's one reply to one client, the unpipelined
+        call's path): written now, or held until `tx_offset` is durable and then flushed once."""
+        ...
+
     def send_shared(self, message: bytes, tx_offset: int | None = None, flush: bool = True) -> None:
         """A message many clients get, handed to each in one pass (`ConfirmedReads.send_shared`)
         once it may leave (its commit is durable, or the client does not wait for it): queued

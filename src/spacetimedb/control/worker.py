@@ -463,12 +463,12 @@ class DatabaseWorker:
                 # without their calls, dict and lists.
                 ((sub, box),) = seg.items()
                 if len(box) == 1:
-                    sub.enqueue(*box[0])
+                    sub.deliver(*box[0])  # (a held reply is flushed once, when it is released)
                 else:
                     enqueue = sub.enqueue
                     for message, offset in box:
                         enqueue(message, offset)
-                sub.flush()
+                    sub.flush()
                 self._after_flush()
                 return
         flush: dict[Subscriber, None] = {}

@@ -261,6 +261,26 @@ class ClientSession:
         else:
             self._push(hit[0][hit[1] :])
 
+    def deliver(self, message: bytes, tx_offset: int | None = None) -> None:
+        """`enqueue` then `flush`, without the flush that would only hold it: a reply that waits
+        for its commit (confirmed reads) is held here, and flushed once, when it is released."""
+        if self._next is not None or self._closing:  # something queued ahead of it (or closed)
+            self.enqueue(message, tx_offset)
+            self.flush()
+            return
+        if self.confirmed:
+            reads = self._reads
+            if reads._held_lists:  # a held shared message it may be in goes first (`enqueue` claims it)
+                self.enqueue(message, tx_offset)
+                self.flush()
+                return
+            if tx_offset is not None and tx_offset > reads.durable_offset:  # it waits for its commit
+                self._next = message
+                self._next_offset = tx_offset
+                reads.hold(self, tx_offset)
+                return
+        self._write_one(message)
+
     def pending(self) -> bool:
         """Messages are waiting to be flushed (for a commit to be durable, or for `flush`)."""
         return self._next is not None
