@@ -394,6 +394,16 @@ class HostBackend:
         except Exception as e:  # a host failure, not the reducer's: report it, keep serving
             log.exception("host failed calling reducer %s", name)
             return CallResult(CallStatus.FAILED_INTERNAL, timestamp_us, f"host error calling {name}: {type(e).__name__}: {e}")
+        if not self._commits:  # `_convert`'s common case inlined (this runs per call)
+            status = result.status
+            return CallResult(
+                CallStatus.COMMITTED if status is ReducerStatus.COMMITTED else _STATUS[status],
+                result.timestamp.micros,
+                result.error or "",
+                _NO_CHANGES,
+                b"",
+                result.tx_offset,
+            )
         return self._convert(result)
 
     def call_budget(self) -> CallBudget | None:

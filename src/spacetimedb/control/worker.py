@@ -200,26 +200,25 @@ class DatabaseWorker:
         worker for whatever is left."""
         self._kick_pending = False
         jobs = self._jobs
-        if (
+        if not (
             jobs
             and type(jobs[0]) is InlineJob
             and self._idle
             and not self.closed
             and (not self._inline_after or time.monotonic() >= self._inline_after)  # (0: none overran)
+            and self.call_budget is not None
+            and self._turn_lock.acquire(blocking=False)
         ):
-            if self.call_budget is not None and self._turn_lock.acquire(blocking=False):
-                budget = self.call_budget  # read again under the lock: a module swap may have set it
-                if budget is None:
-                    self._turn_lock.release()
-                else:
-                    self._inline_turn(budget)
-        if jobs:
+            if jobs:
+                self._wake.set()
+            return
+        budget = self.call_budget  # read again under the lock: a module swap may have set it
+        if budget is None:
+            self._turn_lock.release()
             self._wake.set()
-
-    def _inline_turn(self, budget: CallBudget) -> None:
-        """One turn on the loop (holding the turn lock): the `InlineJob`s at the head of the queue,
-        then the turn's output delivered right here."""
-        jobs = self._jobs
+            return
+        # One turn on the loop, holding the turn lock (inline here: this runs per unpipelined
+        # call): the `InlineJob`s at the head of the queue, then the turn's output delivered here.
         try:
             self.inline_budget = budget
             full = budget.limit_s
@@ -267,6 +266,8 @@ class DatabaseWorker:
             self._deliver_alone(ops, out)
         if self._turns:  # (and what the worker handed over since, behind it)
             self._deliver_turns(None, None)
+        if jobs:  # (what is left: frames of other messages, or a call moved off the loop)
+            self._wake.set()
 
     def _note_overrun(self) -> None:
         now = time.monotonic()
