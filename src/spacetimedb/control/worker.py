@@ -223,7 +223,9 @@ class DatabaseWorker:
             self.inline_budget = budget
             full = budget.limit_s
             budget.limit_now = INLINE_BUDGET_SECONDS if INLINE_BUDGET_SECONDS < full else full
-            deadline = time.perf_counter() + MAX_TURN_SECONDS
+            # One frame waiting (an unpipelined call): one job, no clock to read. (Only the loop
+            # queues `InlineJob`s, so no other one can arrive while this turn runs.)
+            deadline = _INF if len(jobs) == 1 else time.perf_counter() + MAX_TURN_SECONDS
             for _ in range(MAX_JOBS_PER_TURN):
                 if not jobs or type(jobs[0]) is not InlineJob:
                     break
@@ -236,7 +238,7 @@ class DatabaseWorker:
                     self._moved = False
                     self._note_overrun()
                     break
-                if time.perf_counter() > deadline:
+                if deadline is not _INF and time.perf_counter() > deadline:
                     break
         finally:
             budget.limit_now = budget.limit_s
