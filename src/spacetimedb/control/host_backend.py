@@ -304,17 +304,7 @@ class HostBackend:
         """The CallResult of the host call just made, with what its commit evaluated (if it committed)."""
         commits = self._commits
         if not commits:  # no commit, or nobody subscribed (the common case: no allocation)
-            status = result.status
-            # Positional (a dataclass built from keywords costs twice as much); an enum's hash is a
-            # Python call, so the usual status is compared instead.
-            return CallResult(
-                CallStatus.COMMITTED if status is ReducerStatus.COMMITTED else _STATUS[status],
-                result.timestamp.micros,
-                result.error or "",
-                _NO_CHANGES,
-                b"",
-                result.tx_offset,
-            )
+            return _unwatched_result(result)
         commit = commits[-1] if commits[-1].result is result else None
         commits.clear()
         return _call_result(result, commit)
@@ -394,16 +384,8 @@ class HostBackend:
         except Exception as e:  # a host failure, not the reducer's: report it, keep serving
             log.exception("host failed calling reducer %s", name)
             return CallResult(CallStatus.FAILED_INTERNAL, timestamp_us, f"host error calling {name}: {type(e).__name__}: {e}")
-        if not self._commits:  # `_convert`'s common case inlined (this runs per call)
-            status = result.status
-            return CallResult(
-                CallStatus.COMMITTED if status is ReducerStatus.COMMITTED else _STATUS[status],
-                result.timestamp.micros,
-                result.error or "",
-                _NO_CHANGES,
-                b"",
-                result.tx_offset,
-            )
+        if not self._commits:  # `_convert`'s common case, without its call (this runs per call)
+            return _unwatched_result(result)
         return self._convert(result)
 
     def call_budget(self) -> CallBudget | None:
@@ -681,6 +663,21 @@ class EvaluatedCommit:
     result: ReducerCallResult
     changes: Changes
     fanout: FanOut | None
+
+
+def _unwatched_result(result: ReducerCallResult) -> CallResult:
+    """The CallResult of a call whose commit nobody watches (or that did not commit): no changes."""
+    status = result.status
+    # Positional (a dataclass built from keywords costs twice as much); an enum's hash is a Python
+    # call, so the usual status is compared instead.
+    return CallResult(
+        CallStatus.COMMITTED if status is ReducerStatus.COMMITTED else _STATUS[status],
+        result.timestamp.micros,
+        result.error or "",
+        _NO_CHANGES,
+        b"",
+        result.tx_offset,
+    )
 
 
 def _call_result(result: ReducerCallResult, commit: EvaluatedCommit | None) -> CallResult:
