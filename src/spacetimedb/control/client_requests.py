@@ -36,7 +36,7 @@ def handle(db: HostedDatabase, sub: Subscriber, msg: ClientMessage) -> bool:
     the event loop that its budget interrupted: rolled back, not answered)."""
     if sub not in db.subscribers or db.failure is not None:
         return False  # disconnected while its messages were queued, or out of service
-    if type(msg) is CallReducer:  # the hot path: `now_us`, `is_owner` and `overran` inlined
+    if type(msg) is CallReducer:  # the hot path: `now_us` and `is_owner` inlined
         identity = sub.identity
         result = db.backend.call_reducer(
             msg.reducer,
@@ -47,9 +47,7 @@ def handle(db: HostedDatabase, sub: Subscriber, msg: ClientMessage) -> bool:
             is_owner=identity == db.info.owner,
             auth=sub.auth,
         )
-        budget = db.worker.inline_budget
-        if budget is not None and budget.overrun:  # run on the loop and interrupted
-            budget.overrun = False
+        if db.worker.overran():  # run on the loop and interrupted
             return True
         broadcast(db.send, db.subscriptions, result, sub, msg.request_id, db.send_shared)  # the hot path: no extra frame
     elif isinstance(msg, Subscribe):
